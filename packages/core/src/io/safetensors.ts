@@ -1,0 +1,85 @@
+import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { bytesOf, checkShape, type DenseArray, type DType, dtypeByName, dtypeOf, type NumericArray, readElements } from './dtype.js';
+
+/*
+ * safetensors (huggingface/safetensors, docs "Format"):
+ *   N (u64 LE) | header: N bytes of UTF-8 JSON | byte buffer
+ * The header maps each tensor name to { dtype, shape, data_offsets: [begin, end] } (offsets relative
+ * to the byte buffer) and may hold "__metadata__": { string: string }. Tensors are packed in order
+ * without gaps, and the header is padded with spaces to a multiple of 8 bytes so the buffer is aligned.
+ */
+
+export interface SafetensorsFile {
+  readonly tensors: Record<string, DenseArray<NumericArray> & { readonly dtype: DType }>;
+  readonly metadata: Record<string, string>;
+}
+
+/** Encodes named arrays (in insertion order) and optional string metadata as safetensors bytes. */
+export function encodeSafetensors(tensors: Record<string, DenseArray>, metadata?: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new InvalidArgumentError(`metadata.${k}`, v, 'a string');
+    }
+    header.__metadata__ = metadata;
+  }
+  let offset = 0;
+  const payloads: Uint8Array[] = [];
+  for (const [name, array] of Object.entries(tensors)) {
+    if (name === '__metadata__' || name.length === 0) throw new InvalidArgumentError('tensor name', name, 'a non-empty name other than __metadata__');
+    const info = dtypeOf(array.data);
+    checkShape(array.data, array.shape, `${name}.shape`);
+    const bytes = bytesOf(array.data);
+    header[name] = { dtype: info.dtype, shape: [...array.shape], data_offsets: [offset, offset + bytes.byteLength] };
+    payloads.push(bytes);
+    offset += bytes.byteLength;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  if (padded !== json.length) {
+    const withSpaces = new Uint8Array(padded).fill(0x20);
+    withSpaces.set(json);
+    json = withSpaces;
+  }
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const p of payloads) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** Decodes safetensors bytes; validates offsets against the buffer and the declared shapes. */
+export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
+  if (bytes.length < 8) throw new InvalidArgumentError('safetensors bytes', bytes, 'at least 8 bytes (the header size)');
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (8 + n > bytes.length) throw new InvalidArgumentError('safetensors header size', n, `at most ${bytes.length - 8}`);
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  } catch (error) {
+    throw new InvalidArgumentError('safetensors header', '<unparsable JSON>', 'a JSON object', { cause: error });
+  }
+  const base = 8 + n;
+  const tensors: SafetensorsFile['tensors'] = {};
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const { dtype, shape, data_offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const info = dtypeByName(dtype, 'dtype');
+    if (!info) throw new InvalidArgumentError(`${name}.dtype`, dtype, 'one of F32 F64 I8 I16 I32 I64 U8 U16 U32');
+    const [begin, end] = data_offsets;
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (end - begin !== size * info.bytes || base + end > bytes.length) {
+      throw new InvalidArgumentError(`${name}.data_offsets`, data_offsets, `${size * info.bytes} bytes inside the buffer`);
+    }
+    tensors[name] = { data: readElements(info, bytes, base + begin, size), shape, dtype: info.dtype };
+  }
+  return { tensors, metadata };
+}
