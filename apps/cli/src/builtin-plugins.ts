@@ -1,0 +1,10 @@
+import type { AnyModalityPlugin } from '@omnitok/core';
+
+/**
+ * The plugins the `omnitok` command ships with, in routing priority order (the first plugin that
+ * claims a file type gets it). Each comes from its package's factory, loaded on first use so that
+ * `omnitok --help` starts without decoding libraries; nothing self-registers.
+ */
+export async function builtinPlugins(): Promise<AnyModalityPlugin[]> {
+  return [];
+}

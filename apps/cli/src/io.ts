@@ -1,0 +1,24 @@
+/** Where the CLI writes; injectable so tests run commands in-process. */
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** The working directory relative paths resolve against. */
+  cwd: string;
+}
+
+export const processIO: CliIO = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  cwd: process.cwd(),
+};
+
+/** Exit codes of the `omnitok` command. */
+export const ExitCode = {
+  Ok: 0,
+  /** The command ran and failed on its input (an OmniError: bad file, bad preset, …). */
+  Failed: 1,
+  /** The command line itself was wrong (unknown option, missing argument, bad option value). */
+  Usage: 2,
+  /** A bug: an unexpected exception. */
+  Internal: 70,
+} as const;

@@ -1,0 +1,66 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+// Drives the built `omnitok` binary as a user would; `npm test` builds first.
+const bin = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string; bin: Record<string, string> };
+
+function omnitok(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, OMNITOK_DEBUG: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` (npm test does) before these tests`);
+});
+
+describe('the omnitok binary', () => {
+  it('is declared as the package bin and starts with a node shebang', () => {
+    expect(pkg.bin.omnitok).toBe('./dist/main.js');
+    expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
+  });
+
+  it('--help lists the commands and exits 0', () => {
+    const r = omnitok('--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Usage: omnitok/);
+    for (const cmd of ['tokenize', 'plugins', 'demo']) expect(r.stdout).toContain(cmd);
+  });
+
+  it('--version prints the package version', () => {
+    const r = omnitok('--version');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('tokenize --help documents the command shape', () => {
+    const r = omnitok('tokenize', '--help');
+    expect(r.code).toBe(0);
+    for (const flag of ['--modality', '--preset', '--stage', '--out', '--json']) expect(r.stdout).toContain(flag);
+    expect(r.stdout).toMatch(/FILE\.npy or FILE\.safetensors/);
+  });
+
+  it('plugins list exits 0', () => {
+    expect(omnitok('plugins', 'list').code).toBe(0);
+    expect(Array.isArray(JSON.parse(omnitok('plugins', 'list', '--json').stdout))).toBe(true);
+  });
+
+  it('exits 2 on bad arguments, with the reason on stderr and nothing on stdout', () => {
+    for (const args of [[], ['frobnicate'], ['tokenize'], ['tokenize', 'x', '--stage', 'pixels'], ['--nope']]) {
+      const r = omnitok(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.length, args.join(' ')).toBeGreaterThan(0);
+    }
+  });
+
+  it('exits 1 on a missing input, without a stack trace unless --debug', () => {
+    const r = omnitok('tokenize', 'does-not-exist.png');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^omnitok: error \[E_DECODE\]: .*does-not-exist\.png/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(omnitok('tokenize', 'does-not-exist.png', '--debug').stderr).toMatch(/\n\s+at /);
+  });
+});
