@@ -16,6 +16,7 @@ export {
   type MagicPattern,
   type DecodeOptions,
   type PreprocessOptions,
+  type TokenSpec,
 } from './plugin/modality-plugin.js';
 export {
   type TokenMetadata,

@@ -100,9 +100,30 @@ export interface ModalityPlugin<
   /** True when `decode` accepts `{ text }` input. */
   readonly acceptsText?: boolean;
 
+  /**
+   * Optional: what `tokenize` will produce for a preset, known before any input is seen (models size
+   * their embedders from it). `tokens` is the fixed token count, or the maximum when inputs vary.
+   * The conformance kit checks real outputs against it.
+   */
+  describeTokens?(preset?: string | Preset): TokenSpec;
+
   decode(input: ModalityInput, options?: DecodeOptions): Promise<Decoded>;
   preprocess(decoded: Decoded, preset?: string | Preset, options?: PreprocessOptions): F | Promise<F>;
   tokenize(features: F): T;
+}
+
+/** The token layout a preset yields: see {@link ModalityPlugin.describeTokens}. */
+export interface TokenSpec {
+  readonly kind: 'continuous' | 'discrete';
+  /** Vector size of continuous tokens. */
+  readonly dim?: number;
+  /** Token count (fixed), or the maximum when `variable`. */
+  readonly tokens?: number;
+  readonly variable?: boolean;
+  /** Grid of continuous tokens, when fixed. */
+  readonly grid?: readonly number[];
+  /** Vocabulary size of discrete tokens. */
+  readonly vocabSize?: number;
 }
 
 /** A plugin of any type, as the registry and the CLI hold them. */
