@@ -1,19 +1,19 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createModalityRegistry, decodeNpy, decodeSafetensors } from '@omnitok/core';
+import { decodeNpy, decodeSafetensors } from '@omnitok/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { charsPlugin, pgmPlugin } from './__fixtures__/test-plugins.js';
 import { runCli } from './cli.js';
 import { ExitCode } from './io.js';
 
-const registry = createModalityRegistry([pgmPlugin(), charsPlugin()]);
+const builtins = async () => [pgmPlugin(), charsPlugin()];
 let dir: string;
 
 async function run(...argv: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { registry, io: { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd: dir } });
+  const code = await runCli(argv, { builtins, scan: false, io: { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd: dir } });
   return { code, stdout, stderr };
 }
 
@@ -135,7 +135,8 @@ describe('omnitok plugins list (in-process)', () => {
   });
 
   it('prints JSON with --json', async () => {
-    const rows = JSON.parse((await run('plugins', 'list', '--json')).stdout);
+    const { plugins: rows, broken } = JSON.parse((await run('plugins', 'list', '--json')).stdout);
+    expect(broken).toEqual([]);
     expect(rows.map((r: { name: string }) => r.name)).toEqual(['pgm', 'chars']);
     expect(rows[1]).toMatchObject({ modality: 'text', tokenKind: 'discrete', acceptsText: true, presets: ['ctx-8'] });
   });

@@ -1,6 +1,7 @@
-import { createModalityRegistry, isOmniError, InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
+import { type AnyModalityPlugin, isOmniError, InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import { Command, CommanderError } from 'commander';
 import { builtinPlugins } from './builtin-plugins.js';
+import { type DiscoveredPlugins, discoverPlugins } from './discover-plugins.js';
 import { demoCommand } from './commands/demo.js';
 import { pluginsCommand } from './commands/plugins.js';
 import { tokenizeCommand } from './commands/tokenize.js';
@@ -9,9 +10,14 @@ import { VERSION } from './version.js';
 
 export interface RunOptions {
   readonly io?: CliIO;
-  /** Use these plugins instead of the built-ins (tests, embedding the CLI). */
-  readonly registry?: ModalityRegistry;
+  /** Use these built-in plugins instead of the shipped ones (tests, embedding the CLI). */
+  readonly builtins?: () => Promise<AnyModalityPlugin[]>;
+  /** Scan node_modules and omnitok.config.json for plugins (default true). */
+  readonly scan?: boolean;
 }
+
+/** Loads the plugins once per run, on first use; reports broken ones on stderr and goes on. */
+export type PluginLoader = () => Promise<DiscoveredPlugins>;
 
 /**
  * Runs `omnitok` with `argv` (the arguments after the program name) and resolves to the exit code.
@@ -21,13 +27,24 @@ export interface RunOptions {
 export async function runCli(argv: readonly string[], options: RunOptions = {}): Promise<number> {
   const io = options.io ?? processIO;
   const debug = argv.includes('--debug') || process.env.OMNITOK_DEBUG === '1';
-  let registryPromise: Promise<ModalityRegistry> | undefined;
-  const registry = () => (registryPromise ??= options.registry ? Promise.resolve(options.registry) : builtinPlugins().then(createModalityRegistry));
+  let discovered: Promise<DiscoveredPlugins> | undefined;
+  const plugins: PluginLoader = () =>
+    (discovered ??= discoverPlugins({
+      cwd: io.cwd,
+      builtins: options.builtins ?? builtinPlugins,
+      flagPlugins: (program.opts().plugin as string[] | undefined) ?? [],
+      scan: options.scan,
+    }).then((found) => {
+      for (const b of found.broken) io.stderr(`omnitok: warning: plugin from ${b.origin.kind} ${b.origin.from} skipped: ${b.error}\n`);
+      return found;
+    }));
+  const registry = (): Promise<ModalityRegistry> => plugins().then((found) => found.registry);
 
   const program = new Command('omnitok')
     .description('Turn any modality into transformer tokens; train cross-modal alignment (CLIP / SigLIP).')
     .version(VERSION, '-v, --version', 'print the version')
     .option('--debug', 'print stack traces on errors')
+    .option('--plugin <path>', 'load a modality plugin module or package (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout(s),
@@ -36,7 +53,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     })
     .showHelpAfterError('(run omnitok --help for usage)');
 
-  pluginsCommand(program, io, registry);
+  pluginsCommand(program, io, plugins);
   tokenizeCommand(program, io, registry);
   demoCommand(program, io, registry);
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
