@@ -44,7 +44,7 @@ describe('the omnitok binary', () => {
 
   it('plugins list exits 0', () => {
     expect(omnitok('plugins', 'list').code).toBe(0);
-    expect(Array.isArray(JSON.parse(omnitok('plugins', 'list', '--json').stdout))).toBe(true);
+    expect(Array.isArray(JSON.parse(omnitok('plugins', 'list', '--json').stdout).plugins)).toBe(true);
   });
 
   it('exits 2 on bad arguments, with the reason on stderr and nothing on stdout', () => {

@@ -67,7 +67,12 @@ export default defineConfig({
   target: 'node20',
 });
 `,
-    'src/index.ts': `export { ${factory}, ${camel(o.name)}Presets, type ${pascal(o.name)}Preset } from './${file}.js';
+    'src/index.ts': `import { ${factory} } from './${file}.js';
+
+export { ${factory}, ${camel(o.name)}Presets, type ${pascal(o.name)}Preset } from './${file}.js';
+
+/** The CLI's plugin discovery calls the default export (a factory) to get the plugin. */
+export default ${factory};
 `,
     [`src/${file}.ts`]: `import {
   BadPresetError,

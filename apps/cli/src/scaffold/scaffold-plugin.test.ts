@@ -41,7 +41,7 @@ describe('omnitok plugins new', () => {
         scan: false,
         io: { stdout: (s) => void (json += s), stderr: (s) => void (json += s), cwd: dir },
       }).then((code2) => {
-        expect(code2).toBe(0);
+        expect(code2, json).toBe(0);
         expect(JSON.parse(json)).toMatchObject({ plugin: 'seismo', shape: [4, 8], grid: [4] });
       });
     });
