@@ -1,0 +1,1 @@
+export { BpeTokenizer, clipTokenizer } from './bpe-tokenizer.js';
