@@ -6,5 +6,6 @@ import type { AnyModalityPlugin } from '@omnitok/core';
  * `omnitok --help` starts without decoding libraries; nothing self-registers.
  */
 export async function builtinPlugins(): Promise<AnyModalityPlugin[]> {
-  return [];
+  const [{ imuTokenizer }] = await Promise.all([import('@omnitok/plugin-imu')]);
+  return [imuTokenizer()];
 }

@@ -63,4 +63,20 @@ describe('the omnitok binary', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(omnitok('tokenize', 'does-not-exist.png', '--debug').stderr).toMatch(/\n\s+at /);
   });
+
+  it('demo tokenizes every bundled sample whose plugin is built in', () => {
+    const samples = JSON.parse(readFileSync(new URL('../assets/samples/samples.json', import.meta.url), 'utf8')) as { modality: string }[];
+    const builtins = (JSON.parse(omnitok('plugins', 'list', '--json').stdout).plugins as { modality: string }[]).map((p) => p.modality);
+    const expected = samples.filter((s) => builtins.includes(s.modality));
+    expect(expected.length).toBeGreaterThan(0);
+    const r = omnitok('demo', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((row) => row.modality)).toEqual(expected.map((s) => s.modality));
+    for (const row of rows) {
+      expect(row.shape.length).toBeGreaterThan(0);
+      expect(row.shape.every((d: number) => d > 0)).toBe(true);
+      expect(Number.isFinite(row.mean) && Number.isFinite(row.std)).toBe(true);
+    }
+  });
 });
