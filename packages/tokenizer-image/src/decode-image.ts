@@ -93,20 +93,21 @@ export async function decodeImage(input: ModalityInput, options: ImageDecodeOpti
       : `corrupt or truncated ${format} data (${message.trim()})`;
     throw new DecodeError(label, 'image', reason, { cause: error });
   };
-  const open = () =>
-    sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', pages: 1, autoOrient: true, ignoreIcc: !options.applyIcc });
+  const open = (limitInputPixels: number | false) =>
+    sharp(bytes, { limitInputPixels, failOn: 'error', pages: 1, autoOrient: true, ignoreIcc: !options.applyIcc });
 
   let sixteenBit = false;
   let grey = false;
   if (!EIGHT_BIT_ONLY.has(format)) {
-    const meta = await open().metadata().catch(fail);
+    // Header only: no pixel limit here, so the message can give the dimensions.
+    const meta = await open(false).metadata().catch(fail);
     if (meta.width && meta.height && meta.width * meta.height > maxPixels) {
       throw new DecodeError(label, 'image', `${meta.width}×${meta.height} = ${meta.width * meta.height} pixels is more than the limit of ${maxPixels} (options.maxPixels)`);
     }
     sixteenBit = meta.depth === 'ushort' || meta.depth === 'short';
     grey = meta.space === 'b-w' || meta.space === 'grey16';
   }
-  let pipeline = open();
+  let pipeline = open(maxPixels);
   // sharp's default 8-bit output truncates 16-bit samples (v >> 8); keep 16 bits and round here.
   if (sixteenBit) pipeline = pipeline.toColourspace(grey ? 'grey16' : 'rgb16').raw({ depth: 'ushort' });
   else pipeline = pipeline.raw();
