@@ -51,9 +51,8 @@ export class BpeModel {
       throw new InvalidArgumentError('vocabulary.tokens.length', vocabulary.tokens.length, `fewer than ${PAIR_BASE} tokens`);
     }
     const encoder = new Map<string, number>();
-    vocabulary.tokens.forEach((t, id) => {
-      if (!encoder.has(t)) encoder.set(t, id);
-    });
+    // Later duplicates win, as in CLIP's `dict(zip(vocab, range(len(vocab))))`.
+    vocabulary.tokens.forEach((t, id) => encoder.set(t, id));
     this.encoder = encoder;
     this.byteIds = new Int32Array(512).fill(-1);
     BYTE_TO_UNICODE.forEach((ch, b) => {
@@ -67,16 +66,19 @@ export class BpeModel {
       const merged = encoder.get(a + b);
       // A merge whose parts are not tokens can never apply (CLIP's own list has none).
       if (ia === undefined || ib === undefined || merged === undefined) return;
-      const key = ia * PAIR_BASE + ib;
-      if (!this.ranks.has(key)) {
-        this.ranks.set(key, rank);
-        this.mergedId[rank] = merged;
-      }
+      // A repeated pair keeps its last rank, as in CLIP's `dict(zip(merges, range(len(merges))))`.
+      this.ranks.set(ia * PAIR_BASE + ib, rank);
+      this.mergedId[rank] = merged;
     });
     for (const s of vocabulary.specials) {
       const id = encoder.get(s);
       if (id !== undefined) this.cache.set(s, Int32Array.of(id));
     }
+  }
+
+  /** How many words the cache holds now (at most `cacheSize`, plus the specials). */
+  get cachedWords(): number {
+    return this.cache.size;
   }
 
   /** Drops cached words (special tokens stay). */
@@ -95,9 +97,11 @@ export class BpeModel {
     if (word.length <= 256) {
       if (this.cache.size >= this.cacheSize) {
         // FIFO eviction: cheap and bounded; frequent words come straight back.
-        const first = this.cache.keys().next().value as string;
-        if (!this.vocabulary.specials.includes(first)) this.cache.delete(first);
-        else this.cache.clear();
+        for (const key of this.cache.keys()) {
+          if (this.vocabulary.specials.includes(key)) continue;
+          this.cache.delete(key);
+          break;
+        }
       }
       this.cache.set(word, ids);
     }

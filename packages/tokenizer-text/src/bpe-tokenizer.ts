@@ -80,13 +80,18 @@ export class BpeTokenizer implements TextTokenizer {
   }
 
   encodeIds(text: string): Int32Array {
-    return this.scratch.slice(0, this.fill(checkText(text, 'text')));
+    const n = this.fill(checkText(text, 'text'));
+    const ids = this.scratch.slice(0, n);
+    this.shrink();
+    return ids;
   }
 
   encode(text: string, options: PackOptions = {}): Encoding {
     const context = checkContextLength(options.contextLength ?? this.contextLength, this, 'options.contextLength');
     const n = this.fill(checkText(text, 'text'));
-    return packIds(this.scratch.subarray(0, n), this, context, options.truncate ?? true, () => text);
+    const row = packIds(this.scratch.subarray(0, n), this, context, options.truncate ?? true, () => text);
+    this.shrink();
+    return row;
   }
 
   encodeBatch(texts: readonly string[], options: PackOptions = {}): BatchEncoding {
@@ -104,7 +109,13 @@ export class BpeTokenizer implements TextTokenizer {
       lengths[i] = r.length;
       truncated[i] = r.truncated ? 1 : 0;
     }
+    this.shrink();
     return finishBatch(ids, lengths, truncated, context);
+  }
+
+  /** Lets go of a scratch buffer grown by a huge text. */
+  private shrink(): void {
+    if (this.scratch.length > 1 << 16) this.scratch = new Int32Array(256);
   }
 
   /**
@@ -164,8 +175,6 @@ export class BpeTokenizer implements TextTokenizer {
       scratch.set(ids, n);
       n += ids.length;
     }
-    // Keep memory bounded after a huge text.
-    if (scratch.length > 1 << 16 && n < 1 << 14) this.scratch = new Int32Array(256);
     return n;
   }
 }

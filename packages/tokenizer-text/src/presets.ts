@@ -1,0 +1,65 @@
+import { BadPresetError } from '@omnitok/core';
+
+/**
+ * A text preset: which tokenizer and how long a row is. Plain JSON, so it can be stored and diffed.
+ *
+ * - `kind`: `clip-bpe` (CLIP's BPE; the bundled vocabulary unless `merges` names another
+ *   CLIP-format merges file), `bpe` (a `vocab` = vocab.json + `merges` = merges.txt pair, or a
+ *   CLIP-format `merges` file alone, e.g. one written by `saveMerges`), or `bytes` (UTF-8 bytes).
+ * - `contextLength`: ids per row, specials included (77 for CLIP).
+ * - `truncate`: cut long texts open_clip style (default true); false makes them an error.
+ */
+export interface TextPreset {
+  readonly name?: string;
+  readonly kind: 'clip-bpe' | 'bpe' | 'bytes';
+  readonly contextLength: number;
+  readonly truncate?: boolean;
+  /** Path of a merges file (`.txt` or `.txt.gz`). */
+  readonly merges?: string;
+  /** Path of a GPT-2-style `vocab.json` (needs `merges`). */
+  readonly vocab?: string;
+  /** Word-end suffix for `vocab.json` vocabularies; default `</w>`. */
+  readonly endOfWord?: string;
+  /** Most merges read from a merges file (default: CLIP's 48,894, or all for files from `saveMerges`). */
+  readonly maxMerges?: number;
+  /** Byte tokenizer only: `none` (default) or `nfc`. */
+  readonly normalization?: 'none' | 'nfc';
+}
+
+export const TEXT_PRESETS = {
+  /** openai/CLIP and open_clip text towers: bundled BPE, 49,408 ids, 77 per row. */
+  clip: { kind: 'clip-bpe', contextLength: 77 },
+  /** Long-CLIP: the same BPE with 248 per row. */
+  'long-clip': { kind: 'clip-bpe', contextLength: 248 },
+  /** UTF-8 bytes (ids 3..258) with SOT 1 / EOT 2 / padding 0, 256 per row: tiny models, tests. */
+  bytes: { kind: 'bytes', contextLength: 256 },
+} as const satisfies Record<string, TextPreset>;
+
+export const DEFAULT_TEXT_PRESET = 'clip';
+
+/** Checks every field of a preset; a bad one throws `BadPresetError` naming it. */
+export function validateTextPreset(name: string, preset: TextPreset): TextPreset {
+  const bad = (field: string, reason: string): never => {
+    throw new BadPresetError('text', name, { field, reason });
+  };
+  const p = preset as unknown as Record<string, unknown>;
+  if (p.kind !== 'clip-bpe' && p.kind !== 'bpe' && p.kind !== 'bytes') bad('kind', `must be "clip-bpe", "bpe" or "bytes", got ${JSON.stringify(p.kind)}`);
+  const c = p.contextLength;
+  if (typeof c !== 'number' || !Number.isInteger(c) || c < 2 || c > 1 << 24) bad('contextLength', `must be an integer in [2, ${1 << 24}], got ${JSON.stringify(c)}`);
+  if (p.truncate !== undefined && typeof p.truncate !== 'boolean') bad('truncate', `must be a boolean, got ${JSON.stringify(p.truncate)}`);
+  for (const field of ['merges', 'vocab', 'endOfWord'] as const) {
+    if (p[field] !== undefined && typeof p[field] !== 'string') bad(field, `must be a string, got ${JSON.stringify(p[field])}`);
+  }
+  if (p.maxMerges !== undefined && (typeof p.maxMerges !== 'number' || !Number.isInteger(p.maxMerges) || p.maxMerges < 1)) {
+    bad('maxMerges', `must be a positive integer, got ${JSON.stringify(p.maxMerges)}`);
+  }
+  if (p.kind === 'bpe' && typeof p.merges !== 'string') bad('merges', 'is required for kind "bpe" (a merges file path)');
+  if (p.vocab !== undefined && p.kind !== 'bpe') bad('vocab', 'is only used with kind "bpe"');
+  if (p.kind === 'bytes') {
+    for (const field of ['merges', 'vocab', 'endOfWord', 'maxMerges'] as const) if (p[field] !== undefined) bad(field, 'is not used with kind "bytes"');
+    if (p.normalization !== undefined && p.normalization !== 'none' && p.normalization !== 'nfc') {
+      bad('normalization', `must be "none" or "nfc", got ${JSON.stringify(p.normalization)}`);
+    }
+  } else if (p.normalization !== undefined) bad('normalization', 'is only used with kind "bytes"');
+  return preset;
+}
