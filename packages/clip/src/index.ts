@@ -1,0 +1,19 @@
+/**
+ * @omnitok/clip — cross-modal alignment on TensorFlow.js.
+ *
+ * Losses (CLIP softmax, SigLIP sigmoid, chunked forms), towers over the @omnitok/core runtime, a
+ * training step with gradient caching, and zero-shot / retrieval evaluation on plain Float32Arrays.
+ * Nothing is registered or allocated on import.
+ */
+export { clipLoss, type ContrastiveLossOptions } from './loss/clip-loss.js';
+export { sigmoidLoss } from './loss/sigmoid-loss.js';
+export { l2Normalize, type ScalarLike } from './loss/scalar.js';
+export {
+  CLIP_LOGIT_SCALE_INIT,
+  CLIP_LOGIT_SCALE_MAX,
+  SIGLIP_LOGIT_SCALE_INIT,
+  SIGLIP_LOGIT_BIAS_INIT,
+  createLogitScale,
+  createSigmoidParams,
+  clampLogitScale,
+} from './loss/logit-scale.js';
