@@ -29,8 +29,10 @@ export interface AudioPluginDecodeOptions extends AudioDecodeOptions {
   readonly preset?: string | AudioPreset;
 }
 
-export type AudioPlugin = ModalityPlugin<DecodedAudio, AudioPreset, AudioFeatures, ContinuousTokens> & {
+/** The audio plugin: a `ModalityPlugin` whose `preprocess` is synchronous. */
+export type AudioPlugin = Omit<ModalityPlugin<DecodedAudio, AudioPreset, AudioFeatures, ContinuousTokens>, 'decode' | 'preprocess'> & {
   decode(input: ModalityInput, options?: AudioPluginDecodeOptions): Promise<DecodedAudio>;
+  preprocess(decoded: DecodedAudio, preset?: string | AudioPreset, options?: PreprocessOptions): AudioFeatures;
 };
 
 const PACKAGE_VERSION = '0.1.0';

@@ -25,17 +25,21 @@ export async function decodeAudio(input: ModalityInput, options: AudioDecodeOpti
   if (norm.kind === 'text') throw new UnsupportedFormatError(norm.label, 'text', SUPPORTED_AUDIO_FORMATS);
   const label = norm.label;
   checkWindow(options, label);
+  if (options.signal?.aborted) throw new DecodeError(label, 'audio', 'aborted');
   const head = norm.kind === 'bytes' ? norm.bytes!.subarray(0, 64) : await readHead(norm.path!, label);
   const format = sniffAudioFormat(head, norm.extension);
   let decoded: DecodedAudio | undefined;
+  let codec: string | undefined;
   if (format === 'wav') {
     try {
       decoded = norm.kind === 'bytes' ? decodeWavBytes(norm.bytes!, label, options) : await decodeWavFile(norm.path!, label, options);
     } catch (error) {
       if (!(error instanceof NonNativeWav)) throw error;
+      // µ-law, A-law, ADPCM, … : ffmpeg decodes them; a codec it does not know is unsupported.
+      codec = `wav codec 0x${error.header.formatCode.toString(16).padStart(4, '0')} (${error.header.bitsPerSample}-bit)`;
     }
   }
-  decoded ??= await decodeWithFfmpeg(norm.kind === 'bytes' ? { bytes: norm.bytes! } : { path: norm.path! }, label, format, options);
+  decoded ??= await decodeWithFfmpeg(norm.kind === 'bytes' ? { bytes: norm.bytes! } : { path: norm.path! }, label, format, options, codec);
   return conform(decoded, options);
 }
 
@@ -95,6 +99,7 @@ async function decodeWithFfmpeg(
   label: string,
   format: string | undefined,
   o: AudioDecodeOptions,
+  codec?: string,
 ): Promise<DecodedAudio> {
   let dir: string | undefined;
   try {
@@ -110,10 +115,13 @@ async function decodeWithFfmpeg(
     try {
       probe = await probeMedia(path, run);
     } catch (error) {
-      if (error instanceof FfmpegFailure && error.kind !== 'timeout' && error.kind !== 'aborted' && error.kind !== 'spawn' && !format) {
-        throw new UnsupportedFormatError(label, undefined, SUPPORTED_AUDIO_FORMATS, { cause: error });
+      if (error instanceof FfmpegFailure && error.kind !== 'timeout' && error.kind !== 'aborted' && error.kind !== 'spawn' && (!format || codec)) {
+        throw new UnsupportedFormatError(label, codec, SUPPORTED_AUDIO_FORMATS, { cause: error });
       }
       throw ffmpegDecodeError(label, error);
+    }
+    if (codec && (!probe.audio || probe.audio.codec === 'none' || !probe.audio.sampleRate)) {
+      throw new UnsupportedFormatError(label, codec, SUPPORTED_AUDIO_FORMATS);
     }
     if (!probe.audio) throw new DecodeError(label, 'audio', `it has no audio stream (${probe.container}${probe.hasVideo ? ', video only' : ''})`);
     const channels = o.mono ? 1 : probe.audio.channels || 1;
@@ -130,6 +138,9 @@ async function decodeWithFfmpeg(
         frameChannels: channels,
       });
     } catch (error) {
+      if (codec && error instanceof FfmpegFailure && error.kind !== 'timeout' && error.kind !== 'aborted') {
+        throw new UnsupportedFormatError(label, codec, SUPPORTED_AUDIO_FORMATS, { cause: error });
+      }
       throw ffmpegDecodeError(label, error);
     }
     if (samples.length === 0) {

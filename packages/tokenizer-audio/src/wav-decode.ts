@@ -106,6 +106,7 @@ interface Span {
   readonly firstFrame: number;
   readonly frames: number;
   readonly totalFrames: number;
+  readonly requestedStart: number;
   readonly warnings: string[];
 }
 
@@ -123,7 +124,7 @@ function span(h: WavHeader, fileBytes: number, w: WavWindow): Span {
   if (bytes % frameBytes !== 0) warnings.push(`data ends with a partial frame of ${bytes % frameBytes} bytes; dropped it`);
   const firstFrame = Math.min(totalFrames, Math.max(0, Math.round((w.start ?? 0) * h.sampleRate)));
   const wanted = w.duration === undefined ? Infinity : Math.ceil(w.duration * h.sampleRate);
-  return { firstFrame, frames: Math.min(totalFrames - firstFrame, wanted), totalFrames, warnings };
+  return { firstFrame, frames: Math.min(totalFrames - firstFrame, wanted), totalFrames, requestedStart: w.start ?? 0, warnings };
 }
 
 /**
@@ -221,7 +222,7 @@ function requireNative(h: WavHeader, label: string): void {
 
 function finish(h: WavHeader, s: Span, samples: Float32Array, label: string): DecodedAudio {
   if (samples.length === 0) {
-    throw new DecodeError(label, 'audio', s.totalFrames === 0 ? 'the WAV holds no audio samples' : `nothing to decode at start ${s.firstFrame / h.sampleRate} s (the audio lasts ${s.totalFrames / h.sampleRate} s)`);
+    throw new DecodeError(label, 'audio', s.totalFrames === 0 ? 'the WAV holds no audio samples' : `nothing to decode at start ${s.requestedStart} s (the audio lasts ${s.totalFrames / h.sampleRate} s)`);
   }
   return {
     samples,
