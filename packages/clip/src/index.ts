@@ -17,3 +17,13 @@ export {
   createSigmoidParams,
   clampLogitScale,
 } from './loss/logit-scale.js';
+export { type Embeddings, type EmbeddingFormat, encodeEmbeddings, normalizeRows, checkEmbeddings } from './eval/embeddings.js';
+export { retrievalMetrics, rankMetrics, type RankMetrics, type RetrievalMetrics, type RetrievalOptions } from './eval/retrieval.js';
+export {
+  zeroShotPrompts,
+  zeroShotClassifier,
+  buildZeroShotClassifier,
+  zeroShotAccuracy,
+  type PromptTemplate,
+  type ZeroShotResult,
+} from './eval/zero-shot.js';
