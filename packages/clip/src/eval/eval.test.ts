@@ -118,13 +118,13 @@ describe('embedding export', () => {
   it('npy round-trips through @omnitok/core', () => {
     const back = decodeNpy(encodeEmbeddings('npy', { image: e }));
     expect(back.shape).toEqual([2, 3]);
-    expect(Array.from(back.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(back.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
   });
   it('safetensors holds several named matrices and metadata', () => {
     const file = decodeSafetensors(encodeEmbeddings('safetensors', { image: e, text: normalizeRows(e) }, { model: 'tiny' }));
     expect(Object.keys(file.tensors).sort()).toEqual(['image', 'text']);
     expect(file.metadata?.model).toBe('tiny');
-    expect(Array.from(file.tensors.image!.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(file.tensors.image!.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
   });
   it('npy refuses several arrays', () => {
     expect(() => encodeEmbeddings('npy', { a: e, b: e })).toThrow(/exactly one/);
