@@ -13,7 +13,8 @@ export interface RealPowerFft {
 }
 
 /**
- * A complex FFT of any size (Stockham auto-sort, radices 4, 2, 3, 5 and generic odd primes).
+ * A complex FFT of any size (Stockham auto-sort; hand-written radix 2, 3, 4, 5 butterflies, a generic one
+ * for odd primes up to 63).
  * Forward transform, no scaling: X[k] = Σ x[j] e^{−2πijk/n}. `re`/`im` are transformed in place.
  */
 export class MixedRadixFft {
@@ -46,7 +47,7 @@ export class MixedRadixFft {
         }
       }
       this.stages.push({ radix, span, stride, twRe, twIm });
-      if (radix !== 2 && radix !== 4 && !this.rootRe[radix]) {
+      if (radix > 5 && !this.rootRe[radix]) {
         const re = new Float64Array(radix);
         const im = new Float64Array(radix);
         for (let k = 0; k < radix; k++) {
@@ -107,6 +108,58 @@ export class MixedRadixFft {
             yi[o + s] = dr * wi + di * wr;
           }
         }
+      } else if (radix === 5) {
+        for (let p = 0; p < m; p++) {
+          const tw = 4 * p;
+          const w1r = twRe[tw]!, w1i = twIm[tw]!, w2r = twRe[tw + 1]!, w2i = twIm[tw + 1]!;
+          const w3r = twRe[tw + 2]!, w3i = twIm[tw + 2]!, w4r = twRe[tw + 3]!, w4i = twIm[tw + 3]!;
+          for (let q = 0; q < s; q++) {
+            const i0 = q + s * p, sm = s * m;
+            const a0r = xr[i0]!, a0i = xi[i0]!;
+            const a1r = xr[i0 + sm]!, a1i = xi[i0 + sm]!, a2r = xr[i0 + 2 * sm]!, a2i = xi[i0 + 2 * sm]!;
+            const a3r = xr[i0 + 3 * sm]!, a3i = xi[i0 + 3 * sm]!, a4r = xr[i0 + 4 * sm]!, a4i = xi[i0 + 4 * sm]!;
+            const t1r = a1r + a4r, t1i = a1i + a4i, t2r = a2r + a3r, t2i = a2i + a3i;
+            const t3r = a1r - a4r, t3i = a1i - a4i, t4r = a2r - a3r, t4i = a2i - a3i;
+            const m1r = a0r + C5_1 * t1r + C5_2 * t2r, m1i = a0i + C5_1 * t1i + C5_2 * t2i;
+            const m2r = a0r + C5_2 * t1r + C5_1 * t2r, m2i = a0i + C5_2 * t1i + C5_1 * t2i;
+            const n1r = S5_1 * t3r + S5_2 * t4r, n1i = S5_1 * t3i + S5_2 * t4i;
+            const n2r = S5_2 * t3r - S5_1 * t4r, n2i = S5_2 * t3i - S5_1 * t4i;
+            const o = q + s * 5 * p;
+            yr[o] = a0r + t1r + t2r;
+            yi[o] = a0i + t1i + t2i;
+            const b1r = m1r + n1i, b1i = m1i - n1r; // m1 − i·n1
+            const b4r = m1r - n1i, b4i = m1i + n1r; // m1 + i·n1
+            const b2r = m2r + n2i, b2i = m2i - n2r;
+            const b3r = m2r - n2i, b3i = m2i + n2r;
+            yr[o + s] = b1r * w1r - b1i * w1i;
+            yi[o + s] = b1r * w1i + b1i * w1r;
+            yr[o + 2 * s] = b2r * w2r - b2i * w2i;
+            yi[o + 2 * s] = b2r * w2i + b2i * w2r;
+            yr[o + 3 * s] = b3r * w3r - b3i * w3i;
+            yi[o + 3 * s] = b3r * w3i + b3i * w3r;
+            yr[o + 4 * s] = b4r * w4r - b4i * w4i;
+            yi[o + 4 * s] = b4r * w4i + b4i * w4r;
+          }
+        }
+      } else if (radix === 3) {
+        for (let p = 0; p < m; p++) {
+          const w1r = twRe[2 * p]!, w1i = twIm[2 * p]!, w2r = twRe[2 * p + 1]!, w2i = twIm[2 * p + 1]!;
+          for (let q = 0; q < s; q++) {
+            const i0 = q + s * p, i1 = i0 + s * m, i2 = i1 + s * m;
+            const a0r = xr[i0]!, a0i = xi[i0]!;
+            const t1r = xr[i1]! + xr[i2]!, t1i = xi[i1]! + xi[i2]!;
+            const nr = S3 * (xr[i1]! - xr[i2]!), ni = S3 * (xi[i1]! - xi[i2]!);
+            const mr = a0r - 0.5 * t1r, mi = a0i - 0.5 * t1i;
+            const o = q + s * 3 * p;
+            yr[o] = a0r + t1r;
+            yi[o] = a0i + t1i;
+            const b1r = mr + ni, b1i = mi - nr, b2r = mr - ni, b2i = mi + nr;
+            yr[o + s] = b1r * w1r - b1i * w1i;
+            yi[o + s] = b1r * w1i + b1i * w1r;
+            yr[o + 2 * s] = b2r * w2r - b2i * w2i;
+            yi[o + 2 * s] = b2r * w2i + b2i * w2r;
+          }
+        }
       } else {
         const rr = this.rootRe[radix]!, ri = this.rootIm[radix]!;
         const aRe = this.aRe, aIm = this.aIm;
@@ -149,6 +202,12 @@ export class MixedRadixFft {
     }
   }
 }
+
+const C5_1 = Math.cos((2 * Math.PI) / 5);
+const C5_2 = Math.cos((4 * Math.PI) / 5);
+const S5_1 = Math.sin((2 * Math.PI) / 5);
+const S5_2 = Math.sin((4 * Math.PI) / 5);
+const S3 = Math.sin((2 * Math.PI) / 3);
 
 function factorize(n: number): number[] {
   const factors: number[] = [];
