@@ -6,6 +6,6 @@ import type { AnyModalityPlugin } from '@omnitok/core';
  * `omnitok --help` starts without decoding libraries; nothing self-registers.
  */
 export async function builtinPlugins(): Promise<AnyModalityPlugin[]> {
-  const [{ imuTokenizer }] = await Promise.all([import('@omnitok/plugin-imu')]);
-  return [imuTokenizer()];
+  const [{ textTokenizer }, { imuTokenizer }] = await Promise.all([import('@omnitok/tokenizer-text'), import('@omnitok/plugin-imu')]);
+  return [textTokenizer(), imuTokenizer()];
 }

@@ -79,4 +79,11 @@ describe('the omnitok binary', () => {
       expect(Number.isFinite(row.mean) && Number.isFinite(row.std)).toBe(true);
     }
   });
+
+  it('tokenize --modality text prints the CLIP BPE ids of inline text', () => {
+    const r = omnitok('tokenize', '--modality', 'text', 'a photo of a cat', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    // reference: openai/CLIP simple_tokenizer (shared/design/reference-numerics.md)
+    expect(JSON.parse(r.stdout)).toMatchObject({ modality: 'text', preset: 'clip', shape: [77], dtype: 'int32', ids: [49406, 320, 1125, 539, 320, 2368, 49407] });
+  });
 });
