@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../errors/index.js';
+import { initBackend } from './backend.js';
+import { BackendUnavailableError } from './errors.js';
+
+const notFound = async (spec: string): Promise<never> => {
+  const e = new Error(`Cannot find package '${spec}' imported from /x.js`) as Error & { code: string };
+  e.code = 'ERR_MODULE_NOT_FOUND';
+  throw e;
+};
+
+describe('initBackend', () => {
+  it('selects cpu and wasm by name and reports them', async () => {
+    const cpu = await initBackend('cpu');
+    expect(cpu).toMatchObject({ name: 'cpu', reason: 'requested "cpu"' });
+    expect(cpu.tf).toBe(tf);
+    expect(tf.getBackend()).toBe('cpu');
+    const wasm = await initBackend('wasm');
+    expect(wasm.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(wasm.description).toMatch(/^wasm: WebAssembly SIMD/);
+    expect(Array.from(await tf.add(tf.tensor([1, 2]), 1).data())).toEqual([2, 3]);
+  });
+
+  it('names the install command when TensorFlow (tfjs-node) is missing', async () => {
+    const error = await initBackend('tensorflow', { importModule: notFound }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendUnavailableError);
+    const e = error as BackendUnavailableError;
+    expect(e.code).toBe('E_BACKEND_UNAVAILABLE');
+    expect(e.message).toMatch(/@tensorflow\/tfjs-node-gpu is not installed; @tensorflow\/tfjs-node is not installed/);
+    expect(e.message).toContain('npm install @tensorflow/tfjs-node-gpu');
+    expect(e.message).toContain('CUDA 11.2 and cuDNN 8.1');
+    expect(e.message).toContain('npm install @tensorflow/tfjs-node');
+  });
+
+  it('says when an installed tfjs-node is broken', async () => {
+    const broken = async (spec: string) => {
+      throw new Error(`libtensorflow.so.2: cannot open shared object file (${spec})`);
+    };
+    const error = (await initBackend('tensorflow', { importModule: broken }).catch((e: unknown) => e)) as BackendUnavailableError;
+    expect(error.reason).toMatch(/tfjs-node-gpu failed to load \(libtensorflow\.so\.2/);
+  });
+
+  it('auto picks the fastest working backend and says why the others were skipped', async () => {
+    const load = (spec: string) => (spec.startsWith('@tensorflow/tfjs-node') || spec === 'webgpu' ? notFound(spec) : import(spec));
+    const info = await initBackend('auto', { importModule: load });
+    // this file never loads Dawn, so navigator.gpu is absent: auto falls through tensorflow and webgpu to wasm
+    expect((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu).toBeUndefined();
+    expect(info.name).toBe('wasm');
+    expect(info.reason).toMatch(/^auto: wasm; skipped tensorflow \(.*not installed.*\); webgpu \(.*webgpu.*\)/);
+    expect(tf.getBackend()).toBe(info.name);
+  });
+
+  it('rejects unknown names', async () => {
+    await expect(initBackend('metal' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});

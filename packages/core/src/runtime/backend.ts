@@ -1,0 +1,189 @@
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '../errors/index.js';
+import { BackendUnavailableError } from './errors.js';
+
+/**
+ * Backend selection.
+ *
+ * | name         | what runs the kernels                                   | needs                               |
+ * |--------------|---------------------------------------------------------|-------------------------------------|
+ * | `tensorflow` | libtensorflow (CPU or CUDA) through `@tensorflow/tfjs-node(-gpu)` | the optional peer installed  |
+ * | `webgpu`     | WebGPU (`navigator.gpu`, or Dawn via the npm `webgpu` package in Node) | an adapter           |
+ * | `wasm`       | `@tensorflow/tfjs-backend-wasm` (SIMD, one thread in Node) | nothing (embedded default)        |
+ * | `cpu`        | plain JavaScript kernels                                | nothing (the reference)             |
+ *
+ * `auto` tries them in that order and keeps the first that initializes; `reason` says why the faster
+ * ones were passed over. All names share one `tf` namespace (`@tensorflow/tfjs`): backends register
+ * into its global engine, and `initBackend` switches the engine to the chosen one.
+ */
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type BackendChoice = BackendName | 'auto';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+export type TF = typeof tf;
+
+export interface BackendInfo {
+  /** The backend now in use. */
+  readonly name: BackendName;
+  /** The `@tensorflow/tfjs` namespace, switched to this backend. */
+  readonly tf: TF;
+  /** One line for logs: the backend and what it runs on. */
+  readonly description: string;
+  /** For `auto`: why this one was picked (what was tried before it and why it failed). */
+  readonly reason: string;
+}
+
+export interface InitBackendOptions {
+  /**
+   * Loads an optional package by name (default: dynamic `import`). Tests inject a failing loader to
+   * check the messages; an application can map names to pre-bundled modules.
+   */
+  readonly importModule?: (specifier: string) => Promise<unknown>;
+  /** Keep TensorFlow.js' console notices and debug checks (default false: `PROD` mode). */
+  readonly verbose?: boolean;
+}
+
+export const TENSORFLOW_HINT =
+  'Install it with `npm install @tensorflow/tfjs-node-gpu` (NVIDIA GPU; needs CUDA 11.2 and cuDNN 8.1) or `npm install @tensorflow/tfjs-node` (CPU), or choose backend "wasm".';
+export const WEBGPU_HINT =
+  'In Node install the `webgpu` package (`npm install webgpu`) and a Vulkan/Metal/D3D12 driver (on Linux without a GPU: Mesa ≥ 25 lavapipe, e.g. Debian `apt-get install -t bookworm-backports mesa-vulkan-drivers`), or choose backend "wasm".';
+
+const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
+
+/** Switches TensorFlow.js to `name` (or the fastest working backend for `auto`) and says which. */
+export async function initBackend(name: BackendChoice = 'auto', options: InitBackendOptions = {}): Promise<BackendInfo> {
+  if (name !== 'auto' && !BACKEND_NAMES.includes(name)) {
+    throw new InvalidArgumentError('backend', name, `one of auto, ${BACKEND_NAMES.join(', ')}`);
+  }
+  if (!options.verbose) tf.env().set('PROD', true);
+  if (name !== 'auto') return { ...(await initOne(name, options)), reason: `requested ${JSON.stringify(name)}` };
+  const skipped: string[] = [];
+  for (const candidate of BACKEND_NAMES) {
+    try {
+      const info = await initOne(candidate, options);
+      const reason = skipped.length === 0 ? `auto: ${candidate} is the fastest available` : `auto: ${candidate}; skipped ${skipped.join('; ')}`;
+      return { ...info, reason };
+    } catch (error) {
+      skipped.push(`${candidate} (${error instanceof BackendUnavailableError ? error.reason : String(error)})`);
+    }
+  }
+  throw new BackendUnavailableError('auto', `no backend initialized: ${skipped.join('; ')}`, 'Reinstall @tensorflow/tfjs.');
+}
+
+/** Which backends can initialize here, without leaving any selected (the current one is restored). */
+export async function probeBackend(name: BackendName, options: InitBackendOptions = {}): Promise<{ available: boolean; reason: string }> {
+  const previous = tf.getBackend();
+  try {
+    const info = await initOne(name, options);
+    return { available: true, reason: info.description };
+  } catch (error) {
+    return { available: false, reason: error instanceof BackendUnavailableError ? error.reason : String(error) };
+  } finally {
+    if (previous && tf.getBackend() !== previous) await tf.setBackend(previous);
+  }
+}
+
+async function initOne(name: BackendName, options: InitBackendOptions): Promise<Omit<BackendInfo, 'reason'>> {
+  const load = options.importModule ?? defaultImport;
+  switch (name) {
+    case 'tensorflow':
+      return initTensorflow(load);
+    case 'webgpu':
+      return initWebgpu(load);
+    case 'wasm':
+      return initWasm(load);
+    case 'cpu':
+      await switchTo('cpu', 'plain JavaScript kernels');
+      return { name, tf, description: 'cpu: plain JavaScript kernels (reference)' };
+  }
+}
+
+async function switchTo(name: string, what: string): Promise<void> {
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(name);
+    await tf.ready();
+  } catch (error) {
+    throw new BackendUnavailableError(name, `${what} failed to initialize: ${(error as Error).message ?? error}`, '', { cause: error });
+  }
+  if (!ok || tf.getBackend() !== name) throw new BackendUnavailableError(name, `${what} failed to initialize`, '');
+}
+
+async function initTensorflow(load: (s: string) => Promise<unknown>): Promise<Omit<BackendInfo, 'reason'>> {
+  const failures: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      // Importing the package registers the "tensorflow" backend in the shared engine.
+      await load(pkg);
+    } catch (error) {
+      const message = (error as Error)?.message ?? String(error);
+      failures.push(/Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(message) ? `${pkg} is not installed` : `${pkg} failed to load (${message.split('\n')[0]})`);
+      continue;
+    }
+    try {
+      await switchTo('tensorflow', pkg);
+    } catch (error) {
+      failures.push((error as BackendUnavailableError).reason);
+      continue;
+    }
+    return { name: 'tensorflow', tf, description: `tensorflow: libtensorflow via ${pkg}` };
+  }
+  throw new BackendUnavailableError('tensorflow', failures.join('; '), TENSORFLOW_HINT);
+}
+
+interface GpuLike {
+  requestAdapter(options?: unknown): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null>;
+}
+
+async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<BackendInfo, 'reason'>> {
+  const g = globalThis as { navigator?: { gpu?: GpuLike } };
+  if (!g.navigator?.gpu) {
+    let dawn: { create: (flags: string[]) => GpuLike; globals: Record<string, unknown> };
+    try {
+      dawn = (await load('webgpu')) as typeof dawn;
+    } catch (error) {
+      throw new BackendUnavailableError('webgpu', 'no navigator.gpu and the `webgpu` package (Dawn for Node) is not installed', WEBGPU_HINT, { cause: error });
+    }
+    // Dawn's Vulkan loader wants a runtime dir; without one it prints warnings (and some drivers fail).
+    process.env.XDG_RUNTIME_DIR ??= tmpdir();
+    Object.assign(globalThis, dawn.globals);
+    const navigator = { ...(g.navigator ?? {}), gpu: dawn.create([]) };
+    Object.defineProperty(globalThis, 'navigator', { value: navigator, configurable: true, writable: true });
+  }
+  const adapter = await g.navigator!.gpu!.requestAdapter().catch(() => null);
+  if (!adapter) throw new BackendUnavailableError('webgpu', 'navigator.gpu.requestAdapter() returned no adapter', WEBGPU_HINT);
+  try {
+    await load('@tensorflow/tfjs-backend-webgpu');
+  } catch (error) {
+    throw new BackendUnavailableError('webgpu', '@tensorflow/tfjs-backend-webgpu is not installed', 'Install it with `npm install @tensorflow/tfjs-backend-webgpu`.', { cause: error });
+  }
+  await switchTo('webgpu', 'the WebGPU backend');
+  const info = adapter.info ?? {};
+  const what = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0).join(' ') || 'unknown adapter';
+  return { name: 'webgpu', tf, description: `webgpu: ${what}` };
+}
+
+async function initWasm(load: (s: string) => Promise<unknown>): Promise<Omit<BackendInfo, 'reason'>> {
+  let wasm: { setWasmPaths: (prefix: string) => void };
+  try {
+    wasm = (await load('@tensorflow/tfjs-backend-wasm')) as typeof wasm;
+  } catch (error) {
+    throw new BackendUnavailableError('wasm', '@tensorflow/tfjs-backend-wasm is not installed', 'Install it with `npm install @tensorflow/tfjs-backend-wasm`.', { cause: error });
+  }
+  if (typeof process !== 'undefined' && process.versions?.node && tf.getBackend() !== 'wasm' && !wasmPathsSet) {
+    // In Node the backend cannot find its .wasm binaries by itself: point it at the package's dist/.
+    const require = createRequire(import.meta.url);
+    const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '/');
+    wasm.setWasmPaths(dist.endsWith('dist/') ? dist : join(dist, 'dist/'));
+    wasmPathsSet = true;
+  }
+  await switchTo('wasm', 'the WebAssembly backend');
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+  return { name: 'wasm', tf, description: `wasm: WebAssembly${simd ? ' SIMD' : ''}, ${threads ? 'multi-threaded' : 'one thread'}` };
+}
+
+let wasmPathsSet = false;

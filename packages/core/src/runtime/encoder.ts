@@ -1,0 +1,163 @@
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '../errors/index.js';
+import { type EncoderConfig, type EncoderConfigInput, resolveEncoderConfig } from './config.js';
+import { MultiHeadAttention } from './layers/attention.js';
+import { Block } from './layers/block.js';
+import { Dropout } from './layers/dropout.js';
+import { PatchEmbed, TokenEmbed } from './layers/embedders.js';
+import { LayerNorm } from './layers/layer-norm.js';
+import { Linear } from './layers/linear.js';
+import { Mlp } from './layers/mlp.js';
+import { sincosTensor } from './layers/pos-embed.js';
+import { Module } from './module.js';
+import { Rng } from './rng.js';
+
+/** Inputs besides the tokens. */
+export interface EncodeOptions {
+  /** [B, N] 1 = real token, 0 = padding: masks attention keys and mean pooling. */
+  readonly mask?: tf.Tensor;
+  /** [B] int32: position (0-based, among the N input tokens) of the token to pool with `eot` pooling. */
+  readonly eotIndex?: tf.Tensor;
+}
+
+export interface EncoderOutput {
+  /** [B, N(+1), D] after the final LayerNorm (CLS first when present). */
+  readonly tokens: tf.Tensor;
+  /** [B, D] pooled. */
+  readonly pooled: tf.Tensor;
+  /** [B, projectionDim] (or the pooled [B, D] when there is no projection). */
+  readonly embedding: tf.Tensor;
+}
+
+/**
+ * Attention pooling (big_vision's MAP head): a learned `probe` [1, 1, D] attends over the tokens,
+ * then x + mlp(ln(x)); the probe's output is the pooled vector.
+ */
+export class MapHead extends Module {
+  readonly probe: tf.Variable;
+  readonly attn: MultiHeadAttention;
+  readonly ln: LayerNorm;
+  readonly mlp: Mlp;
+
+  constructor(c: EncoderConfig, rng: Rng) {
+    super();
+    this.probe = this.param('probe', tf.tensor(rng.normals(c.width, 0.02), [1, 1, c.width]));
+    this.attn = this.child('attn', new MultiHeadAttention(c.width, c.heads, rng, { bias: c.qkvBias }));
+    this.ln = this.child('ln', new LayerNorm(c.width, c.lnEps));
+    this.mlp = this.child('mlp', new Mlp(c.width, Math.round(c.width * c.mlpRatio), c.gelu, rng));
+  }
+
+  forward(x: tf.Tensor, keyMask?: tf.Tensor): tf.Tensor {
+    const [B, , D] = x.shape as [number, number, number];
+    const probe = tf.tile(this.probe, [B, 1, 1]); // [B, 1, D]
+    const a = this.attn.forward(probe, x, { keyMask }); // [B, 1, D]
+    const out = tf.add(a, this.mlp.forward(this.ln.forward(a))); // [B, 1, D]
+    return out.reshape([B, D]); // [B, D]
+  }
+}
+
+/**
+ * embedder → (+ position) → [CLS] → (ln_pre) → blocks → ln_final → pooling → (proj).
+ *
+ * Parameter names: `embed.proj.{weight,bias}` (continuous) or `embed.weight` (discrete), `cls_token` [D],
+ * `pos_embed` [N(+1), D] (learned; the CLS row first), `ln_pre.*`, `blocks.{i}.{ln1,attn.qkv,attn.proj,
+ * ls1.gamma,ln2,mlp.fc1,mlp.fc2,ls2.gamma}.*`, `ln_final.*`, `head.*` (map pooling), `proj.weight`.
+ */
+export class TransformerEncoder extends Module {
+  readonly config: EncoderConfig;
+  readonly embed: PatchEmbed | TokenEmbed;
+  readonly clsToken: tf.Variable | undefined;
+  readonly posEmbed: tf.Variable | undefined;
+  readonly lnPre: LayerNorm | undefined;
+  readonly blocks: Block[];
+  readonly lnFinal: LayerNorm;
+  readonly head: MapHead | undefined;
+  readonly proj: Linear | undefined;
+  private readonly fixedPos: tf.Tensor2D | undefined;
+  private readonly embDrop: Dropout;
+
+  /** `rng` draws the initial weights and, later, the dropout masks (pass the run's Rng to resume exactly). */
+  constructor(config: EncoderConfigInput | EncoderConfig, rng: Rng = new Rng(0)) {
+    super();
+    const c = resolveEncoderConfig(config as EncoderConfigInput);
+    this.config = c;
+    const D = c.width;
+    const t = c.tokens;
+    this.embed = this.child('embed', t.kind === 'continuous' ? new PatchEmbed(t.dim, D, rng, { bias: c.embedBias }) : new TokenEmbed(t.vocabSize, D, rng));
+    this.clsToken = c.clsToken ? this.param('cls_token', tf.tensor(rng.normals(D, 0.02), [D])) : undefined;
+    const prefix = c.clsToken ? 1 : 0;
+    if (c.posEmb === 'learned') this.posEmbed = this.param('pos_embed', tf.tensor(rng.normals((t.count + prefix) * D, 0.02), [t.count + prefix, D]));
+    else if (c.posEmb === 'sincos') {
+      const grid = t.kind === 'continuous' && t.grid ? t.grid : [t.count];
+      const table = sincosTensor(D, grid); // [N, D]
+      this.fixedPos = prefix ? tf.tidy(() => tf.concat([tf.zeros([1, D]), table], 0) as tf.Tensor2D) : table; // [N(+1), D], CLS gets zeros
+      if (prefix) table.dispose();
+    }
+    this.lnPre = c.preNorm ? this.child('ln_pre', new LayerNorm(D, c.lnEps)) : undefined;
+    const projStd = 0.02 / Math.sqrt(2 * c.depth);
+    this.blocks = Array.from({ length: c.depth }, () => new Block({ ...c, projStd }, rng));
+    this.blocks.forEach((b, i) => this.child(`blocks.${i}`, b));
+    this.lnFinal = this.child('ln_final', new LayerNorm(D, c.lnEps));
+    this.head = c.pooling === 'map' ? this.child('head', new MapHead(c, rng)) : undefined;
+    this.proj = c.projectionDim !== null ? this.child('proj', new Linear(D, c.projectionDim, rng, { bias: false, std: D ** -0.5 })) : undefined;
+    this.embDrop = new Dropout(c.dropout, rng);
+  }
+
+  override train(on = true): this {
+    this.embDrop.train(on);
+    return super.train(on);
+  }
+
+  forward(x: tf.Tensor, options: EncodeOptions = {}): EncoderOutput {
+    const c = this.config;
+    const N = c.tokens.count;
+    const D = c.width;
+    const B = x.shape[0]!;
+    if (x.shape[1] !== N) throw new InvalidArgumentError('tokens', `shape [${x.shape.join(', ')}]`, `[B, ${N}${c.tokens.kind === 'continuous' ? `, ${c.tokens.dim}` : ''}] (config.tokens.count = ${N})`);
+    let h = this.embed.forward(x); // [B, N, D]
+    if (this.clsToken) h = tf.concat([tf.tile(this.clsToken.reshape([1, 1, D]), [B, 1, 1]), h], 1); // [B, 1+N, D]
+    const pos = this.posEmbed ?? this.fixedPos;
+    if (pos) h = tf.add(h, pos); // pos [N(+1), D] broadcast over B
+    h = this.embDrop.forward(h);
+    if (this.lnPre) h = this.lnPre.forward(h);
+    let keyMask = options.mask?.cast('float32'); // [B, N]
+    if (keyMask && this.clsToken) keyMask = tf.concat([tf.ones([B, 1]), keyMask], 1); // [B, 1+N]
+    for (const block of this.blocks) h = block.forward(h, { keyMask, causal: c.causal });
+    const tokens = this.lnFinal.forward(h); // [B, N', D]
+    const pooled = this.pool(tokens, keyMask, options.eotIndex);
+    const embedding = this.proj ? this.proj.forward(pooled) : pooled;
+    return { tokens, pooled, embedding };
+  }
+
+  private pool(tokens: tf.Tensor, keyMask: tf.Tensor | undefined, eotIndex: tf.Tensor | undefined): tf.Tensor {
+    const [B, Ntot, D] = tokens.shape as [number, number, number];
+    const prefix = this.clsToken ? 1 : 0;
+    switch (this.config.pooling) {
+      case 'cls':
+        return tokens.slice([0, 0, 0], [B, 1, D]).reshape([B, D]); // [B, D]
+      case 'mean': {
+        const body = tokens.slice([0, prefix, 0], [B, Ntot - prefix, D]); // [B, N, D]
+        if (!keyMask) return tf.mean(body, 1);
+        const m = keyMask.slice([0, prefix], [B, Ntot - prefix]).reshape([B, Ntot - prefix, 1]); // [B, N, 1]
+        return tf.div(tf.sum(tf.mul(body, m), 1), tf.maximum(tf.sum(m, 1), 1)); // [B, D]
+      }
+      case 'eot': {
+        if (!eotIndex) throw new InvalidArgumentError('options.eotIndex', eotIndex, 'a [B] int32 tensor of token positions for eot pooling');
+        // one-hot selection instead of gather: differentiable on every backend
+        const pick = tf.oneHot(tf.add(eotIndex.cast('int32').reshape([B]), tf.scalar(prefix, 'int32')), Ntot).cast('float32').reshape([B, Ntot, 1]); // [B, N', 1]
+        return tf.sum(tf.mul(tokens, pick), 1); // [B, D]
+      }
+      case 'map':
+        return this.head!.forward(tokens, keyMask);
+    }
+  }
+
+  protected override disposeExtra(): void {
+    this.fixedPos?.dispose();
+  }
+}
+
+/** Builds an encoder from a config (JSON) with a seed; the usual entry point. */
+export function createEncoder(config: EncoderConfigInput | EncoderConfig, seed = 0): TransformerEncoder {
+  return new TransformerEncoder(config, new Rng(seed));
+}

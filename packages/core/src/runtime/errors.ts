@@ -1,0 +1,84 @@
+import { OmniError } from '../errors/index.js';
+
+/** Error codes of the runtime (the core table in errors/ holds the tokenizer-side ones). */
+export const RuntimeErrorCode = {
+  NonFinite: 'E_NON_FINITE',
+  BackendUnavailable: 'E_BACKEND_UNAVAILABLE',
+  WeightImport: 'E_WEIGHT_IMPORT',
+  Checkpoint: 'E_CHECKPOINT',
+} as const;
+
+/**
+ * A loss or a gradient became NaN or ±Infinity. `step` is the optimizer step (0-based) at which it
+ * happened, `quantity` what was checked (`loss`, `gradient norm`) and `value` its value. Parameters are
+ * left untouched: the step that produced the non-finite value is not applied.
+ */
+export class NonFiniteError extends OmniError {
+  readonly step: number;
+  readonly quantity: string;
+  readonly value: number;
+
+  constructor(step: number, quantity: string, value: number, options?: ErrorOptions) {
+    super(
+      RuntimeErrorCode.NonFinite,
+      `Non-finite ${quantity} at step ${step}: ${value}. The update was not applied; lower the learning rate, clip gradients or check the inputs.`,
+      { step, quantity, value: String(value) },
+      options,
+    );
+    this.step = step;
+    this.quantity = quantity;
+    this.value = value;
+  }
+}
+
+/** A requested backend cannot run here; `hint` says how to make it available. */
+export class BackendUnavailableError extends OmniError {
+  readonly backend: string;
+  readonly reason: string;
+  readonly hint: string;
+
+  constructor(backend: string, reason: string, hint: string, options?: ErrorOptions) {
+    super(RuntimeErrorCode.BackendUnavailable, `Backend ${JSON.stringify(backend)} is unavailable: ${reason}. ${hint}`, { backend, reason, hint }, options);
+    this.backend = backend;
+    this.reason = reason;
+    this.hint = hint;
+  }
+}
+
+/**
+ * Weights could not be loaded into a model: tensors missing, unexpected or of the wrong shape.
+ * `missing` are parameters of the model with no tensor, `unexpected` tensors with no parameter,
+ * `mismatched` lists `name: expected [..] got [..]`.
+ */
+export class WeightImportError extends OmniError {
+  readonly missing: readonly string[];
+  readonly unexpected: readonly string[];
+  readonly mismatched: readonly string[];
+
+  constructor(source: string, problems: { missing?: readonly string[]; unexpected?: readonly string[]; mismatched?: readonly string[] }, options?: ErrorOptions) {
+    const missing = [...(problems.missing ?? [])];
+    const unexpected = [...(problems.unexpected ?? [])];
+    const mismatched = [...(problems.mismatched ?? [])];
+    const parts: string[] = [];
+    const list = (xs: string[]) => (xs.length > 8 ? `${xs.slice(0, 8).join(', ')}, … (${xs.length} in all)` : xs.join(', '));
+    if (mismatched.length > 0) parts.push(`shape mismatch: ${list(mismatched)}`);
+    if (missing.length > 0) parts.push(`missing: ${list(missing)}`);
+    if (unexpected.length > 0) parts.push(`unexpected: ${list(unexpected)}`);
+    super(RuntimeErrorCode.WeightImport, `Cannot load weights from ${source}: ${parts.join('; ')}.`, { source, missing, unexpected, mismatched }, options);
+    this.missing = Object.freeze(missing);
+    this.unexpected = Object.freeze(unexpected);
+    this.mismatched = Object.freeze(mismatched);
+  }
+}
+
+/** A checkpoint directory or file is absent, incomplete or inconsistent. */
+export class CheckpointError extends OmniError {
+  readonly path: string;
+  readonly reason: string;
+
+  constructor(path: string, reason: string, options?: ErrorOptions) {
+    super(RuntimeErrorCode.Checkpoint, `Bad checkpoint ${path}: ${reason}`, { path, reason }, options);
+    this.path = path;
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,217 @@
+import { InvalidArgumentError } from '../errors/index.js';
+import { type DenseArray, decodeSafetensors, type SafetensorsFile } from '../io/index.js';
+import type { TransformerEncoder } from './encoder.js';
+import { WeightImportError } from './errors.js';
+
+/*
+ * Hugging Face `CLIPModel` state-dict names → TransformerEncoder names (per tower; {T} is
+ * `vision_model` or `text_model`, {i} a layer):
+ *
+ *   {T}.embeddings.class_embedding                 [D]            → cls_token               (vision)
+ *   {T}.embeddings.patch_embedding.weight          [D, C, P, P]   → embed.proj.weight [C·P·P, D] (vision, see patchLayout)
+ *   {T}.embeddings.token_embedding.weight          [V, D]         → embed.weight            (text)
+ *   {T}.embeddings.position_embedding.weight       [N(+1), D]     → pos_embed
+ *   vision_model.pre_layrnorm.{weight,bias}                       → ln_pre.*
+ *   {T}.encoder.layers.{i}.layer_norm1.*                          → blocks.{i}.ln1.*
+ *   {T}.encoder.layers.{i}.self_attn.{q,k,v}_proj.weight [D, D]   → blocks.{i}.attn.qkv.weight [D, 3D] (transposed, concatenated q|k|v)
+ *   {T}.encoder.layers.{i}.self_attn.{q,k,v}_proj.bias   [D]      → blocks.{i}.attn.qkv.bias [3D]
+ *   {T}.encoder.layers.{i}.self_attn.out_proj.*                   → blocks.{i}.attn.proj.*  (weight transposed)
+ *   {T}.encoder.layers.{i}.layer_norm2.*                          → blocks.{i}.ln2.*
+ *   {T}.encoder.layers.{i}.mlp.fc{1,2}.*                          → blocks.{i}.mlp.fc{1,2}.* (weights transposed)
+ *   vision_model.post_layernorm.* / text_model.final_layer_norm.* → ln_final.*
+ *   visual_projection.weight / text_projection.weight [P, D]      → proj.weight [D, P] (transposed)
+ *   logit_scale                                                   → report.logitScale
+ *   *.position_ids (buffers)                                      → ignored
+ *
+ * The towers must be configured like CLIP: vision {clsToken, pooling 'cls', preNorm, embedBias false,
+ * gelu 'quick', posEmb 'learned'}, text {pooling 'eot', causal, gelu 'quick', posEmb 'learned'}.
+ */
+
+export type PatchLayout = 'hwc' | 'chw';
+
+export interface HfClipImportOptions {
+  /**
+   * Feature order inside a continuous patch token: `hwc` (row, column, channel — einops
+   * `(p1 p2 c)`, the default) or `chw` (channel-major, the conv kernel's own order).
+   */
+  readonly patchLayout?: PatchLayout;
+  /** Missing or unexpected tensors are an error (default true); shape mismatches always are. */
+  readonly strict?: boolean;
+  /** Names the source in messages. */
+  readonly source?: string;
+}
+
+export interface HfClipImportReport {
+  /** Our parameter names that were assigned, per tower. */
+  readonly loaded: { vision: string[]; text: string[] };
+  /** Our parameters with no source tensor (`vision:pos_embed`). */
+  readonly missing: string[];
+  /** Source tensors that map to nothing (HF names). */
+  readonly unexpected: string[];
+  /** Source tensors skipped on purpose (buffers like position_ids). */
+  readonly ignored: string[];
+  /** exp(logit_scale) is CLIP's softmax temperature; undefined when absent. */
+  readonly logitScale: number | undefined;
+}
+
+type Rule =
+  | { kind: 'copy'; hf: string }
+  | { kind: 'linearT'; hf: string }
+  | { kind: 'qkvWeight' | 'qkvBias'; hf: [string, string, string] }
+  | { kind: 'conv'; hf: string };
+
+/** Loads an HF CLIPModel safetensors checkpoint into one or both towers; checks every shape first. */
+export function importHfClip(
+  source: Uint8Array | SafetensorsFile,
+  towers: { readonly vision?: TransformerEncoder; readonly text?: TransformerEncoder },
+  options: HfClipImportOptions = {},
+): HfClipImportReport {
+  const file = source instanceof Uint8Array ? decodeSafetensors(source) : source;
+  const label = options.source ?? 'the HF CLIP checkpoint';
+  const layout = options.patchLayout ?? 'hwc';
+  if (layout !== 'hwc' && layout !== 'chw') throw new InvalidArgumentError('options.patchLayout', layout, '"hwc" or "chw"');
+  const used = new Set<string>();
+  const missing: string[] = [];
+  const mismatched: string[] = [];
+  const converted: { tower: TransformerEncoder; key: 'vision' | 'text'; weights: Record<string, DenseArray> }[] = [];
+
+  for (const key of ['vision', 'text'] as const) {
+    const tower = towers[key];
+    if (!tower) continue;
+    const rules = rulesFor(key, tower);
+    const weights: Record<string, DenseArray> = {};
+    for (const [ours, variable] of tower.parameters()) {
+      const rule = rules(ours);
+      const hfNames = rule ? (Array.isArray(rule.hf) ? rule.hf : [rule.hf]) : [];
+      const arrays = hfNames.map((n) => file.tensors[n]);
+      if (!rule || arrays.some((a) => !a)) {
+        missing.push(`${key}:${ours}${rule ? ` (${hfNames.filter((_, i) => !arrays[i]).join(', ')})` : ''}`);
+        continue;
+      }
+      hfNames.forEach((n) => used.add(n));
+      const result = convert(rule, arrays as DenseArray[], variable.shape, layout);
+      if (typeof result === 'string') mismatched.push(`${key}:${ours} from ${hfNames.join(' + ')}: ${result}`);
+      else weights[ours] = result;
+    }
+    converted.push({ tower, key, weights });
+  }
+
+  const ignored = Object.keys(file.tensors).filter((n) => n.endsWith('position_ids'));
+  const wanted = Object.keys(file.tensors).filter((n) => !used.has(n) && !ignored.includes(n) && n !== 'logit_scale');
+  // Tensors of a tower that was not asked for are not "unexpected".
+  const unexpected = wanted.filter(
+    (n) => !((!towers.vision && /^(vision_model\.|visual_projection\.)/.test(n)) || (!towers.text && /^(text_model\.|text_projection\.)/.test(n))),
+  );
+  if (mismatched.length > 0 || (options.strict !== false && (missing.length > 0 || unexpected.length > 0))) {
+    throw new WeightImportError(label, { missing, unexpected, mismatched });
+  }
+  const loaded = { vision: [] as string[], text: [] as string[] };
+  for (const { tower, key, weights } of converted) loaded[key] = tower.loadStateDict(weights, { strict: false, source: label }).loaded;
+  const ls = file.tensors.logit_scale;
+  return { loaded, missing, unexpected, ignored, logitScale: ls ? Number(ls.data[0]) : undefined };
+}
+
+function rulesFor(key: 'vision' | 'text', tower: TransformerEncoder): (ours: string) => Rule | undefined {
+  const T = key === 'vision' ? 'vision_model' : 'text_model';
+  const fixed: Record<string, Rule> = {
+    cls_token: { kind: 'copy', hf: `${T}.embeddings.class_embedding` },
+    'embed.proj.weight': { kind: 'conv', hf: `${T}.embeddings.patch_embedding.weight` },
+    'embed.proj.bias': { kind: 'copy', hf: `${T}.embeddings.patch_embedding.bias` },
+    'embed.weight': { kind: 'copy', hf: `${T}.embeddings.token_embedding.weight` },
+    pos_embed: { kind: 'copy', hf: `${T}.embeddings.position_embedding.weight` },
+    'ln_pre.weight': { kind: 'copy', hf: `${T}.pre_layrnorm.weight` },
+    'ln_pre.bias': { kind: 'copy', hf: `${T}.pre_layrnorm.bias` },
+    'ln_final.weight': { kind: 'copy', hf: key === 'vision' ? 'vision_model.post_layernorm.weight' : 'text_model.final_layer_norm.weight' },
+    'ln_final.bias': { kind: 'copy', hf: key === 'vision' ? 'vision_model.post_layernorm.bias' : 'text_model.final_layer_norm.bias' },
+    'proj.weight': { kind: 'linearT', hf: key === 'vision' ? 'visual_projection.weight' : 'text_projection.weight' },
+  };
+  void tower;
+  return (ours) => {
+    if (fixed[ours]) return fixed[ours];
+    const m = /^blocks\.(\d+)\.(.+)$/.exec(ours);
+    if (!m) return undefined;
+    const L = `${T}.encoder.layers.${m[1]}`;
+    const qkv = (suffix: string): [string, string, string] => [`${L}.self_attn.q_proj.${suffix}`, `${L}.self_attn.k_proj.${suffix}`, `${L}.self_attn.v_proj.${suffix}`];
+    switch (m[2]) {
+      case 'ln1.weight': return { kind: 'copy', hf: `${L}.layer_norm1.weight` };
+      case 'ln1.bias': return { kind: 'copy', hf: `${L}.layer_norm1.bias` };
+      case 'ln2.weight': return { kind: 'copy', hf: `${L}.layer_norm2.weight` };
+      case 'ln2.bias': return { kind: 'copy', hf: `${L}.layer_norm2.bias` };
+      case 'attn.qkv.weight': return { kind: 'qkvWeight', hf: qkv('weight') };
+      case 'attn.qkv.bias': return { kind: 'qkvBias', hf: qkv('bias') };
+      case 'attn.proj.weight': return { kind: 'linearT', hf: `${L}.self_attn.out_proj.weight` };
+      case 'attn.proj.bias': return { kind: 'copy', hf: `${L}.self_attn.out_proj.bias` };
+      case 'mlp.fc1.weight': return { kind: 'linearT', hf: `${L}.mlp.fc1.weight` };
+      case 'mlp.fc1.bias': return { kind: 'copy', hf: `${L}.mlp.fc1.bias` };
+      case 'mlp.fc2.weight': return { kind: 'linearT', hf: `${L}.mlp.fc2.weight` };
+      case 'mlp.fc2.bias': return { kind: 'copy', hf: `${L}.mlp.fc2.bias` };
+      default: return undefined;
+    }
+  };
+}
+
+const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
+const eq = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function floats(a: DenseArray): Float32Array {
+  return a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as ArrayLike<number>, Number);
+}
+
+/** [rows, cols] → [cols, rows]. */
+function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  return out;
+}
+
+/** Converts the source arrays to our layout, or says what shape was wrong. */
+function convert(rule: Rule, arrays: DenseArray[], ours: readonly number[], layout: PatchLayout): DenseArray | string {
+  switch (rule.kind) {
+    case 'copy':
+      return eq(arrays[0]!.shape, ours) ? { data: floats(arrays[0]!), shape: ours } : `expected ${fmt(ours)} got ${fmt(arrays[0]!.shape)}`;
+    case 'linearT': {
+      const want = [ours[1]!, ours[0]!];
+      const a = arrays[0]!;
+      return eq(a.shape, want) ? { data: transpose2d(floats(a), want[0]!, want[1]!), shape: ours } : `expected ${fmt(want)} ([out, in]) got ${fmt(a.shape)}`;
+    }
+    case 'qkvWeight': {
+      const [D, threeD] = ours as [number, number];
+      const want = [threeD / 3, D];
+      const bad = arrays.find((a) => !eq(a.shape, want));
+      if (bad) return `expected q/k/v ${fmt(want)} got ${fmt(bad.shape)}`;
+      // concat([Wq; Wk; Wv]) is [3D, D] in torch layout; our [D, 3D] is its transpose
+      const stacked = new Float32Array(threeD * D);
+      arrays.forEach((a, i) => stacked.set(floats(a), i * (threeD / 3) * D));
+      return { data: transpose2d(stacked, threeD, D), shape: ours };
+    }
+    case 'qkvBias': {
+      const want = [ours[0]! / 3];
+      const bad = arrays.find((a) => !eq(a.shape, want));
+      if (bad) return `expected q/k/v bias ${fmt(want)} got ${fmt(bad.shape)}`;
+      const out = new Float32Array(ours[0]!);
+      arrays.forEach((a, i) => out.set(floats(a), i * want[0]!));
+      return { data: out, shape: ours };
+    }
+    case 'conv': {
+      const a = arrays[0]!;
+      const [F, D] = ours as [number, number];
+      if (a.shape.length !== 4 || a.shape[0] !== D || a.shape[2] !== a.shape[3] || a.shape[1]! * a.shape[2]! * a.shape[3]! !== F) {
+        return `expected a conv kernel [${D}, C, P, P] with C·P·P = ${F} got ${fmt(a.shape)}`;
+      }
+      const [, C, P] = a.shape as [number, number, number, number];
+      const src = floats(a);
+      const out = new Float32Array(F * D);
+      for (let d = 0; d < D; d++) {
+        for (let c = 0; c < C; c++) {
+          for (let y = 0; y < P; y++) {
+            for (let x = 0; x < P; x++) {
+              const f = layout === 'hwc' ? (y * P + x) * C + c : (c * P + y) * P + x;
+              out[f * D + d] = src[((d * C + c) * P + y) * P + x]!;
+            }
+          }
+        }
+      }
+      return { data: out, shape: ours };
+    }
+  }
+}

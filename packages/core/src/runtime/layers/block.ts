@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs';
+import { Module } from '../module.js';
+import type { Rng } from '../rng.js';
+import type { GeluKind } from './activations.js';
+import { type AttentionMask, MultiHeadAttention } from './attention.js';
+import { Dropout } from './dropout.js';
+import { LayerNorm } from './layer-norm.js';
+import { Mlp } from './mlp.js';
+
+/** Per-channel learned scale (CaiT's LayerScale): `gamma` [D], initialized to a small constant. */
+export class LayerScale extends Module {
+  readonly gamma: tf.Variable;
+
+  constructor(dim: number, init: number) {
+    super();
+    this.gamma = this.param('gamma', tf.fill([dim], init));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.mul(x, this.gamma);
+  }
+}
+
+export interface BlockOptions {
+  readonly width: number;
+  readonly heads: number;
+  readonly mlpRatio: number;
+  readonly gelu: GeluKind;
+  readonly lnEps?: number;
+  /** LayerScale init (e.g. 1e-5); null/undefined: no LayerScale. */
+  readonly layerScale?: number | null;
+  readonly dropout?: number;
+  readonly attnDropout?: number;
+  readonly qkvBias?: boolean;
+  /** Init std of the residual projections (attn.proj, mlp.fc2); nanoGPT scales it by 1/√(2·depth). */
+  readonly projStd?: number;
+}
+
+/** Pre-LN transformer block: x + ls1(drop(attn(ln1(x)))), then x + ls2(mlp(ln2(x))). */
+export class Block extends Module {
+  readonly ln1: LayerNorm;
+  readonly attn: MultiHeadAttention;
+  readonly ls1: LayerScale | undefined;
+  readonly ln2: LayerNorm;
+  readonly mlp: Mlp;
+  readonly ls2: LayerScale | undefined;
+  private readonly drop: Dropout;
+
+  constructor(o: BlockOptions, rng: Rng) {
+    super();
+    this.ln1 = this.child('ln1', new LayerNorm(o.width, o.lnEps));
+    this.attn = this.child('attn', new MultiHeadAttention(o.width, o.heads, rng, { bias: o.qkvBias, attnDropout: o.attnDropout, projStd: o.projStd }));
+    this.ls1 = o.layerScale ? this.child('ls1', new LayerScale(o.width, o.layerScale)) : undefined;
+    this.ln2 = this.child('ln2', new LayerNorm(o.width, o.lnEps));
+    this.mlp = this.child('mlp', new Mlp(o.width, Math.round(o.width * o.mlpRatio), o.gelu, rng, { dropout: o.dropout, projStd: o.projStd }));
+    this.ls2 = o.layerScale ? this.child('ls2', new LayerScale(o.width, o.layerScale)) : undefined;
+    this.drop = new Dropout(o.dropout ?? 0, rng);
+  }
+
+  override train(on = true): this {
+    this.drop.train(on);
+    return super.train(on);
+  }
+
+  forward(x: tf.Tensor, mask: AttentionMask = {}): tf.Tensor {
+    let a = this.drop.forward(this.attn.forward(this.ln1.forward(x), undefined, mask));
+    if (this.ls1) a = this.ls1.forward(a);
+    const h = tf.add(x, a);
+    let m = this.mlp.forward(this.ln2.forward(h));
+    if (this.ls2) m = this.ls2.forward(m);
+    return tf.add(h, m);
+  }
+}

@@ -1,0 +1,257 @@
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '../errors/index.js';
+import type { DenseArray } from '../io/index.js';
+import { NonFiniteError } from './errors.js';
+
+/** Which parameters get no weight decay. Default: rank < 2 (gains, biases, LayerScale, CLS) and embeddings. */
+export type DecayFilter = (name: string, shape: readonly number[]) => boolean;
+
+/** The default no-decay rule: vectors (LayerNorm gains/biases, biases, LayerScale, CLS) and position/token embeddings, probes. */
+export const defaultNoDecay: DecayFilter = (name, shape) => shape.length < 2 || /(^|\.)(pos_embed|cls_token|probe)$|(^|\.)embed\.weight$/.test(name);
+
+export interface AdamWOptions {
+  /** Peak learning rate (a schedule multiplies nothing: it returns the lr itself, see warmupCosine). */
+  readonly lr?: number;
+  readonly beta1?: number;
+  readonly beta2?: number;
+  readonly eps?: number;
+  readonly weightDecay?: number;
+  /** Returns true for parameters to exclude from weight decay. */
+  readonly noDecay?: DecayFilter;
+}
+
+/**
+ * AdamW (Loshchilov & Hutter), step for step like `torch.optim.AdamW`:
+ *   p ← p·(1 − lr·wd);  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;
+ *   p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + eps)
+ * State (m, v per parameter, the step count) is saved in checkpoints for exact resume.
+ */
+export class AdamW {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  lr: number;
+  /** Number of updates applied so far. */
+  step = 0;
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+  private readonly decays = new Map<string, boolean>();
+
+  constructor(
+    readonly params: Map<string, tf.Variable>,
+    options: AdamWOptions = {},
+  ) {
+    this.lr = options.lr ?? 1e-3;
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0.01;
+    for (const [k, b] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) {
+      if (!(b >= 0 && b < 1)) throw new InvalidArgumentError(`options.${k}`, b, 'a number in [0, 1)');
+    }
+    if (!(this.eps > 0)) throw new InvalidArgumentError('options.eps', this.eps, 'a positive number');
+    if (!(this.weightDecay >= 0)) throw new InvalidArgumentError('options.weightDecay', this.weightDecay, 'a number ≥ 0');
+    const noDecay = options.noDecay ?? defaultNoDecay;
+    for (const [name, p] of params) {
+      if (!p.trainable) continue;
+      this.m.set(name, zerosVariable(p.shape));
+      this.v.set(name, zerosVariable(p.shape));
+      this.decays.set(name, !noDecay(name, p.shape));
+    }
+  }
+
+  /** Names of the parameters that are decayed. */
+  decayed(): string[] {
+    return [...this.decays].filter(([, d]) => d).map(([n]) => n);
+  }
+
+  /** Applies one update from gradients by parameter name (missing names are left alone). */
+  apply(grads: Map<string, tf.Tensor>, lr = this.lr): void {
+    this.step += 1;
+    const t = this.step;
+    const bc1 = 1 - this.beta1 ** t;
+    const bc2 = 1 - this.beta2 ** t;
+    tf.tidy(() => {
+      for (const [name, p] of this.params) {
+        const g = grads.get(name);
+        const m = this.m.get(name);
+        const v = this.v.get(name);
+        if (!g || !m || !v) continue;
+        const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
+        const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        m.assign(m1);
+        v.assign(v1);
+        const decayed = this.decays.get(name) && this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
+        const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), this.eps);
+        p.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), lr / bc1)));
+      }
+    });
+  }
+
+  /** The moments as named arrays (`m.<param>`, `v.<param>`) plus the step, for checkpoints. */
+  async stateDict(): Promise<{ tensors: Record<string, DenseArray<Float32Array>>; step: number }> {
+    const tensors: Record<string, DenseArray<Float32Array>> = {};
+    for (const [name, m] of this.m) tensors[`m.${name}`] = { data: (await m.data()) as Float32Array, shape: [...m.shape] };
+    for (const [name, v] of this.v) tensors[`v.${name}`] = { data: (await v.data()) as Float32Array, shape: [...v.shape] };
+    return { tensors, step: this.step };
+  }
+
+  loadStateDict(state: { tensors: Record<string, DenseArray>; step: number }): void {
+    for (const [prefix, store] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [name, variable] of store) {
+        const w = state.tensors[`${prefix}.${name}`];
+        if (!w || w.shape.length !== variable.shape.length || w.shape.some((d, i) => d !== variable.shape[i])) {
+          throw new InvalidArgumentError(`optimizer state ${prefix}.${name}`, w ? `shape [${w.shape.join(', ')}]` : 'missing', `shape [${variable.shape.join(', ')}]`);
+        }
+        tf.tidy(() => variable.assign(tf.tensor(w.data as Float32Array, [...variable.shape], 'float32')));
+      }
+    }
+    this.step = state.step;
+  }
+
+  dispose(): void {
+    for (const v of [...this.m.values(), ...this.v.values()]) v.dispose();
+  }
+}
+
+export interface WarmupCosineOptions {
+  readonly baseLr: number;
+  readonly warmupSteps: number;
+  readonly totalSteps: number;
+  /** Final learning rate (default 0). */
+  readonly minLr?: number;
+}
+
+/**
+ * Linear warmup from baseLr/warmupSteps to baseLr over `warmupSteps` (step 0 gets baseLr/warmupSteps),
+ * then a half cosine down to `minLr` at `totalSteps` (and minLr after).
+ */
+export function warmupCosine(o: WarmupCosineOptions): (step: number) => number {
+  const min = o.minLr ?? 0;
+  if (!(o.totalSteps > 0) || !(o.warmupSteps >= 0) || o.warmupSteps > o.totalSteps) {
+    throw new InvalidArgumentError('schedule', o, 'warmupSteps ≥ 0, totalSteps > 0 and warmupSteps ≤ totalSteps');
+  }
+  return (step) => {
+    if (step < o.warmupSteps) return (o.baseLr * (step + 1)) / o.warmupSteps;
+    const decay = o.totalSteps - o.warmupSteps;
+    const progress = decay === 0 ? 1 : Math.min((step - o.warmupSteps) / decay, 1);
+    return min + 0.5 * (o.baseLr - min) * (1 + Math.cos(Math.PI * progress));
+  };
+}
+
+/** √(Σ‖g‖²) over all gradients, as a scalar tensor. */
+export function globalNorm(grads: Iterable<tf.Tensor>): tf.Scalar {
+  return tf.tidy(() => {
+    // a chain of adds, not tf.addN: a many-input AddN shader exceeds the storage-buffer limit of some
+    // WebGPU adapters (lavapipe: 16) and then silently yields zeros
+    let total: tf.Tensor = tf.scalar(0);
+    for (const g of grads) total = tf.add(total, tf.sum(tf.square(g)));
+    return tf.sqrt(total) as tf.Scalar;
+  });
+}
+
+/**
+ * Scales gradients so their global norm is at most `maxNorm` (like torch's clip_grad_norm_:
+ * coefficient maxNorm / (norm + 1e-6), capped at 1). Returns new tensors; the inputs are not disposed.
+ */
+export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number, norm: number): Map<string, tf.Tensor> {
+  const coef = Math.min(maxNorm / (norm + 1e-6), 1);
+  return new Map([...grads].map(([k, g]) => [k, tf.mul(g, coef)] as const));
+}
+
+export interface TrainerOptions {
+  readonly optimizer: AdamW;
+  /** lr for a step (0-based); default: the optimizer's constant lr. */
+  readonly schedule?: (step: number) => number;
+  /** Clip the global gradient norm to this (0 / undefined: no clipping; the norm is still reported). */
+  readonly clipNorm?: number;
+}
+
+export interface StepResult {
+  /** The step just applied (0-based). */
+  readonly step: number;
+  /** Mean loss over the micro-batches. */
+  readonly loss: number;
+  /** Global gradient norm before clipping. */
+  readonly gradNorm: number;
+  readonly lr: number;
+}
+
+/**
+ * One optimizer step from one or more micro-batches (gradient accumulation): `lossFn(i)` builds the
+ * scalar loss of micro-batch i; gradients are averaged over the micro-batches, clipped, checked and
+ * applied. A NaN/±Inf loss or gradient norm throws NonFiniteError naming the step, before any update.
+ * All intermediate tensors are disposed.
+ */
+export class Trainer {
+  constructor(
+    readonly params: Map<string, tf.Variable>,
+    readonly options: TrainerOptions,
+  ) {}
+
+  get step(): number {
+    return this.options.optimizer.step;
+  }
+
+  async trainStep(lossFn: (micro: number) => tf.Scalar, microBatches = 1): Promise<StepResult> {
+    if (!Number.isInteger(microBatches) || microBatches < 1) throw new InvalidArgumentError('microBatches', microBatches, 'a positive integer');
+    const step = this.step;
+    const trainable = [...this.params].filter(([, v]) => v.trainable);
+    const byId = new Map(trainable.map(([n, v]) => [v.name, n] as const));
+    const varList = trainable.map(([, v]) => v);
+    let sum: Map<string, tf.Tensor> | undefined;
+    let lossSum: tf.Scalar | undefined;
+    try {
+      for (let i = 0; i < microBatches; i++) {
+        const { value, grads } = tf.variableGrads(() => lossFn(i), varList);
+        const named = new Map(Object.entries(grads).map(([id, g]) => [byId.get(id)!, g] as const));
+        if (!sum || !lossSum) {
+          sum = named;
+          lossSum = value;
+        } else {
+          const next = new Map([...sum].map(([k, g]) => [k, tf.add(g, named.get(k)!)] as const));
+          const nextLoss = tf.add(lossSum, value) as tf.Scalar;
+          tf.dispose([...sum.values(), ...named.values(), lossSum, value]);
+          sum = next;
+          lossSum = nextLoss;
+        }
+      }
+      if (microBatches > 1) {
+        const mean = new Map([...sum!].map(([k, g]) => [k, tf.div(g, microBatches)] as const));
+        tf.dispose([...sum!.values()]);
+        sum = mean;
+      }
+      const grads = sum!;
+      // the mean loss and the global gradient norm, read together (tf.stack of GPU-resident scalars
+      // returns zeros on the WebGPU backend, so two concurrent reads instead of one)
+      const lossT = tf.div(lossSum!, microBatches);
+      const normT = globalNorm(grads.values());
+      const [lossData, normData] = await Promise.all([lossT.data(), normT.data()]);
+      tf.dispose([lossT, normT]);
+      const loss = lossData[0]!;
+      const gradNorm = normData[0]!;
+      if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
+      if (!Number.isFinite(gradNorm)) throw new NonFiniteError(step, 'gradient norm', gradNorm);
+      const lr = this.options.schedule ? this.options.schedule(step) : this.options.optimizer.lr;
+      if (this.options.clipNorm && this.options.clipNorm > 0 && gradNorm > this.options.clipNorm) {
+        const clipped = clipByGlobalNorm(grads, this.options.clipNorm, gradNorm);
+        this.options.optimizer.apply(clipped, lr);
+        tf.dispose([...clipped.values()]);
+      } else {
+        this.options.optimizer.apply(grads, lr);
+      }
+      return { step, loss, gradNorm, lr };
+    } finally {
+      if (sum) tf.dispose([...sum.values()]);
+      lossSum?.dispose();
+    }
+  }
+}
+
+function zerosVariable(shape: readonly number[]): tf.Variable {
+  const zeros = tf.zeros([...shape]);
+  const v = tf.variable(zeros, false);
+  zeros.dispose();
+  return v;
+}

@@ -1,0 +1,143 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { TransformerEncoder } from './encoder.js';
+import { NonFiniteError } from './errors.js';
+import { AdamW, Trainer, warmupCosine } from './optim.js';
+import { Rng } from './rng.js';
+import { describeBackends, loadFixture, maxAbsDiff, tolerance } from './test-utils/backends.js';
+
+const ref = loadFixture('reference.safetensors');
+const arr = (k: string) => ref[k]!.data as Float32Array;
+
+/** A tiny classifier: encoder (width 16) → 4 logits; the task is to fit a fixed batch. */
+function tinySetup(seed: number, dropout = 0) {
+  const rng = new Rng(seed);
+  const enc = new TransformerEncoder(
+    { size: 'custom', width: 16, depth: 1, heads: 2, mlpRatio: 2, dropout, tokens: { kind: 'continuous', dim: 6, count: 4 }, projectionDim: 4 },
+    rng,
+  );
+  const data = new Rng(99);
+  const x = tf.tensor(data.normals(8 * 4 * 6, 1, false), [8, 4, 6]);
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32'), 4));
+  const loss = (xs = x, ys = y) => tf.losses.softmaxCrossEntropy(ys, enc.forward(xs).embedding) as tf.Scalar;
+  return { rng, enc, x, y, loss, dispose: () => tf.dispose([x, y]) };
+}
+
+describe('AdamW and schedules (pure)', () => {
+  it('warmup + cosine', () => {
+    const lr = warmupCosine({ baseLr: 1, warmupSteps: 4, totalSteps: 14, minLr: 0.1 });
+    expect([0, 1, 3].map(lr)).toEqual([0.25, 0.5, 1]);
+    expect(lr(4)).toBeCloseTo(1, 12);
+    expect(lr(9)).toBeCloseTo(0.55, 12);
+    expect(lr(14)).toBeCloseTo(0.1, 12);
+    expect(lr(100)).toBeCloseTo(0.1, 12);
+    expect(() => warmupCosine({ baseLr: 1, warmupSteps: 5, totalSteps: 4 })).toThrow(/schedule/);
+  });
+});
+
+describeBackends('training', (backend) => {
+  it('AdamW matches torch.optim.AdamW step for step (decay on the matrix, none on the vector)', async () => {
+    const w = tf.variable(tf.tensor(arr('adamw.w0'), [3, 4]));
+    const b = tf.variable(tf.tensor(arr('adamw.b0'), [4]));
+    const opt = new AdamW(new Map([['fc.weight', w], ['fc.bias', b]]), { beta1: 0.9, beta2: 0.95, eps: 1e-6, weightDecay: 0.1 });
+    expect(opt.decayed()).toEqual(['fc.weight']);
+    for (const [s, lr] of [0.05, 0.03, 0.01].entries()) {
+      const gw = tf.tensor(arr(`adamw.gw${s}`), [3, 4]);
+      const gb = tf.tensor(arr(`adamw.gb${s}`), [4]);
+      opt.apply(new Map([['fc.weight', gw], ['fc.bias', gb]]), lr);
+      tf.dispose([gw, gb]);
+      expect(maxAbsDiff(await w.data(), arr(`adamw.w${s + 1}`))).toBeLessThan(tolerance(backend().name));
+      expect(maxAbsDiff(await b.data(), arr(`adamw.b${s + 1}`))).toBeLessThan(tolerance(backend().name));
+    }
+    opt.dispose();
+    tf.dispose([w, b]);
+  });
+
+  it('a tiny model overfits a tiny batch', async () => {
+    const s = tinySetup(1);
+    const trainer = new Trainer(s.enc.parameters(), { optimizer: new AdamW(s.enc.parameters(), { lr: 3e-2, weightDecay: 0 }), clipNorm: 1 });
+    const losses: number[] = [];
+    for (let i = 0; i < 60; i++) losses.push((await trainer.trainStep(() => s.loss())).loss);
+    expect(losses[0]).toBeGreaterThan(1);
+    expect(losses.at(-1)!).toBeLessThan(0.1 * losses[0]!);
+    s.enc.dispose();
+    s.dispose();
+  });
+
+  it('gradient accumulation over micro-batches equals one full batch; clipping caps the update', async () => {
+    const run = async (micro: number, clipNorm?: number) => {
+      const s = tinySetup(2);
+      const opt = new AdamW(s.enc.parameters(), { lr: 1e-2 });
+      const trainer = new Trainer(s.enc.parameters(), { optimizer: opt, clipNorm });
+      const halves = [tf.slice(s.x, [0, 0, 0], [4, 4, 6]), tf.slice(s.x, [4, 0, 0], [4, 4, 6])];
+      const ys = [tf.slice(s.y, [0, 0], [4, 4]), tf.slice(s.y, [4, 0], [4, 4])];
+      const r = micro === 1 ? await trainer.trainStep(() => s.loss()) : await trainer.trainStep((i) => s.loss(halves[i], ys[i]), 2);
+      const w = (await s.enc.parameters().get('blocks.0.mlp.fc1.weight')!.data()).slice();
+      tf.dispose([...halves, ...ys]);
+      opt.dispose();
+      s.enc.dispose();
+      s.dispose();
+      return { r, w };
+    };
+    const full = await run(1);
+    const accum = await run(2);
+    expect(accum.r.loss).toBeCloseTo(full.r.loss, 5);
+    expect(accum.r.gradNorm).toBeCloseTo(full.r.gradNorm, 4);
+    expect(maxAbsDiff(accum.w, full.w)).toBeLessThan(1e-5);
+    const clipped = await run(1, full.r.gradNorm / 10);
+    expect(clipped.r.gradNorm).toBeCloseTo(full.r.gradNorm, 4); // reported before clipping
+    expect(maxAbsDiff(clipped.w, full.w)).toBeGreaterThan(0);
+  });
+
+  it('a NaN loss throws NonFiniteError naming the step and leaves the parameters untouched', async () => {
+    const s = tinySetup(3);
+    const opt = new AdamW(s.enc.parameters(), { lr: 1e-2 });
+    const trainer = new Trainer(s.enc.parameters(), { optimizer: opt });
+    await trainer.trainStep(() => s.loss());
+    await trainer.trainStep(() => s.loss());
+    const before = Array.from(await s.enc.parameters().get('pos_embed')!.data());
+    const tensors = tf.memory().numTensors;
+    const error = (await trainer.trainStep(() => tf.mul(s.loss(), NaN) as tf.Scalar).catch((e: unknown) => e)) as NonFiniteError;
+    expect(error).toBeInstanceOf(NonFiniteError);
+    expect(error).toMatchObject({ code: 'E_NON_FINITE', step: 2, quantity: 'loss' });
+    expect(error.message).toMatch(/Non-finite loss at step 2: NaN/);
+    expect(Array.from(await s.enc.parameters().get('pos_embed')!.data())).toEqual(before);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(trainer.step).toBe(2);
+    // a finite loss (√0 = 0) whose gradient is not (d√x/dx at 0): caught by the gradient-norm check
+    const inf = (await trainer
+      .trainStep(() => tf.sum(tf.sqrt(tf.mul(s.enc.parameters().get('pos_embed')!, 0))) as tf.Scalar)
+      .catch((e: unknown) => e)) as NonFiniteError;
+    expect(inf).toBeInstanceOf(NonFiniteError);
+    expect(inf.quantity).toBe('gradient norm');
+    expect(Array.from(await s.enc.parameters().get('pos_embed')!.data())).toEqual(before);
+    opt.dispose();
+    s.enc.dispose();
+    s.dispose();
+  });
+
+  it('seeded dropout: same seed, same losses; no tensor leaks over 200 steps', async () => {
+    const losses = async (seed: number, steps: number, track = false) => {
+      const s = tinySetup(seed, 0.1);
+      const opt = new AdamW(s.enc.parameters(), { lr: 1e-3 });
+      const trainer = new Trainer(s.enc.parameters(), { optimizer: opt, schedule: warmupCosine({ baseLr: 1e-3, warmupSteps: 2, totalSteps: steps }), clipNorm: 1 });
+      const out: number[] = [];
+      let start = 0;
+      for (let i = 0; i < steps; i++) {
+        out.push((await trainer.trainStep(() => s.loss())).loss);
+        if (i === 0) start = tf.memory().numTensors;
+        if (track) expect(tf.memory().numTensors).toBe(start);
+      }
+      opt.dispose();
+      s.enc.dispose();
+      s.dispose();
+      return out;
+    };
+    const a = await losses(5, 6);
+    expect(await losses(5, 6)).toEqual(a);
+    expect(await losses(6, 6)).not.toEqual(a);
+    const base = tf.memory().numTensors;
+    await losses(7, 200, true);
+    expect(tf.memory().numTensors).toBe(base);
+  });
+});
