@@ -34,6 +34,7 @@ describe('features match the NumPy references (make-fixtures.py) within 1e-4', (
     }
     expect(hi - lo).toBeLessThanOrEqual(2 + 1e-6);
     expect(f.shape).toEqual([80, 3000]);
+    expect(f.validFrames).toEqual([Math.ceil(refs.speech!.samples / 160)]); // real audio, before the 30 s padding
   });
 });
 

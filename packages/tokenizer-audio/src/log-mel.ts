@@ -126,7 +126,7 @@ export function logMel(wave: Float32Array | Float64Array, preset: AudioPreset): 
     }
     if (computed < outFrames) data.fill(padValue, row + computed, row + outFrames);
   }
-  return { data, mels, frames: outFrames, validFrames: preset.pad === 'waveform' ? outFrames : valid };
+  return { data, mels, frames: outFrames, validFrames: valid };
 }
 
 /** Reflect-padded (torch 'reflect': …2 1 | 0 1 2 … n−1 | n−2 …) windowed frame starting at `start`. */
