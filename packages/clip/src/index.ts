@@ -27,3 +27,14 @@ export {
   type PromptTemplate,
   type ZeroShotResult,
 } from './eval/zero-shot.js';
+export {
+  ClipModel,
+  createClipModel,
+  createBindModel,
+  type ClipModelConfig,
+  type Objective,
+  type PairParams,
+  type PairLosses,
+} from './model/clip-model.js';
+export { EncoderTower, SharedTrunkTower, type Tower, type TowerInput, type TowerSpec, sliceInput, batchSize } from './model/tower.js';
+export { createTrainer, type ClipTrainer, type ClipBatch, type TrainerConfig, type StepStats, type Gradients } from './train/trainer.js';

@@ -1,0 +1,189 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { clipLoss } from '../loss/clip-loss.js';
+import { createTrainer } from '../train/trainer.js';
+import { type ClipModelConfig, createBindModel, createClipModel } from './clip-model.js';
+import { SharedTrunkTower } from './tower.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const trunk = { size: 'custom', width: 16, depth: 1, heads: 2, mlpRatio: 2, pooling: 'mean' } as const;
+const image = { ...trunk, tokens: { kind: 'continuous', dim: 12, count: 4, grid: [2, 2] } } as const;
+const text = { ...trunk, tokens: { kind: 'discrete', vocabSize: 20, count: 5 } } as const;
+const audio = { ...trunk, tokens: { kind: 'continuous', dim: 6, count: 3 } } as const;
+
+function batch(n: number, seed: number, names: string[] = ['image', 'text']) {
+  const out: Record<string, tf.Tensor> = {};
+  if (names.includes('image')) out.image = tf.randomNormal([n, 4, 12], 0, 1, 'float32', seed);
+  if (names.includes('text')) out.text = tf.randomUniform([n, 5], 0, 20, 'int32', seed + 1);
+  if (names.includes('audio')) out.audio = tf.randomNormal([n, 3, 6], 0, 1, 'float32', seed + 2);
+  return out;
+}
+
+describe('towers and ClipModel', () => {
+  it('encodes each modality to unit rows of the shared width', () => {
+    const model = createClipModel({ towers: { image, text }, embedDim: 8 });
+    const b = batch(3, 1);
+    for (const name of ['image', 'text']) {
+      const e = model.encode(name, b[name]!);
+      expect(e.shape).toEqual([3, 8]);
+      const norms = tf.tidy(() => tf.norm(e, 'euclidean', 1).arraySync() as number[]);
+      for (const v of norms) expect(v).toBeCloseTo(1, 5);
+      e.dispose();
+    }
+    const names = [...model.parameters().keys()];
+    expect(names).toContain('towers.image.encoder.embed.proj.weight');
+    expect(names).toContain('towers.text.encoder.embed.weight');
+    expect(names).toContain('pairs.image__text.logit_scale');
+    expect(model.pairs[0]!.logitScale.dataSync()[0]).toBeCloseTo(Math.log(1 / 0.07), 6);
+    tf.dispose(Object.values(b));
+    model.dispose();
+  });
+
+  it('siglip models own a scale (ln 10) and a bias (−10) per pair', () => {
+    const model = createClipModel({ towers: { image, text }, embedDim: 8, objective: 'siglip' });
+    expect(model.pairs[0]!.logitScale.dataSync()[0]).toBeCloseTo(Math.log(10), 6);
+    expect(model.pairs[0]!.logitBias!.dataSync()[0]).toBe(-10);
+    expect(() => createTrainer({ model, objective: 'clip' })).toThrow(/objective/);
+    model.dispose();
+  });
+
+  it('a shared trunk is registered once; the sharing tower owns only its stem', () => {
+    const own = createClipModel({ towers: { image, text }, embedDim: 8 });
+    const shared = createClipModel({ towers: { image, text: { ...text, shareTrunkWith: 'image' } }, embedDim: 8 });
+    expect(shared.tower('text')).toBeInstanceOf(SharedTrunkTower);
+    const textNames = [...shared.parameters().keys()].filter((k) => k.startsWith('towers.text.'));
+    expect(textNames.sort()).toEqual(['towers.text.embed.weight', 'towers.text.pos_embed']);
+    expect(shared.parameterCount()).toBeLessThan(own.parameterCount());
+    const b = batch(2, 3);
+    const e = shared.encode('text', b.text!);
+    expect(e.shape).toEqual([2, 8]);
+    tf.dispose([e, ...Object.values(b)]);
+    expect(() => createClipModel({ towers: { text: { ...text, shareTrunkWith: 'image' }, image }, embedDim: 8 })).toThrow(/shareTrunkWith/);
+    own.dispose();
+    shared.dispose();
+  });
+
+  it('N-way binding: one pair per non-anchor tower, losses summed over the pairs present', () => {
+    const model = createBindModel({ towers: { image, text, audio }, anchor: 'image', embedDim: 8 });
+    expect(model.pairs.map((p) => p.key)).toEqual(['image__text', 'image__audio']);
+    const b = batch(4, 5, ['image', 'text', 'audio']);
+    const embs = new Map(Object.entries(b).map(([k, v]) => [k, model.encode(k, v)] as const));
+    const { total, byPair } = model.pairLosses(embs);
+    const t = model.pairs[0]!.logitScale;
+    const manual = tf.tidy(() => tf.add(clipLoss(embs.get('image')!, embs.get('text')!, t), clipLoss(embs.get('image')!, embs.get('audio')!, t)));
+    expect(total.dataSync()[0]).toBeCloseTo(manual.dataSync()[0]!, 5);
+    expect([...byPair.keys()]).toEqual(['image__text', 'image__audio']);
+    // A batch with the anchor and one other modality trains that pair only.
+    const trainer = createTrainer({ model });
+    const stats = trainer.step({ image: b.image!, audio: b.audio! });
+    expect(Object.keys(stats.pairLosses)).toEqual(['image__audio']);
+    expect(() => trainer.step({ text: b.text!, audio: b.audio! })).toThrow(/pair/);
+    tf.dispose([total, manual, ...byPair.values(), ...embs.values(), ...Object.values(b)]);
+    trainer.dispose();
+    model.dispose();
+  });
+
+  it('embed() returns a Float32Array [n, embedDim] in batches equal to encode()', async () => {
+    const model = createClipModel({ towers: { image, text }, embedDim: 8 });
+    const b = batch(5, 9);
+    const e = await model.embed('image', b.image!, { batchSize: 2 });
+    const ref = model.encode('image', b.image!);
+    const want = ref.dataSync();
+    expect(e.shape).toEqual([5, 8]);
+    for (let i = 0; i < want.length; i++) expect(e.data[i]).toBeCloseTo(want[i]!, 5);
+    tf.dispose([ref, ...Object.values(b)]);
+    model.dispose();
+  });
+});
+
+describe('trainer', () => {
+  it('steps lower the loss on a fixed batch and clamp the CLIP scale to ≤ 100', () => {
+    const model = createClipModel({ towers: { image, text }, embedDim: 8, logitScaleInit: 5 });
+    const trainer = createTrainer({ model, optimizer: { lr: 3e-3 } });
+    const b = batch(8, 11);
+    const first = trainer.step(b);
+    expect(first.logitScales.image__text).toBeCloseTo(100, 3); // ln-scale 5 clamped to ln 100
+    let last = first;
+    for (let i = 0; i < 15; i++) last = trainer.step(b);
+    expect(last.step).toBe(15);
+    expect(trainer.stepCount).toBe(16);
+    expect(last.loss).toBeLessThan(first.loss * 0.7);
+    expect(last.gradNorm).toBeGreaterThan(0);
+    tf.dispose(Object.values(b));
+    trainer.dispose();
+    model.dispose();
+  });
+
+  it('LiT: a locked tower is left out of the optimizer and never changes', async () => {
+    const model = createClipModel({ towers: { image, text }, embedDim: 8, locked: ['image'] });
+    const trainer = createTrainer({ model, gradCache: { chunkSize: 3 } });
+    expect([...trainer.optimizer.params.keys()].some((k) => k.startsWith('towers.image.'))).toBe(false);
+    expect([...trainer.optimizer.params.keys()].some((k) => k.startsWith('towers.text.'))).toBe(true);
+    const before = await model.stateDict();
+    const b = batch(6, 13);
+    trainer.step(b);
+    trainer.step(b);
+    const after = await model.stateDict();
+    for (const k of Object.keys(before)) {
+      const same = before[k]!.data.every((v, i) => v === after[k]!.data[i]);
+      expect(same, k).toBe(k.startsWith('towers.image.'));
+    }
+    expect(model.tower('image').training).toBe(false);
+    tf.dispose(Object.values(b));
+    trainer.dispose();
+    model.dispose();
+  });
+
+  it('does not leak tensors across steps (plain and grad-cached)', () => {
+    for (const gradCache of [false, { chunkSize: 3 }] as const) {
+      const model = createClipModel({ towers: { image, text }, embedDim: 8, objective: 'siglip' });
+      const trainer = createTrainer({ model, gradCache });
+      const b = batch(7, 17);
+      trainer.step(b);
+      const count = tf.memory().numTensors;
+      trainer.step(b);
+      trainer.step(b);
+      expect(tf.memory().numTensors).toBe(count);
+      tf.dispose(Object.values(b));
+      trainer.dispose();
+      model.dispose();
+    }
+  });
+});
+
+describe('gradient caching equals the plain big-batch gradient', () => {
+  const configs: [string, ClipModelConfig][] = [
+    ['clip', { towers: { image, text }, embedDim: 8 }],
+    ['siglip', { towers: { image, text }, embedDim: 8, objective: 'siglip' }],
+    ['clip, shared trunk', { towers: { image, text: { ...text, shareTrunkWith: 'image' } }, embedDim: 8 }],
+    ['siglip, 3-way bind, locked anchor', { towers: { image, text, audio }, anchor: 'image', embedDim: 8, objective: 'siglip', locked: ['image'] }],
+  ];
+  for (const [label, config] of configs) {
+    it(label, () => {
+      const model = createClipModel({ ...config, seed: 3 });
+      const names = Object.keys(config.towers);
+      const b = batch(10, 21, names);
+      const plain = createTrainer({ model }).gradients(b);
+      let worst = 0;
+      for (const chunkSize of [1, 4, 10]) {
+        const cached = createTrainer({ model, gradCache: { chunkSize }, lossChunkSize: chunkSize === 4 ? 3 : undefined }).gradients(b);
+        expect(cached.loss).toBeCloseTo(plain.loss, 5);
+        expect([...cached.grads.keys()].sort()).toEqual([...plain.grads.keys()].sort());
+        for (const [k, g] of plain.grads) {
+          const d = tf.tidy(() => tf.max(tf.abs(tf.sub(g, cached.grads.get(k)!))).dataSync()[0]!);
+          const scale = tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]!);
+          worst = Math.max(worst, d);
+          expect(d, `${k} (chunk ${chunkSize})`).toBeLessThanOrEqual(1e-5 * Math.max(1, scale));
+        }
+        tf.dispose([...cached.grads.values()]);
+      }
+      expect(plain.grads.size).toBeGreaterThan(5);
+      console.log(`grad cache vs plain (${label}): max abs diff ${worst.toExponential(2)}`);
+      tf.dispose([...plain.grads.values(), ...Object.values(b)]);
+      model.dispose();
+    });
+  }
+});

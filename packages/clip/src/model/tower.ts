@@ -1,0 +1,195 @@
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '@omnitok/core';
+import {
+  Dropout,
+  type EncoderConfig,
+  type EncoderConfigInput,
+  Module,
+  PatchEmbed,
+  Rng,
+  TokenEmbed,
+  TransformerEncoder,
+  resolveEncoderConfig,
+  sincosTensor,
+} from '@omnitok/core/runtime';
+import { l2Normalize } from '../loss/scalar.js';
+
+/**
+ * What a tower eats: the token tensor alone ([B, N, dim] float32 for continuous tokens, [B, N] int32
+ * ids for discrete ones) or with its padding mask [B, N] and, for `eot` pooling, the [B] pooled index.
+ */
+export type TowerInput = tf.Tensor | { readonly tokens: tf.Tensor; readonly mask?: tf.Tensor; readonly eotIndex?: tf.Tensor };
+
+/**
+ * One tower per modality: modality embedder (continuous patch projection or discrete-id table) →
+ * transformer → pooling → projection to the shared width → L2 normalization.
+ *
+ * The config is the runtime's `EncoderConfigInput` (tokens, size, pooling, …); `projectionDim` is set
+ * by the model to its shared embedding width. `shareTrunkWith: 'other'` makes this tower reuse the
+ * transformer, pooling head and projection of tower `other` with its own embedder, CLS token and
+ * position embedding (a VATT-style modality-agnostic backbone); the widths must agree.
+ */
+export type TowerSpec = EncoderConfigInput & { readonly shareTrunkWith?: string };
+
+export interface Tower extends Module {
+  readonly name: string;
+  /** The resolved encoder config of this tower's own tokens. */
+  readonly config: EncoderConfig;
+  /** [B, embedDim] unit rows. */
+  forward(input: TowerInput): tf.Tensor;
+}
+
+export function splitInput(input: TowerInput): { tokens: tf.Tensor; mask?: tf.Tensor; eotIndex?: tf.Tensor } {
+  return input instanceof tf.Tensor ? { tokens: input } : input;
+}
+
+/** Rows [start, start + size) of an input (tokens, mask and eotIndex together). */
+export function sliceInput(input: TowerInput, start: number, size: number): TowerInput {
+  const { tokens, mask, eotIndex } = splitInput(input);
+  const rows = (t: tf.Tensor) => t.slice([start], [size]);
+  return { tokens: rows(tokens), mask: mask && rows(mask), eotIndex: eotIndex && rows(eotIndex) };
+}
+
+export function batchSize(input: TowerInput): number {
+  return splitInput(input).tokens.shape[0]!;
+}
+
+/** A tower with its own complete `TransformerEncoder` (parameters under `encoder.*`). */
+export class EncoderTower extends Module implements Tower {
+  readonly encoder: TransformerEncoder;
+  readonly config: EncoderConfig;
+
+  constructor(
+    readonly name: string,
+    config: EncoderConfigInput,
+    rng: Rng,
+  ) {
+    super();
+    this.encoder = this.child('encoder', new TransformerEncoder(config, rng));
+    this.config = this.encoder.config;
+  }
+
+  forward(input: TowerInput): tf.Tensor {
+    const { tokens, mask, eotIndex } = splitInput(input);
+    return tf.tidy(() => l2Normalize(this.encoder.forward(tokens, { mask, eotIndex }).embedding));
+  }
+}
+
+/**
+ * A tower that owns only its stem (`embed.*`, `cls_token`, `pos_embed`) and runs the blocks, final
+ * LayerNorm, pooling and projection of another tower's encoder (whose parameters stay registered
+ * there only, so the optimizer sees each shared weight once and gradients from both towers add up).
+ */
+export class SharedTrunkTower extends Module implements Tower {
+  readonly config: EncoderConfig;
+  readonly embed: PatchEmbed | TokenEmbed;
+  readonly clsToken: tf.Variable | undefined;
+  readonly posEmbed: tf.Variable | undefined;
+  private readonly fixedPos: tf.Tensor | undefined;
+  private readonly embDrop: Dropout;
+
+  constructor(
+    readonly name: string,
+    config: EncoderConfigInput,
+    readonly trunk: TransformerEncoder,
+    rng: Rng,
+  ) {
+    super();
+    const t = trunk.config;
+    // The stem follows this tower's tokens; everything after it follows the trunk's config.
+    const c = resolveEncoderConfig({ ...t, ...config, width: t.width, depth: t.depth, heads: t.heads, clsToken: t.clsToken, pooling: t.pooling, projectionDim: t.projectionDim, causal: t.causal });
+    this.config = c;
+    const D = c.width;
+    const tok = c.tokens;
+    this.embed = this.child('embed', tok.kind === 'continuous' ? new PatchEmbed(tok.dim, D, rng, { bias: c.embedBias }) : new TokenEmbed(tok.vocabSize, D, rng));
+    this.clsToken = c.clsToken ? this.param('cls_token', tf.tensor(rng.normals(D, 0.02), [D])) : undefined;
+    const prefix = c.clsToken ? 1 : 0;
+    if (c.posEmb === 'learned') this.posEmbed = this.param('pos_embed', tf.tensor(rng.normals((tok.count + prefix) * D, 0.02), [tok.count + prefix, D]));
+    else if (c.posEmb === 'sincos') {
+      const grid = tok.kind === 'continuous' && tok.grid ? tok.grid : [tok.count];
+      this.fixedPos = tf.tidy(() => {
+        const table = sincosTensor(D, grid);
+        return prefix ? tf.concat([tf.zeros([1, D]), table], 0) : table;
+      });
+    }
+    this.embDrop = new Dropout(c.dropout, rng);
+  }
+
+  override train(on = true): this {
+    this.embDrop.train(on);
+    return super.train(on);
+  }
+
+  forward(input: TowerInput): tf.Tensor {
+    const { tokens: x, mask, eotIndex } = splitInput(input);
+    const c = this.config;
+    const N = c.tokens.count;
+    const D = c.width;
+    if (x.shape[1] !== N) throw new InvalidArgumentError(`${this.name} tokens`, `shape [${x.shape.join(', ')}]`, `[B, ${N}, …] (tokens.count = ${N})`);
+    const trunk = this.trunk;
+    return tf.tidy(() => {
+      const B = x.shape[0]!;
+      let h = this.embed.forward(x); // [B, N, D]
+      if (this.clsToken) h = tf.concat([tf.tile(this.clsToken.reshape([1, 1, D]), [B, 1, 1]), h], 1); // [B, 1+N, D]
+      const pos = this.posEmbed ?? this.fixedPos;
+      if (pos) h = tf.add(h, pos);
+      h = this.embDrop.forward(h);
+      if (trunk.lnPre) h = trunk.lnPre.forward(h);
+      let keyMask = mask?.cast('float32'); // [B, N]
+      if (keyMask && this.clsToken) keyMask = tf.concat([tf.ones([B, 1]), keyMask], 1);
+      for (const block of trunk.blocks) h = block.forward(h, { keyMask, causal: c.causal });
+      const out = trunk.lnFinal.forward(h); // [B, N', D]
+      const pooled = pool(c, out, keyMask, eotIndex, trunk, this.name);
+      return l2Normalize(trunk.proj ? trunk.proj.forward(pooled) : pooled);
+    });
+  }
+
+  protected override disposeExtra(): void {
+    this.fixedPos?.dispose();
+  }
+}
+
+/** The encoder's pooling (cls / mean / eot / map) on [B, N', D] tokens → [B, D]. */
+function pool(c: EncoderConfig, tokens: tf.Tensor, keyMask: tf.Tensor | undefined, eotIndex: tf.Tensor | undefined, trunk: TransformerEncoder, name: string): tf.Tensor {
+  const [B, Ntot, D] = tokens.shape as [number, number, number];
+  const prefix = c.clsToken ? 1 : 0;
+  switch (c.pooling) {
+    case 'cls':
+      return tokens.slice([0, 0, 0], [B, 1, D]).reshape([B, D]);
+    case 'mean': {
+      const body = tokens.slice([0, prefix, 0], [B, Ntot - prefix, D]);
+      if (!keyMask) return tf.mean(body, 1);
+      const m = keyMask.slice([0, prefix], [B, Ntot - prefix]).reshape([B, Ntot - prefix, 1]);
+      return tf.div(tf.sum(tf.mul(body, m), 1), tf.maximum(tf.sum(m, 1), 1));
+    }
+    case 'eot': {
+      if (!eotIndex) throw new InvalidArgumentError(`${name} eotIndex`, eotIndex, 'a [B] int32 tensor of token positions for eot pooling');
+      const pick = tf.oneHot(tf.add(eotIndex.cast('int32').reshape([B]), prefix), Ntot).cast('float32').reshape([B, Ntot, 1]);
+      return tf.sum(tf.mul(tokens, pick), 1);
+    }
+    case 'map':
+      return trunk.head!.forward(tokens, keyMask);
+  }
+}
+
+/** Builds the towers of a model in spec order; shared trunks must name a tower defined before them. */
+export function buildTowers(specs: Record<string, TowerSpec>, embedDim: number, rng: Rng): Map<string, Tower> {
+  const towers = new Map<string, Tower>();
+  for (const [name, spec] of Object.entries(specs)) {
+    if (!/^[A-Za-z0-9_]+$/.test(name) || name.includes('__')) throw new InvalidArgumentError('towers', name, 'tower names of letters, digits and single underscores');
+    const { shareTrunkWith, ...config } = spec;
+    if (config.projectionDim !== undefined && config.projectionDim !== embedDim) {
+      throw new InvalidArgumentError(`towers.${name}.projectionDim`, config.projectionDim, `unset or equal to embedDim (${embedDim})`);
+    }
+    if (shareTrunkWith === undefined) {
+      towers.set(name, new EncoderTower(name, { ...config, projectionDim: embedDim }, rng));
+      continue;
+    }
+    const source = towers.get(shareTrunkWith);
+    if (!(source instanceof EncoderTower)) {
+      throw new InvalidArgumentError(`towers.${name}.shareTrunkWith`, shareTrunkWith, `the name of a tower with its own encoder defined before "${name}" (${[...towers].filter(([, t]) => t instanceof EncoderTower).map(([n]) => n).join(', ') || 'none'})`);
+    }
+    towers.set(name, new SharedTrunkTower(name, config, source.encoder, rng));
+  }
+  return towers;
+}

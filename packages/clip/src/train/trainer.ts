@@ -1,0 +1,222 @@
+import * as tf from '@tensorflow/tfjs';
+import { InvalidArgumentError } from '@omnitok/core';
+import { AdamW, type AdamWOptions, NonFiniteError, clipByGlobalNorm, globalNorm, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
+import { clampLogitScale, CLIP_LOGIT_SCALE_MAX } from '../loss/logit-scale.js';
+import type { ClipModel, Objective } from '../model/clip-model.js';
+import { type TowerInput, batchSize, sliceInput } from '../model/tower.js';
+
+/** One batch: an input per modality, row i of every modality being sample i. */
+export type ClipBatch = Readonly<Record<string, TowerInput>>;
+
+export interface TrainerConfig {
+  readonly model: ClipModel;
+  /** Must match the model's objective (it owns the logit scale / bias); default: the model's. */
+  readonly objective?: Objective;
+  /** AdamW settings; defaults are open_clip's: lr 5e-4, β (0.9, 0.98), eps 1e-6, weight decay 0.2 (not on gains, biases, embeddings, logit scale/bias). */
+  readonly optimizer?: AdamWOptions;
+  /** lr per step: a function of the 0-based step, or warmup + cosine settings (baseLr defaults to optimizer.lr). */
+  readonly schedule?: ((step: number) => number) | (Omit<WarmupCosineOptions, 'baseLr'> & { baseLr?: number });
+  /** Clip the global gradient norm to this (unset/0: off; the norm is reported either way). */
+  readonly clipNorm?: number;
+  /** Compute each pair loss in row chunks (O(chunk × n) logits). */
+  readonly lossChunkSize?: number;
+  /**
+   * Gradient caching (GradCache; open_clip --accum-freq): embed the batch without gradients
+   * `chunkSize` samples at a time, take the full-batch loss and its gradient w.r.t. the embeddings,
+   * then re-run each chunk with gradients, injecting the cached embedding gradients. The update is the
+   * plain big-batch update (exactly, with dropout 0) while activations are held for one chunk only.
+   */
+  readonly gradCache?: { readonly chunkSize: number } | false;
+  /** Clamp CLIP log-scales to [0, ln 100] after each step (default true for clip, false for siglip). */
+  readonly clampLogitScale?: boolean;
+}
+
+export interface StepStats {
+  /** The step just applied (0-based). */
+  readonly step: number;
+  /** Σ of the pair losses. */
+  readonly loss: number;
+  readonly pairLosses: Readonly<Record<string, number>>;
+  /** Global gradient norm before clipping. */
+  readonly gradNorm: number;
+  readonly lr: number;
+  /** exp(logit scale) per pair, after the step (and clamp). */
+  readonly logitScales: Readonly<Record<string, number>>;
+  /** siglip: logit bias per pair, after the step. */
+  readonly logitBiases: Readonly<Record<string, number>>;
+  readonly samples: number;
+  readonly seconds: number;
+}
+
+export interface Gradients {
+  readonly loss: number;
+  readonly pairLosses: Record<string, number>;
+  /** By parameter name (only parameters the loss reaches). The caller disposes them. */
+  readonly grads: Map<string, tf.Tensor>;
+}
+
+/** The training loop's unit: `step(batch)` = forward, loss, gradients, AdamW, logit-scale clamp. */
+export interface ClipTrainer {
+  readonly model: ClipModel;
+  readonly optimizer: AdamW;
+  /** Optimizer steps applied so far. */
+  readonly stepCount: number;
+  step(batch: ClipBatch): StepStats;
+  /** The loss and gradients of one batch, nothing applied (what step uses; exposed for checks). */
+  gradients(batch: ClipBatch): Gradients;
+  dispose(): void;
+}
+
+/** Builds the trainer the CLI's `omnitok train` drives: `createTrainer({ model, objective }).step(batch)`. */
+export function createTrainer(config: TrainerConfig): ClipTrainer {
+  const { model } = config;
+  const objective = config.objective ?? model.objective;
+  if (objective !== model.objective) throw new InvalidArgumentError('objective', objective, `the model's objective "${model.objective}" (it owns the logit scale and bias)`);
+  const chunk = config.gradCache ? config.gradCache.chunkSize : undefined;
+  if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1)) throw new InvalidArgumentError('gradCache.chunkSize', chunk, 'a positive integer');
+  const params = model.optimizerParameters();
+  const optimizer = new AdamW(params, { lr: 5e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.2, ...config.optimizer });
+  const schedule = typeof config.schedule === 'function' ? config.schedule : config.schedule ? warmupCosine({ baseLr: optimizer.lr, ...config.schedule }) : undefined;
+  const clamp = config.clampLogitScale ?? objective === 'clip';
+  const nameOf = new Map([...params].map(([n, v]) => [v.name, n] as const));
+  const varList = [...params.values()];
+
+  const named = (grads: tf.NamedTensorMap): Map<string, tf.Tensor> => {
+    const out = new Map<string, tf.Tensor>();
+    for (const [id, g] of Object.entries(grads)) out.set(nameOf.get(id)!, g);
+    return out;
+  };
+
+  const readLosses = (total: tf.Scalar, byPair: ReadonlyMap<string, tf.Scalar>) => ({
+    loss: total.dataSync()[0]!,
+    pairLosses: Object.fromEntries([...byPair].map(([k, v]) => [k, v.dataSync()[0]!])),
+  });
+
+  const present = (batch: ClipBatch) => {
+    const names = Object.keys(batch);
+    for (const n of names) model.tower(n);
+    const sizes = new Set(names.map((n) => batchSize(batch[n]!)));
+    if (sizes.size !== 1) throw new InvalidArgumentError('batch', Object.fromEntries(names.map((n) => [n, batchSize(batch[n]!)])), 'the same number of samples for every modality');
+    return { names: names.filter((n) => model.activePairs(names).some((p) => p.a === n || p.b === n)), n: [...sizes][0]! };
+  };
+
+  /** Plain step: every tower's activations for the whole batch are taped at once. */
+  function plainGradients(batch: ClipBatch): Gradients {
+    const { names } = present(batch);
+    let pairLosses: Record<string, number> = {};
+    const { value, grads } = tf.variableGrads(() => {
+      const embs = new Map(names.map((n) => [n, model.encode(n, batch[n]!)] as const));
+      const { total, byPair } = model.pairLosses(embs, { chunkSize: config.lossChunkSize });
+      pairLosses = Object.fromEntries([...byPair].map(([k, v]) => [k, v.dataSync()[0]!]));
+      return total;
+    }, varList);
+    const loss = value.dataSync()[0]!;
+    value.dispose();
+    return { loss, pairLosses, grads: named(grads) };
+  }
+
+  /** GradCache step (see TrainerConfig.gradCache). */
+  function cachedGradients(batch: ClipBatch, chunkSize: number): Gradients {
+    const { names, n } = present(batch);
+    // 1. Embeddings of the whole batch, no tape, chunk by chunk.
+    const embs = new Map<string, tf.Tensor>();
+    for (const name of names) {
+      const parts: tf.Tensor[] = [];
+      for (let s = 0; s < n; s += chunkSize) parts.push(tf.tidy(() => model.encode(name, sliceInput(batch[name]!, s, Math.min(chunkSize, n - s)))));
+      embs.set(name, parts.length === 1 ? parts[0]! : tf.concat(parts));
+      if (parts.length > 1) tf.dispose(parts);
+    }
+    const grads = new Map<string, tf.Tensor>();
+    const add = (name: string, g: tf.Tensor) => {
+      const prev = grads.get(name);
+      if (!prev) grads.set(name, g);
+      else {
+        grads.set(name, tf.add(prev, g));
+        tf.dispose([prev, g]);
+      }
+    };
+    try {
+      // 2. Full-batch loss; gradient w.r.t. the embeddings (inputs) and the pair parameters (variables).
+      const active = model.activePairs(names);
+      const pairVars = active.flatMap((p) => (p.logitBias ? [p.logitScale, p.logitBias] : [p.logitScale])).filter((v) => nameOf.has(v.name));
+      const embNames = [...embs.keys()];
+      let pairLosses: Record<string, number> = {};
+      const lossOf = (...xs: tf.Tensor[]) => {
+        const { total, byPair } = model.pairLosses(new Map(embNames.map((k, i) => [k, xs[i]!] as const)), { chunkSize: config.lossChunkSize });
+        pairLosses = Object.fromEntries([...byPair].map(([k, v]) => [k, v.dataSync()[0]!]));
+        return total;
+      };
+      const embInputs = embNames.map((k) => embs.get(k)!);
+      const { value, grads: embGrads } = tf.valueAndGrads(lossOf)(embInputs);
+      const loss = value.dataSync()[0]!;
+      value.dispose();
+      if (pairVars.length > 0) {
+        const pv = tf.variableGrads(() => lossOf(...embInputs), pairVars);
+        pv.value.dispose();
+        for (const [k, g] of named(pv.grads)) add(k, g);
+      }
+      // 3. Re-run each chunk with the tape on; d(Σ e ⊙ ∂L/∂e)/dθ is the chunk's share of ∂L/∂θ.
+      embNames.forEach((name, i) => {
+        if (model.locked.has(name)) return;
+        const G = embGrads[i]!;
+        for (let s = 0; s < n; s += chunkSize) {
+          const size = Math.min(chunkSize, n - s);
+          const { value: v, grads: g } = tf.variableGrads(() => tf.tidy(() => tf.sum(tf.mul(model.encode(name, sliceInput(batch[name]!, s, size)), G.slice([s, 0], [size, -1])))) as tf.Scalar, varList);
+          v.dispose();
+          for (const [k, t] of named(g)) add(k, t);
+        }
+      });
+      tf.dispose(embGrads);
+      return { loss, pairLosses, grads };
+    } catch (error) {
+      tf.dispose([...grads.values()]);
+      throw error;
+    } finally {
+      tf.dispose([...embs.values()]);
+    }
+  }
+
+  const trainer: ClipTrainer = {
+    model,
+    optimizer,
+    get stepCount() {
+      return optimizer.step;
+    },
+    gradients(batch) {
+      return chunk !== undefined ? cachedGradients(batch, chunk) : plainGradients(batch);
+    },
+    step(batch) {
+      const t0 = performance.now();
+      const step = optimizer.step;
+      const { n } = present(batch);
+      const { loss, pairLosses, grads } = trainer.gradients(batch);
+      try {
+        if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
+        const normT = globalNorm(grads.values());
+        const gradNorm = normT.dataSync()[0]!;
+        normT.dispose();
+        if (!Number.isFinite(gradNorm)) throw new NonFiniteError(step, 'gradient norm', gradNorm);
+        const lr = schedule ? schedule(step) : optimizer.lr;
+        if (config.clipNorm && config.clipNorm > 0 && gradNorm > config.clipNorm) {
+          const clipped = clipByGlobalNorm(grads, config.clipNorm, gradNorm);
+          optimizer.apply(clipped, lr);
+          tf.dispose([...clipped.values()]);
+        } else optimizer.apply(grads, lr);
+        const logitScales: Record<string, number> = {};
+        const logitBiases: Record<string, number> = {};
+        for (const p of model.pairs) {
+          const t = clamp ? clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX) : p.logitScale.dataSync()[0]!;
+          logitScales[p.key] = Math.exp(t);
+          if (p.logitBias) logitBiases[p.key] = p.logitBias.dataSync()[0]!;
+        }
+        return { step, loss, pairLosses, gradNorm, lr, logitScales, logitBiases, samples: n, seconds: (performance.now() - t0) / 1000 };
+      } finally {
+        tf.dispose([...grads.values()]);
+      }
+    },
+    dispose() {
+      optimizer.dispose();
+    },
+  };
+  return trainer;
+}
