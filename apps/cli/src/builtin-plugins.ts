@@ -6,6 +6,10 @@ import type { AnyModalityPlugin } from '@omnitok/core';
  * `omnitok --help` starts without decoding libraries; nothing self-registers.
  */
 export async function builtinPlugins(): Promise<AnyModalityPlugin[]> {
-  const [{ textTokenizer }, { imuTokenizer }] = await Promise.all([import('@omnitok/tokenizer-text'), import('@omnitok/plugin-imu')]);
-  return [textTokenizer(), imuTokenizer()];
+  const [{ audioTokenizer }, { textTokenizer }, { imuTokenizer }] = await Promise.all([
+    import('@omnitok/tokenizer-audio'),
+    import('@omnitok/tokenizer-text'),
+    import('@omnitok/plugin-imu'),
+  ]);
+  return [audioTokenizer(), textTokenizer(), imuTokenizer()];
 }

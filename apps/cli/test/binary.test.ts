@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeNpy } from '@omnitok/core';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -85,5 +88,27 @@ describe('the omnitok binary', () => {
     expect(r.code, r.stderr).toBe(0);
     // reference: openai/CLIP simple_tokenizer (shared/design/reference-numerics.md)
     expect(JSON.parse(r.stdout)).toMatchObject({ modality: 'text', preset: 'clip', shape: [77], dtype: 'int32', ids: [49406, 320, 1125, 539, 320, 2368, 49407] });
+  });
+
+  it('tokenize writes Whisper log-mel features of a WAV that match the NumPy reference', () => {
+    const wav = fileURLToPath(new URL('../assets/samples/audio/speech.wav', import.meta.url));
+    const out = join(mkdtempSync(join(tmpdir(), 'omnitok-bin-')), 'mel.npy');
+    const r = omnitok('tokenize', wav, '--stage', 'features', '--out', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ modality: 'audio', preset: 'whisper-80', stage: 'features', shape: [80, 3000], dtype: 'float32' });
+    const ours = decodeNpy(readFileSync(out));
+    expect(ours.shape).toEqual([80, 3000]);
+    // the tokenizer's committed reference (NumPy, openai/whisper audio.py formulas) stores the first frames
+    const refs = JSON.parse(readFileSync(new URL('../../../packages/tokenizer-audio/src/__fixtures__/references.json', import.meta.url), 'utf8'));
+    const { stored, tail } = refs.speech.presets['whisper-80'];
+    const ref = decodeNpy(readFileSync(new URL('../../../packages/tokenizer-audio/src/__fixtures__/speech.whisper-80.npy', import.meta.url)));
+    let maxDiff = 0;
+    for (let m = 0; m < 80; m++) {
+      for (let t = 0; t < 3000; t++) {
+        const expected = t < stored ? ref.data[m * stored + t]! : tail;
+        maxDiff = Math.max(maxDiff, Math.abs(ours.data[m * 3000 + t]! - Number(expected)));
+      }
+    }
+    expect(maxDiff).toBeLessThan(1e-4);
   });
 });
