@@ -1,7 +1,7 @@
 import { gridPositions, InvalidArgumentError, type ModalityInput } from '@omnitok/core';
 import { availableParallelism } from 'node:os';
 import { decodeImage, type ImageDecodeOptions } from './decode-image.js';
-import { checkPatch, patchifyInto } from './patchify.js';
+import { checkPatch } from './patchify.js';
 import { type PreparedImagePreset, prepareImagePreset, preprocessImageInto } from './preprocess-image.js';
 import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset } from './presets.js';
 
@@ -92,7 +92,7 @@ export async function tokenizeImageBatch(inputs: readonly ModalityInput[], optio
   const { channels: C, height: H, width: W } = p;
   const P = checkPatch(p.preset.patchSize, H, W);
   const size = C * H * W;
-  const run = await runBatch(inputs, options, p, size, (features, out, offset) => patchifyInto(features, 0, C, H, W, P, out, offset));
+  const run = await runBatch(inputs, options, p, size, 'patches');
   const grid = [H / P, W / P] as const;
   return {
     kind: 'continuous',
@@ -113,7 +113,7 @@ async function runBatch(
   options: ImageBatchOptions,
   p: PreparedImagePreset,
   size: number,
-  place?: (features: Float32Array, out: Float32Array, offset: number) => void,
+  layout: 'chw' | 'patches' = 'chw',
 ): Promise<{ data: Float32Array; indices: Int32Array; sources: string[]; failures: ImageBatchFailure[] }> {
   if (!Array.isArray(inputs)) throw new InvalidArgumentError('inputs', inputs, 'an array of image inputs');
   const concurrency = options.concurrency ?? Math.min(8, Math.max(2, availableParallelism()));
@@ -123,7 +123,6 @@ async function runBatch(
   const ok = new Uint8Array(n);
   const sources: string[] = new Array<string>(n).fill('');
   const failures: ImageBatchFailure[] = [];
-  const scratch = place ? new Float32Array(size) : undefined;
   let next = 0;
   const worker = async () => {
     while (next < n) {
@@ -132,12 +131,7 @@ async function runBatch(
         options.signal?.throwIfAborted();
         const decoded = await decodeImage(inputs[index]!, options);
         const seed = options.seed === undefined ? undefined : batchItemSeed(options.seed, index);
-        if (place && scratch) {
-          preprocessImageInto(decoded, p, { augment: options.augment, seed }, scratch, 0);
-          place(scratch, data, index * size);
-        } else {
-          preprocessImageInto(decoded, p, { augment: options.augment, seed }, data, index * size);
-        }
+        preprocessImageInto(decoded, p, { augment: options.augment, seed }, data, index * size, layout);
         sources[index] = decoded.source;
         ok[index] = 1;
       } catch (error) {

@@ -2,6 +2,7 @@ import { type Features, InvalidArgumentError, type PreprocessOptions, resolvePre
 import type { DecodedImage } from './decode-image.js';
 import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset, type ResolvedImagePreset, validateImagePreset } from './presets.js';
 import { drawAugmentation, mulberry32, roundHalfEven } from './random-resized-crop.js';
+import { patchifyInto } from './patchify.js';
 import { type OutputWindow, type PixelView, resizeView } from './resample.js';
 
 /** Image features: `[C, H, W]` float32, normalized, plus the patch size the preset asks for. */
@@ -75,13 +76,17 @@ export function preprocessImage(
   };
 }
 
-/** {@link preprocessImage} writing `C × H × W` values into `out` at `offset` (for batches). */
+/**
+ * {@link preprocessImage} writing `C × H × W` values into `out` at `offset` (for batches). With
+ * `layout: 'patches'` the values are written directly in `patchify`'s token order (`[N, C·P·P]`).
+ */
 export function preprocessImageInto(
   decoded: DecodedImage,
   p: PreparedImagePreset,
   options: PreprocessOptions,
   out: Float32Array,
   offset: number,
+  layout: 'chw' | 'patches' = 'chw',
 ): void {
   checkDecoded(decoded);
   const { preset, height: H, width: W, channels: C } = p;
@@ -136,11 +141,61 @@ export function preprocessImageInto(
 
   const pixels = resizeView(view, resizedW, resizedH, preset.interpolation, window);
   const plane = H * W;
-  if (window.width !== W || window.height !== H) {
-    const pad = preset.padColor ?? preset.mean.map((m) => Math.min(255, Math.max(0, Math.round(m * 255))));
-    for (let c = 0; c < C; c++) out.fill(p.lut[c * 256 + pad[c]!]!, offset + c * plane, offset + (c + 1) * plane);
+  const padded = window.width !== W || window.height !== H;
+  if (layout === 'patches') {
+    if (!padded) {
+      writeNormalizedPatches(pixels, W, H, C, p.lut, out, offset, preset.patchSize, flip);
+      return;
+    }
+    const chw = new Float32Array(C * plane);
+    writePadded(chw, 0);
+    patchifyInto(chw, 0, C, H, W, preset.patchSize, out, offset);
+    return;
   }
-  writeNormalized(pixels, window.width, window.height, C, p.lut, out, offset, W, plane, padX, padY, flip);
+  writePadded(out, offset);
+
+  function writePadded(target: Float32Array, at: number): void {
+    if (padded) {
+      const pad = preset.padColor ?? preset.mean.map((m) => Math.min(255, Math.max(0, Math.round(m * 255))));
+      for (let c = 0; c < C; c++) target.fill(p.lut[c * 256 + pad[c]!]!, at + c * plane, at + (c + 1) * plane);
+    }
+    writeNormalized(pixels, window.width, window.height, C, p.lut, target, at, W, plane, padX, padY, flip);
+  }
+}
+
+/** HWC uint8 (exactly W × H) → normalized values in patch-token order, optionally mirrored. */
+function writeNormalizedPatches(
+  pixels: Uint8Array,
+  W: number,
+  H: number,
+  C: number,
+  lut: Float32Array,
+  out: Float32Array,
+  offset: number,
+  P: number,
+  flip: boolean,
+): void {
+  const gridW = W / P;
+  const PP = P * P;
+  for (let y = 0; y < H; y++) {
+    const gy = (y / P) | 0;
+    const py = y - gy * P;
+    const rowIn = y * W * C;
+    for (let gx = 0; gx < gridW; gx++) {
+      const tokenBase = offset + (gy * gridW + gx) * C * PP + py * P;
+      for (let c = 0; c < C; c++) {
+        const lutBase = c * 256;
+        const o = tokenBase + c * PP;
+        if (!flip) {
+          let i = rowIn + gx * P * C + c;
+          for (let px = 0; px < P; px++, i += C) out[o + px] = lut[lutBase + pixels[i]!]!;
+        } else {
+          let i = rowIn + (W - 1 - gx * P) * C + c;
+          for (let px = 0; px < P; px++, i -= C) out[o + px] = lut[lutBase + pixels[i]!]!;
+        }
+      }
+    }
+  }
 }
 
 /** HWC uint8 → CHW float32 through the lookup table, at (padX, padY) inside a W-wide plane, optionally mirrored. */

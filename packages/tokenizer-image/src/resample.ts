@@ -14,6 +14,8 @@
  * since every output pixel depends only on its own taps).
  */
 
+import { resizeRgbSimd, simdAvailable } from './resample-simd.js';
+
 /** Interpolations the presets may name; each maps to the Pillow filter of the same name. */
 export type Interpolation = 'bicubic' | 'bilinear' | 'nearest';
 
@@ -143,6 +145,10 @@ export function resizeView(
     return out;
   }
   const vert = needV ? axisCoefficients(src.height, outHeight, interpolation) : undefined;
+  if (C === 3 && simdAvailable()) {
+    resizeRgbSimd(src, needH ? axisCoefficients(src.width, outWidth, interpolation) : undefined, vert, window, out);
+    return out;
+  }
   // Source rows the vertical pass will read for the requested output rows.
   let rowFirst = window.y;
   let rowLast = window.y + window.height;
