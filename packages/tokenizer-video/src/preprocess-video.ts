@@ -1,0 +1,120 @@
+import { type Features, InvalidArgumentError, type PreprocessOptions, resolvePreset } from '@omnitok/core';
+import { mulberry32, preprocessImageInto } from '@omnitok/tokenizer-image';
+import type { DecodedVideo } from './decode-video.js';
+import { DEFAULT_VIDEO_PRESET, type ResolvedVideoPreset, validateVideoPreset, VIDEO_PRESETS, type VideoPreset } from './presets.js';
+import { readFrames, type ReadFramesOptions } from './read-frames.js';
+import { planFrames } from './sample-frames.js';
+
+/**
+ * Video features: `[T, C, H, W]` float32 (T = clips × frames per clip, clip-major), each frame
+ * preprocessed by the image package, plus where every frame came from.
+ */
+export interface VideoFeatures extends Features {
+  readonly data: Float32Array;
+  readonly shape: readonly [frames: number, channels: number, height: number, width: number];
+  readonly axes: readonly ['frame', 'channel', 'height', 'width'];
+  /** Per frame: the timestamp (seconds from the first frame) of the decoded frame that was used. */
+  readonly timestamps: Float64Array;
+  /** Per frame: the nominal frame index that was asked for. */
+  readonly frameIndices: Int32Array;
+  /** Clips (ImageBind-style multi-clip sampling); 1 otherwise. */
+  readonly clips: number;
+  readonly framesPerClip: number;
+  /** The preset's tubelet `[t, P, P]`, used by `tubeletize`. */
+  readonly tubelet: readonly [number, number, number];
+  /** Frames that could not be decoded (and what stood in for them), ffmpeg decode errors, VFR notes. */
+  readonly warnings: readonly string[];
+}
+
+/** Options of {@link preprocessVideo}: augmentation, the ffmpeg reading options, and a window override. */
+export interface VideoPreprocessOptions extends PreprocessOptions, Omit<ReadFramesOptions, 'warnings'> {
+  /** Window `[start, end)` in seconds, overriding the preset's. */
+  readonly start?: number;
+  readonly end?: number;
+}
+
+const resolved = new WeakMap<object, ResolvedVideoPreset>();
+
+/** Resolves a preset name or inline object (unknown name or bad field → `BadPresetError`). */
+export function resolveVideoPreset(
+  preset: string | VideoPreset | undefined,
+  presets: Readonly<Record<string, VideoPreset>> = VIDEO_PRESETS,
+  defaultPreset = DEFAULT_VIDEO_PRESET,
+): ResolvedVideoPreset {
+  const { name, preset: p } = resolvePreset('video', presets, preset, defaultPreset);
+  const cached = resolved.get(p);
+  if (cached && cached.name === name) return cached;
+  const r = validateVideoPreset(p, name);
+  resolved.set(p, r);
+  return r;
+}
+
+/**
+ * Samples a video's frames per the preset, streams them out of ffmpeg and preprocesses each one with
+ * the image package (`preprocessImageInto`, the same code path as still images) into `[T, C, H, W]`.
+ *
+ * `augment: true` applies the frame preset's training augmentation with one draw for the whole clip
+ * (every frame gets the same crop and flip) and, for `stride` sampling, a random window start; `seed`
+ * makes both reproducible.
+ *
+ * Throws `DecodeError` when no frame can be decoded or ffmpeg times out, `InvalidArgumentError` for a
+ * window that starts after the video ends, `BadPresetError` for a bad preset.
+ */
+export async function preprocessVideo(
+  decoded: DecodedVideo,
+  preset?: string | VideoPreset | ResolvedVideoPreset,
+  options: VideoPreprocessOptions = {},
+  presets: Readonly<Record<string, VideoPreset>> = VIDEO_PRESETS,
+  defaultPreset = DEFAULT_VIDEO_PRESET,
+): Promise<VideoFeatures> {
+  if (!decoded || decoded.kind !== 'video' || !decoded.video) {
+    throw new InvalidArgumentError('decoded', decoded, 'a DecodedVideo from decodeVideo()');
+  }
+  const r = preset && typeof preset === 'object' && 'image' in preset && 'framesPerClip' in preset ? preset : resolveVideoPreset(preset as string | VideoPreset | undefined, presets, defaultPreset);
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const plan = planFrames(
+    r.preset.sampling,
+    { frameCount: decoded.frameCount, fps: decoded.fps },
+    {
+      start: options.start ?? r.preset.start,
+      end: options.end ?? r.preset.end,
+      tubeletDepth: r.tubelet[0],
+      augment: options.augment,
+      random: mulberry32((seed ^ 0x5bd1e995) >>> 0),
+    },
+  );
+  const T = plan.indices.length;
+  const frameSize = r.channels * r.height * r.width;
+  const data = new Float32Array(T * frameSize);
+  const timestamps = new Float64Array(T);
+  const warnings: string[] = [...decoded.warnings];
+  const imageOptions = { augment: options.augment, seed };
+  let lastData: Uint8Array | undefined;
+  let lastPosition = -1;
+  for await (const frame of readFrames(decoded, plan.indices, { ...options, warnings })) {
+    const [head, ...rest] = frame.positions;
+    if (frame.image.data === lastData) data.copyWithin(head! * frameSize, lastPosition * frameSize, (lastPosition + 1) * frameSize);
+    else preprocessImageInto(frame.image, r.image, imageOptions, data, head! * frameSize);
+    lastData = frame.image.data;
+    lastPosition = head!;
+    timestamps[head!] = frame.time;
+    for (const p of rest) {
+      data.copyWithin(p * frameSize, head! * frameSize, (head! + 1) * frameSize);
+      timestamps[p] = frame.time;
+    }
+  }
+  return {
+    data,
+    shape: [T, r.channels, r.height, r.width],
+    axes: ['frame', 'channel', 'height', 'width'],
+    modality: 'video',
+    preset: r.name,
+    source: decoded.source,
+    timestamps,
+    frameIndices: plan.indices,
+    clips: plan.clips,
+    framesPerClip: plan.framesPerClip,
+    tubelet: r.tubelet,
+    warnings,
+  };
+}
