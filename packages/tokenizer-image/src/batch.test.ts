@@ -66,7 +66,8 @@ describe('batch API', () => {
   it('writes tokens directly in patch order, also with a flip and with padding', async () => {
     const flipPreset = { size: 64, patchSize: 16, resize: 'shortest', crop: 'center', interpolation: 'bicubic', mean: [0.5, 0.4, 0.3], std: [0.2, 0.3, 0.4], channels: 3, augment: { scale: [0.5, 1], ratio: [0.75, 1.33], hflip: 1 } } as const;
     const padPreset = { size: 64, patchSize: 16, resize: 'longest-pad', crop: 'none', interpolation: 'bilinear', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], channels: 3 } as const;
-    for (const [preset, augment] of [[flipPreset, true], [padPreset, false]] as const) {
+    const greyPreset = { size: 48, patchSize: 8, resize: 'squash', crop: 'none', interpolation: 'bilinear', mean: [0.5], std: [0.25], channels: 1 } as const;
+    for (const [preset, augment] of [[flipPreset, true], [padPreset, false], [greyPreset, false]] as const) {
       const batch = await tokenizeImageBatch([good[0]!], { preset, augment, seed: 9 });
       const single = patchify(preprocessImage(await decodeImage(good[0]!), preset, { augment, seed: batchItemSeed(9, 0) }));
       expect(Buffer.from(batch.data.buffer).equals(Buffer.from(single.data.buffer)), preset.resize).toBe(true);

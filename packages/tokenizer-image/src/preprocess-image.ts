@@ -177,25 +177,40 @@ function writeNormalizedPatches(
 ): void {
   const gridW = W / P;
   const PP = P * P;
+  const table = columnTable(W, C, P, flip);
   for (let y = 0; y < H; y++) {
     const gy = (y / P) | 0;
-    const py = y - gy * P;
-    const rowIn = y * W * C;
-    for (let gx = 0; gx < gridW; gx++) {
-      const tokenBase = offset + (gy * gridW + gx) * C * PP + py * P;
-      for (let c = 0; c < C; c++) {
-        const lutBase = c * 256;
-        const o = tokenBase + c * PP;
-        if (!flip) {
-          let i = rowIn + gx * P * C + c;
-          for (let px = 0; px < P; px++, i += C) out[o + px] = lut[lutBase + pixels[i]!]!;
-        } else {
-          let i = rowIn + (W - 1 - gx * P) * C + c;
-          for (let px = 0; px < P; px++, i -= C) out[o + px] = lut[lutBase + pixels[i]!]!;
-        }
+    const rowBase = offset + gy * gridW * C * PP + (y - gy * P) * P;
+    let i = y * W * C;
+    if (C === 3) {
+      for (let x = 0; x < W; x++, i += 3) {
+        const d = rowBase + table[x]!;
+        out[d] = lut[pixels[i]!]!;
+        out[d + PP] = lut[256 + pixels[i + 1]!]!;
+        out[d + 2 * PP] = lut[512 + pixels[i + 2]!]!;
       }
+    } else {
+      for (let x = 0; x < W; x++) for (let c = 0; c < C; c++, i++) out[rowBase + table[x]! + c * PP] = lut[c * 256 + pixels[i]!]!;
     }
   }
+}
+
+const columnTables = new Map<string, Int32Array>();
+/** Where source column x lands inside a token row: patch column's token offset + position in the patch row. */
+function columnTable(W: number, C: number, P: number, flip: boolean): Int32Array {
+  const key = `${W}:${C}:${P}:${flip}`;
+  let table = columnTables.get(key);
+  if (!table) {
+    table = new Int32Array(W);
+    for (let x = 0; x < W; x++) {
+      const to = flip ? W - 1 - x : x;
+      const gx = (to / P) | 0;
+      table[x] = gx * C * P * P + (to - gx * P);
+    }
+    if (columnTables.size > 64) columnTables.clear();
+    columnTables.set(key, table);
+  }
+  return table;
 }
 
 /** HWC uint8 → CHW float32 through the lookup table, at (padX, padY) inside a W-wide plane, optionally mirrored. */
