@@ -6,10 +6,11 @@ import type { AnyModalityPlugin } from '@omnitok/core';
  * `omnitok --help` starts without decoding libraries; nothing self-registers.
  */
 export async function builtinPlugins(): Promise<AnyModalityPlugin[]> {
-  const [{ audioTokenizer }, { textTokenizer }, { imuTokenizer }] = await Promise.all([
+  const [{ imageTokenizer }, { audioTokenizer }, { textTokenizer }, { imuTokenizer }] = await Promise.all([
+    import('@omnitok/tokenizer-image'),
     import('@omnitok/tokenizer-audio'),
     import('@omnitok/tokenizer-text'),
     import('@omnitok/plugin-imu'),
   ]);
-  return [audioTokenizer(), textTokenizer(), imuTokenizer()];
+  return [imageTokenizer(), audioTokenizer(), textTokenizer(), imuTokenizer()];
 }

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeNpy } from '@omnitok/core';
+import { decodeNpy, decodeSafetensors } from '@omnitok/core';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -110,5 +110,27 @@ describe('the omnitok binary', () => {
       }
     }
     expect(maxDiff).toBeLessThan(1e-4);
+  });
+
+  it('tokenize routes a JPEG to the image plugin and writes CLIP ViT-B/16 tokens as safetensors', () => {
+    const jpg = fileURLToPath(new URL('../assets/samples/image/chelsea.jpg', import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), 'omnitok-bin-'));
+    const r = omnitok('tokenize', jpg, '--out', join(dir, 't.safetensors'), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ modality: 'image', preset: 'clip-vit-b-16', stage: 'tokens', shape: [196, 768], grid: [14, 14] });
+    const file = decodeSafetensors(readFileSync(join(dir, 't.safetensors')));
+    expect(file.tensors.tokens!.shape).toEqual([196, 768]);
+    expect(file.metadata).toMatchObject({ modality: 'image', preset: 'clip-vit-b-16', stage: 'tokens' });
+    const features = JSON.parse(omnitok('tokenize', jpg, '--stage', 'features', '--preset', 'siglip-224', '--json').stdout);
+    expect(features).toMatchObject({ shape: [3, 224, 224], grid: null });
+  });
+
+  it('tokenize exits 1 naming a truncated image', () => {
+    const jpg = readFileSync(new URL('../assets/samples/image/chelsea.jpg', import.meta.url));
+    const bad = join(mkdtempSync(join(tmpdir(), 'omnitok-bin-')), 'cut.jpg');
+    writeFileSync(bad, jpg.subarray(0, 400));
+    const r = omnitok('tokenize', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/omnitok: error \[E_DECODE\]: .*cut\.jpg/);
   });
 });
