@@ -1,7 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import type { PassThrough } from 'node:stream';
 import { DecodeError } from '@omnitok/core';
 import type { DecodedImage } from '@omnitok/tokenizer-image';
@@ -81,13 +82,16 @@ export async function* readFrames(decoded: DecodedVideo, indices: ArrayLike<numb
   const targets = buildTargets(indices, fps);
   if (targets.length === 0) return;
   const warnings = options.warnings ?? [];
-  const eps = 0.25 / fps;
+  // CFR: targets sit on frame times, so allow for timestamp rounding (Matroska keeps milliseconds).
+  // VFR: targets are arbitrary times; only rounding may push a frame past one.
+  const eps = cfr ? 0.25 / fps : Math.min(0.25 / fps, 0.001);
   const tolerance = 0.5 / fps;
   const runs = planRuns(targets, fps, cfr, options.seekGap ?? 3);
   let dir: string | undefined;
   let path = decoded.path;
   const ffmpegErrors: string[] = [];
   let substitutedCount = 0;
+  assertRunnable(locateFfmpeg(), decoded.source);
   try {
     if (!path) {
       dir = await mkdtemp(join(tmpdir(), 'omnitok-video-'));
@@ -142,6 +146,23 @@ export async function* readFrames(decoded: DecodedVideo, indices: ArrayLike<numb
       warnings.push(`ffmpeg reported ${ffmpegErrors.length} decode error${ffmpegErrors.length > 1 ? 's' : ''} (frames near them may be damaged): ${[...new Set(ffmpegErrors)].slice(0, 3).join(' | ')}`);
     }
   }
+}
+
+/**
+ * fluent-ffmpeg crashes (an exception in its exit handler) when the binary cannot be spawned, so check
+ * first: an explicit path must be an executable file, a bare name must be on PATH.
+ */
+function assertRunnable(bin: string, source: string): void {
+  const candidates = bin.includes('/') || bin.includes('\\') ? [bin] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, bin));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      if (statSync(c).isFile()) return;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new DecodeError(source, 'video', `cannot run ffmpeg: ${JSON.stringify(bin)} is not an executable file (set OMNITOK_FFMPEG, or install @ffmpeg-installer/ffmpeg)`);
 }
 
 function nearest(time: number, a: RawFrame | undefined, b: RawFrame | undefined): RawFrame | undefined {

@@ -37,7 +37,7 @@ const CODECS: Record<NonNullable<PatternClip['codec']>, string[]> = {
   mjpeg: ['-c:v', 'mjpeg', '-q:v', '1'],
 };
 
-/** A clip of flat grey frames whose luma encodes the frame number (see the module comment). */
+/** A clip of flat grey frames whose luma encodes the frame number (see the module comment); at most 109 frames. */
 export function patternClip(out: string, o: PatternClip = {}): string {
   const { size = '64x48', rate = 25, seconds = 3, codec = 'x264' } = o;
   const args = ['-f', 'lavfi', '-i', `color=c=black:s=${size}:r=${rate}:d=${seconds},format=yuv420p,geq=lum='16+2*N':cb=128:cr=128`];
@@ -49,10 +49,10 @@ export function patternClip(out: string, o: PatternClip = {}): string {
 
 /** The frame number behind an RGB value of the pattern (limited-range luma 16 + 2N → RGB). */
 export function frameIndexOfValue(v: number): number {
-  return Math.round((v * 219) / 255 / 2);
+  return Math.round((v * 219) / 255 / 2) + 0;
 }
 
 /** The RGB value (0–255) behind a normalized feature value: `(v/255 − mean) / std`. */
 export function rgbOfFeature(x: number, mean: number, std: number): number {
-  return Math.round((x * std + mean) * 255);
+  return Math.round((x * std + mean) * 255) + 0;
 }

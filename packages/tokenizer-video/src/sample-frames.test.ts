@@ -1,0 +1,67 @@
+import { InvalidArgumentError } from '@omnitok/core';
+import { describe, expect, it } from 'vitest';
+import { planFrames, uniformSubsample } from './sample-frames.js';
+
+const ctx = { frameCount: 75, fps: 25 }; // 3 s at 25 fps
+
+describe('uniformSubsample (pytorchvideo uniform_temporal_subsample)', () => {
+  it('truncates linspace(0, n − 1, count) and keeps both ends', () => {
+    // numpy.linspace(0, 74, 16).astype(int)
+    expect([...uniformSubsample(75, 16)]).toEqual([0, 4, 9, 14, 19, 24, 29, 34, 39, 44, 49, 54, 59, 64, 69, 74]);
+    expect([...uniformSubsample(50, 2)]).toEqual([0, 49]);
+    expect([...uniformSubsample(1, 3)]).toEqual([0, 0, 0]);
+    expect([...uniformSubsample(10, 1)]).toEqual([0]);
+  });
+  it('repeats frames when asked for more frames than the clip has', () => {
+    expect([...uniformSubsample(4, 8)]).toEqual([0, 0, 0, 1, 1, 2, 2, 3]);
+  });
+});
+
+describe('planFrames', () => {
+  it('uniform: T frames over the whole clip', () => {
+    const plan = planFrames({ mode: 'uniform', frames: 16 }, ctx);
+    expect([...plan.indices]).toEqual([0, 4, 9, 14, 19, 24, 29, 34, 39, 44, 49, 54, 59, 64, 69, 74]);
+    expect(plan.clips).toBe(1);
+  });
+
+  it('uniform inside a time window [start, end)', () => {
+    const plan = planFrames({ mode: 'uniform', frames: 4 }, ctx, { start: 1, end: 2 });
+    expect([plan.first, plan.end]).toEqual([25, 50]);
+    expect([...plan.indices]).toEqual([25, 33, 41, 49]);
+  });
+
+  it('stride: a centred window of frames × stride, VideoMAE padding when the clip is short', () => {
+    // 16 × 4 = 64 frames of 75: slack 11, offset 5.
+    expect([...planFrames({ mode: 'stride', frames: 16, stride: 4 }, ctx).indices]).toEqual(Array.from({ length: 16 }, (_, i) => 5 + 4 * i));
+    const short = planFrames({ mode: 'stride', frames: 16, stride: 4 }, { frameCount: 40, fps: 25 });
+    expect([...short.indices]).toEqual([0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 39, 39, 39, 39, 39, 39]);
+  });
+
+  it('stride with augment: a seeded random start inside the clip', () => {
+    let calls = 0;
+    const plan = planFrames({ mode: 'stride', frames: 4, stride: 2 }, ctx, { augment: true, random: () => (calls++, 0.999) });
+    expect(calls).toBe(1);
+    expect([...plan.indices]).toEqual([67, 69, 71, 73]); // slack 67 → last possible start
+  });
+
+  it('fps: one frame every 1/fps s, padded to the tubelet depth by repeating the last', () => {
+    const plan = planFrames({ mode: 'fps', fps: 2, maxFrames: 100 }, ctx, { tubeletDepth: 4 });
+    expect([...plan.indices]).toEqual([0, 12, 25, 37, 50, 62, 62, 62]);
+    expect(planFrames({ mode: 'fps', fps: 25, maxFrames: 10 }, ctx).indices.length).toBe(10);
+  });
+
+  it('clips: ImageBind ConstantClipsPerVideoSampler (5 × 2 s) with 2 uniform frames each', () => {
+    const plan = planFrames({ mode: 'clips', clips: 5, clipDuration: 2, frames: 2 }, ctx);
+    // starts 0, 0.25, 0.5, 0.75, 1 s; frames with pts in [start, start + 2 s), first and last of each.
+    expect([...plan.indices]).toEqual([0, 49, 7, 56, 13, 62, 19, 68, 25, 74]);
+    expect(plan.clips).toBe(5);
+    expect(plan.framesPerClip).toBe(2);
+    // A video shorter than a clip: every clip is the whole video.
+    const short = planFrames({ mode: 'clips', clips: 3, clipDuration: 2, frames: 2 }, { frameCount: 25, fps: 25 });
+    expect([...short.indices]).toEqual([0, 24, 0, 24, 0, 24]);
+  });
+
+  it('refuses a window that starts after the video', () => {
+    expect(() => planFrames({ mode: 'uniform', frames: 2 }, ctx, { start: 3 })).toThrow(InvalidArgumentError);
+  });
+});
