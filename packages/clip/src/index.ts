@@ -38,3 +38,4 @@ export {
 } from './model/clip-model.js';
 export { EncoderTower, SharedTrunkTower, type Tower, type TowerInput, type TowerSpec, sliceInput, batchSize } from './model/tower.js';
 export { createTrainer, type ClipTrainer, type ClipBatch, type TrainerConfig, type StepStats, type Gradients } from './train/trainer.js';
+export { syntheticShapes, shapesCaption, SHAPES_VOCAB, type ShapesDataset, type ShapesOptions } from './data/synthetic-shapes.js';
