@@ -31,8 +31,9 @@ export type PatchLayout = 'hwc' | 'chw';
 
 export interface HfClipImportOptions {
   /**
-   * Feature order inside a continuous patch token: `hwc` (row, column, channel — einops
-   * `(p1 p2 c)`, the default) or `chw` (channel-major, the conv kernel's own order).
+   * Feature order inside a continuous patch token: `chw` (channel-major, the conv kernel's own order
+   * and what @omnitok/tokenizer-image emits — the default) or `hwc` (row, column, channel — einops
+   * `(p1 p2 c)`).
    */
   readonly patchLayout?: PatchLayout;
   /** Missing or unexpected tensors are an error (default true); shape mismatches always are. */
@@ -68,7 +69,7 @@ export function importHfClip(
 ): HfClipImportReport {
   const file = source instanceof Uint8Array ? decodeSafetensors(source) : source;
   const label = options.source ?? 'the HF CLIP checkpoint';
-  const layout = options.patchLayout ?? 'hwc';
+  const layout = options.patchLayout ?? 'chw';
   if (layout !== 'hwc' && layout !== 'chw') throw new InvalidArgumentError('options.patchLayout', layout, '"hwc" or "chw"');
   const used = new Set<string>();
   const missing: string[] = [];
