@@ -23,9 +23,8 @@ export function createSigmoidParams(init: { scale?: number; bias?: number } = {}
 
 /**
  * Clamps a log-scale variable in place to [min, max] (default [0, ln 100]), as open_clip does after
- * each optimizer step (`logit_scale.clamp_(0, math.log(100))`). Returns the clamped value.
+ * each optimizer step (`logit_scale.clamp_(0, math.log(100))`). Reads nothing back (no GPU sync).
  */
-export function clampLogitScale(logitScale: tf.Variable, min = 0, max = CLIP_LOGIT_SCALE_MAX): number {
+export function clampLogitScale(logitScale: tf.Variable, min = 0, max = CLIP_LOGIT_SCALE_MAX): void {
   tf.tidy(() => logitScale.assign(tf.clipByValue(logitScale, min, max)));
-  return logitScale.dataSync()[0]!;
 }

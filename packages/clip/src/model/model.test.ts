@@ -23,7 +23,7 @@ function batch(n: number, seed: number, names: string[] = ['image', 'text']) {
 }
 
 describe('towers and ClipModel', () => {
-  it('encodes each modality to unit rows of the shared width', () => {
+  it('encodes each modality to unit rows of the shared width', async () => {
     const model = createClipModel({ towers: { image, text }, embedDim: 8 });
     const b = batch(3, 1);
     for (const name of ['image', 'text']) {
@@ -42,7 +42,7 @@ describe('towers and ClipModel', () => {
     model.dispose();
   });
 
-  it('siglip models own a scale (ln 10) and a bias (−10) per pair', () => {
+  it('siglip models own a scale (ln 10) and a bias (−10) per pair', async () => {
     const model = createClipModel({ towers: { image, text }, embedDim: 8, objective: 'siglip' });
     expect(model.pairs[0]!.logitScale.dataSync()[0]).toBeCloseTo(Math.log(10), 6);
     expect(model.pairs[0]!.logitBias!.dataSync()[0]).toBe(-10);
@@ -50,7 +50,7 @@ describe('towers and ClipModel', () => {
     model.dispose();
   });
 
-  it('a shared trunk is registered once; the sharing tower owns only its stem', () => {
+  it('a shared trunk is registered once; the sharing tower owns only its stem', async () => {
     const own = createClipModel({ towers: { image, text }, embedDim: 8 });
     const shared = createClipModel({ towers: { image, text: { ...text, shareTrunkWith: 'image' } }, embedDim: 8 });
     expect(shared.tower('text')).toBeInstanceOf(SharedTrunkTower);
@@ -66,7 +66,7 @@ describe('towers and ClipModel', () => {
     shared.dispose();
   });
 
-  it('N-way binding: one pair per non-anchor tower, losses summed over the pairs present', () => {
+  it('N-way binding: one pair per non-anchor tower, losses summed over the pairs present', async () => {
     const model = createBindModel({ towers: { image, text, audio }, anchor: 'image', embedDim: 8 });
     expect(model.pairs.map((p) => p.key)).toEqual(['image__text', 'image__audio']);
     const b = batch(4, 5, ['image', 'text', 'audio']);
@@ -78,9 +78,9 @@ describe('towers and ClipModel', () => {
     expect([...byPair.keys()]).toEqual(['image__text', 'image__audio']);
     // A batch with the anchor and one other modality trains that pair only.
     const trainer = createTrainer({ model });
-    const stats = trainer.step({ image: b.image!, audio: b.audio! });
+    const stats = await trainer.step({ image: b.image!, audio: b.audio! });
     expect(Object.keys(stats.pairLosses)).toEqual(['image__audio']);
-    expect(() => trainer.step({ text: b.text!, audio: b.audio! })).toThrow(/pair/);
+    await expect(trainer.step({ text: b.text!, audio: b.audio! })).rejects.toThrow(/pair/);
     tf.dispose([total, manual, ...byPair.values(), ...embs.values(), ...Object.values(b)]);
     trainer.dispose();
     model.dispose();
@@ -100,14 +100,14 @@ describe('towers and ClipModel', () => {
 });
 
 describe('trainer', () => {
-  it('steps lower the loss on a fixed batch and clamp the CLIP scale to ≤ 100', () => {
+  it('steps lower the loss on a fixed batch and clamp the CLIP scale to ≤ 100', async () => {
     const model = createClipModel({ towers: { image, text }, embedDim: 8, logitScaleInit: 5 });
     const trainer = createTrainer({ model, optimizer: { lr: 3e-3 } });
     const b = batch(8, 11);
-    const first = trainer.step(b);
+    const first = await trainer.step(b);
     expect(first.logitScales.image__text).toBeCloseTo(100, 3); // ln-scale 5 clamped to ln 100
     let last = first;
-    for (let i = 0; i < 15; i++) last = trainer.step(b);
+    for (let i = 0; i < 15; i++) last = await trainer.step(b);
     expect(last.step).toBe(15);
     expect(trainer.stepCount).toBe(16);
     expect(last.loss).toBeLessThan(first.loss * 0.7);
@@ -124,8 +124,8 @@ describe('trainer', () => {
     expect([...trainer.optimizer.params.keys()].some((k) => k.startsWith('towers.text.'))).toBe(true);
     const before = await model.stateDict();
     const b = batch(6, 13);
-    trainer.step(b);
-    trainer.step(b);
+    await trainer.step(b);
+    await trainer.step(b);
     const after = await model.stateDict();
     for (const k of Object.keys(before)) {
       const same = before[k]!.data.every((v, i) => v === after[k]!.data[i]);
@@ -137,15 +137,15 @@ describe('trainer', () => {
     model.dispose();
   });
 
-  it('does not leak tensors across steps (plain and grad-cached)', () => {
+  it('does not leak tensors across steps (plain and grad-cached)', async () => {
     for (const gradCache of [false, { chunkSize: 3 }] as const) {
       const model = createClipModel({ towers: { image, text }, embedDim: 8, objective: 'siglip' });
       const trainer = createTrainer({ model, gradCache });
       const b = batch(7, 17);
-      trainer.step(b);
+      await trainer.step(b);
       const count = tf.memory().numTensors;
-      trainer.step(b);
-      trainer.step(b);
+      await trainer.step(b);
+      await trainer.step(b);
       expect(tf.memory().numTensors).toBe(count);
       tf.dispose(Object.values(b));
       trainer.dispose();
@@ -162,14 +162,14 @@ describe('gradient caching equals the plain big-batch gradient', () => {
     ['siglip, 3-way bind, locked anchor', { towers: { image, text, audio }, anchor: 'image', embedDim: 8, objective: 'siglip', locked: ['image'] }],
   ];
   for (const [label, config] of configs) {
-    it(label, () => {
+    it(label, async () => {
       const model = createClipModel({ ...config, seed: 3 });
       const names = Object.keys(config.towers);
       const b = batch(10, 21, names);
-      const plain = createTrainer({ model }).gradients(b);
+      const plain = await createTrainer({ model }).gradients(b);
       let worst = 0;
       for (const chunkSize of [1, 4, 10]) {
-        const cached = createTrainer({ model, gradCache: { chunkSize }, lossChunkSize: chunkSize === 4 ? 3 : undefined }).gradients(b);
+        const cached = await createTrainer({ model, gradCache: { chunkSize }, lossChunkSize: chunkSize === 4 ? 3 : undefined }).gradients(b);
         expect(cached.loss).toBeCloseTo(plain.loss, 5);
         expect([...cached.grads.keys()].sort()).toEqual([...plain.grads.keys()].sort());
         for (const [k, g] of plain.grads) {

@@ -46,7 +46,7 @@ it(`a tiny image–text model reaches retrieval R@1 far above chance in ${STEPS}
   for (let s = 0; s < STEPS; s++) {
     const d = syntheticShapes({ n: BATCH, seed: 1000 + s, size: 32, patch: 8 });
     const batch = { image: tf.tensor3d(d.images, [...d.imageShape]), text: tf.tensor2d(d.texts, [...d.textShape], 'int32') };
-    const stats = trainer.step(batch);
+    const stats = await trainer.step(batch);
     tf.dispose(Object.values(batch));
     if (s === 0) first = stats.loss;
     last = stats.loss;

@@ -61,9 +61,10 @@ export interface ClipTrainer {
   readonly optimizer: AdamW;
   /** Optimizer steps applied so far. */
   readonly stepCount: number;
-  step(batch: ClipBatch): StepStats;
+  /** Async because values are read back with `data()` (WebGPU in Node cannot read synchronously). */
+  step(batch: ClipBatch): Promise<StepStats>;
   /** The loss and gradients of one batch, nothing applied (what step uses; exposed for checks). */
-  gradients(batch: ClipBatch): Gradients;
+  gradients(batch: ClipBatch): Promise<Gradients>;
   dispose(): void;
 }
 
@@ -87,10 +88,13 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
     return out;
   };
 
-  const readLosses = (total: tf.Scalar, byPair: ReadonlyMap<string, tf.Scalar>) => ({
-    loss: total.dataSync()[0]!,
-    pairLosses: Object.fromEntries([...byPair].map(([k, v]) => [k, v.dataSync()[0]!])),
-  });
+  /** Reads and disposes the kept per-pair losses. */
+  const readPairs = async (kept: Map<string, tf.Tensor>): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {};
+    for (const [k, v] of kept) out[k] = (await v.data())[0]!;
+    tf.dispose([...kept.values()]);
+    return out;
+  };
 
   const present = (batch: ClipBatch) => {
     const names = Object.keys(batch);
@@ -101,22 +105,22 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
   };
 
   /** Plain step: every tower's activations for the whole batch are taped at once. */
-  function plainGradients(batch: ClipBatch): Gradients {
+  async function plainGradients(batch: ClipBatch): Promise<Gradients> {
     const { names } = present(batch);
-    let pairLosses: Record<string, number> = {};
+    const kept = new Map<string, tf.Tensor>();
     const { value, grads } = tf.variableGrads(() => {
       const embs = new Map(names.map((n) => [n, model.encode(n, batch[n]!)] as const));
       const { total, byPair } = model.pairLosses(embs, { chunkSize: config.lossChunkSize });
-      pairLosses = Object.fromEntries([...byPair].map(([k, v]) => [k, v.dataSync()[0]!]));
+      for (const [k, v] of byPair) kept.set(k, tf.keep(v));
       return total;
     }, varList);
-    const loss = value.dataSync()[0]!;
+    const loss = (await value.data())[0]!;
     value.dispose();
-    return { loss, pairLosses, grads: named(grads) };
+    return { loss, pairLosses: await readPairs(kept), grads: named(grads) };
   }
 
   /** GradCache step (see TrainerConfig.gradCache). */
-  function cachedGradients(batch: ClipBatch, chunkSize: number): Gradients {
+  async function cachedGradients(batch: ClipBatch, chunkSize: number): Promise<Gradients> {
     const { names, n } = present(batch);
     // 1. Embeddings of the whole batch, no tape, chunk by chunk.
     const embs = new Map<string, tf.Tensor>();
@@ -140,18 +144,21 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
       const active = model.activePairs(names);
       const pairVars = active.flatMap((p) => (p.logitBias ? [p.logitScale, p.logitBias] : [p.logitScale])).filter((v) => nameOf.has(v.name));
       const embNames = [...embs.keys()];
-      let pairLosses: Record<string, number> = {};
-      const lossOf = (...xs: tf.Tensor[]) => {
-        const { total, byPair } = model.pairLosses(new Map(embNames.map((k, i) => [k, xs[i]!] as const)), { chunkSize: config.lossChunkSize });
-        pairLosses = Object.fromEntries([...byPair].map(([k, v]) => [k, v.dataSync()[0]!]));
-        return total;
-      };
+      const kept = new Map<string, tf.Tensor>();
+      const lossOf =
+        (keep: boolean) =>
+        (...xs: tf.Tensor[]) => {
+          const { total, byPair } = model.pairLosses(new Map(embNames.map((k, i) => [k, xs[i]!] as const)), { chunkSize: config.lossChunkSize });
+          if (keep) for (const [k, v] of byPair) kept.set(k, tf.keep(v));
+          return total;
+        };
       const embInputs = embNames.map((k) => embs.get(k)!);
-      const { value, grads: embGrads } = tf.valueAndGrads(lossOf)(embInputs);
-      const loss = value.dataSync()[0]!;
+      const { value, grads: embGrads } = tf.valueAndGrads(lossOf(true))(embInputs);
+      const loss = (await value.data())[0]!;
       value.dispose();
+      const pairLosses = await readPairs(kept);
       if (pairVars.length > 0) {
-        const pv = tf.variableGrads(() => lossOf(...embInputs), pairVars);
+        const pv = tf.variableGrads(() => lossOf(false)(...embInputs), pairVars);
         pv.value.dispose();
         for (const [k, g] of named(pv.grads)) add(k, g);
       }
@@ -185,15 +192,15 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
     gradients(batch) {
       return chunk !== undefined ? cachedGradients(batch, chunk) : plainGradients(batch);
     },
-    step(batch) {
+    async step(batch) {
       const t0 = performance.now();
       const step = optimizer.step;
       const { n } = present(batch);
-      const { loss, pairLosses, grads } = trainer.gradients(batch);
+      const { loss, pairLosses, grads } = await trainer.gradients(batch);
       try {
         if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
         const normT = globalNorm(grads.values());
-        const gradNorm = normT.dataSync()[0]!;
+        const gradNorm = (await normT.data())[0]!;
         normT.dispose();
         if (!Number.isFinite(gradNorm)) throw new NonFiniteError(step, 'gradient norm', gradNorm);
         const lr = schedule ? schedule(step) : optimizer.lr;
@@ -205,9 +212,9 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
         const logitScales: Record<string, number> = {};
         const logitBiases: Record<string, number> = {};
         for (const p of model.pairs) {
-          const t = clamp ? clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX) : p.logitScale.dataSync()[0]!;
-          logitScales[p.key] = Math.exp(t);
-          if (p.logitBias) logitBiases[p.key] = p.logitBias.dataSync()[0]!;
+          if (clamp) clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX);
+          logitScales[p.key] = Math.exp((await p.logitScale.data())[0]!);
+          if (p.logitBias) logitBiases[p.key] = (await p.logitBias.data())[0]!;
         }
         return { step, loss, pairLosses, gradNorm, lr, logitScales, logitBiases, samples: n, seconds: (performance.now() - t0) / 1000 };
       } finally {
