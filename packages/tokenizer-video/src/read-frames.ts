@@ -3,7 +3,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { PassThrough } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { DecodeError } from '@omnitok/core';
 import type { DecodedImage } from '@omnitok/tokenizer-image';
 import { locateFfmpeg } from '@omnitok/tokenizer-audio';
@@ -182,33 +182,35 @@ function buildTargets(indices: ArrayLike<number>, fps: number): Target[] {
   return [...byIndex.values()].sort((a, b) => a.index - b.index);
 }
 
-/** Groups targets into ffmpeg runs and computes each run's select intervals (relative seconds). */
+/**
+ * Groups targets into ffmpeg runs: a new run (and a seek) where consecutive targets are more than
+ * `seekGap` seconds apart, or where a run's select expression would exceed {@link MAX_INTERVALS}
+ * windows. Each target's window is [t − before, t + after]; overlapping windows merge, so dense
+ * sampling becomes one interval.
+ */
 function planRuns(targets: readonly Target[], fps: number, cfr: boolean, seekGap: number): Run[] {
   const before = cfr ? 1.5 / fps : Math.max(1.5 / fps, 1);
   const after = 1.5 / fps;
   const runs: Run[] = [];
   let from = 0;
-  for (let i = 1; i <= targets.length; i++) {
-    const split = i === targets.length || targets[i]!.time - targets[i - 1]!.time > seekGap || i - from >= MAX_INTERVALS;
-    if (!split) continue;
-    const group = targets.slice(from, i);
-    const span = group[group.length - 1]!.index - group[0]!.index + 1;
-    const intervals: [number, number][] = [];
-    if (group.length * 2 >= span) intervals.push([group[0]!.time - before, group[group.length - 1]!.time + after]);
-    else {
-      for (const t of group) {
-        const last = intervals[intervals.length - 1];
-        if (last && t.time - before <= last[1]) last[1] = t.time + after;
-        else intervals.push([t.time - before, t.time + after]);
-      }
+  let intervals: [number, number][] = [];
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!.time;
+    const last = intervals[intervals.length - 1];
+    if (i > from && (t - targets[i - 1]!.time > seekGap || (intervals.length >= MAX_INTERVALS && t - before > last![1]))) {
+      runs.push({ from, to: i, intervals });
+      from = i;
+      intervals = [];
     }
-    runs.push({ from, to: i, intervals });
-    from = i;
+    const open = intervals[intervals.length - 1];
+    if (open && t - before <= open[1]) open[1] = t + after;
+    else intervals.push([t - before, t + after]);
   }
+  runs.push({ from, to: targets.length, intervals });
   return runs;
 }
 
-const SHOWINFO = /\bn:\s*\d+\s+pts:\s*(\S+)\s+pts_time:(\S+)\s.*?\bs:(\d+)x(\d+)/;
+const SHOWINFO = /\bn:\s*\d+\s+pts:\s*(\S+)\s+pts_time:(\S+)\s/;
 const ERROR_LINE = /\[(error|fatal|panic)\]\s*(.*)$/;
 
 /**
@@ -230,6 +232,12 @@ async function* decodeRun(
   const last = run.intervals[run.intervals.length - 1]![1];
   const seek = Math.max(0, offset + first - 0.05);
   const select = run.intervals.map(([a, b]) => `between(t,${abs(a)},${abs(b)})`).join('+');
+  // Timestamps come from showinfo on a 2×2 crop of each passed frame (its checksums cost nothing there);
+  // the frames themselves are converted to RGB24 once, at the probed size (a no-op scale unless the
+  // stream changes size mid-way, which would otherwise misalign the pipe).
+  const graph =
+    `[0:${video.index}]select='${select}',scale=${width}:${height},format=rgb24,split[frames][stamps];` +
+    '[stamps]crop=2:2:0:0,showinfo,nullsink';
   const inputOptions = ['-nostdin', '-hide_banner', '-nostats', '-loglevel', 'level+info'];
   if (seek > 0) inputOptions.push('-ss', seek.toFixed(6));
   inputOptions.push('-copyts', '-t', (offset + last + 1 / decoded.fps + 0.5 - seek).toFixed(6));
@@ -237,10 +245,10 @@ async function* decodeRun(
     .setFfmpegPath(locateFfmpeg())
     .input(path)
     .inputOptions(inputOptions)
-    .outputOptions(['-map', `0:${video.index}`, '-an', '-sn', '-dn', '-vf', `select='${select}',showinfo`, '-vsync', '0', '-pix_fmt', 'rgb24'])
+    .outputOptions(['-filter_complex', graph, '-map', '[frames]', '-an', '-sn', '-dn', '-vsync', '0', '-pix_fmt', 'rgb24'])
     .format('rawvideo');
 
-  const stamps: { time: number; w: number; h: number }[] = [];
+  const stamps: number[] = [];
   let wake: (() => void) | undefined;
   const poke = () => {
     const w = wake;
@@ -262,7 +270,7 @@ async function* decodeRun(
   command.on('stderr', (line: string) => {
     const m = SHOWINFO.exec(line);
     if (m) {
-      stamps.push({ time: Number(m[2]) - video.startTime, w: Number(m[3]), h: Number(m[4]) });
+      stamps.push(Number(m[2]) - video.startTime);
       poke();
       return;
     }
@@ -295,10 +303,12 @@ async function* decodeRun(
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
-  const stream = command.pipe() as PassThrough;
+  // A roomy buffer between ffmpeg's stdout and the parser, so ffmpeg is not paused every 16 KB.
+  const stream = new PassThrough({ highWaterMark: Math.max(1 << 20, 2 * frameBytes) });
+  command.pipe(stream, { end: true });
 
   try {
-    let current = new Uint8Array(frameBytes);
+    let current: Uint8Array = Buffer.allocUnsafe(frameBytes);
     let filled = 0;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       let at = 0;
@@ -310,13 +320,10 @@ async function* decodeRun(
         if (filled < frameBytes) continue;
         while (stamps.length === 0 && !finished && !why) await new Promise<void>((r) => (wake = r));
         if (why) break;
-        const stamp = stamps.shift();
-        if (!stamp) throw new DecodeError(decoded.source, 'video', 'ffmpeg sent a frame without a timestamp');
-        if (stamp.w !== width || stamp.h !== height) {
-          throw new DecodeError(decoded.source, 'video', `the frame size changes mid-stream (${width}×${height} → ${stamp.w}×${stamp.h} at t=${stamp.time.toFixed(3)} s)`);
-        }
-        yield { data: current, time: stamp.time };
-        current = new Uint8Array(frameBytes);
+        const time = stamps.shift();
+        if (time === undefined || !Number.isFinite(time)) throw new DecodeError(decoded.source, 'video', 'ffmpeg sent a frame without a timestamp');
+        yield { data: current, time };
+        current = Buffer.allocUnsafe(frameBytes);
         filled = 0;
       }
       if (why) break;

@@ -135,3 +135,16 @@ describe('bad input', () => {
     await expect(plugin.decode({ bytes: head, name: 'cut.mp4' })).rejects.toBeInstanceOf(DecodeError);
   });
 });
+
+describe('committed sample (the CLI demo input)', () => {
+  it('tokenizes sample.mp4 with the default preset and its audio track with Whisper', async () => {
+    const sample = new URL('./__fixtures__/sample.mp4', import.meta.url).pathname;
+    const decoded = await plugin.decode(sample);
+    expect([decoded.width, decoded.height, decoded.fps, decoded.frameCount, decoded.hasAudio]).toEqual([160, 120, 25, 75, true]);
+    const tokens = plugin.tokenize(await plugin.preprocess(decoded));
+    expect(tokens.shape).toEqual([1568, 1536]);
+    expect(tokens.preset).toBe('videomae-16x224');
+    const audio = await extractAudioTrack(decoded, 'whisper-80');
+    expect(audio.features.shape[0]).toBe(80);
+  });
+});
