@@ -6,11 +6,13 @@ import type { AnyModalityPlugin } from '@omnitok/core';
  * `omnitok --help` starts without decoding libraries; nothing self-registers.
  */
 export async function builtinPlugins(): Promise<AnyModalityPlugin[]> {
-  const [{ imageTokenizer }, { audioTokenizer }, { textTokenizer }, { imuTokenizer }] = await Promise.all([
+  const [{ videoTokenizer }, { imageTokenizer }, { audioTokenizer }, { textTokenizer }, { imuTokenizer }] = await Promise.all([
+    import('@omnitok/tokenizer-video'),
     import('@omnitok/tokenizer-image'),
     import('@omnitok/tokenizer-audio'),
     import('@omnitok/tokenizer-text'),
     import('@omnitok/plugin-imu'),
   ]);
-  return [imageTokenizer(), audioTokenizer(), textTokenizer(), imuTokenizer()];
+  // video before audio: MP4/MKV files carry both, and a file with a video stream is a video
+  return [videoTokenizer(), imageTokenizer(), audioTokenizer(), textTokenizer(), imuTokenizer()];
 }

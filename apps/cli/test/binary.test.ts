@@ -133,4 +133,13 @@ describe('the omnitok binary', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/omnitok: error \[E_DECODE\]: .*cut\.jpg/);
   });
+
+  it('tokenize routes an MP4 to the video plugin: 16 frames into VideoMAE tubelets', () => {
+    const mp4 = fileURLToPath(new URL('../assets/samples/video/sample.mp4', import.meta.url));
+    const r = omnitok('tokenize', mp4, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ modality: 'video', preset: 'videomae-16x224', shape: [1568, 1536], grid: [8, 14, 14] });
+    const f = JSON.parse(omnitok('tokenize', mp4, '--stage', 'features', '--json').stdout);
+    expect(f.shape).toEqual([16, 3, 224, 224]);
+  });
 });
