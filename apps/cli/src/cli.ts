@@ -3,6 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { builtinPlugins } from './builtin-plugins.js';
 import { type DiscoveredPlugins, discoverPlugins } from './discover-plugins.js';
 import { demoCommand } from './commands/demo.js';
+import { embedCommand } from './commands/embed.js';
+import { evalCommand } from './commands/eval.js';
+import { trainCommand } from './commands/train.js';
 import { pluginsCommand } from './commands/plugins.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { type CliIO, ExitCode, processIO } from './io.js';
@@ -56,6 +59,9 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
   pluginsCommand(program, io, plugins);
   tokenizeCommand(program, io, registry);
   demoCommand(program, io, registry);
+  trainCommand(program, io, registry);
+  evalCommand(program, io, registry);
+  embedCommand(program, io, registry);
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
 
   try {

@@ -1,0 +1,120 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
+import type { BackendChoice } from '@omnitok/core/runtime';
+import { type Command, Option } from 'commander';
+import type { PreparedSample } from '../data/loader.js';
+import { openSource } from '../data/open-source.js';
+import { isHeldOut, TrainDataError } from '../data/records.js';
+import type { CliIO } from '../io.js';
+import { evaluate } from '../train/evaluate.js';
+import { loadRun } from '../train/load-run.js';
+import { makePrepare, type TokenShape } from '../train/prepare.js';
+import { pct } from '../train/progress.js';
+import { parsePair } from '../train/run-train.js';
+import { BACKEND_OPTION, intArg } from './train.js';
+
+async function lines(path: string, flag: string, cwd: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(resolve(cwd, path), 'utf8');
+  } catch (error) {
+    throw new InvalidArgumentError(flag, path, 'a readable text file, one entry per line', { cause: error });
+  }
+  const out = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  if (out.length === 0) throw new InvalidArgumentError(flag, path, 'a file with at least one non-empty line');
+  return out;
+}
+
+/** `omnitok eval`: retrieval R@1/5/10 both ways, or zero-shot top-1/top-5, of a trained run. */
+export function evalCommand(program: Command, io: CliIO, registry: () => Promise<ModalityRegistry>): void {
+  program
+    .command('eval')
+    .description('evaluate a trained run: retrieval R@1/5/10 both ways, or zero-shot top-1/top-5')
+    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint) or a step-* directory')
+    .option('--data <source>', "demo, FILE.jsonl, FILE.csv or shards (default: the run's own data, held-out split)")
+    .addOption(new Option('--task <task>', 'what to measure').choices(['retrieval', 'zero-shot']).default('retrieval'))
+    .option('--pair <A:B>', 'the pair for retrieval (default: every pair of the model)')
+    .option('--classes <file>', 'zero-shot class names, one per line (default: the run\'s, else the labels in the data)')
+    .option('--templates <file>', 'zero-shot prompt templates with {} for the class, one per line')
+    .addOption(new Option('--split <split>', 'which samples: held-out (default for the run\'s own data) or all').choices(['held-out', 'all']))
+    .option('--limit <n>', 'samples evaluated at most', intArg('--limit'), 5000)
+    .option('--allow-outside-root', 'let manifest paths leave the manifest folder')
+    .addOption(BACKEND_OPTION())
+    .option('--json', 'print one JSON object')
+    .action(async (o: Record<string, unknown>) => {
+      const reg = await registry();
+      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice);
+      const { config, model, backend } = run;
+      const dataSpec = (o.data as string | undefined) ?? config.data;
+      const own = o.data === undefined || dataSpec === config.data || (dataSpec === 'demo' && config.data === 'demo');
+      const split = (o.split as string | undefined) ?? (own ? 'held-out' : 'all');
+      const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
+      const source = await openSource(dataSpec, { cwd: io.cwd, textModalities, allowOutsideRoot: Boolean(o.allowOutsideRoot) });
+      let pairs = config.pairs;
+      if (o.pair) {
+        const p = parsePair(o.pair as string);
+        const found = model.pairs.find((q) => (q.a === p[0] && q.b === p[1]) || (q.a === p[1] && q.b === p[0]));
+        if (!found) throw new InvalidArgumentError('--pair', o.pair, `a pair of the model (${config.pairs.map((q) => q.join(':')).join(', ')})`);
+        pairs = [[found.a, found.b]];
+      }
+      const task = o.task as 'retrieval' | 'zero-shot';
+      const textSetup = [...run.setups.values()].find((s) => s.plugin.acceptsText);
+      const zsPair = textSetup && pairs.find((p) => p.includes(textSetup.modality));
+      if (task === 'zero-shot' && (!textSetup || !zsPair)) throw new InvalidArgumentError('--task', task, 'retrieval: zero-shot needs a pair with a text modality');
+      const needed = task === 'retrieval' ? [...new Set(pairs.flat())] : [zsPair![0] === textSetup!.modality ? zsPair![1] : zsPair![0]];
+      const shapes = new Map<string, TokenShape>();
+      for (const m of needed) {
+        const tok = config.model.towers[m]!.tokens;
+        shapes.set(m, tok.kind === 'continuous' ? { kind: 'continuous', count: tok.count, dim: tok.dim } : { kind: 'discrete', count: tok.count, vocabSize: tok.vocabSize });
+      }
+      const prepare = makePrepare(needed.map((m) => run.setups.get(m)!), shapes, false);
+      const samples: PreparedSample[] = [];
+      let skipped = 0;
+      const limit = o.limit as number;
+      for await (const r of source.records()) {
+        if (samples.length >= limit) break;
+        if (r.error) {
+          skipped++;
+          continue;
+        }
+        if (split === 'held-out' && !isHeldOut(r, config.train.evalFraction)) continue;
+        try {
+          samples.push(await prepare(r, 0));
+        } catch (error) {
+          skipped++;
+          if (skipped <= 5) io.stderr(`omnitok: skipped ${r.where}: ${(error as Error).message}\n`);
+        }
+      }
+      if (samples.length < 2) throw new TrainDataError(`${source.description} (${split} split) gave ${samples.length} usable sample(s); evaluation needs at least 2`);
+      const { tf } = backend;
+      let zeroShot;
+      if (task === 'zero-shot') {
+        const labels = [...new Set(samples.map((s) => s.label).filter((l): l is string => l !== undefined))].sort();
+        const classNames = o.classes ? await lines(o.classes as string, '--classes', io.cwd) : (config.zeroShot?.classNames ?? labels);
+        const templates = o.templates ? await lines(o.templates as string, '--templates', io.cwd) : (config.zeroShot?.templates ?? ['{}', 'a {}']);
+        if (classNames.length === 0) throw new TrainDataError(`no class names: the samples have no label; pass --classes`);
+        zeroShot = { classNames, templates, text: textSetup!, modality: needed[0]! };
+      }
+      // Retrieval only over the requested pairs: evaluate() walks model.pairs, so filter after.
+      const result = await evaluate(tf, model, samples, zeroShot);
+      const retrieval = task === 'retrieval' ? result.retrieval.filter((r) => pairs.some(([a, b]) => r.pair === `${a}__${b}`)) : [];
+      const out = { checkpoint: run.path, step: run.step, data: source.description, split, samples: samples.length, skipped, backend: backend.name, task, ...(task === 'retrieval' ? { retrieval } : { zeroShot: result.zeroShot }) };
+      if (o.json) {
+        io.stdout(`${JSON.stringify(out)}\n`);
+        return;
+      }
+      io.stdout(`omnitok eval: ${run.path} (step ${run.step}) on ${source.description}, ${split} split: ${samples.length} samples${skipped ? `, ${skipped} skipped` : ''} (${backend.name})\n`);
+      for (const r of retrieval) {
+        const [a, b] = r.pair.split('__');
+        io.stdout(`  ${a}→${b}  R@1 ${pct(r.aToB.r1)}  R@5 ${pct(r.aToB.r5)}  R@10 ${pct(r.aToB.r10)}\n`);
+        io.stdout(`  ${b}→${a}  R@1 ${pct(r.bToA.r1)}  R@5 ${pct(r.bToA.r5)}  R@10 ${pct(r.bToA.r10)}   (chance R@1 ${pct(r.chanceR1)})\n`);
+      }
+      const z = result.zeroShot;
+      if (task === 'zero-shot') {
+        if (!z) throw new TrainDataError('no sample has a label among the class names; zero-shot accuracy needs labelled samples');
+        io.stdout(`  zero-shot ${z.modality}: top-1 ${pct(z.top1)}  top-5 ${pct(z.top5)} over ${z.classes} classes, ${z.n} labelled samples (chance ${pct(z.chanceTop1)} / ${pct(z.chanceTop5)}, majority class ${pct(z.majority)})\n`);
+      }
+      model.dispose();
+    });
+}

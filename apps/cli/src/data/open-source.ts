@@ -1,0 +1,31 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { InvalidArgumentError } from '@omnitok/core';
+import { demoSource } from './demo-source.js';
+import { csvSource, jsonlSource } from './manifest-sources.js';
+import type { DataSource } from './records.js';
+import { webDatasetSource } from './webdataset-source.js';
+
+export interface OpenSourceOptions {
+  readonly cwd: string;
+  readonly textModalities: ReadonlySet<string>;
+  readonly allowOutsideRoot: boolean;
+}
+
+/**
+ * `--data SOURCE`: `demo` (default), a `.jsonl` manifest, a `.csv`/`.tsv` table, or WebDataset shards
+ * (`.tar`, brace patterns allowed).
+ */
+export async function openSource(spec: string | undefined, options: OpenSourceOptions): Promise<DataSource> {
+  if (spec === undefined || spec === 'demo') return demoSource();
+  const lower = spec.toLowerCase();
+  if (/\.tar(\}|$)/.test(lower) || lower.includes('.tar{') || /\.tar$/.test(lower.replace(/\{[^}]*\}/g, ''))) {
+    return webDatasetSource(spec, { cwd: options.cwd, textModalities: options.textModalities });
+  }
+  const path = resolve(options.cwd, spec);
+  const ok = await stat(path).then((s) => s.isFile(), () => false);
+  if (!ok) throw new InvalidArgumentError('--data', spec, 'demo, a readable .jsonl / .csv / .tsv manifest, or .tar shards');
+  if (/\.(jsonl|ndjson)$/.test(lower)) return jsonlSource(path, options);
+  if (/\.(csv|tsv|tab)$/.test(lower)) return csvSource(path, options);
+  throw new InvalidArgumentError('--data', spec, 'demo, a .jsonl / .csv / .tsv manifest, or .tar shards (by extension)');
+}

@@ -1,0 +1,60 @@
+import { type AnyModalityPlugin, type Features, type TokenSequence } from '@omnitok/core';
+import type { PreparedSample, Prepare } from '../data/loader.js';
+import { fieldInput, type RawRecord } from '../data/records.js';
+import type { PresetRef } from './presets.js';
+
+/** How one modality of a run is tokenized. */
+export interface ModalitySetup {
+  readonly modality: string;
+  readonly plugin: AnyModalityPlugin;
+  readonly preset: PresetRef | undefined;
+}
+
+/** The token layout of a modality, fixed by its preset; every sample must match it. */
+export type TokenShape = { kind: 'continuous'; count: number; dim: number; grid?: number[] } | { kind: 'discrete'; count: number; vocabSize: number };
+
+export function tokenShapeOf(t: TokenSequence): TokenShape {
+  if (t.kind === 'continuous') return { kind: 'continuous', count: t.shape[0], dim: t.shape[1], ...(t.grid.length > 0 && t.grid.reduce((a, b) => a * b, 1) === t.shape[0] ? { grid: [...t.grid] } : {}) };
+  return { kind: 'discrete', count: t.shape[0], vocabSize: t.vocabSize };
+}
+
+function sameShape(a: TokenShape, b: TokenShape): boolean {
+  return a.kind === b.kind && a.count === b.count && (a.kind === 'continuous' ? a.dim === (b as { dim: number }).dim : a.vocabSize === (b as { vocabSize: number }).vocabSize);
+}
+
+/** decode → preprocess(preset) → tokenize of one value through its plugin. */
+export async function tokenizeValue(setup: ModalitySetup, input: Parameters<AnyModalityPlugin['decode']>[0], options: { augment?: boolean; seed?: number } = {}): Promise<TokenSequence> {
+  const { plugin, preset } = setup;
+  const decoded = await plugin.decode(input);
+  const features: Features = await plugin.preprocess(decoded, preset as never, options);
+  return plugin.tokenize(features);
+}
+
+/**
+ * The loader's `prepare`: tokenizes each modality of a record; throws (→ the sample is skipped and
+ * named in skipped.jsonl) on a missing field, an empty caption, a decode failure or a token shape that
+ * differs from the run's.
+ */
+export function makePrepare(setups: readonly ModalitySetup[], shapes: Map<string, TokenShape>, augment: boolean): Prepare {
+  return async (record: RawRecord, seed: number): Promise<PreparedSample> => {
+    const tokens: Record<string, TokenSequence> = {};
+    for (const setup of setups) {
+      const m = setup.modality;
+      const value = record.fields[m];
+      if (!value) throw new Error(`no ${m} field (has ${Object.keys(record.fields).join(', ') || 'none'})`);
+      if (value.kind === 'text' && value.text.trim() === '') throw new Error(`empty ${m} (caption)`);
+      let t: TokenSequence;
+      try {
+        t = await tokenizeValue(setup, fieldInput(value), { augment, seed });
+      } catch (error) {
+        throw new Error(`${m}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      const shape = tokenShapeOf(t);
+      const want = shapes.get(m);
+      if (!want) shapes.set(m, shape);
+      else if (!sameShape(want, shape)) throw new Error(`${m}: tokens ${JSON.stringify(shape)} differ from the run's ${JSON.stringify(want)}`);
+      tokens[m] = t;
+    }
+    return { key: record.key, label: record.label, tokens };
+  };
+}
