@@ -2,7 +2,7 @@
 // depth 4) at large effective batches with gradient caching, on one backend.
 //
 //   cd packages/core && npx tsup && cd ../clip && npx tsup && cd ../..
-//   node bench/clip-grad-cache.mjs [--backend wasm] [--sizes 1024,8192,32768] [--chunk 256] [--plain]
+//   node bench/clip-grad-cache.mjs [--backend wasm] [--sizes 256,1024,8192,32768] [--chunk 256] [--plain]
 //
 // Prints, per effective batch: seconds for the step, ms per sample, peak tensor bytes inside the step
 // (tf.profile), process peak RSS so far, and the loss. --plain adds the same step without the cache
