@@ -33,7 +33,7 @@ export {
 } from './plugin/token-sequence.js';
 export { createModalityRegistry, type ModalityRegistry, type Detection } from './plugin/registry.js';
 export { resolvePreset, type ResolvedPreset } from './plugin/presets.js';
-export { normalizeInput, readInputBytes, extensionOf, type NormalizedInput } from './plugin/input.js';
+export { normalizeInput, readInputBytes, readFileHead, extensionOf, type NormalizedInput } from './plugin/input.js';
 export { ascii, matchesMagic } from './plugin/file-type.js';
 export { isJsonValue, type JsonValue } from './plugin/json.js';
 export * from './io/index.js';

@@ -1,7 +1,7 @@
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DecodeError, normalizeInput, UnsupportedFormatError, type ModalityInput } from '@omnitok/core';
+import { DecodeError, normalizeInput, readFileHead, UnsupportedFormatError, type ModalityInput } from '@omnitok/core';
 import type { AudioDecodeOptions, DecodedAudio } from './decoded-audio.js';
 import { FfmpegFailure, ffmpegDecodeError, probeMedia, readPcm } from './ffmpeg.js';
 import { SUPPORTED_AUDIO_FORMATS, sniffAudioFormat } from './file-types.js';
@@ -26,7 +26,7 @@ export async function decodeAudio(input: ModalityInput, options: AudioDecodeOpti
   const label = norm.label;
   checkWindow(options, label);
   if (options.signal?.aborted) throw new DecodeError(label, 'audio', 'aborted');
-  const head = norm.kind === 'bytes' ? norm.bytes!.subarray(0, 64) : await readHead(norm.path!, label);
+  const head = norm.kind === 'bytes' ? norm.bytes!.subarray(0, 64) : await readFileHead(norm.path!, 64, 'audio', label);
   const format = sniffAudioFormat(head, norm.extension);
   let decoded: DecodedAudio | undefined;
   let codec: string | undefined;
@@ -52,22 +52,6 @@ function checkWindow(o: AudioDecodeOptions, label: string): void {
   if (o.sampleRate !== undefined && !(Number.isInteger(o.sampleRate) && o.sampleRate > 0)) bad('sampleRate', o.sampleRate);
 }
 
-async function readHead(path: string, label: string): Promise<Uint8Array> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const head = new Uint8Array(64);
-      const { bytesRead } = await handle.read(head, 0, 64, 0);
-      return head.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
-    throw new DecodeError(label, 'audio', reason, { cause: error });
-  }
-}
 
 /** Applies `mono` / `sampleRate` to natively decoded audio (ffmpeg output already conforms). */
 function conform(d: DecodedAudio, o: AudioDecodeOptions): DecodedAudio {

@@ -1,7 +1,7 @@
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DecodeError, type DecodeOptions, type ModalityInput, normalizeInput, UnsupportedFormatError } from '@omnitok/core';
+import { DecodeError, type DecodeOptions, type ModalityInput, normalizeInput, readFileHead, UnsupportedFormatError } from '@omnitok/core';
 import { SUPPORTED_VIDEO_FORMATS, sniffVideoFormat } from './file-types.js';
 import { FfprobeFailure, probeVideo, type VideoProbe, type VideoStreamInfo } from './probe-video.js';
 
@@ -52,7 +52,7 @@ export async function decodeVideo(input: ModalityInput, options: VideoDecodeOpti
   const label = norm.label;
   if (norm.kind === 'text') throw new UnsupportedFormatError(label, 'text', SUPPORTED_VIDEO_FORMATS);
   options.signal?.throwIfAborted();
-  const head = norm.kind === 'bytes' ? norm.bytes!.subarray(0, 64) : await readHead(norm.path!, label);
+  const head = norm.kind === 'bytes' ? norm.bytes!.subarray(0, 64) : await readFileHead(norm.path!, 64, 'video', label);
   if (head.length === 0) throw new DecodeError(label, 'video', 'the file is empty (0 bytes)');
   const sniffed = sniffVideoFormat(head);
 
@@ -100,22 +100,6 @@ export async function decodeVideo(input: ModalityInput, options: VideoDecodeOpti
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-async function readHead(path: string, label: string): Promise<Uint8Array> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const head = new Uint8Array(64);
-      const { bytesRead } = await handle.read(head, 0, 64, 0);
-      return head.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
-    throw new DecodeError(label, 'video', reason, { cause: error });
-  }
-}
 
 /**
  * Runs `fn` with a path ffmpeg can seek in: the input's own path, or a temp file holding its bytes

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { DecodeError } from '../errors/decode-error.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { UnsupportedFormatError } from '../errors/unsupported-format-error.js';
@@ -56,10 +56,33 @@ export async function readInputBytes(input: ModalityInput | NormalizedInput, mod
   try {
     return { bytes: await readFile(norm.path!), input: norm };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
-    throw new DecodeError(norm.label, modality, reason, { cause: error });
+    throw fileDecodeError(error, norm.label, modality);
   }
+}
+
+/**
+ * Reads up to `n` leading bytes of a file (format sniffing without reading the whole file). A missing
+ * or unreadable file becomes a `DecodeError` naming `label`.
+ */
+export async function readFileHead(path: string, n: number, modality: string, label = path): Promise<Uint8Array> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const head = new Uint8Array(n);
+      const { bytesRead } = await handle.read(head, 0, n, 0);
+      return head.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw fileDecodeError(error, label, modality);
+  }
+}
+
+function fileDecodeError(error: unknown, label: string, modality: string): DecodeError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
+  return new DecodeError(label, modality, reason, { cause: error });
 }
 
 function isNormalized(input: unknown): input is NormalizedInput {
