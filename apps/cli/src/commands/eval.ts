@@ -97,7 +97,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
         zeroShot = { classNames, templates, text: textSetup!, modality: needed[0]! };
       }
       // Retrieval only over the requested pairs: evaluate() walks model.pairs, so filter after.
-      const result = await evaluate(tf, model, samples, zeroShot);
+      const result = await evaluate(tf, model, samples, zeroShot, { retrieval: task === 'retrieval' });
       const retrieval = task === 'retrieval' ? result.retrieval.filter((r) => pairs.some(([a, b]) => r.pair === `${a}__${b}`)) : [];
       const out = { checkpoint: run.path, step: run.step, data: source.description, split, samples: samples.length, skipped, backend: backend.name, task, ...(task === 'retrieval' ? { retrieval } : { zeroShot: result.zeroShot }) };
       if (o.json) {

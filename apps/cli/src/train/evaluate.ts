@@ -73,7 +73,7 @@ export function textEncoder(tf: TF, model: ClipModel, text: ModalitySetup) {
 }
 
 /** Retrieval for every pair of the model, and zero-shot accuracy when a setup is given. */
-export async function evaluate(tf: TF, model: ClipModel, samples: readonly PreparedSample[], zeroShot?: ZeroShotSetup): Promise<EvalResult> {
+export async function evaluate(tf: TF, model: ClipModel, samples: readonly PreparedSample[], zeroShot?: ZeroShotSetup, options: { retrieval?: boolean } = {}): Promise<EvalResult> {
   const embs = new Map<string, Embeddings>();
   const embOf = async (m: string) => {
     let e = embs.get(m);
@@ -81,7 +81,7 @@ export async function evaluate(tf: TF, model: ClipModel, samples: readonly Prepa
     return e;
   };
   const retrieval: RetrievalResult[] = [];
-  for (const p of model.pairs) {
+  for (const p of options.retrieval === false ? [] : model.pairs) {
     const r = retrievalMetrics(await embOf(p.a), await embOf(p.b));
     const pick = (x: { r1: number; r5: number; r10: number }) => ({ r1: x.r1, r5: x.r5, r10: x.r10 });
     retrieval.push({ pair: p.key, n: samples.length, aToB: pick(r.aToB), bToA: pick(r.bToA), chanceR1: 1 / samples.length });

@@ -1,0 +1,157 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeNpy, decodeSafetensors } from '@omnitok/core';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli.js';
+import { caption, COLOR_NAMES, makeTar, tempDir, writeMicroConfig, writePng } from './train-fixtures.js';
+
+// In-process `omnitok train / eval / embed` on data the tests write: a micro model on the cpu backend.
+
+async function omnitok(cwd: string, ...args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, { io: { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd }, scan: false });
+  return { code, stdout, stderr };
+}
+
+const jsonl = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+let dir: string;
+let cfg: ReturnType<typeof writeMicroConfig>;
+let common: string[];
+const GOOD = 24;
+
+beforeAll(async () => {
+  dir = tempDir('train');
+  cfg = writeMicroConfig(dir);
+  common = ['--model', cfg.model, '--preset', `image=${cfg.image}`, '--preset', `text=${cfg.text}`, '--backend', 'cpu', '--batch-size', '8', '--lr', '0.003', '--warmup', '0', '--json'];
+  const lines: string[] = [];
+  for (let i = 0; i < GOOD; i++) {
+    const c = i % 4;
+    await writePng(join(dir, 'img', `${i}.png`), c, i);
+    lines.push(JSON.stringify({ image: `img/${i}.png`, text: caption(c, i), label: COLOR_NAMES[c] }));
+  }
+  writeFileSync(join(dir, 'img', 'corrupt.png'), Buffer.from('\x89PNG\r\n\x1a\n this is not really a png'));
+  lines.splice(3, 0, JSON.stringify({ image: 'img/missing.png', text: 'a red square' }));
+  lines.splice(8, 0, JSON.stringify({ image: 'img/corrupt.png', text: 'a blue square' }));
+  lines.splice(12, 0, JSON.stringify({ image: 'img/1.png', text: '   ' }));
+  lines.splice(15, 0, '{"image": "img/2.png", "text": ');
+  lines.splice(20, 0, JSON.stringify({ image: '../../etc/passwd', text: 'escape' }));
+  writeFileSync(join(dir, 'data.jsonl'), `${lines.join('\n')}\n`);
+});
+
+describe('omnitok train on a JSONL manifest with every kind of bad sample', () => {
+  it('skips, counts and names each bad sample, trains, checkpoints, and writes metrics, plot and report', async () => {
+    const out = join(dir, 'run-a');
+    const r = await omnitok(dir, 'train', '--data', 'data.jsonl', '--pair', 'image:text', '--steps', '3', '--eval-fraction', '0.2', '--max-bad-fraction', '0.3', '--out', out, ...common);
+    expect(r.code, r.stderr).toBe(0);
+    const skipped = jsonl(join(out, 'skipped.jsonl'));
+    const reasons = skipped.map((s) => `${s.where}: ${s.reason}`).join('\n');
+    expect(reasons).toMatch(/missing\.png.*no such file/);
+    expect(reasons).toMatch(/corrupt\.png/);
+    expect(reasons).toMatch(/empty text/);
+    expect(reasons).toMatch(/data\.jsonl:16: malformed JSON/);
+    expect(reasons).toMatch(/escapes the manifest folder/);
+    const steps = jsonl(join(out, 'metrics.jsonl')).filter((m) => m.type === 'step');
+    expect(steps.map((m) => m.step)).toEqual([1, 2, 3]);
+    for (const m of steps) expect(Number.isFinite(m.loss)).toBe(true);
+    expect(readdirSync(out).filter((d) => d.startsWith('step-'))).toContain('step-00000003');
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; skipped?: number });
+    expect(events[0]!.event).toBe('start');
+    expect(events.at(-1)!.event).toBe('end');
+    expect(events.at(-1)!.skipped).toBeGreaterThanOrEqual(2);
+    const png = await sharp(join(out, 'plot.png')).metadata();
+    expect([png.format, png.width! > 400, png.height! > 200]).toEqual(['png', true, true]);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/<svg[\s\S]*polyline/);
+  });
+
+  it('stops with exit 1 and a clear message when more than --max-bad-fraction is bad', async () => {
+    const r = await omnitok(dir, 'train', '--data', 'data.jsonl', '--pair', 'image:text', '--steps', '3', '--eval-fraction', '0', '--out', join(dir, 'run-bad'), ...common);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/E_TRAIN_DATA.*samples were bad.*more than --max-bad-fraction 0\.1/);
+  });
+
+  it('refuses to reuse a run directory without --resume', async () => {
+    const r = await omnitok(dir, 'train', '--data', 'data.jsonl', '--steps', '1', '--out', join(dir, 'run-a'), ...common);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/pass --resume/);
+  });
+});
+
+describe('omnitok eval and embed on the trained run', () => {
+  it('eval retrieval prints R@1/5/10 both ways over the usable samples', async () => {
+    const r = await omnitok(dir, 'eval', '--checkpoint', 'run-a', '--data', 'data.jsonl', '--split', 'all', '--backend', 'cpu', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { samples: number; skipped: number; retrieval: { pair: string; n: number; aToB: { r1: number; r10: number }; bToA: { r10: number } }[] };
+    expect(out.samples).toBe(GOOD);
+    expect(out.skipped).toBe(5);
+    expect(out.retrieval[0]!.pair).toBe('image__text');
+    expect(out.retrieval[0]!.n).toBe(GOOD);
+    expect(out.retrieval[0]!.aToB.r10).toBeGreaterThanOrEqual(out.retrieval[0]!.aToB.r1);
+    const human = await omnitok(dir, 'eval', '--checkpoint', 'run-a', '--data', 'data.jsonl', '--split', 'all', '--backend', 'cpu');
+    expect(human.stdout).toMatch(/image→text\s+R@1 [\d.]+%\s+R@5 [\d.]+%\s+R@10/);
+    expect(human.stdout).toMatch(/text→image\s+R@1/);
+  });
+
+  it('eval zero-shot uses the labels as classes and the templates file', async () => {
+    writeFileSync(join(dir, 'templates.txt'), 'a {} square\n{} tile\n');
+    const r = await omnitok(dir, 'eval', '--checkpoint', 'run-a', '--data', 'data.jsonl', '--split', 'all', '--task', 'zero-shot', '--templates', 'templates.txt', '--backend', 'cpu', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const z = (JSON.parse(r.stdout) as { zeroShot: { classes: number; n: number; top1: number; top5: number; chanceTop1: number } }).zeroShot;
+    expect([z.classes, z.n, z.chanceTop1]).toEqual([4, GOOD, 0.25]);
+    expect(z.top5).toBe(1); // 4 classes: the label is always among the best 5
+  });
+
+  it('embed writes unit [n, d] rows to .npy, deterministic, and .safetensors with metadata', async () => {
+    const r = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'image', 'img/0.png', 'img/1.png', 'img/0.png', '--out', 'e.npy', '--backend', 'cpu');
+    expect(r.code, r.stderr).toBe(0);
+    const e = decodeNpy(readFileSync(join(dir, 'e.npy')));
+    expect(e.shape).toEqual([3, 32]);
+    const rows = [0, 1, 2].map((i) => Array.from((e.data as Float32Array).subarray(i * 32, (i + 1) * 32)));
+    for (const row of rows) expect(Math.hypot(...row)).toBeCloseTo(1, 5);
+    expect(rows[2]).toEqual(rows[0]);
+    expect(rows[1]).not.toEqual(rows[0]);
+    const t = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'text', 'a red square', 'green tile', '--out', 't.safetensors', '--backend', 'cpu');
+    expect(t.code, t.stderr).toBe(0);
+    const st = decodeSafetensors(readFileSync(join(dir, 't.safetensors')));
+    expect(st.tensors.text!.shape).toEqual([2, 32]);
+    expect(st.metadata.modality).toBe('text');
+    expect(JSON.parse(st.metadata.inputs!)).toEqual(['a red square', 'green tile']);
+    const bad = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'audio', 'x.wav', '--out', 'x.npy', '--backend', 'cpu');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--modality.*image, text/);
+  });
+});
+
+describe('omnitok train on other data formats', () => {
+  it("CSV with open_clip's filepath/title columns", async () => {
+    const rows = ['filepath,title'];
+    for (let i = 0; i < 16; i++) rows.push(`img/${i}.png,"${caption(i % 4, i)}"`);
+    writeFileSync(join(dir, 'train.csv'), `${rows.join('\n')}\n`);
+    const out = join(dir, 'run-csv');
+    const r = await omnitok(dir, 'train', '--data', 'train.csv', '--steps', '2', '--eval-fraction', '0', '--out', out, ...common);
+    expect(r.code, r.stderr).toBe(0);
+    expect(jsonl(join(out, 'metrics.jsonl')).filter((m) => m.type === 'step')).toHaveLength(2);
+    const config = JSON.parse(readFileSync(join(out, 'step-00000002', 'config.json'), 'utf8')) as { pairs: string[][] };
+    expect(config.pairs).toEqual([['image', 'text']]);
+  });
+
+  it('WebDataset shards from a brace pattern (img2dataset layout)', async () => {
+    for (let s = 0; s < 2; s++) {
+      const files = [];
+      for (let i = 0; i < 8; i++) {
+        const k = s * 8 + i;
+        files.push({ name: `${String(k).padStart(6, '0')}.png`, data: readFileSync(join(dir, 'img', `${k}.png`)) });
+        files.push({ name: `${String(k).padStart(6, '0')}.txt`, data: caption(k % 4, k) });
+        files.push({ name: `${String(k).padStart(6, '0')}.json`, data: '{}' });
+      }
+      writeFileSync(join(dir, `shard-${String(s).padStart(5, '0')}.tar`), makeTar(files));
+    }
+    const out = join(dir, 'run-wds');
+    const r = await omnitok(dir, 'train', '--data', 'shard-{00000..00001}.tar', '--pair', 'image:text', '--steps', '2', '--eval-fraction', '0', '--out', out, ...common);
+    expect(r.code, r.stderr).toBe(0);
+    expect(jsonl(join(out, 'metrics.jsonl')).filter((m) => m.type === 'step')).toHaveLength(2);
+    expect(jsonl(join(out, 'skipped.jsonl'))).toEqual([]);
+  });
+});

@@ -1,0 +1,163 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { discreteTokens } from '@omnitok/core';
+import { describe, expect, it } from 'vitest';
+import { expandBraces } from '../src/data/brace.js';
+import { BatchLoader, type PreparedSample } from '../src/data/loader.js';
+import { csvSource, jsonlSource, parseRow } from '../src/data/manifest-sources.js';
+import type { DataSource, RawRecord } from '../src/data/records.js';
+import { readTar } from '../src/data/tar-reader.js';
+import { webDatasetSource } from '../src/data/webdataset-source.js';
+import { makeTar, tempDir } from './train-fixtures.js';
+
+const text = new Set(['text']);
+async function all(source: DataSource): Promise<RawRecord[]> {
+  const out: RawRecord[] = [];
+  for await (const r of source.records()) out.push(r);
+  return out;
+}
+
+describe('brace patterns', () => {
+  it('expands zero-padded ranges, lists and nesting', () => {
+    expect(expandBraces('shards/{00000..00002}.tar')).toEqual(['shards/00000.tar', 'shards/00001.tar', 'shards/00002.tar']);
+    expect(expandBraces('{a,b{1..2}}-{8..10}')).toEqual(['a-8', 'a-9', 'a-10', 'b1-8', 'b1-9', 'b1-10', 'b2-8', 'b2-9', 'b2-10']);
+    expect(expandBraces('plain.tar')).toEqual(['plain.tar']);
+    expect(() => expandBraces('x{1..2')).toThrow(/matching/);
+  });
+});
+
+describe('streaming tar reader', () => {
+  it('reads ustar members, pax long names and skips padding, chunk boundaries anywhere', async () => {
+    const long = `${'d'.repeat(60)}/${'n'.repeat(70)}.txt`;
+    const tar = makeTar([
+      { name: 'a/0001.jpg', data: new Uint8Array([1, 2, 3]) },
+      { name: 'a/0001.txt', data: 'x'.repeat(700) },
+      { name: long, data: 'long' },
+    ]);
+    for (const chunk of [1, 7, 512, 100000]) {
+      const chunks = async function* () {
+        for (let i = 0; i < tar.length; i += chunk) yield tar.subarray(i, i + chunk);
+      };
+      const entries = [];
+      for await (const e of readTar(chunks(), 't.tar')) entries.push(e);
+      expect(entries.map((e) => e.name)).toEqual(['a/0001.jpg', 'a/0001.txt', long]);
+      expect(Array.from(entries[0]!.data)).toEqual([1, 2, 3]);
+      expect(Buffer.from(entries[1]!.data).toString()).toBe('x'.repeat(700));
+    }
+  });
+  it('names a truncated archive and a bad checksum', async () => {
+    const tar = makeTar([{ name: 'k.txt', data: 'hello world' }]);
+    const once = (b: Uint8Array) => (async function* () { yield b; })();
+    await expect(async () => { for await (const _ of readTar(once(tar.subarray(0, 520)), 'cut.tar')) void _; }).rejects.toThrow(/cut\.tar.*truncated/);
+    const bad = Buffer.from(tar);
+    bad[10] = 0x41;
+    await expect(async () => { for await (const _ of readTar(once(bad), 'bad.tar')) void _; }).rejects.toThrow(/checksum/);
+  });
+});
+
+describe('manifest sources', () => {
+  it('JSONL: paths relative to the manifest, inline text, labels, malformed lines, escaping paths', async () => {
+    const dir = tempDir('jsonl');
+    const file = join(dir, 'data.jsonl');
+    writeFileSync(file, [
+      JSON.stringify({ image: 'img/a.png', text: 'a cat', label: 'cat' }),
+      '',
+      '{not json',
+      JSON.stringify({ image: '../outside.png', text: 'escape' }),
+      JSON.stringify([1, 2]),
+      JSON.stringify({ filepath: 'img/b.png', caption: 'alias' }),
+    ].join('\n'));
+    const rs = await all(jsonlSource(file, { textModalities: text, allowOutsideRoot: false }));
+    expect(rs).toHaveLength(5);
+    expect(rs[0]).toMatchObject({ key: 'data.jsonl:1', label: 'cat', fields: { image: { kind: 'path', path: join(dir, 'img/a.png') }, text: { kind: 'text', text: 'a cat' } } });
+    expect(rs[1]!.error).toMatch(/malformed JSON/);
+    expect(rs[2]!.error).toMatch(/escapes the manifest folder/);
+    expect(rs[3]!.error).toMatch(/not a JSON object/);
+    expect(Object.keys(rs[4]!.fields).sort()).toEqual(['image', 'text']);
+    const allowed = await all(jsonlSource(file, { textModalities: text, allowOutsideRoot: true }));
+    expect(allowed[2]!.error).toBeUndefined();
+    expect(allowed[2]!.fields.image).toEqual({ kind: 'path', path: join(dir, '..', 'outside.png') });
+  });
+  it("CSV/TSV: open_clip's filepath/title columns, quoting across lines, wrong column counts", async () => {
+    const dir = tempDir('csv');
+    const file = join(dir, 'train.csv');
+    writeFileSync(file, 'filepath,title\nimg/a.png,"a ""quoted"", caption"\nimg/b.png,"two\nlines"\nimg/c.png,x,extra\n');
+    const rs = await all(csvSource(file, { textModalities: text, allowOutsideRoot: false }));
+    expect(rs.map((r) => (r.fields.text as { text?: string } | undefined)?.text)).toEqual(['a "quoted", caption', 'two\nlines', undefined]);
+    expect(rs[0]!.fields.image).toEqual({ kind: 'path', path: join(dir, 'img/a.png') });
+    expect(rs[2]!.error).toMatch(/3 columns, the header has 2/);
+    const tsv = join(dir, 'x.tsv');
+    writeFileSync(tsv, 'image\ttext\tlabel\na.png\thello, world\tgreet\n');
+    expect((await all(csvSource(tsv, { textModalities: text, allowOutsideRoot: false })))[0]).toMatchObject({ label: 'greet', fields: { text: { text: 'hello, world' } } });
+    expect(parseRow('a;"b;c";d', ';').cells).toEqual(['a', 'b;c', 'd']);
+  });
+  it('WebDataset: groups members by key across brace-expanded shards; a missing shard is a bad record', async () => {
+    const dir = tempDir('wds');
+    writeFileSync(join(dir, 's-0.tar'), makeTar([
+      { name: '000.jpg', data: new Uint8Array([9]) },
+      { name: '000.txt', data: 'zero' },
+      { name: '000.cls', data: 'c0' },
+      { name: '001.png', data: new Uint8Array([8]) },
+      { name: '001.txt', data: 'one' },
+    ]));
+    writeFileSync(join(dir, 's-1.tar'), makeTar([{ name: 'sub/002.wav', data: new Uint8Array([7]) }, { name: 'sub/002.txt', data: 'two' }]));
+    const rs = await all(webDatasetSource('s-{0..2}.tar', { cwd: dir, textModalities: text }));
+    expect(rs.map((r) => r.key)).toEqual(['000', '001', 'sub/002', 's-2.tar:error']);
+    expect(rs[0]).toMatchObject({ label: 'c0', fields: { text: { kind: 'text', text: 'zero' }, image: { kind: 'bytes', name: 's-0.tar:000.jpg' } } });
+    expect(Object.keys(rs[2]!.fields).sort()).toEqual(['audio', 'text']);
+    expect(rs[3]!.error).toMatch(/no such shard/);
+  });
+});
+
+describe('batch loader', () => {
+  const stub = async (r: RawRecord): Promise<PreparedSample> => {
+    if (r.fields.text?.kind === 'text' && r.fields.text.text === 'bad') throw new Error('bad sample');
+    await new Promise((res) => setImmediate(res));
+    const ids = Int32Array.from([1, 2]);
+    return { key: r.key, tokens: { text: discreteTokens({ ids, length: 2, vocabSize: 4, modality: 'text', preset: 'stub' }) } };
+  };
+  const manifest = (n: number, badEvery = 0) => {
+    const dir = tempDir('loader');
+    const file = join(dir, 'big.jsonl');
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) lines.push(JSON.stringify({ text: badEvery && i % badEvery === 0 ? 'bad' : `caption number ${i} ${'padding '.repeat(20)}` }));
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return jsonlSource(file, { textModalities: text, allowOutsideRoot: false });
+  };
+
+  it('streams a large manifest holding a bounded number of records, whatever its size', async () => {
+    const source = manifest(60_000);
+    const loader = new BatchLoader({ source, accept: () => true, prepare: stub, batchSize: 32, seed: 1, shuffleBuffer: 256, concurrency: 4, prefetch: 2, epochs: 1 });
+    const before = process.memoryUsage().heapUsed;
+    let samples = 0;
+    let peak = 0;
+    for await (const b of loader.batches()) {
+      samples += b.samples.length;
+      peak = Math.max(peak, process.memoryUsage().heapUsed - before);
+    }
+    expect(samples).toBe(Math.floor(60_000 / 32) * 32);
+    expect(loader.stats.maxShuffleBuffer).toBe(256);
+    expect(loader.stats.maxInFlight).toBeLessThanOrEqual(4);
+    expect(loader.stats.maxQueued).toBeLessThanOrEqual(2);
+    // The manifest is ~13 MB of text; a loader that read it whole would hold far more than this.
+    expect(peak).toBeLessThan(64 * 2 ** 20);
+  });
+
+  it('shuffles per epoch deterministically; a resumed loader sees exactly the remaining batches', async () => {
+    const source = manifest(300, 7);
+    const make = (start?: { epoch: number; position: number }) =>
+      new BatchLoader({ source, accept: () => true, prepare: stub, batchSize: 16, seed: 5, shuffleBuffer: 64, concurrency: 3, prefetch: 2, epochs: 2, start });
+    const full: { keys: string[]; skipped: number; epoch: number; position: number }[] = [];
+    for await (const b of make().batches()) full.push({ keys: b.samples.map((s) => s.key), skipped: b.skipped.length, epoch: b.epoch, position: b.position });
+    const order0 = full.filter((b) => b.epoch === 0).flatMap((b) => b.keys);
+    const order1 = full.filter((b) => b.epoch === 1).flatMap((b) => b.keys);
+    expect(order0).not.toEqual(order1);
+    expect(order0.slice(0, 20)).not.toEqual([...order0].sort().slice(0, 20));
+    expect(full.reduce((s, b) => s + b.skipped, 0)).toBe(2 * Math.ceil(300 / 7));
+    const cut = full[9]!;
+    const rest: typeof full = [];
+    for await (const b of make({ epoch: cut.epoch, position: cut.position }).batches()) rest.push({ keys: b.samples.map((s) => s.key), skipped: b.skipped.length, epoch: b.epoch, position: b.position });
+    expect(rest).toEqual(full.slice(10));
+  });
+});
+
