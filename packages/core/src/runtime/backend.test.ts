@@ -43,12 +43,12 @@ describe('initBackend', () => {
   });
 
   it('auto picks the fastest working backend and says why the others were skipped', async () => {
-    const load = (spec: string) => (spec.startsWith('@tensorflow/tfjs-node') || spec === 'webgpu' ? notFound(spec) : import(spec));
+    const load = (spec: string) => (spec.startsWith('@tensorflow/tfjs-node') || spec === 'webgpu' || spec === '@omnitok/native-kernels' ? notFound(spec) : import(spec));
     const info = await initBackend('auto', { importModule: load });
     // this file never loads Dawn, so navigator.gpu is absent: auto falls through tensorflow and webgpu to wasm
     expect((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu).toBeUndefined();
     expect(info.name).toBe('wasm');
-    expect(info.reason).toMatch(/^auto: wasm; skipped tensorflow \(.*not installed.*\); webgpu \(.*webgpu.*\)/);
+    expect(info.reason).toMatch(/^auto: wasm; skipped tensorflow \(.*not installed.*\); webgpu \(.*webgpu.*\); native \(@omnitok\/native-kernels is not installed\)/);
     expect(tf.getBackend()).toBe(info.name);
   });
 

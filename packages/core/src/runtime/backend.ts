@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import { BackendUnavailableError } from './errors.js';
+import { type Kernels, registerNativeBackend } from './kernels/native-backend.js';
 
 /**
  * Backend selection.
@@ -12,16 +13,18 @@ import { BackendUnavailableError } from './errors.js';
  * |--------------|---------------------------------------------------------|-------------------------------------|
  * | `tensorflow` | libtensorflow (CPU or CUDA) through `@tensorflow/tfjs-node(-gpu)` | the optional peer installed  |
  * | `webgpu`     | WebGPU (`navigator.gpu`, or Dawn via the npm `webgpu` package in Node) | an adapter           |
+ * | `native`     | C++ kernels (`@omnitok/native-kernels`: OpenMP, OpenBLAS GEMM if present) + the cpu ones | the addon built |
  * | `wasm`       | `@tensorflow/tfjs-backend-wasm` (SIMD, one thread in Node) | nothing (embedded default)        |
  * | `cpu`        | plain JavaScript kernels                                | nothing (the reference)             |
  *
  * `auto` tries them in that order and keeps the first that initializes; `reason` says why the faster
- * ones were passed over. All names share one `tf` namespace (`@tensorflow/tfjs`): backends register
+ * ones were passed over. A software WebGPU adapter (lavapipe, llvmpipe, SwiftShader: the CPU) is passed
+ * over for `native` when the addon loads, since it is many times slower. All names share one `tf` namespace (`@tensorflow/tfjs`): backends register
  * into its global engine, and `initBackend` switches the engine to the chosen one.
  */
-export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'native' | 'wasm' | 'cpu';
 export type BackendChoice = BackendName | 'auto';
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
 
 export type TF = typeof tf;
 
@@ -51,6 +54,9 @@ export const TENSORFLOW_HINT =
 export const WEBGPU_HINT =
   'In Node install the `webgpu` package (`npm install webgpu`) and a Vulkan/Metal/D3D12 driver (on Linux without a GPU: Mesa ≥ 25 lavapipe, e.g. Debian `apt-get install -t bookworm-backports mesa-vulkan-drivers`), or choose backend "wasm".';
 
+export const NATIVE_HINT =
+  'Build it with `npm install @omnitok/native-kernels` (or `npm run build` in the omnitok repository) on a machine with g++ and Node\'s headers, or choose backend "wasm".';
+
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
 
 /** Switches TensorFlow.js to `name` (or the fastest working backend for `auto`) and says which. */
@@ -64,6 +70,10 @@ export async function initBackend(name: BackendChoice = 'auto', options: InitBac
   for (const candidate of BACKEND_NAMES) {
     try {
       const info = await initOne(candidate, options);
+      if (candidate === 'webgpu' && SOFTWARE_ADAPTER.test(info.description) && (await probeBackend('native', options)).available) {
+        skipped.push(`webgpu (a software adapter, slower than native: ${info.description})`);
+        continue;
+      }
       const reason = skipped.length === 0 ? `auto: ${candidate} is the fastest available` : `auto: ${candidate}; skipped ${skipped.join('; ')}`;
       return { ...info, reason };
     } catch (error) {
@@ -95,6 +105,8 @@ async function initOne(name: BackendName, options: InitBackendOptions): Promise<
       return initWebgpu(load);
     case 'wasm':
       return initWasm(load);
+    case 'native':
+      return initNative(load);
     case 'cpu':
       await switchTo('cpu', 'plain JavaScript kernels');
       return { name, tf, description: 'cpu: plain JavaScript kernels (reference)' };
@@ -187,3 +199,20 @@ async function initWasm(load: (s: string) => Promise<unknown>): Promise<Omit<Bac
 }
 
 let wasmPathsSet = false;
+
+const SOFTWARE_ADAPTER = /lavapipe|llvmpipe|swiftshader|software/i;
+
+async function initNative(load: (s: string) => Promise<unknown>): Promise<Omit<BackendInfo, 'reason'>> {
+  let mod: { loadNativeKernels: () => { ok: true; kernels: Kernels } | { ok: false; reason: string } };
+  try {
+    mod = (await load('@omnitok/native-kernels')) as typeof mod;
+  } catch (error) {
+    throw new BackendUnavailableError('native', '@omnitok/native-kernels is not installed', NATIVE_HINT, { cause: error });
+  }
+  const loaded = mod.loadNativeKernels();
+  if (!loaded.ok) throw new BackendUnavailableError('native', loaded.reason, NATIVE_HINT);
+  registerNativeBackend(loaded.kernels);
+  await switchTo('native', 'the native backend');
+  const { blas, threads, isa } = loaded.kernels.info();
+  return { name: 'native', tf, description: `native: C++ kernels (${isa}, ${threads} thread${threads === 1 ? '' : 's'}, GEMM: ${blas}) + cpu` };
+}

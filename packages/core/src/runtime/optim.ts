@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { DenseArray } from '../io/index.js';
 import { NonFiniteError } from './errors.js';
+import { fusedAdamW, fusedSumSquares } from './kernels/fused-ops.js';
 
 /** Which parameters get no weight decay. Default: rank < 2 (gains, biases, LayerScale, CLS) and embeddings. */
 export type DecayFilter = (name: string, shape: readonly number[]) => boolean;
@@ -78,6 +79,9 @@ export class AdamW {
         const m = this.m.get(name);
         const v = this.v.get(name);
         if (!g || !m || !v) continue;
+        const decay = this.decays.get(name) && this.weightDecay > 0 ? 1 - lr * this.weightDecay : 1;
+        // `native`: one in-place pass over p, m, v (same arithmetic as below)
+        if (fusedAdamW(p, g, m, v, { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay, bc1, bc2 })) continue;
         const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         m.assign(m1);
@@ -142,11 +146,14 @@ export function warmupCosine(o: WarmupCosineOptions): (step: number) => number {
 
 /** √(Σ‖g‖²) over all gradients, as a scalar tensor. */
 export function globalNorm(grads: Iterable<tf.Tensor>): tf.Scalar {
+  const list = [...grads];
+  const native = fusedSumSquares(list); // `native`: one pass per gradient, double accumulation
+  if (native !== undefined) return tf.scalar(Math.sqrt(native));
   return tf.tidy(() => {
     // a chain of adds, not tf.addN: a many-input AddN shader exceeds the storage-buffer limit of some
     // WebGPU adapters (lavapipe: 16) and then silently yields zeros
     let total: tf.Tensor = tf.scalar(0);
-    for (const g of grads) total = tf.add(total, tf.sum(tf.square(g)));
+    for (const g of list) total = tf.add(total, tf.sum(tf.square(g)));
     return tf.sqrt(total) as tf.Scalar;
   });
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedAvailable, fusedSelfAttention } from '../kernels/fused-ops.js';
 import { check, Module } from '../module.js';
 import type { Rng } from '../rng.js';
 import { Dropout } from './dropout.js';
@@ -55,6 +56,10 @@ export class MultiHeadAttention extends Module {
     let q: tf.Tensor;
     let k: tf.Tensor;
     let v: tf.Tensor;
+    if (!kv && fusedAvailable() && !this.attnDrop.active()) {
+      // `native`: QKᵀ, masks, softmax and ·V in one kernel each way, straight from the fused projection
+      return this.proj.forward(fusedSelfAttention(this.qkv.forward(x), H, mask.keyMask, Boolean(mask.causal))); // [B, N, D]
+    }
     if (!kv) {
       const qkv = this.qkv.forward(x).reshape([B, Nq, 3, H, Dh]); // [B, N, 3, H, Dh]
       const t = qkv.transpose([2, 0, 3, 1, 4]); // [3, B, H, N, Dh]

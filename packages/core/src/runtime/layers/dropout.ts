@@ -15,6 +15,11 @@ export class Dropout extends Module {
     super();
   }
 
+  /** Whether forward() changes anything (training with a non-zero rate). */
+  active(): boolean {
+    return this.training && this.rate !== 0;
+  }
+
   forward(x: tf.Tensor): tf.Tensor {
     if (!this.training || this.rate === 0) return x;
     const seed = this.rng.nextUint32();

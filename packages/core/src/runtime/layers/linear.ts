@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fusedAvailable } from '../kernels/fused-ops.js';
 import { check, Module } from '../module.js';
 import type { Rng } from '../rng.js';
 
@@ -9,13 +10,19 @@ import type { Rng } from '../rng.js';
  * backend runs transposed/batched matmuls 10–50× slower than a plain 2-D one, and autodiff of a
  * rank-3 matMul produces exactly those.
  */
+/** [dx, dW]; the `native` backend's GEMM takes the transposes as flags (no transposed copies). */
+function linearGrads(dy: tf.Tensor2D, xs: tf.Tensor2D, ws: tf.Tensor2D): [tf.Tensor, tf.Tensor] {
+  if (fusedAvailable()) return [tf.matMul(dy, ws, false, true), tf.matMul(xs, dy, true, false)];
+  return [tf.matMul(dy, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy)];
+}
+
 const linearBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
     value: tf.add(tf.matMul(x, w), b),
     gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy), tf.sum(dy, 0)];
+      return [...linearGrads(dy, xs, ws), tf.sum(dy, 0)];
     },
   };
 }) as never) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
@@ -26,7 +33,7 @@ const linearNoBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.Gr
     value: tf.matMul(x, w),
     gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy)];
+      return linearGrads(dy, xs, ws);
     },
   };
 }) as never) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;

@@ -2,6 +2,8 @@
  * Test helper (not exported): runs a describe block once per backend, like tfjs' describeWithFlags.
  * cpu and wasm always run. webgpu runs when an adapter exists; when `CI` is set or
  * OMNITOK_REQUIRE_WEBGPU=1 a missing adapter FAILS the suite instead of skipping it.
+ * native runs when its addon is built (`npm run build`); OMNITOK_REQUIRE_NATIVE=1 makes a missing
+ * addon fail the suite instead (its build falls back silently where no compiler exists).
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe } from 'vitest';
@@ -10,15 +12,18 @@ import { type BackendInfo, type BackendName, initBackend, probeBackend } from '.
 
 export const requireWebgpu = Boolean(process.env.CI) || process.env.OMNITOK_REQUIRE_WEBGPU === '1';
 const webgpu = await probeBackend('webgpu');
-export const TEST_BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu'];
+export const requireNative = process.env.OMNITOK_REQUIRE_NATIVE === '1';
+export const native = await probeBackend('native');
+export const TEST_BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu', 'native'];
 
 export function describeBackends(title: string, body: (backend: () => BackendInfo) => void, backends: readonly BackendName[] = TEST_BACKENDS): void {
   for (const name of backends) {
-    const skip = name === 'webgpu' && !webgpu.available && !requireWebgpu;
+    const skip = (name === 'webgpu' && !webgpu.available && !requireWebgpu) || (name === 'native' && !native.available && !requireNative);
     describe.skipIf(skip)(`${title} [${name}]`, () => {
       let info: BackendInfo | undefined;
       beforeAll(async () => {
         if (name === 'webgpu' && !webgpu.available) throw new Error(`webgpu is required here (CI / OMNITOK_REQUIRE_WEBGPU) but unavailable: ${webgpu.reason}`);
+        if (name === 'native' && !native.available) throw new Error(`native is required here (OMNITOK_REQUIRE_NATIVE) but unavailable: ${native.reason}`);
         info = await initBackend(name);
       });
       body(() => info!);

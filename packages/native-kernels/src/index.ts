@@ -1,0 +1,79 @@
+/**
+ * @omnitok/native-kernels — the C++ kernels behind the omnitok runtime's `native` TensorFlow.js backend.
+ *
+ * This package only loads the addon; the TensorFlow.js side (kernel registration, custom gradients)
+ * lives in `@omnitok/core/runtime` (`initBackend('native')`). Every function works in place on
+ * Float32Arrays (row-major, no copies); shapes are passed explicitly and checked only where a wrong
+ * one would read out of bounds (matmul). Nothing is registered or loaded on import: call
+ * `loadNativeKernels()`.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+type F = Float32Array;
+
+export interface NativeKernels {
+  /** c[b] = alpha·op(a[b])·op(b[b]) + beta·c[b]; a/b batch strides in elements (0 = broadcast). */
+  matmul(a: F, b: F, c: F, batch: number, M: number, N: number, K: number, transA: boolean, transB: boolean, strideA: number, strideB: number, alpha: number, beta: number): void;
+  /** c [M, N] += bias [N], in place. */
+  addBias(c: F, bias: F): void;
+  /**
+   * out[o, i] = a ∘ b (op 0 add, 1 sub, 2 mul, 3 div); each operand is full [outer·inner] (mode 0),
+   * a row [inner] repeated over outer (mode 1) or a scalar (mode 2).
+   */
+  binary(op: 0 | 1 | 2 | 3, a: F, b: F, out: F, outer: number, inner: number, aMode: 0 | 1 | 2, bMode: 0 | 1 | 2): void;
+  /** out[o, i] = Σ_m x[o, m, i]. */
+  reduceSum(x: F, out: F, outer: number, mid: number, inner: number): void;
+  /** out = x transposed by perm (rank ≤ 6). */
+  transpose(x: F, out: F, shape: readonly number[], perm: readonly number[]): void;
+  /** out = x[begin : begin + size] (rank ≤ 6). */
+  slice(x: F, out: F, shape: readonly number[], begin: readonly number[], size: readonly number[]): void;
+  /** y = (x − mean)·rstd·w + b over rows of length cols; also writes mean [rows] and rstd [rows]. */
+  layerNorm(x: F, w: F, b: F, y: F, mean: F, rstd: F, rows: number, cols: number, eps: number): void;
+  layerNormBwd(dy: F, x: F, w: F, mean: F, rstd: F, dx: F, dw: F, db: F, rows: number, cols: number): void;
+  /** kind 0 erf, 1 tanh, 2 quick (x·σ(1.702x)). */
+  gelu(x: F, y: F, kind: number): void;
+  geluBwd(x: F, dy: F, dx: F, kind: number): void;
+  /**
+   * Self-attention from a fused projection qkv [B, N, 3D] (q|k|v, head-major): writes out [B, N, D]
+   * and the attention probabilities probs [B, H, N, N] (kept for the backward). keyMask [B, N]
+   * (1 keep, 0 pad) or an empty array; causal masks keys after the query.
+   */
+  attention(qkv: F, keyMask: F, out: F, probs: F, B: number, N: number, H: number, Dh: number, causal: boolean): void;
+  attentionBwd(dOut: F, qkv: F, probs: F, dqkv: F, B: number, N: number, H: number, Dh: number): void;
+  /** One AdamW update in place (torch.optim.AdamW's arithmetic); decay = 1 − lr·wd (or 1); g is scaled by gradScale. */
+  adamw(p: F, g: F, m: F, v: F, lr: number, beta1: number, beta2: number, eps: number, decay: number, bc1: number, bc2: number, gradScale: number): void;
+  /** Σ x² accumulated in double. */
+  sumSquares(x: F): number;
+  /** What the addon runs on: GEMM provider, thread count, widest ISA detected. */
+  info(): { blas: string; threads: number; isa: string };
+  /** threads ≤ 0 keeps the current count; useBlas false forces the built-in GEMM. */
+  configure(threads: number, useBlas: boolean): void;
+}
+
+export type LoadResult = { ok: true; kernels: NativeKernels; path: string } | { ok: false; reason: string };
+
+let cached: LoadResult | undefined;
+
+/** Path of the compiled addon (built by `npm run build` into dist/). */
+export function addonPath(): string {
+  return fileURLToPath(new URL('../dist/omnitok_native.node', import.meta.url));
+}
+
+/**
+ * Loads the addon once. Never throws: `{ ok: false, reason }` says why it is unavailable (not built —
+ * no compiler at install time — or it failed to load), so callers can fall back to wasm/cpu.
+ */
+export function loadNativeKernels(): LoadResult {
+  if (cached) return cached;
+  const path = addonPath();
+  if (process.env.OMNITOK_NATIVE_DISABLE === '1') return (cached = { ok: false, reason: 'disabled by OMNITOK_NATIVE_DISABLE=1' });
+  if (!existsSync(path)) return (cached = { ok: false, reason: `the addon was not built (${path} is missing: run \`npm run build -w @omnitok/native-kernels\` with g++ available)` });
+  try {
+    const kernels = createRequire(import.meta.url)(path) as NativeKernels;
+    return (cached = { ok: true, kernels, path });
+  } catch (error) {
+    return (cached = { ok: false, reason: `the addon failed to load: ${(error as Error).message.split('\n')[0]}` });
+  }
+}

@@ -1,0 +1,796 @@
+// @omnitok/native-kernels: float32 training kernels for the omnitok runtime's `native` backend.
+//
+// Plain N-API (no node-addon-api), every function works on Float32Array views in place (no copies):
+// the JS side (packages/core/src/runtime/kernels) owns all buffers. Parallelism: OpenMP across the
+// machine's cores (OMNITOK_NATIVE_THREADS caps it). GEMM: OpenBLAS' cblas_sgemm when libopenblas is
+// present at run time (dlopen, pinned to one thread per caller: we split the work ourselves), else our
+// own blocked kernel compiled for AVX-512 / AVX2+FMA / baseline with GCC's target_clones (runtime
+// dispatch on the CPU's features, so one binary is portable).
+#include <node_api.h>
+#include <dlfcn.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------- BLAS
+typedef void (*cblas_sgemm_t)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+typedef void (*openblas_set_threads_t)(int);
+cblas_sgemm_t blas_sgemm = nullptr;
+std::string blas_name = "builtin";
+bool use_blas = true;
+
+void load_blas() {
+  if (const char* off = getenv("OMNITOK_NATIVE_NO_BLAS"); off && off[0] == '1') return;
+  const char* names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblasp-r0.3.21.so", nullptr};
+  for (int i = 0; names[i]; i++) {
+    void* h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!h) continue;
+    auto g = (cblas_sgemm_t)dlsym(h, "cblas_sgemm");
+    if (!g) continue;
+    if (auto s = (openblas_set_threads_t)dlsym(h, "openblas_set_num_threads")) s(1);
+    blas_sgemm = g;
+    blas_name = std::string("OpenBLAS (") + names[i] + ")";
+    return;
+  }
+}
+
+// Our own GEMM: C[M,N] = alpha·op(A)·op(B) + beta·C, row-major. B is packed into K×N panels so the
+// inner loop is a contiguous axpy the compiler vectorizes for the clone's ISA.
+#ifndef OMNITOK_NO_CLONES
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#endif
+void gemm_kernel(int M, int N, int K, float alpha, const float* A, int lda, bool ta, const float* Bp, float* C, int ldc) {
+  constexpr int RB = 4;
+  int i = 0;
+  for (; i + RB <= M; i += RB) {
+    float* c0 = C + (size_t)i * ldc;
+    float* c1 = c0 + ldc;
+    float* c2 = c1 + ldc;
+    float* c3 = c2 + ldc;
+    for (int k = 0; k < K; k++) {
+      float a0, a1, a2, a3;
+      if (ta) {
+        const float* ak = A + (size_t)k * lda + i;
+        a0 = ak[0], a1 = ak[1], a2 = ak[2], a3 = ak[3];
+      } else {
+        a0 = A[(size_t)i * lda + k], a1 = A[(size_t)(i + 1) * lda + k], a2 = A[(size_t)(i + 2) * lda + k], a3 = A[(size_t)(i + 3) * lda + k];
+      }
+      a0 *= alpha, a1 *= alpha, a2 *= alpha, a3 *= alpha;
+      const float* b = Bp + (size_t)k * N;
+      for (int j = 0; j < N; j++) {
+        float bj = b[j];
+        c0[j] += a0 * bj;
+        c1[j] += a1 * bj;
+        c2[j] += a2 * bj;
+        c3[j] += a3 * bj;
+      }
+    }
+  }
+  for (; i < M; i++) {
+    float* c = C + (size_t)i * ldc;
+    for (int k = 0; k < K; k++) {
+      float a = alpha * (ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
+      const float* b = Bp + (size_t)k * N;
+      for (int j = 0; j < N; j++) c[j] += a * b[j];
+    }
+  }
+}
+
+void builtin_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+  if (beta == 0.f) {
+    for (int i = 0; i < M; i++) std::memset(C + (size_t)i * ldc, 0, sizeof(float) * N);
+  } else if (beta != 1.f) {
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] *= beta;
+  }
+  // K-blocks of B packed into a thread-local panel (kept across calls: no allocation in the hot loop)
+  thread_local std::vector<float> panel;
+  constexpr int KB = 256, NB = 512;
+  for (int j0 = 0; j0 < N; j0 += NB) {
+    int nb = std::min(NB, N - j0);
+    for (int k0 = 0; k0 < K; k0 += KB) {
+      int kb = std::min(KB, K - k0);
+      if (panel.size() < (size_t)kb * nb) panel.resize((size_t)kb * nb);
+      for (int k = 0; k < kb; k++)
+        for (int j = 0; j < nb; j++) panel[(size_t)k * nb + j] = tb ? B[(size_t)(j0 + j) * ldb + k0 + k] : B[(size_t)(k0 + k) * ldb + j0 + j];
+      const float* Ak = ta ? A + (size_t)k0 * lda : A + k0;
+      gemm_kernel(M, nb, kb, alpha, Ak, lda, ta, panel.data(), C + j0, ldc);
+    }
+  }
+}
+
+// One single-threaded GEMM (callers parallelize).
+inline void sgemm1(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.f ? 0.f : beta * C[(size_t)i * ldc + j];
+    return;
+  }
+  if (blas_sgemm && use_blas) {
+    blas_sgemm(101 /*RowMajor*/, ta ? 112 : 111, tb ? 112 : 111, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  } else {
+    builtin_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+}
+
+int max_threads = 1;
+
+// Batched GEMM, parallel over batches, or over row blocks of one big product.
+void sgemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float* A, size_t sa, const float* B, size_t sb, float* C, size_t sc, float alpha, float beta) {
+  int lda = ta ? M : K, ldb = tb ? K : N;
+  double flops = 2.0 * batch * M * N * K;
+  int threads = flops < 2e5 ? 1 : max_threads;
+  if (batch >= threads * 2 || threads == 1) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+    for (int b = 0; b < batch; b++) sgemm1(ta, tb, M, N, K, alpha, A + b * sa, lda, B + b * sb, ldb, beta, C + b * sc, N);
+    return;
+  }
+  for (int b = 0; b < batch; b++) {
+    const float* Ab = A + b * sa;
+    const float* Bb = B + b * sb;
+    float* Cb = C + b * sc;
+    // split the larger output dimension into one block per thread
+    if (M >= N) {
+      int step = (M + threads - 1) / threads;
+#pragma omp parallel for num_threads(threads)
+      for (int t = 0; t < threads; t++) {
+        int i0 = t * step, m = std::min(step, M - i0);
+        if (m > 0) sgemm1(ta, tb, m, N, K, alpha, ta ? Ab + i0 : Ab + (size_t)i0 * lda, lda, Bb, ldb, beta, Cb + (size_t)i0 * N, N);
+      }
+    } else {
+      int step = ((N + threads - 1) / threads + 15) / 16 * 16;
+#pragma omp parallel for num_threads(threads)
+      for (int t = 0; t < threads; t++) {
+        int j0 = t * step, n = std::min(step, N - j0);
+        if (n > 0) sgemm1(ta, tb, M, n, K, alpha, Ab, lda, tb ? Bb + (size_t)j0 * ldb : Bb + j0, ldb, beta, Cb + j0, N);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------- N-API glue
+struct F32 {
+  float* p = nullptr;
+  size_t n = 0;
+};
+
+bool get_f32(napi_env env, napi_value v, F32* out) {
+  napi_typedarray_type t;
+  size_t len;
+  void* data;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &t, &len, &data, &ab, &off) != napi_ok || t != napi_float32_array) {
+    napi_throw_type_error(env, nullptr, "expected a Float32Array");
+    return false;
+  }
+  out->p = (float*)data;
+  out->n = len;
+  return true;
+}
+
+double get_num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+bool get_bool(napi_env env, napi_value v) {
+  bool b = false;
+  if (napi_get_value_bool(env, v, &b) != napi_ok) b = get_num(env, v) != 0;
+  return b;
+}
+
+#define ARGS(n)                                               \
+  size_t argc = n;                                            \
+  napi_value argv[n];                                         \
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr); \
+  if (argc < n) {                                             \
+    napi_throw_type_error(env, nullptr, "too few arguments"); \
+    return nullptr;                                           \
+  }
+#define F32ARG(name, i) \
+  F32 name;             \
+  if (!get_f32(env, argv[i], &name)) return nullptr;
+#define INT(i) ((long long)get_num(env, argv[i]))
+#define NUM(i) (get_num(env, argv[i]))
+
+napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// matmul(a, b, c, batch, M, N, K, transA, transB, strideA, strideB, alpha=1, beta=0)
+// strides in elements (0 broadcasts a batch-1 operand); c is [batch, M, N].
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  ARGS(13);
+  F32ARG(a, 0);
+  F32ARG(b, 1);
+  F32ARG(c, 2);
+  int batch = INT(3), M = INT(4), N = INT(5), K = INT(6);
+  bool ta = get_bool(env, argv[7]), tb = get_bool(env, argv[8]);
+  size_t sa = INT(9), sb = INT(10);
+  if (c.n < (size_t)batch * M * N || a.n < (batch - 1) * sa + (size_t)M * K || b.n < (batch - 1) * sb + (size_t)K * N) {
+    napi_throw_range_error(env, nullptr, "matmul: buffer too small for the shapes");
+    return nullptr;
+  }
+  sgemm_batched(batch, ta, tb, M, N, K, a.p, sa, b.p, sb, c.p, (size_t)M * N, (float)NUM(11), (float)NUM(12));
+  return undefined(env);
+}
+
+// addBias(c [M, N], bias [N]) in place
+napi_value AddBias(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  F32ARG(c, 0);
+  F32ARG(bias, 1);
+  size_t N = bias.n, M = c.n / N;
+#pragma omp parallel for num_threads(max_threads) if (c.n > 65536)
+  for (size_t i = 0; i < M; i++) {
+    float* r = c.p + i * N;
+    for (size_t j = 0; j < N; j++) r[j] += bias.p[j];
+  }
+  return undefined(env);
+}
+
+// binary(op, a, b, out, shape[6], aStrides[6], bStrides[6]): out = a ∘ b with numpy broadcasting
+// (a broadcast dim has stride 0; the caller pads to rank 6 and merges dims). op: 0 add, 1 sub, 2 mul, 3 div.
+template <int OP>
+inline float bin(float x, float y) {
+  if constexpr (OP == 0) return x + y;
+  if constexpr (OP == 1) return x - y;
+  if constexpr (OP == 2) return x * y;
+  return x / y;
+}
+
+template <int OP>
+void binary_run(const float* a, const float* b, float* out, const long long* S, const long long* sa, const long long* sb) {
+  long long outer = S[0] * S[1] * S[2] * S[3] * S[4], inner = S[5];
+#pragma omp parallel for num_threads(max_threads) if (outer * inner > 262144 && outer > 1)
+  for (long long o = 0; o < outer; o++) {
+    long long r = o, oa = 0, ob = 0;
+    for (int i = 4; i >= 0; i--) {
+      long long idx = r % S[i];
+      r /= S[i];
+      oa += idx * sa[i], ob += idx * sb[i];
+    }
+    const float* ar = a + oa;
+    const float* br = b + ob;
+    float* y = out + o * inner;
+    if (sa[5] && sb[5]) {
+#pragma omp simd
+      for (long long i = 0; i < inner; i++) y[i] = bin<OP>(ar[i], br[i]);
+    } else if (sa[5]) {
+      float s = br[0];
+#pragma omp simd
+      for (long long i = 0; i < inner; i++) y[i] = bin<OP>(ar[i], s);
+    } else if (sb[5]) {
+      float s = ar[0];
+#pragma omp simd
+      for (long long i = 0; i < inner; i++) y[i] = bin<OP>(s, br[i]);
+    } else {
+      float v = bin<OP>(ar[0], br[0]);
+      for (long long i = 0; i < inner; i++) y[i] = v;
+    }
+  }
+}
+
+bool get_i64_array(napi_env env, napi_value arr, long long* out, int n) {
+  for (int i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, arr, i, &e) != napi_ok) return false;
+    out[i] = (long long)get_num(env, e);
+  }
+  return true;
+}
+
+napi_value Binary(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  int op = INT(0);
+  F32ARG(a, 1);
+  F32ARG(b, 2);
+  F32ARG(out, 3);
+  long long S[6], sa[6], sb[6];
+  get_i64_array(env, argv[4], S, 6);
+  get_i64_array(env, argv[5], sa, 6);
+  get_i64_array(env, argv[6], sb, 6);
+  switch (op) {
+    case 0: binary_run<0>(a.p, b.p, out.p, S, sa, sb); break;
+    case 1: binary_run<1>(a.p, b.p, out.p, S, sa, sb); break;
+    case 2: binary_run<2>(a.p, b.p, out.p, S, sa, sb); break;
+    default: binary_run<3>(a.p, b.p, out.p, S, sa, sb); break;
+  }
+  return undefined(env);
+}
+
+// reduceSum(x, out, outer, mid, inner): out[o, i] = Σ_m x[o, m, i]
+napi_value ReduceSum(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  F32ARG(x, 0);
+  F32ARG(out, 1);
+  size_t outer = INT(2), mid = INT(3), inner = INT(4);
+  if (inner == 1) {
+#pragma omp parallel for num_threads(max_threads) if (x.n > 262144)
+    for (size_t o = 0; o < outer; o++) {
+      const float* r = x.p + o * mid;
+      double s = 0;
+      for (size_t m = 0; m < mid; m++) s += r[m];
+      out.p[o] = (float)s;
+    }
+    return undefined(env);
+  }
+  // column sums: per thread partial rows, then combined (deterministic order)
+  int threads = (x.n > 262144 && mid >= 64) ? max_threads : 1;
+  std::vector<float> parts((size_t)threads * inner);
+  for (size_t o = 0; o < outer; o++) {
+    const float* base = x.p + o * mid * inner;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+      int t = omp_get_thread_num(), T = omp_get_num_threads();
+      size_t m0 = mid * t / T, m1 = mid * (t + 1) / T;
+      float* acc = parts.data() + (size_t)t * inner;
+      std::fill(acc, acc + inner, 0.f);
+      for (size_t m = m0; m < m1; m++) {
+        const float* r = base + m * inner;
+        for (size_t i = 0; i < inner; i++) acc[i] += r[i];
+      }
+    }
+    float* dst = out.p + o * inner;
+    std::copy(parts.begin(), parts.begin() + inner, dst);
+    for (int t = 1; t < threads; t++)
+      for (size_t i = 0; i < inner; i++) dst[i] += parts[(size_t)t * inner + i];
+  }
+  return undefined(env);
+}
+
+// transpose(x, out, shape[], perm[]) for rank ≤ 6
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  F32ARG(x, 0);
+  F32ARG(out, 1);
+  uint32_t rank;
+  napi_get_array_length(env, argv[2], &rank);
+  if (rank > 6) {
+    napi_throw_range_error(env, nullptr, "transpose: rank > 6");
+    return nullptr;
+  }
+  long long shape[6] = {1, 1, 1, 1, 1, 1}, perm[6] = {0, 1, 2, 3, 4, 5};
+  for (uint32_t i = 0; i < rank; i++) {
+    napi_value e;
+    napi_get_element(env, argv[2], i, &e);
+    shape[i] = (long long)get_num(env, e);
+    napi_get_element(env, argv[3], i, &e);
+    perm[i] = (long long)get_num(env, e);
+  }
+  // pad to rank 6 at the front
+  long long S[6], P[6];
+  int pad = 6 - rank;
+  for (int i = 0; i < 6; i++) {
+    S[i] = i < pad ? 1 : shape[i - pad];
+    P[i] = i < pad ? i : perm[i - pad] + pad;
+  }
+  long long in_stride[6];
+  in_stride[5] = 1;
+  for (int i = 4; i >= 0; i--) in_stride[i] = in_stride[i + 1] * S[i + 1];
+  long long os[6], st[6];
+  for (int i = 0; i < 6; i++) os[i] = S[P[i]], st[i] = in_stride[P[i]];
+  long long outer = os[0] * os[1] * os[2];
+#pragma omp parallel for num_threads(max_threads) if (x.n > 262144)
+  for (long long o = 0; o < outer; o++) {
+    long long i0 = o / (os[1] * os[2]), i1 = (o / os[2]) % os[1], i2 = o % os[2];
+    const float* src = x.p + i0 * st[0] + i1 * st[1] + i2 * st[2];
+    float* dst = out.p + o * os[3] * os[4] * os[5];
+    for (long long a = 0; a < os[3]; a++)
+      for (long long b = 0; b < os[4]; b++) {
+        const float* s = src + a * st[3] + b * st[4];
+        if (st[5] == 1) {
+          std::memcpy(dst, s, sizeof(float) * os[5]);
+          dst += os[5];
+        } else {
+          for (long long c = 0; c < os[5]; c++) *dst++ = s[c * st[5]];
+        }
+      }
+  }
+  return undefined(env);
+}
+
+// slice(x, out, shape[], begin[], size[]) for rank ≤ 6: out = x[begin : begin + size]
+napi_value Slice(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  F32ARG(x, 0);
+  F32ARG(out, 1);
+  uint32_t rank;
+  napi_get_array_length(env, argv[2], &rank);
+  if (rank > 6) {
+    napi_throw_range_error(env, nullptr, "slice: rank > 6");
+    return nullptr;
+  }
+  long long S[6], B0[6], Z[6];
+  int pad = 6 - rank;
+  for (int i = 0; i < 6; i++) {
+    S[i] = 1, B0[i] = 0, Z[i] = 1;
+    if (i >= pad) {
+      napi_value e;
+      napi_get_element(env, argv[2], i - pad, &e);
+      S[i] = (long long)get_num(env, e);
+      napi_get_element(env, argv[3], i - pad, &e);
+      B0[i] = (long long)get_num(env, e);
+      napi_get_element(env, argv[4], i - pad, &e);
+      Z[i] = (long long)get_num(env, e);
+    }
+  }
+  long long st[6];
+  st[5] = 1;
+  for (int i = 4; i >= 0; i--) st[i] = st[i + 1] * S[i + 1];
+  long long base = 0;
+  for (int i = 0; i < 6; i++) base += B0[i] * st[i];
+  long long outer = Z[0] * Z[1] * Z[2] * Z[3] * Z[4];
+#pragma omp parallel for num_threads(max_threads) if (out.n > 262144)
+  for (long long o = 0; o < outer; o++) {
+    long long r = o, off = base;
+    for (int i = 4; i >= 0; i--) {
+      off += (r % Z[i]) * st[i];
+      r /= Z[i];
+    }
+    std::memcpy(out.p + o * Z[5], x.p + off, sizeof(float) * Z[5]);
+  }
+  return undefined(env);
+}
+
+// layerNorm(x, w, b, y, mean, rstd, rows, cols, eps)
+napi_value LayerNormFwd(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  F32ARG(x, 0);
+  F32ARG(w, 1);
+  F32ARG(b, 2);
+  F32ARG(y, 3);
+  F32ARG(mean, 4);
+  F32ARG(rstd, 5);
+  long long R = INT(6), C = INT(7);
+  float eps = (float)NUM(8);
+#pragma omp parallel for num_threads(max_threads) if (R * C > 65536)
+  for (long long r = 0; r < R; r++) {
+    const float* xr = x.p + r * C;
+    float* yr = y.p + r * C;
+    float s = 0;
+    for (long long c = 0; c < C; c++) s += xr[c];
+    float mu = s / C;
+    float v = 0;
+    for (long long c = 0; c < C; c++) {
+      float d = xr[c] - mu;
+      v += d * d;
+    }
+    float rs = 1.f / std::sqrt(v / C + eps);
+    mean.p[r] = mu;
+    rstd.p[r] = rs;
+    for (long long c = 0; c < C; c++) yr[c] = (xr[c] - mu) * rs * w.p[c] + b.p[c];
+  }
+  return undefined(env);
+}
+
+// layerNormBwd(dy, x, w, mean, rstd, dx, dw, db, rows, cols)
+napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  F32ARG(dy, 0);
+  F32ARG(x, 1);
+  F32ARG(w, 2);
+  F32ARG(mean, 3);
+  F32ARG(rstd, 4);
+  F32ARG(dx, 5);
+  F32ARG(dw, 6);
+  F32ARG(db, 7);
+  long long R = INT(8), C = INT(9);
+  int threads = R * C > 65536 ? max_threads : 1;
+  std::vector<float> parts((size_t)threads * 2 * C, 0.f);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int t = omp_get_thread_num(), T = omp_get_num_threads();
+    float* pw = parts.data() + (size_t)t * 2 * C;
+    float* pb = pw + C;
+    long long r0 = R * t / T, r1 = R * (t + 1) / T;
+    for (long long r = r0; r < r1; r++) {
+      const float* xr = x.p + r * C;
+      const float* gr = dy.p + r * C;
+      float* dr = dx.p + r * C;
+      float mu = mean.p[r], rs = rstd.p[r];
+      float s1 = 0, s2 = 0;  // Σ g·w, Σ g·w·x̂
+      for (long long c = 0; c < C; c++) {
+        float xh = (xr[c] - mu) * rs;
+        float gw = gr[c] * w.p[c];
+        s1 += gw;
+        s2 += gw * xh;
+        pw[c] += gr[c] * xh;
+        pb[c] += gr[c];
+      }
+      s1 /= C, s2 /= C;
+      for (long long c = 0; c < C; c++) {
+        float xh = (xr[c] - mu) * rs;
+        dr[c] = rs * (gr[c] * w.p[c] - s1 - xh * s2);
+      }
+    }
+  }
+  for (long long c = 0; c < C; c++) {
+    float a = 0, bsum = 0;
+    for (int t = 0; t < threads; t++) a += parts[(size_t)t * 2 * C + c], bsum += parts[(size_t)t * 2 * C + C + c];
+    dw.p[c] = a;
+    db.p[c] = bsum;
+  }
+  return undefined(env);
+}
+
+// expf / erff that vectorize (#pragma omp simd): Cephes' expf polynomial (≈ 1 ulp) and erf by
+// Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, the same formula as TensorFlow.js' cpu Erf).
+inline float fast_exp(float x) {
+  x = std::min(88.3762626647949f, std::max(-87.3365478515625f, x));
+  float fx = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round to nearest without floor() (baseline SSE2 has no roundps)
+  float z = x - fx * 0.693359375f + fx * 2.12194440e-4f;
+  float y = ((((1.9875691500E-4f * z + 1.3981999507E-3f) * z + 8.3334519073E-3f) * z + 4.1665795894E-2f) * z + 1.6666665459E-1f) * z + 5.0000001201E-1f;
+  y = y * z * z + z + 1.f;
+  int32_t e = ((int32_t)fx + 127) << 23;
+  float p;
+  std::memcpy(&p, &e, 4);
+  return y * p;
+}
+
+inline float fast_erf(float x) {
+  float ax = std::fabs(x);
+  float t = 1.f / (1.f + 0.3275911f * ax);
+  float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  float r = 1.f - poly * fast_exp(-ax * ax);
+  return x < 0 ? -r : r;
+}
+
+inline float fast_tanh(float x) {
+  float e = fast_exp(-2.f * std::fabs(x));
+  float r = (1.f - e) / (1.f + e);
+  return x < 0 ? -r : r;
+}
+
+// gelu(x, y, kind): kind 0 erf, 1 tanh, 2 quick; geluBwd(x, dy, dx, kind)
+constexpr float kSqrt2Pi = 0.7978845608028654f, kInvSqrt2 = 0.7071067811865476f, kInvSqrt2Pi = 0.3989422804014327f;
+
+inline float gelu_f(int kind, float v) {
+  if (kind == 0) return 0.5f * v * (1.f + fast_erf(v * kInvSqrt2));
+  if (kind == 1) return 0.5f * v * (1.f + fast_tanh(kSqrt2Pi * (v + 0.044715f * v * v * v)));
+  return v / (1.f + fast_exp(-1.702f * v));
+}
+
+inline float gelu_d(int kind, float v) {
+  if (kind == 0) return 0.5f * (1.f + fast_erf(v * kInvSqrt2)) + v * kInvSqrt2Pi * fast_exp(-0.5f * v * v);
+  if (kind == 1) {
+    float t = fast_tanh(kSqrt2Pi * (v + 0.044715f * v * v * v));
+    return 0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * kSqrt2Pi * (1.f + 3.f * 0.044715f * v * v);
+  }
+  float s = 1.f / (1.f + fast_exp(-1.702f * v));
+  return s + 1.702f * v * s * (1.f - s);
+}
+
+// one loop per kind and direction so each vectorizes; cloned per ISA like the GEMM kernel
+#ifndef OMNITOK_NO_CLONES
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#endif
+void gelu_chunk(int kind, const float* x, const float* dy, float* y, long long i0, long long i1) {
+  if (dy) {
+    if (kind == 0) {
+#pragma omp simd
+      for (long long i = i0; i < i1; i++) y[i] = dy[i] * gelu_d(0, x[i]);
+    } else if (kind == 1) {
+#pragma omp simd
+      for (long long i = i0; i < i1; i++) y[i] = dy[i] * gelu_d(1, x[i]);
+    } else {
+#pragma omp simd
+      for (long long i = i0; i < i1; i++) y[i] = dy[i] * gelu_d(2, x[i]);
+    }
+  } else {
+    if (kind == 0) {
+#pragma omp simd
+      for (long long i = i0; i < i1; i++) y[i] = gelu_f(0, x[i]);
+    } else if (kind == 1) {
+#pragma omp simd
+      for (long long i = i0; i < i1; i++) y[i] = gelu_f(1, x[i]);
+    } else {
+#pragma omp simd
+      for (long long i = i0; i < i1; i++) y[i] = gelu_f(2, x[i]);
+    }
+  }
+}
+
+void gelu_any(int kind, const float* x, const float* dy, float* y, long long n) {
+  constexpr long long CH = 16384;
+  long long chunks = (n + CH - 1) / CH;
+#pragma omp parallel for num_threads(max_threads) if (n > 65536)
+  for (long long c = 0; c < chunks; c++) gelu_chunk(kind, x, dy, y, c * CH, std::min(n, (c + 1) * CH));
+}
+
+napi_value GeluFwd(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  F32ARG(x, 0);
+  F32ARG(y, 1);
+  gelu_any(INT(2), x.p, nullptr, y.p, x.n);
+  return undefined(env);
+}
+
+napi_value GeluBwd(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  F32ARG(x, 0);
+  F32ARG(dy, 1);
+  F32ARG(dx, 2);
+  gelu_any(INT(3), x.p, dy.p, dx.p, x.n);
+  return undefined(env);
+}
+
+// attention(qkv [B,N,3D], keyMask [B,N] or empty, out [B,N,D], probs [B,H,N,N], B, N, H, Dh, causal)
+napi_value AttentionFwd(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  F32ARG(qkv, 0);
+  F32ARG(mask, 1);
+  F32ARG(out, 2);
+  F32ARG(probs, 3);
+  int B = INT(4), N = INT(5), H = INT(6), Dh = INT(7);
+  bool causal = get_bool(env, argv[8]);
+  int D = H * Dh;
+  float scale = 1.f / std::sqrt((float)Dh);
+  const float MASKED = -1e9f;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(max_threads)
+  for (int bh = 0; bh < B * H; bh++) {
+    int b = bh / H, h = bh % H;
+    const float* Q = qkv.p + (size_t)b * N * 3 * D + h * Dh;
+    const float* K = Q + D;
+    const float* V = Q + 2 * D;
+    float* S = probs.p + (size_t)bh * N * N;
+    sgemm1(false, true, N, N, Dh, 1.f, Q, 3 * D, K, 3 * D, 0.f, S, N);
+    for (int i = 0; i < N; i++) {
+      float* s = S + (size_t)i * N;
+      for (int j = 0; j < N; j++) {
+        float v = s[j] * scale;
+        if (mask.n) v += (1.f - mask.p[(size_t)b * N + j]) * MASKED;
+        if (causal && j > i) v += MASKED;
+        s[j] = v;
+      }
+      float mx = s[0];
+      for (int j = 1; j < N; j++) mx = std::max(mx, s[j]);
+      float sum = 0;
+      for (int j = 0; j < N; j++) sum += (s[j] = fast_exp(s[j] - mx));
+      float inv = 1.f / sum;
+      for (int j = 0; j < N; j++) s[j] *= inv;
+    }
+    sgemm1(false, false, N, Dh, N, 1.f, S, N, V, 3 * D, 0.f, out.p + (size_t)b * N * D + h * Dh, D);
+  }
+  return undefined(env);
+}
+
+// attentionBwd(dOut [B,N,D], qkv, probs, dqkv [B,N,3D], B, N, H, Dh)
+napi_value AttentionBwd(napi_env env, napi_callback_info info) {
+  ARGS(8);
+  F32ARG(dout, 0);
+  F32ARG(qkv, 1);
+  F32ARG(probs, 2);
+  F32ARG(dqkv, 3);
+  int B = INT(4), N = INT(5), H = INT(6), Dh = INT(7);
+  int D = H * Dh;
+  float scale = 1.f / std::sqrt((float)Dh);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(max_threads)
+  for (int bh = 0; bh < B * H; bh++) {
+    thread_local std::vector<float> buf;
+    if (buf.size() < (size_t)N * N) buf.resize((size_t)N * N);
+    int b = bh / H, h = bh % H;
+    size_t base = (size_t)b * N * 3 * D + h * Dh;
+    const float* Q = qkv.p + base;
+    const float* K = Q + D;
+    const float* V = Q + 2 * D;
+    float* dQ = dqkv.p + base;
+    float* dK = dQ + D;
+    float* dV = dQ + 2 * D;
+    const float* P = probs.p + (size_t)bh * N * N;
+    const float* dO = dout.p + (size_t)b * N * D + h * Dh;
+    float* dS = buf.data();
+    sgemm1(false, true, N, N, Dh, 1.f, dO, D, V, 3 * D, 0.f, dS, N);  // dP = dO·Vᵀ
+    for (int i = 0; i < N; i++) {
+      float* d = dS + (size_t)i * N;
+      const float* p = P + (size_t)i * N;
+      float dot = 0;
+      for (int j = 0; j < N; j++) dot += d[j] * p[j];
+      for (int j = 0; j < N; j++) d[j] = p[j] * (d[j] - dot);
+    }
+    sgemm1(false, false, N, Dh, N, scale, dS, N, K, 3 * D, 0.f, dQ, 3 * D);  // dQ = s·dS·K
+    sgemm1(true, false, N, Dh, N, scale, dS, N, Q, 3 * D, 0.f, dK, 3 * D);   // dK = s·dSᵀ·Q
+    sgemm1(true, false, N, Dh, N, 1.f, P, N, dO, D, 0.f, dV, 3 * D);         // dV = Pᵀ·dO
+  }
+  return undefined(env);
+}
+
+// adamw(p, g, m, v, lr, beta1, beta2, eps, decay (1 − lr·wd, or 1), bc1, bc2, gradScale) in place,
+// in torch.optim.AdamW's order of operations.
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  ARGS(12);
+  F32ARG(p, 0);
+  F32ARG(g, 1);
+  F32ARG(m, 2);
+  F32ARG(v, 3);
+  float lr = NUM(4), b1 = NUM(5), b2 = NUM(6), eps = NUM(7), decay = NUM(8), bc1 = NUM(9), bc2 = NUM(10), gs = NUM(11);
+  float sbc2 = std::sqrt((float)bc2), step = lr / bc1, ob1 = 1.f - b1, ob2 = 1.f - b2;
+  long long n = p.n;
+#pragma omp parallel for num_threads(max_threads) if (n > 131072)
+  for (long long i = 0; i < n; i++) {
+    float gi = gs == 1.f ? g.p[i] : g.p[i] * gs;
+    float mi = m.p[i] * b1 + gi * ob1;
+    float vi = v.p[i] * b2 + gi * gi * ob2;
+    m.p[i] = mi;
+    v.p[i] = vi;
+    float denom = std::sqrt(vi) / sbc2 + eps;
+    p.p[i] = p.p[i] * decay - (mi / denom) * step;
+  }
+  return undefined(env);
+}
+
+// sumSquares(x) → number (double accumulation)
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  F32ARG(x, 0);
+  double s = 0;
+  long long n = x.n;
+#pragma omp parallel for reduction(+ : s) num_threads(max_threads) if (n > 262144)
+  for (long long i = 0; i < n; i++) s += (double)x.p[i] * x.p[i];
+  napi_value r;
+  napi_create_double(env, s, &r);
+  return r;
+}
+
+// info() → { blas, threads, isa }
+napi_value Info(napi_env env, napi_callback_info info) {
+  napi_value o, s, t, isa;
+  napi_create_object(env, &o);
+  napi_create_string_utf8(env, (blas_sgemm && use_blas) ? blas_name.c_str() : "builtin", NAPI_AUTO_LENGTH, &s);
+  napi_create_int32(env, max_threads, &t);
+  __builtin_cpu_init();
+  const char* i = __builtin_cpu_supports("avx512f") ? "avx512f" : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? "avx2+fma" : "baseline";
+  napi_create_string_utf8(env, i, NAPI_AUTO_LENGTH, &isa);
+  napi_set_named_property(env, o, "blas", s);
+  napi_set_named_property(env, o, "threads", t);
+  napi_set_named_property(env, o, "isa", isa);
+  return o;
+}
+
+// configure(threads, useBlas): threads ≤ 0 keeps the current count
+napi_value Configure(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int t = INT(0);
+  if (t > 0) max_threads = t;
+  use_blas = get_bool(env, argv[1]);
+  return undefined(env);
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  load_blas();
+  max_threads = omp_get_num_procs();
+  if (const char* e = getenv("OMNITOK_NATIVE_THREADS")) {
+    int t = atoi(e);
+    if (t > 0) max_threads = t;
+  }
+  struct {
+    const char* name;
+    napi_callback cb;
+  } fns[] = {{"matmul", Matmul},       {"addBias", AddBias},         {"binary", Binary},         {"reduceSum", ReduceSum},
+             {"transpose", Transpose}, {"slice", Slice}, {"layerNorm", LayerNormFwd},  {"layerNormBwd", LayerNormBwd}, {"gelu", GeluFwd},
+             {"geluBwd", GeluBwd},     {"attention", AttentionFwd},  {"attentionBwd", AttentionBwd}, {"adamw", AdamW},
+             {"sumSquares", SumSquares}, {"info", Info},           {"configure", Configure}};
+  for (auto& f : fns) {
+    napi_value fn;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);
+    napi_set_named_property(env, exports, f.name, fn);
+  }
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
