@@ -628,6 +628,41 @@ napi_value GeluBwd(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// Row softmax of scale·S + masks (in place, N×N), in the reference's order: scale, + (1 − keep)·(−1e9),
+// + (−1e9) above the diagonal when causal, then exp(s − max) / Σ. Separate simple passes so each
+// vectorizes; cloned per ISA.
+#ifndef OMNITOK_NO_CLONES
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#endif
+void softmax_rows(float* S, int N, float scale, const float* keep, bool causal) {
+  const float MASKED = -1e9f;
+  for (int i = 0; i < N; i++) {
+    float* s = S + (size_t)i * N;
+    if (keep) {
+#pragma omp simd
+      for (int j = 0; j < N; j++) s[j] = s[j] * scale + (1.f - keep[j]) * MASKED;
+    } else {
+#pragma omp simd
+      for (int j = 0; j < N; j++) s[j] *= scale;
+    }
+    if (causal)
+      for (int j = i + 1; j < N; j++) s[j] += MASKED;
+    float mx = s[0];
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < N; j++) mx = std::max(mx, s[j]);
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < N; j++) {
+      float e = fast_exp(s[j] - mx);
+      s[j] = e;
+      sum += e;
+    }
+    float inv = 1.f / sum;
+#pragma omp simd
+    for (int j = 0; j < N; j++) s[j] *= inv;
+  }
+}
+
 // attention(qkv [B,N,3D], keyMask [B,N] or empty, out [B,N,D], probs [B,H,N,N], B, N, H, Dh, causal)
 napi_value AttentionFwd(napi_env env, napi_callback_info info) {
   ARGS(9);
@@ -639,7 +674,6 @@ napi_value AttentionFwd(napi_env env, napi_callback_info info) {
   bool causal = get_bool(env, argv[8]);
   int D = H * Dh;
   float scale = 1.f / std::sqrt((float)Dh);
-  const float MASKED = -1e9f;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(max_threads)
   for (int bh = 0; bh < B * H; bh++) {
     int b = bh / H, h = bh % H;
@@ -648,21 +682,7 @@ napi_value AttentionFwd(napi_env env, napi_callback_info info) {
     const float* V = Q + 2 * D;
     float* S = probs.p + (size_t)bh * N * N;
     sgemm1(false, true, N, N, Dh, 1.f, Q, 3 * D, K, 3 * D, 0.f, S, N);
-    for (int i = 0; i < N; i++) {
-      float* s = S + (size_t)i * N;
-      for (int j = 0; j < N; j++) {
-        float v = s[j] * scale;
-        if (mask.n) v += (1.f - mask.p[(size_t)b * N + j]) * MASKED;
-        if (causal && j > i) v += MASKED;
-        s[j] = v;
-      }
-      float mx = s[0];
-      for (int j = 1; j < N; j++) mx = std::max(mx, s[j]);
-      float sum = 0;
-      for (int j = 0; j < N; j++) sum += (s[j] = fast_exp(s[j] - mx));
-      float inv = 1.f / sum;
-      for (int j = 0; j < N; j++) s[j] *= inv;
-    }
+    softmax_rows(S, N, scale, mask.n ? mask.p + (size_t)b * N : nullptr, causal);
     sgemm1(false, false, N, Dh, N, 1.f, S, N, V, 3 * D, 0.f, out.p + (size_t)b * N * D + h * Dh, D);
   }
   return undefined(env);
