@@ -31,7 +31,7 @@ if (!include) skip(`node_api.h not found under ${join(dirname(dirname(process.ex
 const cxx = process.env.CXX || 'g++';
 const x86 = process.arch === 'x64';
 const flags = [
-  '-O3', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-fno-math-errno', '-DNODE_GYP_MODULE_NAME=omnitok_native', '-DNAPI_VERSION=8',
+  '-O3', '-std=c++17', '-fopenmp-simd', '-pthread', '-shared', '-fPIC', '-fno-math-errno', '-DNODE_GYP_MODULE_NAME=omnitok_native', '-DNAPI_VERSION=8',
   ...(x86 ? [] : ['-DOMNITOK_NO_CLONES']),
   `-I${include}`, src, '-o', `${out}.tmp`, '-ldl',
   ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : []),

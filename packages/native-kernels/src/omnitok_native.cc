@@ -1,16 +1,18 @@
 // @omnitok/native-kernels: float32 training kernels for the omnitok runtime's `native` backend.
 //
 // Plain N-API (no node-addon-api), every function works on Float32Array views in place (no copies):
-// the JS side (packages/core/src/runtime/kernels) owns all buffers. Parallelism: OpenMP across the
-// machine's cores (OMNITOK_NATIVE_THREADS caps it). GEMM: OpenBLAS' cblas_sgemm when libopenblas is
+// the JS side (packages/core/src/runtime/kernels) owns all buffers. Parallelism: our own thread pool
+// across the machine's cores (OMNITOK_NATIVE_THREADS sets the count; see Pool). GEMM: OpenBLAS' cblas_sgemm when libopenblas is
 // present at run time (dlopen, pinned to one thread per caller: we split the work ourselves), else our
 // own blocked kernel compiled for AVX-512 / AVX2+FMA / baseline with GCC's target_clones (runtime
 // dispatch on the CPU's features, so one binary is portable).
 #include <node_api.h>
 #include <dlfcn.h>
-#include <omp.h>
-
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -124,35 +126,148 @@ inline void sgemm1(bool ta, bool tb, int M, int N, int K, float alpha, const flo
 
 int max_threads = 1;
 
-// Batched GEMM, parallel over batches, or over row blocks of one big product.
+// ----------------------------------------------------------------------------------- thread pool
+// Work is split into chunks claimed from one atomic counter, by the calling (JS) thread too. The caller
+// waits only for chunks a worker actually claimed: a worker that is asleep or descheduled (cores shared
+// with other processes) costs nothing — the caller runs every chunk itself — unlike a fork-join barrier
+// that waits for every thread to arrive. Workers spin briefly (yielding) after a job, then sleep.
+// Chunk boundaries never depend on the thread count, so results are identical for any count.
+class Pool {
+ public:
+  void resize(int workers) {
+    stop_all();
+    stop_ = false;
+    for (int i = 0; i < workers; i++) threads_.emplace_back([this] { loop(); });
+  }
+  ~Pool() { stop_all(); }
+
+  void run(long n, void (*fn)(void*, long), void* ctx) {
+    if (threads_.empty() || n == 1) {
+      for (long i = 0; i < n; i++) fn(ctx, i);
+      return;
+    }
+    fn_ = fn;
+    ctx_ = ctx;
+    total_.store(n, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    uint64_t gen = ++gen_;
+    next_.store(gen << 32, std::memory_order_release);  // publishes fn_, ctx_, total_
+    if (sleeping_.load(std::memory_order_acquire) > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_.notify_all();
+    }
+    long mine = work(gen);
+    // wait for the chunks that workers claimed
+    while (done_.load(std::memory_order_acquire) + mine < n) std::this_thread::yield();
+  }
+
+ private:
+  // claims and runs chunks of job `gen`; returns how many this thread ran
+  long work(uint64_t gen) {
+    long ran = 0;
+    for (;;) {
+      uint64_t cur = next_.load(std::memory_order_acquire);
+      if ((cur >> 32) != gen) break;
+      long i = (long)(cur & 0xffffffffu);
+      if (i >= total_.load(std::memory_order_relaxed)) break;
+      if (!next_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel)) continue;
+      fn_(ctx_, i);
+      ran++;
+    }
+    return ran;
+  }
+
+  void loop() {
+    uint64_t seen = next_.load(std::memory_order_acquire) >> 32;
+    for (;;) {
+      uint64_t gen = seen;
+      for (int spin = 0; spin < 2000; spin++) {  // ≈ tens of µs of yielding before sleeping
+        gen = next_.load(std::memory_order_acquire) >> 32;
+        if (gen != seen || stop_) break;
+        std::this_thread::yield();
+      }
+      if (gen == seen && !stop_) {
+        std::unique_lock<std::mutex> lock(mu_);
+        sleeping_++;
+        cv_.wait(lock, [&] { return (next_.load(std::memory_order_acquire) >> 32) != seen || stop_; });
+        sleeping_--;
+        gen = next_.load(std::memory_order_acquire) >> 32;
+      }
+      if (stop_) return;
+      seen = gen;
+      long ran = work(gen);
+      if (ran) done_.fetch_add(ran, std::memory_order_acq_rel);
+    }
+  }
+
+  void stop_all() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> next_{0};
+  std::atomic<long> total_{0}, done_{0};
+  std::atomic<int> sleeping_{0};
+  uint64_t gen_ = 0;
+  void (*fn_)(void*, long) = nullptr;
+  void* ctx_ = nullptr;
+  std::atomic<bool> stop_{false};
+};
+
+Pool pool;
+
+// Runs f(i) for i in [0, n): on the pool when `parallel`, else inline.
+template <class F>
+void parallel_for(long n, bool parallel, F&& f) {
+  if (n <= 0) return;
+  if (!parallel || max_threads <= 1 || n == 1) {
+    for (long i = 0; i < n; i++) f(i);
+    return;
+  }
+  pool.run(n, [](void* c, long i) { (*(std::remove_reference_t<F>*)c)(i); }, (void*)&f);
+}
+
+// chunks of [0, n) of about `grain` items: [lo(i), lo(i + 1))
+struct Chunks {
+  long long n, count;
+  Chunks(long long n_, long long grain) : n(n_), count(std::max(1LL, (n_ + std::max(1LL, grain) - 1) / std::max(1LL, grain))) {}
+  long long lo(long long i) const { return n * i / count; }
+};
+
+// Batched GEMM, parallel over batches, or over row (or column) blocks of each product.
 void sgemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float* A, size_t sa, const float* B, size_t sb, float* C, size_t sc, float alpha, float beta) {
   int lda = ta ? M : K, ldb = tb ? K : N;
   double flops = 2.0 * batch * M * N * K;
-  int threads = flops < 2e5 ? 1 : max_threads;
-  if (batch >= threads * 2 || threads == 1) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
-    for (int b = 0; b < batch; b++) sgemm1(ta, tb, M, N, K, alpha, A + b * sa, lda, B + b * sb, ldb, beta, C + b * sc, N);
+  bool parallel = flops >= 4e6;
+  if (batch >= 8 || !parallel) {
+    parallel_for(batch, parallel, [&](long b) { sgemm1(ta, tb, M, N, K, alpha, A + b * sa, lda, B + b * sb, ldb, beta, C + b * sc, N); });
     return;
   }
   for (int b = 0; b < batch; b++) {
     const float* Ab = A + b * sa;
     const float* Bb = B + b * sb;
     float* Cb = C + b * sc;
-    // split the larger output dimension into one block per thread
+    // blocks of ≥ 128 rows (or 128 columns): B (or A) is packed once per block
     if (M >= N) {
-      int step = (M + threads - 1) / threads;
-#pragma omp parallel for num_threads(threads)
-      for (int t = 0; t < threads; t++) {
-        int i0 = t * step, m = std::min(step, M - i0);
-        if (m > 0) sgemm1(ta, tb, m, N, K, alpha, ta ? Ab + i0 : Ab + (size_t)i0 * lda, lda, Bb, ldb, beta, Cb + (size_t)i0 * N, N);
-      }
+      Chunks ch(M, std::max(128, M / 16));
+      parallel_for(ch.count, true, [&](long t) {
+        long i0 = ch.lo(t), m = ch.lo(t + 1) - i0;
+        sgemm1(ta, tb, m, N, K, alpha, ta ? Ab + i0 : Ab + (size_t)i0 * lda, lda, Bb, ldb, beta, Cb + (size_t)i0 * N, N);
+      });
     } else {
-      int step = ((N + threads - 1) / threads + 15) / 16 * 16;
-#pragma omp parallel for num_threads(threads)
-      for (int t = 0; t < threads; t++) {
-        int j0 = t * step, n = std::min(step, N - j0);
-        if (n > 0) sgemm1(ta, tb, M, n, K, alpha, Ab, lda, tb ? Bb + (size_t)j0 * ldb : Bb + j0, ldb, beta, Cb + j0, N);
-      }
+      Chunks ch((N + 15) / 16, std::max(8, N / 256));  // in units of 16 columns
+      parallel_for(ch.count, true, [&](long t) {
+        long j0 = ch.lo(t) * 16, j1 = std::min((long)N, (long)ch.lo(t + 1) * 16);
+        if (j1 > j0) sgemm1(ta, tb, M, j1 - j0, K, alpha, Ab, lda, tb ? Bb + (size_t)j0 * ldb : Bb + j0, ldb, beta, Cb + j0, N);
+      });
     }
   }
 }
@@ -234,11 +349,13 @@ napi_value AddBias(napi_env env, napi_callback_info info) {
   F32ARG(c, 0);
   F32ARG(bias, 1);
   size_t N = bias.n, M = c.n / N;
-#pragma omp parallel for num_threads(max_threads) if (c.n > 65536)
-  for (size_t i = 0; i < M; i++) {
-    float* r = c.p + i * N;
-    for (size_t j = 0; j < N; j++) r[j] += bias.p[j];
-  }
+  Chunks ch(M, 32768 / (long long)N);
+  parallel_for(ch.count, c.n > 65536, [&](long t) {
+    for (long long i = ch.lo(t); i < ch.lo(t + 1); i++) {
+      float* r = c.p + i * N;
+      for (size_t j = 0; j < N; j++) r[j] += bias.p[j];
+    }
+  });
   return undefined(env);
 }
 
@@ -255,8 +372,9 @@ inline float bin(float x, float y) {
 template <int OP>
 void binary_run(const float* a, const float* b, float* out, const long long* S, const long long* sa, const long long* sb) {
   long long outer = S[0] * S[1] * S[2] * S[3] * S[4], inner = S[5];
-#pragma omp parallel for num_threads(max_threads) if (outer * inner > 262144 && outer > 1)
-  for (long long o = 0; o < outer; o++) {
+  Chunks ch(outer, 32768 / inner);
+  parallel_for(ch.count, outer * inner > 131072, [&](long t) {
+  for (long long o = ch.lo(t); o < ch.lo(t + 1); o++) {
     long long r = o, oa = 0, ob = 0;
     for (int i = 4; i >= 0; i--) {
       long long idx = r % S[i];
@@ -282,6 +400,7 @@ void binary_run(const float* a, const float* b, float* out, const long long* S, 
       for (long long i = 0; i < inner; i++) y[i] = v;
     }
   }
+  });
 }
 
 bool get_i64_array(napi_env env, napi_value arr, long long* out, int n) {
@@ -319,34 +438,33 @@ napi_value ReduceSum(napi_env env, napi_callback_info info) {
   F32ARG(out, 1);
   size_t outer = INT(2), mid = INT(3), inner = INT(4);
   if (inner == 1) {
-#pragma omp parallel for num_threads(max_threads) if (x.n > 262144)
-    for (size_t o = 0; o < outer; o++) {
-      const float* r = x.p + o * mid;
-      double s = 0;
-      for (size_t m = 0; m < mid; m++) s += r[m];
-      out.p[o] = (float)s;
-    }
+    Chunks ch(outer, 32768 / (long long)std::max<size_t>(mid, 1));
+    parallel_for(ch.count, x.n > 262144, [&](long t) {
+      for (long long o = ch.lo(t); o < ch.lo(t + 1); o++) {
+        const float* r = x.p + o * mid;
+        double s = 0;
+        for (size_t m = 0; m < mid; m++) s += r[m];
+        out.p[o] = (float)s;
+      }
+    });
     return undefined(env);
   }
-  // column sums: per thread partial rows, then combined (deterministic order)
-  int threads = (x.n > 262144 && mid >= 64) ? max_threads : 1;
-  std::vector<float> parts((size_t)threads * inner);
+  // column sums: partial rows per chunk of `mid`, combined in chunk order (same for any thread count)
+  Chunks ch(mid, std::max(64LL, 65536LL / (long long)inner));
+  std::vector<float> parts((size_t)ch.count * inner);
   for (size_t o = 0; o < outer; o++) {
     const float* base = x.p + o * mid * inner;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-      int t = omp_get_thread_num(), T = omp_get_num_threads();
-      size_t m0 = mid * t / T, m1 = mid * (t + 1) / T;
+    parallel_for(ch.count, x.n > 262144, [&](long t) {
       float* acc = parts.data() + (size_t)t * inner;
       std::fill(acc, acc + inner, 0.f);
-      for (size_t m = m0; m < m1; m++) {
+      for (long long m = ch.lo(t); m < ch.lo(t + 1); m++) {
         const float* r = base + m * inner;
         for (size_t i = 0; i < inner; i++) acc[i] += r[i];
       }
-    }
+    });
     float* dst = out.p + o * inner;
     std::copy(parts.begin(), parts.begin() + inner, dst);
-    for (int t = 1; t < threads; t++)
+    for (long long t = 1; t < ch.count; t++)
       for (size_t i = 0; i < inner; i++) dst[i] += parts[(size_t)t * inner + i];
   }
   return undefined(env);
@@ -384,8 +502,10 @@ napi_value Transpose(napi_env env, napi_callback_info info) {
   long long os[6], st[6];
   for (int i = 0; i < 6; i++) os[i] = S[P[i]], st[i] = in_stride[P[i]];
   long long outer = os[0] * os[1] * os[2];
-#pragma omp parallel for num_threads(max_threads) if (x.n > 262144)
-  for (long long o = 0; o < outer; o++) {
+{
+    Chunks ch_(outer, std::max(1LL, 16384LL / std::max(1LL, os[3] * os[4] * os[5])));
+    parallel_for(ch_.count, x.n > 262144, [&](long t_) {
+      for (long long o = ch_.lo(t_); o < ch_.lo(t_ + 1); o++) {
     long long i0 = o / (os[1] * os[2]), i1 = (o / os[2]) % os[1], i2 = o % os[2];
     const float* src = x.p + i0 * st[0] + i1 * st[1] + i2 * st[2];
     float* dst = out.p + o * os[3] * os[4] * os[5];
@@ -399,6 +519,8 @@ napi_value Transpose(napi_env env, napi_callback_info info) {
           for (long long c = 0; c < os[5]; c++) *dst++ = s[c * st[5]];
         }
       }
+  }
+    });
   }
   return undefined(env);
 }
@@ -434,14 +556,18 @@ napi_value Slice(napi_env env, napi_callback_info info) {
   long long base = 0;
   for (int i = 0; i < 6; i++) base += B0[i] * st[i];
   long long outer = Z[0] * Z[1] * Z[2] * Z[3] * Z[4];
-#pragma omp parallel for num_threads(max_threads) if (out.n > 262144)
-  for (long long o = 0; o < outer; o++) {
+{
+    Chunks ch_(outer, std::max(1LL, 16384LL / std::max(1LL, Z[5])));
+    parallel_for(ch_.count, out.n > 262144, [&](long t_) {
+      for (long long o = ch_.lo(t_); o < ch_.lo(t_ + 1); o++) {
     long long r = o, off = base;
     for (int i = 4; i >= 0; i--) {
       off += (r % Z[i]) * st[i];
       r /= Z[i];
     }
     std::memcpy(out.p + o * Z[5], x.p + off, sizeof(float) * Z[5]);
+  }
+    });
   }
   return undefined(env);
 }
@@ -457,8 +583,10 @@ napi_value LayerNormFwd(napi_env env, napi_callback_info info) {
   F32ARG(rstd, 5);
   long long R = INT(6), C = INT(7);
   float eps = (float)NUM(8);
-#pragma omp parallel for num_threads(max_threads) if (R * C > 65536)
-  for (long long r = 0; r < R; r++) {
+{
+    Chunks ch_(R, std::max(1LL, 16384LL / C));
+    parallel_for(ch_.count, R * C > 65536, [&](long t_) {
+      for (long long r = ch_.lo(t_); r < ch_.lo(t_ + 1); r++) {
     const float* xr = x.p + r * C;
     float* yr = y.p + r * C;
     float s = 0;
@@ -473,6 +601,8 @@ napi_value LayerNormFwd(napi_env env, napi_callback_info info) {
     mean.p[r] = mu;
     rstd.p[r] = rs;
     for (long long c = 0; c < C; c++) yr[c] = (xr[c] - mu) * rs * w.p[c] + b.p[c];
+  }
+    });
   }
   return undefined(env);
 }
@@ -489,15 +619,13 @@ napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
   F32ARG(dw, 6);
   F32ARG(db, 7);
   long long R = INT(8), C = INT(9);
-  int threads = R * C > 65536 ? max_threads : 1;
-  std::vector<float> parts((size_t)threads * 2 * C, 0.f);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    int t = omp_get_thread_num(), T = omp_get_num_threads();
+  // dw, db: partial sums per chunk of rows, combined in chunk order (same result for any thread count)
+  Chunks ch(R, std::max(16LL, 32768LL / C));
+  std::vector<float> parts((size_t)ch.count * 2 * C, 0.f);
+  parallel_for(ch.count, R * C > 65536, [&](long t) {
     float* pw = parts.data() + (size_t)t * 2 * C;
     float* pb = pw + C;
-    long long r0 = R * t / T, r1 = R * (t + 1) / T;
-    for (long long r = r0; r < r1; r++) {
+    for (long long r = ch.lo(t); r < ch.lo(t + 1); r++) {
       const float* xr = x.p + r * C;
       const float* gr = dy.p + r * C;
       float* dr = dx.p + r * C;
@@ -517,10 +645,10 @@ napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
         dr[c] = rs * (gr[c] * w.p[c] - s1 - xh * s2);
       }
     }
-  }
+  });
   for (long long c = 0; c < C; c++) {
     float a = 0, bsum = 0;
-    for (int t = 0; t < threads; t++) a += parts[(size_t)t * 2 * C + c], bsum += parts[(size_t)t * 2 * C + C + c];
+    for (long t = 0; t < ch.count; t++) a += parts[(size_t)t * 2 * C + c], bsum += parts[(size_t)t * 2 * C + C + c];
     dw.p[c] = a;
     db.p[c] = bsum;
   }
@@ -607,8 +735,7 @@ void gelu_chunk(int kind, const float* x, const float* dy, float* y, long long i
 void gelu_any(int kind, const float* x, const float* dy, float* y, long long n) {
   constexpr long long CH = 16384;
   long long chunks = (n + CH - 1) / CH;
-#pragma omp parallel for num_threads(max_threads) if (n > 65536)
-  for (long long c = 0; c < chunks; c++) gelu_chunk(kind, x, dy, y, c * CH, std::min(n, (c + 1) * CH));
+parallel_for(chunks, n > 65536, [&](long c) { gelu_chunk(kind, x, dy, y, c * CH, std::min(n, (c + 1) * CH)); });
 }
 
 napi_value GeluFwd(napi_env env, napi_callback_info info) {
@@ -674,8 +801,10 @@ napi_value AttentionFwd(napi_env env, napi_callback_info info) {
   bool causal = get_bool(env, argv[8]);
   int D = H * Dh;
   float scale = 1.f / std::sqrt((float)Dh);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(max_threads)
-  for (int bh = 0; bh < B * H; bh++) {
+{
+    Chunks ch_(B * H, std::max(1, 16384 / (N * N + 1)));
+    parallel_for(ch_.count, true, [&](long t_) {
+      for (int bh = ch_.lo(t_); bh < ch_.lo(t_ + 1); bh++) {
     int b = bh / H, h = bh % H;
     const float* Q = qkv.p + (size_t)b * N * 3 * D + h * Dh;
     const float* K = Q + D;
@@ -684,6 +813,8 @@ napi_value AttentionFwd(napi_env env, napi_callback_info info) {
     sgemm1(false, true, N, N, Dh, 1.f, Q, 3 * D, K, 3 * D, 0.f, S, N);
     softmax_rows(S, N, scale, mask.n ? mask.p + (size_t)b * N : nullptr, causal);
     sgemm1(false, false, N, Dh, N, 1.f, S, N, V, 3 * D, 0.f, out.p + (size_t)b * N * D + h * Dh, D);
+  }
+    });
   }
   return undefined(env);
 }
@@ -698,8 +829,10 @@ napi_value AttentionBwd(napi_env env, napi_callback_info info) {
   int B = INT(4), N = INT(5), H = INT(6), Dh = INT(7);
   int D = H * Dh;
   float scale = 1.f / std::sqrt((float)Dh);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(max_threads)
-  for (int bh = 0; bh < B * H; bh++) {
+{
+    Chunks ch_(B * H, std::max(1, 16384 / (N * N + 1)));
+    parallel_for(ch_.count, true, [&](long t_) {
+      for (int bh = ch_.lo(t_); bh < ch_.lo(t_ + 1); bh++) {
     thread_local std::vector<float> buf;
     if (buf.size() < (size_t)N * N) buf.resize((size_t)N * N);
     int b = bh / H, h = bh % H;
@@ -725,6 +858,8 @@ napi_value AttentionBwd(napi_env env, napi_callback_info info) {
     sgemm1(true, false, N, Dh, N, scale, dS, N, Q, 3 * D, 0.f, dK, 3 * D);   // dK = s·dSᵀ·Q
     sgemm1(true, false, N, Dh, N, 1.f, P, N, dO, D, 0.f, dV, 3 * D);         // dV = Pᵀ·dO
   }
+    });
+  }
   return undefined(env);
 }
 
@@ -739,8 +874,10 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   float lr = NUM(4), b1 = NUM(5), b2 = NUM(6), eps = NUM(7), decay = NUM(8), bc1 = NUM(9), bc2 = NUM(10), gs = NUM(11);
   float sbc2 = std::sqrt((float)bc2), step = lr / bc1, ob1 = 1.f - b1, ob2 = 1.f - b2;
   long long n = p.n;
-#pragma omp parallel for num_threads(max_threads) if (n > 131072)
-  for (long long i = 0; i < n; i++) {
+{
+    Chunks ch_(n, 32768);
+    parallel_for(ch_.count, n > 131072, [&](long t_) {
+      for (long long i = ch_.lo(t_); i < ch_.lo(t_ + 1); i++) {
     float gi = gs == 1.f ? g.p[i] : g.p[i] * gs;
     float mi = m.p[i] * b1 + gi * ob1;
     float vi = v.p[i] * b2 + gi * gi * ob2;
@@ -749,6 +886,8 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
     float denom = std::sqrt(vi) / sbc2 + eps;
     p.p[i] = p.p[i] * decay - (mi / denom) * step;
   }
+    });
+  }
   return undefined(env);
 }
 
@@ -756,10 +895,16 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
 napi_value SumSquares(napi_env env, napi_callback_info info) {
   ARGS(1);
   F32ARG(x, 0);
-  double s = 0;
   long long n = x.n;
-#pragma omp parallel for reduction(+ : s) num_threads(max_threads) if (n > 262144)
-  for (long long i = 0; i < n; i++) s += (double)x.p[i] * x.p[i];
+  Chunks ch(n, 65536);
+  std::vector<double> parts(ch.count);
+  parallel_for(ch.count, n > 262144, [&](long t) {
+    double acc = 0;
+    for (long long i = ch.lo(t); i < ch.lo(t + 1); i++) acc += (double)x.p[i] * x.p[i];
+    parts[t] = acc;
+  });
+  double s = 0;
+  for (double v : parts) s += v;  // chunk order: the same sum for any thread count
   napi_value r;
   napi_create_double(env, s, &r);
   return r;
@@ -784,18 +929,23 @@ napi_value Info(napi_env env, napi_callback_info info) {
 napi_value Configure(napi_env env, napi_callback_info info) {
   ARGS(2);
   int t = INT(0);
-  if (t > 0) max_threads = t;
+  if (t > 0 && t != max_threads) {
+    max_threads = t;
+    pool.resize(t - 1);
+  }
   use_blas = get_bool(env, argv[1]);
   return undefined(env);
 }
 
 napi_value Init(napi_env env, napi_value exports) {
   load_blas();
-  max_threads = omp_get_num_procs();
+  max_threads = std::max(1u, std::thread::hardware_concurrency());
   if (const char* e = getenv("OMNITOK_NATIVE_THREADS")) {
     int t = atoi(e);
     if (t > 0) max_threads = t;
   }
+  pool.resize(max_threads - 1);  // the calling thread is the other one
+  napi_add_env_cleanup_hook(env, [](void*) { pool.resize(0); }, nullptr);
   struct {
     const char* name;
     napi_callback cb;
