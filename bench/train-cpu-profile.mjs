@@ -3,7 +3,7 @@
  * Where a train step of the `tiny` two-tower CLIP goes, per TensorFlow.js kernel (tf.profile), on one
  * backend (default native). Same model and loss as bench/train-cpu.mjs.
  *
- *   cd packages/core && npx tsup && cd ../.. && node bench/train-cpu-profile.mjs [--backend native] [--batch 64]
+ *   cd packages/core && npx tsup && cd ../.. && node bench/train-cpu-profile.mjs [--backend native] [--batch 64] [--warmup 2] [--top 25] [--calls 0]
  */
 import { buildClip } from './train-cpu-model.mjs';
 
@@ -13,8 +13,7 @@ const B = Number(args.batch ?? 64);
 const runtime = await import(new URL('../packages/core/dist/runtime/index.js', import.meta.url).href);
 const { tf, description } = await runtime.initBackend(backend);
 const m = buildClip(runtime, tf, B);
-await m.trainer.trainStep(m.loss);
-await m.trainer.trainStep(m.loss);
+for (let i = 0; i < Number(args.warmup ?? 2); i++) await m.trainer.trainStep(m.loss);
 const t0 = performance.now();
 let wall = 0;
 const profile = await tf.profile(async () => {

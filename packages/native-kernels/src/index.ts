@@ -19,10 +19,10 @@ export interface NativeKernels {
   /** c [M, N] += bias [N], in place. */
   addBias(c: F, bias: F): void;
   /**
-   * out[o, i] = a ∘ b (op 0 add, 1 sub, 2 mul, 3 div); each operand is full [outer·inner] (mode 0),
-   * a row [inner] repeated over outer (mode 1) or a scalar (mode 2).
+   * out = a ∘ b (op 0 add, 1 sub, 2 mul, 3 div) with broadcasting: `shape` is the output's, padded in
+   * front to rank 6; each operand's strides are 0 along the dims it broadcasts.
    */
-  binary(op: 0 | 1 | 2 | 3, a: F, b: F, out: F, outer: number, inner: number, aMode: 0 | 1 | 2, bMode: 0 | 1 | 2): void;
+  binary(op: 0 | 1 | 2 | 3, a: F, b: F, out: F, shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
   /** out[o, i] = Σ_m x[o, m, i]. */
   reduceSum(x: F, out: F, outer: number, mid: number, inner: number): void;
   /** out = x transposed by perm (rank ≤ 6). */

@@ -222,7 +222,7 @@ describe.skipIf(!native.available && !requireNative)('native backend kernels vs 
         opt.apply(grads, 0.05);
         tf.dispose([...grads.values()]);
       }
-      const out = [...params.values()].map((p) => p.clone());
+      const out: tf.Tensor[] = [...params.values()].map((p) => p.clone());
       out.push(tf.tensor(norms));
       opt.dispose();
       for (const p of params.values()) p.dispose();

@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import { loadNativeKernels, type NativeKernels } from './index.js';
+
+/*
+ * The addon against plain-JS float64 references (the runtime suite in @omnitok/core checks it against
+ * TensorFlow.js and PyTorch). Skipped when the addon was not built, unless OMNITOK_REQUIRE_NATIVE=1.
+ */
+const loaded = loadNativeKernels();
+const required = process.env.OMNITOK_REQUIRE_NATIVE === '1';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+}
+const randn = (n: number, seed: number) => Float32Array.from({ length: n }, rng(seed));
+
+function worst(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let w = 0;
+  for (let i = 0; i < b.length; i++) w = Math.max(w, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(b[i]!)));
+  return a.length === b.length ? w : Infinity;
+}
+
+describe.skipIf(!loaded.ok && !required)('@omnitok/native-kernels', () => {
+  const k = (): NativeKernels => {
+    if (!loaded.ok) throw new Error(`addon required (OMNITOK_REQUIRE_NATIVE=1) but unavailable: ${loaded.reason}`);
+    return loaded.kernels;
+  };
+
+  it('reports its GEMM, thread count and ISA', () => {
+    const info = k().info();
+    expect(info.blas).toMatch(/^(OpenBLAS|builtin)/);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+    expect(['avx512f', 'avx2+fma', 'baseline']).toContain(info.isa);
+  });
+
+  for (const blas of [true, false]) {
+    it(`matmul (${blas ? 'BLAS if present' : 'built-in'}): all transposes, batches, broadcast, alpha/beta`, () => {
+      k().configure(0, blas);
+      const [B, M, N, K] = [3, 37, 53, 29];
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        for (const bcast of [false, true]) {
+          const a = randn(B * M * K, 1);
+          const b = randn((bcast ? 1 : B) * K * N, 2);
+          const c = randn(B * M * N, 3);
+          const ref = new Float64Array(B * M * N);
+          for (let z = 0; z < B; z++)
+            for (let i = 0; i < M; i++)
+              for (let j = 0; j < N; j++) {
+                let s = 0;
+                for (let q = 0; q < K; q++) {
+                  const av = ta ? a[z * M * K + q * M + i]! : a[z * M * K + i * K + q]!;
+                  const bo = bcast ? 0 : z * K * N;
+                  s += av * (tb ? b[bo + j * K + q]! : b[bo + q * N + j]!);
+                }
+                ref[z * M * N + i * N + j] = 0.5 * s + 2 * c[z * M * N + i * N + j]!;
+              }
+          k().matmul(a, b, c, B, M, N, K, ta, tb, M * K, bcast ? 0 : K * N, 0.5, 2);
+          expect(worst(c, ref)).toBeLessThan(1e-5);
+        }
+      }
+      k().configure(0, true);
+    });
+  }
+
+  it('binary ops with broadcast strides; reduceSum; transpose; slice', () => {
+    const a = randn(4 * 5, 4);
+    const b = randn(5, 5).map((v) => v + 2);
+    const out = new Float32Array(20);
+    k().binary(3, a, b, out, [1, 1, 1, 1, 4, 5], [0, 0, 0, 0, 5, 1], [0, 0, 0, 0, 0, 1]);
+    expect(worst(out, Array.from(a, (v, i) => v / b[i % 5]!))).toBeLessThan(1e-6);
+
+    const x = randn(2 * 3 * 4, 6);
+    const sum = new Float32Array(2 * 4);
+    k().reduceSum(x, sum, 2, 3, 4);
+    expect(worst(sum, Array.from({ length: 8 }, (_, i) => [0, 1, 2].reduce((s, m) => s + x[Math.floor(i / 4) * 12 + m * 4 + (i % 4)]!, 0)))).toBeLessThan(1e-6);
+
+    const t = new Float32Array(24);
+    k().transpose(x, t, [2, 3, 4], [2, 0, 1]); // [4, 2, 3]
+    expect(t[1 * 6 + 1 * 3 + 2]).toBe(x[1 * 12 + 2 * 4 + 1]);
+
+    const sl = new Float32Array(1 * 2 * 2);
+    k().slice(x, sl, [2, 3, 4], [1, 1, 2], [1, 2, 2]);
+    expect(Array.from(sl)).toEqual([x[12 + 4 + 2], x[12 + 4 + 3], x[12 + 8 + 2], x[12 + 8 + 3]]);
+  });
+
+  it('layerNorm forward/backward match float64 formulas', () => {
+    const [R, C] = [7, 33];
+    const x = randn(R * C, 7).map((v) => 3 * v + 1);
+    const w = randn(C, 8).map((v) => v + 1);
+    const b = randn(C, 9);
+    const y = new Float32Array(R * C);
+    const mean = new Float32Array(R);
+    const rstd = new Float32Array(R);
+    k().layerNorm(x, w, b, y, mean, rstd, R, C, 1e-5);
+    const dy = randn(R * C, 10);
+    const dx = new Float32Array(R * C);
+    const dw = new Float32Array(C);
+    const db = new Float32Array(C);
+    k().layerNormBwd(dy, x, w, mean, rstd, dx, dw, db, R, C);
+    const refY: number[] = [];
+    const refDx: number[] = [];
+    const refDw = new Array<number>(C).fill(0);
+    for (let r = 0; r < R; r++) {
+      const row = Array.from(x.subarray(r * C, (r + 1) * C));
+      const mu = row.reduce((s, v) => s + v, 0) / C;
+      const rs = 1 / Math.sqrt(row.reduce((s, v) => s + (v - mu) ** 2, 0) / C + 1e-5);
+      const xh = row.map((v) => (v - mu) * rs);
+      const g = Array.from(dy.subarray(r * C, (r + 1) * C));
+      const gw = g.map((v, c) => v * w[c]!);
+      const m1 = gw.reduce((s, v) => s + v, 0) / C;
+      const m2 = gw.reduce((s, v, c) => s + v * xh[c]!, 0) / C;
+      xh.forEach((v, c) => {
+        refY.push(v * w[c]! + b[c]!);
+        refDx.push(rs * (gw[c]! - m1 - v * m2));
+        refDw[c]! += g[c]! * v;
+      });
+    }
+    expect(worst(y, refY)).toBeLessThan(2e-6);
+    expect(worst(dx, refDx)).toBeLessThan(2e-5);
+    expect(worst(dw, refDw)).toBeLessThan(2e-5);
+  });
+
+  it('gelu (erf, tanh, quick) and its derivative', () => {
+    const x = randn(1000, 11).map((v) => 10 * v);
+    const erf = (z: number) => {
+      // Numerical Recipes erfc (|error| < 1.2e-7)
+      const t = 1 / (1 + 0.5 * Math.abs(z));
+      const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+      return z >= 0 ? 1 - r : r - 1;
+    };
+    const f = [(v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2)), (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))), (v: number) => v / (1 + Math.exp(-1.702 * v))];
+    for (let kind = 0; kind < 3; kind++) {
+      const y = new Float32Array(1000);
+      k().gelu(x, y, kind);
+      expect(worst(y, Array.from(x, f[kind]!))).toBeLessThan(1e-6);
+      const dx = new Float32Array(1000);
+      k().geluBwd(x, new Float32Array(1000).fill(1), dx, kind);
+      const h = 1e-3;
+      expect(worst(dx, Array.from(x, (v) => (f[kind]!(v + h) - f[kind]!(v - h)) / (2 * h)))).toBeLessThan(1e-5);
+    }
+  });
+
+  it('adamw in place follows torch.optim.AdamW; sumSquares', () => {
+    const p = randn(100, 12);
+    const g = randn(100, 13);
+    const m = randn(100, 14).map((v) => v * 0.1);
+    const v = randn(100, 15).map((q) => q * q * 0.01);
+    const [lr, b1, b2, eps, wd, t] = [1e-2, 0.9, 0.98, 1e-6, 0.1, 3];
+    const ref = Array.from(p, (pi, i) => {
+      const mi = b1 * m[i]! + (1 - b1) * g[i]!;
+      const vi = b2 * v[i]! + (1 - b2) * g[i]! ** 2;
+      return pi * (1 - lr * wd) - (lr / (1 - b1 ** t)) * (mi / (Math.sqrt(vi) / Math.sqrt(1 - b2 ** t) + eps));
+    });
+    k().adamw(p, g, m, v, lr, b1, b2, eps, 1 - lr * wd, 1 - b1 ** t, 1 - b2 ** t, 1);
+    expect(worst(p, ref)).toBeLessThan(1e-6);
+    expect(k().sumSquares(Float32Array.from([1, 2, 3]))).toBe(14);
+  });
+
+  it('gives bit-identical results for any thread count', () => {
+    const original = k().info().threads;
+    const run = (threads: number) => {
+      k().configure(threads, true);
+      const [R, C] = [4096, 128];
+      const x = randn(R * C, 16);
+      const sum = new Float32Array(C);
+      k().reduceSum(x, sum, 1, R, C);
+      const dx = new Float32Array(R * C);
+      const dw = new Float32Array(C);
+      const db = new Float32Array(C);
+      const mean = new Float32Array(R);
+      const rstd = new Float32Array(R);
+      const w = new Float32Array(C).fill(1);
+      k().layerNorm(x, w, new Float32Array(C), new Float32Array(R * C), mean, rstd, R, C, 1e-5);
+      k().layerNormBwd(x, x, w, mean, rstd, dx, dw, db, R, C);
+      return [sum, dw, db, Float32Array.of(k().sumSquares(x))];
+    };
+    const one = run(1);
+    const three = run(3);
+    k().configure(original, true);
+    three.forEach((a, i) => expect(Array.from(a)).toEqual(Array.from(one[i]!)));
+  });
+});
