@@ -5,6 +5,8 @@ import { type Command, Option } from 'commander';
 import { type CliIO, processIO } from '../io.js';
 import { DEMO_BATCH, DEMO_STEPS, parsePair, runTrain } from '../train/run-train.js';
 
+const demoLength = `${DEMO_STEPS.fast} steps (${DEMO_STEPS.slow} on wasm / cpu)`;
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function intArg(flag: string, min = 1) {
@@ -33,7 +35,7 @@ export const BACKEND_OPTION = () =>
 export function trainCommand(program: Command, io: CliIO, registry: () => Promise<ModalityRegistry>): void {
   program
     .command('train')
-    .description(`train cross-modal alignment (no arguments: the built-in emoji image-text demo, tiny model, ${DEMO_STEPS} steps of ${DEMO_BATCH})`)
+    .description(`train cross-modal alignment (no arguments: the built-in emoji image-text demo, tiny model, ${demoLength} of ${DEMO_BATCH})`)
     .option('--pair <A:B>', 'modalities to align, repeatable (several sharing one modality: N-way binding)', collect)
     .option('--data <source>', 'demo (default), FILE.jsonl, FILE.csv / FILE.tsv, or WebDataset shards (dir/{00000..00009}.tar)')
     .addOption(new Option('--objective <name>', 'contrastive loss').choices(['clip', 'siglip']).default('clip'))
@@ -41,10 +43,10 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
     .option('--preset <M=NAME>', 'tokenizer preset per modality (a name or FILE.json), repeatable', collect, [])
     .option('--batch-size <n>', `samples per step (default ${DEMO_BATCH} for the demo, else 32)`, intArg('--batch-size', 2))
     .option('--grad-cache-chunk <m>', 'gradient caching: embed the batch m samples at a time (big batches in little memory)', intArg('--grad-cache-chunk'))
-    .option('--steps <n>', `optimizer steps (default: demo ${DEMO_STEPS}, else one epoch)`, intArg('--steps'))
+    .option('--steps <n>', `optimizer steps (default: demo ${demoLength}, else one epoch)`, intArg('--steps'))
     .option('--epochs <n>', 'passes over the training split (instead of --steps)', intArg('--epochs'))
-    .option('--lr <x>', 'peak learning rate (AdamW, warmup + cosine)', numArg('--lr', 0), 1e-3)
-    .option('--warmup <n>', 'linear warmup steps (default 5% of the run, at most 200)', intArg('--warmup', 0))
+    .option('--lr <x>', 'peak learning rate (AdamW, warmup + cosine)', numArg('--lr', 0), 5e-4)
+    .option('--warmup <n>', 'linear warmup steps (default 10% of the run, at most 500)', intArg('--warmup', 0))
     .option('--weight-decay <x>', 'AdamW decoupled weight decay', numArg('--weight-decay', 0), 0.1)
     .option('--clip-norm <x>', 'clip the global gradient norm (0: off)', numArg('--clip-norm', 0), 1)
     .option('--seed <n>', 'seed of the weights, the data order and augmentation', intArg('--seed', 0), 0)

@@ -107,7 +107,7 @@ function drawPanel(cv: Canvas, p: Panel, x0: number, y0: number, w: number, h: n
   const left = x0 + 56;
   const top = y0 + 26;
   const right = x0 + w - 12;
-  const bottom = y0 + h - 58;
+  const bottom = y0 + h - 74;
   const pts = p.series.flatMap((s) => s.points);
   const xs = pts.map((q) => q[0]);
   const xMin = Math.min(0, ...xs);
@@ -161,7 +161,7 @@ function drawPanel(cv: Canvas, p: Panel, x0: number, y0: number, w: number, h: n
 }
 
 /** Panels side by side, a title line on top; returns the PNG bytes. */
-export function renderPlot(title: string, panels: readonly Panel[], panelWidth = 460, height = 380): Buffer {
+export function renderPlot(title: string, panels: readonly Panel[], panelWidth = 460, height = 400): Buffer {
   const cv = new Canvas(panelWidth * panels.length, height + 24);
   cv.text(8, 6, title, [60, 60, 60]);
   panels.forEach((p, i) => drawPanel(cv, p, i * panelWidth, 24, panelWidth, height));

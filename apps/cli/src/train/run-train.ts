@@ -99,7 +99,11 @@ export interface TrainResult {
   readonly skipped: number;
 }
 
-export const DEMO_STEPS = 600;
+/** Demo length by backend: ~3–4 minutes on 2 CPU cores with native kernels; wasm / cpu are ~10× slower. */
+export const DEMO_STEPS = { fast: 800, slow: 200 } as const;
+export function demoSteps(backend: string): number {
+  return backend === 'wasm' || backend === 'cpu' ? DEMO_STEPS.slow : DEMO_STEPS.fast;
+}
 export const DEMO_BATCH = 64;
 
 /** A pair flag `A:B`. */
@@ -240,7 +244,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   let epochs = t ? t.epochs ?? undefined : opts.epochs;
   let totalSteps = t?.totalSteps ?? opts.steps;
   if (totalSteps === undefined) {
-    if (isDemo && epochs === undefined) totalSteps = DEMO_STEPS;
+    if (isDemo && epochs === undefined) totalSteps = demoSteps(backend.name);
     else {
       epochs ??= 1;
       let n = 0;
@@ -249,7 +253,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
       if (totalSteps < 1) throw new TrainDataError(`${source.description} has ${n} training records, fewer than one batch of ${batchSize}`);
     }
   }
-  const warmup = t?.warmup ?? opts.warmup ?? Math.min(Math.round(totalSteps * 0.05), 200);
+  const warmup = t?.warmup ?? opts.warmup ?? Math.min(Math.round(totalSteps * 0.1), 500);
   const lr = t?.lr ?? opts.lr;
   const weightDecay = t?.weightDecay ?? opts.weightDecay;
   const clipNorm = t?.clipNorm ?? opts.clipNorm;
