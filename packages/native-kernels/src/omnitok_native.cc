@@ -44,7 +44,7 @@ bool has_avx512() {
 void load_blas() {
   if (const char* off = getenv("OMNITOK_NATIVE_NO_BLAS"); off && off[0] == '1') return;
   const char* choice = getenv("OMNITOK_NATIVE_GEMM");
-  if (choice && std::string(choice) == "builtin") return;
+  if (choice && std::string(choice).rfind("builtin", 0) == 0) return;
   if (!(choice && std::string(choice) == "blas") && has_avx512()) return;
   const char* names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblasp-r0.3.21.so", nullptr};
   for (int i = 0; names[i]; i++) {
@@ -87,6 +87,11 @@ const char* builtin_name = "builtin";
 gemm_fn pick_gemm() {
 #if defined(__x86_64__) && !defined(OMNITOK_NO_CLONES)
   __builtin_cpu_init();
+  // OMNITOK_NATIVE_GEMM=builtin-avx2 | builtin-baseline: a narrower kernel (to measure other machines)
+  if (const char* c = getenv("OMNITOK_NATIVE_GEMM")) {
+    if (std::string(c) == "builtin-baseline") return builtin_name = "builtin baseline", gemm_base::gemm;
+    if (std::string(c) == "builtin-avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return builtin_name = "builtin AVX2+FMA", gemm_avx2::gemm;
+  }
   if (has_avx512()) return builtin_name = "builtin AVX-512", gemm_avx512::gemm;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return builtin_name = "builtin AVX2+FMA", gemm_avx2::gemm;
 #endif

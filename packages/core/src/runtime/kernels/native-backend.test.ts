@@ -121,7 +121,7 @@ describe.skipIf(!native.available && !requireNative)('native backend kernels vs 
     expect(broadcastStrides([2, 3, 4], [2, 3, 4], [2, 3, 4])).toEqual([[1, 1, 1, 1, 1, 24], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1]]);
   });
 
-  it('sum over leading, trailing and middle axes; transpose; slice; split; concat; tile; gather', async () => {
+  it('sum over leading, trailing and middle axes; transpose; slice; split; concat; tile; gather; pad', async () => {
     const r = await onBoth(() => {
       const x = rand(6, [3, 4, 5, 6]);
       return [
@@ -138,6 +138,8 @@ describe.skipIf(!native.available && !requireNative)('native backend kernels vs 
         tf.concat([tf.slice(x, [0, 0, 0, 0], [3, 4, 1, 6]), x], 2),
         tf.tile(rand(7, [1, 2, 3]), [4, 1, 2]),
         tf.gather(rand(8, [10, 6]), tf.tensor1d([3, 0, 9, 3], 'int32')),
+        tf.pad(x, [[0, 1], [2, 0], [1, 1], [0, 3]], 0.5),
+        tf.pad(rand(9, [4]), [[2, 3]]),
       ];
     });
     expectClose(r, FWD);

@@ -4,14 +4,16 @@ import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 /**
  * The `native` TensorFlow.js backend: the cpu backend (plain-JS kernels, same data layout: one
  * Float32Array per tensor) with the kernels that dominate a transformer training step replaced by
- * C++ ones from `@omnitok/native-kernels` (OpenMP across cores, OpenBLAS GEMM when present):
+ * C++ ones from `@omnitok/native-kernels` (its own thread pool across cores; a packed AVX-512 /
+ * AVX2 GEMM, or OpenBLAS where that is faster):
  *
- * - BatchMatMul / _FusedMatMul (transposes, batches and broadcast batches inside one GEMM call),
- *   Transpose, Add / Sub / Mul / RealDiv (same shape, row-broadcast, scalar), Sum over a contiguous
- *   range of axes;
+ * - BatchMatMul / _FusedMatMul (transposes, batches and broadcast batches inside one GEMM call, the
+ *   bias added in place), Transpose, Slice, SplitV, Add / Sub / Multiply / RealDiv (any broadcast up to
+ *   rank 6 after merging dims), Sum over a contiguous range of axes;
  * - fused ops the layers call on this backend (see fused-ops.ts): LayerNorm, GELU, self-attention
  *   (QKᵀ, masks, softmax, ·V) — each with its backward kernel — and the AdamW update;
- * - UnsortedSegmentSum stays the cpu backend's (the cpu backend has it, unlike wasm).
+ * - GatherV2, Concat, Tile, PadV2 as row copies in JS (the cpu kernels index element by element);
+ * - UnsortedSegmentSum (tf.gather's gradient, missing on wasm) stays the cpu backend's: it exists there.
  *
  * Every other kernel is the cpu backend's own, registered again under `native`; any case a native
  * kernel does not cover (another dtype, a general broadcast) delegates to the cpu kernel too, so
@@ -334,6 +336,31 @@ function makeOverrides(k: Kernels, cpu: Map<string, KernelFn>): Map<string, Kern
         const w = widths[j]!;
         y.set(vals[j]!.subarray(o * w, (o + 1) * w), at);
         at += w;
+      }
+    }
+    return out(args.backend, shape, y);
+  });
+
+  // the gradient of a slice (e.g. CLS pooling): a constant-filled output with the input copied row by row
+  o.set('PadV2', (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { paddings, constantValue } = args.attrs as { paddings: [number, number][]; constantValue: number };
+    const xv = f32(args.backend, x);
+    if (!xv || x.shape.length === 0) return fallback('PadV2', args);
+    const shape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
+    const y = alloc(size(shape)).fill(constantValue);
+    const r = x.shape.length;
+    const row = x.shape[r - 1]!;
+    const outStrides = shape.map((_, i) => size(shape.slice(i + 1)));
+    const rows = xv.length / Math.max(row, 1);
+    const idx = new Array<number>(r - 1).fill(0);
+    for (let q = 0; q < rows; q++) {
+      let at = paddings[r - 1]![0];
+      for (let i = 0; i < r - 1; i++) at += (idx[i]! + paddings[i]![0]) * outStrides[i]!;
+      y.set(xv.subarray(q * row, (q + 1) * row), at);
+      for (let i = r - 2; i >= 0; i--) {
+        if (++idx[i]! < x.shape[i]!) break;
+        idx[i] = 0;
       }
     }
     return out(args.backend, shape, y);
