@@ -24,7 +24,12 @@ function skip(why) {
 
 if (process.env.OMNITOK_NATIVE_SKIP_BUILD === '1') skip('OMNITOK_NATIVE_SKIP_BUILD=1');
 if (process.platform !== 'linux' && process.platform !== 'darwin') skip(`platform ${process.platform} is not supported by this build script`);
-const include = [join(dirname(dirname(process.execPath)), 'include', 'node'), process.env.npm_config_nodedir && join(process.env.npm_config_nodedir, 'include', 'node')]
+const include = [
+  join(dirname(dirname(process.execPath)), 'include', 'node'), // official tarballs, nodesource, nvm, pyenv-style prefixes
+  process.env.npm_config_nodedir && join(process.env.npm_config_nodedir, 'include', 'node'),
+  '/usr/include/node',
+  '/usr/include/nodejs/src', // Debian's nodejs-dev layout
+]
   .filter(Boolean)
   .find((d) => existsSync(join(d, 'node_api.h')));
 if (!include) skip(`node_api.h not found under ${join(dirname(dirname(process.execPath)), 'include', 'node')}`);

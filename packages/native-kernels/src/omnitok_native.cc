@@ -906,8 +906,12 @@ napi_value Info(napi_env env, napi_callback_info info) {
   napi_create_object(env, &o);
   napi_create_string_utf8(env, (blas_sgemm && use_blas) ? blas_name.c_str() : builtin_name, NAPI_AUTO_LENGTH, &s);
   napi_create_int32(env, max_threads, &t);
+#if defined(__x86_64__)
   __builtin_cpu_init();
   const char* i = __builtin_cpu_supports("avx512f") ? "avx512f" : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? "avx2+fma" : "baseline";
+#else
+  const char* i = "baseline";
+#endif
   napi_create_string_utf8(env, i, NAPI_AUTO_LENGTH, &isa);
   napi_set_named_property(env, o, "blas", s);
   napi_set_named_property(env, o, "threads", t);
