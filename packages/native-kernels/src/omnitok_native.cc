@@ -125,6 +125,7 @@ int max_threads = 1;
 class Pool {
  public:
   void resize(int workers) {
+    std::lock_guard<std::mutex> busy(run_mu_);
     stop_all();
     stop_ = false;
     for (int i = 0; i < workers; i++) threads_.emplace_back([this] { loop(); });
@@ -132,7 +133,9 @@ class Pool {
   ~Pool() { stop_all(); }
 
   void run(long n, void (*fn)(void*, long), void* ctx) {
-    if (threads_.empty() || n == 1) {
+    // one job at a time: a second JS thread (worker_threads) calling in meanwhile runs its job inline
+    std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
+    if (!busy.owns_lock() || threads_.empty() || n == 1) {
       for (long i = 0; i < n; i++) fn(ctx, i);
       return;
     }
@@ -201,6 +204,7 @@ class Pool {
   }
 
   std::vector<std::thread> threads_;
+  std::mutex run_mu_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<uint64_t> next_{0};
@@ -932,14 +936,25 @@ napi_value Configure(napi_env env, napi_callback_info info) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
-  load_blas();
-  max_threads = std::max(1u, std::thread::hardware_concurrency());
-  if (const char* e = getenv("OMNITOK_NATIVE_THREADS")) {
-    int t = atoi(e);
-    if (t > 0) max_threads = t;
+  // one setup and one pool per process, shared by every JS environment (main thread, worker_threads)
+  static std::mutex init_mu;
+  static int envs = 0;
+  {
+    std::lock_guard<std::mutex> lock(init_mu);
+    if (envs++ == 0) {
+      if (!blas_sgemm) load_blas();
+      max_threads = std::max(1u, std::thread::hardware_concurrency());
+      if (const char* e = getenv("OMNITOK_NATIVE_THREADS")) {
+        int t = atoi(e);
+        if (t > 0) max_threads = t;
+      }
+      pool.resize(max_threads - 1);  // the calling thread is the other one
+    }
   }
-  pool.resize(max_threads - 1);  // the calling thread is the other one
-  napi_add_env_cleanup_hook(env, [](void*) { pool.resize(0); }, nullptr);
+  napi_add_env_cleanup_hook(env, [](void*) {
+    std::lock_guard<std::mutex> lock(init_mu);
+    if (--envs == 0) pool.resize(0);
+  }, nullptr);
   struct {
     const char* name;
     napi_callback cb;
