@@ -4,7 +4,7 @@
  * backend, against PyTorch on CPU (bench/runtime-train-torch.py, same shapes, run in the same process
  * tree with OPENBLAS_NUM_THREADS=1 and one torch thread).
  *
- *   cd packages/core && npx tsup && cd ../.. && node bench/runtime-train.mjs [--batch 64] [--steps 3] [--backends cpu,wasm,webgpu]
+ *   cd packages/core && npx tsup && cd ../.. && node bench/runtime-train.mjs [--batch 64] [--steps 3] [--backends native,cpu,wasm,webgpu]
  *
  * Model: width 128, depth 4, heads 4, mlp 4x, vision 64 continuous tokens of 48 features + CLS,
  * text 16 ids (vocab 1000, causal, EOT pooling), projection 128 (≈1.76M parameters); AdamW; the
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
 const B = Number(args.batch ?? 64);
 const STEPS = Number(args.steps ?? 3);
-const backends = (args.backends ?? 'tensorflow,webgpu,wasm,cpu').split(',');
+const backends = (args.backends ?? 'native,tensorflow,webgpu,wasm,cpu').split(',');
 const runtime = await import(new URL('../packages/core/dist/runtime/index.js', import.meta.url).href);
 const { initBackend, probeBackend, TransformerEncoder, AdamW, Trainer, Rng } = runtime;
 

@@ -26,7 +26,7 @@ export function numArg(flag: string, min = 0, max = Infinity) {
 }
 
 export const BACKEND_OPTION = () =>
-  new Option('--backend <name>', 'auto | tensorflow | webgpu | wasm | cpu, or another backend of @omnitok/core/runtime (auto passes over software WebGPU)').default('auto');
+  new Option('--backend <name>', 'auto | native | tensorflow | webgpu | wasm | cpu, or another backend of @omnitok/core/runtime (auto passes over software WebGPU)').default('auto');
 
 /**
  * `omnitok train`: contrastive alignment of modality pairs (CLIP / SigLIP, N-way binding when pairs
