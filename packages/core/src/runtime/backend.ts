@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -68,6 +69,12 @@ export async function initBackend(name: BackendChoice = 'auto', options: InitBac
   if (name !== 'auto') return { ...(await initOne(name, options)), reason: `requested ${JSON.stringify(name)}` };
   const skipped: string[] = [];
   for (const candidate of BACKEND_NAMES) {
+    // Without a GPU device node, a Linux WebGPU adapter can only be a software rasterizer: skip it
+    // without asking Dawn (which prints warnings) when the native CPU backend can run instead.
+    if (candidate === 'webgpu' && !hasGpuDeviceNode() && (await probeBackend('native', options)).available) {
+      skipped.push('webgpu (no GPU device on this machine; native is faster than software WebGPU)');
+      continue;
+    }
     try {
       const info = await initOne(candidate, options);
       if (candidate === 'webgpu' && SOFTWARE_ADAPTER.test(info.description) && (await probeBackend('native', options)).available) {
@@ -201,6 +208,17 @@ async function initWasm(load: (s: string) => Promise<unknown>): Promise<Omit<Bac
 let wasmPathsSet = false;
 
 const SOFTWARE_ADAPTER = /lavapipe|llvmpipe|swiftshader|software/i;
+
+/** Linux only: whether a GPU device node exists (NVIDIA, or a DRM render node). Elsewhere assume yes. */
+function hasGpuDeviceNode(): boolean {
+  if (process.platform !== 'linux') return true;
+  if (existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl')) return true;
+  try {
+    return readdirSync('/dev/dri').some((d) => d.startsWith('renderD'));
+  } catch {
+    return false;
+  }
+}
 
 async function initNative(load: (s: string) => Promise<unknown>): Promise<Omit<BackendInfo, 'reason'>> {
   let mod: { loadNativeKernels: () => { ok: true; kernels: Kernels } | { ok: false; reason: string } };
