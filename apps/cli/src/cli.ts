@@ -8,7 +8,7 @@ import { evalCommand } from './commands/eval.js';
 import { trainCommand } from './commands/train.js';
 import { pluginsCommand } from './commands/plugins.js';
 import { tokenizeCommand } from './commands/tokenize.js';
-import { type CliIO, ExitCode, processIO } from './io.js';
+import { type CliIO, CommandExit, ExitCode, processIO } from './io.js';
 import { VERSION } from './version.js';
 
 export interface RunOptions {
@@ -68,6 +68,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
     await program.parseAsync([...argv], { from: 'user' });
     return ExitCode.Ok;
   } catch (error) {
+    if (error instanceof CommandExit) return error.code;
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.Ok;
       return ExitCode.Usage;

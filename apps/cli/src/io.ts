@@ -21,4 +21,14 @@ export const ExitCode = {
   Usage: 2,
   /** A bug: an unexpected exception. */
   Internal: 70,
+  /** Stopped by SIGINT (Ctrl-C) after saving what had to be saved, as shells report it. */
+  Interrupted: 130,
 } as const;
+
+/**
+ * Thrown by a command that finished its work but must end with a non-zero exit code (e.g. train after
+ * Ctrl-C saved a checkpoint). `runCli` returns `code` and prints nothing more.
+ */
+export class CommandExit {
+  constructor(readonly code: number) {}
+}

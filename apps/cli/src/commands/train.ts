@@ -2,7 +2,7 @@ import type { ModalityRegistry } from '@omnitok/core';
 import { InvalidArgumentError } from '@omnitok/core';
 import type { BackendChoice } from '@omnitok/core/runtime';
 import { type Command, Option } from 'commander';
-import { type CliIO, processIO } from '../io.js';
+import { type CliIO, CommandExit, ExitCode } from '../io.js';
 import { DEMO_BATCH, DEMO_STEPS, parsePair, runTrain } from '../train/run-train.js';
 
 const demoLength = `${DEMO_STEPS.fast} steps (${DEMO_STEPS.slow} on wasm / cpu)`;
@@ -98,8 +98,7 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
         shuffleBuffer: o.shuffleBuffer as number | undefined,
         augment: Boolean(o.augment),
       });
-      // Interrupted (SIGINT) after saving: exit 130 like a shell's Ctrl-C. runCli returns 0 for a
-      // completed action, so the code is set when the process exits.
-      if (result.interrupted && io === processIO) process.once('exit', () => (process.exitCode = 130));
+      // Interrupted (SIGINT) after saving: exit 130 like a shell's Ctrl-C.
+      if (result.interrupted) throw new CommandExit(ExitCode.Interrupted);
     });
 }
