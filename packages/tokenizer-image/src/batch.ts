@@ -1,6 +1,6 @@
-import { gridPositions, InvalidArgumentError, type ModalityInput } from '@omnitok/core';
+import { gridPositions, InvalidArgumentError, type ModalityInput, type NormalizedInput, normalizeInput, readInputBytes } from '@omnitok/core';
 import { availableParallelism } from 'node:os';
-import { decodeImage, type ImageDecodeOptions } from './decode-image.js';
+import { checkDecodeOptions, decodeImageBytes, type ImageDecodeOptions } from './decode-image.js';
 import { checkPatch } from './patchify.js';
 import { type PreparedImagePreset, prepareImagePreset, preprocessImageInto } from './preprocess-image.js';
 import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset } from './presets.js';
@@ -116,20 +116,40 @@ async function runBatch(
   layout: 'chw' | 'patches' = 'chw',
 ): Promise<{ data: Float32Array; indices: Int32Array; sources: string[]; failures: ImageBatchFailure[] }> {
   if (!Array.isArray(inputs)) throw new InvalidArgumentError('inputs', inputs, 'an array of image inputs');
-  const concurrency = options.concurrency ?? Math.min(8, Math.max(2, availableParallelism()));
+  const concurrency = options.concurrency ?? Math.min(16, Math.max(4, 2 * availableParallelism()));
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError('options.concurrency', concurrency, 'a positive integer');
+  checkDecodeOptions(options);
   const n = inputs.length;
   const data = new Float32Array(n * size);
   const ok = new Uint8Array(n);
   const sources: string[] = new Array<string>(n).fill('');
   const failures: ImageBatchFailure[] = [];
+  // Files are read ahead of decoding, so a decoder never waits for the disk (fs reads and sharp share
+  // libuv's thread pool). A read's failure is kept and reported when its item's turn comes.
+  type Read = { bytes: Uint8Array; norm: NormalizedInput } | { error: unknown };
+  const reads: (Promise<Read> | undefined)[] = new Array(n);
+  let readNext = 0;
+  const readAhead = (upTo: number) => {
+    for (; readNext < Math.min(n, upTo); readNext++) {
+      const input = inputs[readNext]!;
+      reads[readNext] = (async (): Promise<Read> => {
+        const norm = normalizeInput(input);
+        return { bytes: (await readInputBytes(norm, 'image')).bytes, norm };
+      })().catch((error: unknown) => ({ error }));
+    }
+  };
   let next = 0;
   const worker = async () => {
     while (next < n) {
       const index = next++;
+      readAhead(index + 1 + 2 * concurrency);
       try {
         options.signal?.throwIfAborted();
-        const decoded = await decodeImage(inputs[index]!, options);
+        const read = await reads[index]!;
+        reads[index] = undefined;
+        if ('error' in read) throw read.error;
+        const decoded = await decodeImageBytes(read.bytes, read.norm, options);
+        options.signal?.throwIfAborted();
         const seed = options.seed === undefined ? undefined : batchItemSeed(options.seed, index);
         preprocessImageInto(decoded, p, { augment: options.augment, seed }, data, index * size, layout);
         sources[index] = decoded.source;

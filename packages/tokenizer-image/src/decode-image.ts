@@ -3,6 +3,7 @@ import {
   type DecodeOptions,
   InvalidArgumentError,
   type ModalityInput,
+  type NormalizedInput,
   normalizeInput,
   readInputBytes,
   UnsupportedFormatError,
@@ -69,6 +70,15 @@ function round16Table(): Uint8Array {
  * `UnsupportedFormatError` (not one of the six formats), both naming the input.
  */
 export async function decodeImage(input: ModalityInput, options: ImageDecodeOptions = {}): Promise<DecodedImage> {
+  checkDecodeOptions(options);
+  options.signal?.throwIfAborted();
+  const norm = normalizeInput(input);
+  const { bytes } = await readInputBytes(norm, 'image');
+  return decodeImageBytes(bytes, norm, options);
+}
+
+/** Throws `InvalidArgumentError` for a bad decode option. @internal */
+export function checkDecodeOptions(options: ImageDecodeOptions): void {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(Number.isInteger(maxPixels) && maxPixels > 0)) throw new InvalidArgumentError('options.maxPixels', maxPixels, 'a positive integer');
   const background = options.background ?? [255, 255, 255];
@@ -77,10 +87,17 @@ export async function decodeImage(input: ModalityInput, options: ImageDecodeOpti
   }
   const alpha = options.alpha ?? 'composite';
   if (alpha !== 'composite' && alpha !== 'drop') throw new InvalidArgumentError('options.alpha', alpha, '"composite" or "drop"');
-  options.signal?.throwIfAborted();
+}
 
-  const norm = normalizeInput(input);
-  const { bytes } = await readInputBytes(norm, 'image');
+/**
+ * {@link decodeImage} of bytes already read (the batch reads files ahead of decoding). `norm` gives the
+ * label and extension for messages; options are assumed checked.
+ * @internal
+ */
+export async function decodeImageBytes(bytes: Uint8Array, norm: NormalizedInput, options: ImageDecodeOptions): Promise<DecodedImage> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const background = options.background ?? [255, 255, 255];
+  const alpha = options.alpha ?? 'composite';
   const label = norm.label;
   if (bytes.byteLength === 0) throw new DecodeError(label, 'image', 'the file is empty (0 bytes)');
   const format = sniffImageFormat(bytes);
@@ -94,7 +111,8 @@ export async function decodeImage(input: ModalityInput, options: ImageDecodeOpti
     throw new DecodeError(label, 'image', reason, { cause: error });
   };
   const open = (limitInputPixels: number | false) =>
-    sharp(bytes, { limitInputPixels, failOn: 'error', pages: 1, autoOrient: true, ignoreIcc: !options.applyIcc });
+    // sequentialRead: libvips decodes top to bottom in one pass (same pixels, less bookkeeping).
+    sharp(bytes, { limitInputPixels, failOn: 'error', pages: 1, autoOrient: true, ignoreIcc: !options.applyIcc, sequentialRead: true });
 
   let sixteenBit = false;
   let grey = false;

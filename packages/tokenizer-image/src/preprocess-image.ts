@@ -3,7 +3,7 @@ import type { DecodedImage } from './decode-image.js';
 import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset, type ResolvedImagePreset, validateImagePreset } from './presets.js';
 import { drawAugmentation, mulberry32, roundHalfEven } from './random-resized-crop.js';
 import { patchifyInto } from './patchify.js';
-import { type OutputWindow, type PixelView, resizeView } from './resample.js';
+import { type OutputWindow, type PixelView, resizeNormalizeRgb, resizeView } from './resample.js';
 
 /** Image features: `[C, H, W]` float32, normalized, plus the patch size the preset asks for. */
 export interface ImageFeatures extends Features {
@@ -139,9 +139,26 @@ export function preprocessImageInto(
     window = { x: roundHalfEven((resizedW - W) / 2), y: roundHalfEven((resizedH - H) / 2), width: W, height: H };
   }
 
-  const pixels = resizeView(view, resizedW, resizedH, preset.interpolation, window);
   const plane = H * W;
   const padded = window.width !== W || window.height !== H;
+  if (!padded && C === 3) {
+    // Resize and normalize in one go (WebAssembly SIMD), straight into the layout asked for.
+    const P = preset.patchSize;
+    const patches = layout === 'patches';
+    const target = {
+      out,
+      offset,
+      count: C * plane,
+      rowBase: rowBaseTable(H, W, C, patches ? P : 0),
+      col: patches ? columnTable(W, C, P, flip, 4) : chwColumnTable(W, flip),
+      plane: (patches ? P * P : plane) * 4,
+      contiguous: !flip && (!patches || P % 4 === 0),
+      mean: preset.mean as unknown as readonly [number, number, number],
+      std: preset.std as unknown as readonly [number, number, number],
+    };
+    if (resizeNormalizeRgb(view, resizedW, resizedH, preset.interpolation, window, target)) return;
+  }
+  const pixels = resizeView(view, resizedW, resizedH, preset.interpolation, window);
   if (layout === 'patches') {
     if (!padded) {
       writeNormalizedPatches(pixels, W, H, C, p.lut, out, offset, preset.patchSize, flip);
@@ -196,17 +213,41 @@ function writeNormalizedPatches(
 }
 
 const columnTables = new Map<string, Int32Array>();
-/** Where source column x lands inside a token row: patch column's token offset + position in the patch row. */
-function columnTable(W: number, C: number, P: number, flip: boolean): Int32Array {
-  const key = `${W}:${C}:${P}:${flip}`;
+/** Where source column x lands inside a token row: patch column's token offset + position in the patch row (× `unit`). */
+function columnTable(W: number, C: number, P: number, flip: boolean, unit = 1): Int32Array {
+  const key = `${W}:${C}:${P}:${flip}:${unit}`;
   let table = columnTables.get(key);
   if (!table) {
     table = new Int32Array(W);
     for (let x = 0; x < W; x++) {
       const to = flip ? W - 1 - x : x;
       const gx = (to / P) | 0;
-      table[x] = gx * C * P * P + (to - gx * P);
+      table[x] = (gx * C * P * P + (to - gx * P)) * unit;
     }
+    if (columnTables.size > 64) columnTables.clear();
+    columnTables.set(key, table);
+  }
+  return table;
+}
+
+/** Byte offset of each output column inside a `[C, H, W]` float32 row, mirrored or not. */
+function chwColumnTable(W: number, flip: boolean): Int32Array {
+  return cachedTable(`chw-col:${W}:${flip}`, W, (x) => (flip ? W - 1 - x : x) * 4);
+}
+
+/** Byte offset of each output row's first value: `[C, H, W]` rows (P = 0) or patch-token rows. */
+function rowBaseTable(H: number, W: number, C: number, P: number): Int32Array {
+  return cachedTable(`row:${H}:${W}:${C}:${P}`, H, (y) => {
+    if (P === 0) return y * W * 4;
+    const gy = (y / P) | 0;
+    return (gy * (W / P) * C * P * P + (y - gy * P) * P) * 4;
+  });
+}
+
+function cachedTable(key: string, n: number, f: (i: number) => number): Int32Array {
+  let table = columnTables.get(key);
+  if (!table) {
+    table = Int32Array.from({ length: n }, (_, i) => f(i));
     if (columnTables.size > 64) columnTables.clear();
     columnTables.set(key, table);
   }

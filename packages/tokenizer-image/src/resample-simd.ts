@@ -18,6 +18,29 @@ interface Kernels {
   readonly memory: WasmMemory;
   hpass(src: number, srcStride: number, rows: number, xs: number, w: number, groups: number, cols: number, out: number): void;
   vpass(src: number, srcStride: number, outRows: number, starts: number, counts: number, weights: number, ksize: number, rowBytes: number, out: number, outStride: number): void;
+  normalize(
+    src: number, srcStride: number, rows: number, cols: number, rowBase: number, col: number, plane: number, contiguous: number,
+    m0: number, m1: number, m2: number, s0: number, s1: number, s2: number,
+  ): void;
+}
+
+/**
+ * Where {@link resizeRgbSimd} writes normalized float32 values instead of bytes: pixel x of window row y,
+ * channel c goes to `out[offset + (rowBase[y] + col[x]) / 4 + c * plane / 4]` (byte offsets relative to
+ * the `count`-float result), each value `((v / 255) - mean[c]) / std[c]` in float32.
+ */
+export interface NormalizeTarget {
+  readonly out: Float32Array;
+  readonly offset: number;
+  /** Floats written, `C × H × W`. */
+  readonly count: number;
+  readonly rowBase: Int32Array;
+  readonly col: Int32Array;
+  readonly plane: number;
+  /** `col[x + k] = col[x] + 4k` within every aligned group of 4 columns. */
+  readonly contiguous: boolean;
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
 }
 
 let kernels: Kernels | null | undefined;
@@ -101,7 +124,7 @@ export function resizeRgbSimd(
   horiz: AxisCoefficients | undefined,
   vert: AxisCoefficients | undefined,
   window: OutputWindow,
-  out: Uint8Array,
+  out: Uint8Array | NormalizeTarget,
 ): void {
   const k = load()!;
   const rowBytesOut = window.width * 3;
@@ -119,7 +142,8 @@ export function resizeRgbSimd(
   const srcRowBytes = src.width * 3;
   const taps = horiz ? horizontalTaps(horiz) : undefined;
   const midBytes = horiz && vert ? rows * rowBytesOut : 0;
-  const [srcAt, xsAt, wAt, midAt, startsAt, countsAt, vwAt, outAt] = layout(k, [
+  const norm = out instanceof Uint8Array ? undefined : out;
+  const [srcAt, xsAt, wAt, midAt, startsAt, countsAt, vwAt, outAt, rowBaseAt, colAt, floatsAt] = layout(k, [
     rows * srcRowBytes + (taps ? taps.groups * 12 + 16 : 16),
     taps ? taps.xs.byteLength : 0,
     taps ? taps.w.byteLength : 0,
@@ -128,7 +152,10 @@ export function resizeRgbSimd(
     vert ? window.height * 4 : 0,
     vert ? window.height * vert.ksize * 4 : 0,
     window.height * rowBytesOut + 16,
-  ]) as [number, number, number, number, number, number, number, number];
+    norm ? window.height * 4 : 0,
+    norm ? window.width * 4 : 0,
+    norm ? norm.count * 4 : 0,
+  ]) as [number, number, number, number, number, number, number, number, number, number, number];
   const heap = new Uint8Array(k.memory.buffer);
 
   // Copy the source rows the passes read (the view's columns only).
@@ -160,5 +187,15 @@ export function resizeRgbSimd(
     );
     k.vpass(vSrc, vStride, window.height, startsAt, countsAt, vwAt, vert.ksize, rowBytesOut, outAt, rowBytesOut);
   }
-  out.set(new Uint8Array(k.memory.buffer, outAt, window.height * rowBytesOut));
+  if (!norm) {
+    (out as Uint8Array).set(new Uint8Array(k.memory.buffer, outAt, window.height * rowBytesOut));
+    return;
+  }
+  // rowBase is relative to the result; the kernel wants addresses.
+  const rowBase = new Int32Array(k.memory.buffer, rowBaseAt, window.height);
+  for (let y = 0; y < window.height; y++) rowBase[y] = floatsAt + norm.rowBase[y]!;
+  new Int32Array(k.memory.buffer, colAt, window.width).set(norm.col);
+  const { mean: m, std: sd } = norm;
+  k.normalize(outAt, rowBytesOut, window.height, window.width, rowBaseAt, colAt, norm.plane, norm.contiguous ? 1 : 0, m[0], m[1], m[2], sd[0], sd[1], sd[2]);
+  norm.out.set(new Float32Array(k.memory.buffer, floatsAt, norm.count), norm.offset);
 }

@@ -14,7 +14,7 @@
  * since every output pixel depends only on its own taps).
  */
 
-import { resizeRgbSimd, simdAvailable } from './resample-simd.js';
+import { type NormalizeTarget, resizeRgbSimd, simdAvailable } from './resample-simd.js';
 
 /** Interpolations the presets may name; each maps to the Pillow filter of the same name. */
 export type Interpolation = 'bicubic' | 'bilinear' | 'nearest';
@@ -174,6 +174,34 @@ export function resizeView(
   }
   if (vert) verticalPass(mid, vert, window.y, window.height, out);
   return out;
+}
+
+/**
+ * {@link resizeView} fused with normalization into float32 (see `NormalizeTarget`), for RGB views
+ * with the SIMD kernels and a convolution filter. Returns false, writing nothing, when that does not
+ * apply (no SIMD, grey, nearest, or no resize at all); the caller then resizes and normalizes separately.
+ * @internal
+ */
+export function resizeNormalizeRgb(
+  src: PixelView,
+  outWidth: number,
+  outHeight: number,
+  interpolation: Interpolation,
+  window: OutputWindow,
+  target: NormalizeTarget,
+): boolean {
+  if (interpolation === 'nearest' || src.channels !== 3 || !simdAvailable()) return false;
+  const needH = outWidth !== src.width;
+  const needV = outHeight !== src.height;
+  if (!needH && !needV) return false;
+  resizeRgbSimd(
+    src,
+    needH ? axisCoefficients(src.width, outWidth, interpolation) : undefined,
+    needV ? axisCoefficients(src.height, outHeight, interpolation) : undefined,
+    window,
+    target,
+  );
+  return true;
 }
 
 function copyWindow(src: PixelView, x: number, y: number, width: number, height: number, out: Uint8Array): void {

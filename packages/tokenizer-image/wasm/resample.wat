@@ -119,4 +119,82 @@
             (br $colLoop)))
         (local.set $yy (i32.add (local.get $yy) (i32.const 1)))
         (br $rowLoop))))
+  ;; Normalization into float32 planes, fused after the passes: value = ((v / 255) - mean[c]) / std[c],
+  ;; each operation in float32 (IEEE, as torch's ToTensor + Normalize). Input: `rows` rows of `cols`
+  ;; interleaved RGB pixels (row y at src + y * srcStride; 4 readable bytes past each row). Pixel x of
+  ;; row y, channel c is stored at byte rowBase[y] + col[x] + c * plane (i32 tables), which expresses both
+  ;; the [C, H, W] layout and patchify's token order, mirrored or not. With contiguous = 1 the caller
+  ;; promises col[x + k] = col[x] + 4k inside each aligned group of 4 columns, so groups store vectors.
+  (func (export "normalize")
+    (param $src i32) (param $srcStride i32) (param $rows i32) (param $cols i32)
+    (param $rowBase i32) (param $col i32) (param $plane i32) (param $contiguous i32)
+    (param $m0 f32) (param $m1 f32) (param $m2 f32) (param $s0 f32) (param $s1 f32) (param $s2 f32)
+    (local $y i32) (local $x i32) (local $p i32) (local $base i32) (local $d i32) (local $plane2 i32)
+    (local $v v128) (local $r v128) (local $g v128) (local $b v128)
+    (local $mr v128) (local $mg v128) (local $mb v128) (local $sr v128) (local $sg v128) (local $sb v128)
+    (local.set $mr (f32x4.splat (local.get $m0)))
+    (local.set $mg (f32x4.splat (local.get $m1)))
+    (local.set $mb (f32x4.splat (local.get $m2)))
+    (local.set $sr (f32x4.splat (local.get $s0)))
+    (local.set $sg (f32x4.splat (local.get $s1)))
+    (local.set $sb (f32x4.splat (local.get $s2)))
+    (local.set $plane2 (i32.shl (local.get $plane) (i32.const 1)))
+    (local.set $y (i32.const 0))
+    (block $rowsDone
+      (loop $rowLoop
+        (br_if $rowsDone (i32.ge_u (local.get $y) (local.get $rows)))
+        (local.set $p (i32.add (local.get $src) (i32.mul (local.get $y) (local.get $srcStride))))
+        (local.set $base (i32.load (i32.add (local.get $rowBase) (i32.shl (local.get $y) (i32.const 2)))))
+        (local.set $x (i32.const 0))
+        (block $groupsDone
+          (loop $groupLoop
+            (br_if $groupsDone (i32.gt_u (i32.add (local.get $x) (i32.const 4)) (local.get $cols)))
+            (local.set $v (v128.load (local.get $p)))
+            (local.set $r (f32x4.div (f32x4.sub (f32x4.div (f32x4.convert_i32x4_s
+              (i8x16.swizzle (local.get $v) (v128.const i8x16 0 16 16 16 3 16 16 16 6 16 16 16 9 16 16 16)))
+              (v128.const f32x4 255 255 255 255)) (local.get $mr)) (local.get $sr)))
+            (local.set $g (f32x4.div (f32x4.sub (f32x4.div (f32x4.convert_i32x4_s
+              (i8x16.swizzle (local.get $v) (v128.const i8x16 1 16 16 16 4 16 16 16 7 16 16 16 10 16 16 16)))
+              (v128.const f32x4 255 255 255 255)) (local.get $mg)) (local.get $sg)))
+            (local.set $b (f32x4.div (f32x4.sub (f32x4.div (f32x4.convert_i32x4_s
+              (i8x16.swizzle (local.get $v) (v128.const i8x16 2 16 16 16 5 16 16 16 8 16 16 16 11 16 16 16)))
+              (v128.const f32x4 255 255 255 255)) (local.get $mb)) (local.get $sb)))
+            (local.set $d (i32.add (local.get $base) (i32.load (i32.add (local.get $col) (i32.shl (local.get $x) (i32.const 2))))))
+            (if (local.get $contiguous)
+              (then
+                (v128.store (local.get $d) (local.get $r))
+                (v128.store (i32.add (local.get $d) (local.get $plane)) (local.get $g))
+                (v128.store (i32.add (local.get $d) (local.get $plane2)) (local.get $b)))
+              (else
+                (call $store3 (local.get $d) (local.get $plane)
+                  (f32x4.extract_lane 0 (local.get $r)) (f32x4.extract_lane 0 (local.get $g)) (f32x4.extract_lane 0 (local.get $b)))
+                (call $store3 (i32.add (local.get $base) (i32.load offset=4 (i32.add (local.get $col) (i32.shl (local.get $x) (i32.const 2))))) (local.get $plane)
+                  (f32x4.extract_lane 1 (local.get $r)) (f32x4.extract_lane 1 (local.get $g)) (f32x4.extract_lane 1 (local.get $b)))
+                (call $store3 (i32.add (local.get $base) (i32.load offset=8 (i32.add (local.get $col) (i32.shl (local.get $x) (i32.const 2))))) (local.get $plane)
+                  (f32x4.extract_lane 2 (local.get $r)) (f32x4.extract_lane 2 (local.get $g)) (f32x4.extract_lane 2 (local.get $b)))
+                (call $store3 (i32.add (local.get $base) (i32.load offset=12 (i32.add (local.get $col) (i32.shl (local.get $x) (i32.const 2))))) (local.get $plane)
+                  (f32x4.extract_lane 3 (local.get $r)) (f32x4.extract_lane 3 (local.get $g)) (f32x4.extract_lane 3 (local.get $b)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 12)))
+            (local.set $x (i32.add (local.get $x) (i32.const 4)))
+            (br $groupLoop)))
+        ;; Remaining columns (cols not a multiple of 4), one pixel at a time with the same scalar ops.
+        (block $tailDone
+          (loop $tailLoop
+            (br_if $tailDone (i32.ge_u (local.get $x) (local.get $cols)))
+            (call $store3
+              (i32.add (local.get $base) (i32.load (i32.add (local.get $col) (i32.shl (local.get $x) (i32.const 2)))))
+              (local.get $plane)
+              (f32.div (f32.sub (f32.div (f32.convert_i32_u (i32.load8_u (local.get $p))) (f32.const 255)) (local.get $m0)) (local.get $s0))
+              (f32.div (f32.sub (f32.div (f32.convert_i32_u (i32.load8_u offset=1 (local.get $p))) (f32.const 255)) (local.get $m1)) (local.get $s1))
+              (f32.div (f32.sub (f32.div (f32.convert_i32_u (i32.load8_u offset=2 (local.get $p))) (f32.const 255)) (local.get $m2)) (local.get $s2)))
+            (local.set $p (i32.add (local.get $p) (i32.const 3)))
+            (local.set $x (i32.add (local.get $x) (i32.const 1)))
+            (br $tailLoop)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $rowLoop))))
+
+  (func $store3 (param $d i32) (param $plane i32) (param $r f32) (param $g f32) (param $b f32)
+    (f32.store (local.get $d) (local.get $r))
+    (f32.store (i32.add (local.get $d) (local.get $plane)) (local.get $g))
+    (f32.store (i32.add (local.get $d) (i32.shl (local.get $plane) (i32.const 1))) (local.get $b)))
 )
