@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import { BackendUnavailableError } from './errors.js';
 import { type Kernels, registerNativeBackend } from './kernels/native-backend.js';
+import { registerWebgpuKernels } from './kernels/webgpu/webgpu-kernels.js';
 
 /**
  * Backend selection.
@@ -179,6 +180,7 @@ async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<B
   } catch (error) {
     throw new BackendUnavailableError('webgpu', '@tensorflow/tfjs-backend-webgpu is not installed', 'Install it with `npm install @tensorflow/tfjs-backend-webgpu`.', { cause: error });
   }
+  registerWebgpuKernels(); // omnitok's GEMM and fused ops (kernels/webgpu); OMNITOK_WEBGPU_KERNELS=0 keeps tfjs' own
   await switchTo('webgpu', 'the WebGPU backend');
   const info = adapter.info ?? {};
   const what = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0).join(' ') || 'unknown adapter';

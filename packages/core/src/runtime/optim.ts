@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../errors/index.js';
 import type { DenseArray } from '../io/index.js';
 import { NonFiniteError } from './errors.js';
 import { fusedAdamW, fusedSumSquares } from './kernels/fused-ops.js';
+import { webgpuAdamW } from './kernels/webgpu/fused-ops.js';
 
 /** Which parameters get no weight decay. Default: rank < 2 (gains, biases, LayerScale, CLS) and embeddings. */
 export type DecayFilter = (name: string, shape: readonly number[]) => boolean;
@@ -81,7 +82,8 @@ export class AdamW {
         if (!g || !m || !v) continue;
         const decay = this.decays.get(name) && this.weightDecay > 0 ? 1 - lr * this.weightDecay : 1;
         // `native`: one in-place pass over p, m, v (same arithmetic as below)
-        if (fusedAdamW(p, g, m, v, { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay, bc1, bc2 })) continue;
+        const hyper = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay, bc1, bc2 };
+        if (fusedAdamW(p, g, m, v, hyper) || webgpuAdamW(p, g, m, v, hyper)) continue; // `webgpu`: 3 WGSL dispatches
         const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         m.assign(m1);

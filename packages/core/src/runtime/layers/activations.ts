@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedAvailable, fusedGelu } from '../kernels/fused-ops.js';
+import { webgpuGelu, webgpuKernelsActive } from '../kernels/webgpu/fused-ops.js';
 
 /** GELU variants: `erf` (exact, torch default), `tanh` (GPT-2 approximation), `quick` (OpenAI CLIP: x·σ(1.702x)). */
 export type GeluKind = 'erf' | 'tanh' | 'quick';
@@ -7,6 +8,7 @@ export const GELU_KINDS: readonly GeluKind[] = ['erf', 'tanh', 'quick'];
 
 export function gelu(x: tf.Tensor, kind: GeluKind): tf.Tensor {
   if (fusedAvailable()) return fusedGelu(x, kind); // one kernel each way on `native`
+  if (webgpuKernelsActive()) return webgpuGelu(x, kind); // one WGSL dispatch each way on `webgpu`
   return tf.tidy(() => {
     switch (kind) {
       case 'erf':

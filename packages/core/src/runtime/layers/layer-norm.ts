@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedAvailable, fusedLayerNorm } from '../kernels/fused-ops.js';
+import { webgpuKernelsActive, webgpuLayerNorm } from '../kernels/webgpu/fused-ops.js';
 import { Module } from '../module.js';
 
 /** LayerNorm over the last axis (biased variance, like torch): weight (gain) and bias, both [dim]. */
@@ -18,6 +19,7 @@ export class LayerNorm extends Module {
 
   forward(x: tf.Tensor): tf.Tensor {
     if (fusedAvailable()) return fusedLayerNorm(x, this.weight, this.bias, this.eps); // one kernel each way on `native`
+    if (webgpuKernelsActive()) return webgpuLayerNorm(x, this.weight, this.bias, this.eps); // WGSL on `webgpu`
     return tf.tidy(() => {
       const mean = tf.mean(x, -1, true); // [..., 1]
       const centered = tf.sub(x, mean);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedAvailable } from '../kernels/fused-ops.js';
+import { webgpuKernelsActive } from '../kernels/webgpu/fused-ops.js';
 import { check, Module } from '../module.js';
 import type { Rng } from '../rng.js';
 
@@ -10,17 +11,17 @@ import type { Rng } from '../rng.js';
  * backend runs transposed/batched matmuls 10–50× slower than a plain 2-D one, and autodiff of a
  * rank-3 matMul produces exactly those.
  */
-/** [dx, dW]; the `native` backend's GEMM takes the transposes as flags (no transposed copies). */
+/** [dx, dW]; the `native` and omnitok `webgpu` GEMMs take the transposes as flags (no transposed copies). */
 function linearGrads(dy: tf.Tensor2D, xs: tf.Tensor2D, ws: tf.Tensor2D): [tf.Tensor, tf.Tensor] {
-  if (fusedAvailable()) return [tf.matMul(dy, ws, false, true), tf.matMul(xs, dy, true, false)];
+  if (fusedAvailable() || webgpuKernelsActive()) return [tf.matMul(dy, ws, false, true), tf.matMul(xs, dy, true, false)];
   return [tf.matMul(dy, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy)];
 }
 
 const linearBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
-    // `native`: one kernel (the bias is added in place after the GEMM)
-    value: fusedAvailable() ? tf.fused.matMul({ a: x, b: w, bias: b }) : tf.add(tf.matMul(x, w), b),
+    // `native`/`webgpu`: one kernel (the bias is added in the GEMM's epilogue)
+    value: fusedAvailable() || webgpuKernelsActive() ? tf.fused.matMul({ a: x, b: w, bias: b }) : tf.add(tf.matMul(x, w), b),
     gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       return [...linearGrads(dy, xs, ws), tf.sum(dy, 0)];

@@ -1,0 +1,82 @@
+import * as tf from '@tensorflow/tfjs';
+import type { AdamWHyper } from '../fused-ops.js';
+import {
+  ADAMW_OUT,
+  GELU_CODES,
+  WG_ADAMW,
+  WG_GELU,
+  WG_GELU_GRAD,
+  WG_LAYER_NORM,
+  WG_LAYER_NORM_GRAD_PARAMS,
+  WG_LAYER_NORM_GRAD_X,
+  WG_LAYER_NORM_STATS,
+  webgpuKernelsActive,
+} from './webgpu-kernels.js';
+
+/*
+ * Fused ops for the `webgpu` backend, the counterpart of ../fused-ops.ts (native): the layers call them
+ * only when `webgpuKernelsActive()`. Each is a tf.customGrad whose forward and backward are a few
+ * WGSL dispatches (kernels registered in webgpu-kernels.ts) instead of ~10 elementwise ones.
+ */
+
+export { webgpuKernelsActive };
+
+const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number | boolean> = {}) =>
+  tf.engine().runKernel(name, inputs as never, attrs as never) as unknown as tf.Tensor;
+
+/**
+ * LayerNorm over the last axis (biased variance, like torch). Forward: one dispatch. Backward: row
+ * statistics, dx, and the gamma/beta partial sums (+ a Sum over the partials).
+ */
+export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  const op = tf.customGrad(((xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([xs, ws]);
+    return {
+      value: run(WG_LAYER_NORM, { x: xs, gamma: ws, beta: bs }, { eps }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
+        return tf.tidy(() => {
+          const stats = run(WG_LAYER_NORM_STATS, { x: sx }, { eps });
+          const dx = run(WG_LAYER_NORM_GRAD_X, { dy, x: sx, gamma: sw, stats });
+          const partial = run(WG_LAYER_NORM_GRAD_PARAMS, { dy, x: sx, stats }); // [2, P, D]
+          const [dw, db] = tf.unstack(tf.sum(partial, 1), 0) as [tf.Tensor, tf.Tensor];
+          return [dx, dw, db];
+        });
+      },
+    };
+  }) as never) as unknown as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+  return op(x, w, b);
+}
+
+/** GELU (`erf` exact, `tanh` approximation, `quick` x·σ(1.702x)), one dispatch each way. */
+export function webgpuGelu(x: tf.Tensor, kind: keyof typeof GELU_CODES): tf.Tensor {
+  const code = GELU_CODES[kind];
+  const op = tf.customGrad(((xs: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([xs]);
+    return {
+      value: run(WG_GELU, { x: xs }, { kind: code }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [run(WG_GELU_GRAD, { x: saved[0]!, dy }, { kind: code })],
+    };
+  }) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
+  return op(x);
+}
+
+/**
+ * One AdamW update of p, m, v: three dispatches (m', v', p'; each reads the old moments) and three
+ * buffer swaps (`assign`), instead of ~12 tensor ops. Returns false, changing nothing, when the
+ * webgpu kernels are not active (the caller then takes the tensor-op path).
+ */
+export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper): boolean {
+  if (!webgpuKernelsActive() || p.dtype !== 'float32' || g.size !== p.size) return false;
+  const attrs = { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, decay: h.decay, bc1: h.bc1, bc2: h.bc2 };
+  tf.tidy(() => {
+    const inputs = { p, g: g.reshape(p.shape), m, v };
+    const m1 = run(WG_ADAMW, inputs, { ...attrs, which: ADAMW_OUT.m });
+    const v1 = run(WG_ADAMW, inputs, { ...attrs, which: ADAMW_OUT.v });
+    const p1 = run(WG_ADAMW, inputs, { ...attrs, which: ADAMW_OUT.p });
+    m.assign(m1);
+    v.assign(v1);
+    p.assign(p1);
+  });
+  return true;
+}

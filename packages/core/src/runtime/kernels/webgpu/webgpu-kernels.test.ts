@@ -1,0 +1,196 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../backend.js';
+import { gelu, type GeluKind } from '../../layers/activations.js';
+import { LayerNorm } from '../../layers/layer-norm.js';
+import { AdamW, globalNorm } from '../../optim.js';
+import { Rng } from '../../rng.js';
+import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
+import { probeBackend } from '../../backend.js';
+import { PARAM_GRAD_ROWS } from './programs.js';
+import { setWebgpuKernels, webgpuKernelsActive } from './webgpu-kernels.js';
+
+/*
+ * omnitok's WebGPU kernels against the cpu backend (the reference): the same TensorFlow.js program runs
+ * on `cpu` (composite layers, tfjs kernels) and on `webgpu` (our GEMM, fused LayerNorm/GELU/AdamW),
+ * values and gradients compared as max |Δ|/(1+|ref|). Shapes are tiny (lavapipe runs WGSL on the CPU)
+ * but odd: edge tiles in M, N and K, several K slices, rows wider than a workgroup.
+ */
+const FWD = 2e-5;
+const GRAD = 5e-5;
+
+const webgpu = await probeBackend('webgpu');
+
+/** Reads back asynchronously: the webgpu backend has no dataSync in Node. */
+async function values(x: tf.Tensor[]): Promise<Float32Array[]> {
+  return Promise.all(x.map(async (t) => Float32Array.from(await t.data())));
+}
+
+async function onBoth(program: () => tf.Tensor[]): Promise<{ cpu: Float32Array[]; webgpu: Float32Array[] }> {
+  const out: Record<string, Float32Array[]> = {};
+  for (const name of ['cpu', 'webgpu'] as const) {
+    await initBackend(name);
+    const before = tf.memory().numTensors;
+    const list = tf.tidy(program);
+    out[name] = await values(list);
+    tf.dispose(list);
+    expect(tf.memory().numTensors, `${name}: tensors leaked`).toBe(before);
+  }
+  return { cpu: out.cpu!, webgpu: out.webgpu! };
+}
+
+function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: number, what = ''): void {
+  expect(r.webgpu.length).toBe(r.cpu.length);
+  r.cpu.forEach((c, i) => {
+    expect(c.some((v) => v !== 0), `${what} output ${i}: the reference is all zeros`).toBe(true);
+    const d = maxAbsDiff(r.webgpu[i]!, c);
+    expect(d, `${what} output ${i}: max |Δ|/(1+|ref|) = ${d}`).toBeLessThan(tol);
+  });
+}
+
+const rand = (seed: number, shape: number[], scale = 1) => tf.tensor(new Rng(seed).normals(shape.reduce((a, b) => a * b, 1), scale), shape);
+
+describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs the cpu backend', () => {
+  afterAll(() => setWebgpuKernels(true));
+
+  it('are registered when the webgpu backend initializes', async () => {
+    const info = await initBackend('webgpu');
+    expect(info.name).toBe('webgpu');
+    expect(webgpuKernelsActive()).toBe(true);
+    await initBackend('cpu');
+    expect(webgpuKernelsActive()).toBe(false); // only on the webgpu backend
+  });
+
+  it('matMul: all transposes, batches, broadcast batches, edge tiles; gradients', async () => {
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[5, 7], [7, 4], false, false],
+      [[7, 5], [7, 4], true, false],
+      [[5, 7], [4, 7], false, true],
+      [[7, 5], [4, 7], true, true],
+      [[3, 17, 9], [3, 9, 70], false, false], // N over one 64-tile
+      [[3, 9, 17], [3, 70, 9], true, true],
+      [[2, 3, 5, 7], [7, 4], false, false], // b broadcast over a rank-4 batch
+      [[2, 3, 7, 5], [7, 4], true, false],
+      [[5, 7], [3, 7, 4], false, false], // a broadcast
+      [[67, 33], [67, 35], true, false], // K = 67: five K slices, the last partial; M over nothing
+      [[130, 40], [40, 66], false, false], // M over two 64-tiles plus 2 rows
+    ];
+    for (const [sa, sb, ta, tb] of cases) {
+      const r = await onBoth(() => {
+        const a = rand(1, sa);
+        const b = rand(2, sb);
+        const y = tf.matMul(a, b, ta, tb);
+        if (sa.slice(0, -2).join() !== sb.slice(0, -2).join()) return [y]; // tfjs has no gradient for broadcast batches
+        const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q, ta, tb), y)))([a, b]);
+        return [y, ga!, gb!];
+      });
+      expectClose(r, GRAD, `matMul ${JSON.stringify([sa, sb, ta, tb])}`);
+    }
+  });
+
+  it('matMul with numpy batch broadcasting ([2,1] × [1,3]) equals the matMul of the tiled operands', async () => {
+    // TensorFlow.js' own cpu and webgpu kernels get this case wrong (they size the output by the larger batch)
+    const out: Float32Array[] = [];
+    for (const name of ['cpu', 'webgpu'] as const) {
+      await initBackend(name);
+      const t = tf.tidy(() => {
+        const a = rand(1, [2, 1, 5, 7]);
+        const b = rand(2, [1, 3, 7, 4]);
+        return name === 'cpu' ? tf.matMul(tf.tile(a, [1, 3, 1, 1]), tf.tile(b, [2, 1, 1, 1])) : tf.matMul(a, b);
+      });
+      expect(t.shape).toEqual([2, 3, 5, 4]);
+      out.push(Float32Array.from(await t.data()));
+      t.dispose();
+    }
+    expect(maxAbsDiff(out[1]!, out[0]!)).toBeLessThan(FWD);
+  });
+
+  it('matMul with the 128×128 tile (8×8 per thread) on odd shapes', async () => {
+    process.env.OMNITOK_WEBGPU_MATMUL_TILE = '128';
+    try {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, true],
+      ] as const) {
+        const r = await onBoth(() => [tf.matMul(rand(3, ta ? [37, 131] : [131, 37]), rand(4, tb ? [129, 37] : [37, 129]), ta, tb)]);
+        expectClose(r, FWD, `tile 128 ${ta}${tb}`);
+      }
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
+    }
+  });
+
+  it('fused matMul with a bias (tf.fused.matMul), and the stock path when kernels are off', async () => {
+    const r = await onBoth(() => [tf.fused.matMul({ a: rand(1, [70, 5]), b: rand(2, [5, 3]), bias: rand(3, [3]) }), tf.fused.matMul({ a: rand(4, [9, 6]), b: rand(5, [4, 6]), transposeB: true, bias: rand(6, [4]) })]);
+    expectClose(r, FWD, 'fused matMul');
+    await initBackend('webgpu');
+    setWebgpuKernels(false);
+    try {
+      expect(webgpuKernelsActive()).toBe(false);
+      const offTensors = tf.tidy(() => [tf.fused.matMul({ a: rand(1, [70, 5]), b: rand(2, [5, 3]), bias: rand(3, [3]) })]);
+      const off = await values(offTensors);
+      tf.dispose(offTensors);
+      expect(maxAbsDiff(off[0]!, r.cpu[0]!)).toBeLessThan(FWD);
+    } finally {
+      setWebgpuKernels(true);
+    }
+  });
+
+  for (const [shape, title] of [
+    [[3, 7, 24], 'small rows'],
+    [[PARAM_GRAD_ROWS + 3, 200], `${PARAM_GRAD_ROWS + 3} rows of 200 (> one workgroup, two gamma/beta partials)`],
+  ] as const) {
+    it(`fused LayerNorm (${title}) equals the composite one, values and gradients`, async () => {
+      const D = shape[shape.length - 1]!;
+      const r = await onBoth(() => {
+        const ln = new LayerNorm(D, 1e-5);
+        ln.weight.assign(rand(12, [D], 0.5).add(1));
+        ln.bias.assign(rand(13, [D], 0.1));
+        const x = rand(14, [...shape], 2).add(0.5);
+        const w = rand(15, [...shape]);
+        const y = ln.forward(x);
+        const { grads } = tf.variableGrads(() => tf.sum(tf.mul(ln.forward(x), w)) as tf.Scalar, [ln.weight, ln.bias]);
+        const [dx] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(ln.forward(t), w)))([x]);
+        const out = [y, dx!, grads[ln.weight.name]!, grads[ln.bias.name]!];
+        ln.dispose();
+        return out;
+      });
+      expectClose(r, GRAD, `LayerNorm ${title}`);
+    });
+  }
+
+  for (const kind of ['erf', 'tanh', 'quick'] as GeluKind[]) {
+    it(`fused GELU (${kind}) equals the composite one, values and gradients`, async () => {
+      const r = await onBoth(() => {
+        const x = rand(16, [5, 301], 2.5);
+        const w = rand(17, [5, 301]);
+        const [dx] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(gelu(t, kind), w)))([x]);
+        return [gelu(x, kind), dx!];
+      });
+      expectClose(r, GRAD, `GELU ${kind}`);
+    });
+  }
+
+  it('fused AdamW equals the tensor-op AdamW over several steps (decayed and not)', async () => {
+    const r = await onBoth(() => {
+      const params = new Map([
+        ['w', tf.variable(rand(20, [6, 5]))],
+        ['b', tf.variable(rand(21, [5]))],
+      ]);
+      const opt = new AdamW(params, { lr: 0.05, weightDecay: 0.1, beta2: 0.95 });
+      const norms: tf.Tensor[] = [];
+      for (let step = 0; step < 4; step++) {
+        const grads = new Map([...params].map(([k, p]) => [k, tf.mul(tf.sin(tf.add(p, step)), 3)] as const));
+        norms.push(globalNorm(grads.values()));
+        opt.apply(grads, 0.05);
+        tf.dispose([...grads.values()]);
+      }
+      const out: tf.Tensor[] = [...params.values()].map((p) => p.clone());
+      out.push(tf.stack(norms));
+      opt.dispose();
+      for (const p of params.values()) p.dispose();
+      return out;
+    });
+    expectClose(r, FWD, 'AdamW');
+  });
+});

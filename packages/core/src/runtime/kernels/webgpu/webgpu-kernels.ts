@@ -1,0 +1,203 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  ADAMW_OUT,
+  adamWProgram,
+  GELU_CODES,
+  geluGradProgram,
+  geluProgram,
+  layerNormGradParamsProgram,
+  layerNormGradXProgram,
+  layerNormProgram,
+  layerNormStatsProgram,
+  matMulProgram,
+  type MatMulTile,
+  type Program,
+  TILE_128,
+  TILE_64,
+  type Uniforms,
+} from './programs.js';
+
+/*
+ * omnitok's WebGPU kernels, registered into TensorFlow.js' kernel registry for the `webgpu` backend:
+ * `BatchMatMul` and `_FusedMatMul` are replaced (the originals are kept and still run the cases ours
+ * leave out: non-f32, general batch broadcasting, activations other than linear), and the fused ops
+ * (LayerNorm, GELU, AdamW) are new kernel names called from kernels/webgpu/fused-ops.ts. Being kernels,
+ * they show up in tf.profile (with GPU times where the adapter has `timestamp-query`) and their
+ * outputs are ordinary tensors. `setWebgpuKernels(false)` restores the stock kernels (benchmarks).
+ */
+
+export const WEBGPU = 'webgpu';
+export const WG_LAYER_NORM = 'OmnitokWgLayerNorm';
+export const WG_LAYER_NORM_STATS = 'OmnitokWgLayerNormStats';
+export const WG_LAYER_NORM_GRAD_X = 'OmnitokWgLayerNormGradX';
+export const WG_LAYER_NORM_GRAD_PARAMS = 'OmnitokWgLayerNormGradParams';
+export const WG_GELU = 'OmnitokWgGelu';
+export const WG_GELU_GRAD = 'OmnitokWgGeluGrad';
+export const WG_ADAMW = 'OmnitokWgAdamW';
+
+/** What runWebGPUProgram needs of tfjs-backend-webgpu's WebGPUBackend (not imported: optional peer). */
+interface WebGPUBackendLike {
+  runWebGPUProgram(program: Program, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Uniforms, output?: tf.TensorInfo): tf.TensorInfo;
+  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
+type KernelFunc = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+
+const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+/** One uniform entry per scalar field (tfjs aligns each entry by its length, like a vector). */
+const ints = (...xs: number[]): Uniforms => xs.map((x) => ({ type: 'int32', data: [x] }));
+const floats = (...xs: number[]): Uniforms => xs.map((x) => ({ type: 'float32', data: [x] }));
+
+/** Tile choice: 128×128 (8×8 per thread) once both output sides are large, else 64×64 (4×4). */
+function pickTile(m: number, n: number, batch: number): MatMulTile {
+  const forced = process.env.OMNITOK_WEBGPU_MATMUL_TILE;
+  if (forced === '64') return TILE_64;
+  if (forced === '128') return TILE_128;
+  // enough 128-tiles to fill a large GPU several times over; else the smaller tile keeps more SMs busy
+  return Math.ceil(m / 128) * Math.ceil(n / 128) * batch >= 512 ? TILE_128 : TILE_64;
+}
+
+/** Runs our GEMM when the case is one it covers, else returns undefined (the stock kernel runs). */
+function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefined {
+  const a = args.inputs.a!;
+  const b = args.inputs.b!;
+  const bias = withBias ? args.inputs.bias : undefined;
+  const attrs = args.attrs ?? {};
+  const transA = Boolean(attrs.transposeA);
+  const transB = Boolean(attrs.transposeB);
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
+  if (withBias) {
+    const act = attrs.activation as string | undefined;
+    if ((act !== undefined && act !== 'linear') || args.inputs.preluActivationWeights) return undefined;
+  }
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = transA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+  const k = transA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const kb = transB ? b.shape[rb - 1]! : b.shape[rb - 2]!;
+  const n = transB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+  if (k !== kb) return undefined; // the stock kernel throws the proper error
+  const batchShapeA = a.shape.slice(0, -2);
+  const batchShapeB = b.shape.slice(0, -2);
+  const outRank = Math.max(batchShapeA.length, batchShapeB.length);
+  if (outRank > 2) return undefined; // rank > 4: the stock kernel
+  // batch dims broadcast like numpy; padded on the left to two dims [B0, B1]
+  const padA = [1, 1, ...batchShapeA].slice(-2);
+  const padB = [1, 1, ...batchShapeB].slice(-2);
+  const padOut = [0, 1].map((i) => (padA[i] === 1 ? padB[i]! : padA[i]!));
+  if ([0, 1].some((i) => padA[i] !== 1 && padB[i] !== 1 && padA[i] !== padB[i])) return undefined; // the stock kernel throws
+  const batchShape = padOut.slice(2 - outRank);
+  const batchStrides = (pad: number[], size: number) => [pad[0] === 1 ? 0 : pad[1]! * size, pad[1] === 1 ? 0 : size];
+  const [sa0, sa1] = batchStrides(padA, m * k);
+  const [sb0, sb1] = batchStrides(padB, k * n);
+  if (bias && (bias.dtype !== 'float32' || prod(bias.shape) !== n)) return undefined;
+  const outShape = [...batchShape, m, n];
+  if (outShape.length > 4) return undefined;
+  const batch = padOut[0]! * padOut[1]!;
+  if (batch > 65535) return undefined;
+  const backend = args.backend as WebGPUBackendLike;
+  const output = backend.makeTensorInfo(outShape, 'float32');
+  const program = matMulProgram(outShape, batch, m, n, transA, transB, Boolean(bias), pickTile(m, n, batch));
+  const uniforms: Uniforms = ints(m, n, k, padOut[1]!, sa0!, sa1!, sb0!, sb1!);
+  return backend.runWebGPUProgram(program, bias ? [a, b, bias] : [a, b], 'float32', uniforms, output);
+}
+
+const rowsOf = (x: tf.TensorInfo) => prod(x.shape.slice(0, -1));
+const dimOf = (x: tf.TensorInfo) => x.shape[x.shape.length - 1]!;
+
+const FUSED: Record<string, KernelFunc> = {
+  [WG_LAYER_NORM]: ({ inputs, backend, attrs }) => {
+    const x = inputs.x!;
+    const rows = rowsOf(x);
+    const u: Uniforms = [...ints(rows, dimOf(x)), ...floats(attrs!.eps as number)];
+    return (backend as WebGPUBackendLike).runWebGPUProgram(layerNormProgram([...x.shape], rows), [x, inputs.gamma!, inputs.beta!], 'float32', u);
+  },
+  [WG_LAYER_NORM_STATS]: ({ inputs, backend, attrs }) => {
+    const x = inputs.x!;
+    const rows = rowsOf(x);
+    const u: Uniforms = [...ints(rows, dimOf(x)), ...floats(attrs!.eps as number)];
+    return (backend as WebGPUBackendLike).runWebGPUProgram(layerNormStatsProgram(rows), [x], 'float32', u);
+  },
+  [WG_LAYER_NORM_GRAD_X]: ({ inputs, backend }) => {
+    const x = inputs.x!;
+    const rows = rowsOf(x);
+    const u: Uniforms = ints(rows, dimOf(x));
+    return (backend as WebGPUBackendLike).runWebGPUProgram(layerNormGradXProgram([...x.shape], rows), [inputs.dy!, x, inputs.gamma!, inputs.stats!], 'float32', u);
+  },
+  [WG_LAYER_NORM_GRAD_PARAMS]: ({ inputs, backend }) => {
+    const x = inputs.x!;
+    const rows = rowsOf(x);
+    const u: Uniforms = ints(rows, dimOf(x));
+    return (backend as WebGPUBackendLike).runWebGPUProgram(layerNormGradParamsProgram(rows, dimOf(x)), [inputs.dy!, x, inputs.stats!], 'float32', u);
+  },
+  [WG_GELU]: ({ inputs, backend, attrs }) => {
+    const x = inputs.x!;
+    return (backend as WebGPUBackendLike).runWebGPUProgram(geluProgram([...x.shape], prod(x.shape), geluKind(attrs!.kind)), [x], 'float32');
+  },
+  [WG_GELU_GRAD]: ({ inputs, backend, attrs }) => {
+    const x = inputs.x!;
+    return (backend as WebGPUBackendLike).runWebGPUProgram(geluGradProgram([...x.shape], prod(x.shape), geluKind(attrs!.kind)), [x, inputs.dy!], 'float32');
+  },
+  [WG_ADAMW]: ({ inputs, backend, attrs }) => {
+    const p = inputs.p!;
+    const h = attrs as Record<string, number>;
+    const u: Uniforms = floats(h.beta1!, h.beta2!, h.eps!, h.decay!, h.lr! / h.bc1!, 1 / Math.sqrt(h.bc2!));
+    return (backend as WebGPUBackendLike).runWebGPUProgram(adamWProgram([...p.shape], prod(p.shape), h.which!), [p, inputs.g!, inputs.m!, inputs.v!], 'float32', u);
+  },
+};
+
+function geluKind(code: unknown): keyof typeof GELU_CODES {
+  const kind = (Object.keys(GELU_CODES) as (keyof typeof GELU_CODES)[]).find((k) => GELU_CODES[k] === code);
+  if (!kind) throw new Error(`GELU kind code ${String(code)} is not one of ${Object.values(GELU_CODES).join(', ')}`);
+  return kind;
+}
+
+export { ADAMW_OUT, GELU_CODES };
+
+let stock: Map<string, tf.KernelConfig> | undefined;
+let active = false;
+
+/**
+ * Registers (on) or removes (off) omnitok's WebGPU kernels. Needs @tensorflow/tfjs-backend-webgpu loaded
+ * (its kernels registered). Idempotent. The fused kernel names stay registered when off; only
+ * `webgpuKernelsActive()` turns false so the layers take their composite paths.
+ */
+export function setWebgpuKernels(on: boolean): void {
+  if (on === active) return;
+  if (!stock) {
+    stock = new Map();
+    for (const name of ['BatchMatMul', '_FusedMatMul']) {
+      const config = tf.getKernel(name, WEBGPU);
+      if (config) stock.set(name, config);
+    }
+    for (const [kernelName, kernelFunc] of Object.entries(FUSED)) {
+      if (!tf.getKernel(kernelName, WEBGPU)) tf.registerKernel({ kernelName, backendName: WEBGPU, kernelFunc: kernelFunc as never });
+    }
+  }
+  for (const [name, config] of stock) {
+    tf.unregisterKernel(name, WEBGPU);
+    if (on) {
+      const withBias = name === '_FusedMatMul';
+      tf.registerKernel({
+        kernelName: name,
+        backendName: WEBGPU,
+        kernelFunc: ((args: KernelArgs) => ourMatMul(args, withBias) ?? config.kernelFunc(args as never)) as never,
+      });
+    } else {
+      tf.registerKernel(config);
+    }
+  }
+  active = on;
+}
+
+/** Registers the kernels unless OMNITOK_WEBGPU_KERNELS=0 (then TensorFlow.js' own kernels run). */
+export function registerWebgpuKernels(): void {
+  const env = typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_KERNELS : undefined;
+  setWebgpuKernels(env !== '0');
+}
+
+/** True when the active backend is `webgpu` and omnitok's kernels are registered. */
+export function webgpuKernelsActive(): boolean {
+  return active && tf.getBackend() === WEBGPU;
+}
