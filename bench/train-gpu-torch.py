@@ -1,0 +1,96 @@
+"""PyTorch reference for bench/train-gpu.mjs: the same two-tower CLIP train step on CUDA, fp32 (TF32 off).
+
+  python3 bench/train-gpu-torch.py B STEPS WIDTH DEPTH HEADS IMAGE_TOKENS FEATURES TEXT_TOKENS VOCAB PROJ
+
+Prints one JSON line (torch version, device, parameters, samples/s). Exits 3 with "CUDA unavailable"
+when torch has no CUDA device (bench/train-gpu.mjs then reports PyTorch as skipped).
+Mirrors the omnitok encoders: pre-LN blocks, fused qkv, exact GELU, learned positions, CLS pooling
+(vision, with a CLS token) and EOT pooling (text, causal), bias-free projections, AdamW wd 0.1,
+clip-norm 1, the symmetric CLIP loss with logit scale 100.
+"""
+import json, math, sys, time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+if not torch.cuda.is_available():
+    print("CUDA unavailable", file=sys.stderr)
+    sys.exit(3)
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+dev = torch.device("cuda")
+torch.manual_seed(0)
+B, STEPS, D, DEPTH, H, NI, FI, LT, V, P = (int(a) for a in sys.argv[1:11])
+
+
+class Block(nn.Module):
+    def __init__(self, causal):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
+        self.qkv, self.proj = nn.Linear(D, 3 * D), nn.Linear(D, D)
+        self.fc1, self.fc2 = nn.Linear(D, 4 * D), nn.Linear(4 * D, D)
+        self.causal = causal
+
+    def forward(self, x):
+        Bn, N, _ = x.shape
+        q, k, v = self.qkv(self.ln1(x)).reshape(Bn, N, 3, H, D // H).permute(2, 0, 3, 1, 4)
+        s = q @ k.transpose(-1, -2) / math.sqrt(D // H)
+        if self.causal:
+            s = s + torch.full((N, N), -1e9, device=x.device).triu(1)
+        x = x + self.proj((s.softmax(-1) @ v).transpose(1, 2).reshape(Bn, N, D))
+        return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+
+
+class Tower(nn.Module):
+    def __init__(self, text):
+        super().__init__()
+        self.text = text
+        self.embed = nn.Embedding(V, D) if text else nn.Linear(FI, D)
+        self.cls = None if text else nn.Parameter(torch.randn(D) * 0.02)
+        self.pos = nn.Parameter(torch.randn(LT if text else NI + 1, D) * 0.02)
+        self.blocks = nn.ModuleList([Block(text) for _ in range(DEPTH)])
+        self.ln = nn.LayerNorm(D)
+        self.proj = nn.Linear(D, P, bias=False)
+
+    def forward(self, x, eot=None):
+        h = self.embed(x)
+        if not self.text:
+            h = torch.cat([self.cls.expand(h.shape[0], 1, D), h], 1)
+        h = h + self.pos
+        for b in self.blocks:
+            h = b(h)
+        h = self.ln(h)
+        pooled = h[torch.arange(h.shape[0], device=h.device), eot] if self.text else h[:, 0]
+        return self.proj(pooled)
+
+
+vision, text = Tower(False).to(dev), Tower(True).to(dev)
+params = list(vision.parameters()) + list(text.parameters())
+opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.1)
+img = torch.randn(B, NI, FI, device=dev)
+ids = torch.randint(0, V, (B, LT), device=dev)
+eot = torch.full((B,), LT - 1, device=dev)
+labels = torch.arange(B, device=dev)
+
+
+def step():
+    a = F.normalize(vision(img), dim=-1)
+    b = F.normalize(text(ids, eot), dim=-1)
+    logits = 100.0 * a @ b.T
+    loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    return loss
+
+
+for _ in range(3):
+    step()  # warmup
+torch.cuda.synchronize()
+t0 = time.perf_counter()
+for _ in range(STEPS):
+    step()
+torch.cuda.synchronize()
+dt = time.perf_counter() - t0
+print(json.dumps({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "params": sum(p.numel() for p in params), "samplesPerSec": B * STEPS / dt, "steps": STEPS, "batch": B}))

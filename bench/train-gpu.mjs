@@ -1,0 +1,220 @@
+#!/usr/bin/env node
+/**
+ * Train-step throughput on WebGPU (issue 12): a ViT-S-like two-tower CLIP (width 384, depth 6, heads 6,
+ * mlp 4×, 196 continuous image tokens of 768 features + CLS, 32 text ids, causal + EOT pooling,
+ * projection 384, batch 128, AdamW, clip-norm 1, fp32) on the `webgpu` backend, with TensorFlow.js'
+ * own kernels ("before", OMNITOK_WEBGPU_KERNELS=0) and with omnitok's WGSL kernels ("after",
+ * packages/core/src/runtime/kernels/webgpu), then PyTorch (CUDA, fp32, TF32 off) on the same shapes
+ * when `torch` with CUDA is importable (bench/train-gpu-torch.py), else it says it was skipped.
+ *
+ * Per configuration it prints: samples/s (median of --repeats timings of --steps steps), then for one
+ * profiled step the GPU dispatches (WebGPU programs run), queue submits and host↔device reads, and
+ * the per-kernel GPU time from timestamp queries (when the adapter has `timestamp-query`; else n/a).
+ *
+ *   npm run build                                   # the runtime's dist (this imports it)
+ *   node bench/train-gpu.mjs --smoke                # tiny shapes, here on lavapipe: proves it runs
+ *   bash ../shared/tools/gpu-bundle.sh bench/train-gpu.mjs   # → .gpu/train-gpu.cjs for the GPU machine
+ *   bash .gpu/enter.sh node .gpu/train-gpu.cjs [--out $OUT/train-gpu.txt]      (device tool, carry [".gpu"])
+ *
+ * Options: --batch N --steps N --repeats N --smoke --only before|after --no-torch --out FILE.
+ * Exits non-zero when the webgpu backend did not start (TensorFlow.js would silently use cpu).
+ */
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as runtime from '../packages/core/dist/runtime/index.js';
+
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
+};
+const SMOKE = flag('smoke');
+const SHAPE = SMOKE
+  ? { width: 32, depth: 1, heads: 2, imageTokens: 16, grid: [4, 4], features: 12, textTokens: 8, vocab: 100, proj: 32 }
+  : { width: 384, depth: 6, heads: 6, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 32, vocab: 49408, proj: 384 };
+const B = Number(opt('batch', SMOKE ? 4 : 128));
+const STEPS = Number(opt('steps', SMOKE ? 2 : 10));
+const REPEATS = Number(opt('repeats', SMOKE ? 1 : 3));
+const ONLY = opt('only', '');
+const OUT = opt('out', '');
+
+function log(line = '') {
+  console.log(line);
+  if (OUT) appendFileSync(OUT, `${line}\n`);
+}
+
+// Everything the runtime loads by name comes from this bundle (the GPU machine has no node_modules
+// except `webgpu`, which stays external). Imported lazily: the webgpu backend registers itself only
+// if navigator.gpu exists when it loads, which initBackend sets up first.
+const importModule = async (name) => {
+  if (name === '@tensorflow/tfjs-backend-webgpu') return import('@tensorflow/tfjs-backend-webgpu');
+  if (name === 'webgpu') return import('webgpu');
+  throw new Error(`Cannot find module ${name} (not bundled)`);
+};
+
+async function startWebgpu(kernels) {
+  process.env.OMNITOK_WEBGPU_KERNELS = kernels ? '1' : '0';
+  const info = await runtime.initBackend('webgpu', { importModule });
+  if (info.tf.getBackend() !== 'webgpu') {
+    log(`webgpu did not start: backend is ${info.tf.getBackend()}`);
+    process.exit(2);
+  }
+  return info;
+}
+
+function buildClip(tf) {
+  const { TransformerEncoder, AdamW, Trainer, Rng } = runtime;
+  const { width, depth, heads, imageTokens, grid, features, textTokens, vocab, proj } = SHAPE;
+  const common = { size: 'custom', width, depth, heads, mlpRatio: 4, projectionDim: proj, gelu: 'erf' };
+  const vision = { ...common, tokens: { kind: 'continuous', dim: features, count: imageTokens, grid } };
+  const text = { ...common, tokens: { kind: 'discrete', vocabSize: vocab, count: textTokens }, pooling: 'eot', causal: true };
+  const rng = new Rng(0);
+  const img = new TransformerEncoder(vision, rng);
+  const txt = new TransformerEncoder(text, rng);
+  const params = new Map([...[...img.parameters()].map(([k, v]) => [`vision.${k}`, v]), ...[...txt.parameters()].map(([k, v]) => [`text.${k}`, v])]);
+  const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.1 });
+  const trainer = new Trainer(params, { optimizer, clipNorm: 1 });
+  const data = new Rng(1);
+  const x = tf.tensor(data.normals(B * imageTokens * features, 1, false), [B, imageTokens, features]);
+  const ids = tf.tensor(Int32Array.from({ length: B * textTokens }, () => data.int(vocab)), [B, textTokens], 'int32');
+  const eot = tf.fill([B], textTokens - 1, 'int32');
+  const labels = tf.oneHot(tf.range(0, B, 1, 'int32'), B);
+  const loss = () => {
+    const a0 = img.forward(x).embedding;
+    const a = tf.div(a0, tf.norm(a0, 'euclidean', -1, true));
+    const b0 = txt.forward(ids, { eotIndex: eot }).embedding;
+    const b = tf.div(b0, tf.norm(b0, 'euclidean', -1, true));
+    const logits = tf.mul(tf.matMul(a, b, false, true), 100);
+    return tf.div(tf.add(tf.losses.softmaxCrossEntropy(labels, logits), tf.losses.softmaxCrossEntropy(labels, tf.transpose(logits))), 2);
+  };
+  const dispose = () => {
+    img.dispose();
+    txt.dispose();
+    optimizer.dispose();
+    tf.dispose([x, ids, eot, labels]);
+  };
+  return { trainer, loss, params: img.parameterCount() + txt.parameterCount(), dispose };
+}
+
+/** Wraps the webgpu backend to count dispatches, submits and reads during `fn`. */
+async function counted(tf, fn) {
+  const backend = tf.backend();
+  const counts = { dispatches: 0, submits: 0, reads: 0, syncReads: 0 };
+  const byProgram = new Map();
+  const orig = { run: backend.runWebGPUProgram, read: backend.read, readSync: backend.readSync, submit: backend.device.queue.submit };
+  backend.runWebGPUProgram = function (program, ...rest) {
+    counts.dispatches++;
+    const key = (program.shaderKey ?? program.constructor?.name ?? '?').split('_')[0];
+    byProgram.set(key, (byProgram.get(key) ?? 0) + 1);
+    return orig.run.call(this, program, ...rest);
+  };
+  backend.read = function (...a) {
+    counts.reads++;
+    return orig.read.apply(this, a);
+  };
+  backend.readSync = function (...a) {
+    counts.syncReads++;
+    return orig.readSync.apply(this, a);
+  };
+  const queue = backend.device.queue;
+  queue.submit = function (...a) {
+    counts.submits++;
+    return orig.submit.apply(this, a);
+  };
+  try {
+    await fn();
+  } finally {
+    backend.runWebGPUProgram = orig.run;
+    backend.read = orig.read;
+    backend.readSync = orig.readSync;
+    queue.submit = orig.submit;
+  }
+  return { counts, byProgram };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function measure(kernels) {
+  const info = await startWebgpu(kernels);
+  const tf = info.tf;
+  const label = kernels ? 'after (omnitok WGSL kernels)' : 'before (TensorFlow.js webgpu kernels)';
+  const m = buildClip(tf);
+  const first = await m.trainer.trainStep(m.loss); // warmup: compiles every pipeline
+  const rates = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const t0 = performance.now();
+    let last;
+    for (let i = 0; i < STEPS; i++) last = await m.trainer.trainStep(m.loss);
+    rates.push((B * STEPS) / ((performance.now() - t0) / 1000));
+    if (!Number.isFinite(last.loss)) throw new Error(`${label}: non-finite loss`);
+  }
+  // one counted step, then one profiled step (per-kernel GPU time with timestamp queries)
+  const { counts, byProgram } = await counted(tf, () => m.trainer.trainStep(m.loss));
+  const timestamps = tf.env().getBool('WEBGPU_USE_PROFILE_TOOL') || tf.backend().device.features?.has?.('timestamp-query');
+  const profile = await tf.profile(() => m.trainer.trainStep(m.loss));
+  const perKernel = new Map();
+  for (const k of profile.kernels) {
+    const e = perKernel.get(k.name) ?? { calls: 0, ms: 0, timed: true };
+    e.calls++;
+    const t = await k.kernelTimeMs;
+    if (typeof t === 'number') e.ms += t;
+    else e.timed = false;
+    perKernel.set(k.name, e);
+  }
+  const last = await m.trainer.trainStep(m.loss);
+  log(`\n## ${label}`);
+  log(`${info.description}; ${m.params.toLocaleString('en-US')} parameters; batch ${B}; loss ${first.loss.toFixed(4)} → ${last.loss.toFixed(4)}`);
+  log(`samples/s: ${rates.map((x) => x.toFixed(1)).join(', ')} (median ${median(rates).toFixed(1)}; ${STEPS} steps each)`);
+  log(`per step: ${counts.dispatches} GPU dispatches, ${counts.submits} queue submits, ${counts.reads} async reads (host←device syncs), ${counts.syncReads} sync reads`);
+  log(`dispatches by program: ${[...byProgram].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const rows = [...perKernel].sort((a, b) => b[1].ms - a[1].ms);
+  log(`per-kernel GPU time (one profiled step${timestamps ? ', timestamp-query' : '; no timestamp-query on this adapter: n/a'}):`);
+  log('| kernel | calls | GPU ms |\n|---|---|---|');
+  for (const [name, e] of rows.slice(0, 25)) log(`| ${name} | ${e.calls} | ${e.timed && timestamps ? e.ms.toFixed(3) : 'n/a'} |`);
+  m.dispose();
+  return median(rates);
+}
+
+function torchRun() {
+  if (flag('no-torch')) return { skipped: '--no-torch' };
+  let here = process.cwd();
+  try {
+    here = dirname(new URL(import.meta.url).pathname); // empty in the esbuild CJS bundle
+  } catch {}
+  // the bundle lives in .gpu/; the script next to the source file
+  const candidates = [join(here, 'train-gpu-torch.py'), join(here, '..', 'bench', 'train-gpu-torch.py'), join(process.cwd(), 'bench', 'train-gpu-torch.py')];
+  const script = candidates.find((p) => existsSync(p));
+  if (!script) return { skipped: 'bench/train-gpu-torch.py not found' };
+  const s = SHAPE;
+  const args = [script, String(B), String(STEPS), String(s.width), String(s.depth), String(s.heads), String(s.imageTokens), String(s.features), String(s.textTokens), String(s.vocab), String(s.proj)];
+  for (const py of ['python3', '/usr/bin/python3', 'python']) {
+    const r = spawnSync(py, args, { encoding: 'utf8' });
+    if (r.error) continue; // not on PATH
+    const lastLine = (r.stdout || '').trim().split('\n').at(-1) ?? '';
+    if (r.status === 0 && lastLine.startsWith('{')) return JSON.parse(lastLine);
+    const why = (r.stderr || r.stdout || '').trim().split('\n').at(-1);
+    if (/No module named|CUDA/.test(why ?? '')) return { skipped: `${py}: ${why}` };
+    return { skipped: `${py} failed: ${why}` };
+  }
+  return { skipped: 'no python on this machine' };
+}
+
+log(`# bench/train-gpu.mjs ${SMOKE ? '(--smoke: tiny shapes, correctness only, not a performance figure)' : ''}`);
+log(`shape: ${JSON.stringify(SHAPE)}, batch ${B}, ${STEPS} steps × ${REPEATS} repeats`);
+const results = {};
+if (ONLY !== 'after') results.before = await measure(false);
+if (ONLY !== 'before') results.after = await measure(true);
+const t = torchRun();
+log('\n## PyTorch');
+if (t.skipped) log(`PyTorch skipped: ${t.skipped}`);
+else log(`PyTorch ${t.torch} on ${t.device} (fp32, TF32 off): ${t.samplesPerSec.toFixed(1)} samples/s (${t.params.toLocaleString('en-US')} parameters)`);
+log('\n| runner | samples/s | × PyTorch |\n|---|---|---|');
+for (const [k, v] of Object.entries(results)) log(`| webgpu ${k} | ${v.toFixed(1)} | ${t.samplesPerSec ? (v / t.samplesPerSec).toFixed(3) : '—'} |`);
+if (t.samplesPerSec) log(`| PyTorch CUDA fp32 | ${t.samplesPerSec.toFixed(1)} | 1.000 |`);
+if (results.before && results.after) log(`after / before: ${(results.after / results.before).toFixed(2)}×`);
+process.exit(0);
