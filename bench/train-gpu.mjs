@@ -204,17 +204,25 @@ function torchRun() {
   return { skipped: 'no python on this machine' };
 }
 
-log(`# bench/train-gpu.mjs ${SMOKE ? '(--smoke: tiny shapes, correctness only, not a performance figure)' : ''}`);
-log(`shape: ${JSON.stringify(SHAPE)}, batch ${B}, ${STEPS} steps × ${REPEATS} repeats`);
-const results = {};
-if (ONLY !== 'after') results.before = await measure(false);
-if (ONLY !== 'before') results.after = await measure(true);
-const t = torchRun();
-log('\n## PyTorch');
-if (t.skipped) log(`PyTorch skipped: ${t.skipped}`);
-else log(`PyTorch ${t.torch} on ${t.device} (fp32, TF32 off): ${t.samplesPerSec.toFixed(1)} samples/s (${t.params.toLocaleString('en-US')} parameters)`);
-log('\n| runner | samples/s | × PyTorch |\n|---|---|---|');
-for (const [k, v] of Object.entries(results)) log(`| webgpu ${k} | ${v.toFixed(1)} | ${t.samplesPerSec ? (v / t.samplesPerSec).toFixed(3) : '—'} |`);
-if (t.samplesPerSec) log(`| PyTorch CUDA fp32 | ${t.samplesPerSec.toFixed(1)} | 1.000 |`);
-if (results.before && results.after) log(`after / before: ${(results.after / results.before).toFixed(2)}×`);
-process.exit(0);
+// no top-level await: the GPU bundle is CommonJS
+async function main() {
+  log(`# bench/train-gpu.mjs ${SMOKE ? '(--smoke: tiny shapes, correctness only, not a performance figure)' : ''}`);
+  log(`shape: ${JSON.stringify(SHAPE)}, batch ${B}, ${STEPS} steps × ${REPEATS} repeats`);
+  const results = {};
+  if (ONLY !== 'after') results.before = await measure(false);
+  if (ONLY !== 'before') results.after = await measure(true);
+  const t = torchRun();
+  log('\n## PyTorch');
+  if (t.skipped) log(`PyTorch skipped: ${t.skipped}`);
+  else log(`PyTorch ${t.torch} on ${t.device} (fp32, TF32 off): ${t.samplesPerSec.toFixed(1)} samples/s (${t.params.toLocaleString('en-US')} parameters)`);
+  log('\n| runner | samples/s | × PyTorch |\n|---|---|---|');
+  for (const [k, v] of Object.entries(results)) log(`| webgpu ${k} | ${v.toFixed(1)} | ${t.samplesPerSec ? (v / t.samplesPerSec).toFixed(3) : '—'} |`);
+  if (t.samplesPerSec) log(`| PyTorch CUDA fp32 | ${t.samplesPerSec.toFixed(1)} | 1.000 |`);
+  if (results.before && results.after) log(`after / before: ${(results.after / results.before).toFixed(2)}×`);
+  process.exit(0);
+}
+
+main().catch((error) => {
+  log(`failed: ${error?.stack ?? error}`);
+  process.exit(1);
+});
