@@ -31,6 +31,11 @@ export interface VideoStreamInfo {
   readonly frameCountEstimated: boolean;
   /** Absolute timestamp of the first frame in seconds (container timeline). */
   readonly startTime: number;
+  /**
+   * The stream's time base in seconds per tick (`time_base`, e.g. 1/12800 for MP4, 1/1000 for Matroska),
+   * when ffprobe reports it: constant-rate frame times are rounded to it as the muxer stored them.
+   */
+  readonly timeBase?: number;
 }
 
 /** What ffprobe says about a file. */
@@ -122,6 +127,7 @@ export function parseProbe(json: { format?: Json; streams?: Json[] }): VideoProb
       frameCount: frameCountEstimated ? Math.max(duration > 0 ? 1 : 0, Math.round(duration * fps)) : nb!,
       frameCountEstimated,
       startTime,
+      timeBase: rate(v.time_base),
     };
   }
   return {

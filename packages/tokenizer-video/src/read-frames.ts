@@ -1,18 +1,21 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, connect, type Socket } from 'node:net';
 import { accessSync, constants, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { DecodeError } from '@omnitok/core';
 import type { DecodedImage } from '@omnitok/tokenizer-image';
 import { locateFfmpeg } from '@omnitok/tokenizer-audio';
-import ffmpeg from 'fluent-ffmpeg';
 import type { DecodedVideo } from './decode-video.js';
 
 /** One delivered frame. */
 export interface VideoFrame {
-  /** RGB24 pixels, upright (rotation applied): the image package's decoded form, fed to its preprocess. */
+  /**
+   * RGB24 pixels, upright (rotation applied): the image package's decoded form, fed to its preprocess.
+   * With `reuseBuffers` they are only valid until the next frame is pulled.
+   */
   readonly image: DecodedImage;
   /** Timestamp of the frame used, in seconds from the stream's first frame. */
   readonly time: number;
@@ -37,6 +40,22 @@ export interface ReadFramesOptions {
   readonly seekGap?: number;
   /** Receives what was lost or odd (frames substituted, ffmpeg decode errors). */
   readonly warnings?: string[];
+  /**
+   * Recycle frame buffers (a small pool) instead of allocating one per frame: less memory traffic and
+   * GC, but a frame's `image.data` is then only valid until the next frame is pulled (copy it to keep
+   * it). Default false.
+   */
+  readonly reuseBuffers?: boolean;
+  /**
+   * Where frame timestamps come from. `auto` (default): on a constant-rate stream (`avg_frame_rate`
+   * equal to `r_frame_rate`) they are computed — frame `k` at `k / fps` rounded to the stream time
+   * base, as the muxer stored it — by counting the frames ffmpeg passes, and checked: a decode error
+   * that ffmpeg reports, an ffmpeg failure, or a frame count that differs from the plan re-reads the
+   * rest of that group with `showinfo` timestamps (frames are held back a few at a time so that an error
+   * is seen before frames after it are delivered). Other streams use `showinfo`. `showinfo`: always
+   * take timestamps from ffmpeg's `showinfo` filter (the reference; slower).
+   */
+  readonly timestamps?: 'auto' | 'showinfo';
 }
 
 interface Target {
@@ -56,19 +75,34 @@ interface Run {
   readonly intervals: readonly [number, number][];
 }
 
+/** Frame buffers: `take` one to fill, `release` one the consumer is done with. */
+interface FramePool {
+  take(): Uint8Array;
+  release(data: Uint8Array): void;
+}
+
 const DEFAULT_TIMEOUT = 120_000;
 const MAX_INTERVALS = 256;
+/** Counted frames are held back this many frames, so that a decode error ffmpeg reports is seen first. */
+const LOOKAHEAD = 4;
+/** Frames buffered on the node side before ffmpeg's pipe is paused (decoding runs ahead of the consumer). */
+const READ_AHEAD = 8;
+
+/** A counted run whose frame count cannot be trusted: the caller re-reads the rest with showinfo. */
+class Recount extends Error {}
 
 /**
- * Streams the requested frames out of ffmpeg (through fluent-ffmpeg) as raw RGB24 over a pipe, one frame
- * at a time: at most a couple of frames are held, whatever the video's length. Frames come in time order.
+ * Streams the requested frames out of ffmpeg as raw RGB24 over a pipe, one frame at a time: at most a
+ * few frames are held, whatever the video's length. Frames come in time order.
  *
  * How: requested indices become times `i / fps` after the first frame. Each group of nearby times (see
- * `seekGap`) is one ffmpeg process that seeks before the group (`-ss`, accurate seek, `-copyts`), lets
- * a `select` filter pass only frames within 1.5 frame periods of a requested time, and tags each passed
- * frame with its timestamp (`showinfo`). For each requested time the last frame at or before it is
- * used — on a constant-rate stream that is exactly frame `i`. ffmpeg is killed as soon as the group is
- * complete. Rotation metadata is honoured (ffmpeg's autorotate), so frames arrive as players show them.
+ * `seekGap`) is one ffmpeg process that seeks before the group (`-ss`, accurate seek, `-copyts`) and lets
+ * a `select` filter pass only frames within 1.5 frame periods of a requested time. Each passed frame's
+ * timestamp is computed from the frame grid on constant-rate streams (see `timestamps`), or reported by
+ * a `showinfo` filter. For each requested time the last frame at or before it is used — on a
+ * constant-rate stream that is exactly frame `i`. ffmpeg is killed as soon as the group is complete.
+ * Rotation metadata is honoured (ffmpeg's autorotate), so frames arrive as players show them. ffmpeg
+ * decodes up to {@link READ_AHEAD} frames ahead of the consumer.
  *
  * Damaged input: when frame `i` of a constant-rate stream is not among the decoded frames (corrupt or
  * truncated data), the nearest decoded frame that was passed stands in, `substituted` is set and a
@@ -86,7 +120,13 @@ export async function* readFrames(decoded: DecodedVideo, indices: ArrayLike<numb
   // VFR: targets are arbitrary times; only rounding may push a frame past one.
   const eps = cfr ? 0.25 / fps : Math.min(0.25 / fps, 0.001);
   const tolerance = 0.5 / fps;
-  const runs = planRuns(targets, fps, cfr, options.seekGap ?? 3);
+  const countable = options.timestamps !== 'showinfo' && isStrictlyConstantRate(decoded);
+  const queue = planRuns(targets, fps, cfr, options.seekGap ?? 3).map((run) => ({ run, counted: countable }));
+  const frameBytes = decoded.width * decoded.height * 3;
+  const free: Uint8Array[] = [];
+  const pool: FramePool = options.reuseBuffers
+    ? { take: () => free.pop() ?? Buffer.allocUnsafeSlow(frameBytes), release: (d) => void (free.length < 2 * READ_AHEAD && free.push(d)) }
+    : { take: () => Buffer.allocUnsafe(frameBytes), release: () => undefined };
   let dir: string | undefined;
   let path = decoded.path;
   const ffmpegErrors: string[] = [];
@@ -124,14 +164,25 @@ export async function* readFrames(decoded: DecodedVideo, indices: ArrayLike<numb
       };
     };
 
-    for (const run of runs) {
+    for (let q = 0; q < queue.length; q++) {
+      const { run, counted } = queue[q]!;
       if (next >= run.to) continue;
-      const frames = decodeRun(path, decoded, run, options, ffmpegErrors);
-      for await (const f of frames) {
-        while (next < targets.length && f.time > targets[next]!.time + eps) yield resolve(targets[next++]!, prev, f);
-        prev = f;
-        if (cfr) while (next < targets.length && Math.abs(f.time - targets[next]!.time) <= eps) yield resolve(targets[next++]!, f, undefined);
-        if (next >= run.to) break; // the group is complete: stop ffmpeg now
+      try {
+        for await (const f of decodeRun(path, decoded, run, counted, options, ffmpegErrors, pool)) {
+          while (next < targets.length && f.time > targets[next]!.time + eps) yield resolve(targets[next++]!, prev, f);
+          // The consumer has pulled past every frame made from the old `prev`: its buffer is free.
+          if (prev) pool.release(prev.data);
+          prev = f;
+          if (cfr) while (next < targets.length && Math.abs(f.time - targets[next]!.time) <= eps) yield resolve(targets[next++]!, f, undefined);
+          if (next >= run.to) break; // the group is complete: stop ffmpeg now
+        }
+      } catch (error) {
+        if (!(error instanceof Recount)) throw error;
+        // Re-read what is left of this group with showinfo timestamps (frames delivered so far were checked).
+        if (next < run.to) {
+          const rest = planRuns(targets.slice(next, run.to), fps, cfr, Infinity);
+          queue.splice(q + 1, 0, ...rest.map((r) => ({ run: { from: r.from + next, to: r.to + next, intervals: r.intervals }, counted: false })));
+        }
       }
     }
     if (!prev && next < targets.length) {
@@ -149,8 +200,43 @@ export async function* readFrames(decoded: DecodedVideo, indices: ArrayLike<numb
 }
 
 /**
- * fluent-ffmpeg crashes (an exception in its exit handler) when the binary cannot be spawned, so check
- * first: an explicit path must be an executable file, a bare name must be on PATH.
+ * Frame times can be computed only when the stream declares one exact rate: `avg_frame_rate` equal to
+ * `r_frame_rate` as fractions (an average merely within 1 % would drift by frames over a long file).
+ */
+function isStrictlyConstantRate(decoded: DecodedVideo): boolean {
+  const { avgFrameRate, rFrameRate, variableFrameRate } = decoded.video;
+  if (variableFrameRate || !avgFrameRate || !rFrameRate) return false;
+  const a = avgFrameRate.split('/').map(Number);
+  const r = rFrameRate.split('/').map(Number);
+  const an = a[0]!, ad = a[1] ?? 1, rn = r[0]!, rd = r[1] ?? 1;
+  return an > 0 && ad > 0 && an * rd === rn * ad && Math.abs(an / ad - decoded.fps) < 1e-9;
+}
+
+/**
+ * The frames a counted run's select passes, as times: grid frames `k` (within the stream's frames) whose
+ * time `k / fps` lies in an interval. Interval ends sit half a frame from grid times, so container
+ * timestamp rounding cannot move a frame across one.
+ */
+export function countedFrameTimes(decoded: DecodedVideo, intervals: readonly (readonly [number, number])[]): number[] {
+  const { fps, frameCount } = decoded;
+  const start = decoded.video.startTime;
+  const tb = decoded.video.timeBase;
+  const times: number[] = [];
+  for (const [a, b] of intervals) {
+    const from = Math.max(0, Math.ceil(a * fps - 1e-6));
+    const to = Math.min(frameCount - 1, Math.floor(b * fps + 1e-6));
+    for (let k = from; k <= to; k++) {
+      // As stored: the absolute time rounded to the time base, then relative to the first frame again.
+      const abs = start + k / fps;
+      times.push(tb ? Math.round(abs / tb) * tb - start : k / fps);
+    }
+  }
+  return times;
+}
+
+/**
+ * Checks up front that the binary can be spawned (a clear `DecodeError` instead of a spawn failure deep in
+ * a run): an explicit path must be an executable file, a bare name must be on PATH.
  */
 function assertRunnable(bin: string, source: string): void {
   const candidates = bin.includes('/') || bin.includes('\\') ? [bin] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, bin));
@@ -214,15 +300,21 @@ const SHOWINFO = /\bn:\s*\d+\s+pts:\s*(\S+)\s+pts_time:(\S+)\s/;
 const ERROR_LINE = /\[(error|fatal|panic)\]\s*(.*)$/;
 
 /**
- * One ffmpeg process for one run: yields the frames the select filter passes, with their times. Kills
+ * One ffmpeg process for one run: yields the frames the select filter passes, with their times. ffmpeg
+ * is spawned directly (no wrapper: nothing is probed or parsed besides the pipe), its stdout copied into
+ * frame buffers from `pool` as chunks arrive and paused only when {@link READ_AHEAD} frames wait, so
+ * decoding overlaps the consumer. `counted`: times come from the frame grid (see
+ * {@link countedFrameTimes}); a reported error or a count off the plan throws {@link Recount}. Kills
  * ffmpeg when the caller stops early, on timeout and on abort, and waits for it to exit.
  */
 async function* decodeRun(
   path: string,
   decoded: DecodedVideo,
   run: Run,
+  counted: boolean,
   options: ReadFramesOptions,
   ffmpegErrors: string[],
+  pool: FramePool,
 ): AsyncGenerator<RawFrame> {
   const { width, height, video, probe } = decoded;
   const frameBytes = width * height * 3;
@@ -232,114 +324,211 @@ async function* decodeRun(
   const last = run.intervals[run.intervals.length - 1]![1];
   const seek = Math.max(0, offset + first - 0.05);
   const select = run.intervals.map(([a, b]) => `between(t,${abs(a)},${abs(b)})`).join('+');
-  // Timestamps come from showinfo on a 2×2 crop of each passed frame (its checksums cost nothing there);
-  // the frames themselves are converted to RGB24 once, at the probed size (a no-op scale unless the
-  // stream changes size mid-way, which would otherwise misalign the pipe).
-  const graph =
-    `[0:${video.index}]select='${select}',scale=${width}:${height},format=rgb24,split[frames][stamps];` +
-    '[stamps]crop=2:2:0:0,showinfo,nullsink';
-  const inputOptions = ['-nostdin', '-hide_banner', '-nostats', '-loglevel', 'level+info'];
-  if (seek > 0) inputOptions.push('-ss', seek.toFixed(6));
-  inputOptions.push('-copyts', '-t', (offset + last + 1 / decoded.fps + 0.5 - seek).toFixed(6));
-  const command = ffmpeg({ stdoutLines: 20 })
-    .setFfmpegPath(locateFfmpeg())
-    .input(path)
-    .inputOptions(inputOptions)
-    .outputOptions(['-filter_complex', graph, '-map', '[frames]', '-an', '-sn', '-dn', '-vsync', '0', '-pix_fmt', 'rgb24'])
-    .format('rawvideo');
+  const planned = counted ? countedFrameTimes(decoded, run.intervals) : [];
+  // Frames are converted to RGB24 once, at the probed size (a no-op scale unless the stream changes size
+  // mid-way, which would otherwise misalign the pipe). Without counting, timestamps come from showinfo
+  // on a 2×2 crop of each passed frame (its checksums cost nothing there).
+  const graph = counted
+    ? `[0:${video.index}]select='${select}',scale=${width}:${height},format=rgb24[frames]`
+    : `[0:${video.index}]select='${select}',scale=${width}:${height},format=rgb24,split[frames][stamps];[stamps]crop=2:2:0:0,showinfo,nullsink`;
+  const args = ['-nostdin', '-hide_banner', '-nostats', '-loglevel', counted ? 'level+error' : 'level+info'];
+  if (seek > 0) args.push('-ss', seek.toFixed(6));
+  args.push('-copyts', '-t', (offset + last + 1 / decoded.fps + 0.5 - seek).toFixed(6), '-i', path);
+  args.push('-filter_complex', graph, '-map', '[frames]', '-an', '-sn', '-dn', '-vsync', '0', '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1');
 
+  const frames: Uint8Array[] = [];
   const stamps: number[] = [];
+  let assembled = 0;
+  let errorsHere = 0;
   let wake: (() => void) | undefined;
   const poke = () => {
     const w = wake;
     wake = undefined;
     w?.();
   };
-  let finished = false;
-  let proc: ChildProcess | undefined;
+  let exitCode: number | null = null;
+  let failure: Error | undefined;
   let stopped = false;
   let why: 'timeout' | 'aborted' | undefined;
+  let proc: ChildProcess | undefined;
   const stop = () => {
     stopped = true;
     if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   };
-  command.on('start', () => {
-    proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
-    if (stopped) stop();
-  });
-  command.on('stderr', (line: string) => {
-    const m = SHOWINFO.exec(line);
-    if (m) {
-      stamps.push(Number(m[2]) - video.startTime);
-      poke();
-      return;
-    }
-    const e = ERROR_LINE.exec(line);
-    if (e && ffmpegErrors.length < 100) ffmpegErrors.push(e[2]!.trim());
-  });
-  let failure: Error | undefined;
-  const ended = new Promise<void>((resolveEnded) => {
-    command.on('end', () => {
-      finished = true;
-      poke();
-      resolveEnded();
-    });
-    command.on('error', (error: Error) => {
-      failure ??= error;
-      finished = true;
-      poke();
-      resolveEnded();
-      if (!proc) stream.end(); // failed before spawning: nothing will end the output stream
-    });
-  });
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT;
   const timer = setTimeout(() => {
     why ??= 'timeout';
     stop();
+    poke();
   }, timeoutMs);
   const onAbort = () => {
     why ??= 'aborted';
     stop();
+    poke();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.signal?.aborted) onAbort();
-  // A roomy buffer between ffmpeg's stdout and the parser, so ffmpeg is not paused every 16 KB.
-  const stream = new PassThrough({ highWaterMark: Math.max(1 << 20, 2 * frameBytes) });
-  command.pipe(stream, { end: true });
 
-  try {
-    let current: Uint8Array = Buffer.allocUnsafe(frameBytes);
-    let filled = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let at = 0;
-      while (at < chunk.length) {
-        const n = Math.min(frameBytes - filled, chunk.length - at);
-        current.set(chunk.subarray(at, at + n), filled);
-        filled += n;
-        at += n;
-        if (filled < frameBytes) continue;
-        while (stamps.length === 0 && !finished && !why) await new Promise<void>((r) => (wake = r));
-        if (why) break;
-        const time = stamps.shift();
-        if (time === undefined || !Number.isFinite(time)) throw new DecodeError(decoded.source, 'video', 'ffmpeg sent a frame without a timestamp');
-        yield { data: current, time };
-        current = Buffer.allocUnsafe(frameBytes);
-        filled = 0;
+  let current = pool.take();
+  let filled = 0;
+  let paused = false;
+  let partial = '';
+  const onLine = (line: string) => {
+    if (!counted) {
+      const m = SHOWINFO.exec(line);
+      if (m) {
+        stamps.push(Number(m[2]) - video.startTime);
+        return;
       }
+    }
+    const e = ERROR_LINE.exec(line);
+    if (!e) return;
+    errorsHere++;
+    if (!counted && ffmpegErrors.length < 100) ffmpegErrors.push(e[2]!.trim());
+  };
+  // Pixels: straight into frame buffers where the OS allows (a Unix socket read with `onread` into the
+  // unfilled rest of the current frame: no intermediate chunk, no copy), else the stdout pipe, copied.
+  const frameDone = () => {
+    frames.push(current);
+    assembled++;
+    current = pool.take();
+    filled = 0;
+  };
+  const full = () => frames.length >= READ_AHEAD + LOOKAHEAD;
+  let reader: Socket | Readable | undefined;
+  let eof = false;
+  let exited = false;
+  const closed = () => (exited && eof) || failure !== undefined;
+  try {
+    if (options.signal?.aborted) onAbort();
+    let childEnd: Socket | 'pipe' = 'pipe';
+    if (process.platform !== 'win32') {
+      const pair = await socketPair((n) => {
+        filled += n;
+        if (filled === frameBytes) frameDone();
+        poke();
+        if (!full()) return true;
+        paused = true;
+        return false;
+      }, () => current.subarray(filled));
+      reader = pair.reader;
+      childEnd = pair.childEnd;
+    }
+    const child = spawn(locateFfmpeg(), args, { stdio: ['ignore', childEnd, 'pipe'] });
+    proc = child;
+    if (typeof childEnd !== 'string') childEnd.destroy(); // the child holds its own copy: EOF comes when it exits
+    if (stopped) stop();
+    child.once('error', (error) => {
+      failure ??= error;
+      poke();
+    });
+    child.once('close', (code) => {
+      exitCode = code;
+      exited = true;
+      poke();
+    });
+    if (!reader) {
+      reader = child.stdout!;
+      reader.on('data', (chunk: Buffer) => {
+        let at = 0;
+        while (at < chunk.length) {
+          const n = Math.min(frameBytes - filled, chunk.length - at);
+          current.set(chunk.subarray(at, at + n), filled);
+          filled += n;
+          at += n;
+          if (filled === frameBytes) frameDone();
+        }
+        if (full() && !paused) {
+          paused = true;
+          reader!.pause();
+        }
+        poke();
+      });
+    }
+    const source = reader;
+    source.once('end', () => {
+      eof = true;
+      poke();
+    });
+    source.once('close', () => {
+      eof = true;
+      poke();
+    });
+    source.on('error', () => undefined); // a reset after SIGKILL; the exit code tells
+    child.stderr!.setEncoding('latin1');
+    child.stderr!.on('data', (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) onLine(line);
+      poke();
+    });
+    child.stderr!.once('end', () => {
+      if (partial) onLine(partial);
+      partial = '';
+    });
+
+    for (;;) {
       if (why) break;
+      const done = closed();
+      if (counted && (errorsHere > 0 || assembled > planned.length || (done && (assembled !== planned.length || exitCode !== 0)))) throw new Recount();
+      const ready = counted ? frames.length : Math.min(frames.length, stamps.length);
+      if (ready > (counted && !done ? LOOKAHEAD : 0)) {
+        const data = frames.shift()!;
+        const time = counted ? planned[assembled - frames.length - 1]! : stamps.shift()!;
+        if (paused && frames.length < READ_AHEAD) {
+          paused = false;
+          source.resume();
+        }
+        if (!Number.isFinite(time)) throw new DecodeError(decoded.source, 'video', 'ffmpeg sent a frame without a timestamp');
+        yield { data, time };
+        continue;
+      }
+      if (done) {
+        if (!counted && frames.length > stamps.length) throw new DecodeError(decoded.source, 'video', 'ffmpeg sent a frame without a timestamp');
+        break;
+      }
+      await new Promise<void>((r) => (wake = r));
     }
     if (why === 'timeout') throw new DecodeError(decoded.source, 'video', `ffmpeg timed out after ${timeoutMs} ms`);
     if (why === 'aborted') throw options.signal?.reason ?? new DecodeError(decoded.source, 'video', 'aborted');
-    if (failure && !stopped && /Cannot find ffmpeg|ENOENT|spawn/i.test(failure.message)) {
-      throw new DecodeError(decoded.source, 'video', `cannot run ffmpeg (${failure.message}); set OMNITOK_FFMPEG`, { cause: failure });
-    }
+    if (failure && !stopped) throw new DecodeError(decoded.source, 'video', `cannot run ffmpeg (${failure.message}); set OMNITOK_FFMPEG`, { cause: failure });
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
     stop();
-    stream.destroy();
     const p = proc;
-    if (p && p.exitCode === null && p.signalCode === null) await new Promise<void>((r) => p.once('exit', () => r()));
-    await Promise.race([ended, new Promise<void>((r) => setTimeout(r, 1000).unref())]);
+    reader?.destroy();
+    if (p) {
+      p.stderr?.destroy();
+      if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) await new Promise<void>((r) => p.once('exit', () => r()));
+    }
+    for (const f of frames) pool.release(f);
+    pool.release(current);
+  }
+}
+
+let socketSerial = 0;
+
+/**
+ * A connected Unix-socket pair: `childEnd` goes to ffmpeg as its stdout, `reader` reads with `onread`
+ * into the buffer `into()` returns (the rest of the current frame), calling `got(bytes)`; returning
+ * false pauses it. The socket file is removed as soon as the pair is connected.
+ */
+async function socketPair(got: (bytes: number) => boolean, into: () => Uint8Array): Promise<{ reader: Socket; childEnd: Socket }> {
+  const path = join(tmpdir(), `omnitok-video-${process.pid}-${socketSerial++}.sock`);
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const reader = connect({ path, onread: { buffer: into, callback: (n: number) => got(n) } });
+    await new Promise<void>((resolve, reject) => {
+      reader.once('connect', () => resolve());
+      reader.once('error', reject);
+    });
+    return { reader, childEnd: await accepted };
+  } finally {
+    server.close();
   }
 }
