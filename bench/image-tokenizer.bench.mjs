@@ -5,15 +5,26 @@
 //
 // Photos: 24 JPEGs (q90) at common camera / web sizes, cut from the two CC0 sample photos in
 // packages/tokenizer-image/src/__fixtures__ (scikit-image's chelsea and coffee), written to a temp folder.
+//
+// How each side runs in parallel (same process, same files, same libuv pool of 4 threads, default
+// sharp settings; the contenders alternate within each round):
+// - omnitok: `tokenizeImageBatch(files)` — files are read ahead, up to 4 images (2 × cores) decode at once
+//   in sharp/libvips on libuv threads while the main thread resizes + normalizes + patchifies finished
+//   ones (WebAssembly SIMD) into one contiguous Float32Array [24, 196, 768].
+// - transformers.js: `Promise.all(files.map(RawImage.read))` (sharp decodes concurrently), then one
+//   `processor(images)` call, which preprocesses all images concurrently (its resizes also run in sharp)
+//   and returns one pixel_values tensor [24, 3, 224, 224] — the same number of floats (our layout is
+//   the patch-token order a ViT consumes; transformers.js leaves that to the model's conv).
+// "one by one" rows: each image awaited before the next, no concurrency on either side.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLIPImageProcessor, RawImage } from '@huggingface/transformers';
 import sharp from 'sharp';
 import { decodeImage, patchify, preprocessImage, tokenizeImageBatch } from '../packages/tokenizer-image/dist/index.js';
 
-const rounds = Number(process.argv[2] ?? 5);
+const rounds = Number(process.argv[2] ?? 7);
 const fixtures = fileURLToPath(new URL('../packages/tokenizer-image/src/__fixtures__/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'omnitok-image-bench-'));
 const sizes = [[640, 480], [800, 600], [1024, 768], [500, 375], [480, 640], [1280, 853]];
@@ -75,6 +86,7 @@ mad /= ours.data.length;
 
 const results = {};
 const cpu = {};
+const loadBefore = loadavg()[0];
 for (const run of Object.values(contenders)) await run(); // warm-up (JIT, coefficient caches, sharp)
 for (let r = 0; r < rounds; r++) {
   for (const [name, run] of Object.entries(contenders)) {
@@ -90,7 +102,7 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`CLIP ViT-B/16 preprocessing, ${files.length} JPEGs (${sizes.map(([w, h]) => `${w}×${h}`).join(', ')}), ${rounds} rounds, median`);
-console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}`);
+console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}, load average ${loadBefore.toFixed(2)} → ${loadavg()[0].toFixed(2)}`);
 for (const [name, xs] of Object.entries(results)) {
   console.log(`  ${name.padEnd(56)} ${median(xs).toFixed(1).padStart(8)} images/s ${median(cpu[name]).toFixed(2).padStart(7)} ms CPU/image`);
 }

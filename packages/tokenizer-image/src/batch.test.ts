@@ -74,10 +74,45 @@ describe('batch API', () => {
     }
   });
 
+  it('reads ahead without changing results: every row equals the single-image path at any concurrency', async () => {
+    // More inputs than the read-ahead window, failures at the start, middle and end, paths and bytes mixed.
+    const { readFileSync } = await import('node:fs');
+    const inputs = [
+      text,
+      good[0]!,
+      { bytes: readFileSync(good[4]!), name: 'coffee-bytes.jpg' },
+      broken,
+      ...good,
+      join(tmp, 'missing.png'),
+      good[0]!,
+      readFileSync(good[1]!),
+      broken,
+    ];
+    const bad = new Set([0, 3, 9, 12]);
+    const singles = new Map<number, Float32Array>();
+    for (let i = 0; i < inputs.length; i++) {
+      if (!bad.has(i)) singles.set(i, patchify(preprocessImage(await decodeImage(inputs[i]!), 'clip-vit-b-16')).data);
+    }
+    for (const concurrency of [1, 2, 5]) {
+      const batch = await tokenizeImageBatch(inputs, { concurrency });
+      expect(batch.failures.map((f) => f.index), `concurrency ${concurrency}`).toEqual([...bad]);
+      expect(batch.failures.map((f) => f.error.constructor.name)).toEqual(['UnsupportedFormatError', 'DecodeError', 'DecodeError', 'DecodeError']);
+      expect(batch.failures[2]!.error.message).toContain('missing.png');
+      expect(Array.from(batch.indices)).toEqual([...singles.keys()]);
+      expect(batch.sources[1]).toBe('coffee-bytes.jpg');
+      const row = 196 * 768;
+      for (const [r, i] of Array.from(batch.indices).entries()) {
+        expect(Buffer.from(batch.data.subarray(r * row, (r + 1) * row).slice().buffer).equals(Buffer.from(singles.get(i)!.buffer)), `row ${r}`).toBe(true);
+      }
+    }
+  });
+
   it('returns an empty batch for no inputs and validates options', async () => {
     const empty = await preprocessImageBatch([]);
     expect(empty.shape).toEqual([0, 3, 224, 224]);
     await expect(preprocessImageBatch(good, { concurrency: 0 })).rejects.toThrow(/options\.concurrency/);
     await expect(preprocessImageBatch(good, { preset: 'nope' })).rejects.toThrow(/Unknown image preset "nope"/);
+    // A bad decode option is the caller's mistake, not an item's: the whole call rejects.
+    await expect(tokenizeImageBatch(good, { alpha: 'keep' as 'drop' })).rejects.toThrow(/options\.alpha/);
   });
 });
