@@ -2,6 +2,7 @@ import { type Features, InvalidArgumentError, type PreprocessOptions, resolvePre
 import { mulberry32, preprocessImageInto } from '@omnitok/tokenizer-image';
 import type { DecodedVideo } from './decode-video.js';
 import { DEFAULT_VIDEO_PRESET, type ResolvedVideoPreset, validateVideoPreset, VIDEO_PRESETS, type VideoPreset } from './presets.js';
+import { defaultPreprocessWorkers, type PreprocessPool, startPreprocessPool } from './preprocess-pool.js';
 import { readFrames, type ReadFramesOptions } from './read-frames.js';
 import { planFrames } from './sample-frames.js';
 
@@ -27,11 +28,22 @@ export interface VideoFeatures extends Features {
 }
 
 /** Options of {@link preprocessVideo}: augmentation, the ffmpeg reading options, and a window override. */
-export interface VideoPreprocessOptions extends PreprocessOptions, Omit<ReadFramesOptions, 'warnings'> {
+export interface VideoPreprocessOptions extends PreprocessOptions, Omit<ReadFramesOptions, 'warnings' | 'reuseBuffers'> {
   /** Window `[start, end)` in seconds, overriding the preset's. */
   readonly start?: number;
   readonly end?: number;
+  /**
+   * Worker threads that preprocess frames besides this thread (same numerics, bit for bit). Default:
+   * the cores left after ffmpeg and this thread (`availableParallelism() − 2`, at most 4) when at least
+   * {@link WORKER_MIN_FRAMES} distinct frames are sampled, else 0 — a worker loads the image package
+   * (with sharp, about 0.1 s of CPU), and on 2 cores ffmpeg already decodes on one while this thread
+   * preprocesses on the other. 0 = this thread only.
+   */
+  readonly workers?: number;
 }
+
+/** Fewer sampled frames than this are preprocessed in the calling thread by default. */
+export const WORKER_MIN_FRAMES = 48;
 
 const resolved = new WeakMap<object, ResolvedVideoPreset>();
 
@@ -89,20 +101,44 @@ export async function preprocessVideo(
   const timestamps = new Float64Array(T);
   const warnings: string[] = [...decoded.warnings];
   const imageOptions = { augment: options.augment, seed };
+  const distinct = new Set(plan.indices).size;
+  const workerCount = options.workers ?? (distinct >= WORKER_MIN_FRAMES ? defaultPreprocessWorkers() : 0);
+  // Workers start now and join in once loaded; until then (and whenever all are busy) this thread works too.
+  const pool: PreprocessPool | undefined =
+    workerCount > 0 ? startPreprocessPool(workerCount, r.image, imageOptions, { source: decoded.source, format: decoded.format }) : undefined;
+  // Copies (a repeated index, a frame standing in for the next one) wait until every frame is done.
+  const copies: [to: number, from: number][] = [];
+  const pending: Promise<void>[] = [];
   let lastData: Uint8Array | undefined;
+  let lastTime = NaN;
   let lastPosition = -1;
-  for await (const frame of readFrames(decoded, plan.indices, { ...options, warnings })) {
-    const [head, ...rest] = frame.positions;
-    if (frame.image.data === lastData) data.copyWithin(head! * frameSize, lastPosition * frameSize, (lastPosition + 1) * frameSize);
-    else preprocessImageInto(frame.image, r.image, imageOptions, data, head! * frameSize);
-    lastData = frame.image.data;
-    lastPosition = head!;
-    timestamps[head!] = frame.time;
-    for (const p of rest) {
-      data.copyWithin(p * frameSize, head! * frameSize, (head! + 1) * frameSize);
-      timestamps[p] = frame.time;
+  try {
+    const { workers: _, ...readOptions } = options;
+    for await (const frame of readFrames(decoded, plan.indices, { ...readOptions, warnings, reuseBuffers: true })) {
+      const [head, ...rest] = frame.positions;
+      // With reused buffers, the same frame again is the same buffer at the same time.
+      if (frame.image.data === lastData && frame.time === lastTime) copies.push([head!, lastPosition]);
+      else if (pool?.ready()) {
+        const rgb = pool.rgbBuffer(frame.image.data.byteLength);
+        new Uint8Array(rgb).set(frame.image.data);
+        const job = pool.submit(rgb, frame.image.width, frame.image.height, data, head! * frameSize);
+        job.catch(() => undefined); // awaited below; keep an early failure from going unhandled
+        pending.push(job);
+      } else preprocessImageInto(frame.image, r.image, imageOptions, data, head! * frameSize);
+      lastData = frame.image.data;
+      lastTime = frame.time;
+      lastPosition = head!;
+      timestamps[head!] = frame.time;
+      for (const p of rest) {
+        copies.push([p, head!]);
+        timestamps[p] = frame.time;
+      }
     }
+    await Promise.all(pending);
+  } finally {
+    await pool?.close();
   }
+  for (const [to, from] of copies) data.copyWithin(to * frameSize, from * frameSize, (from + 1) * frameSize);
   return {
     data,
     shape: [T, r.channels, r.height, r.width],

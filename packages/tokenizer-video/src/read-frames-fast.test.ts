@@ -1,0 +1,107 @@
+import { join } from 'node:path';
+import { prepareImagePreset, preprocessImageInto } from '@omnitok/tokenizer-image';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ffmpegSync, frameIndexOfValue, makeTempDir, patternClip } from './__fixtures__/clips.js';
+import { decodeVideo } from './decode-video.js';
+import { startPreprocessPool } from './preprocess-pool.js';
+import { preprocessVideo } from './preprocess-video.js';
+import { readFrames, type ReadFramesOptions } from './read-frames.js';
+
+const tmp = makeTempDir();
+afterAll(() => tmp.cleanup());
+const at = (name: string) => join(tmp.dir, name);
+
+async function read(path: string, indices: readonly number[], options: ReadFramesOptions) {
+  const decoded = await decodeVideo(path);
+  const warnings: string[] = [];
+  const out: { index: number; time: number; content: number; first: number; substituted: boolean }[] = [];
+  for await (const f of readFrames(decoded, indices, { ...options, warnings })) {
+    out.push({ index: f.index, time: f.time, content: frameIndexOfValue(f.image.data[0]!), first: f.image.data[7]!, substituted: f.substituted });
+  }
+  return { out, warnings, decoded };
+}
+
+describe('readFrames: constant-rate timestamps computed without showinfo', () => {
+  // MP4 (time base 1/12800 at 25 fps: exact) and Matroska at 30 fps (milliseconds: 33, 67, 100, … rounded).
+  const clips = [
+    ['cfr25.mp4', { codec: 'x264', rate: 25 }],
+    ['cfr30.mkv', { codec: 'ffv1', rate: 30 }],
+  ] as const;
+  for (const [name, o] of clips) {
+    it(`${name}: every frame's computed time equals showinfo's, frames identical`, async () => {
+      const path = patternClip(at(name), { ...o, seconds: 3 });
+      const all = Array.from({ length: 3 * o.rate }, (_, i) => i);
+      const fast = await read(path, all, {});
+      const reference = await read(path, all, { timestamps: 'showinfo' });
+      expect(fast.decoded.video.avgFrameRate).toBe(fast.decoded.video.rFrameRate);
+      expect(fast.out.map((f) => f.content)).toEqual(all);
+      expect(fast.out.map((f) => f.content)).toEqual(reference.out.map((f) => f.content));
+      expect(fast.out.length).toBe(reference.out.length);
+      // showinfo prints pts_time with 6 significant digits; the computed times are exact ticks of the time base.
+      for (let i = 0; i < fast.out.length; i++) expect(Math.abs(fast.out[i]!.time - reference.out[i]!.time)).toBeLessThan(1e-5);
+      if (name.endsWith('.mkv')) expect(fast.out[1]!.time).toBe(0.033);
+      expect(fast.warnings).toEqual([]);
+    });
+  }
+
+  it('sparse groups with seeks agree with showinfo too', async () => {
+    const path = patternClip(at('seek.mp4'), { rate: 8, seconds: 12, keyint: 16 });
+    const wanted = [3, 4, 55, 80, 94, 95];
+    const fast = await read(path, wanted, { seekGap: 1 });
+    const reference = await read(path, wanted, { seekGap: 1, timestamps: 'showinfo' });
+    expect(fast.out.map((f) => f.content)).toEqual(wanted);
+    expect(fast.out.map((f) => [f.content, f.time])).toEqual(reference.out.map((f) => [f.content, f.time]));
+  });
+
+  it('reuseBuffers delivers the same frames (each valid until the next is pulled)', async () => {
+    const path = patternClip(at('reuse.mkv'), { codec: 'ffv1', seconds: 2 });
+    const all = Array.from({ length: 50 }, (_, i) => i);
+    const reused = await read(path, all, { reuseBuffers: true });
+    expect(reused.out.map((f) => f.content)).toEqual(all);
+  });
+});
+
+describe('preprocess worker pool', () => {
+  it('workers give the image package result bit for bit', async () => {
+    const path = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=s=96x72:r=10:d=1', '-c:v', 'ffv1'], at('testsrc.mkv'));
+    const decoded = await decodeVideo(path);
+    const preset = prepareImagePreset('clip-vit-b-16');
+    const frames: Uint8Array[] = [];
+    for await (const f of readFrames(decoded, [0, 3, 6, 9])) frames.push(f.image.data);
+    const pool = startPreprocessPool(2, preset, { augment: true, seed: 7 }, { source: 'x', format: 'mkv' })!;
+    expect(pool).toBeDefined();
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!pool.ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(pool.ready()).toBe(true);
+      const size = 3 * 224 * 224;
+      const got = new Float32Array(frames.length * size);
+      const want = new Float32Array(frames.length * size);
+      const jobs: Promise<void>[] = [];
+      for (let i = 0; i < frames.length; i++) {
+        while (!pool.ready()) await new Promise((r) => setTimeout(r, 1));
+        const rgb = pool.rgbBuffer(frames[i]!.byteLength);
+        new Uint8Array(rgb).set(frames[i]!);
+        jobs.push(pool.submit(rgb, 96, 72, got, i * size));
+        preprocessImageInto({ data: frames[i]!, width: 96, height: 72, channels: 3, source: 'x', format: 'mkv' }, preset, { augment: true, seed: 7 }, want, i * size);
+      }
+      await Promise.all(jobs);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+      expect(got.some((v) => v !== 0)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('preprocessVideo with workers equals it without, repeated indices included', async () => {
+    const path = patternClip(at('pool.mkv'), { codec: 'ffv1', seconds: 3 });
+    const decoded = await decodeVideo(path);
+    const preset = { sampling: { mode: 'fps', fps: 30, maxFrames: 128 }, image: 'clip-vit-b-16', tubelet: [2, 16, 16] } as const;
+    const inThread = await preprocessVideo(decoded, preset, { workers: 0 });
+    const pooled = await preprocessVideo(decoded, preset, { workers: 2 });
+    expect(pooled.shape).toEqual(inThread.shape);
+    expect([...pooled.frameIndices]).toEqual([...inThread.frameIndices]);
+    expect([...pooled.timestamps]).toEqual([...inThread.timestamps]);
+    expect(Buffer.from(pooled.data.buffer).equals(Buffer.from(inThread.data.buffer))).toBe(true);
+  });
+});
