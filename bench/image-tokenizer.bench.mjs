@@ -16,10 +16,14 @@
 //   and returns one pixel_values tensor [24, 3, 224, 224] — the same number of floats (our layout is
 //   the patch-token order a ViT consumes; transformers.js leaves that to the model's conv).
 // "one by one" rows: each image awaited before the next, no concurrency on either side.
+// A full garbage collection runs before every timed call, so no contender pays for collecting the
+// previous one's garbage (transformers.js leaves much more of it).
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { CLIPImageProcessor, RawImage } from '@huggingface/transformers';
 import sharp from 'sharp';
 import { decodeImage, patchify, preprocessImage, tokenizeImageBatch } from '../packages/tokenizer-image/dist/index.js';
@@ -84,12 +88,15 @@ let mad = 0;
 for (let i = 0; i < ours.data.length; i++) mad += Math.abs(ours.data[i] - theirs[i]);
 mad /= ours.data.length;
 
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc');
 const results = {};
 const cpu = {};
 const loadBefore = loadavg()[0];
 for (const run of Object.values(contenders)) await run(); // warm-up (JIT, coefficient caches, sharp)
 for (let r = 0; r < rounds; r++) {
   for (const [name, run] of Object.entries(contenders)) {
+    gc();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     const n = await run();
