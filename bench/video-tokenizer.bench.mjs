@@ -1,48 +1,72 @@
 // Video tokenizer throughput and memory, against ffmpeg decoding the same file alone (the floor).
 //
 //   cd packages/tokenizer-image && npx tsup && cd ../tokenizer-audio && npx tsup && \
-//   cd ../tokenizer-video && npx tsup && cd ../../bench && node video-tokenizer.bench.mjs [minutes]
+//   cd ../tokenizer-video && npx tsup && cd ../../bench && node video-tokenizer.bench.mjs [minutes] [repeats]
 //
-// Files are generated in a temp dir with the npm ffmpeg (testsrc 320×240 @ 25 fps, x264 ultrafast crf 30):
-//   dense.mp4 — 20 s; long.mp4 — `minutes` (default 10) minutes.
-// Phases run in separate node processes so each reports its own peak RSS (process.resourceUsage().maxRSS):
-//   floor   — `ffmpeg -i F -map 0:v:0 -pix_fmt rgb24 -f rawvideo -`, bytes consumed by node (frames/s);
-//   read    — readFrames() of every frame (pipe parsing only, no preprocessing);
-//   dense   — every frame sampled (fps 25), preprocessed (clip-vit-b-16, 224) and tubeletized;
-//   dense-8 — every 8th frame of the same file, tokenized (ffmpeg still decodes every frame);
-//   sparse  — videomae-16x224-uniform on the long file (16 frames over N minutes, seeking);
-//   scan    — readFrames() over every frame of the long file, consumed and dropped (streaming RSS).
-// Ratio = our frames/s ÷ the floor's frames/s, same file, same run (target ≥ 0.8 for `read`).
+// Files are generated in a temp dir with the npm ffmpeg (testsrc @ 25 fps, x264 ultrafast crf 30):
+//   dense.mp4 — 20 s 320×240; hd.mp4 — 10 s 1280×720; long.mp4 — `minutes` (default 10) min 320×240.
+// Every phase runs in its own node process (so each reports its own peak RSS, maxRSS), `repeats`
+// times (default 3) in rotation; rows print the median, [min–max] and the load average around the run.
+//
+// Phases:
+//   floor      — THE FLOOR: `ffmpeg -i F -map 0:v:0 -pix_fmt rgb24 -f rawvideo -`, every byte consumed
+//                by node (`for await` over its stdout); frames/s.
+//   decode     — reference only: the same ffmpeg with stdout to /dev/null (no consumer at all).
+//   read       — readFrames() of every frame, pooled buffers (as preprocessVideo reads), CFR timestamps
+//                computed from the frame grid (no showinfo).
+//   read-alloc — the same with a fresh buffer per frame (readFrames' default).
+//   read-si    — the same as `read` with `timestamps: 'showinfo'` (the previous way).
+//   dense      — every frame sampled (fps 25), preprocessed (clip-vit-b-16, 224) and tubeletized; default
+//                workers (0 on 2 cores: ffmpeg decodes on one core while node preprocesses on the other).
+//   dense-w2   — the same with 2 preprocess worker threads.
+//   dense-8    — every 8th frame of the same file, tokenized (ffmpeg still decodes every frame).
+//   sparse     — videomae-16x224-uniform (16 frames uniformly over the whole file, seeking), decode
+//                (ffprobe) to tokens.
+//   scan       — readFrames() over every frame of the long file, consumed and dropped (streaming RSS).
+//
+// Ratios (all against the floor of the same file, in the same repeat; median over repeats):
+//   every-frame rows: throughput ratio = our frames/s ÷ floor frames/s.
+//   sparse rows:      sampled ratio = floor seconds ÷ our seconds, i.e. how many times faster 16 tokenized
+//                     frames are ready than ffmpeg can merely decode the file (file frames covered per second
+//                     ÷ floor frames/s); the "16 frames/s" figure alone is also printed.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const dist = new URL('../packages/tokenizer-video/dist/index.js', import.meta.url).href;
 const { decodeVideo, preprocessVideo, readFrames, tubeletize } = await import(dist);
 const { locateFfmpeg } = await import('@omnitok/tokenizer-audio');
 
-const [phase, file] = process.argv.slice(2).filter((a) => a.startsWith('--')).length ? [process.argv[2].slice(2), process.argv[3]] : [];
+const phaseArg = process.argv[2]?.startsWith('--') ? process.argv[2].slice(2) : undefined;
 
-async function runPhase(name, path) {
+async function runPhase(name, path, frameBytes) {
+  const fileFrames = name === 'decode' ? (await decodeVideo(path)).frameCount : 0; // before the clock starts
   const t0 = performance.now();
   let frames = 0;
-  if (name === 'floor') {
-    const child = spawn(locateFfmpeg(), ['-v', 'error', '-nostdin', '-i', path, '-map', '0:v:0', '-pix_fmt', 'rgb24', '-f', 'rawvideo', '-'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let bytes = 0;
-    for await (const chunk of child.stdout) bytes += chunk.length;
-    frames = bytes / (320 * 240 * 3);
+  if (name === 'floor' || name === 'decode') {
+    const args = ['-v', 'error', '-nostdin', '-i', path, '-map', '0:v:0', '-pix_fmt', 'rgb24', '-f', 'rawvideo'];
+    if (name === 'floor') {
+      const child = spawn(locateFfmpeg(), [...args, '-'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let bytes = 0;
+      for await (const chunk of child.stdout) bytes += chunk.length;
+      frames = bytes / frameBytes;
+    } else {
+      execFileSync(locateFfmpeg(), [...args, '-y', '/dev/null'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      frames = fileFrames;
+    }
   } else {
     const decoded = await decodeVideo(path);
     const all = Int32Array.from({ length: decoded.frameCount }, (_, i) => i);
-    if (name === 'read' || name === 'scan') {
-      for await (const f of readFrames(decoded, all)) frames += f.positions.length;
+    if (name.startsWith('read') || name === 'scan') {
+      const options = { reuseBuffers: name !== 'read-alloc', timestamps: name === 'read-si' ? 'showinfo' : 'auto' };
+      for await (const f of readFrames(decoded, all, options)) frames += f.positions.length;
     } else {
       const preset =
         name === 'sparse'
           ? 'videomae-16x224-uniform'
-          : { sampling: { mode: 'fps', fps: name === 'dense' ? 25 : 25 / 8, maxFrames: 4096 }, image: 'clip-vit-b-16', tubelet: [2, 16, 16] };
-      const features = await preprocessVideo(decoded, preset);
+          : { sampling: { mode: 'fps', fps: name === 'dense-8' ? 25 / 8 : 25, maxFrames: 4096 }, image: 'clip-vit-b-16', tubelet: [2, 16, 16] };
+      const features = await preprocessVideo(decoded, preset, name === 'dense-w2' ? { workers: 2 } : {});
       const tokens = tubeletize(features);
       frames = features.shape[0];
       if (tokens.shape[1] !== 1536) throw new Error('unexpected token size');
@@ -53,41 +77,70 @@ async function runPhase(name, path) {
   process.stdout.write(JSON.stringify({ name, frames, seconds, fps: frames / seconds, rssMiB }));
 }
 
-function phaseOf(name, path) {
-  const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, `--${name}`, path], { encoding: 'utf8', maxBuffer: 1 << 20 });
+function phaseOf(name, path, frameBytes) {
+  const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, `--${name}`, path, String(frameBytes)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out);
 }
 
-if (phase) {
-  await runPhase(phase, file);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const range = (xs, digits) => `[${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}]`;
+
+if (phaseArg) {
+  await runPhase(phaseArg, process.argv[3], Number(process.argv[4]));
 } else {
   const minutes = Number(process.argv[2] ?? 10);
+  const repeats = Math.max(1, Number(process.argv[3] ?? 3));
   const dir = mkdtempSync(join(tmpdir(), 'omnitok-video-bench-'));
   try {
-    const make = (name, seconds) => {
+    const make = (name, size, seconds) => {
       const out = join(dir, name);
-      execFileSync(locateFfmpeg(), ['-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', `testsrc=s=320x240:r=25:d=${seconds}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '30', '-pix_fmt', 'yuv420p', out]);
+      execFileSync(locateFfmpeg(), ['-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', `testsrc=s=${size}:r=25:d=${seconds}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '30', '-pix_fmt', 'yuv420p', out]);
       return out;
     };
-    let t = performance.now();
-    const dense = make('dense.mp4', 20);
-    const long = make('long.mp4', minutes * 60);
-    console.log(`generated 20 s and ${minutes} min of 320×240 testsrc in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    const row = (r, floor) =>
-      `${r.name.padEnd(8)} ${String(Math.round(r.frames)).padStart(6)} frames ${r.seconds.toFixed(2).padStart(7)} s ${r.fps.toFixed(0).padStart(6)} frames/s` +
-      (floor ? `  ratio ${(r.fps / floor.fps).toFixed(2)}×` : '') +
-      `  peak RSS ${r.rssMiB.toFixed(0)} MiB`;
-    const floor = phaseOf('floor', dense);
-    console.log('\n20 s file (500 frames):');
-    console.log(row(floor));
-    for (const name of ['read', 'dense', 'dense-8']) console.log(row(phaseOf(name, dense), floor));
-    const longFloor = phaseOf('floor', long);
-    console.log(`\n${minutes} min file (${minutes * 1500} frames):`);
-    console.log(row(longFloor));
-    const sparse = phaseOf('sparse', long);
-    console.log(row(sparse) + `  (wall time ${(longFloor.seconds / sparse.seconds).toFixed(1)}× faster than the full decode)`);
-    console.log(row(phaseOf('scan', long), longFloor));
-    t = performance.now();
+    const t = performance.now();
+    const files = {
+      dense: { path: make('dense.mp4', '320x240', 20), bytes: 320 * 240 * 3, title: '20 s 320×240 file (500 frames)' },
+      hd: { path: make('hd.mp4', '1280x720', 10), bytes: 1280 * 720 * 3, title: '10 s 1280×720 file (250 frames)' },
+      long: { path: make('long.mp4', '320x240', minutes * 60), bytes: 320 * 240 * 3, title: `${minutes} min 320×240 file (${minutes * 1500} frames)` },
+    };
+    console.log(`generated the files in ${((performance.now() - t) / 1000).toFixed(1)} s; ${repeats} repeats; load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    const plan = {
+      dense: ['floor', 'decode', 'read', 'read-alloc', 'read-si', 'dense', 'dense-w2', 'dense-8', 'sparse'],
+      hd: ['floor', 'read', 'dense', 'dense-w2'],
+      long: ['floor', 'sparse', 'scan'],
+    };
+    const results = {};
+    for (let r = 0; r < repeats; r++) {
+      for (const [file, phases] of Object.entries(plan)) {
+        for (const name of phases) ((results[file] ??= {})[name] ??= []).push(phaseOf(name, files[file].path, files[file].bytes));
+      }
+    }
+    for (const [file, phases] of Object.entries(plan)) {
+      const floors = results[file].floor;
+      console.log(`\n${files[file].title}:`);
+      for (const name of phases) {
+        const rows = results[file][name];
+        const fps = rows.map((x) => x.fps);
+        const secs = rows.map((x) => x.seconds);
+        const rss = rows.map((x) => x.rssMiB);
+        let ratio = '';
+        if (name === 'sparse') {
+          const rs = rows.map((x, i) => floors[i].seconds / x.seconds);
+          ratio = `  sampled ratio ${median(rs).toFixed(2)}× ${range(rs, 2)} (floor s ÷ our s)`;
+        } else if (name !== 'floor') {
+          const rs = rows.map((x, i) => x.fps / floors[i].fps);
+          ratio = `  ratio ${median(rs).toFixed(2)}× ${range(rs, 2)}`;
+        }
+        console.log(
+          `${name.padEnd(10)} ${String(Math.round(rows[0].frames)).padStart(6)} frames ${median(secs).toFixed(3).padStart(7)} s ${median(fps).toFixed(0).padStart(6)} frames/s ${range(fps, 0).padEnd(12)}` +
+            `${ratio}  peak RSS ${median(rss).toFixed(0)} MiB (max ${Math.max(...rss).toFixed(0)})`,
+        );
+      }
+    }
+    console.log(`\nload average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
