@@ -23,6 +23,7 @@
 //   sparse     — videomae-16x224-uniform (16 frames uniformly over the whole file, seeking), decode
 //                (ffprobe) to tokens.
 //   scan       — readFrames() over every frame of the long file, consumed and dropped (streaming RSS).
+//   X@before   — phase X with the build in VIDEO_BEFORE_DIST (options it does not know are ignored).
 //
 // Ratios (all against the floor of the same file, in the same repeat; median over repeats):
 //   every-frame rows: throughput ratio = our frames/s ÷ floor frames/s.
@@ -34,13 +35,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const dist = new URL('../packages/tokenizer-video/dist/index.js', import.meta.url).href;
+// `@before`-suffixed phases load another build of the package (VIDEO_BEFORE_DIST=/path/to/dist/index.js),
+// e.g. the previous commit's, so before → after is measured on the same machine in the same run.
+const phaseArg = process.argv[2]?.startsWith('--') ? process.argv[2].slice(2) : undefined;
+const before = phaseArg?.endsWith('@before');
+const dist = before ? new URL(`file://${process.env.VIDEO_BEFORE_DIST}`).href : new URL('../packages/tokenizer-video/dist/index.js', import.meta.url).href;
 const { decodeVideo, preprocessVideo, readFrames, tubeletize } = await import(dist);
 const { locateFfmpeg } = await import('@omnitok/tokenizer-audio');
 
-const phaseArg = process.argv[2]?.startsWith('--') ? process.argv[2].slice(2) : undefined;
-
-async function runPhase(name, path, frameBytes) {
+async function runPhase(phase, path, frameBytes) {
+  const name = phase.replace('@before', '');
   const fileFrames = name === 'decode' ? (await decodeVideo(path)).frameCount : 0; // before the clock starts
   const t0 = performance.now();
   let frames = 0;
@@ -74,7 +78,7 @@ async function runPhase(name, path, frameBytes) {
   }
   const seconds = (performance.now() - t0) / 1000;
   const rssMiB = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(JSON.stringify({ name, frames, seconds, fps: frames / seconds, rssMiB }));
+  process.stdout.write(JSON.stringify({ name: phase, frames, seconds, fps: frames / seconds, rssMiB }));
 }
 
 function phaseOf(name, path, frameBytes) {
@@ -112,6 +116,11 @@ if (phaseArg) {
       hd: ['floor', 'read', 'dense', 'dense-w2'],
       long: ['floor', 'sparse', 'scan'],
     };
+    if (process.env.VIDEO_BEFORE_DIST) {
+      plan.dense.push('read@before', 'dense@before', 'sparse@before');
+      plan.hd.push('read@before', 'dense@before');
+      plan.long.push('sparse@before', 'scan@before');
+    }
     const results = {};
     for (let r = 0; r < repeats; r++) {
       for (const [file, phases] of Object.entries(plan)) {
@@ -127,7 +136,7 @@ if (phaseArg) {
         const secs = rows.map((x) => x.seconds);
         const rss = rows.map((x) => x.rssMiB);
         let ratio = '';
-        if (name === 'sparse') {
+        if (name.startsWith('sparse')) {
           const rs = rows.map((x, i) => floors[i].seconds / x.seconds);
           ratio = `  sampled ratio ${median(rs).toFixed(2)}× ${range(rs, 2)} (floor s ÷ our s)`;
         } else if (name !== 'floor') {
@@ -135,7 +144,7 @@ if (phaseArg) {
           ratio = `  ratio ${median(rs).toFixed(2)}× ${range(rs, 2)}`;
         }
         console.log(
-          `${name.padEnd(10)} ${String(Math.round(rows[0].frames)).padStart(6)} frames ${median(secs).toFixed(3).padStart(7)} s ${median(fps).toFixed(0).padStart(6)} frames/s ${range(fps, 0).padEnd(12)}` +
+          `${name.padEnd(14)} ${String(Math.round(rows[0].frames)).padStart(6)} frames ${median(secs).toFixed(3).padStart(7)} s ${median(fps).toFixed(0).padStart(6)} frames/s ${range(fps, 0).padEnd(12)}` +
             `${ratio}  peak RSS ${median(rss).toFixed(0)} MiB (max ${Math.max(...rss).toFixed(0)})`,
         );
       }

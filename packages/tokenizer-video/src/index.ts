@@ -1,6 +1,6 @@
 /**
- * @omnitok/tokenizer-video — video to tubelet tokens through ffmpeg (fluent-ffmpeg over the npm-shipped
- * binary, or OMNITOK_FFMPEG / OMNITOK_FFPROBE). Frames are preprocessed by @omnitok/tokenizer-image and
+ * @omnitok/tokenizer-video — video to tubelet tokens through ffmpeg (the npm-shipped binary, spawned
+ * directly, or OMNITOK_FFMPEG / OMNITOK_FFPROBE). Frames are preprocessed by @omnitok/tokenizer-image and
  * the audio track is handed to @omnitok/tokenizer-audio. Nothing registers itself on import: create the
  * plugin with `videoTokenizer()` and pass it to `createModalityRegistry`, or call the stages directly.
  */

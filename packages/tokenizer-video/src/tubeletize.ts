@@ -50,17 +50,22 @@ export function tubeletize(features: TubeletInput, tubelet: readonly [number, nu
 export function tubeletizeInto(src: Float32Array, T: number, C: number, H: number, W: number, t: number, ph: number, pw: number, dst: Float32Array): void {
   const plane = H * W;
   const frame = C * plane;
-  let o = 0;
+  const gh = H / ph;
+  const gw = W / pw;
+  const D = C * t * ph * pw;
+  // Walks the source in memory order (each row once, sequentially) and scatters its pw-float pieces to
+  // the tokens they belong to: about twice as fast as gathering token by token over strided rows.
   for (let gt = 0; gt < T / t; gt++) {
-    for (let gy = 0; gy < H / ph; gy++) {
-      for (let gx = 0; gx < W / pw; gx++) {
-        for (let c = 0; c < C; c++) {
-          for (let dt = 0; dt < t; dt++) {
-            let row = (gt * t + dt) * frame + c * plane + gy * ph * W + gx * pw;
-            for (let py = 0; py < ph; py++, row += W) {
-              dst.set(src.subarray(row, row + pw), o);
-              o += pw;
-            }
+    for (let dt = 0; dt < t; dt++) {
+      for (let c = 0; c < C; c++) {
+        const inToken = (c * t + dt) * ph * pw;
+        let row = (gt * t + dt) * frame + c * plane;
+        for (let y = 0; y < H; y++, row += W) {
+          const gy = Math.floor(y / ph);
+          let o = (gt * gh + gy) * gw * D + inToken + (y - gy * ph) * pw;
+          let r = row;
+          for (let gx = 0; gx < gw; gx++, o += D, r += pw) {
+            for (let x = 0; x < pw; x++) dst[o + x] = src[r + x]!;
           }
         }
       }
