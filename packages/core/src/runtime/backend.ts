@@ -180,10 +180,11 @@ async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<B
   } catch (error) {
     throw new BackendUnavailableError('webgpu', '@tensorflow/tfjs-backend-webgpu is not installed', 'Install it with `npm install @tensorflow/tfjs-backend-webgpu`.', { cause: error });
   }
-  registerWebgpuKernels(); // omnitok's GEMM and fused ops (kernels/webgpu); OMNITOK_WEBGPU_KERNELS=0 keeps tfjs' own
-  await switchTo('webgpu', 'the WebGPU backend');
   const info = adapter.info ?? {};
   const what = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0).join(' ') || 'unknown adapter';
+  // omnitok's GEMM and fused ops (kernels/webgpu); OMNITOK_WEBGPU_KERNELS=0 keeps tfjs' own
+  registerWebgpuKernels({ softwareAdapter: SOFTWARE_ADAPTER.test(what) });
+  await switchTo('webgpu', 'the WebGPU backend');
   return { name: 'webgpu', tf, description: `webgpu: ${what}` };
 }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedAvailable, fusedSelfAttention } from '../kernels/fused-ops.js';
+import { MAX_ATTN_HEAD_DIM, webgpuKernelsActive, webgpuSelfAttention } from '../kernels/webgpu/fused-ops.js';
 import { check, Module } from '../module.js';
 import type { Rng } from '../rng.js';
 import { Dropout } from './dropout.js';
@@ -59,6 +60,10 @@ export class MultiHeadAttention extends Module {
     if (!kv && fusedAvailable() && !this.attnDrop.active()) {
       // `native`: QKᵀ, masks, softmax and ·V in one kernel each way, straight from the fused projection
       return this.proj.forward(fusedSelfAttention(this.qkv.forward(x), H, mask.keyMask, Boolean(mask.causal))); // [B, N, D]
+    }
+    if (!kv && webgpuKernelsActive() && Dh <= MAX_ATTN_HEAD_DIM && !this.attnDrop.active()) {
+      // `webgpu`: flash-attention style WGSL, one dispatch forward, three backward
+      return this.proj.forward(webgpuSelfAttention(this.qkv.forward(x), H, mask.keyMask, Boolean(mask.causal))); // [B, N, D]
     }
     if (!kv) {
       const qkv = this.qkv.forward(x).reshape([B, Nq, 3, H, Dh]); // [B, N, 3, H, Dh]

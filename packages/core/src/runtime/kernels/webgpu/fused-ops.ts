@@ -4,6 +4,8 @@ import {
   ADAMW_OUT,
   GELU_CODES,
   WG_ADAMW,
+  WG_ATTENTION,
+  WG_ATTENTION_GRAD,
   WG_GELU,
   WG_GELU_GRAD,
   WG_LAYER_NORM,
@@ -20,6 +22,7 @@ import {
  */
 
 export { webgpuKernelsActive };
+export { MAX_ATTN_HEAD_DIM } from './programs.js';
 
 const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number | boolean> = {}) =>
   tf.engine().runKernel(name, inputs as never, attrs as never) as unknown as tf.Tensor;
@@ -79,4 +82,31 @@ export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.
     p.assign(p1);
   });
   return true;
+}
+
+/**
+ * Multi-head self-attention core from the fused projection qkv [B, N, 3D] → merged heads [B, N, D]
+ * (before the output projection), flash-attention style (no [B, H, N, N] tensor in either direction),
+ * with MultiHeadAttention's −1e9 masking. keyMask [B, N] (1 keep, 0 pad). Head dim ≤ MAX_ATTN_HEAD_DIM.
+ */
+export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.Tensor | undefined, causal: boolean): tf.Tensor {
+  const body = (qs: tf.Tensor, ms: tf.Tensor | undefined, save: tf.GradSaveFunc) => {
+    const out = run(WG_ATTENTION, ms ? { qkv: qs, mask: ms } : { qkv: qs }, { heads, causal });
+    save([qs, out]);
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const inputs: Record<string, tf.Tensor> = { dy, qkv: saved[0]!, out: saved[1]! };
+        if (ms) inputs.mask = ms;
+        const dqkv = run(WG_ATTENTION_GRAD, inputs, { heads, causal });
+        return ms ? [dqkv, tf.zerosLike(ms)] : [dqkv];
+      },
+    };
+  };
+  if (keyMask) {
+    const op = tf.customGrad(((q: tf.Tensor, m: tf.Tensor, save: tf.GradSaveFunc) => body(q, m, save)) as never) as unknown as (q: tf.Tensor, m: tf.Tensor) => tf.Tensor;
+    return op(qkv, keyMask.cast('float32'));
+  }
+  const op = tf.customGrad(((q: tf.Tensor, save: tf.GradSaveFunc) => body(q, undefined, save)) as never) as unknown as (q: tf.Tensor) => tf.Tensor;
+  return op(qkv);
 }

@@ -350,3 +350,280 @@ export function adamWProgram(shape: number[], size: number, which: number): Prog
      ${out}`,
   );
 }
+
+// ----------------------------------------------------------------------------------------- attention
+
+/**
+ * Self-attention straight from the fused projection qkv [B, N, 3D] (columns q | k | v, each head-major)
+ * with the masking of layers/attention.ts: scores = (q·k)·scale, + (1 − keep_j)·(−1e9) with a key
+ * mask, + (−1e9) for j > i when causal, softmax over keys. Flash-attention style: one thread per query
+ * row (q and the output accumulator in registers), keys/values staged in workgroup memory BK at a
+ * time, an online softmax (running max and sum, rescaled once per key block). Causal without a key mask
+ * skips the key blocks past the query block (their weights underflow to exactly 0 in f32 anyway).
+ * Dh (≤ MAX_ATTN_HEAD_DIM), the masks and the tile sizes are compile-time; B, N, H, D are uniforms.
+ */
+export const MAX_ATTN_HEAD_DIM = 128;
+const ATTN_BQ = 64;
+const ATTN_BK = 16;
+const ATTN_UNIFORMS = 'seqLen : i32, heads : i32, width : i32, scale : f32, hdim : i32, bk : i32,';
+const NEG = '-3.0e38';
+
+export interface AttentionShape {
+  readonly batch: number;
+  readonly seq: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly causal: boolean;
+  readonly masked: boolean;
+  /**
+   * Constant loop bounds over Dh and the key tile (true: what a GPU compiler unrolls and keeps in
+   * registers) or bounds from uniforms (false: lavapipe's LLVM takes ~6 s per pipeline to unroll these
+   * loops, ~0.2 s otherwise). Same arithmetic, same order either way.
+   */
+  readonly unrolled: boolean;
+}
+
+const attnKey = (name: string, s: AttentionShape) => `${name}_${s.headDim}_${s.causal ? 'c' : 'n'}${s.masked ? 'm' : ''}${s.unrolled ? '_u' : '_r'}`;
+
+/** Shared WGSL: indices of q/k/v/o, the masked score of (query i, key j). */
+function attnCommon(s: AttentionShape): string {
+  return `
+  const DH = ${s.headDim};
+  fn qkvIndex(b : i32, row : i32, part : i32, h : i32) -> i32 {
+    return (b * uniforms.seqLen + row) * 3 * uniforms.width + part * uniforms.width + h * DH;
+  }
+  fn oIndex(b : i32, row : i32, h : i32) -> i32 {
+    return (b * uniforms.seqLen + row) * uniforms.width + h * DH;
+  }
+  fn maskedScore(dot : f32, b : i32, i : i32, j : i32) -> f32 {
+    var sc = dot * uniforms.scale;
+    ${s.masked ? 'sc = sc + (1.0 - mask[b * uniforms.seqLen + j]) * -1.0e9;' : ''}
+    ${s.causal ? 'if (j > i) { sc = sc + -1.0e9; }' : ''}
+    return sc;
+  }`;
+}
+
+/** Loop bounds from uniforms (see AttentionShape.unrolled). */
+function rolled(code: string): string {
+  return code
+    .replace(/d < DH;/g, 'd < uniforms.hdim;')
+    .replace(/(kj|qq) < ${ATTN_BK};/g, '$1 < uniforms.bk;');
+}
+
+function attnProgram(outputShape: number[], s: AttentionShape, key: string, variableNames: string[], dispatchX: number, body: string): Program {
+  return {
+    outputShape,
+    shaderKey: attnKey(key, s),
+    dispatchLayout: { x: [outputShape.length - 1], y: [0] },
+    dispatch: [dispatchX, s.batch * s.heads, 1],
+    variableNames: s.masked ? [...variableNames, 'mask'] : variableNames,
+    workgroupSize: [ATTN_BQ, 1, 1],
+    uniforms: ATTN_UNIFORMS,
+    getUserCode: () => `${attnCommon(s)}\n${s.unrolled ? body : rolled(body)}`,
+  };
+}
+
+/**
+ * The key-block loop of a query-per-thread program: stages K (and V) tiles, then runs `perKey` for each
+ * key of the tile (with `dot` = q·k_j available through `kdot(kj)`). `vars` are the per-thread registers.
+ */
+function queryLoop(s: AttentionShape, withV: boolean, perBlock: string): string {
+  const skip = s.causal && !s.masked;
+  return `
+  var<workgroup> Ks : array<f32, ${ATTN_BK * s.headDim}>;
+  ${withV ? `var<workgroup> Vs : array<f32, ${ATTN_BK * s.headDim}>;` : ''}
+  var<workgroup> kEndShared : i32;
+  fn main() {
+    let t = i32(localId.x);
+    let bh = i32(workgroupId.y);
+    let b = bh / uniforms.heads;
+    let h = bh - b * uniforms.heads;
+    let q0 = i32(workgroupId.x) * ${ATTN_BQ};
+    let i = q0 + t;
+    let validQ = i < uniforms.seqLen;
+    let qi = select(0, i, validQ);
+    if (t == 0) { kEndShared = ${skip ? `min(uniforms.seqLen, q0 + ${ATTN_BQ})` : 'uniforms.seqLen'}; }
+    let kEnd = workgroupUniformLoad(&kEndShared);
+    var q : array<f32, DH>;
+    for (var d = 0; d < DH; d = d + 1) { q[d] = qkv[qkvIndex(b, qi, 0, h) + d]; }
+    PRELUDE
+    for (var k0 = 0; k0 < kEnd; k0 = k0 + ${ATTN_BK}) {
+      for (var e = t; e < ${ATTN_BK} * DH; e = e + ${ATTN_BQ}) {
+        let kj = e / DH;
+        let d = e - kj * DH;
+        let j = min(k0 + kj, uniforms.seqLen - 1);
+        Ks[e] = qkv[qkvIndex(b, j, 1, h) + d];
+        ${withV ? 'Vs[e] = qkv[qkvIndex(b, j, 2, h) + d];' : ''}
+      }
+      workgroupBarrier();
+      var sc : array<f32, ${ATTN_BK}>;
+      var bm = ${NEG};
+      for (var kj = 0; kj < ${ATTN_BK}; kj = kj + 1) {
+        let j = k0 + kj;
+        var dot = 0.0;
+        for (var d = 0; d < DH; d = d + 1) { dot = dot + q[d] * Ks[kj * DH + d]; }
+        sc[kj] = select(${NEG}, maskedScore(dot, b, qi, j), j < uniforms.seqLen);
+        bm = max(bm, sc[kj]);
+      }
+      ${perBlock}
+      workgroupBarrier();
+    }
+    EPILOGUE
+  }`;
+}
+
+/** Forward: out [B, N, D] (heads merged). */
+export function attentionProgram(s: AttentionShape): Program {
+  const D = s.heads * s.headDim;
+  const code = queryLoop(
+    s,
+    true,
+    `
+      let mNew = max(m, bm);
+      let corr = exp(m - mNew);
+      l = l * corr;
+      for (var d = 0; d < DH; d = d + 1) { acc[d] = acc[d] * corr; }
+      for (var kj = 0; kj < ${ATTN_BK}; kj = kj + 1) {
+        let p = exp(sc[kj] - mNew);
+        l = l + p;
+        for (var d = 0; d < DH; d = d + 1) { acc[d] = acc[d] + p * Vs[kj * DH + d]; }
+      }
+      m = mNew;`,
+  )
+    .replace('PRELUDE', `var acc : array<f32, DH>;\n    var m = ${NEG};\n    var l = 0.0;`)
+    .replace('EPILOGUE', 'if (validQ) { for (var d = 0; d < DH; d = d + 1) { result[oIndex(b, i, h) + d] = acc[d] / l; } }');
+  return attnProgram([s.batch, s.seq, D], s, 'omnitokAttention', ['qkv'], Math.ceil(s.seq / ATTN_BQ), code);
+}
+
+/** Backward part 1: [B·H·N, 2] = logsumexp of each query's scores, and Δ_i = dO_i · O_i. */
+export function attentionStatsProgram(s: AttentionShape): Program {
+  const code = queryLoop(
+    s,
+    false,
+    `
+      let mNew = max(m, bm);
+      l = l * exp(m - mNew);
+      for (var kj = 0; kj < ${ATTN_BK}; kj = kj + 1) { l = l + exp(sc[kj] - mNew); }
+      m = mNew;`,
+  )
+    .replace('PRELUDE', `var m = ${NEG};\n    var l = 0.0;`)
+    .replace(
+      'EPILOGUE',
+      `if (validQ) {
+      var delta = 0.0;
+      for (var d = 0; d < DH; d = d + 1) { delta = delta + dy[oIndex(b, i, h) + d] * attnOut[oIndex(b, i, h) + d]; }
+      let r = (bh * uniforms.seqLen + i) * 2;
+      result[r] = m + log(l);
+      result[r + 1] = delta;
+    }`,
+    );
+  return attnProgram([s.batch * s.heads * s.seq, 2], s, 'omnitokAttentionStats', ['qkv', 'dy', 'attnOut'], Math.ceil(s.seq / ATTN_BQ), code);
+}
+
+/** Backward part 2: dQ_i = scale · Σ_j P_ij (dO_i·v_j − Δ_i) k_j, written into columns [0, D) of dqkv. */
+export function attentionGradQProgram(s: AttentionShape): Program {
+  const D = s.heads * s.headDim;
+  const code = queryLoop(
+    s,
+    true,
+    `
+      for (var kj = 0; kj < ${ATTN_BK}; kj = kj + 1) {
+        let p = exp(sc[kj] - lse);
+        var dp = 0.0;
+        for (var d = 0; d < DH; d = d + 1) { dp = dp + dO[d] * Vs[kj * DH + d]; }
+        let ds = p * (dp - delta);
+        for (var d = 0; d < DH; d = d + 1) { dq[d] = dq[d] + ds * Ks[kj * DH + d]; }
+      }`,
+  )
+    .replace(
+      'PRELUDE',
+      `var dO : array<f32, DH>;
+    var dq : array<f32, DH>;
+    for (var d = 0; d < DH; d = d + 1) { dO[d] = dy[oIndex(b, qi, h) + d]; }
+    let r = (bh * uniforms.seqLen + qi) * 2;
+    let lse = stats[r];
+    let delta = stats[r + 1];`,
+    )
+    .replace('EPILOGUE', 'if (validQ) { for (var d = 0; d < DH; d = d + 1) { result[qkvIndex(b, i, 0, h) + d] = dq[d] * uniforms.scale; } }');
+  return attnProgram([s.batch, s.seq, 3 * D], s, 'omnitokAttentionGradQ', ['qkv', 'dy', 'stats'], Math.ceil(s.seq / ATTN_BQ), code);
+}
+
+/**
+ * Backward part 3: one thread per key j, queries staged BK at a time: dV_j = Σ_i P_ij dO_i,
+ * dK_j = scale · Σ_i P_ij (dO_i·v_j − Δ_i) q_i, written into columns [D, 3D) of dqkv. Causal without a
+ * key mask starts at the key block's first query (earlier queries give j exactly zero weight).
+ */
+export function attentionGradKVProgram(s: AttentionShape): Program {
+  const D = s.heads * s.headDim;
+  const skip = s.causal && !s.masked;
+  const code = `
+  var<workgroup> Qs : array<f32, ${ATTN_BK * s.headDim}>;
+  var<workgroup> dOs : array<f32, ${ATTN_BK * s.headDim}>;
+  var<workgroup> Ls : array<f32, ${ATTN_BK}>;
+  var<workgroup> Ds : array<f32, ${ATTN_BK}>;
+  var<workgroup> qStartShared : i32;
+  fn main() {
+    let t = i32(localId.x);
+    let bh = i32(workgroupId.y);
+    let b = bh / uniforms.heads;
+    let h = bh - b * uniforms.heads;
+    let k0 = i32(workgroupId.x) * ${ATTN_BQ};
+    let j = k0 + t;
+    let validK = j < uniforms.seqLen;
+    let kj = select(0, j, validK);
+    if (t == 0) { qStartShared = ${skip ? `(k0 / ${ATTN_BK}) * ${ATTN_BK}` : '0'}; }
+    let qStart = workgroupUniformLoad(&qStartShared);
+    var kr : array<f32, DH>;
+    var vr : array<f32, DH>;
+    var dk : array<f32, DH>;
+    var dv : array<f32, DH>;
+    for (var d = 0; d < DH; d = d + 1) {
+      kr[d] = qkv[qkvIndex(b, kj, 1, h) + d];
+      vr[d] = qkv[qkvIndex(b, kj, 2, h) + d];
+    }
+    for (var i0 = qStart; i0 < uniforms.seqLen; i0 = i0 + ${ATTN_BK}) {
+      for (var e = t; e < ${ATTN_BK} * DH; e = e + ${ATTN_BQ}) {
+        let qq = e / DH;
+        let d = e - qq * DH;
+        let i = min(i0 + qq, uniforms.seqLen - 1);
+        Qs[e] = qkv[qkvIndex(b, i, 0, h) + d];
+        dOs[e] = dy[oIndex(b, i, h) + d];
+      }
+      if (t < ${ATTN_BK}) {
+        let i = i0 + t;
+        let r = (bh * uniforms.seqLen + min(i, uniforms.seqLen - 1)) * 2;
+        Ls[t] = stats[r];
+        Ds[t] = stats[r + 1];
+      }
+      workgroupBarrier();
+      for (var qq = 0; qq < ${ATTN_BK}; qq = qq + 1) {
+        let i = i0 + qq;
+        var dot = 0.0;
+        var dp = 0.0;
+        for (var d = 0; d < DH; d = d + 1) {
+          dot = dot + Qs[qq * DH + d] * kr[d];
+          dp = dp + dOs[qq * DH + d] * vr[d];
+        }
+        let p = select(0.0, exp(maskedScore(dot, b, i, kj) - Ls[qq]), i < uniforms.seqLen);
+        let ds = p * (dp - Ds[qq]);
+        for (var d = 0; d < DH; d = d + 1) {
+          dv[d] = dv[d] + p * dOs[qq * DH + d];
+          dk[d] = dk[d] + ds * Qs[qq * DH + d];
+        }
+      }
+      workgroupBarrier();
+    }
+    if (validK) {
+      for (var d = 0; d < DH; d = d + 1) {
+        result[qkvIndex(b, j, 1, h) + d] = dk[d] * uniforms.scale;
+        result[qkvIndex(b, j, 2, h) + d] = dv[d];
+      }
+    }
+  }`;
+  return attnProgram([s.batch, s.seq, 3 * D], s, 'omnitokAttentionGradKV', ['qkv', 'dy', 'stats'], Math.ceil(s.seq / ATTN_BQ), code);
+}
+
+/** Copies x into f32 storage (a float tensor cast from int32/bool keeps an i32 buffer on webgpu). */
+export function toF32Program(shape: number[], size: number): Program {
+  return flat(shape, size, 'omnitokToF32', ['x'], '', 'result[index] = f32(x[index]);');
+}

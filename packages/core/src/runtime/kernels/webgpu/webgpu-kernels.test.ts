@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../backend.js';
 import { gelu, type GeluKind } from '../../layers/activations.js';
+import { MultiHeadAttention } from '../../layers/attention.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
 import { AdamW, globalNorm } from '../../optim.js';
 import { Rng } from '../../rng.js';
@@ -88,6 +89,15 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   });
 
+  it('matMul of a float tensor cast from int32 (i32 storage on webgpu) and a bias cast likewise', async () => {
+    const r = await onBoth(() => {
+      const onehot = tf.oneHot(tf.tensor1d([3, 0, 6, 6, 1], 'int32'), 7).cast('float32'); // [5, 7]
+      const bias = tf.tensor1d([1, -2, 3], 'int32').cast('float32');
+      return [tf.matMul(onehot, rand(2, [7, 3])), tf.fused.matMul({ a: onehot, b: rand(3, [7, 3]), bias })];
+    });
+    expectClose(r, FWD, 'int-stored matMul');
+  });
+
   it('matMul with numpy batch broadcasting ([2,1] × [1,3]) equals the matMul of the tiled operands', async () => {
     // TensorFlow.js' own cpu and webgpu kernels get this case wrong (they size the output by the larger batch)
     const out: Float32Array[] = [];
@@ -105,13 +115,10 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     expect(maxAbsDiff(out[1]!, out[0]!)).toBeLessThan(FWD);
   });
 
-  it('matMul with the 128×128 tile (8×8 per thread) on odd shapes', async () => {
+  it('matMul with the 128×128 tile (8×8 per thread) on odd shapes, both operands transposed', async () => {
     process.env.OMNITOK_WEBGPU_MATMUL_TILE = '128';
     try {
-      for (const [ta, tb] of [
-        [false, false],
-        [true, true],
-      ] as const) {
+      for (const [ta, tb] of [[true, true]] as const) {
         const r = await onBoth(() => [tf.matMul(rand(3, ta ? [37, 131] : [131, 37]), rand(4, tb ? [129, 37] : [37, 129]), ta, tb)]);
         expectClose(r, FWD, `tile 128 ${ta}${tb}`);
       }
@@ -170,6 +177,51 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
       expectClose(r, GRAD, `GELU ${kind}`);
     });
   }
+
+  for (const [title, mask, N, width, heads] of [
+    ['plain', {}, 9, 32, 4],
+    ['key-padding mask', { keyMask: true }, 9, 32, 4],
+    ['causal', { causal: true }, 9, 32, 4],
+    ['causal + key-padding mask', { causal: true, keyMask: true }, 9, 32, 4],
+    ['causal, 70 tokens (two query blocks, block skipping)', { causal: true }, 70, 24, 2],
+    ['key-padding mask, 70 tokens, head dim 12', { keyMask: true }, 70, 24, 2],
+  ] as const) {
+    it(`fused self-attention (${title}) equals the composite one, values and every gradient`, async () => {
+      const r = await onBoth(() => {
+        const attn = new MultiHeadAttention(width, heads, new Rng(3));
+        const x = rand(18, [3, N, width]);
+        const w = rand(19, [3, N, width]);
+        // row 0 keeps everything, row 1 the first third, row 2 only the first token
+        const keep = [N, Math.ceil(N / 3), 1].flatMap((n) => Array.from({ length: N }, (_, j) => (j < n ? 1 : 0)));
+        // int32 for the short cases (its float cast keeps i32 storage on webgpu), float32 for the long ones
+        const keyMask = 'keyMask' in mask ? tf.tensor2d(keep, [3, N], N < 64 ? 'int32' : 'float32') : undefined;
+        const m = { keyMask, causal: 'causal' in mask };
+        const params = [...attn.parameters().values()];
+        const { grads } = tf.variableGrads(() => tf.sum(tf.mul(attn.forward(x, undefined, m), w)) as tf.Scalar, params);
+        const [dx] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(attn.forward(t, undefined, m), w)))([x]);
+        const out = [attn.forward(x, undefined, m), dx!, ...params.map((p) => grads[p.name]!)];
+        attn.dispose();
+        return out;
+      });
+      expectClose(r, GRAD, `attention ${title}`);
+    });
+  }
+
+  it('fused self-attention forward with unrolled loops (the default on hardware adapters) gives the same values', async () => {
+    // lavapipe needs seconds per unrolled pipeline (uncached): the forward only, one small causal case
+    process.env.OMNITOK_WEBGPU_UNROLL = '1';
+    try {
+      const r = await onBoth(() => {
+        const attn = new MultiHeadAttention(16, 2, new Rng(4));
+        const out = [attn.forward(rand(22, [2, 5, 16]), undefined, { causal: true })];
+        attn.dispose();
+        return out;
+      });
+      expectClose(r, FWD, 'unrolled attention');
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_UNROLL;
+    }
+  });
 
   it('fused AdamW equals the tensor-op AdamW over several steps (decayed and not)', async () => {
     const r = await onBoth(() => {

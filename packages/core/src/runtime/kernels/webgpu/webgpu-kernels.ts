@@ -2,6 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import {
   ADAMW_OUT,
   adamWProgram,
+  type AttentionShape,
+  attentionGradKVProgram,
+  attentionGradQProgram,
+  attentionProgram,
+  attentionStatsProgram,
   GELU_CODES,
   geluGradProgram,
   geluProgram,
@@ -12,6 +17,7 @@ import {
   matMulProgram,
   type MatMulTile,
   type Program,
+  toF32Program,
   TILE_128,
   TILE_64,
   type Uniforms,
@@ -34,11 +40,14 @@ export const WG_LAYER_NORM_GRAD_PARAMS = 'OmnitokWgLayerNormGradParams';
 export const WG_GELU = 'OmnitokWgGelu';
 export const WG_GELU_GRAD = 'OmnitokWgGeluGrad';
 export const WG_ADAMW = 'OmnitokWgAdamW';
+export const WG_ATTENTION = 'OmnitokWgAttention';
+export const WG_ATTENTION_GRAD = 'OmnitokWgAttentionGrad';
 
 /** What runWebGPUProgram needs of tfjs-backend-webgpu's WebGPUBackend (not imported: optional peer). */
 interface WebGPUBackendLike {
   runWebGPUProgram(program: Program, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Uniforms, output?: tf.TensorInfo): tf.TensorInfo;
   makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
 }
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
@@ -100,7 +109,29 @@ function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefin
   const output = backend.makeTensorInfo(outShape, 'float32');
   const program = matMulProgram(outShape, batch, m, n, transA, transB, Boolean(bias), pickTile(m, n, batch));
   const uniforms: Uniforms = ints(m, n, k, padOut[1]!, sa0!, sa1!, sb0!, sb1!);
-  return backend.runWebGPUProgram(program, bias ? [a, b, bias] : [a, b], 'float32', uniforms, output);
+  return runF32(backend, program, bias ? [a, b, bias] : [a, b], uniforms, output);
+}
+
+/** The dtype of the buffer behind t (the webgpu backend keeps a cast int32 → float32 in i32 storage). */
+function storedDtype(backend: WebGPUBackendLike, t: tf.TensorInfo): string {
+  return (backend as unknown as { tensorMap?: { get(id: tf.DataId): { dtype?: string } | undefined } }).tensorMap?.get(t.dataId)?.dtype ?? t.dtype;
+}
+
+/**
+ * runWebGPUProgram with every input in f32 storage (our shaders read array<f32>): inputs stored
+ * otherwise are copied first and the copies released after.
+ */
+function runF32(backend: WebGPUBackendLike, program: Program, inputs: tf.TensorInfo[], uniforms?: Uniforms, output?: tf.TensorInfo): tf.TensorInfo {
+  const temps: tf.TensorInfo[] = [];
+  const list = inputs.map((t) => {
+    if (storedDtype(backend, t) === 'float32') return t;
+    const copy = backend.runWebGPUProgram(toF32Program([...t.shape], prod(t.shape)), [t], 'float32');
+    temps.push(copy);
+    return copy;
+  });
+  const result = backend.runWebGPUProgram(program, list, 'float32', uniforms, output);
+  for (const t of temps) backend.disposeData(t.dataId);
+  return result;
 }
 
 const rowsOf = (x: tf.TensorInfo) => prod(x.shape.slice(0, -1));
@@ -111,40 +142,70 @@ const FUSED: Record<string, KernelFunc> = {
     const x = inputs.x!;
     const rows = rowsOf(x);
     const u: Uniforms = [...ints(rows, dimOf(x)), ...floats(attrs!.eps as number)];
-    return (backend as WebGPUBackendLike).runWebGPUProgram(layerNormProgram([...x.shape], rows), [x, inputs.gamma!, inputs.beta!], 'float32', u);
+    return runF32(backend as WebGPUBackendLike, layerNormProgram([...x.shape], rows), [x, inputs.gamma!, inputs.beta!], u);
   },
   [WG_LAYER_NORM_STATS]: ({ inputs, backend, attrs }) => {
     const x = inputs.x!;
     const rows = rowsOf(x);
     const u: Uniforms = [...ints(rows, dimOf(x)), ...floats(attrs!.eps as number)];
-    return (backend as WebGPUBackendLike).runWebGPUProgram(layerNormStatsProgram(rows), [x], 'float32', u);
+    return runF32(backend as WebGPUBackendLike, layerNormStatsProgram(rows), [x], u);
   },
   [WG_LAYER_NORM_GRAD_X]: ({ inputs, backend }) => {
     const x = inputs.x!;
     const rows = rowsOf(x);
     const u: Uniforms = ints(rows, dimOf(x));
-    return (backend as WebGPUBackendLike).runWebGPUProgram(layerNormGradXProgram([...x.shape], rows), [inputs.dy!, x, inputs.gamma!, inputs.stats!], 'float32', u);
+    return runF32(backend as WebGPUBackendLike, layerNormGradXProgram([...x.shape], rows), [inputs.dy!, x, inputs.gamma!, inputs.stats!], u);
   },
   [WG_LAYER_NORM_GRAD_PARAMS]: ({ inputs, backend }) => {
     const x = inputs.x!;
     const rows = rowsOf(x);
     const u: Uniforms = ints(rows, dimOf(x));
-    return (backend as WebGPUBackendLike).runWebGPUProgram(layerNormGradParamsProgram(rows, dimOf(x)), [inputs.dy!, x, inputs.stats!], 'float32', u);
+    return runF32(backend as WebGPUBackendLike, layerNormGradParamsProgram(rows, dimOf(x)), [inputs.dy!, x, inputs.stats!], u);
   },
   [WG_GELU]: ({ inputs, backend, attrs }) => {
     const x = inputs.x!;
-    return (backend as WebGPUBackendLike).runWebGPUProgram(geluProgram([...x.shape], prod(x.shape), geluKind(attrs!.kind)), [x], 'float32');
+    return runF32(backend as WebGPUBackendLike, geluProgram([...x.shape], prod(x.shape), geluKind(attrs!.kind)), [x]);
   },
   [WG_GELU_GRAD]: ({ inputs, backend, attrs }) => {
     const x = inputs.x!;
-    return (backend as WebGPUBackendLike).runWebGPUProgram(geluGradProgram([...x.shape], prod(x.shape), geluKind(attrs!.kind)), [x, inputs.dy!], 'float32');
+    return runF32(backend as WebGPUBackendLike, geluGradProgram([...x.shape], prod(x.shape), geluKind(attrs!.kind)), [x, inputs.dy!]);
   },
   [WG_ADAMW]: ({ inputs, backend, attrs }) => {
     const p = inputs.p!;
     const h = attrs as Record<string, number>;
     const u: Uniforms = floats(h.beta1!, h.beta2!, h.eps!, h.decay!, h.lr! / h.bc1!, 1 / Math.sqrt(h.bc2!));
-    return (backend as WebGPUBackendLike).runWebGPUProgram(adamWProgram([...p.shape], prod(p.shape), h.which!), [p, inputs.g!, inputs.m!, inputs.v!], 'float32', u);
+    return runF32(backend as WebGPUBackendLike, adamWProgram([...p.shape], prod(p.shape), h.which!), [p, inputs.g!, inputs.m!, inputs.v!], u);
   },
+};
+
+/** B, N, H, Dh of a fused attention call from qkv [B, N, 3D] and the attrs. */
+function attentionShape(qkv: tf.TensorInfo, attrs: Record<string, unknown>, masked: boolean): AttentionShape {
+  const [batch, seq, threeD] = qkv.shape as [number, number, number];
+  const heads = attrs.heads as number;
+  return { batch, seq, heads, headDim: threeD / 3 / heads, causal: Boolean(attrs.causal), masked, unrolled: unrollLoops() };
+}
+
+const attentionUniforms = (s: AttentionShape): Uniforms => [...ints(s.seq, s.heads, s.heads * s.headDim), ...floats(1 / Math.sqrt(s.headDim)), ...ints(s.headDim, 16)];
+
+FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
+  const { qkv, mask } = inputs;
+  const s = attentionShape(qkv!, attrs!, Boolean(mask));
+  return runF32(backend as WebGPUBackendLike, attentionProgram(s), mask ? [qkv!, mask] : [qkv!], attentionUniforms(s));
+};
+
+// three programs: row statistics (logsumexp, Δ), then dQ and dK|dV written into one dqkv buffer
+FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
+  const { qkv, dy, out, mask } = inputs;
+  const b = backend as WebGPUBackendLike;
+  const s = attentionShape(qkv!, attrs!, Boolean(mask));
+  const u = attentionUniforms(s);
+  const withMask = (xs: tf.TensorInfo[]) => (mask ? [...xs, mask] : xs);
+  const stats = runF32(b, attentionStatsProgram(s), withMask([qkv!, dy!, out!]), u);
+  const dqkv = b.makeTensorInfo([...qkv!.shape], 'float32');
+  runF32(b, attentionGradQProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
+  runF32(b, attentionGradKVProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
+  b.disposeData(stats.dataId);
+  return dqkv;
 };
 
 function geluKind(code: unknown): keyof typeof GELU_CODES {
@@ -157,6 +218,13 @@ export { ADAMW_OUT, GELU_CODES };
 
 let stock: Map<string, tf.KernelConfig> | undefined;
 let active = false;
+let softwareAdapter = false;
+
+/** OMNITOK_WEBGPU_UNROLL=1/0 forces it; by default unrolled except on software adapters (lavapipe). */
+function unrollLoops(): boolean {
+  const env = typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_UNROLL : undefined;
+  return env === '1' ? true : env === '0' ? false : !softwareAdapter;
+}
 
 /**
  * Registers (on) or removes (off) omnitok's WebGPU kernels. Needs @tensorflow/tfjs-backend-webgpu loaded
@@ -191,8 +259,12 @@ export function setWebgpuKernels(on: boolean): void {
   active = on;
 }
 
-/** Registers the kernels unless OMNITOK_WEBGPU_KERNELS=0 (then TensorFlow.js' own kernels run). */
-export function registerWebgpuKernels(): void {
+/**
+ * Registers the kernels unless OMNITOK_WEBGPU_KERNELS=0 (then TensorFlow.js' own kernels run).
+ * `softwareAdapter`: a CPU rasterizer (lavapipe…), where loops are kept rolled (fast shader compiles).
+ */
+export function registerWebgpuKernels(options: { softwareAdapter?: boolean } = {}): void {
+  softwareAdapter = Boolean(options.softwareAdapter);
   const env = typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_KERNELS : undefined;
   setWebgpuKernels(env !== '0');
 }
