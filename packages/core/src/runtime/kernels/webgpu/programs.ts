@@ -360,9 +360,10 @@ export function adamWProgram(shape: number[], size: number, which: number): Prog
  * row (q and the output accumulator in registers), keys/values staged in workgroup memory BK at a
  * time, an online softmax (running max and sum, rescaled once per key block). Causal without a key mask
  * skips the key blocks past the query block (their weights underflow to exactly 0 in f32 anyway).
- * Dh (≤ MAX_ATTN_HEAD_DIM), the masks and the tile sizes are compile-time; B, N, H, D are uniforms.
+ * Dh (≤ MAX_ATTN_HEAD_DIM = 64: ViT-S/B, CLIP), the masks and the tile sizes are compile-time; B, N, H, D are uniforms.
  */
-export const MAX_ATTN_HEAD_DIM = 128;
+/** Keeps the staged tiles (2 × 16 × Dh f32 + 128 B) within WebGPU's default 16 KiB of workgroup memory with room. */
+export const MAX_ATTN_HEAD_DIM = 64;
 const ATTN_BQ = 64;
 const ATTN_BK = 16;
 const ATTN_UNIFORMS = 'seqLen : i32, heads : i32, width : i32, scale : f32, hdim : i32, bk : i32,';

@@ -185,6 +185,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ['causal + key-padding mask', { causal: true, keyMask: true }, 9, 32, 4],
     ['causal, 70 tokens (two query blocks, block skipping)', { causal: true }, 70, 24, 2],
     ['key-padding mask, 70 tokens, head dim 12', { keyMask: true }, 70, 24, 2],
+    ['causal + key-padding mask, head dim 64 (ViT-S)', { causal: true, keyMask: true }, 20, 128, 2],
   ] as const) {
     it(`fused self-attention (${title}) equals the composite one, values and every gradient`, async () => {
       const r = await onBoth(() => {
