@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors/index.js';
 import type { DenseArray } from '../io/index.js';
 import { NonFiniteError } from './errors.js';
 import { fusedAdamW, fusedSumSquares } from './kernels/fused-ops.js';
-import { webgpuAdamW } from './kernels/webgpu/fused-ops.js';
+import { webgpuAdamW, webgpuGlobalNorm } from './kernels/webgpu/fused-ops.js';
 
 /** Which parameters get no weight decay. Default: rank < 2 (gains, biases, LayerScale, CLS) and embeddings. */
 export type DecayFilter = (name: string, shape: readonly number[]) => boolean;
@@ -151,6 +151,8 @@ export function globalNorm(grads: Iterable<tf.Tensor>): tf.Scalar {
   const list = [...grads];
   const native = fusedSumSquares(list); // `native`: one pass per gradient, double accumulation
   if (native !== undefined) return tf.scalar(Math.sqrt(native));
+  const webgpu = webgpuGlobalNorm(list); // `webgpu`: one dispatch per gradient into one buffer, one Sum
+  if (webgpu) return webgpu;
   return tf.tidy(() => {
     // a chain of adds, not tf.addN: a many-input AddN shader exceeds the storage-buffer limit of some
     // WebGPU adapters (lavapipe: 16) and then silently yields zeros

@@ -5,6 +5,7 @@ import {
   GELU_CODES,
   WG_ADAMW,
   WG_ATTENTION,
+  WG_SUM_SQUARES,
   WG_ATTENTION_GRAD,
   WG_GELU,
   WG_GELU_GRAD,
@@ -109,4 +110,16 @@ export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.T
   }
   const op = tf.customGrad(((q: tf.Tensor, save: tf.GradSaveFunc) => body(q, undefined, save)) as never) as unknown as (q: tf.Tensor) => tf.Tensor;
   return op(qkv);
+}
+
+/**
+ * √(Σ‖g‖²) over tensors as a scalar tensor: one dispatch per tensor into a shared buffer of partial
+ * sums, then one Sum (instead of Square + Sum + Add per tensor). Undefined when the webgpu kernels are
+ * not active or a tensor is empty (the caller then takes the tensor-op path).
+ */
+export function webgpuGlobalNorm(tensors: readonly tf.Tensor[]): tf.Scalar | undefined {
+  if (!webgpuKernelsActive() || tensors.length === 0 || tensors.some((t) => t.size === 0)) return undefined;
+  const inputs: Record<string, tf.Tensor> = {};
+  tensors.forEach((t, i) => (inputs[`g${i}`] = t));
+  return tf.tidy(() => tf.sqrt(tf.sum(run(WG_SUM_SQUARES, inputs))) as tf.Scalar);
 }

@@ -628,3 +628,44 @@ export function attentionGradKVProgram(s: AttentionShape): Program {
 export function toF32Program(shape: number[], size: number): Program {
   return flat(shape, size, 'omnitokToF32', ['x'], '', 'result[index] = f32(x[index]);');
 }
+
+// ----------------------------------------------------------------------------------- sum of squares
+
+/** Elements per workgroup of the sum-of-squares partials (256 threads × 16). */
+export const SUMSQ_CHUNK = 4096;
+
+/**
+ * Σ x² of one tensor as ceil(n / SUMSQ_CHUNK) partial sums, written at `offset` into a shared [P]
+ * output that every gradient of a global norm writes its own range of (one dispatch per gradient
+ * instead of Square + Sum + Add).
+ */
+export function sumSquaresProgram(totalPartials: number, size: number): Program {
+  return {
+    outputShape: [totalPartials],
+    shaderKey: 'omnitokSumSquares',
+    dispatchLayout: { x: [0] },
+    dispatch: [Math.ceil(size / SUMSQ_CHUNK), 1, 1],
+    variableNames: ['x'],
+    workgroupSize: [256, 1, 1],
+    uniforms: 'count : i32, offset : i32,',
+    getUserCode: () => `
+      var<workgroup> red : array<f32, 256>;
+      fn main(unused : i32) {
+        let t = i32(localId.x);
+        let wg = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
+        let base = wg * ${SUMSQ_CHUNK};
+        var acc = 0.0;
+        for (var q = 0; q < ${SUMSQ_CHUNK / 256}; q = q + 1) {
+          let i = base + q * 256 + t;
+          if (i < uniforms.count) { let v = x[i]; acc = acc + v * v; }
+        }
+        red[t] = acc;
+        workgroupBarrier();
+        for (var s = 128; s > 0; s = s >> 1u) {
+          if (t < s) { red[t] = red[t] + red[t + s]; }
+          workgroupBarrier();
+        }
+        if (t == 0 && base < uniforms.count) { result[uniforms.offset + wg] = red[0]; }
+      }`,
+  };
+}

@@ -224,6 +224,11 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   });
 
+  it('global norm: one dispatch per gradient into shared partial sums, across chunk boundaries', async () => {
+    const r = await onBoth(() => [globalNorm([rand(30, [70, 100]), rand(31, [5]), rand(32, [4096]), rand(33, [3, 3000], 0.1)])]);
+    expectClose(r, FWD, 'global norm');
+  });
+
   it('fused AdamW equals the tensor-op AdamW over several steps (decayed and not)', async () => {
     const r = await onBoth(() => {
       const params = new Map([

@@ -18,6 +18,8 @@ import {
   type MatMulTile,
   type Program,
   toF32Program,
+  SUMSQ_CHUNK,
+  sumSquaresProgram,
   TILE_128,
   TILE_64,
   type Uniforms,
@@ -40,6 +42,7 @@ export const WG_LAYER_NORM_GRAD_PARAMS = 'OmnitokWgLayerNormGradParams';
 export const WG_GELU = 'OmnitokWgGelu';
 export const WG_GELU_GRAD = 'OmnitokWgGeluGrad';
 export const WG_ADAMW = 'OmnitokWgAdamW';
+export const WG_SUM_SQUARES = 'OmnitokWgSumSquares';
 export const WG_ATTENTION = 'OmnitokWgAttention';
 export const WG_ATTENTION_GRAD = 'OmnitokWgAttentionGrad';
 
@@ -206,6 +209,26 @@ FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
   runF32(b, attentionGradKVProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
   b.disposeData(stats.dataId);
   return dqkv;
+};
+
+// inputs g0, g1, … → [P] partial sums of squares (each gradient its own range); the caller sums them
+FUSED[WG_SUM_SQUARES] = ({ inputs, backend }) => {
+  const b = backend as WebGPUBackendLike;
+  const list = Object.keys(inputs)
+    .sort((x, y) => Number(x.slice(1)) - Number(y.slice(1)))
+    .map((k) => inputs[k]!);
+  const parts = list.map((t) => Math.max(1, Math.ceil(prod(t.shape) / SUMSQ_CHUNK)));
+  const total = parts.reduce((x, y) => x + y, 0);
+  const output = b.makeTensorInfo([total], 'float32');
+  let offset = 0;
+  list.forEach((t, i) => {
+    const size = prod(t.shape);
+    // an empty tensor leaves its one slot unwritten: give it a 1-element zero instead
+    if (size === 0) throw new Error('sum of squares of an empty tensor');
+    runF32(b, sumSquaresProgram(total, size), [t], ints(size, offset), output);
+    offset += parts[i]!;
+  });
+  return output;
 };
 
 function geluKind(code: unknown): keyof typeof GELU_CODES {
