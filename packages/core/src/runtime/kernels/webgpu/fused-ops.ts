@@ -6,6 +6,8 @@ import {
   WG_ADAMW,
   WG_ATTENTION,
   WG_SUM_SQUARES,
+  WG_PARTIALS_SUM,
+  WG_COLUMN_SUM,
   WG_ATTENTION_GRAD,
   WG_GELU,
   WG_GELU_GRAD,
@@ -30,7 +32,7 @@ const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<stri
 
 /**
  * LayerNorm over the last axis (biased variance, like torch). Forward: one dispatch. Backward: row
- * statistics, dx, and the gamma/beta partial sums (+ a Sum over the partials).
+ * statistics, dx, the gamma/beta partial sums over row chunks, and their two sums.
  */
 export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
   const op = tf.customGrad(((xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -43,8 +45,7 @@ export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: n
           const stats = run(WG_LAYER_NORM_STATS, { x: sx }, { eps });
           const dx = run(WG_LAYER_NORM_GRAD_X, { dy, x: sx, gamma: sw, stats });
           const partial = run(WG_LAYER_NORM_GRAD_PARAMS, { dy, x: sx, stats }); // [2, P, D]
-          const [dw, db] = tf.unstack(tf.sum(partial, 1), 0) as [tf.Tensor, tf.Tensor];
-          return [dx, dw, db];
+          return [dx, run(WG_PARTIALS_SUM, { partial }, { group: 0 }), run(WG_PARTIALS_SUM, { partial }, { group: 1 })];
         });
       },
     };
@@ -122,4 +123,9 @@ export function webgpuGlobalNorm(tensors: readonly tf.Tensor[]): tf.Scalar | und
   const inputs: Record<string, tf.Tensor> = {};
   tensors.forEach((t, i) => (inputs[`g${i}`] = t));
   return tf.tidy(() => tf.sqrt(tf.sum(run(WG_SUM_SQUARES, inputs))) as tf.Scalar);
+}
+
+/** Σ over every axis but the last: x [..., C] → [C] (a bias gradient), two dispatches, no transpose. */
+export function webgpuColumnSum(x: tf.Tensor): tf.Tensor {
+  return run(WG_COLUMN_SUM, { x });
 }

@@ -669,3 +669,39 @@ export function sumSquaresProgram(totalPartials: number, size: number): Program 
       }`,
   };
 }
+
+// ------------------------------------------------------------------------------------- column sums
+
+/** [P, cols] partial column sums of x viewed as [rows, cols], PARAM_GRAD_ROWS rows per partial. */
+export function columnPartialsProgram(rows: number, cols: number): Program {
+  const parts = Math.ceil(rows / PARAM_GRAD_ROWS);
+  return {
+    outputShape: [parts, cols],
+    shaderKey: `omnitokColumnPartials_${PARAM_GRAD_ROWS}`,
+    dispatchLayout: { x: [1], y: [0] },
+    dispatch: [Math.ceil(cols / 64), parts, 1],
+    variableNames: ['x'],
+    workgroupSize: [64, 1, 1],
+    uniforms: 'rows : i32, cols : i32,',
+    getUserCode: () => `
+      fn main() {
+        let C = uniforms.cols;
+        let c = i32(workgroupId.x) * 64 + i32(localId.x);
+        let p = i32(workgroupId.y);
+        if (c >= C) { return; }
+        let r1 = min(uniforms.rows, (p + 1) * ${PARAM_GRAD_ROWS});
+        var acc = 0.0;
+        for (var r = p * ${PARAM_GRAD_ROWS}; r < r1; r = r + 1) { acc = acc + x[r * C + c]; }
+        result[p * C + c] = acc;
+      }`,
+  };
+}
+
+/** [cols]: Σ_p partial[group, p, c] over the P partials of one group of a [G, P, cols] buffer. */
+export function partialsSumProgram(cols: number): Program {
+  return flat([cols], cols, 'omnitokPartialsSum', ['partial'], 'parts : i32, group : i32,', `
+        let C = uniforms.outShape;
+        var acc = 0.0;
+        for (var p = 0; p < uniforms.parts; p = p + 1) { acc = acc + partial[(uniforms.group * uniforms.parts + p) * C + index]; }
+        result[index] = acc;`);
+}

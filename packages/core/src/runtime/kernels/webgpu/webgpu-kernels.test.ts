@@ -4,11 +4,13 @@ import { initBackend } from '../../backend.js';
 import { gelu, type GeluKind } from '../../layers/activations.js';
 import { MultiHeadAttention } from '../../layers/attention.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
+import { linear } from '../../layers/linear.js';
 import { AdamW, globalNorm } from '../../optim.js';
 import { Rng } from '../../rng.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
+import { webgpuColumnSum } from './fused-ops.js';
 import { setWebgpuKernels, webgpuKernelsActive } from './webgpu-kernels.js';
 
 /*
@@ -227,6 +229,16 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
   it('global norm: one dispatch per gradient into shared partial sums, across chunk boundaries', async () => {
     const r = await onBoth(() => [globalNorm([rand(30, [70, 100]), rand(31, [5]), rand(32, [4096]), rand(33, [3, 3000], 0.1)])]);
     expectClose(r, FWD, 'global norm');
+  });
+
+  it('column sums (bias gradients) over 390 rows × 70 columns equal tf.sum; the bias gradient of linear() too', async () => {
+    const r = await onBoth(() => {
+      const x = rand(34, [3, 130, 70]);
+      const colSum = tf.getBackend() === 'webgpu' ? webgpuColumnSum(x) : tf.sum(x, [0, 1]);
+      const [, , db] = tf.grads((a: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(linear(a, w, b))))([rand(35, [200, 7]), rand(36, [7, 66]), rand(37, [66])]);
+      return [colSum, db!];
+    });
+    expectClose(r, FWD, 'column sum');
   });
 
   it('fused AdamW equals the tensor-op AdamW over several steps (decayed and not)', async () => {

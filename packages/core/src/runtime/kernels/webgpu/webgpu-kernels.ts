@@ -18,6 +18,9 @@ import {
   type MatMulTile,
   type Program,
   toF32Program,
+  columnPartialsProgram,
+  partialsSumProgram,
+  PARAM_GRAD_ROWS,
   SUMSQ_CHUNK,
   sumSquaresProgram,
   TILE_128,
@@ -43,6 +46,8 @@ export const WG_GELU = 'OmnitokWgGelu';
 export const WG_GELU_GRAD = 'OmnitokWgGeluGrad';
 export const WG_ADAMW = 'OmnitokWgAdamW';
 export const WG_SUM_SQUARES = 'OmnitokWgSumSquares';
+export const WG_PARTIALS_SUM = 'OmnitokWgPartialsSum';
+export const WG_COLUMN_SUM = 'OmnitokWgColumnSum';
 export const WG_ATTENTION = 'OmnitokWgAttention';
 export const WG_ATTENTION_GRAD = 'OmnitokWgAttentionGrad';
 
@@ -229,6 +234,27 @@ FUSED[WG_SUM_SQUARES] = ({ inputs, backend }) => {
     offset += parts[i]!;
   });
   return output;
+};
+
+// partial [G, P, C] → [C]: the sum over P of group `group` (LayerNorm's dγ = group 0, dβ = group 1)
+FUSED[WG_PARTIALS_SUM] = ({ inputs, backend, attrs }) => {
+  const partial = inputs.partial!;
+  const [groups, parts, cols] = partial.shape as [number, number, number];
+  const group = attrs!.group as number;
+  if (!(group >= 0 && group < groups)) throw new Error(`partials group ${group} is not in [0, ${groups})`);
+  return runF32(backend as WebGPUBackendLike, partialsSumProgram(cols), [partial], ints(parts, group));
+};
+
+// x [..., C] → [C]: column sums (a bias gradient) without tfjs' transpose + reduce
+FUSED[WG_COLUMN_SUM] = ({ inputs, backend }) => {
+  const b = backend as WebGPUBackendLike;
+  const x = inputs.x!;
+  const cols = dimOf(x);
+  const rows = rowsOf(x);
+  const partial = runF32(b, columnPartialsProgram(rows, cols), [x], ints(rows, cols));
+  const out = runF32(b, partialsSumProgram(cols), [partial], ints(Math.ceil(rows / PARAM_GRAD_ROWS), 0));
+  b.disposeData(partial.dataId);
+  return out;
 };
 
 function geluKind(code: unknown): keyof typeof GELU_CODES {
