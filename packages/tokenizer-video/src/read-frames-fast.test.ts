@@ -53,6 +53,21 @@ describe('readFrames: constant-rate timestamps computed without showinfo', () =>
     expect(fast.out.map((f) => [f.content, f.time])).toEqual(reference.out.map((f) => [f.content, f.time]));
   });
 
+  it('falls back to the stdout pipe when no Unix socket can be made (temp dir missing)', async () => {
+    const path = patternClip(at('pipe.mp4'), { seconds: 1 });
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = join(tmp.dir, 'no-such-dir');
+    try {
+      const all = Array.from({ length: 25 }, (_, i) => i);
+      const { out } = await read(path, all, { reuseBuffers: true });
+      expect(out.map((f) => f.content)).toEqual(all);
+      expect(out.map((f) => f.time)).toEqual(all.map((i) => i / 25));
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  });
+
   it('reuseBuffers delivers the same frames (each valid until the next is pulled)', async () => {
     const path = patternClip(at('reuse.mkv'), { codec: 'ffv1', seconds: 2 });
     const all = Array.from({ length: 50 }, (_, i) => i);

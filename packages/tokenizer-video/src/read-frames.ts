@@ -436,16 +436,20 @@ async function* decodeRun(
     if (options.signal?.aborted) onAbort();
     let childEnd: Socket | 'pipe' = 'pipe';
     if (process.platform !== 'win32') {
-      const pair = await socketPair((n) => {
+      const got = (n: number) => {
         filled += n;
         if (filled === frameBytes) frameDone();
         poke();
         if (!full()) return true;
         paused = true;
         return false;
-      }, () => current.subarray(filled));
-      reader = pair.reader;
-      childEnd = pair.childEnd;
+      };
+      // No socket (a temp dir path too long for one, a sandbox without AF_UNIX): the pipe will do.
+      const pair = await socketPair(got, () => current.subarray(filled)).catch(() => undefined);
+      if (pair) {
+        reader = pair.reader;
+        childEnd = pair.childEnd;
+      }
     }
     const child = spawn(locateFfmpeg(), args, { stdio: ['ignore', childEnd, 'pipe'] });
     proc = child;
