@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@omnitok/core';
 import { BYTE_TO_UNICODE, UNICODE_TO_BYTE } from './byte-unicode.js';
+import { BinaryHeap } from './binary-heap.js';
 
 /** A merge: two symbols (byte-level strings) that become one. Its rank is its index in a list. */
 export type Merge = readonly [first: string, second: string];
@@ -164,7 +165,7 @@ export class BpeModel {
       next[i] = i + 1 < n ? i + 1 : -1;
       prev[i] = i - 1;
     }
-    const heap = new PairHeap();
+    const heap = new BinaryHeap<HeapEntry>(less);
     const rankAt = (i: number): number => {
       const j = next[i]!;
       if (j < 0) return -1;
@@ -172,16 +173,16 @@ export class BpeModel {
     };
     for (let i = 0; i < n - 1; i++) {
       const r = rankAt(i);
-      if (r >= 0) heap.push(r, i, sym[i]!, sym[i + 1]!);
+      if (r >= 0) heap.push({ rank: r, pos: i, left: sym[i]!, right: sym[i + 1]! });
     }
-    let pending: [number, number, number, number][] = [];
+    let pending: HeapEntry[] = [];
     let current = -1;
     for (;;) {
       const top = heap.peek();
       // Pairs created while merging one rank wait until every occurrence of that rank is merged.
       if (!top || top.rank !== current) {
         if (pending.length > 0) {
-          for (const p of pending) heap.push(...p);
+          for (const p of pending) heap.push(p);
           pending = [];
           continue;
         }
@@ -199,11 +200,11 @@ export class BpeModel {
       const p = prev[e.pos]!;
       if (p >= 0) {
         const r = rankAt(p);
-        if (r >= 0) pending.push([r, p, sym[p]!, sym[e.pos]!]);
+        if (r >= 0) pending.push({ rank: r, pos: p, left: sym[p]!, right: sym[e.pos]! });
       }
       if (k >= 0) {
         const r = rankAt(e.pos);
-        if (r >= 0) pending.push([r, e.pos, sym[e.pos]!, sym[k]!]);
+        if (r >= 0) pending.push({ rank: r, pos: e.pos, left: sym[e.pos]!, right: sym[k]! });
       }
     }
     const out: number[] = [];
@@ -219,49 +220,7 @@ interface HeapEntry {
   right: number;
 }
 
-/** Min-heap on (rank, pos). */
-class PairHeap {
-  private readonly items: HeapEntry[] = [];
-
-  peek(): HeapEntry | undefined {
-    return this.items[0];
-  }
-
-  push(rank: number, pos: number, left: number, right: number): void {
-    const items = this.items;
-    const e = { rank, pos, left, right };
-    let i = items.length;
-    items.push(e);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!less(e, items[parent]!)) break;
-      items[i] = items[parent]!;
-      i = parent;
-    }
-    items[i] = e;
-  }
-
-  pop(): HeapEntry | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length > 0 && last) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= items.length) break;
-        const r = l + 1;
-        const c = r < items.length && less(items[r]!, items[l]!) ? r : l;
-        if (!less(items[c]!, last)) break;
-        items[i] = items[c]!;
-        i = c;
-      }
-      items[i] = last;
-    }
-    return top;
-  }
-}
-
+/** Min-heap order on (rank, pos). */
 function less(a: HeapEntry, b: HeapEntry): boolean {
   return a.rank < b.rank || (a.rank === b.rank && a.pos < b.pos);
 }

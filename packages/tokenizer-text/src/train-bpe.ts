@@ -5,6 +5,7 @@ import { BpeTokenizer, type BpeTokenizerOptions } from './bpe-tokenizer.js';
 import { toByteLevel } from './byte-unicode.js';
 import { CLIP_PRETOKENIZE, clipNormalize } from './clean-text.js';
 import { clipVocabulary, END_OF_TEXT, END_OF_WORD, START_OF_TEXT } from './vocab-files.js';
+import { BinaryHeap } from './binary-heap.js';
 
 export interface TrainBpeOptions {
   /**
@@ -93,7 +94,7 @@ export function trainBpe(corpus: Iterable<string>, options: TrainBpeOptions): Tr
   const initial = new Set<number>();
   for (let w = 0; w < words.length; w++) addPairs(w, 1, initial);
 
-  const heap = new MaxHeap((a, b) => a.count > b.count || (a.count === b.count && pairLess(symbols, a.key, b.key)));
+  const heap = new BinaryHeap<Entry>((a, b) => a.count > b.count || (a.count === b.count && pairLess(symbols, a.key, b.key)));
   for (const key of initial) heap.push({ key, count: pairCounts.get(key)! });
 
   const merges: Merge[] = [];
@@ -178,41 +179,3 @@ interface Entry {
   count: number;
 }
 
-/** Binary heap; `before(a, b)` is true when `a` comes out first. */
-class MaxHeap {
-  private readonly items: Entry[] = [];
-  constructor(private readonly before: (a: Entry, b: Entry) => boolean) {}
-
-  push(e: Entry): void {
-    const items = this.items;
-    let i = items.length;
-    items.push(e);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.before(e, items[parent]!)) break;
-      items[i] = items[parent]!;
-      i = parent;
-    }
-    items[i] = e;
-  }
-
-  pop(): Entry | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length > 0 && last) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= items.length) break;
-        const r = l + 1;
-        const c = r < items.length && this.before(items[r]!, items[l]!) ? r : l;
-        if (!this.before(items[c]!, last)) break;
-        items[i] = items[c]!;
-        i = c;
-      }
-      items[i] = last;
-    }
-    return top;
-  }
-}
