@@ -2,13 +2,17 @@
  * The benchmark model of bench/train-cpu*.mjs (and bench/runtime-train.mjs): the `tiny` two-tower CLIP —
  * width 128, depth 4, heads 4, mlp 4×, vision 64 continuous tokens of 48 features + CLS, text 16 ids
  * (vocab 1000, causal, EOT pooling), projection 128 (1.76 M parameters), AdamW, clip-norm 1, softmax
- * CLIP loss written inline. Mirrors bench/runtime-train-torch.py shape for shape.
+ * CLIP loss written inline. Mirrors bench/runtime-train-torch.py shape for shape. bench/train-gpu.mjs
+ * builds its ViT-S-like model with the same function and another shape.
  */
-export function buildClip(runtime, tf, B) {
+export const TINY_SHAPE = { width: 128, depth: 4, heads: 4, imageTokens: 64, grid: [8, 8], features: 48, textTokens: 16, vocab: 1000, proj: 128 };
+
+export function buildClip(runtime, tf, B, shape = TINY_SHAPE) {
   const { TransformerEncoder, AdamW, Trainer, Rng } = runtime;
-  const vocab = 1000;
-  const vision = { size: 'tiny', tokens: { kind: 'continuous', dim: 48, count: 64, grid: [8, 8] }, projectionDim: 128, gelu: 'erf' };
-  const text = { size: 'tiny', tokens: { kind: 'discrete', vocabSize: vocab, count: 16 }, pooling: 'eot', causal: true, projectionDim: 128, gelu: 'erf' };
+  const { width, depth, heads, imageTokens, grid, features, textTokens, vocab, proj } = shape;
+  const common = { size: 'custom', width, depth, heads, mlpRatio: 4, projectionDim: proj, gelu: 'erf' };
+  const vision = { ...common, tokens: { kind: 'continuous', dim: features, count: imageTokens, grid } };
+  const text = { ...common, tokens: { kind: 'discrete', vocabSize: vocab, count: textTokens }, pooling: 'eot', causal: true };
   const rng = new Rng(0);
   const img = new TransformerEncoder(vision, rng);
   const txt = new TransformerEncoder(text, rng);
@@ -16,9 +20,9 @@ export function buildClip(runtime, tf, B) {
   const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.1 });
   const trainer = new Trainer(params, { optimizer, clipNorm: 1 });
   const data = new Rng(1);
-  const x = tf.tensor(data.normals(B * 64 * 48, 1, false), [B, 64, 48]);
-  const ids = tf.tensor(Int32Array.from({ length: B * 16 }, () => data.int(vocab)), [B, 16], 'int32');
-  const eot = tf.fill([B], 15, 'int32');
+  const x = tf.tensor(data.normals(B * imageTokens * features, 1, false), [B, imageTokens, features]);
+  const ids = tf.tensor(Int32Array.from({ length: B * textTokens }, () => data.int(vocab)), [B, textTokens], 'int32');
+  const eot = tf.fill([B], textTokens - 1, 'int32');
   const labels = tf.oneHot(tf.range(0, B, 1, 'int32'), B);
   const loss = () => {
     const a0 = img.forward(x).embedding;

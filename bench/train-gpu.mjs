@@ -23,6 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as runtime from '../packages/core/dist/runtime/index.js';
+import { buildClip } from './train-cpu-model.mjs';
 
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(`--${name}`);
@@ -62,40 +63,6 @@ async function startWebgpu(kernels) {
     process.exit(2);
   }
   return info;
-}
-
-function buildClip(tf) {
-  const { TransformerEncoder, AdamW, Trainer, Rng } = runtime;
-  const { width, depth, heads, imageTokens, grid, features, textTokens, vocab, proj } = SHAPE;
-  const common = { size: 'custom', width, depth, heads, mlpRatio: 4, projectionDim: proj, gelu: 'erf' };
-  const vision = { ...common, tokens: { kind: 'continuous', dim: features, count: imageTokens, grid } };
-  const text = { ...common, tokens: { kind: 'discrete', vocabSize: vocab, count: textTokens }, pooling: 'eot', causal: true };
-  const rng = new Rng(0);
-  const img = new TransformerEncoder(vision, rng);
-  const txt = new TransformerEncoder(text, rng);
-  const params = new Map([...[...img.parameters()].map(([k, v]) => [`vision.${k}`, v]), ...[...txt.parameters()].map(([k, v]) => [`text.${k}`, v])]);
-  const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.1 });
-  const trainer = new Trainer(params, { optimizer, clipNorm: 1 });
-  const data = new Rng(1);
-  const x = tf.tensor(data.normals(B * imageTokens * features, 1, false), [B, imageTokens, features]);
-  const ids = tf.tensor(Int32Array.from({ length: B * textTokens }, () => data.int(vocab)), [B, textTokens], 'int32');
-  const eot = tf.fill([B], textTokens - 1, 'int32');
-  const labels = tf.oneHot(tf.range(0, B, 1, 'int32'), B);
-  const loss = () => {
-    const a0 = img.forward(x).embedding;
-    const a = tf.div(a0, tf.norm(a0, 'euclidean', -1, true));
-    const b0 = txt.forward(ids, { eotIndex: eot }).embedding;
-    const b = tf.div(b0, tf.norm(b0, 'euclidean', -1, true));
-    const logits = tf.mul(tf.matMul(a, b, false, true), 100);
-    return tf.div(tf.add(tf.losses.softmaxCrossEntropy(labels, logits), tf.losses.softmaxCrossEntropy(labels, tf.transpose(logits))), 2);
-  };
-  const dispose = () => {
-    img.dispose();
-    txt.dispose();
-    optimizer.dispose();
-    tf.dispose([x, ids, eot, labels]);
-  };
-  return { trainer, loss, params: img.parameterCount() + txt.parameterCount(), dispose };
 }
 
 /** Wraps the webgpu backend to count dispatches, submits and reads during `fn`. */
@@ -143,7 +110,7 @@ async function measure(kernels) {
   const info = await startWebgpu(kernels);
   const tf = info.tf;
   const label = kernels ? 'after (omnitok WGSL kernels)' : 'before (TensorFlow.js webgpu kernels)';
-  const m = buildClip(tf);
+  const m = buildClip(runtime, tf, B, SHAPE);
   const first = await m.trainer.trainStep(m.loss); // warmup: compiles every pipeline
   const rates = [];
   for (let r = 0; r < REPEATS; r++) {
