@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { attentionWithCustomGrad, type AttentionBody } from './attention-grad.js';
 import { ATTENTION, ATTENTION_GRAD, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, NATIVE, nativeKernels, soleOwner, tensorValues } from './native-backend.js';
 
 /*
@@ -53,7 +54,7 @@ export function fusedGelu(x: tf.Tensor, kind: keyof typeof GELU_CODES): tf.Tenso
  * with the same −1e9 masking as MultiHeadAttention. keyMask [B, N] float (1 keep, 0 pad).
  */
 export function fusedSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.Tensor | undefined, causal: boolean): tf.Tensor {
-  const body = (qs: tf.Tensor, ms: tf.Tensor | undefined, save: tf.GradSaveFunc) => {
+  const body: AttentionBody = (qs, ms, save) => {
     const [y, probs] = run(ATTENTION, ms ? { qkv: qs, mask: ms } : { qkv: qs }, { heads, causal }) as tf.Tensor[];
     save([qs, probs!]);
     return {
@@ -64,12 +65,7 @@ export function fusedSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.Te
       },
     };
   };
-  if (keyMask) {
-    const op = tf.customGrad(((q: tf.Tensor, m: tf.Tensor, save: tf.GradSaveFunc) => body(q, m, save)) as never) as unknown as (q: tf.Tensor, m: tf.Tensor) => tf.Tensor;
-    return op(qkv, keyMask.cast('float32'));
-  }
-  const op = tf.customGrad(((q: tf.Tensor, save: tf.GradSaveFunc) => body(q, undefined, save)) as never) as unknown as (q: tf.Tensor) => tf.Tensor;
-  return op(qkv);
+  return attentionWithCustomGrad(body, qkv, keyMask);
 }
 
 export interface AdamWHyper {

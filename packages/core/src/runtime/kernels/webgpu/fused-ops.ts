@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { attentionWithCustomGrad, type AttentionBody } from '../attention-grad.js';
 import type { AdamWHyper } from '../fused-ops.js';
 import {
   ADAMW_OUT,
@@ -92,7 +93,7 @@ export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.
  * with MultiHeadAttention's −1e9 masking. keyMask [B, N] (1 keep, 0 pad). Head dim ≤ MAX_ATTN_HEAD_DIM.
  */
 export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.Tensor | undefined, causal: boolean): tf.Tensor {
-  const body = (qs: tf.Tensor, ms: tf.Tensor | undefined, save: tf.GradSaveFunc) => {
+  const body: AttentionBody = (qs, ms, save) => {
     const out = run(WG_ATTENTION, ms ? { qkv: qs, mask: ms } : { qkv: qs }, { heads, causal });
     save([qs, out]);
     return {
@@ -105,12 +106,7 @@ export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.T
       },
     };
   };
-  if (keyMask) {
-    const op = tf.customGrad(((q: tf.Tensor, m: tf.Tensor, save: tf.GradSaveFunc) => body(q, m, save)) as never) as unknown as (q: tf.Tensor, m: tf.Tensor) => tf.Tensor;
-    return op(qkv, keyMask.cast('float32'));
-  }
-  const op = tf.customGrad(((q: tf.Tensor, save: tf.GradSaveFunc) => body(q, undefined, save)) as never) as unknown as (q: tf.Tensor) => tf.Tensor;
-  return op(qkv);
+  return attentionWithCustomGrad(body, qkv, keyMask);
 }
 
 /**
