@@ -1,6 +1,9 @@
 """PyTorch reference for bench/train-gpu.mjs: the same two-tower CLIP train step on CUDA, fp32 (TF32 off).
 
-  python3 bench/train-gpu-torch.py B STEPS WIDTH DEPTH HEADS IMAGE_TOKENS FEATURES TEXT_TOKENS VOCAB PROJ
+  python3 bench/train-gpu-torch.py B STEPS WIDTH DEPTH HEADS IMAGE_TOKENS FEATURES TEXT_TOKENS VOCAB PROJ [fp32|bf16]
+
+fp32 (default): float32 weights and math, TF32 off. bf16: torch.autocast(bfloat16) over the forward and
+the loss (fp32 master weights), the usual mixed-precision recipe.
 
 Prints one JSON line (torch version, device, parameters, samples/s). Exits 3 with "CUDA unavailable"
 when torch has no CUDA device (bench/train-gpu.mjs then reports PyTorch as skipped).
@@ -21,6 +24,8 @@ torch.backends.cudnn.allow_tf32 = False
 dev = torch.device("cuda")
 torch.manual_seed(0)
 B, STEPS, D, DEPTH, H, NI, FI, LT, V, P = (int(a) for a in sys.argv[1:11])
+PRECISION = sys.argv[11] if len(sys.argv) > 11 else "fp32"
+assert PRECISION in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {PRECISION}"
 
 
 class Block(nn.Module):
@@ -74,10 +79,11 @@ labels = torch.arange(B, device=dev)
 
 
 def step():
-    a = F.normalize(vision(img), dim=-1)
-    b = F.normalize(text(ids, eot), dim=-1)
-    logits = 100.0 * a @ b.T
-    loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=PRECISION == "bf16"):
+        a = F.normalize(vision(img), dim=-1)
+        b = F.normalize(text(ids, eot), dim=-1)
+        logits = 100.0 * a @ b.T
+        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
     opt.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -93,4 +99,4 @@ for _ in range(STEPS):
     step()
 torch.cuda.synchronize()
 dt = time.perf_counter() - t0
-print(json.dumps({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "params": sum(p.numel() for p in params), "samplesPerSec": B * STEPS / dt, "steps": STEPS, "batch": B}))
+print(json.dumps({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "params": sum(p.numel() for p in params), "samplesPerSec": B * STEPS / dt, "steps": STEPS, "batch": B, "precision": PRECISION}))

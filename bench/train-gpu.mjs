@@ -16,7 +16,8 @@
  *   bash ../shared/tools/gpu-bundle.sh bench/train-gpu.mjs   # → .gpu/train-gpu.cjs for the GPU machine
  *   bash .gpu/enter.sh node .gpu/train-gpu.cjs [--out $OUT/train-gpu.txt]      (device tool, carry [".gpu"])
  *
- * Options: --batch N --steps N --repeats N --smoke --only before|after --no-torch --out FILE.
+ * Options: --shape s|b16 --batch N --steps N --repeats N --before-steps N --before-repeats N
+ *          --torch-steps N --torch-bf16 --smoke --only before|after --no-torch --no-profile --out FILE.
  * Exits non-zero when the webgpu backend did not start (TensorFlow.js would silently use cpu).
  */
 import { spawnSync } from 'node:child_process';
@@ -32,12 +33,23 @@ const opt = (name, dflt) => {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
 };
 const SMOKE = flag('smoke');
-const SHAPE = SMOKE
-  ? { width: 32, depth: 1, heads: 2, imageTokens: 16, grid: [4, 4], features: 12, textTokens: 8, vocab: 100, proj: 32 }
-  : { width: 384, depth: 6, heads: 6, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 32, vocab: 49408, proj: 384 };
-const B = Number(opt('batch', SMOKE ? 4 : 128));
+const SHAPES = {
+  smoke: { width: 32, depth: 1, heads: 2, imageTokens: 16, grid: [4, 4], features: 12, textTokens: 8, vocab: 100, proj: 32 },
+  // the issue's first target: ViT-S-like towers, batch 128
+  s: { width: 384, depth: 6, heads: 6, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 32, vocab: 49408, proj: 384 },
+  // the issue's second target: ViT-B/16-like towers (both 768 wide, 12 layers), 77 text tokens, batch 256
+  b16: { width: 768, depth: 12, heads: 12, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 77, vocab: 49408, proj: 512 },
+};
+const SHAPE_NAME = SMOKE ? 'smoke' : opt('shape', 's');
+const SHAPE = SHAPES[SHAPE_NAME];
+if (!SHAPE) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}; got ${SHAPE_NAME}`);
+const B = Number(opt('batch', SMOKE ? 4 : SHAPE_NAME === 'b16' ? 256 : 128));
 const STEPS = Number(opt('steps', SMOKE ? 2 : 10));
 const REPEATS = Number(opt('repeats', SMOKE ? 1 : 3));
+// TensorFlow.js' own kernels are ~100x slower: fewer timed steps keep the "before" inside a device lease
+const BEFORE_STEPS = Number(opt('before-steps', SMOKE ? 2 : 3));
+const BEFORE_REPEATS = Number(opt('before-repeats', 1));
+const TORCH_STEPS = Number(opt('torch-steps', SMOKE ? 2 : 50));
 const ONLY = opt('only', '');
 const OUT = opt('out', '');
 
@@ -111,19 +123,27 @@ async function measure(kernels) {
   const tf = info.tf;
   const label = kernels ? 'after (omnitok WGSL kernels)' : 'before (TensorFlow.js webgpu kernels)';
   const m = buildClip(runtime, tf, B, SHAPE);
+  const tc = performance.now();
   const first = await m.trainer.trainStep(m.loss); // warmup: compiles every pipeline
+  log(`\n## ${label}: first step (pipeline compilation) ${((performance.now() - tc) / 1000).toFixed(1)} s`);
+  await m.trainer.trainStep(m.loss);
+  const steps = kernels ? STEPS : BEFORE_STEPS;
+  const repeats = kernels ? REPEATS : BEFORE_REPEATS;
   const rates = [];
-  for (let r = 0; r < REPEATS; r++) {
+  for (let r = 0; r < repeats; r++) {
     const t0 = performance.now();
     let last;
-    for (let i = 0; i < STEPS; i++) last = await m.trainer.trainStep(m.loss);
-    rates.push((B * STEPS) / ((performance.now() - t0) / 1000));
+    for (let i = 0; i < steps; i++) last = await m.trainer.trainStep(m.loss);
+    rates.push((B * steps) / ((performance.now() - t0) / 1000));
+    log(`  repeat ${r + 1}: ${rates.at(-1).toFixed(1)} samples/s`);
     if (!Number.isFinite(last.loss)) throw new Error(`${label}: non-finite loss`);
   }
   // one counted step, then one profiled step (per-kernel GPU time with timestamp queries)
   const { counts, byProgram } = await counted(tf, () => m.trainer.trainStep(m.loss));
   const timestamps = tf.env().getBool('WEBGPU_USE_PROFILE_TOOL') || tf.backend().device.features?.has?.('timestamp-query');
-  const profile = await tf.profile(() => m.trainer.trainStep(m.loss));
+  const tp = performance.now();
+  const profile = flag('no-profile') ? { kernels: [] } : await tf.profile(() => m.trainer.trainStep(m.loss));
+  const profiledWallMs = performance.now() - tp;
   const perKernel = new Map();
   for (const k of profile.kernels) {
     const e = perKernel.get(k.name) ?? { calls: 0, ms: 0, timed: true };
@@ -134,12 +154,15 @@ async function measure(kernels) {
     perKernel.set(k.name, e);
   }
   const last = await m.trainer.trainStep(m.loss);
-  log(`\n## ${label}`);
+  log(`${label} summary:`);
   log(`${info.description}; ${m.params.toLocaleString('en-US')} parameters; batch ${B}; loss ${first.loss.toFixed(4)} → ${last.loss.toFixed(4)}`);
-  log(`samples/s: ${rates.map((x) => x.toFixed(1)).join(', ')} (median ${median(rates).toFixed(1)}; ${STEPS} steps each)`);
+  log(`samples/s: ${rates.map((x) => x.toFixed(1)).join(', ')} (median ${median(rates).toFixed(1)}; ${steps} steps each)`);
   log(`per step: ${counts.dispatches} GPU dispatches, ${counts.submits} queue submits, ${counts.reads} async reads (host←device syncs), ${counts.syncReads} sync reads`);
   log(`dispatches by program: ${[...byProgram].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const rows = [...perKernel].sort((a, b) => b[1].ms - a[1].ms);
+  const gpuMs = rows.reduce((acc, [, e]) => acc + e.ms, 0);
+  // GPU busy time against the step's wall time: how much of a step is the host (JS, dispatch) rather than the GPU
+  log(`step wall ${(1000 * B / median(rates)).toFixed(1)} ms (timed), profiled step ${profiledWallMs.toFixed(1)} ms wall, ${gpuMs.toFixed(1)} ms summed GPU kernel time`);
   log(`per-kernel GPU time (one profiled step${timestamps ? ', timestamp-query' : '; no timestamp-query on this adapter: n/a'}):`);
   log('| kernel | calls | GPU ms |\n|---|---|---|');
   for (const [name, e] of rows.slice(0, 25)) log(`| ${name} | ${e.calls} | ${e.timed && timestamps ? e.ms.toFixed(3) : 'n/a'} |`);
@@ -147,7 +170,7 @@ async function measure(kernels) {
   return median(rates);
 }
 
-function torchRun() {
+function torchRun(precision = 'fp32') {
   if (flag('no-torch')) return { skipped: '--no-torch' };
   let here = process.cwd();
   try {
@@ -158,7 +181,7 @@ function torchRun() {
   const script = candidates.find((p) => existsSync(p));
   if (!script) return { skipped: 'bench/train-gpu-torch.py not found' };
   const s = SHAPE;
-  const args = [script, String(B), String(STEPS), String(s.width), String(s.depth), String(s.heads), String(s.imageTokens), String(s.features), String(s.textTokens), String(s.vocab), String(s.proj)];
+  const args = [script, String(B), String(TORCH_STEPS), String(s.width), String(s.depth), String(s.heads), String(s.imageTokens), String(s.features), String(s.textTokens), String(s.vocab), String(s.proj), precision];
   for (const py of ['python3', '/usr/bin/python3', 'python']) {
     const r = spawnSync(py, args, { encoding: 'utf8' });
     if (r.error) continue; // not on PATH
@@ -174,17 +197,21 @@ function torchRun() {
 // no top-level await: the GPU bundle is CommonJS
 async function main() {
   log(`# bench/train-gpu.mjs ${SMOKE ? '(--smoke: tiny shapes, correctness only, not a performance figure)' : ''}`);
-  log(`shape: ${JSON.stringify(SHAPE)}, batch ${B}, ${STEPS} steps × ${REPEATS} repeats`);
-  const results = {};
-  if (ONLY !== 'after') results.before = await measure(false);
-  if (ONLY !== 'before') results.after = await measure(true);
+  log(`shape ${SHAPE_NAME}: ${JSON.stringify(SHAPE)}, batch ${B}; after: ${STEPS} steps × ${REPEATS} repeats, before: ${BEFORE_STEPS} × ${BEFORE_REPEATS}, PyTorch: ${TORCH_STEPS}`);
+  // PyTorch first: it takes seconds, and its figure is the one every other line is compared with
   const t = torchRun();
   log('\n## PyTorch');
   if (t.skipped) log(`PyTorch skipped: ${t.skipped}`);
   else log(`PyTorch ${t.torch} on ${t.device} (fp32, TF32 off): ${t.samplesPerSec.toFixed(1)} samples/s (${t.params.toLocaleString('en-US')} parameters)`);
+  const bf16 = flag('torch-bf16') && !t.skipped ? torchRun('bf16') : null;
+  if (bf16 && !bf16.skipped) log(`PyTorch ${bf16.torch} on ${bf16.device} (bf16 autocast): ${bf16.samplesPerSec.toFixed(1)} samples/s`);
+  const results = {};
+  if (ONLY !== 'before') results.after = await measure(true);
+  if (ONLY !== 'after') results.before = await measure(false);
   log('\n| runner | samples/s | × PyTorch |\n|---|---|---|');
   for (const [k, v] of Object.entries(results)) log(`| webgpu ${k} | ${v.toFixed(1)} | ${t.samplesPerSec ? (v / t.samplesPerSec).toFixed(3) : '—'} |`);
   if (t.samplesPerSec) log(`| PyTorch CUDA fp32 | ${t.samplesPerSec.toFixed(1)} | 1.000 |`);
+  if (bf16?.samplesPerSec) log(`| PyTorch CUDA bf16 autocast | ${bf16.samplesPerSec.toFixed(1)} | ${(bf16.samplesPerSec / t.samplesPerSec).toFixed(3)} |`);
   if (results.before && results.after) log(`after / before: ${(results.after / results.before).toFixed(2)}×`);
   process.exit(0);
 }

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors/index.js';
 import type { DenseArray } from '../io/index.js';
 import { NonFiniteError } from './errors.js';
 import { fusedAdamW, fusedSumSquares } from './kernels/fused-ops.js';
-import { webgpuAdamW, webgpuGlobalNorm } from './kernels/webgpu/fused-ops.js';
+import { webgpuAdamW, webgpuGlobalNorm, webgpuKernelsActive, webgpuStepGuard } from './kernels/webgpu/fused-ops.js';
 
 /** Which parameters get no weight decay. Default: rank < 2 (gains, biases, LayerScale, CLS) and embeddings. */
 export type DecayFilter = (name: string, shape: readonly number[]) => boolean;
@@ -70,6 +70,34 @@ export class AdamW {
 
   /** Applies one update from gradients by parameter name (missing names are left alone). */
   apply(grads: Map<string, tf.Tensor>, lr = this.lr): void {
+    this.applyWith(grads, lr);
+  }
+
+  /**
+   * True when `applyGuarded` can run: every parameter takes the device path (the `webgpu` kernels are
+   * active and every trainable parameter is float32).
+   */
+  canApplyGuarded(): boolean {
+    return webgpuKernelsActive() && [...this.m.keys()].every((name) => this.params.get(name)?.dtype === 'float32');
+  }
+
+  /**
+   * One update on the device with a step guard ([norm, scale] from `webgpuStepGuard`): gradients are
+   * scaled by the clip factor, and a step the guard flags as non-finite leaves p, m and v unchanged.
+   * The step count advances either way: a caller that learns afterwards that the step was flagged
+   * calls `undoStepCount()`. Only when `canApplyGuarded()`.
+   */
+  applyGuarded(grads: Map<string, tf.Tensor>, lr: number, guard: tf.Tensor): void {
+    if (!this.canApplyGuarded()) throw new Error('AdamW.applyGuarded needs the webgpu kernels (check canApplyGuarded() first)');
+    this.applyWith(grads, lr, guard);
+  }
+
+  /** Takes back the step count of a step the device guard skipped. */
+  undoStepCount(): void {
+    this.step = Math.max(0, this.step - 1);
+  }
+
+  private applyWith(grads: Map<string, tf.Tensor>, lr: number, guard?: tf.Tensor): void {
     this.step += 1;
     const t = this.step;
     const bc1 = 1 - this.beta1 ** t;
@@ -83,6 +111,10 @@ export class AdamW {
         const decay = this.decays.get(name) && this.weightDecay > 0 ? 1 - lr * this.weightDecay : 1;
         // `native`: one in-place pass over p, m, v (same arithmetic as below)
         const hyper = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay, bc1, bc2 };
+        if (guard) {
+          webgpuAdamW(p, g, m, v, hyper, guard); // checked by canApplyGuarded()
+          continue;
+        }
         if (fusedAdamW(p, g, m, v, hyper) || webgpuAdamW(p, g, m, v, hyper)) continue; // `webgpu`: 3 WGSL dispatches
         const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
@@ -234,6 +266,9 @@ export class Trainer {
         sum = mean;
       }
       const grads = sum!;
+      const lr = this.options.schedule ? this.options.schedule(step) : this.options.optimizer.lr;
+      const optimizer = this.options.optimizer;
+      if (optimizer.canApplyGuarded()) return await this.deviceStep(step, grads, lossSum!, microBatches, lr);
       // the mean loss and the global gradient norm, read together (tf.stack of GPU-resident scalars
       // returns zeros on the WebGPU backend, so two concurrent reads instead of one)
       const lossT = tf.div(lossSum!, microBatches);
@@ -244,7 +279,6 @@ export class Trainer {
       const gradNorm = normData[0]!;
       if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
       if (!Number.isFinite(gradNorm)) throw new NonFiniteError(step, 'gradient norm', gradNorm);
-      const lr = this.options.schedule ? this.options.schedule(step) : this.options.optimizer.lr;
       if (this.options.clipNorm && this.options.clipNorm > 0 && gradNorm > this.options.clipNorm) {
         const clipped = clipByGlobalNorm(grads, this.options.clipNorm, gradNorm);
         this.options.optimizer.apply(clipped, lr);
@@ -256,6 +290,32 @@ export class Trainer {
     } finally {
       if (sum) tf.dispose([...sum.values()]);
       lossSum?.dispose();
+    }
+  }
+
+  /**
+   * The webgpu step: norm, clip factor and finiteness are computed on the device (`webgpuStepGuard`)
+   * and the update is queued right behind the backward pass, so the GPU never waits for the host in
+   * the middle of a step; loss and norm are read once, after. A non-finite step was skipped by the
+   * AdamW kernels themselves, so the error still comes before any update.
+   */
+  private async deviceStep(step: number, grads: Map<string, tf.Tensor>, lossSum: tf.Scalar, microBatches: number, lr: number): Promise<StepResult> {
+    const lossT = tf.div(lossSum, microBatches);
+    const guard = webgpuStepGuard([...grads.values()], lossT, this.options.clipNorm ?? 0);
+    if (!guard) throw new Error('webgpu step guard unavailable although the kernels are active');
+    try {
+      this.options.optimizer.applyGuarded(grads, lr, guard);
+      const [lossData, guardData] = await Promise.all([lossT.data(), guard.data()]);
+      const loss = lossData[0]!;
+      const gradNorm = guardData[0]!;
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        this.options.optimizer.undoStepCount();
+        if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
+        throw new NonFiniteError(step, 'gradient norm', gradNorm);
+      }
+      return { step, loss, gradNorm, lr };
+    } finally {
+      tf.dispose([lossT, guard]);
     }
   }
 }

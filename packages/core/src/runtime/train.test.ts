@@ -111,6 +111,22 @@ describeBackends('training', (backend) => {
     expect(inf).toBeInstanceOf(NonFiniteError);
     expect(inf.quantity).toBe('gradient norm');
     expect(Array.from(await s.enc.parameters().get('pos_embed')!.data())).toEqual(before);
+    expect(trainer.step).toBe(2);
+    // the failed steps left no trace in the optimizer (moments, step count): the next step equals the
+    // third step of a run that never failed
+    await trainer.trainStep(() => s.loss());
+    const ref = tinySetup(3);
+    const refOpt = new AdamW(ref.enc.parameters(), { lr: 1e-2 });
+    const refTrainer = new Trainer(ref.enc.parameters(), { optimizer: refOpt });
+    for (let i = 0; i < 3; i++) await refTrainer.trainStep(() => ref.loss());
+    for (const name of ['pos_embed', 'blocks.0.mlp.fc1.weight']) {
+      const got = await s.enc.parameters().get(name)!.data();
+      const want = await ref.enc.parameters().get(name)!.data();
+      expect(maxAbsDiff(got as Float32Array, want as Float32Array), name).toBeLessThan(1e-6);
+    }
+    refOpt.dispose();
+    ref.enc.dispose();
+    ref.dispose();
     opt.dispose();
     s.enc.dispose();
     s.dispose();

@@ -7,6 +7,7 @@ import {
   WG_ADAMW,
   WG_ATTENTION,
   WG_SUM_SQUARES,
+  WG_STEP_GUARD,
   WG_PARTIALS_SUM,
   WG_COLUMN_SUM,
   WG_ATTENTION_GRAD,
@@ -69,14 +70,16 @@ export function webgpuGelu(x: tf.Tensor, kind: keyof typeof GELU_CODES): tf.Tens
 
 /**
  * One AdamW update of p, m, v: three dispatches (m', v', p'; each reads the old moments) and three
- * buffer swaps (`assign`), instead of ~12 tensor ops. Returns false, changing nothing, when the
+ * buffer swaps (`assign`), instead of ~12 tensor ops. `guard` is a `webgpuStepGuard` output: the
+ * gradient is scaled by its clip factor, and the update is skipped on the device when it flags a
+ * non-finite step; without one the gradient is used as is. Returns false, changing nothing, when the
  * webgpu kernels are not active (the caller then takes the tensor-op path).
  */
-export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper): boolean {
+export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper, guard?: tf.Tensor): boolean {
   if (!webgpuKernelsActive() || p.dtype !== 'float32' || g.size !== p.size) return false;
   const attrs = { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, decay: h.decay, bc1: h.bc1, bc2: h.bc2 };
   tf.tidy(() => {
-    const inputs = { p, g: g.reshape(p.shape), m, v };
+    const inputs = { p, g: g.reshape(p.shape), m, v, guard: guard ?? tf.tensor1d([0, 1]) };
     const m1 = run(WG_ADAMW, inputs, { ...attrs, which: ADAMW_OUT.m });
     const v1 = run(WG_ADAMW, inputs, { ...attrs, which: ADAMW_OUT.v });
     const p1 = run(WG_ADAMW, inputs, { ...attrs, which: ADAMW_OUT.p });
@@ -85,6 +88,20 @@ export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.
     p.assign(p1);
   });
   return true;
+}
+
+/**
+ * The device-side step guard: [norm, scale] as one [2] tensor, norm = the global norm of `grads`,
+ * scale = the clip factor min(clipNorm / (norm + 1e-6), 1) (1 when clipNorm ≤ 0), or 0 when the norm
+ * or `loss` is NaN/±Inf. Lets a train step go from loss to update with no read-back in between (the
+ * AdamW kernel applies the scale and skips a flagged step). Undefined when the webgpu kernels are not
+ * active or a gradient is empty.
+ */
+export function webgpuStepGuard(grads: readonly tf.Tensor[], loss: tf.Tensor, clipNorm: number): tf.Tensor | undefined {
+  if (!webgpuKernelsActive() || grads.length === 0 || grads.some((t) => t.size === 0)) return undefined;
+  const inputs: Record<string, tf.Tensor> = {};
+  grads.forEach((t, i) => (inputs[`g${i}`] = t));
+  return tf.tidy(() => run(WG_STEP_GUARD, { partials: run(WG_SUM_SQUARES, inputs), loss: loss.reshape([1]) }, { clipNorm }));
 }
 
 /**

@@ -334,21 +334,67 @@ export const ADAMW_OUT = { m: 0, v: 1, p: 2 } as const;
  * One AdamW step (the arithmetic of optim.ts): m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g²,
  * p' = p·decay − lr/bc1 · m' / (√v'/√bc2 + eps). `which` picks the output; m', v' are recomputed by
  * the p' pass from the old moments (cheaper than a second pass over memory for a 3-output kernel).
+ * `guard` [2] is the step guard's [norm, scale]: g is used as g·scale (gradient clipping), and a
+ * scale of 0 (non-finite loss or norm) writes the old value back — the step is skipped on the device,
+ * with no read-back needed to decide.
  */
 export function adamWProgram(shape: number[], size: number, which: number): Program {
+  const old = ['m[index]', 'v[index]', 'p[index]'][which];
   const out = ['result[index] = m1;', 'result[index] = v1;', 'result[index] = p[index] * uniforms.decay - uniforms.stepSize * m1 / (sqrt(v1) * uniforms.rsbc2 + uniforms.eps);'][which];
   return flat(
     shape,
     size,
     `omnitokAdamW_${which}`,
-    ['p', 'g', 'm', 'v'],
+    ['p', 'g', 'm', 'v', 'guard'],
     'beta1 : f32, beta2 : f32, eps : f32, decay : f32, stepSize : f32, rsbc2 : f32,',
     `_ = p[index]; // every binding must be used: the pipeline layout is 'auto'
-     let gi = g[index];
+     let scale = guard[1];
+     if (scale <= 0.0) { result[index] = ${old}; return; }
+     let gi = g[index] * scale;
      let m1 = uniforms.beta1 * m[index] + (1.0 - uniforms.beta1) * gi;
      let v1 = uniforms.beta2 * v[index] + (1.0 - uniforms.beta2) * gi * gi;
      ${out}`,
   );
+}
+
+/**
+ * The step guard, one workgroup: from the sum-of-squares partials of every gradient and the loss,
+ * [norm, scale] with norm = √Σ and scale = min(clipNorm / (norm + 1e-6), 1) (1 when clipNorm ≤ 0),
+ * like torch's clip_grad_norm_, or 0 when the loss or the norm is NaN/±Inf. Finiteness is tested on
+ * the bits (exponent all ones), which no fast-math compiler folds away.
+ */
+export function stepGuardProgram(): Program {
+  return {
+    outputShape: [2],
+    shaderKey: 'omnitokStepGuard',
+    dispatchLayout: { x: [0] },
+    dispatch: [1, 1, 1],
+    variableNames: ['partials', 'loss'],
+    workgroupSize: [256, 1, 1],
+    uniforms: 'parts : i32, clipNorm : f32,',
+    getUserCode: () => `
+      var<workgroup> red : array<f32, 256>;
+      fn finite_(x : f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+      fn main(unused : i32) {
+        let t = i32(localId.x);
+        var acc = 0.0;
+        for (var i = t; i < uniforms.parts; i = i + 256) { acc = acc + partials[i]; }
+        red[t] = acc;
+        workgroupBarrier();
+        for (var s = 128; s > 0; s = s >> 1u) {
+          if (t < s) { red[t] = red[t] + red[t + s]; }
+          workgroupBarrier();
+        }
+        if (t == 0) {
+          let norm = sqrt(red[0]);
+          var scale = 1.0;
+          if (uniforms.clipNorm > 0.0) { scale = min(uniforms.clipNorm / (norm + 1e-6), 1.0); }
+          if (!finite_(norm) || !finite_(loss[0])) { scale = 0.0; }
+          result[0] = norm;
+          result[1] = scale;
+        }
+      }`,
+  };
 }
 
 // ----------------------------------------------------------------------------------------- attention

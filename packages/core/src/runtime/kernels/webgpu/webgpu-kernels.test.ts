@@ -5,12 +5,12 @@ import { gelu, type GeluKind } from '../../layers/activations.js';
 import { MultiHeadAttention } from '../../layers/attention.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
 import { linear } from '../../layers/linear.js';
-import { AdamW, globalNorm } from '../../optim.js';
+import { AdamW, clipByGlobalNorm, globalNorm } from '../../optim.js';
 import { Rng } from '../../rng.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
-import { webgpuColumnSum } from './fused-ops.js';
+import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
 import { setWebgpuKernels, webgpuKernelsActive } from './webgpu-kernels.js';
 
 /*
@@ -262,5 +262,70 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
       return out;
     });
     expectClose(r, FWD, 'AdamW');
+  });
+
+  it('step guard: the global norm and the clip factor on the device; guarded AdamW equals AdamW on clipped gradients', async () => {
+    const r = await onBoth(() => {
+      const params = new Map([
+        ['w', tf.variable(rand(40, [60, 70]))],
+        ['b', tf.variable(rand(41, [70]))],
+      ]);
+      const opt = new AdamW(params, { lr: 0.05, weightDecay: 0.1 });
+      const out: tf.Tensor[] = [];
+      for (const [step, clip] of [[0, 1], [1, 0], [2, 1e6], [3, 5]] as const) {
+        const grads = new Map([...params].map(([k, p]) => [k, tf.mul(tf.sin(tf.add(p, step)), 3)] as const));
+        const loss = tf.scalar(1.5);
+        if (tf.getBackend() === 'webgpu') {
+          const guard = webgpuStepGuard([...grads.values()], loss, clip)!;
+          opt.applyGuarded(grads, 0.05, guard);
+          out.push(guard);
+        } else {
+          // the reference: the host path of Trainer (norm, clip with the same factor, apply)
+          const norm = globalNorm(grads.values());
+          const n = norm.dataSync()[0]!;
+          const scale = clip > 0 ? Math.min(clip / (n + 1e-6), 1) : 1;
+          const clipped = clipByGlobalNorm(grads, clip > 0 ? clip : Infinity, n);
+          opt.apply(clipped, 0.05);
+          out.push(tf.stack([norm, tf.scalar(scale)]));
+        }
+        tf.dispose([...grads.values()]);
+      }
+      out.push(...[...params.values()].map((p) => p.clone()));
+      opt.dispose();
+      for (const p of params.values()) p.dispose();
+      return out;
+    });
+    expectClose(r, FWD, 'guarded AdamW');
+    expect(r.webgpu[0]![1]).toBeLessThan(1); // step 0 was clipped (norm ≫ 1)
+    expect(r.webgpu[1]![1]).toBe(1); // clip 0: no clipping
+  });
+
+  it('step guard: a NaN or ±Inf loss or gradient gives scale 0, and guarded AdamW then leaves p, m and v as they were', async () => {
+    await initBackend('webgpu');
+    const p = tf.variable(rand(42, [33, 17]));
+    const opt = new AdamW(new Map([['p', p]]), { lr: 0.1, weightDecay: 0.1 });
+    const g = rand(43, [33, 17]);
+    opt.applyGuarded(new Map([['p', g]]), 0.1, tf.tensor1d([1, 1])); // moments now non-zero
+    const state = async () => [Array.from(await p.data()), ...Object.values((await opt.stateDict()).tensors).map((t) => Array.from(t.data))];
+    const before = await state();
+    const cases: [string, tf.Tensor, tf.Scalar][] = [
+      ['NaN loss', g, tf.scalar(NaN)],
+      ['+Inf loss', g, tf.scalar(Infinity)],
+      ['-Inf loss', g, tf.scalar(-Infinity)],
+      ['NaN gradient', tf.where(tf.equal(tf.range(0, 33 * 17).reshape([33, 17]), 100), tf.fill([33, 17], NaN), g), tf.scalar(1)],
+      ['Inf gradient', tf.where(tf.equal(tf.range(0, 33 * 17).reshape([33, 17]), 5), tf.fill([33, 17], Infinity), g), tf.scalar(1)],
+    ];
+    for (const [what, grad, loss] of cases) {
+      const guard = webgpuStepGuard([grad], loss, 1)!;
+      const [, scale] = Array.from(await guard.data());
+      expect(scale, what).toBe(0);
+      opt.applyGuarded(new Map([['p', grad]]), 0.1, guard);
+      opt.undoStepCount();
+      expect(await state(), what).toEqual(before);
+      tf.dispose([guard, loss]);
+    }
+    expect(opt.step).toBe(1);
+    opt.dispose();
+    tf.dispose([p, g, ...cases.map((c) => c[1])]);
   });
 });

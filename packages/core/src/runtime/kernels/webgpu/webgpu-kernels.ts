@@ -23,6 +23,7 @@ import {
   PARAM_GRAD_ROWS,
   SUMSQ_CHUNK,
   sumSquaresProgram,
+  stepGuardProgram,
   TILE_128,
   TILE_64,
   type Uniforms,
@@ -46,6 +47,7 @@ export const WG_GELU = 'OmnitokWgGelu';
 export const WG_GELU_GRAD = 'OmnitokWgGeluGrad';
 export const WG_ADAMW = 'OmnitokWgAdamW';
 export const WG_SUM_SQUARES = 'OmnitokWgSumSquares';
+export const WG_STEP_GUARD = 'OmnitokWgStepGuard';
 export const WG_PARTIALS_SUM = 'OmnitokWgPartialsSum';
 export const WG_COLUMN_SUM = 'OmnitokWgColumnSum';
 export const WG_ATTENTION = 'OmnitokWgAttention';
@@ -182,7 +184,13 @@ const FUSED: Record<string, KernelFunc> = {
     const p = inputs.p!;
     const h = attrs as Record<string, number>;
     const u: Uniforms = floats(h.beta1!, h.beta2!, h.eps!, h.decay!, h.lr! / h.bc1!, 1 / Math.sqrt(h.bc2!));
-    return runF32(backend as WebGPUBackendLike, adamWProgram([...p.shape], prod(p.shape), h.which!), [p, inputs.g!, inputs.m!, inputs.v!], u);
+    return runF32(backend as WebGPUBackendLike, adamWProgram([...p.shape], prod(p.shape), h.which!), [p, inputs.g!, inputs.m!, inputs.v!, inputs.guard!], u);
+  },
+  // partials (a WG_SUM_SQUARES output) and loss [1] → [norm, scale]: the device-side step guard
+  [WG_STEP_GUARD]: ({ inputs, backend, attrs }) => {
+    const partials = inputs.partials!;
+    const u: Uniforms = [...ints(prod(partials.shape)), ...floats((attrs!.clipNorm as number) ?? 0)];
+    return runF32(backend as WebGPUBackendLike, stepGuardProgram(), [partials, inputs.loss!], u);
   },
 };
 
