@@ -138,6 +138,20 @@ async function measure(kernels) {
     log(`  repeat ${r + 1}: ${rates.at(-1).toFixed(1)} samples/s`);
     if (!Number.isFinite(last.loss)) throw new Error(`${label}: non-finite loss`);
   }
+  // host time to queue a whole step (trainStep runs synchronously up to its one read-back) against
+  // the step's wall time: the rest is the wait for the GPU
+  let enqueueMs = 0;
+  let stepMs = 0;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const pending = m.trainer.trainStep(m.loss);
+    const t1 = performance.now();
+    await pending;
+    enqueueMs += (t1 - t0) / 3;
+    stepMs += (performance.now() - t0) / 3;
+  }
+  const mem = tf.memory();
+  log(`host: ${enqueueMs.toFixed(1)} ms to queue a step of ${stepMs.toFixed(1)} ms; GPU memory ${(mem.numBytesInGPU / 2 ** 30).toFixed(2)} GiB in tensors, ${((mem.numBytesAllocatedInGPU ?? NaN) / 2 ** 30).toFixed(2)} GiB allocated`);
   // one counted step, then one profiled step (per-kernel GPU time with timestamp queries)
   const { counts, byProgram } = await counted(tf, () => m.trainer.trainStep(m.loss));
   const timestamps = tf.env().getBool('WEBGPU_USE_PROFILE_TOOL') || tf.backend().device.features?.has?.('timestamp-query');

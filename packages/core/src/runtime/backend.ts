@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import { BackendUnavailableError } from './errors.js';
 import { type Kernels, registerNativeBackend } from './kernels/native-backend.js';
-import { registerWebgpuKernels } from './kernels/webgpu/webgpu-kernels.js';
+import { registerWebgpuKernels, tuneWebgpuBackend } from './kernels/webgpu/webgpu-kernels.js';
 
 /**
  * Backend selection.
@@ -185,6 +185,7 @@ async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<B
   // omnitok's GEMM and fused ops (kernels/webgpu); OMNITOK_WEBGPU_KERNELS=0 keeps tfjs' own
   registerWebgpuKernels({ softwareAdapter: SOFTWARE_ADAPTER.test(what) });
   await switchTo('webgpu', 'the WebGPU backend');
+  tuneWebgpuBackend(tf.backend());
   return { name: 'webgpu', tf, description: `webgpu: ${what}` };
 }
 

@@ -5,6 +5,7 @@ import { MultiHeadAttention } from './layers/attention.js';
 import { Block } from './layers/block.js';
 import { Dropout } from './layers/dropout.js';
 import { PatchEmbed, TokenEmbed } from './layers/embedders.js';
+import { repeatBatch } from './layers/repeat-batch.js';
 import { LayerNorm } from './layers/layer-norm.js';
 import { Linear } from './layers/linear.js';
 import { Mlp } from './layers/mlp.js';
@@ -49,7 +50,7 @@ export class MapHead extends Module {
 
   forward(x: tf.Tensor, keyMask?: tf.Tensor): tf.Tensor {
     const [B, , D] = x.shape as [number, number, number];
-    const probe = tf.tile(this.probe, [B, 1, 1]); // [B, 1, D]
+    const probe = repeatBatch(this.probe, B); // [B, 1, D]
     const a = this.attn.forward(probe, x, { keyMask }); // [B, 1, D]
     const out = tf.add(a, this.mlp.forward(this.ln.forward(a))); // [B, 1, D]
     return out.reshape([B, D]); // [B, D]
@@ -115,7 +116,7 @@ export class TransformerEncoder extends Module {
     const B = x.shape[0]!;
     if (x.shape[1] !== N) throw new InvalidArgumentError('tokens', `shape [${x.shape.join(', ')}]`, `[B, ${N}${c.tokens.kind === 'continuous' ? `, ${c.tokens.dim}` : ''}] (config.tokens.count = ${N})`);
     let h = this.embed.forward(x); // [B, N, D]
-    if (this.clsToken) h = tf.concat([tf.tile(this.clsToken.reshape([1, 1, D]), [B, 1, 1]), h], 1); // [B, 1+N, D]
+    if (this.clsToken) h = tf.concat([repeatBatch(this.clsToken.reshape([1, 1, D]), B), h], 1); // [B, 1+N, D]
     const pos = this.posEmbed ?? this.fixedPos;
     if (pos) h = tf.add(h, pos); // pos [N(+1), D] broadcast over B
     h = this.embDrop.forward(h);

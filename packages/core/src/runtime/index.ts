@@ -55,3 +55,5 @@ export {
   type LoadedCheckpoint,
 } from './checkpoint.js';
 export { importHfClip, type HfClipImportOptions, type HfClipImportReport, type PatchLayout } from './hf-clip-import.js';
+/** omnitok's WebGPU kernels on/off (benchmarks compare them with TensorFlow.js' own; on by default). */
+export { setWebgpuKernels, webgpuKernelsActive } from './kernels/webgpu/webgpu-kernels.js';

@@ -58,21 +58,33 @@ const ERF = `
 
 // ---------------------------------------------------------------------------------------------- GEMM
 
-/** Threads per workgroup: 16 × 16; each computes RM × RN outputs (rows ty + 16i, columns tx + 16j). */
+/**
+ * Threads per workgroup: 16 × 16; each computes RM × RN outputs. `vec4: false`: rows ty + 16i,
+ * columns tx + 16j, scalar reads of the staged slices. `vec4: true` (8 × 8 only): rows ty·4 + i and
+ * 64 + ty·4 + i, columns likewise, so a thread reads its operands of one k as four vec4 loads from
+ * workgroup memory instead of sixteen scalar ones (each quarter-warp reads 128 contiguous bytes).
+ */
 export interface MatMulTile {
   readonly rm: number;
   readonly rn: number;
   /** Depth of a shared-memory K slice. */
   readonly tk: number;
+  readonly vec4?: boolean;
 }
 export const TILE_64: MatMulTile = { rm: 4, rn: 4, tk: 16 };
 export const TILE_128: MatMulTile = { rm: 8, rn: 8, tk: 16 };
+export const TILE_128V: MatMulTile = { rm: 8, rn: 8, tk: 16, vec4: true };
 
 /**
  * C[b] = op(A[b])·op(B[b]) (+ bias[n]) for b < batch; A and B read in place whatever their transposes
  * (batch dims [B0, B1] with per-operand strides; a stride of 0 broadcasts). Tiles of (16·rm) × (16·rn) outputs per workgroup,
  * A and B slices staged in workgroup memory as [k][m] and [k][n]; loads follow the contiguous axis of
  * each operand (coalesced for both transposes); edge tiles are zero-filled and masked on write.
+ *
+ * Split-K (`splits` > 1, for few output tiles over a long K: weight gradients XᵀdY): workgroup z
+ * covers batch entry z % batch and the K range [s·kChunk, (s+1)·kChunk) with s = z / batch, and
+ * writes its partial product to slot s of a [splits, batch, M, N] output that `splitKSumProgram`
+ * then sums (adding the bias there).
  */
 export function matMulProgram(
   outputShape: number[],
@@ -83,66 +95,114 @@ export function matMulProgram(
   transB: boolean,
   bias: boolean,
   tile: MatMulTile,
+  splits = 1,
 ): Program {
   const { rm, rn, tk } = tile;
+  const vec4 = Boolean(tile.vec4);
+  if (vec4 && (rm !== 8 || rn !== 8)) throw new Error('the vec4 GEMM variant is 8 × 8 per thread');
   const TM = 16 * rm;
   const TN = 16 * rn;
   const loadsA = (TM * tk) / 256;
   const loadsB = (TN * tk) / 256;
+  // vec4 variant: rows of the staged slices padded by one vec4 so that the k-strided stores of a
+  // non-transposed operand spread over the banks
+  const strideA = vec4 ? TM / 4 + 1 : TM;
+  const strideB = vec4 ? TN / 4 + 1 : TN;
   const r = outputShape.length;
   const lines: string[] = [];
-  for (let i = 0; i < rm; i++) lines.push(`let a${i} = As[kk * ${TM} + ty + ${16 * i}];`);
-  for (let j = 0; j < rn; j++) {
-    lines.push(`{ let bv = Bs[kk * ${TN} + tx + ${16 * j}];`);
-    for (let i = 0; i < rm; i++) lines.push(`acc[${i * rn + j}] = fma(a${i}, bv, acc[${i * rn + j}]);`);
-    lines.push('}');
+  if (vec4) {
+    lines.push(`let a0 = As[kk * ${strideA} + ty];`, `let a1 = As[kk * ${strideA} + 16 + ty];`);
+    lines.push(`let b0 = Bs[kk * ${strideB} + tx];`, `let b1 = Bs[kk * ${strideB} + 16 + tx];`);
+    for (let i = 0; i < 8; i++) {
+      const a = `a${i >> 2}[${i & 3}]`;
+      lines.push(`acc[${2 * i}] = fma(vec4<f32>(${a}), b0, acc[${2 * i}]);`, `acc[${2 * i + 1}] = fma(vec4<f32>(${a}), b1, acc[${2 * i + 1}]);`);
+    }
+  } else {
+    for (let i = 0; i < rm; i++) lines.push(`let a${i} = As[kk * ${TM} + ty + ${16 * i}];`);
+    for (let j = 0; j < rn; j++) {
+      lines.push(`{ let bv = Bs[kk * ${TN} + tx + ${16 * j}];`);
+      for (let i = 0; i < rm; i++) lines.push(`acc[${i * rn + j}] = fma(a${i}, bv, acc[${i * rn + j}]);`);
+      lines.push('}');
+    }
   }
   const loadA = transA
     ? `let mm = e % ${TM}; let kq = e / ${TM}; let gm = m0 + mm; let gk = k0 + kq;
-       var val = 0.0; if (gm < M && gk < K) { val = A[aOff + gk * M + gm]; }`
+       var val = 0.0; if (gm < M && gk < kEnd) { val = A[aOff + gk * M + gm]; }`
     : `let kq = e % ${tk}; let mm = e / ${tk}; let gm = m0 + mm; let gk = k0 + kq;
-       var val = 0.0; if (gm < M && gk < K) { val = A[aOff + gm * K + gk]; }`;
+       var val = 0.0; if (gm < M && gk < kEnd) { val = A[aOff + gm * K + gk]; }`;
   const loadB = transB
     ? `let kq = e % ${tk}; let nn = e / ${tk}; let gn = n0 + nn; let gk = k0 + kq;
-       var val = 0.0; if (gn < N && gk < K) { val = B[bOff + gn * K + gk]; }`
+       var val = 0.0; if (gn < N && gk < kEnd) { val = B[bOff + gn * K + gk]; }`
     : `let nn = e % ${TN}; let kq = e / ${TN}; let gn = n0 + nn; let gk = k0 + kq;
-       var val = 0.0; if (gn < N && gk < K) { val = B[bOff + gk * N + gn]; }`;
+       var val = 0.0; if (gn < N && gk < kEnd) { val = B[bOff + gk * N + gn]; }`;
+  const storeA = vec4 ? `As[kq * ${strideA} + mm / 4][mm % 4] = val;` : `As[kq * ${TM} + mm] = val;`;
+  const storeB = vec4 ? `Bs[kq * ${strideB} + nn / 4][nn % 4] = val;` : `Bs[kq * ${TN} + nn] = val;`;
+  const addBias = bias && splits === 1;
+  const write = vec4
+    ? `for (var i = 0; i < 8; i = i + 1) {
+          let gm = m0 + (i / 4) * 64 + ty * 4 + i % 4;
+          if (gm >= M) { continue; }
+          for (var h = 0; h < 2; h = h + 1) {
+            let v = acc[2 * i + h];
+            for (var j = 0; j < 4; j = j + 1) {
+              let gn = n0 + h * 64 + tx * 4 + j;
+              if (gn < N) { result[cOff + gm * N + gn] = v[j]${addBias ? ' + bias[gn]' : ''}; }
+            }
+          }
+        }`
+    : `for (var i = 0; i < ${rm}; i = i + 1) {
+          let gm = m0 + ty + 16 * i;
+          if (gm >= M) { break; }
+          for (var j = 0; j < ${rn}; j = j + 1) {
+            let gn = n0 + tx + 16 * j;
+            if (gn < N) {
+              result[cOff + gm * N + gn] = acc[i * ${rn} + j]${addBias ? ' + bias[gn]' : ''};
+            }
+          }
+        }`;
   return {
     outputShape,
-    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${bias ? '_bias' : ''}`,
+    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
-    dispatch: [ceil(n, TN), ceil(m, TM), batch],
-    variableNames: bias ? ['A', 'B', 'bias'] : ['A', 'B'],
+    dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
+    variableNames: addBias ? ['A', 'B', 'bias'] : ['A', 'B'],
     workgroupSize: [16, 16, 1],
-    uniforms: 'dimM : i32, dimN : i32, dimK : i32, batch1 : i32, strideA0 : i32, strideA1 : i32, strideB0 : i32, strideB1 : i32,',
+    uniforms: 'dimM : i32, dimN : i32, dimK : i32, batch1 : i32, strideA0 : i32, strideA1 : i32, strideB0 : i32, strideB1 : i32, batchN : i32, kChunk : i32,',
     getUserCode: () => `
-      var<workgroup> As : array<f32, ${TM * tk}>;
-      var<workgroup> Bs : array<f32, ${TN * tk}>;
+      var<workgroup> As : array<${vec4 ? 'vec4<f32>' : 'f32'}, ${vec4 ? tk * strideA : TM * tk}>;
+      var<workgroup> Bs : array<${vec4 ? 'vec4<f32>' : 'f32'}, ${vec4 ? tk * strideB : TN * tk}>;
       fn main() {
         let tx = i32(localId.x);
         let ty = i32(localId.y);
         let li = ty * 16 + tx;
-        let bt = i32(workgroupId.z);
+        let z = i32(workgroupId.z);
+        let split = z / uniforms.batchN;
+        let bt = z - split * uniforms.batchN;
         let m0 = i32(workgroupId.y) * ${TM};
         let n0 = i32(workgroupId.x) * ${TN};
         let M = uniforms.dimM;
         let N = uniforms.dimN;
         let K = uniforms.dimK;
+        let kBegin = split * uniforms.kChunk;
+        let kEnd = min(K, kBegin + uniforms.kChunk);
         let b0 = bt / uniforms.batch1;
         let b1 = bt - b0 * uniforms.batch1;
         let aOff = b0 * uniforms.strideA0 + b1 * uniforms.strideA1;
         let bOff = b0 * uniforms.strideB0 + b1 * uniforms.strideB1;
-        var acc : array<f32, ${rm * rn}>;
-        for (var k0 = 0; k0 < K; k0 = k0 + ${tk}) {
+        var acc : array<${vec4 ? 'vec4<f32>, 16' : `f32, ${rm * rn}`}>;
+        // a trip count from uniforms alone (the barriers need uniform control flow, and tfjs hands
+        // workgroupId over through a private variable): the last split masks what it lacks
+        for (var kt = 0; kt < uniforms.kChunk; kt = kt + ${tk}) {
+          let k0 = kBegin + kt;
           for (var q = 0; q < ${loadsA}; q = q + 1) {
             let e = li + q * 256;
             ${loadA}
-            As[kq * ${TM} + mm] = val;
+            ${storeA}
           }
           for (var q = 0; q < ${loadsB}; q = q + 1) {
             let e = li + q * 256;
             ${loadB}
-            Bs[kq * ${TN} + nn] = val;
+            ${storeB}
           }
           workgroupBarrier();
           for (var kk = 0; kk < ${tk}; kk = kk + 1) {
@@ -150,19 +210,24 @@ export function matMulProgram(
           }
           workgroupBarrier();
         }
-        let cOff = bt * M * N;
-        for (var i = 0; i < ${rm}; i = i + 1) {
-          let gm = m0 + ty + 16 * i;
-          if (gm >= M) { break; }
-          for (var j = 0; j < ${rn}; j = j + 1) {
-            let gn = n0 + tx + 16 * j;
-            if (gn < N) {
-              result[cOff + gm * N + gn] = acc[i * ${rn} + j]${bias ? ' + bias[gn]' : ''};
-            }
-          }
-        }
+        let cOff = (split * uniforms.batchN + bt) * M * N;
+        ${write}
       }`,
   };
+}
+
+/** Sums the `splits` partial products of a split-K GEMM ([splits, size] → [size]) and adds the bias. */
+export function splitKSumProgram(outputShape: number[], size: number, bias: boolean): Program {
+  return flat(
+    outputShape,
+    size,
+    `omnitokSplitKSum${bias ? '_bias' : ''}`,
+    bias ? ['partial', 'bias'] : ['partial'],
+    'splits : i32, cols : i32,',
+    `var acc = 0.0;
+     for (var s = 0; s < uniforms.splits; s = s + 1) { acc = acc + partial[s * uniforms.size + index]; }
+     result[index] = acc${bias ? ' + bias[index % uniforms.cols]' : ''};`,
+  );
 }
 
 // ----------------------------------------------------------------------------------------- LayerNorm
@@ -680,30 +745,50 @@ export function toF32Program(shape: number[], size: number): Program {
 /** Elements per workgroup of the sum-of-squares partials (256 threads × 16). */
 export const SUMSQ_CHUNK = 4096;
 
+/** Tensors per sum-of-squares dispatch (+ the output: within WebGPU's minimum of 8 storage buffers). */
+export const SUMSQ_GROUP = 7;
+
 /**
- * Σ x² of one tensor as ceil(n / SUMSQ_CHUNK) partial sums, written at `offset` into a shared [P]
- * output that every gradient of a global norm writes its own range of (one dispatch per gradient
- * instead of Square + Sum + Add).
+ * Σ x² of up to SUMSQ_GROUP tensors as ceil(nᵢ / SUMSQ_CHUNK) partial sums each, written from
+ * `offset` on into a shared [P] output that every gradient of a global norm writes its own range of
+ * (one dispatch per group of gradients instead of Square + Sum + Add per gradient). Workgroup w
+ * belongs to tensor i when startᵢ ≤ w < startᵢ₊₁ (chunk starts as uniforms, uniform per workgroup).
  */
-export function sumSquaresProgram(totalPartials: number, size: number): Program {
+export function sumSquaresProgram(totalPartials: number, chunks: number, inputs: number): Program {
+  if (!(inputs >= 1 && inputs <= SUMSQ_GROUP)) throw new Error(`sum of squares of ${inputs} tensors per dispatch (1…${SUMSQ_GROUP})`);
+  const names = Array.from({ length: inputs }, (_, i) => `x${i}`);
+  // sizes travel as uniforms: the pipeline is cached by shaderKey (the group size) alone
+  const uniforms = names.map((_, i) => `count${i} : i32, start${i} : i32,`).join(' ') + ' offset : i32, chunks : i32,';
+  const pick = names
+    .map((_, i) => `if (wg >= uniforms.start${i}) { which = ${i}; count = uniforms.count${i}; local = wg - uniforms.start${i}; }`)
+    .join('\n        ');
+  const read = names.map((n, i) => `case ${i}: { v = ${n}[i]; }`).join(' ');
   return {
     outputShape: [totalPartials],
-    shaderKey: 'omnitokSumSquares',
+    shaderKey: `omnitokSumSquares_${inputs}`,
     dispatchLayout: { x: [0] },
-    dispatch: [Math.ceil(size / SUMSQ_CHUNK), 1, 1],
-    variableNames: ['x'],
+    dispatch: [chunks, 1, 1],
+    variableNames: names,
     workgroupSize: [256, 1, 1],
-    uniforms: 'count : i32, offset : i32,',
+    uniforms,
     getUserCode: () => `
       var<workgroup> red : array<f32, 256>;
       fn main(unused : i32) {
         let t = i32(localId.x);
         let wg = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
-        let base = wg * ${SUMSQ_CHUNK};
+        var which = 0;
+        var count = 0;
+        var local = 0;
+        ${pick}
+        let base = local * ${SUMSQ_CHUNK};
         var acc = 0.0;
         for (var q = 0; q < ${SUMSQ_CHUNK / 256}; q = q + 1) {
           let i = base + q * 256 + t;
-          if (i < uniforms.count) { let v = x[i]; acc = acc + v * v; }
+          if (i < count) {
+            var v = 0.0;
+            switch which { ${read} default: {} }
+            acc = acc + v * v;
+          }
         }
         red[t] = acc;
         workgroupBarrier();
@@ -711,7 +796,7 @@ export function sumSquaresProgram(totalPartials: number, size: number): Program 
           if (t < s) { red[t] = red[t] + red[t + s]; }
           workgroupBarrier();
         }
-        if (t == 0 && base < uniforms.count) { result[uniforms.offset + wg] = red[0]; }
+        if (t == 0 && wg < uniforms.chunks) { result[uniforms.offset + wg] = red[0]; }
       }`,
   };
 }

@@ -11,7 +11,7 @@ import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
-import { setWebgpuKernels, webgpuKernelsActive } from './webgpu-kernels.js';
+import { planMatMul, setWebgpuKernels, webgpuKernelsActive } from './webgpu-kernels.js';
 
 /*
  * omnitok's WebGPU kernels against the cpu backend (the reference): the same TensorFlow.js program runs
@@ -129,6 +129,44 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   });
 
+  it('matMul with the vec4 128×128 tile (contiguous 4-wide groups) on odd shapes, every transpose', async () => {
+    process.env.OMNITOK_WEBGPU_MATMUL_TILE = '128v';
+    try {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const r = await onBoth(() => [tf.matMul(rand(3, ta ? [37, 131] : [131, 37]), rand(4, tb ? [197, 37] : [37, 197]), ta, tb)]);
+        expectClose(r, FWD, `tile 128v ${ta}${tb}`);
+      }
+      const r = await onBoth(() => [tf.fused.matMul({ a: rand(5, [2, 140, 20]), b: rand(6, [2, 20, 129]), bias: rand(7, [129]) })]);
+      expectClose(r, FWD, 'tile 128v batched with bias');
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
+    }
+  });
+
+  it('split-K: weight-gradient shapes (few output tiles, long K) split K and sum the partials; bias and batches too', async () => {
+    expect(planMatMul(40, 37, 3000, 1)).toMatchObject({ splits: 11 });
+    expect(planMatMul(130, 131, 2100, 1)).toMatchObject({ splits: 8, tile: { vec4: true } });
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[3000, 40], [3000, 37], true, false], // 64-tile, 11 splits of 288 (the last 120)
+      [[2100, 130], [2100, 131], true, false], // vec4 128-tile, 8 splits
+      [[2, 600, 20], [2, 30, 600], true, true], // batched, 2 splits
+    ];
+    for (const [sa, sb, ta, tb] of cases) {
+      const r = await onBoth(() => [tf.matMul(rand(8, sa, 0.1), rand(9, sb, 0.1), ta, tb)]);
+      expectClose(r, FWD, `split-K ${JSON.stringify([sa, sb, ta, tb])}`);
+    }
+    const fused = await onBoth(() => [tf.fused.matMul({ a: rand(10, [3000, 40], 0.1), b: rand(11, [3000, 37], 0.1), transposeA: true, bias: rand(12, [37]) })]);
+    expectClose(fused, FWD, 'split-K with a bias');
+    process.env.OMNITOK_WEBGPU_SPLITK = '5'; // forced, on a case that would not split
+    try {
+      expect(planMatMul(70, 33, 300, 1).splits).toBe(5);
+      const forced = await onBoth(() => [tf.matMul(rand(13, [70, 300]), rand(14, [300, 33]))]);
+      expectClose(forced, FWD, 'forced split-K');
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_SPLITK;
+    }
+  });
+
   it('fused matMul with a bias (tf.fused.matMul), and the stock path when kernels are off', async () => {
     const r = await onBoth(() => [tf.fused.matMul({ a: rand(1, [70, 5]), b: rand(2, [5, 3]), bias: rand(3, [3]) }), tf.fused.matMul({ a: rand(4, [9, 6]), b: rand(5, [4, 6]), transposeB: true, bias: rand(6, [4]) })]);
     expectClose(r, FWD, 'fused matMul');
@@ -226,8 +264,12 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   });
 
-  it('global norm: one dispatch per gradient into shared partial sums, across chunk boundaries', async () => {
-    const r = await onBoth(() => [globalNorm([rand(30, [70, 100]), rand(31, [5]), rand(32, [4096]), rand(33, [3, 3000], 0.1)])]);
+  it('global norm: gradients grouped 7 per dispatch into shared partial sums, across chunk boundaries', async () => {
+    // 4 tensors (one group), then 10 (a group of 7 and one of 3, chunk counts that differ between calls)
+    const r = await onBoth(() => [
+      globalNorm([rand(30, [70, 100]), rand(31, [5]), rand(32, [4096]), rand(33, [3, 3000], 0.1)]),
+      globalNorm(Array.from({ length: 10 }, (_, i) => rand(50 + i, [i % 3 === 0 ? 5000 + i : 17 * (i + 1)]))),
+    ]);
     expectClose(r, FWD, 'global norm');
   });
 

@@ -22,10 +22,13 @@ import {
   partialsSumProgram,
   PARAM_GRAD_ROWS,
   SUMSQ_CHUNK,
+  SUMSQ_GROUP,
   sumSquaresProgram,
   stepGuardProgram,
   TILE_128,
+  TILE_128V,
   TILE_64,
+  splitKSumProgram,
   type Uniforms,
 } from './programs.js';
 
@@ -68,13 +71,49 @@ const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const ints = (...xs: number[]): Uniforms => xs.map((x) => ({ type: 'int32', data: [x] }));
 const floats = (...xs: number[]): Uniforms => xs.map((x) => ({ type: 'float32', data: [x] }));
 
-/** Tile choice: 128×128 (8×8 per thread) once both output sides are large, else 64×64 (4×4). */
-function pickTile(m: number, n: number, batch: number): MatMulTile {
-  const forced = process.env.OMNITOK_WEBGPU_MATMUL_TILE;
-  if (forced === '64') return TILE_64;
-  if (forced === '128') return TILE_128;
-  // enough 128-tiles to fill a large GPU several times over; else the smaller tile keeps more SMs busy
-  return Math.ceil(m / 128) * Math.ceil(n / 128) * batch >= 512 ? TILE_128 : TILE_64;
+/** Workgroups a GEMM should launch to fill a large GPU about twice (H100: 132 SMs, 2 workgroups each). */
+const TARGET_WORKGROUPS = 512;
+/** Split-K only over K ranges at least this long (each split adds an M·N partial to write and sum). */
+const MIN_K_CHUNK = 256;
+
+export interface MatMulPlan {
+  readonly tile: MatMulTile;
+  readonly splits: number;
+  /** K per split, a multiple of the tile's K slice. */
+  readonly kChunk: number;
+}
+
+/**
+ * Tile and split-K choice. 128×128 tiles (8×8 per thread) when both output sides reach 128 and there
+ * are enough of them, or K is long enough to split into enough; else 64×64 (4×4). Split-K when the
+ * tiles alone leave the GPU mostly idle and K is long (the weight gradients XᵀdY of a linear layer:
+ * M, N = the layer's widths, K = batch × tokens). OMNITOK_WEBGPU_MATMUL_TILE=64|128|128v forces the tile,
+ * OMNITOK_WEBGPU_MATMUL_VARIANT=scalar picks the large tile the plan uses (default: 128v),
+ * OMNITOK_WEBGPU_SPLITK=0 turns splitting off, =N forces N splits where K allows.
+ */
+export function planMatMul(m: number, n: number, k: number, batch: number): MatMulPlan {
+  const env = typeof process !== 'undefined' ? process.env : {};
+  const tiles = (t: MatMulTile) => Math.ceil(m / (16 * t.rm)) * Math.ceil(n / (16 * t.rn)) * batch;
+  const variant = env.OMNITOK_WEBGPU_MATMUL_VARIANT;
+  const big = variant === 'scalar' ? TILE_128 : TILE_128V;
+  let tile: MatMulTile;
+  const forced = env.OMNITOK_WEBGPU_MATMUL_TILE;
+  if (forced === '64') tile = TILE_64;
+  else if (forced === '128') tile = TILE_128;
+  else if (forced === '128v') tile = TILE_128V;
+  else if (tiles(big) >= TARGET_WORKGROUPS) tile = big;
+  else if (m >= 128 && n >= 128 && k >= 8 * MIN_K_CHUNK) tile = big;
+  else tile = TILE_64;
+  const count = tiles(tile);
+  let splits = 1;
+  const forcedSplits = Number(env.OMNITOK_WEBGPU_SPLITK);
+  if (env.OMNITOK_WEBGPU_SPLITK === '0') splits = 1;
+  else if (forcedSplits > 1) splits = forcedSplits;
+  else if (count < TARGET_WORKGROUPS / 2) splits = Math.min(Math.ceil(TARGET_WORKGROUPS / count), Math.floor(k / MIN_K_CHUNK));
+  splits = Math.max(1, Math.min(splits, Math.ceil(k / tile.tk), Math.floor(65535 / batch)));
+  const kChunk = Math.ceil(Math.ceil(k / splits) / tile.tk) * tile.tk;
+  splits = Math.ceil(k / kChunk);
+  return { tile, splits, kChunk };
 }
 
 /** Runs our GEMM when the case is one it covers, else returns undefined (the stock kernel runs). */
@@ -116,10 +155,20 @@ function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefin
   const batch = padOut[0]! * padOut[1]!;
   if (batch > 65535) return undefined;
   const backend = args.backend as WebGPUBackendLike;
-  const output = backend.makeTensorInfo(outShape, 'float32');
-  const program = matMulProgram(outShape, batch, m, n, transA, transB, Boolean(bias), pickTile(m, n, batch));
-  const uniforms: Uniforms = ints(m, n, k, padOut[1]!, sa0!, sa1!, sb0!, sb1!);
-  return runF32(backend, program, bias ? [a, b, bias] : [a, b], uniforms, output);
+  const plan = planMatMul(m, n, k, batch);
+  const uniforms: Uniforms = ints(m, n, k, padOut[1]!, sa0!, sa1!, sb0!, sb1!, batch, plan.kChunk);
+  if (plan.splits === 1) {
+    const output = backend.makeTensorInfo(outShape, 'float32');
+    const program = matMulProgram(outShape, batch, m, n, transA, transB, Boolean(bias), plan.tile);
+    return runF32(backend, program, bias ? [a, b, bias] : [a, b], uniforms, output);
+  }
+  // split-K: partial products [splits·batch, M, N], then their sum (+ bias)
+  const partialShape = [plan.splits * batch, m, n];
+  const partial = runF32(backend, matMulProgram(partialShape, batch, m, n, transA, transB, Boolean(bias), plan.tile, plan.splits), [a, b], uniforms, backend.makeTensorInfo(partialShape, 'float32'));
+  const size = batch * m * n;
+  const out = runF32(backend, splitKSumProgram(outShape, size, Boolean(bias)), bias ? [partial, bias] : [partial], ints(plan.splits, n));
+  backend.disposeData(partial.dataId);
+  return out;
 }
 
 /** The dtype of the buffer behind t (the webgpu backend keeps a cast int32 → float32 in i32 storage). */
@@ -233,14 +282,21 @@ FUSED[WG_SUM_SQUARES] = ({ inputs, backend }) => {
   const parts = list.map((t) => Math.max(1, Math.ceil(prod(t.shape) / SUMSQ_CHUNK)));
   const total = parts.reduce((x, y) => x + y, 0);
   const output = b.makeTensorInfo([total], 'float32');
+  // an empty tensor would leave its one slot unwritten
+  if (list.some((t) => prod(t.shape) === 0)) throw new Error('sum of squares of an empty tensor');
   let offset = 0;
-  list.forEach((t, i) => {
-    const size = prod(t.shape);
-    // an empty tensor leaves its one slot unwritten: give it a 1-element zero instead
-    if (size === 0) throw new Error('sum of squares of an empty tensor');
-    runF32(b, sumSquaresProgram(total, size), [t], ints(size, offset), output);
-    offset += parts[i]!;
-  });
+  for (let g = 0; g < list.length; g += SUMSQ_GROUP) {
+    const group = list.slice(g, g + SUMSQ_GROUP);
+    const u: Uniforms = [];
+    let chunks = 0;
+    group.forEach((t, i) => {
+      u.push(...ints(prod(t.shape), chunks));
+      chunks += parts[g + i]!;
+    });
+    u.push(...ints(offset, chunks));
+    runF32(b, sumSquaresProgram(total, chunks, group.length), group, u, output);
+    offset += chunks;
+  }
   return output;
 };
 
@@ -329,4 +385,39 @@ export function registerWebgpuKernels(options: { softwareAdapter?: boolean } = {
 /** True when the active backend is `webgpu` and omnitok's kernels are registered. */
 export function webgpuKernelsActive(): boolean {
   return active && tf.getBackend() === WEBGPU;
+}
+
+/**
+ * Host-side trims of TensorFlow.js' webgpu backend (each dispatch is host work: the step of a small
+ * model is bound by it, see README.md): `getBindGroupLayout(0)`, which tfjs calls on every dispatch
+ * (a call into Dawn that returns a new wrapper object each time), is answered from a cache per
+ * pipeline; OMNITOK_WEBGPU_SUBMIT_BATCH=N sets how many dispatches tfjs records before a queue submit
+ * (tfjs' WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, default 15). Idempotent.
+ */
+export function tuneWebgpuBackend(backend: unknown): void {
+  const b = backend as { pipelineCache?: Record<string, unknown>; omnitokTuned?: boolean };
+  if (!b || b.omnitokTuned || !b.pipelineCache) return;
+  const memo = (pipeline: unknown) => {
+    const p = pipeline as { getBindGroupLayout?: (i: number) => unknown; omnitokMemo?: boolean };
+    if (!p || typeof p.getBindGroupLayout !== 'function' || p.omnitokMemo) return;
+    const original = p.getBindGroupLayout.bind(p);
+    const layouts = new Map<number, unknown>();
+    p.getBindGroupLayout = (i: number) => {
+      let layout = layouts.get(i);
+      if (!layout) layouts.set(i, (layout = original(i)));
+      return layout;
+    };
+    p.omnitokMemo = true;
+  };
+  for (const pipeline of Object.values(b.pipelineCache)) memo(pipeline);
+  b.pipelineCache = new Proxy(b.pipelineCache, {
+    set(target, key, value) {
+      memo(value);
+      target[key as string] = value;
+      return true;
+    },
+  });
+  const batch = Number(typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_SUBMIT_BATCH : undefined);
+  if (Number.isInteger(batch) && batch > 0) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
+  b.omnitokTuned = true;
 }

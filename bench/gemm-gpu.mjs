@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+/**
+ * GEMM variants on WebGPU (issue 12): TFLOP/s of the matrix products of one ViT-S-like CLIP train step
+ * (batch 128 × 197 tokens = 25,216 rows, width 384, MLP 1,536) — forward, input gradient (transposed B)
+ * and weight gradient (transposed A, long K) — for TensorFlow.js' kernel and each omnitok variant:
+ * the 64×64 tile, the 128×128 tile with scalar or vec4 operand reads, each without split-K, and the
+ * automatic plan (tile choice + split-K) with either 128 variant.
+ *
+ *   npm run build && node bench/gemm-gpu.mjs --small        # here, on lavapipe: proves it runs
+ *   bash ../shared/tools/gpu-bundle.sh bench/gemm-gpu.mjs   # then on the GPU machine:
+ *   bash .gpu/enter.sh node .gpu/gemm-gpu.cjs --out $OUT/gemm-gpu.txt
+ */
+import { appendFileSync } from 'node:fs';
+import * as runtime from '../packages/core/dist/runtime/index.js';
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
+};
+const SMALL = argv.includes('--small');
+const OUT = opt('out', '');
+const log = (line = '') => {
+  console.log(line);
+  if (OUT) appendFileSync(OUT, `${line}\n`);
+};
+
+const importModule = async (name) => {
+  if (name === '@tensorflow/tfjs-backend-webgpu') return import('@tensorflow/tfjs-backend-webgpu');
+  if (name === 'webgpu') return import('webgpu');
+  throw new Error(`Cannot find module ${name} (not bundled)`);
+};
+
+const R = SMALL ? 600 : 25216;
+const D = SMALL ? 96 : 384;
+const F = SMALL ? 384 : 1536;
+// [name, a shape, b shape, transposeA, transposeB]
+const SHAPES = [
+  ['fwd qkv    X·Wqkv', [R, D], [D, 3 * D], false, false],
+  ['fwd fc1    X·W1', [R, D], [D, F], false, false],
+  ['fwd fc2    H·W2', [R, F], [F, D], false, false],
+  ['dX fc1     dY·W1ᵀ', [R, F], [D, F], false, true],
+  ['dX fc2     dY·W2ᵀ', [R, D], [F, D], false, true],
+  ['dW fc1     Xᵀ·dY', [R, D], [R, F], true, false],
+  ['dW fc2     Hᵀ·dY', [R, F], [R, D], true, false],
+  ['dW qkv     Xᵀ·dY', [R, D], [R, 3 * D], true, false],
+  ['square 4096', [SMALL ? 512 : 4096, SMALL ? 512 : 4096], [SMALL ? 512 : 4096, SMALL ? 512 : 4096], false, false],
+];
+const VARIANTS = [
+  ['tfjs', { kernels: false }],
+  ['64', { OMNITOK_WEBGPU_MATMUL_TILE: '64', OMNITOK_WEBGPU_SPLITK: '0' }],
+  ['128 scalar', { OMNITOK_WEBGPU_MATMUL_TILE: '128', OMNITOK_WEBGPU_SPLITK: '0' }],
+  ['128 vec4', { OMNITOK_WEBGPU_MATMUL_TILE: '128v', OMNITOK_WEBGPU_SPLITK: '0' }],
+  ['auto scalar', { OMNITOK_WEBGPU_MATMUL_VARIANT: 'scalar' }],
+  ['auto vec4', {}],
+];
+const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_MATMUL_VARIANT'];
+
+async function main() {
+  const info = await runtime.initBackend('webgpu', { importModule });
+  const tf = info.tf;
+  if (tf.getBackend() !== 'webgpu') {
+    log(`webgpu did not start: backend is ${tf.getBackend()}`);
+    process.exit(2);
+  }
+  log(`# bench/gemm-gpu.mjs ${SMALL ? '(--small: lavapipe-sized, not a performance figure)' : ''}`);
+  log(info.description);
+  const header = `| product (M×N×K) | ${VARIANTS.map(([v]) => v).join(' | ')} |`;
+  log(`TFLOP/s (median of 3 timings, each ≥ 10 products or 0.15 s):\n${header}\n|${'---|'.repeat(VARIANTS.length + 1)}`);
+  for (const [name, sa, sb, ta, tb] of SHAPES) {
+    const a = tf.randomNormal(sa);
+    const b = tf.randomNormal(sb);
+    const m = ta ? sa[1] : sa[0];
+    const k = ta ? sa[0] : sa[1];
+    const n = tb ? sb[0] : sb[1];
+    const flops = 2 * m * n * k;
+    const cells = [];
+    let ref;
+    for (const [, env] of VARIANTS) {
+      for (const key of ENV_KEYS) delete process.env[key];
+      Object.assign(process.env, Object.fromEntries(Object.entries(env).filter(([key]) => key !== 'kernels')));
+      runtime.setWebgpuKernels(env.kernels !== false);
+      // warm-up (pipeline compile) and a value check against the first variant
+      const w = tf.matMul(a, b, ta, tb);
+      const sample = (await w.slice([0, 0], [1, Math.min(8, n)]).data()).slice();
+      w.dispose();
+      if (!ref) ref = sample;
+      const off = Math.max(...sample.map((x, i) => Math.abs(x - ref[i]) / (1 + Math.abs(ref[i]))));
+      const times = [];
+      for (let rep = 0; rep < 3; rep++) {
+        let iters = 0;
+        const t0 = performance.now();
+        let last;
+        while (iters < 10 || performance.now() - t0 < 150) {
+          last?.dispose();
+          last = tf.matMul(a, b, ta, tb);
+          iters++;
+          if (iters >= 200) break;
+        }
+        await last.data();
+        last.dispose();
+        times.push((performance.now() - t0) / iters);
+      }
+      times.sort((x, y) => x - y);
+      const tflops = flops / (times[1] / 1000) / 1e12;
+      cells.push(`${tflops.toFixed(2)}${off > 1e-3 ? ' (WRONG)' : ''}`);
+    }
+    log(`| ${name} (${m}×${n}×${k}) | ${cells.join(' | ')} |`);
+    tf.dispose([a, b]);
+  }
+  for (const key of ENV_KEYS) delete process.env[key];
+  process.exit(0);
+}
+
+main().catch((error) => {
+  log(`failed: ${error?.stack ?? error}`);
+  process.exit(1);
+});
