@@ -18,6 +18,7 @@ import {
   WG_LAYER_NORM_GRAD_X,
   WG_LAYER_NORM_STATS,
   webgpuKernelsActive,
+  adamWInPlace,
 } from './webgpu-kernels.js';
 
 /*
@@ -78,6 +79,8 @@ export function webgpuGelu(x: tf.Tensor, kind: keyof typeof GELU_CODES): tf.Tens
 export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper, guard?: tf.Tensor): boolean {
   if (!webgpuKernelsActive() || p.dtype !== 'float32' || g.size !== p.size) return false;
   const attrs = { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, decay: h.decay, bc1: h.bc1, bc2: h.bc2 };
+  // the usual case in a train step: nothing shares p, m, v → updated in their own buffers
+  if (guard && adamWInPlace(p, g, m, v, guard, attrs)) return true;
   tf.tidy(() => {
     const inputs = { p, g: g.reshape(p.shape), m, v, guard: guard ?? tf.tensor1d([0, 1]) };
     const m1 = run(WG_ADAMW, inputs, { ...attrs, which: ADAMW_OUT.m });

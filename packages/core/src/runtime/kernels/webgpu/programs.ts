@@ -76,15 +76,21 @@ export const TILE_128: MatMulTile = { rm: 8, rn: 8, tk: 16 };
 export const TILE_128V: MatMulTile = { rm: 8, rn: 8, tk: 16, vec4: true };
 
 /**
- * C[b] = op(A[b])·op(B[b]) (+ bias[n]) for b < batch; A and B read in place whatever their transposes
+ * C[b] = α·op(A[b])·op(B[b]) (+ bias[n]) for b < batch; A and B read in place whatever their transposes
  * (batch dims [B0, B1] with per-operand strides; a stride of 0 broadcasts). Tiles of (16·rm) × (16·rn) outputs per workgroup,
  * A and B slices staged in workgroup memory as [k][m] and [k][n]; loads follow the contiguous axis of
- * each operand (coalesced for both transposes); edge tiles are zero-filled and masked on write.
+ * each operand (coalesced for both transposes); edge tiles are zero-filled and masked on write. The
+ * next K slice is fetched into registers while the current one is multiplied (one barrier pair per
+ * slice, global latency hidden behind the FMAs).
+ *
+ * Every operand is a strided view (`GemmUniforms`): a base offset, a row stride (lda/ldb/ldc) and two
+ * batch strides, so heads of a fused qkv [B, N, 3D] buffer or column blocks of an output can be
+ * multiplied and written without copies (the attention backward does).
  *
  * Split-K (`splits` > 1, for few output tiles over a long K: weight gradients XᵀdY): workgroup z
  * covers batch entry z % batch and the K range [s·kChunk, (s+1)·kChunk) with s = z / batch, and
- * writes its partial product to slot s of a [splits, batch, M, N] output that `splitKSumProgram`
- * then sums (adding the bias there).
+ * writes its partial product at offset s·splitStride (a [splits, batch, M, N] output) that
+ * `splitKSumProgram` then sums (adding the bias there).
  */
 export function matMulProgram(
   outputShape: number[],
@@ -125,19 +131,20 @@ export function matMulProgram(
       lines.push('}');
     }
   }
-  const loadA = transA
-    ? `let mm = e % ${TM}; let kq = e / ${TM}; let gm = m0 + mm; let gk = k0 + kq;
-       var val = 0.0; if (gm < M && gk < kEnd) { val = A[aOff + gk * M + gm]; }`
-    : `let kq = e % ${tk}; let mm = e / ${tk}; let gm = m0 + mm; let gk = k0 + kq;
-       var val = 0.0; if (gm < M && gk < kEnd) { val = A[aOff + gm * K + gk]; }`;
-  const loadB = transB
-    ? `let kq = e % ${tk}; let nn = e / ${tk}; let gn = n0 + nn; let gk = k0 + kq;
-       var val = 0.0; if (gn < N && gk < kEnd) { val = B[bOff + gn * K + gk]; }`
-    : `let nn = e % ${TN}; let kq = e / ${TN}; let gn = n0 + nn; let gk = k0 + kq;
-       var val = 0.0; if (gn < N && gk < kEnd) { val = B[bOff + gk * N + gn]; }`;
-  const storeA = vec4 ? `As[kq * ${strideA} + mm / 4][mm % 4] = val;` : `As[kq * ${TM} + mm] = val;`;
-  const storeB = vec4 ? `Bs[kq * ${strideB} + nn / 4][nn % 4] = val;` : `Bs[kq * ${TN} + nn] = val;`;
+  // the slice coordinates of load q of this thread: (kq, mm) of A, (kq, nn) of B
+  const coordA = transA ? `let mm = e % ${TM}; let kq = e / ${TM};` : `let kq = e % ${tk}; let mm = e / ${tk};`;
+  const coordB = transB ? `let kq = e % ${tk}; let nn = e / ${tk};` : `let nn = e % ${TN}; let kq = e / ${TN};`;
+  const fetchA = `${coordA} let gm = m0 + mm; let gk = k0 + kq;
+       var val = 0.0; if (gm < M && gk < kEnd) { val = A[aOff + ${transA ? 'gk * uniforms.lda + gm' : 'gm * uniforms.lda + gk'}]; }`;
+  const fetchB = `${coordB} let gn = n0 + nn; let gk = k0 + kq;
+       var val = 0.0; if (gn < N && gk < kEnd) { val = B[bOff + ${transB ? 'gn * uniforms.ldb + gk' : 'gk * uniforms.ldb + gn'}]; }`;
+  const storeA = vec4 ? `As[kq * ${strideA} + mm / 4][mm % 4] = ra[q];` : `As[kq * ${TM} + mm] = ra[q];`;
+  const storeB = vec4 ? `Bs[kq * ${strideB} + nn / 4][nn % 4] = rb[q];` : `Bs[kq * ${TN} + nn] = rb[q];`;
+  const fetch = `
+          for (var q = 0; q < ${loadsA}; q = q + 1) { let e = li + q * 256; ${fetchA} ra[q] = val; }
+          for (var q = 0; q < ${loadsB}; q = q + 1) { let e = li + q * 256; ${fetchB} rb[q] = val; }`;
   const addBias = bias && splits === 1;
+  const out = (v: string) => `result[cOff + gm * uniforms.ldc + gn] = ${v} * uniforms.alpha${addBias ? ' + bias[gn]' : ''};`;
   const write = vec4
     ? `for (var i = 0; i < 8; i = i + 1) {
           let gm = m0 + (i / 4) * 64 + ty * 4 + i % 4;
@@ -146,7 +153,7 @@ export function matMulProgram(
             let v = acc[2 * i + h];
             for (var j = 0; j < 4; j = j + 1) {
               let gn = n0 + h * 64 + tx * 4 + j;
-              if (gn < N) { result[cOff + gm * N + gn] = v[j]${addBias ? ' + bias[gn]' : ''}; }
+              if (gn < N) { ${out('v[j]')} }
             }
           }
         }`
@@ -155,9 +162,7 @@ export function matMulProgram(
           if (gm >= M) { break; }
           for (var j = 0; j < ${rn}; j = j + 1) {
             let gn = n0 + tx + 16 * j;
-            if (gn < N) {
-              result[cOff + gm * N + gn] = acc[i * ${rn} + j]${addBias ? ' + bias[gn]' : ''};
-            }
+            if (gn < N) { ${out(`acc[i * ${rn} + j]`)} }
           }
         }`;
   return {
@@ -167,7 +172,7 @@ export function matMulProgram(
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
     variableNames: addBias ? ['A', 'B', 'bias'] : ['A', 'B'],
     workgroupSize: [16, 16, 1],
-    uniforms: 'dimM : i32, dimN : i32, dimK : i32, batch1 : i32, strideA0 : i32, strideA1 : i32, strideB0 : i32, strideB1 : i32, batchN : i32, kChunk : i32,',
+    uniforms: GEMM_UNIFORMS,
     getUserCode: () => `
       var<workgroup> As : array<${vec4 ? 'vec4<f32>' : 'f32'}, ${vec4 ? tk * strideA : TM * tk}>;
       var<workgroup> Bs : array<${vec4 ? 'vec4<f32>' : 'f32'}, ${vec4 ? tk * strideB : TN * tk}>;
@@ -187,34 +192,38 @@ export function matMulProgram(
         let kEnd = min(K, kBegin + uniforms.kChunk);
         let b0 = bt / uniforms.batch1;
         let b1 = bt - b0 * uniforms.batch1;
-        let aOff = b0 * uniforms.strideA0 + b1 * uniforms.strideA1;
-        let bOff = b0 * uniforms.strideB0 + b1 * uniforms.strideB1;
+        let aOff = uniforms.offA + b0 * uniforms.strideA0 + b1 * uniforms.strideA1;
+        let bOff = uniforms.offB + b0 * uniforms.strideB0 + b1 * uniforms.strideB1;
         var acc : array<${vec4 ? 'vec4<f32>, 16' : `f32, ${rm * rn}`}>;
+        var ra : array<f32, ${loadsA}>;
+        var rb : array<f32, ${loadsB}>;
+        {
+          let k0 = kBegin;${fetch}
+        }
         // a trip count from uniforms alone (the barriers need uniform control flow, and tfjs hands
         // workgroupId over through a private variable): the last split masks what it lacks
         for (var kt = 0; kt < uniforms.kChunk; kt = kt + ${tk}) {
-          let k0 = kBegin + kt;
-          for (var q = 0; q < ${loadsA}; q = q + 1) {
-            let e = li + q * 256;
-            ${loadA}
-            ${storeA}
-          }
-          for (var q = 0; q < ${loadsB}; q = q + 1) {
-            let e = li + q * 256;
-            ${loadB}
-            ${storeB}
-          }
+          for (var q = 0; q < ${loadsA}; q = q + 1) { let e = li + q * 256; ${coordA} ${storeA} }
+          for (var q = 0; q < ${loadsB}; q = q + 1) { let e = li + q * 256; ${coordB} ${storeB} }
           workgroupBarrier();
+          if (kt + ${tk} < uniforms.kChunk) {
+            let k0 = kBegin + kt + ${tk};${fetch}
+          }
           for (var kk = 0; kk < ${tk}; kk = kk + 1) {
             ${lines.join('\n            ')}
           }
           workgroupBarrier();
         }
-        let cOff = (split * uniforms.batchN + bt) * M * N;
+        let cOff = uniforms.offC + split * uniforms.splitStride + b0 * uniforms.strideC0 + b1 * uniforms.strideC1;
         ${write}
       }`,
   };
 }
+
+/** The uniforms of `matMulProgram`, in order (see `GemmView` in webgpu-kernels.ts). */
+export const GEMM_UNIFORMS =
+  'dimM : i32, dimN : i32, dimK : i32, batch1 : i32, strideA0 : i32, strideA1 : i32, strideB0 : i32, strideB1 : i32, batchN : i32, kChunk : i32, ' +
+  'lda : i32, ldb : i32, ldc : i32, offA : i32, offB : i32, offC : i32, strideC0 : i32, strideC1 : i32, splitStride : i32, alpha : f32,';
 
 /** Sums the `splits` partial products of a split-K GEMM ([splits, size] → [size]) and adds the bias. */
 export function splitKSumProgram(outputShape: number[], size: number, bias: boolean): Program {
@@ -419,6 +428,31 @@ export function adamWProgram(shape: number[], size: number, which: number): Prog
      let m1 = uniforms.beta1 * m[index] + (1.0 - uniforms.beta1) * gi;
      let v1 = uniforms.beta2 * v[index] + (1.0 - uniforms.beta2) * gi * gi;
      ${out}`,
+  );
+}
+
+/**
+ * AdamW in place (the optimizer owns m and v; p when nothing else shares its buffer): the output
+ * binding *is* the tensor updated, read and written by each invocation. `which` m: m ← β1·m + (1−β1)·g·s;
+ * v: v ← β2·v + (1−β2)·(g·s)²; p (after m and v): p ← p·decay − lr/bc1 · m / (√v/√bc2 + eps). A guard
+ * scale s ≤ 0 (a non-finite step) leaves all three as they were.
+ */
+export function adamWInPlaceProgram(shape: number[], size: number, which: number): Program {
+  const names = which === ADAMW_OUT.p ? ['m', 'v', 'guard'] : ['g', 'guard'];
+  const body = [
+    'let gi = g[index] * scale; result[index] = uniforms.beta1 * result[index] + (1.0 - uniforms.beta1) * gi;',
+    'let gi = g[index] * scale; result[index] = uniforms.beta2 * result[index] + (1.0 - uniforms.beta2) * gi * gi;',
+    'result[index] = result[index] * uniforms.decay - uniforms.stepSize * m[index] / (sqrt(v[index]) * uniforms.rsbc2 + uniforms.eps);',
+  ][which];
+  return flat(
+    shape,
+    size,
+    `omnitokAdamWInPlace_${which}`,
+    names,
+    'beta1 : f32, beta2 : f32, eps : f32, decay : f32, stepSize : f32, rsbc2 : f32,',
+    `let scale = guard[1];
+     if (scale <= 0.0) { return; }
+     ${body}`,
   );
 }
 

@@ -306,41 +306,51 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     expectClose(r, FWD, 'AdamW');
   });
 
-  it('step guard: the global norm and the clip factor on the device; guarded AdamW equals AdamW on clipped gradients', async () => {
-    const r = await onBoth(() => {
-      const params = new Map([
-        ['w', tf.variable(rand(40, [60, 70]))],
-        ['b', tf.variable(rand(41, [70]))],
-      ]);
-      const opt = new AdamW(params, { lr: 0.05, weightDecay: 0.1 });
-      const out: tf.Tensor[] = [];
-      for (const [step, clip] of [[0, 1], [1, 0], [2, 1e6], [3, 5]] as const) {
-        const grads = new Map([...params].map(([k, p]) => [k, tf.mul(tf.sin(tf.add(p, step)), 3)] as const));
-        const loss = tf.scalar(1.5);
-        if (tf.getBackend() === 'webgpu') {
-          const guard = webgpuStepGuard([...grads.values()], loss, clip)!;
-          opt.applyGuarded(grads, 0.05, guard);
-          out.push(guard);
-        } else {
-          // the reference: the host path of Trainer (norm, clip with the same factor, apply)
-          const norm = globalNorm(grads.values());
-          const n = norm.dataSync()[0]!;
-          const scale = clip > 0 ? Math.min(clip / (n + 1e-6), 1) : 1;
-          const clipped = clipByGlobalNorm(grads, clip > 0 ? clip : Infinity, n);
-          opt.apply(clipped, 0.05);
-          out.push(tf.stack([norm, tf.scalar(scale)]));
+  for (const inPlace of [true, false]) {
+    it(`step guard: the global norm and the clip factor on the device; guarded AdamW (${inPlace ? 'in place' : 'shared buffers: copies'}) equals AdamW on clipped gradients`, async () => {
+      const dataIds: boolean[] = [];
+      const r = await onBoth(() => {
+        const init = [rand(40, [60, 70]), rand(41, [70])];
+        const params = new Map([
+          ['w', tf.variable(init[0]!)],
+          ['b', tf.variable(init[1]!)],
+        ]);
+        // a variable shares its initial tensor's buffer until that is disposed: then it owns it alone
+        if (inPlace) tf.dispose(init);
+        const opt = new AdamW(params, { lr: 0.05, weightDecay: 0.1 });
+        const out: tf.Tensor[] = [];
+        for (const [step, clip] of [[0, 1], [1, 0], [2, 1e6], [3, 5]] as const) {
+          const grads = new Map([...params].map(([k, p]) => [k, tf.mul(tf.sin(tf.add(p, step)), 3)] as const));
+          const loss = tf.scalar(1.5);
+          if (tf.getBackend() === 'webgpu') {
+            const guard = webgpuStepGuard([...grads.values()], loss, clip)!;
+            const ids = [...params.values()].map((p) => p.dataId);
+            opt.applyGuarded(grads, 0.05, guard);
+            dataIds.push([...params.values()].every((p, i) => p.dataId === ids[i]));
+            out.push(guard);
+          } else {
+            // the reference: the host path of Trainer (norm, clip with the same factor, apply)
+            const norm = globalNorm(grads.values());
+            const n = norm.dataSync()[0]!;
+            const scale = clip > 0 ? Math.min(clip / (n + 1e-6), 1) : 1;
+            const clipped = clipByGlobalNorm(grads, clip > 0 ? clip : Infinity, n);
+            opt.apply(clipped, 0.05);
+            out.push(tf.stack([norm, tf.scalar(scale)]));
+          }
+          tf.dispose([...grads.values()]);
         }
-        tf.dispose([...grads.values()]);
-      }
-      out.push(...[...params.values()].map((p) => p.clone()));
-      opt.dispose();
-      for (const p of params.values()) p.dispose();
-      return out;
+        out.push(...[...params.values()].map((p) => p.clone()));
+        opt.dispose();
+        for (const p of params.values()) p.dispose();
+        return out;
+      });
+      expectClose(r, FWD, 'guarded AdamW');
+      expect(r.webgpu[0]![1]).toBeLessThan(1); // step 0 was clipped (norm ≫ 1)
+      expect(r.webgpu[1]![1]).toBe(1); // clip 0: no clipping
+      // same buffers ⇔ updated in place; shared buffers are copied once, then the variables own theirs
+      expect(dataIds).toEqual(inPlace ? [true, true, true, true] : [false, true, true, true]);
     });
-    expectClose(r, FWD, 'guarded AdamW');
-    expect(r.webgpu[0]![1]).toBeLessThan(1); // step 0 was clipped (norm ≫ 1)
-    expect(r.webgpu[1]![1]).toBe(1); // clip 0: no clipping
-  });
+  }
 
   it('step guard: a NaN or ±Inf loss or gradient gives scale 0, and guarded AdamW then leaves p, m and v as they were', async () => {
     await initBackend('webgpu');

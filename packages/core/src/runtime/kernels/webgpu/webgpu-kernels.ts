@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   ADAMW_OUT,
+  adamWInPlaceProgram,
   adamWProgram,
   type AttentionShape,
   attentionGradKVProgram,
@@ -116,6 +117,49 @@ export function planMatMul(m: number, n: number, k: number, batch: number): MatM
   return { tile, splits, kChunk };
 }
 
+/** A strided view of a GEMM operand: base offset, row stride, strides of the two batch dims. */
+export interface GemmOperand {
+  readonly off: number;
+  readonly ld: number;
+  readonly s0: number;
+  readonly s1: number;
+}
+
+/** Everything `matMulProgram` takes as uniforms (the order of GEMM_UNIFORMS). */
+export interface GemmCall {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  /** Size of the second batch dim (the first is batch / batch1). */
+  readonly batch1: number;
+  readonly batch: number;
+  readonly kChunk: number;
+  readonly a: GemmOperand;
+  readonly b: GemmOperand;
+  readonly c: GemmOperand;
+  readonly splitStride: number;
+  readonly alpha: number;
+}
+
+function gemmUniforms(g: GemmCall): Uniforms {
+  return [
+    ...ints(g.m, g.n, g.k, g.batch1, g.a.s0, g.a.s1, g.b.s0, g.b.s1, g.batch, g.kChunk),
+    ...ints(g.a.ld, g.b.ld, g.c.ld, g.a.off, g.b.off, g.c.off, g.c.s0, g.c.s1, g.splitStride),
+    ...floats(g.alpha),
+  ];
+}
+
+/**
+ * C = α·op(A)·op(B) over strided views, written into `out` (which may be a larger buffer: the view's
+ * offset and strides place it), no split-K. For multiplying heads of a fused buffer in place.
+ */
+function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transA: boolean, transB: boolean, g: Omit<GemmCall, 'kChunk' | 'splitStride'>): void {
+  // small products (attention's N × N per head): the 64-tile wastes less on edges
+  const tile = g.m * g.n <= 256 * 256 ? TILE_64 : planMatMul(g.m, g.n, g.k, g.batch).tile;
+  const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
+  runF32(backend, matMulProgram([...out.shape], g.batch, g.m, g.n, transA, transB, false, tile), [a, b], gemmUniforms(call), out);
+}
+
 /** Runs our GEMM when the case is one it covers, else returns undefined (the stock kernel runs). */
 function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefined {
   const a = args.inputs.a!;
@@ -156,7 +200,14 @@ function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefin
   if (batch > 65535) return undefined;
   const backend = args.backend as WebGPUBackendLike;
   const plan = planMatMul(m, n, k, batch);
-  const uniforms: Uniforms = ints(m, n, k, padOut[1]!, sa0!, sa1!, sb0!, sb1!, batch, plan.kChunk);
+  const uniforms = gemmUniforms({
+    m, n, k, batch1: padOut[1]!, batch, kChunk: plan.kChunk,
+    a: { off: 0, ld: transA ? m : k, s0: sa0!, s1: sa1! },
+    b: { off: 0, ld: transB ? k : n, s0: sb0!, s1: sb1! },
+    c: { off: 0, ld: n, s0: padOut[1]! * m * n, s1: m * n },
+    splitStride: batch * m * n,
+    alpha: 1,
+  });
   if (plan.splits === 1) {
     const output = backend.makeTensorInfo(outShape, 'float32');
     const program = matMulProgram(outShape, batch, m, n, transA, transB, Boolean(bias), plan.tile);
@@ -420,4 +471,38 @@ export function tuneWebgpuBackend(backend: unknown): void {
   const batch = Number(typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_SUBMIT_BATCH : undefined);
   if (Number.isInteger(batch) && batch > 0) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
   b.omnitokTuned = true;
+}
+
+/** Only this tensor holds its buffer (no clone, reshape or other tensor shares it): safe to update in place. */
+function soleOwner(backend: unknown, t: tf.Tensor): boolean {
+  const b = backend as { refCount?: (id: tf.DataId) => number };
+  return typeof b.refCount === 'function' && b.refCount(t.dataId) === 1;
+}
+
+/**
+ * AdamW on p, m, v in place: three dispatches that write into the tensors' own buffers (no new
+ * buffers, no `assign`, no disposals: about a dozen fewer engine operations per parameter). Returns
+ * false, doing nothing, when a buffer is shared with another tensor or a dtype is not float32 (the
+ * caller then takes the copying kernels).
+ */
+export function adamWInPlace(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, guard: tf.Tensor, h: Record<string, number>): boolean {
+  const backend = tf.backend();
+  const all = [p, m, v];
+  if (!webgpuKernelsActive() || [...all, g, guard].some((t) => t.dtype !== 'float32') || g.size !== p.size) return false;
+  if (!all.every((t) => soleOwner(backend, t))) return false;
+  const b = backend as unknown as WebGPUBackendLike;
+  if ([...all, g, guard].some((t) => storedDtype(b, t) !== 'float32')) return false;
+  const u: Uniforms = floats(h.beta1!, h.beta2!, h.eps!, h.decay!, h.lr! / h.bc1!, 1 / Math.sqrt(h.bc2!));
+  const shape = [...p.shape];
+  const size = p.size;
+  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.m), [g, guard], 'float32', u, m);
+  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.v), [g, guard], 'float32', u, v);
+  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.p), [m, v, guard], 'float32', u, p);
+  // tfjs keeps a CPU copy of values it has read back and answers later reads from it: drop it
+  const map = (b as unknown as { tensorMap?: { get(id: tf.DataId): { values?: unknown } | undefined } }).tensorMap;
+  for (const t of all) {
+    const data = map?.get(t.dataId);
+    if (data) data.values = null;
+  }
+  return true;
 }
