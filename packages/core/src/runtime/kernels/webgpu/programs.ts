@@ -769,6 +769,45 @@ export function attentionGradKVProgram(s: AttentionShape): Program {
   return attnProgram([s.batch, s.seq, 3 * D], s, 'omnitokAttentionGradKV', ['qkv', 'dy', 'stats'], Math.ceil(s.seq / ATTN_BQ), code);
 }
 
+/**
+ * GEMM attention backward, elementwise steps over the score matrices [B·H, N, N] (row i = query,
+ * column j = key), each in place in its own buffer: `probs` turns the scores S = QKᵀ into
+ * P = exp(masked(scale·S) − lse_i); `dscores` turns dP = dO·Vᵀ into dS = P ∘ (dP − Δ_i).
+ */
+export function attentionProbsProgram(s: AttentionShape): Program {
+  return attnFlat(s, 'omnitokAttentionProbs', ['stats'], `result[index] = exp(maskedScore(result[index], b, i, j) - stats[(bh * N + i) * 2]);`);
+}
+
+/** See attentionProbsProgram. */
+export function attentionDScoresProgram(s: AttentionShape): Program {
+  return attnFlat({ ...s, masked: false }, 'omnitokAttentionDScores', ['probs', 'stats'], `result[index] = probs[index] * (result[index] - stats[(bh * N + i) * 2 + 1]);`);
+}
+
+function attnFlat(s: AttentionShape, key: string, variableNames: string[], body: string): Program {
+  const size = s.batch * s.heads * s.seq * s.seq;
+  return {
+    outputShape: [s.batch * s.heads, s.seq, s.seq],
+    shaderKey: `${key}_${s.causal ? 'c' : 'n'}${s.masked ? 'm' : ''}`,
+    dispatchLayout: { x: [0, 1, 2] },
+    dispatch: [ceil(size, FLAT_WG), 1, 1],
+    variableNames: s.masked ? [...variableNames, 'mask'] : variableNames,
+    workgroupSize: [FLAT_WG, 1, 1],
+    uniforms: ATTN_UNIFORMS,
+    size: true,
+    getUserCode: () => `${attnCommon(s)}
+      fn main(index : i32) {
+        if (index >= uniforms.size) { return; }
+        let N = uniforms.seqLen;
+        let bh = index / (N * N);
+        let rem = index - bh * N * N;
+        let i = rem / N;
+        let j = rem - i * N;
+        let b = bh / uniforms.heads;
+        ${body}
+      }`,
+  };
+}
+
 /** Copies x into f32 storage (a float tensor cast from int32/bool keeps an i32 buffer on webgpu). */
 export function toF32Program(shape: number[], size: number): Program {
   return flat(shape, size, 'omnitokToF32', ['x'], '', 'result[index] = f32(x[index]);');

@@ -227,25 +227,28 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ['key-padding mask, 70 tokens, head dim 12', { keyMask: true }, 70, 24, 2],
     ['causal + key-padding mask, head dim 64 (ViT-S)', { causal: true, keyMask: true }, 20, 128, 2],
   ] as const) {
-    it(`fused self-attention (${title}) equals the composite one, values and every gradient`, async () => {
-      const r = await onBoth(() => {
-        const attn = new MultiHeadAttention(width, heads, new Rng(3));
-        const x = rand(18, [3, N, width]);
-        const w = rand(19, [3, N, width]);
-        // row 0 keeps everything, row 1 the first third, row 2 only the first token
-        const keep = [N, Math.ceil(N / 3), 1].flatMap((n) => Array.from({ length: N }, (_, j) => (j < n ? 1 : 0)));
-        // int32 for the short cases (its float cast keeps i32 storage on webgpu), float32 for the long ones
-        const keyMask = 'keyMask' in mask ? tf.tensor2d(keep, [3, N], N < 64 ? 'int32' : 'float32') : undefined;
-        const m = { keyMask, causal: 'causal' in mask };
-        const params = [...attn.parameters().values()];
-        const { grads } = tf.variableGrads(() => tf.sum(tf.mul(attn.forward(x, undefined, m), w)) as tf.Scalar, params);
-        const [dx] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(attn.forward(t, undefined, m), w)))([x]);
-        const out = [attn.forward(x, undefined, m), dx!, ...params.map((p) => grads[p.name]!)];
-        attn.dispose();
-        return out;
+    for (const bwd of ['gemm', 'flash'] as const) {
+      it(`fused self-attention (${title}; ${bwd} backward) equals the composite one, values and every gradient`, async () => {
+        process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd;
+        const r = await onBoth(() => {
+          const attn = new MultiHeadAttention(width, heads, new Rng(3));
+          const x = rand(18, [3, N, width]);
+          const w = rand(19, [3, N, width]);
+          // row 0 keeps everything, row 1 the first third, row 2 only the first token
+          const keep = [N, Math.ceil(N / 3), 1].flatMap((n) => Array.from({ length: N }, (_, j) => (j < n ? 1 : 0)));
+          // int32 for the short cases (its float cast keeps i32 storage on webgpu), float32 for the long ones
+          const keyMask = 'keyMask' in mask ? tf.tensor2d(keep, [3, N], N < 64 ? 'int32' : 'float32') : undefined;
+          const m = { keyMask, causal: 'causal' in mask };
+          const params = [...attn.parameters().values()];
+          const { grads } = tf.variableGrads(() => tf.sum(tf.mul(attn.forward(x, undefined, m), w)) as tf.Scalar, params);
+          const [dx] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(attn.forward(t, undefined, m), w)))([x]);
+          const out = [attn.forward(x, undefined, m), dx!, ...params.map((p) => grads[p.name]!)];
+          attn.dispose();
+          return out;
+        }).finally(() => delete process.env.OMNITOK_WEBGPU_ATTN_BWD);
+        expectClose(r, GRAD, `attention ${title} (${bwd})`);
       });
-      expectClose(r, GRAD, `attention ${title}`);
-    });
+    }
   }
 
   it('fused self-attention forward with unrolled loops (the default on hardware adapters) gives the same values', async () => {

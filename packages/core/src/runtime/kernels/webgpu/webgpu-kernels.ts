@@ -4,7 +4,9 @@ import {
   adamWInPlaceProgram,
   adamWProgram,
   type AttentionShape,
+  attentionDScoresProgram,
   attentionGradKVProgram,
+  attentionProbsProgram,
   attentionGradQProgram,
   attentionProgram,
   attentionStatsProgram,
@@ -309,7 +311,15 @@ FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
   return runF32(backend as WebGPUBackendLike, attentionProgram(s), mask ? [qkv!, mask] : [qkv!], attentionUniforms(s));
 };
 
-// three programs: row statistics (logsumexp, Δ), then dQ and dK|dV written into one dqkv buffer
+/**
+ * The attention backward. `gemm` (default): the N × N score matrices per head are materialized
+ * (N ≤ a few hundred tokens: 119 MB for ViT-S at batch 128) and everything else is strided GEMMs on
+ * the fused qkv buffer: S = QKᵀ, dP = dO·Vᵀ, P and dS in place, then dQ = scale·dS·K, dK = scale·dSᵀ·Q,
+ * dV = Pᵀ·dO written straight into their column blocks of dqkv — 8 dispatches, all GEMM-rate.
+ * `flash` (OMNITOK_WEBGPU_ATTN_BWD=flash): no N × N buffer, three programs with a thread per query /
+ * per key (row statistics, dQ, dK|dV) — memory O(N), but the per-key program keeps 4·Dh floats per
+ * thread (spills at Dh 64).
+ */
 FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
   const { qkv, dy, out, mask } = inputs;
   const b = backend as WebGPUBackendLike;
@@ -318,9 +328,33 @@ FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
   const withMask = (xs: tf.TensorInfo[]) => (mask ? [...xs, mask] : xs);
   const stats = runF32(b, attentionStatsProgram(s), withMask([qkv!, dy!, out!]), u);
   const dqkv = b.makeTensorInfo([...qkv!.shape], 'float32');
-  runF32(b, attentionGradQProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
-  runF32(b, attentionGradKVProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
-  b.disposeData(stats.dataId);
+  const flash = (typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_ATTN_BWD : undefined) === 'flash';
+  if (flash) {
+    runF32(b, attentionGradQProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
+    runF32(b, attentionGradKVProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
+    b.disposeData(stats.dataId);
+    return dqkv;
+  }
+  const { batch: B, seq: N, heads: H, headDim: Dh } = s;
+  const D = H * Dh;
+  const BH = B * H;
+  // views: a head of q/k/v in qkv [B, N, 3D], of dO in dy [B, N, D], of a score matrix in [B·H, N, N]
+  const qkvView = (part: number) => ({ off: part * D, ld: 3 * D, s0: N * 3 * D, s1: Dh });
+  const dyView = { off: 0, ld: D, s0: N * D, s1: Dh };
+  const scoreView = { off: 0, ld: N, s0: H * N * N, s1: N * N };
+  const nn = { m: N, n: N, k: Dh, batch1: H, batch: BH, alpha: 1 };
+  const nd = { m: N, n: Dh, k: N, batch1: H, batch: BH };
+  const scores = b.makeTensorInfo([BH, N, N], 'float32');
+  stridedGemm(b, qkv!, qkv!, scores, false, true, { ...nn, a: qkvView(0), b: qkvView(1), c: scoreView }); // S = Q·Kᵀ
+  const dScores = b.makeTensorInfo([BH, N, N], 'float32');
+  stridedGemm(b, dy!, qkv!, dScores, false, true, { ...nn, a: dyView, b: qkvView(2), c: scoreView }); // dP = dO·Vᵀ
+  runF32(b, attentionProbsProgram(s), withMask([stats]), u, scores); // S → P
+  runF32(b, attentionDScoresProgram(s), [scores, stats], u, dScores); // dP → dS
+  const scale = 1 / Math.sqrt(Dh);
+  stridedGemm(b, dScores, qkv!, dqkv, false, false, { ...nd, alpha: scale, a: scoreView, b: qkvView(1), c: qkvView(0) }); // dQ = scale·dS·K
+  stridedGemm(b, dScores, qkv!, dqkv, true, false, { ...nd, alpha: scale, a: scoreView, b: qkvView(0), c: qkvView(1) }); // dK = scale·dSᵀ·Q
+  stridedGemm(b, scores, dy!, dqkv, true, false, { ...nd, alpha: 1, a: scoreView, b: dyView, c: qkvView(2) }); // dV = Pᵀ·dO
+  for (const t of [stats, scores, dScores]) b.disposeData(t.dataId);
   return dqkv;
 };
 
