@@ -8,7 +8,7 @@
  *
  *   npm run build && node bench/gemm-gpu.mjs --small        # here, on lavapipe: proves it runs
  *   bash ../shared/tools/gpu-bundle.sh bench/gemm-gpu.mjs   # then on the GPU machine:
- *   bash .gpu/enter.sh node .gpu/gemm-gpu.cjs --out $OUT/gemm-gpu.txt
+ *   bash .gpu/enter.sh node .gpu/gemm-gpu.cjs [--variants 'auto vec4,tfjs'] --out $OUT/gemm-gpu.txt
  */
 import { appendFileSync } from 'node:fs';
 import * as runtime from '../packages/core/dist/runtime/index.js';
@@ -55,6 +55,9 @@ const VARIANTS = [
   ['auto vec4', {}],
 ];
 const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_MATMUL_VARIANT'];
+// --variants 'auto vec4,128 vec4': a subset (comma-separated names of the table's columns)
+const ONLY = opt('variants', '');
+const CHOSEN = ONLY ? VARIANTS.filter(([name]) => ONLY.split(',').includes(name)) : VARIANTS;
 
 async function main() {
   const info = await runtime.initBackend('webgpu', { importModule });
@@ -65,8 +68,8 @@ async function main() {
   }
   log(`# bench/gemm-gpu.mjs ${SMALL ? '(--small: lavapipe-sized, not a performance figure)' : ''}`);
   log(info.description);
-  const header = `| product (M×N×K) | ${VARIANTS.map(([v]) => v).join(' | ')} |`;
-  log(`TFLOP/s (median of 3 timings, each ≥ 10 products or 0.15 s):\n${header}\n|${'---|'.repeat(VARIANTS.length + 1)}`);
+  const header = `| product (M×N×K) | ${CHOSEN.map(([v]) => v).join(' | ')} |`;
+  log(`TFLOP/s (median of 3 timings, each ≥ 10 products or 0.15 s):\n${header}\n|${'---|'.repeat(CHOSEN.length + 1)}`);
   for (const [name, sa, sb, ta, tb] of SHAPES) {
     const a = tf.randomNormal(sa);
     const b = tf.randomNormal(sb);
@@ -76,7 +79,7 @@ async function main() {
     const flops = 2 * m * n * k;
     const cells = [];
     let ref;
-    for (const [, env] of VARIANTS) {
+    for (const [, env] of CHOSEN) {
       for (const key of ENV_KEYS) delete process.env[key];
       Object.assign(process.env, Object.fromEntries(Object.entries(env).filter(([key]) => key !== 'kernels')));
       runtime.setWebgpuKernels(env.kernels !== false);
