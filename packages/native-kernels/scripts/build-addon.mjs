@@ -7,6 +7,11 @@
  * Never fails the build: when the compiler or the headers are missing, it prints why and exits 0;
  * the runtime then reports the `native` backend as unavailable and `auto` falls back to wasm.
  * OMNITOK_NATIVE_SKIP_BUILD=1 skips it; CXX picks the compiler.
+ *
+ * `--install` (the package's npm install script): in a workspace checkout (src/index.ts present) it
+ * does nothing (`npm run build` compiles); in an installed copy it keeps a shipped addon that loads on
+ * this machine and otherwise compiles one — so `npm install @omnitok/cli` gets the native backend
+ * wherever g++ and Node's headers are, and still installs (wasm fallback) where they are not.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -23,6 +28,18 @@ function skip(why) {
 }
 
 if (process.env.OMNITOK_NATIVE_SKIP_BUILD === '1') skip('OMNITOK_NATIVE_SKIP_BUILD=1');
+if (process.argv.includes('--install')) {
+  if (existsSync(join(root, 'src', 'index.ts'))) process.exit(0); // workspace checkout: the build compiles
+  if (existsSync(out)) {
+    try {
+      process.dlopen({ exports: {} }, out);
+      console.log(`@omnitok/native-kernels: the shipped addon loads on this machine (${out})`);
+      process.exit(0);
+    } catch (error) {
+      console.warn(`@omnitok/native-kernels: the shipped addon does not load here (${String(error?.message ?? error).split('\n')[0]}); compiling one`);
+    }
+  }
+}
 if (process.platform !== 'linux' && process.platform !== 'darwin') skip(`platform ${process.platform} is not supported by this build script`);
 const include = [
   join(dirname(dirname(process.execPath)), 'include', 'node'), // official tarballs, nodesource, nvm, pyenv-style prefixes
