@@ -94,6 +94,22 @@ describe('omnitok eval and embed on the trained run', () => {
     expect(human.stdout).toMatch(/text→image\s+R@1/);
   });
 
+  it('eval retrieval with several captions per image: each image is one candidate, a hit is any of its captions', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 6; i++) for (let k = 0; k < 3; k++) lines.push(JSON.stringify({ image: `img/${i}.png`, text: `${["one", "two", "three"][k]} ${caption(i % 4, i)}` }));
+    writeFileSync(join(dir, 'multi.jsonl'), `${lines.join('\n')}\n`);
+    const r = await omnitok(dir, 'eval', '--checkpoint', 'run-a', '--data', 'multi.jsonl', '--split', 'all', '--backend', 'cpu', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    type Row = { n: number; unique: { a: number; b: number }; chanceR1: number; chanceR1BToA: number; aToB: { r1: number; r10: number }; bToA: { r1: number } };
+    const row = (JSON.parse(r.stdout) as { retrieval: Row[] }).retrieval[0]!;
+    expect([row.n, row.unique.a, row.unique.b]).toEqual([18, 6, 18]);
+    expect(row.chanceR1).toBeCloseTo(3 / 18, 12); // an image has 3 of the 18 captions
+    expect(row.chanceR1BToA).toBeCloseTo(1 / 6, 12); // a caption has 1 of the 6 images
+    expect(row.aToB.r10).toBeGreaterThanOrEqual(row.aToB.r1);
+    const human = await omnitok(dir, 'eval', '--checkpoint', 'run-a', '--data', 'multi.jsonl', '--split', 'all', '--backend', 'cpu');
+    expect(human.stdout).toMatch(/18 pairs over 6 distinct image and 18 distinct text/);
+  });
+
   it('eval zero-shot uses the labels as classes and the templates file', async () => {
     writeFileSync(join(dir, 'templates.txt'), 'a {} square\n{} tile\n');
     const r = await omnitok(dir, 'eval', '--checkpoint', 'run-a', '--data', 'data.jsonl', '--split', 'all', '--task', 'zero-shot', '--templates', 'templates.txt', '--backend', 'cpu', '--json');

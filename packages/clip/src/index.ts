@@ -18,7 +18,7 @@ export {
   clampLogitScale,
 } from './loss/logit-scale.js';
 export { type Embeddings, type EmbeddingFormat, encodeEmbeddings, normalizeRows, checkEmbeddings } from './eval/embeddings.js';
-export { retrievalMetrics, rankMetrics, type RankMetrics, type RetrievalMetrics, type RetrievalOptions } from './eval/retrieval.js';
+export { retrievalMetrics, rankMetrics, type RankMetrics, type RetrievalMetrics, type RetrievalOptions, type RetrievalPositives } from './eval/retrieval.js';
 export {
   zeroShotPrompts,
   zeroShotClassifier,

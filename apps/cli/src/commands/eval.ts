@@ -108,7 +108,9 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       for (const r of retrieval) {
         const [a, b] = r.pair.split('__');
         io.stdout(`  ${a}→${b}  R@1 ${pct(r.aToB.r1)}  R@5 ${pct(r.aToB.r5)}  R@10 ${pct(r.aToB.r10)}\n`);
-        io.stdout(`  ${b}→${a}  R@1 ${pct(r.bToA.r1)}  R@5 ${pct(r.bToA.r5)}  R@10 ${pct(r.bToA.r10)}   (chance R@1 ${pct(r.chanceR1)})\n`);
+        const chance = r.chanceR1 === r.chanceR1BToA ? pct(r.chanceR1) : `${pct(r.chanceR1)} / ${pct(r.chanceR1BToA)}`;
+        io.stdout(`  ${b}→${a}  R@1 ${pct(r.bToA.r1)}  R@5 ${pct(r.bToA.r5)}  R@10 ${pct(r.bToA.r10)}   (chance R@1 ${chance})\n`);
+        if (r.unique.a !== r.n || r.unique.b !== r.n) io.stdout(`  ${r.n} pairs over ${r.unique.a} distinct ${a} and ${r.unique.b} distinct ${b}: a hit is any match within k\n`);
       }
       const z = result.zeroShot;
       if (task === 'zero-shot') {

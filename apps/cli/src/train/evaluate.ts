@@ -8,11 +8,19 @@ import { disposeBatch, stackTokens } from './tensors.js';
 export interface RetrievalResult {
   /** `a__b`: queries from a retrieve among b (aToB) and the other way (bToA). */
   readonly pair: string;
+  /** Pairs (samples) evaluated. */
   readonly n: number;
+  /**
+   * Distinct items of each side: samples whose tokens are identical (the same image under 5 captions)
+   * are one candidate, and a query is a hit when any of its matches ranks within k. n, n when paired.
+   */
+  readonly unique: { readonly a: number; readonly b: number };
   readonly aToB: { readonly r1: number; readonly r5: number; readonly r10: number };
   readonly bToA: { readonly r1: number; readonly r5: number; readonly r10: number };
-  /** R@1 of a random ranking: 1/n. */
+  /** R@1 of a random ranking, a → b: the mean over queries of (its matches ÷ candidates); 1/n when paired. */
   readonly chanceR1: number;
+  /** The same for b → a. */
+  readonly chanceR1BToA: number;
 }
 
 export interface ZeroShotEval {
@@ -82,9 +90,31 @@ export async function evaluate(tf: TF, model: ClipModel, samples: readonly Prepa
   };
   const retrieval: RetrievalResult[] = [];
   for (const p of options.retrieval === false ? [] : model.pairs) {
-    const r = retrievalMetrics(await embOf(p.a), await embOf(p.b));
+    const ua = distinctRows(samples.map((s) => s.tokens[p.a]!));
+    const ub = distinctRows(samples.map((s) => s.tokens[p.b]!));
+    // unique (a, b) matches: a sample repeated verbatim adds nothing
+    const seen = new Set<number>();
+    const pa: number[] = [];
+    const pb: number[] = [];
+    samples.forEach((_, k) => {
+      const key = ua.of[k]! * ub.first.length + ub.of[k]!;
+      if (seen.has(key)) return;
+      seen.add(key);
+      pa.push(ua.of[k]!);
+      pb.push(ub.of[k]!);
+    });
+    const [ea, eb] = [selectRows(await embOf(p.a), ua.first), selectRows(await embOf(p.b), ub.first)];
+    const r = retrievalMetrics(ea, eb, { positives: { a: pa, b: pb } });
     const pick = (x: { r1: number; r5: number; r10: number }) => ({ r1: x.r1, r5: x.r5, r10: x.r10 });
-    retrieval.push({ pair: p.key, n: samples.length, aToB: pick(r.aToB), bToA: pick(r.bToA), chanceR1: 1 / samples.length });
+    retrieval.push({
+      pair: p.key,
+      n: samples.length,
+      unique: { a: ua.first.length, b: ub.first.length },
+      aToB: pick(r.aToB),
+      bToA: pick(r.bToA),
+      chanceR1: pa.length / r.queriesA.length / ub.first.length,
+      chanceR1BToA: pa.length / r.queriesB.length / ua.first.length,
+    });
   }
   let zs: ZeroShotEval | undefined;
   if (zeroShot) {
@@ -105,4 +135,56 @@ export async function evaluate(tf: TF, model: ClipModel, samples: readonly Prepa
     }
   }
   return { retrieval, zeroShot: zs };
+}
+
+/** Rows of an embedding matrix, in the order given. */
+function selectRows(e: Embeddings, rows: readonly number[]): Embeddings {
+  const D = e.shape[1]!;
+  if (rows.length === e.shape[0] && rows.every((r, i) => r === i)) return e;
+  const data = new Float32Array(rows.length * D);
+  rows.forEach((r, k) => data.set(e.data.subarray(r * D, (r + 1) * D), k * D));
+  return { data, shape: [rows.length, D] };
+}
+
+/**
+ * Groups identical token sequences: `first[u]` is the first sample of distinct item u, `of[k]` the
+ * item of sample k. Compared on content (a hash, then the values), not on the source name.
+ */
+export function distinctRows(rows: readonly TokenSequence[]): { first: number[]; of: Int32Array } {
+  const values = (t: TokenSequence): ArrayLike<number> => (t.kind === 'continuous' ? t.data : t.ids);
+  const same = (x: TokenSequence, y: TokenSequence) => {
+    if (x.kind !== y.kind || x.shape.join() !== y.shape.join()) return false;
+    const [u, v] = [values(x), values(y)];
+    if (u.length !== v.length) return false;
+    for (let i = 0; i < u.length; i++) if (u[i] !== v[i] && !(Number.isNaN(u[i]) && Number.isNaN(v[i]))) return false;
+    return true;
+  };
+  const buckets = new Map<string, number[]>();
+  const first: number[] = [];
+  const of = new Int32Array(rows.length);
+  rows.forEach((t, k) => {
+    const key = `${t.kind}:${t.shape.join('x')}:${hashValues(values(t))}`;
+    const bucket = buckets.get(key) ?? [];
+    const hit = bucket.find((u) => same(rows[first[u]!]!, t));
+    if (hit !== undefined) {
+      of[k] = hit;
+      return;
+    }
+    of[k] = first.length;
+    bucket.push(first.length);
+    buckets.set(key, bucket);
+    first.push(k);
+  });
+  return { first, of };
+}
+
+/** FNV-1a over the 32-bit patterns of the values (floats through their bits). */
+function hashValues(v: ArrayLike<number>): number {
+  const bits = v instanceof Float32Array ? new Uint32Array(v.buffer, v.byteOffset, v.length) : v;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bits.length; i++) {
+    h ^= bits[i]! >>> 0;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
 }

@@ -54,7 +54,8 @@ export function panels(metrics: readonly Metric[]): Panel[] {
       series.push({ name: `R@1 ${a}->${b}`, color: COLORS.green!, points: evals.map((e) => [e.step, e.retrieval[0]!.aToB.r1]) });
       series.push({ name: `R@1 ${b}->${a}`, color: COLORS.purple!, points: evals.map((e) => [e.step, e.retrieval[0]!.bToA.r1]) });
       series.push({ name: `R@5 ${a}->${b}`, color: COLORS.orange!, points: evals.map((e) => [e.step, e.retrieval[0]!.aToB.r5]) });
-      series.push({ name: `chance R@1 (1/${r.n})`, color: COLORS.grey!, points: [], level: r.chanceR1 });
+      const paired = r.unique.a === r.n && r.unique.b === r.n;
+      series.push({ name: paired ? `chance R@1 (1/${r.n})` : `chance R@1 ${a}->${b}`, color: COLORS.grey!, points: [], level: r.chanceR1 });
     }
     out.push({ title: 'held-out evaluation', xLabel: 'step', series, yRange: [0, 1] });
   }

@@ -465,7 +465,9 @@ export function describeEval(r: EvalResult): string {
   }
   for (const p of r.retrieval) {
     const [a, b] = p.pair.split('__');
-    parts.push(`R@1 ${a}→${b} ${pct(p.aToB.r1)} / ${b}→${a} ${pct(p.bToA.r1)} (chance ${pct(p.chanceR1)}), R@5 ${pct(p.aToB.r5)} / ${pct(p.bToA.r5)}, n ${p.n}`);
+    const chance = p.chanceR1 === p.chanceR1BToA ? pct(p.chanceR1) : `${pct(p.chanceR1)} / ${pct(p.chanceR1BToA)}`;
+    const distinct = p.unique.a === p.n && p.unique.b === p.n ? '' : ` (${p.unique.a} distinct ${a}, ${p.unique.b} distinct ${b})`;
+    parts.push(`R@1 ${a}→${b} ${pct(p.aToB.r1)} / ${b}→${a} ${pct(p.bToA.r1)} (chance ${chance}), R@5 ${pct(p.aToB.r5)} / ${pct(p.bToA.r5)}, n ${p.n}${distinct}`);
   }
   return parts.join('; ');
 }

@@ -58,6 +58,33 @@ describe('retrievalMetrics', () => {
       expect(Array.from(m.bToA.ranks)).toEqual(ref.bToA);
     }
   });
+  it('several matches per query (5 captions per image): ranks of the best match equal a brute-force recall@k, ties included', () => {
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const images = 9;
+    const captions = 5 * images - 3; // the last image has 2 captions
+    const a = emb(Array.from({ length: images }, () => Array.from({ length: 3 }, () => Math.round(rnd() * 2))));
+    const b = emb(Array.from({ length: captions }, () => Array.from({ length: 3 }, () => Math.round(rnd() * 2))));
+    const imageOf = Array.from({ length: captions }, (_, j) => Math.min(Math.floor(j / 5), images - 1));
+    const dot = (i: number, j: number) => [0, 1, 2].reduce((acc, k) => acc + a.data[i * 3 + k]! * b.data[j * 3 + k]!, 0);
+    // brute force: sort every candidate (score desc, index asc); rank = position of the first match
+    const firstMatch = (scores: number[], isMatch: (j: number) => boolean) =>
+      scores.map((sc, j) => [sc, j] as const).sort((x, y) => y[0] - x[0] || x[1] - y[1]).findIndex(([, j]) => isMatch(j));
+    const refA = Array.from({ length: images }, (_, i) => firstMatch(Array.from({ length: captions }, (_, j) => dot(i, j)), (j) => imageOf[j] === i));
+    const refB = Array.from({ length: captions }, (_, j) => firstMatch(Array.from({ length: images }, (_, i) => dot(i, j)), (i) => imageOf[j] === i));
+    for (const chunkSize of [1, 4, 1000]) {
+      const m = retrievalMetrics(a, b, { chunkSize, positives: { a: imageOf, b: imageOf.map((_, j) => j) } });
+      expect(Array.from(m.aToB.ranks)).toEqual(refA);
+      expect(Array.from(m.bToA.ranks)).toEqual(refB);
+      expect(m.queriesA).toHaveLength(images);
+      expect(m.queriesB).toHaveLength(captions);
+    }
+    // a row with no match is no query
+    const m = retrievalMetrics(a, b, { positives: { a: [0, 2], b: [1, 7] } });
+    expect(Array.from(m.queriesA)).toEqual([0, 2]);
+    expect(Array.from(m.queriesB)).toEqual([1, 7]);
+    expect(() => retrievalMetrics(a, b, { positives: { a: [0], b: [captions] } })).toThrow(/positives\.b\[0\]/);
+  });
   it('rankMetrics: median of an even count averages the middle two before flooring', () => {
     expect(rankMetrics(Int32Array.from([0, 3, 4, 100])).medianRank).toBe(4); // floor(3.5) + 1
     expect(rankMetrics(Int32Array.from([2])).r1).toBe(0);
