@@ -3,7 +3,7 @@ import { clipSampleRanges } from './clip-sampler.js';
 import type { DecodedAudio } from './decoded-audio.js';
 import { logMel } from './log-mel.js';
 import type { AudioPreset } from './presets.js';
-import { downmix, resample } from './resample.js';
+import { downmix, firstChannel, resample } from './resample.js';
 
 /**
  * Audio features: `[mels, frames]` (axes `mel`, `frame`), or `[clips, mels, frames]` (axes `clip`,
@@ -20,7 +20,7 @@ export interface AudioFeatures extends Features {
 }
 
 /**
- * Runs a (validated) preset on decoded audio: down-mix to mono, resample to the preset's rate with the
+ * Runs a (validated) preset on decoded audio: to mono (the preset's `channels`), resample to the preset's rate with the
  * Kaiser-sinc resampler, then the log-mel of {@link logMel}. For clip presets each clip is cut from the
  * whole decoded waveform and gets its own mean subtracted in place — as ImageBind's `waveform -=
  * waveform.mean()` on a view does — so overlapping clips see the earlier clips' shift, exactly as upstream.
@@ -29,7 +29,7 @@ export function computeAudioFeatures(decoded: DecodedAudio, preset: AudioPreset,
   if (!(decoded?.samples instanceof Float32Array) || !(decoded.channels >= 1) || !(decoded.sampleRate > 0)) {
     throw new InvalidArgumentError('decoded', decoded, 'decoded audio { samples: Float32Array, sampleRate, channels }');
   }
-  let mono = downmix(decoded.samples, decoded.channels);
+  let mono = preset.channels === 'first' ? firstChannel(decoded.samples, decoded.channels) : downmix(decoded.samples, decoded.channels);
   if (decoded.sampleRate !== preset.sampleRate) mono = resample(mono, decoded.sampleRate, preset.sampleRate);
   const base = { modality: 'audio', preset: presetName, source: decoded.source, sampleRate: preset.sampleRate, pad: preset.pad, patch: preset.patch };
 

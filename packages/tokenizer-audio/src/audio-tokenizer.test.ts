@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { BadPresetError, createModalityRegistry, matchesMagic, type AnyModalityPlugin } from '@omnitok/core';
 import { describe, expect, it } from 'vitest';
 import { audioTokenizer } from './audio-tokenizer.js';
+import { AUDIO_PRESETS } from './presets.js';
 import * as api from './index.js';
 import { FIXTURES, loadNpy, maxDiffAgainstReference, references } from './__fixtures__/helpers.js';
 import { wavBytes } from './__fixtures__/media.js';
@@ -65,6 +66,27 @@ describe('audioTokenizer plugin', () => {
     const features = plugin.preprocess(ast, 'ast');
     expect(features.shape).toEqual([128, 1024]);
     expect(plugin.tokenize(features).shape).toEqual([1212, 256]);
+  });
+
+  it('stereo: AST and ImageBind keep channel 0 (kaldi.fbank of the [C, T] waveform), Whisper averages the channels', async () => {
+    const left = sine(300, 16000, 3);
+    const right = sine(700, 16000, 3).map((v) => 0.5 * v);
+    const stereo = wavBytes('32f', 16000, [left, right]);
+    const leftOnly = wavBytes('32f', 16000, [left]);
+    const mixed = wavBytes('32f', 16000, [Float32Array.from(left, (v, i) => (v + right[i]!) / 2)]);
+    for (const preset of ['ast', 'imagebind', 'whisper-80']) {
+      const got = plugin.preprocess(await plugin.decode(stereo, { preset }), preset);
+      const want = plugin.preprocess(await plugin.decode(preset === 'whisper-80' ? mixed : leftOnly, { preset }), preset);
+      expect(Array.from(got.data), preset).toEqual(Array.from(want.data));
+      // and a decode that kept both channels reaches the same features through preprocess
+      const both = await plugin.decode(stereo, { preset, mono: false });
+      expect(both.channels).toBe(2);
+      expect(Array.from(plugin.preprocess(both, preset).data), `${preset}, two channels`).toEqual(Array.from(want.data));
+    }
+    expect(AUDIO_PRESETS.ast!.channels).toBe('first');
+    expect(AUDIO_PRESETS['whisper-80']!.channels).toBeUndefined();
+    const mono = await plugin.decode(leftOnly);
+    expect(() => plugin.preprocess(mono, { ...AUDIO_PRESETS.ast!, channels: 'left' as never })).toThrow(BadPresetError);
   });
 
   it('a factory preset, extra named presets, and unknown names', () => {

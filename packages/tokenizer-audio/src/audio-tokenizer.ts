@@ -78,7 +78,7 @@ export function audioTokenizer(options: AudioTokenizerOptions = {}): AudioPlugin
       return decodeAudio(input, {
         ...o,
         timeoutMs: o.timeoutMs ?? options.timeoutMs,
-        mono: o.mono ?? true,
+        mono: o.mono ?? (preset.channels === 'first' ? 'first' : true),
         sampleRate: o.sampleRate ?? preset.sampleRate,
         duration: o.duration ?? window ?? maxDuration,
       });

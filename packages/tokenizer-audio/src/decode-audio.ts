@@ -5,7 +5,7 @@ import { DecodeError, normalizeInput, readFileHead, UnsupportedFormatError, type
 import type { AudioDecodeOptions, DecodedAudio } from './decoded-audio.js';
 import { FfmpegFailure, ffmpegDecodeError, probeMedia, readPcm } from './ffmpeg.js';
 import { SUPPORTED_AUDIO_FORMATS, sniffAudioFormat } from './file-types.js';
-import { downmix, resample } from './resample.js';
+import { downmix, firstChannel, resample } from './resample.js';
 import { decodeWavBytes, decodeWavFile, NonNativeWav } from './wav-decode.js';
 
 /**
@@ -57,7 +57,7 @@ function checkWindow(o: AudioDecodeOptions, label: string): void {
 function conform(d: DecodedAudio, o: AudioDecodeOptions): DecodedAudio {
   let { samples, channels } = d;
   if (o.mono && channels > 1) {
-    samples = downmix(samples, channels);
+    samples = o.mono === 'first' ? firstChannel(samples, channels) : downmix(samples, channels);
     channels = 1;
   }
   if (o.sampleRate && o.sampleRate !== d.sampleRate) {
@@ -108,7 +108,8 @@ async function decodeWithFfmpeg(
       throw new UnsupportedFormatError(label, codec, SUPPORTED_AUDIO_FORMATS);
     }
     if (!probe.audio) throw new DecodeError(label, 'audio', `it has no audio stream (${probe.container}${probe.hasVideo ? ', video only' : ''})`);
-    const channels = o.mono ? 1 : probe.audio.channels || 1;
+    // 'first': ffmpeg decodes every channel and conform() keeps channel 0 (its -ac 1 would mix them)
+    const channels = o.mono && o.mono !== 'first' ? 1 : probe.audio.channels || 1;
     const sampleRate = o.sampleRate ?? probe.audio.sampleRate;
     if (!sampleRate) throw new DecodeError(label, 'audio', `ffprobe reports no sample rate for its ${probe.audio.codec} stream`);
     let samples: Float32Array;

@@ -32,8 +32,8 @@ export interface AudioDecodeOptions extends DecodeOptions {
   readonly duration?: number;
   /** Resample to this rate (WAV: the built-in Kaiser resampler; other formats: ffmpeg `-ar`). */
   readonly sampleRate?: number;
-  /** Down-mix to one channel. Default false (keep the channels). */
-  readonly mono?: boolean;
+  /** One channel: `true` / `'mix'` averages the channels, `'first'` keeps channel 0. Default false (keep them all). */
+  readonly mono?: boolean | 'mix' | 'first';
   /** Kill ffmpeg / ffprobe after this many ms. Default 120 000. */
   readonly timeoutMs?: number;
 }

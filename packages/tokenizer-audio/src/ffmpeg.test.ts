@@ -92,6 +92,20 @@ describe('decoding compressed formats through the npm ffmpeg', () => {
     expect(d.samples.length % 2).toBe(0);
   });
 
+  it("mono: 'first' keeps channel 0 of a compressed stereo file; true mixes them (ffmpeg -ac 1)", async () => {
+    const path = join(dir, 'stereo.mp3');
+    const both = await decodeAudio(path);
+    const first = await decodeAudio(path, { mono: 'first' });
+    const mix = await decodeAudio(path, { mono: true });
+    expect([first.channels, mix.channels]).toEqual([1, 1]);
+    expect(first.samples.length).toBe(both.samples.length / 2);
+    for (let i = 0; i < first.samples.length; i += 97) expect(first.samples[i]).toBe(both.samples[2 * i]);
+    // 440 Hz left, 880 Hz right: the mix differs from the left channel
+    let diff = 0;
+    for (let i = 0; i < Math.min(first.samples.length, mix.samples.length); i++) diff = Math.max(diff, Math.abs(first.samples[i]! - mix.samples[i]!));
+    expect(diff).toBeGreaterThan(0.1);
+  });
+
   it('reads the audio track of a video file (MP4: mpeg4 video + AAC audio)', async () => {
     const path = join(dir, 'clip.mp4');
     ffmpeg('-f', 'lavfi', '-i', 'testsrc=s=32x32:d=1:r=10', '-i', wavPath, '-t', '1', '-c:v', 'mpeg4', '-c:a', 'aac', '-shortest', path);

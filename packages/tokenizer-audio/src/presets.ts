@@ -7,7 +7,8 @@ import { WINDOW_KINDS, type WindowKind } from './window.js';
  * spectrogram is cut into patches. Every field is validated (`validateAudioPreset`); a bad one throws
  * `BadPresetError` naming the field.
  *
- * Pipeline: down-mix to mono → resample to `sampleRate` → (`subtractMean`) → frames → window → |FFT|²
+ * Pipeline: mono (`channels`: the mean of the channels, or the first) → resample to `sampleRate` →
+ * (`subtractMean`) → frames → window → |FFT|²
  * → mel → log (floor `logFloor`) → (`dynamicRange`: clamp to max − range) → pad/cut to `frames`
  * → `(x − mean) / std`.
  */
@@ -35,6 +36,12 @@ export interface AudioPreset {
   readonly preemphasis?: number;
   /** `kaldi` only: subtract each frame's mean before pre-emphasis. */
   readonly removeDc?: boolean;
+  /**
+   * How multi-channel audio becomes mono: `mix` (default) averages the channels (Whisper's ffmpeg
+   * `-ac 1`); `first` keeps channel 0, as torchaudio.compliance.kaldi.fbank does with the [C, T]
+   * waveform the AST and ImageBind loaders pass it.
+   */
+  readonly channels?: 'mix' | 'first';
   /** Subtract the waveform mean first (AST / ImageBind data loaders; ImageBind does it per clip). */
   readonly subtractMean?: boolean;
   readonly mels: number;
@@ -112,6 +119,7 @@ const kaldiFbank = {
   preemphasis: 0.97,
   removeDc: true,
   subtractMean: true,
+  channels: 'first',
   mels: 128,
   melScale: 'kaldi',
   melNorm: 'none',
@@ -189,6 +197,7 @@ export function validateAudioPreset(preset: unknown, name: string): AudioPreset 
   optBool('dropLastFrame');
   optBool('removeDc');
   optBool('subtractMean');
+  if (p.channels !== undefined) oneOf('channels', ['mix', 'first'] as const);
   if (p.preemphasis !== undefined) num('preemphasis', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   if (frontend === 'stft' && (p.preemphasis ?? 0) !== 0) bad('preemphasis', 'is only supported by the kaldi frontend');
   const mels = posInt('mels', 1);

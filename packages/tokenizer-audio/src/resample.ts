@@ -124,6 +124,15 @@ export function resample(input: Float32Array, from: number, to: number, options:
 }
 
 /** Averages interleaved channels into mono. */
+/** Channel 0 of interleaved samples. */
+export function firstChannel(samples: Float32Array, channels: number): Float32Array {
+  if (channels === 1) return samples;
+  const frames = Math.floor(samples.length / channels);
+  const out = new Float32Array(frames);
+  for (let i = 0; i < frames; i++) out[i] = samples[i * channels]!;
+  return out;
+}
+
 export function downmix(samples: Float32Array, channels: number): Float32Array {
   if (channels === 1) return samples;
   const frames = Math.floor(samples.length / channels);
