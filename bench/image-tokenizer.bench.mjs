@@ -9,7 +9,8 @@
 // How each side runs in parallel (same process, same files, same libuv pool of 4 threads, default
 // sharp settings; the contenders alternate within each round):
 // - omnitok: `tokenizeImageBatch(files)` — files are read ahead, up to 4 images (2 × cores) decode at once
-//   in sharp/libvips on libuv threads while the main thread resizes + normalizes + patchifies finished
+//   (libjpeg-turbo through @omnitok/native-kernels when built with it, else sharp/libvips) on libuv
+//   threads while the main thread resizes + normalizes + patchifies finished
 //   ones (WebAssembly SIMD) into one contiguous Float32Array [24, 196, 768].
 // - transformers.js: `Promise.all(files.map(RawImage.read))` (sharp decodes concurrently), then one
 //   `processor(images)` call, which preprocesses all images concurrently (its resizes also run in sharp)
@@ -26,7 +27,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { CLIPImageProcessor, RawImage } from '@huggingface/transformers';
 import sharp from 'sharp';
-import { decodeImage, patchify, preprocessImage, tokenizeImageBatch } from '../packages/tokenizer-image/dist/index.js';
+import { decodeImage, jpegDecoderInUse, patchify, preprocessImage, tokenizeImageBatch } from '../packages/tokenizer-image/dist/index.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const fixtures = fileURLToPath(new URL('../packages/tokenizer-image/src/__fixtures__/', import.meta.url));
@@ -110,6 +111,7 @@ for (let r = 0; r < rounds; r++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`CLIP ViT-B/16 preprocessing, ${files.length} JPEGs (${sizes.map(([w, h]) => `${w}×${h}`).join(', ')}), ${rounds} rounds, median`);
 console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}, load average ${loadBefore.toFixed(2)} → ${loadavg()[0].toFixed(2)}`);
+console.log(`omnitok's JPEG decoder: ${await jpegDecoderInUse()} (OMNITOK_IMAGE_DECODER=sharp for the libvips one; @omnitok/native-kernels built with libjpeg headers for libjpeg)`);
 for (const [name, xs] of Object.entries(results)) {
   console.log(`  ${name.padEnd(56)} ${median(xs).toFixed(1).padStart(8)} images/s ${median(cpu[name]).toFixed(2).padStart(7)} ms CPU/image`);
 }

@@ -60,7 +60,12 @@ const flags = [
 ];
 mkdirSync(dirname(out), { recursive: true });
 const t0 = Date.now();
-const r = spawnSync(cxx, flags, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+// With libjpeg's headers (Debian: libjpeg62-turbo-dev) the addon also gets a JPEG decoder, which loads
+// libjpeg.so.62 at run time (no link-time dependency); without them it is built without one.
+const jpegHeader = ['/usr/include', '/usr/local/include', '/opt/homebrew/include'].some((d) => existsSync(join(d, 'jpeglib.h')));
+let r = jpegHeader ? spawnSync(cxx, ['-DOMNITOK_JPEG', ...flags], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' }) : undefined;
+const jpeg = r?.status === 0;
+if (!jpeg) r = spawnSync(cxx, flags, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
 if (r.error) skip(`${cxx}: ${r.error.message}`);
 if (r.status !== 0) {
   rmSync(`${out}.tmp`, { force: true });
@@ -68,4 +73,4 @@ if (r.status !== 0) {
   skip(`${cxx} exited with ${r.status}`);
 }
 renameSync(`${out}.tmp`, out);
-console.log(`@omnitok/native-kernels: built ${out} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`@omnitok/native-kernels: built ${out} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${jpeg ? 'with' : 'without'} the JPEG decoder${jpegHeader ? '' : ': no jpeglib.h'})`);

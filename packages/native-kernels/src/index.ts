@@ -50,6 +50,15 @@ export interface NativeKernels {
   info(): { blas: string; threads: number; isa: string };
   /** threads ≤ 0 keeps the current count; useBlas false forces the built-in GEMM. */
   configure(threads: number, useBlas: boolean): void;
+  /**
+   * JPEG → packed RGB (8-bit, 3 channels) with the system's libjpeg(-turbo) on libuv's thread pool —
+   * present when the addon was built with libjpeg's headers. Resolves with a string (why) instead of
+   * pixels for anything but a plain decode (CMYK/YCCK, EXIF orientation ≠ 1, a libjpeg warning such as
+   * truncated data, an error, more than maxPixels): the caller decodes those another way.
+   */
+  decodeJpeg?(bytes: Uint8Array, maxPixels: number): Promise<{ data: Uint8Array; width: number; height: number } | string>;
+  /** '' when decodeJpeg can run (libjpeg.so.62 loaded), else why not. */
+  jpegDecoder?(): string;
 }
 
 export type LoadResult = { ok: true; kernels: NativeKernels; path: string } | { ok: false; reason: string };

@@ -19,6 +19,11 @@
 #include <cstring>
 #include <string>
 #include <vector>
+#ifdef OMNITOK_JPEG
+#include <csetjmp>
+#include <cstdio>
+#include <jpeglib.h>
+#endif
 
 namespace {
 
@@ -935,6 +940,8 @@ napi_value Configure(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+#include "jpeg-decode.inc"
+
 napi_value Init(napi_env env, napi_value exports) {
   // one setup and one pool per process, shared by every JS environment (main thread, worker_threads)
   static std::mutex init_mu;
@@ -967,6 +974,13 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);
     napi_set_named_property(env, exports, f.name, fn);
   }
+#ifdef OMNITOK_JPEG
+  for (auto& f : {std::pair<const char*, napi_callback>{"decodeJpeg", DecodeJpeg}, {"jpegDecoder", JpegDecoder}}) {
+    napi_value fn;
+    napi_create_function(env, f.first, NAPI_AUTO_LENGTH, f.second, nullptr, &fn);
+    napi_set_named_property(env, exports, f.first, fn);
+  }
+#endif
   return exports;
 }
 

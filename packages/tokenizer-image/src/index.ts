@@ -4,7 +4,7 @@
  * pass it to `createModalityRegistry`, or call the stage functions directly.
  */
 export { imageTokenizer, type ImageTokenizer, type ImageTokenizerOptions } from './image-tokenizer.js';
-export { decodeImage, DEFAULT_MAX_PIXELS, type DecodedImage, type ImageDecodeOptions } from './decode-image.js';
+export { decodeImage, DEFAULT_MAX_PIXELS, jpegDecoderInUse, type DecodedImage, type ImageDecodeOptions } from './decode-image.js';
 export {
   preprocessImage,
   preprocessImageInto,
