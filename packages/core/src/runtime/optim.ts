@@ -112,7 +112,7 @@ export class AdamW {
         // `native`: one in-place pass over p, m, v (same arithmetic as below)
         const hyper = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay, bc1, bc2 };
         if (guard) {
-          webgpuAdamW(p, g, m, v, hyper, guard); // checked by canApplyGuarded()
+          if (!webgpuAdamW(p, g, m, v, hyper, guard)) throw new InvalidArgumentError(`grads.get('${name}')`, `${g.size} values`, `the ${p.size} of the parameter`);
           continue;
         }
         if (fusedAdamW(p, g, m, v, hyper) || webgpuAdamW(p, g, m, v, hyper)) continue; // `webgpu`: 3 WGSL dispatches
