@@ -8,6 +8,7 @@ export { decodeImage, DEFAULT_MAX_PIXELS, jpegDecoderInUse, type DecodedImage, t
 export {
   preprocessImage,
   preprocessImageInto,
+  type ImagePreprocessOptions,
   prepareImagePreset,
   type ImageFeatures,
   type PreparedImagePreset,

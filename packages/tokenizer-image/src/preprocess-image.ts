@@ -14,6 +14,16 @@ export interface ImageFeatures extends Features {
   readonly patchSize: number;
 }
 
+/** Options of {@link preprocessImage}: augmentation and, for presets that crop, where the crop sits. */
+export interface ImagePreprocessOptions extends PreprocessOptions {
+  /**
+   * Which crop of the resized image (presets with `crop: 'center'`): `center` (default), or `start` /
+   * `end` along its longer side — left / right of a landscape image, top / bottom of a portrait one —
+   * the three spatial crops of SlowFast / pytorchvideo / ImageBind evaluation (`uniform_crop`).
+   */
+  readonly cropPosition?: 'start' | 'center' | 'end';
+}
+
 /** A preset looked up and validated once: geometry plus the normalization lookup table. */
 export interface PreparedImagePreset extends ResolvedImagePreset {
   readonly name: string;
@@ -60,7 +70,7 @@ export function prepareImagePreset(
 export function preprocessImage(
   decoded: DecodedImage,
   preset?: string | ImagePreset | PreparedImagePreset,
-  options: PreprocessOptions = {},
+  options: ImagePreprocessOptions = {},
 ): ImageFeatures {
   const p = prepareImagePreset(preset);
   const data = new Float32Array(p.channels * p.height * p.width);
@@ -83,7 +93,7 @@ export function preprocessImage(
 export function preprocessImageInto(
   decoded: DecodedImage,
   p: PreparedImagePreset,
-  options: PreprocessOptions,
+  options: ImagePreprocessOptions,
   out: Float32Array,
   offset: number,
   layout: 'chw' | 'patches' = 'chw',
@@ -120,23 +130,29 @@ export function preprocessImageInto(
     padX = Math.floor((W - resizedW) / 2);
     padY = Math.floor((H - resizedH) / 2);
   } else {
+    const torch = preset.interpolation === 'bilinear-torch';
     if (preset.resize === 'shortest') {
-      // torchvision _compute_resized_output_size: the long side is int(size * long / short).
       const target = preset.resizeSize ?? Math.max(H, W);
       const { width: w, height: h } = view;
       if (w <= h) {
         resizedW = target;
-        resizedH = Math.trunc((target * h) / w);
+        // pytorchvideo short_side_scale: int(floor(float(long) / short * size)); torchvision
+        // _compute_resized_output_size: int(size * long / short)
+        resizedH = torch ? Math.floor((h / w) * target) : Math.trunc((target * h) / w);
       } else {
         resizedH = target;
-        resizedW = Math.trunc((target * w) / h);
+        resizedW = torch ? Math.floor((w / h) * target) : Math.trunc((target * w) / h);
       }
     } else {
       resizedW = preset.resizeSize ?? W;
       resizedH = preset.resizeSize ?? H;
     }
-    // torchvision CenterCrop: int(round((size - crop) / 2.0)), Python rounding.
-    window = { x: roundHalfEven((resizedW - W) / 2), y: roundHalfEven((resizedH - H) / 2), width: W, height: H };
+    window = cropWindow(resizedW, resizedH, W, H, preset.cropRounding ?? 'round', options.cropPosition ?? 'center');
+  }
+
+  if (preset.interpolation === 'bilinear-torch') {
+    torchBilinearInto(view, resizedW, resizedH, window, flip, p, out, offset, layout);
+    return;
   }
 
   const plane = H * W;
@@ -306,4 +322,87 @@ function checkDecoded(decoded: DecodedImage): void {
   ) {
     throw new InvalidArgumentError('decoded', decoded, 'a DecodedImage { data: Uint8Array of width × height × 3, width, height, channels: 3 }');
   }
+}
+
+/**
+ * The crop window of a resized image: centred per `rounding` (torchvision `round`, pytorchvideo
+ * `ceil`), or moved to the start / end of the longer side (pytorchvideo `uniform_crop` spatial_idx 0 / 2).
+ */
+function cropWindow(resizedW: number, resizedH: number, W: number, H: number, rounding: 'round' | 'ceil', position: 'start' | 'center' | 'end'): OutputWindow {
+  const centre = (margin: number) => (rounding === 'ceil' ? Math.ceil(margin / 2) : roundHalfEven(margin / 2));
+  let x = centre(resizedW - W);
+  let y = centre(resizedH - H);
+  if (position !== 'center') {
+    if (resizedH > resizedW) y = position === 'start' ? 0 : resizedH - H;
+    else x = position === 'start' ? 0 : resizedW - W;
+  }
+  return { x, y, width: W, height: H };
+}
+
+/**
+ * `torch.nn.functional.interpolate(x / 255, size, mode='bilinear', align_corners=False)` then
+ * `(x − mean) / std`, every operation rounded to float32 as torch's CPU kernel does (source index
+ * `max(scale·(i + 0.5) − 0.5, 0)` with `scale = in / out` in float32, two taps per axis, the width pass
+ * inside the height pass), for the `window` of the resized image only, written in `layout`.
+ */
+function torchBilinearInto(
+  view: PixelView,
+  resizedW: number,
+  resizedH: number,
+  window: OutputWindow,
+  flip: boolean,
+  p: PreparedImagePreset,
+  out: Float32Array,
+  offset: number,
+  layout: 'chw' | 'patches',
+): void {
+  const f = Math.fround;
+  const { channels: C, height: H, width: W } = p;
+  const axis = (inSize: number, outSize: number, first: number, count: number) => {
+    const scale = f(inSize / outSize);
+    const i0 = new Int32Array(count);
+    const i1 = new Int32Array(count);
+    const w0 = new Float32Array(count);
+    const w1 = new Float32Array(count);
+    for (let k = 0; k < count; k++) {
+      let real = f(f(scale * f(first + k + 0.5)) - 0.5);
+      if (real < 0) real = 0;
+      const a = Math.min(Math.trunc(real), inSize - 1);
+      const lambda = Math.min(Math.max(f(real - a), 0), 1);
+      i0[k] = a;
+      i1[k] = a + (a < inSize - 1 ? 1 : 0);
+      w1[k] = lambda;
+      w0[k] = f(1 - lambda);
+    }
+    return { i0, i1, w0, w1 };
+  };
+  const xs = axis(view.width, resizedW, window.x, W);
+  const ys = axis(view.height, resizedH, window.y, H);
+  const unit = new Float32Array(256);
+  for (let v = 0; v < 256; v++) unit[v] = f(v / 255);
+  const mean = Array.from({ length: C }, (_, c) => f(p.preset.mean[c]!));
+  const std = Array.from({ length: C }, (_, c) => f(p.preset.std[c]!));
+  const { data, stride } = view;
+  const chw = layout === 'chw' ? out : new Float32Array(C * H * W);
+  const base = layout === 'chw' ? offset : 0;
+  for (let y = 0; y < H; y++) {
+    const r0 = (view.y + ys.i0[y]!) * stride;
+    const r1 = (view.y + ys.i1[y]!) * stride;
+    const wy0 = ys.w0[y]!;
+    const wy1 = ys.w1[y]!;
+    for (let x = 0; x < W; x++) {
+      const c0 = (view.x + xs.i0[x]!) * C;
+      const c1 = (view.x + xs.i1[x]!) * C;
+      const wx0 = xs.w0[x]!;
+      const wx1 = xs.w1[x]!;
+      const ox = flip ? W - 1 - x : x;
+      for (let c = 0; c < C; c++) {
+        const t0 = f(f(unit[data[r0 + c0 + c]!]! * wx0) + f(unit[data[r0 + c1 + c]!]! * wx1));
+        const t1 = f(f(unit[data[r1 + c0 + c]!]! * wx0) + f(unit[data[r1 + c1 + c]!]! * wx1));
+        const v = f(f(t0 * wy0) + f(t1 * wy1));
+        chw[base + (c * H + y) * W + ox] = f(f(v - mean[c]!) / std[c]!);
+      }
+    }
+  }
+  if (layout === 'patches') patchifyInto(chw, 0, C, H, W, p.preset.patchSize, out, offset);
 }

@@ -29,7 +29,7 @@ describe('image presets', () => {
     ['patchSize', { patchSize: 15 }, /"patchSize" 15 must divide the output size 224×224/],
     ['resize', { resize: 'stretch' }, /"resize" must be/],
     ['crop', { crop: 'none' }, /"crop" must be "center" with resize "shortest"/],
-    ['interpolation', { interpolation: 'lanczos' }, /"interpolation" must be one of bicubic, bilinear, nearest, got "lanczos"/],
+    ['interpolation', { interpolation: 'lanczos' }, /"interpolation" must be one of bicubic, bilinear, nearest, bilinear-torch, got "lanczos"/],
     ['mean', { mean: [0.5, 0.5] }, /"mean" must be 3 finite numbers/],
     ['std', { std: [0.5, 0, 0.5] }, /"std" must be 3 positive numbers/],
     ['channels', { channels: 4 }, /"channels" must be 1 or 3/],

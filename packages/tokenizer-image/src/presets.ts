@@ -33,7 +33,19 @@ export interface ImagePreset {
   /** Resize target before the crop (`shortest`: the short side; `squash`: both sides). */
   readonly resizeSize?: number;
   readonly crop: 'center' | 'none';
-  readonly interpolation: Interpolation;
+  /**
+   * A Pillow filter (`bicubic`, `bilinear`, `nearest`: 8-bit passes with antialiasing, as `Image.resize`),
+   * or `bilinear-torch`: `torch.nn.functional.interpolate(mode='bilinear', align_corners=False)` on
+   * float32 pixels / 255 — no antialias, no 8-bit rounding — with `resize: 'shortest'` sized as
+   * pytorchvideo's `short_side_scale` (`floor(long / short · side)`), as ImageBind's and other
+   * pytorchvideo pipelines preprocess video frames.
+   */
+  readonly interpolation: Interpolation | 'bilinear-torch';
+  /**
+   * Where an odd margin puts the centre crop: `round` (default) is torchvision's `CenterCrop`
+   * (`round((size − crop) / 2)`), `ceil` is pytorchvideo / SlowFast `uniform_crop` (`ceil(...)`).
+   */
+  readonly cropRounding?: 'round' | 'ceil';
   /** Per-channel mean and std on the [0, 1] scale; one entry per output channel. */
   readonly mean: readonly number[];
   readonly std: readonly number[];
@@ -122,7 +134,7 @@ export const IMAGE_PRESETS: Readonly<Record<string, ImagePreset>> = Object.freez
 export const DEFAULT_IMAGE_PRESET = 'clip-vit-b-16';
 
 const KNOWN_FIELDS = new Set([
-  'name', 'description', 'size', 'patchSize', 'resize', 'resizeSize', 'crop', 'interpolation', 'mean', 'std', 'channels', 'padColor', 'augment',
+  'name', 'description', 'size', 'patchSize', 'resize', 'resizeSize', 'crop', 'cropRounding', 'interpolation', 'mean', 'std', 'channels', 'padColor', 'augment',
 ]);
 const MAX_SIDE = 16384;
 
@@ -160,9 +172,11 @@ export function validateImagePreset(preset: ImagePreset, name = preset.name ?? '
     bad('resize', `must be "shortest", "squash" or "longest-pad", got ${JSON.stringify(p.resize)}`);
   }
   if (p.crop !== 'center' && p.crop !== 'none') bad('crop', `must be "center" or "none", got ${JSON.stringify(p.crop)}`);
-  if (!INTERPOLATIONS.includes(p.interpolation as Interpolation)) {
-    bad('interpolation', `must be one of ${INTERPOLATIONS.join(', ')}, got ${JSON.stringify(p.interpolation)}`);
+  if (!INTERPOLATIONS.includes(p.interpolation as Interpolation) && p.interpolation !== 'bilinear-torch') {
+    bad('interpolation', `must be one of ${[...INTERPOLATIONS, 'bilinear-torch'].join(', ')}, got ${JSON.stringify(p.interpolation)}`);
   }
+  if (p.interpolation === 'bilinear-torch' && p.resize === 'longest-pad') bad('interpolation', '"bilinear-torch" works with resize "shortest" or "squash"');
+  if (p.cropRounding !== undefined && p.cropRounding !== 'round' && p.cropRounding !== 'ceil') bad('cropRounding', `must be "round" or "ceil", got ${JSON.stringify(p.cropRounding)}`);
   if (p.resizeSize !== undefined && !isSide(p.resizeSize)) bad('resizeSize', `must be a positive integer, got ${JSON.stringify(p.resizeSize)}`);
   const resizeSize = p.resizeSize as number | undefined;
   if (p.resize === 'shortest') {
