@@ -7,7 +7,8 @@ import { readFrames, type ReadFramesOptions } from './read-frames.js';
 import { planFrames } from './sample-frames.js';
 
 /**
- * Video features: `[T, C, H, W]` float32 (T = clips × frames per clip, clip-major), each frame
+ * Video features: `[T, C, H, W]` float32 (T = clips × frames per clip, clip-major; with spatial crops
+ * each crop of a sampled clip is a clip of its own, crop-minor), each frame
  * preprocessed by the image package, plus where every frame came from.
  */
 export interface VideoFeatures extends Features {
@@ -96,13 +97,19 @@ export async function preprocessVideo(
     },
   );
   const T = plan.indices.length;
+  const K = r.spatialCrops;
+  const F = plan.framesPerClip;
+  // position p of the plan (clip c = p / F, frame f) → output frame of spatial crop k: clip-major, then crop
+  const at = (p: number, k: number) => K === 1 ? p : (Math.floor(p / F) * K + k) * F + (p % F);
+  const CROPS = [['center'], [], [], ['start', 'center', 'end']][K]! as ('start' | 'center' | 'end')[];
   const frameSize = r.channels * r.height * r.width;
-  const data = new Float32Array(T * frameSize);
-  const timestamps = new Float64Array(T);
+  const data = new Float32Array(T * K * frameSize);
+  const timestamps = new Float64Array(T * K);
   const warnings: string[] = [...decoded.warnings];
   const imageOptions = { augment: options.augment, seed };
   const distinct = new Set(plan.indices).size;
-  const workerCount = options.workers ?? (distinct >= WORKER_MIN_FRAMES ? defaultPreprocessWorkers() : 0);
+  // several crops per frame run in this thread (ImageBind samples 10 frames)
+  const workerCount = K > 1 ? 0 : options.workers ?? (distinct >= WORKER_MIN_FRAMES ? defaultPreprocessWorkers() : 0);
   // Workers start now and join in once loaded; until then (and whenever all are busy) this thread works too.
   const pool: PreprocessPool | undefined =
     workerCount > 0 ? startPreprocessPool(workerCount, r.image, imageOptions, { source: decoded.source, format: decoded.format }) : undefined;
@@ -124,31 +131,36 @@ export async function preprocessVideo(
         const job = pool.submit(rgb, frame.image.width, frame.image.height, data, head! * frameSize);
         job.catch(() => undefined); // awaited below; keep an early failure from going unhandled
         pending.push(job);
-      } else preprocessImageInto(frame.image, r.image, imageOptions, data, head! * frameSize);
+      } else if (K === 1) preprocessImageInto(frame.image, r.image, imageOptions, data, head! * frameSize);
+      else CROPS.forEach((cropPosition, k) => preprocessImageInto(frame.image, r.image, { ...imageOptions, cropPosition }, data, at(head!, k) * frameSize));
       lastData = frame.image.data;
       lastTime = frame.time;
       lastPosition = head!;
-      timestamps[head!] = frame.time;
+      for (let k = 0; k < K; k++) timestamps[at(head!, k)] = frame.time;
       for (const p of rest) {
         copies.push([p, head!]);
-        timestamps[p] = frame.time;
+        for (let k = 0; k < K; k++) timestamps[at(p, k)] = frame.time;
       }
     }
     await Promise.all(pending);
   } finally {
     await pool?.close();
   }
-  for (const [to, from] of copies) data.copyWithin(to * frameSize, from * frameSize, (from + 1) * frameSize);
+  for (const [to, from] of copies) {
+    for (let k = 0; k < K; k++) data.copyWithin(at(to, k) * frameSize, at(from, k) * frameSize, (at(from, k) + 1) * frameSize);
+  }
+  const frameIndices = K === 1 ? plan.indices : new Int32Array(T * K);
+  if (K > 1) plan.indices.forEach((index, p) => { for (let k = 0; k < K; k++) frameIndices[at(p, k)] = index; });
   return {
     data,
-    shape: [T, r.channels, r.height, r.width],
+    shape: [T * K, r.channels, r.height, r.width],
     axes: ['frame', 'channel', 'height', 'width'],
     modality: 'video',
     preset: r.name,
     source: decoded.source,
     timestamps,
-    frameIndices: plan.indices,
-    clips: plan.clips,
+    frameIndices,
+    clips: plan.clips * K,
     framesPerClip: plan.framesPerClip,
     tubelet: r.tubelet,
     warnings,

@@ -11,7 +11,7 @@ describe('video presets', () => {
     expect(plugin.describeTokens!('videomae-16x224')).toEqual({ kind: 'continuous', dim: 1536, tokens: 1568, grid: [8, 14, 14], variable: undefined });
     expect(plugin.describeTokens!('videomae-16x224-uniform').tokens).toBe(1568);
     expect(plugin.describeTokens!('vivit-32x224')).toMatchObject({ dim: 1536, tokens: 3136, grid: [16, 14, 14] });
-    expect(plugin.describeTokens!('imagebind')).toMatchObject({ dim: 1176, tokens: 1280, grid: [5, 1, 16, 16] });
+    expect(plugin.describeTokens!('imagebind')).toMatchObject({ dim: 1176, tokens: 3840, grid: [15, 1, 16, 16] });
   });
 
   it('are plain JSON and reuse image presets for the frames', () => {
@@ -39,6 +39,9 @@ describe('video presets', () => {
     expect(field({ ...base, image: 'no-such-image-preset' })).toBe('image');
     expect(field({ ...base, end: 0 })).toBe('end');
     expect(field({ ...base, colour: true })).toBe('colour');
+    expect(field({ ...base, spatialCrops: 2 })).toBe('spatialCrops');
+    expect(field({ ...base, image: 'siglip-224', spatialCrops: 3 })).toBe('spatialCrops'); // squash, no crop to move
+    expect(resolveVideoPreset({ ...base, spatialCrops: 3 }).clips).toBe(3);
     expect(() => plugin.describeTokens!('nope')).toThrow(/videomae-16x224/);
   });
 });

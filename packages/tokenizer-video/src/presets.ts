@@ -53,6 +53,12 @@ export interface VideoPreset {
   readonly image: string | ImagePreset;
   /** Tubelet `[t, P, P]` (frames, height, width): a Conv3d stem with kernel = stride = tubelet. */
   readonly tubelet: readonly [number, number, number];
+  /**
+   * 1 (default): the frame preset's crop. 3: three spatial crops of every clip — left, centre, right of
+   * a landscape frame (top, centre, bottom of a portrait one), SlowFast / pytorchvideo `uniform_crop`,
+   * as ImageBind evaluates video — each its own clip of the output, clip-major then crop.
+   */
+  readonly spatialCrops?: 1 | 3;
 }
 
 function frames224(mean: readonly number[], std: readonly number[], patchSize: number, resizeSize: number | undefined, description: string): ImagePreset {
@@ -75,8 +81,13 @@ function frames224(mean: readonly number[], std: readonly number[], patchSize: n
 const VIDEOMAE_FRAMES = frames224(IMAGENET_MEAN, IMAGENET_STD, 16, undefined, 'VideoMAE frames: shortest side 224 bilinear, center crop 224, ImageNet mean/std');
 // HF VivitImageProcessor: shortest edge 256 (bilinear), center crop 224, rescale to [−1, 1].
 const VIVIT_FRAMES = frames224([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], 16, 256, 'ViViT frames: shortest side 256 bilinear, center crop 224, mean/std 0.5 ([−1, 1])');
-// ImageBind data.py: ShortSideScale(224) (bilinear), CLIP mean/std, crop 224 (the centre one of its three).
-const IMAGEBIND_FRAMES = frames224(CLIP_MEAN, CLIP_STD, 14, undefined, 'ImageBind frames: shortest side 224 bilinear, center crop 224, CLIP mean/std');
+// ImageBind data.py: / 255, pytorchvideo ShortSideScale(224) (torch bilinear, no antialias), NormalizeVideo
+// with CLIP mean/std, SpatialCrop(224, num_crops=3) (uniform_crop: ceil-centred; the preset's spatialCrops).
+const IMAGEBIND_FRAMES: ImagePreset = {
+  ...frames224(CLIP_MEAN, CLIP_STD, 14, undefined, 'ImageBind frames: / 255, shortest side 224 torch bilinear (no antialias), CLIP mean/std, crop 224 (uniform_crop)'),
+  interpolation: 'bilinear-torch',
+  cropRounding: 'ceil',
+};
 
 /** The named presets. */
 export const VIDEO_PRESETS: Readonly<Record<string, VideoPreset>> = Object.freeze({
@@ -103,10 +114,11 @@ export const VIDEO_PRESETS: Readonly<Record<string, VideoPreset>> = Object.freez
   },
   imagebind: {
     name: 'imagebind',
-    description: 'ImageBind: 5 clips of 2 s × 2 frames, 224 CLIP frames (centre crop), tubelet 2×14×14 → 5 × 256 tokens × 1176',
+    description: 'ImageBind: 5 clips of 2 s × 2 frames × 3 spatial crops, 224 CLIP frames (torch bilinear), tubelet 2×14×14 → 15 × 256 tokens × 1176',
     sampling: { mode: 'clips', clips: 5, clipDuration: 2, frames: 2 },
     image: IMAGEBIND_FRAMES,
     tubelet: [2, 14, 14],
+    spatialCrops: 3,
   },
 });
 
@@ -122,15 +134,17 @@ export interface ResolvedVideoPreset {
   readonly channels: number;
   readonly height: number;
   readonly width: number;
-  /** Number of clips (1 unless `sampling.mode` is `clips`). */
+  /** Clips of the output: sampled clips (1 unless `sampling.mode` is `clips`) × `spatialCrops`. */
   readonly clips: number;
+  /** Spatial crops per sampled clip (1 or 3). */
+  readonly spatialCrops: number;
   /** Frames per clip; for `fps` sampling the maximum (after padding to a multiple of the tubelet depth). */
   readonly framesPerClip: number;
   /** True when the frame count depends on the input (`fps` sampling). */
   readonly variable: boolean;
 }
 
-const FIELDS = new Set(['name', 'description', 'sampling', 'start', 'end', 'image', 'tubelet']);
+const FIELDS = new Set(['name', 'description', 'sampling', 'start', 'end', 'image', 'tubelet', 'spatialCrops']);
 const MAX_FRAMES = 4096;
 
 /**
@@ -191,10 +205,13 @@ export function validateVideoPreset(preset: VideoPreset, name = preset?.name ?? 
   }
   if (image.height % ph !== 0 || image.width % pw !== 0) bad('tubelet', `${ph}×${pw} must divide the frame size ${image.height}×${image.width}`);
 
-  const clips = s.mode === 'clips' ? (s.clips as number) : 1;
+  const spatialCrops = preset.spatialCrops ?? 1;
+  if (spatialCrops !== 1 && spatialCrops !== 3) bad('spatialCrops', `must be 1 or 3, got ${JSON.stringify(preset.spatialCrops)}`);
+  if (spatialCrops === 3 && image.preset.crop !== 'center') bad('spatialCrops', 'needs a frame preset that crops (crop "center")');
+  const clips = (s.mode === 'clips' ? (s.clips as number) : 1) * spatialCrops;
   const variable = s.mode === 'fps';
   let framesPerClip = variable ? Math.ceil((s.maxFrames as number) / t) * t : (s.frames as number);
   if (!variable && framesPerClip % t !== 0) bad('tubelet', `depth ${t} must divide the ${framesPerClip} frames per clip`);
   framesPerClip = Math.max(framesPerClip, t);
-  return { name, preset, image, tubelet: [t, ph, pw], channels: image.channels, height: image.height, width: image.width, clips, framesPerClip, variable };
+  return { name, preset, image, tubelet: [t, ph, pw], channels: image.channels, height: image.height, width: image.width, clips, spatialCrops, framesPerClip, variable };
 }

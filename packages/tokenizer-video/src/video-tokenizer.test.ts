@@ -52,13 +52,19 @@ describe('video plugin', () => {
     expect(tokens.modality).toBe('video');
   });
 
-  it('imagebind: 5 clips × 2 frames (first and last of each 2 s window), grid [5, 1, 16, 16]', async () => {
+  it('imagebind: 5 clips × 2 frames (first and last of each 2 s window) × 3 spatial crops, grid [15, 1, 16, 16]', async () => {
     const features = await plugin.preprocess(await plugin.decode(mp4), 'imagebind');
-    expect(features.clips).toBe(5);
-    expect(contents(features, 0.4578275, 0.26130258)).toEqual([0, 49, 7, 56, 13, 62, 19, 68, 25, 74]);
+    expect(features.clips).toBe(15);
+    expect(features.framesPerClip).toBe(2);
+    // clip-major, then crop (left, centre, right), then frame: every sampled pair three times
+    const pairs = [[0, 49], [7, 56], [13, 62], [19, 68], [25, 74]];
+    const expected = pairs.flatMap((pair) => [...pair, ...pair, ...pair]);
+    expect(contents(features, 0.4578275, 0.26130258)).toEqual(expected);
+    expect([...features.frameIndices]).toEqual(expected);
+    expect(features.timestamps[2]).toBe(features.timestamps[0]); // crop 1 of clip 0, frame 0
     const tokens = plugin.tokenize(features);
-    expect(tokens.grid).toEqual([5, 1, 16, 16]);
-    expect(tokens.shape).toEqual([1280, 1176]);
+    expect(tokens.grid).toEqual([15, 1, 16, 16]);
+    expect(tokens.shape).toEqual([3840, 1176]);
   });
 
   it('samples a time window [start, end) given in the preset or the call, with fixed-fps sampling', async () => {
