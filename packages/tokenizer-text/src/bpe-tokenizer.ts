@@ -7,7 +7,7 @@ import { END_OF_TEXT, loadClipVocabulary, START_OF_TEXT } from './vocab-files.js
 
 /** What every text tokenizer of this package offers (BPE and bytes alike). */
 export interface TextTokenizer {
-  readonly kind: 'clip-bpe' | 'bpe' | 'bytes';
+  readonly kind: 'clip-bpe' | 'bpe' | 'bytes' | 'sentencepiece';
   /** Number of ids (the embedding table's rows). */
   readonly vocabSize: number;
   /** Default row length of `encode` / `encodeBatch`. */
@@ -16,8 +16,8 @@ export interface TextTokenizer {
   readonly sot?: number;
   /** End-of-text id, if the tokenizer has one (CLIP pools the features at its position). */
   readonly eot?: number;
-  /** Padding id: always 0. */
-  readonly pad: 0;
+  /** Padding id: 0, except for SentencePiece models that pad with another (SigLIP: `</s>`). */
+  readonly pad: number;
   /** The ids of `text` without specials and without a length limit. */
   encodeIds(text: string): Int32Array;
   /** One text as a `[contextLength]` row with specials, padding, mask and EOT index. */

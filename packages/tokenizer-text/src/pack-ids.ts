@@ -38,10 +38,11 @@ export interface PackOptions {
   readonly truncate?: boolean;
 }
 
-/** The specials of a tokenizer: what goes around the ids. Padding is always id 0. */
+/** The specials of a tokenizer: what goes around the ids, and the padding id (0 unless given). */
 export interface Specials {
   readonly sot?: number;
   readonly eot?: number;
+  readonly pad?: number;
 }
 
 export function checkContextLength(contextLength: number, specials: Specials, argument = 'contextLength'): number {
@@ -53,8 +54,8 @@ export function checkContextLength(contextLength: number, specials: Specials, ar
 }
 
 /**
- * Writes `[SOT, ...ids, EOT]` (cut to fit) into `out` at `offset`; `out` must hold `context` zeros
- * there. Returns the row's length and whether it was cut.
+ * Writes `[SOT, ...ids, EOT]` (cut to fit) into `out` at `offset`; `out` must hold `context` padding
+ * ids there. Returns the row's length and whether it was cut.
  */
 export function packInto(
   ids: ArrayLike<number>,
@@ -82,7 +83,7 @@ export function packInto(
 
 /** {@link packInto} for one row, with its mask and EOT index. */
 export function packIds(ids: ArrayLike<number>, specials: Specials, context: number, truncate = true, label = () => '<ids>'): Encoding {
-  const out = new Int32Array(context);
+  const out = new Int32Array(context).fill(specials.pad ?? 0);
   const { length, truncated } = packInto(ids, specials, context, truncate, out, 0, label);
   const mask = new Uint8Array(context);
   mask.fill(1, 0, length);
@@ -98,7 +99,7 @@ export function packBatch(
   label = (i: number) => `texts[${i}]`,
 ): BatchEncoding {
   const batch = idLists.length;
-  const ids = new Int32Array(batch * context);
+  const ids = new Int32Array(batch * context).fill(specials.pad ?? 0);
   const lengths = new Int32Array(batch);
   const truncated = new Uint8Array(batch);
   idLists.forEach((list, i) => {

@@ -8,6 +8,8 @@ export interface TextTokenizerInfo {
   readonly contextLength: number;
   readonly sot: number | null;
   readonly eot: number | null;
+  /** Padding id (0 except SentencePiece models that pad with another); absent in older features = 0. */
+  readonly pad?: number;
   readonly truncate: boolean;
 }
 
@@ -43,6 +45,7 @@ export function preprocessText(
       contextLength: tokenizer.contextLength,
       sot: tokenizer.sot ?? null,
       eot: tokenizer.eot ?? null,
+      pad: tokenizer.pad,
       truncate: meta.truncate ?? true,
     },
   };

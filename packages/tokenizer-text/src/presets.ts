@@ -5,14 +5,22 @@ import { BadPresetError } from '@omnitok/core';
  *
  * - `kind`: `clip-bpe` (CLIP's BPE; the bundled vocabulary unless `merges` names another
  *   CLIP-format merges file), `bpe` (a `vocab` = vocab.json + `merges` = merges.txt pair, or a
- *   CLIP-format `merges` file alone, e.g. one written by `saveMerges`), or `bytes` (UTF-8 bytes).
+ *   CLIP-format `merges` file alone, e.g. one written by `saveMerges`), `bytes` (UTF-8 bytes), or
+ *   `sentencepiece` (a unigram `model` file such as SigLIP's `spiece.model`; `</s>` appended unless
+ *   `addEos: false`, padded with `padId`, default `</s>` as HF's SiglipTokenizer).
  * - `contextLength`: ids per row, specials included (77 for CLIP).
  * - `truncate`: cut long texts open_clip style (default true); false makes them an error.
  */
 export interface TextPreset {
   readonly name?: string;
-  readonly kind: 'clip-bpe' | 'bpe' | 'bytes';
+  readonly kind: 'clip-bpe' | 'bpe' | 'bytes' | 'sentencepiece';
   readonly contextLength: number;
+  /** SentencePiece only: path of the `.model` file. */
+  readonly model?: string;
+  /** SentencePiece only: append `</s>` (default true). */
+  readonly addEos?: boolean;
+  /** SentencePiece only: the padding id (default: `</s>` when the model has one, else 0). */
+  readonly padId?: number;
   readonly truncate?: boolean;
   /** Path of a merges file (`.txt` or `.txt.gz`). */
   readonly merges?: string;
@@ -43,7 +51,17 @@ export function validateTextPreset(name: string, preset: TextPreset): TextPreset
     throw new BadPresetError('text', name, { field, reason });
   };
   const p = preset as unknown as Record<string, unknown>;
-  if (p.kind !== 'clip-bpe' && p.kind !== 'bpe' && p.kind !== 'bytes') bad('kind', `must be "clip-bpe", "bpe" or "bytes", got ${JSON.stringify(p.kind)}`);
+  if (p.kind !== 'clip-bpe' && p.kind !== 'bpe' && p.kind !== 'bytes' && p.kind !== 'sentencepiece') {
+    bad('kind', `must be "clip-bpe", "bpe", "bytes" or "sentencepiece", got ${JSON.stringify(p.kind)}`);
+  }
+  if (p.kind === 'sentencepiece') {
+    if (typeof p.model !== 'string') bad('model', 'is required for kind "sentencepiece" (a .model file path)');
+    for (const field of ['merges', 'vocab', 'endOfWord', 'maxMerges', 'normalization'] as const) if (p[field] !== undefined) bad(field, 'is not used with kind "sentencepiece"');
+    if (p.addEos !== undefined && typeof p.addEos !== 'boolean') bad('addEos', `must be a boolean, got ${JSON.stringify(p.addEos)}`);
+    if (p.padId !== undefined && (typeof p.padId !== 'number' || !Number.isInteger(p.padId) || p.padId < 0)) bad('padId', `must be a non-negative integer, got ${JSON.stringify(p.padId)}`);
+  } else {
+    for (const field of ['model', 'addEos', 'padId'] as const) if (p[field] !== undefined) bad(field, 'is only used with kind "sentencepiece"');
+  }
   const c = p.contextLength;
   if (typeof c !== 'number' || !Number.isInteger(c) || c < 2 || c > 1 << 24) bad('contextLength', `must be an integer in [2, ${1 << 24}], got ${JSON.stringify(c)}`);
   if (p.truncate !== undefined && typeof p.truncate !== 'boolean') bad('truncate', `must be a boolean, got ${JSON.stringify(p.truncate)}`);

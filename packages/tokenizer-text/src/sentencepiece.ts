@@ -1,4 +1,17 @@
-import { InvalidArgumentError } from '@omnitok/core';
+import { readFileSync } from 'node:fs';
+import { DecodeError, InvalidArgumentError } from '@omnitok/core';
+import type { DecodeIdsOptions, TextTokenizer } from './bpe-tokenizer.js';
+import { type BatchEncoding, checkContextLength, type Encoding, type PackOptions, packBatch, packIds, type Specials } from './pack-ids.js';
+
+/** Options of {@link SentencePieceTokenizer.fromModel}: the rows `encode` / `encodeBatch` make. */
+export interface SentencePieceOptions {
+  /** Ids per row, `</s>` included (default 64, SigLIP's). */
+  readonly contextLength?: number;
+  /** Append `</s>` to every row (default true, as T5 / HF SiglipTokenizer). */
+  readonly addEos?: boolean;
+  /** Padding id (default `</s>` when the model has one — HF SiglipTokenizer's pad token — else 0). */
+  readonly padId?: number;
+}
 
 /**
  * SentencePiece unigram tokenization (the tokenizer of SigLIP, T5, mT5, …), reading the library's own
@@ -17,9 +30,14 @@ import { InvalidArgumentError } from '@omnitok/core';
  * Not covered: BPE-type models, byte fallback, user-defined symbols, sampling (nbest / alpha); a model
  * using them throws on load rather than tokenizing differently.
  */
-export class SentencePieceTokenizer {
+export class SentencePieceTokenizer implements TextTokenizer {
+  readonly kind = 'sentencepiece' as const;
   /** Number of ids. */
   readonly vocabSize: number;
+  readonly contextLength: number;
+  /** `</s>` when rows end with it (TextTokenizer's end-of-text: where an EOT-pooling tower reads). */
+  readonly eot?: number;
+  readonly pad: number;
   readonly unkId: number;
   /** `<s>` / `</s>` / `<pad>` ids, −1 when the model has none. */
   readonly bosId: number;
@@ -33,7 +51,9 @@ export class SentencePieceTokenizer {
   private readonly unkScore: number;
   private readonly normalizer: Normalizer;
 
-  private constructor(model: ParsedModel) {
+  private readonly specials: Specials;
+
+  private constructor(model: ParsedModel, options: SentencePieceOptions) {
     this.pieces = model.pieces.map((p) => p.piece);
     this.types = Uint8Array.from(model.pieces, (p) => p.type);
     this.scores = Float32Array.from(model.pieces, (p) => p.score);
@@ -56,11 +76,29 @@ export class SentencePieceTokenizer {
     this.eosId = find(TYPE.CONTROL, '</s>');
     this.padId = find(TYPE.CONTROL, '<pad>');
     this.normalizer = new Normalizer(model.normalizer);
+    const addEos = options.addEos ?? true;
+    if (addEos && this.eosId < 0) throw new InvalidArgumentError('options.addEos', true, 'a model with </s> (or addEos: false)');
+    this.eot = addEos ? this.eosId : undefined;
+    this.pad = options.padId ?? (this.eosId >= 0 ? this.eosId : 0);
+    if (!Number.isInteger(this.pad) || this.pad < 0 || this.pad >= this.vocabSize) throw new InvalidArgumentError('options.padId', this.pad, `an id in [0, ${this.vocabSize})`);
+    this.specials = { eot: this.eot, pad: this.pad };
+    this.contextLength = checkContextLength(options.contextLength ?? 64, this.specials, 'options.contextLength');
   }
 
   /** Loads a SentencePiece `.model` file (the serialized ModelProto). */
-  static fromModel(bytes: Uint8Array): SentencePieceTokenizer {
-    return new SentencePieceTokenizer(parseModel(bytes));
+  static fromModel(bytes: Uint8Array, options: SentencePieceOptions = {}): SentencePieceTokenizer {
+    return new SentencePieceTokenizer(parseModel(bytes), options);
+  }
+
+  /** {@link fromModel} of a file; a missing or unreadable one throws `DecodeError` naming it. */
+  static fromFile(path: string, options: SentencePieceOptions = {}): SentencePieceTokenizer {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (error) {
+      throw new DecodeError(path, 'text', `cannot read the SentencePiece model (${(error as Error).message})`, { cause: error });
+    }
+    return SentencePieceTokenizer.fromModel(bytes, options);
   }
 
   /** The text as sentencepiece normalizes it ("▁" for spaces), before segmentation. */
@@ -68,9 +106,19 @@ export class SentencePieceTokenizer {
     return this.normalizer.normalize(text);
   }
 
-  /** Ids of `text` (no BOS/EOS), as `SentencePieceProcessor.encode(text)`. */
-  encode(text: string): Int32Array {
+  /** Ids of `text` (no BOS/EOS, no length limit), as `SentencePieceProcessor.encode(text)`. */
+  encodeIds(text: string): Int32Array {
     return Int32Array.from(this.segment(this.normalize(text)).map(([, id]) => id));
+  }
+
+  /** One `[contextLength]` row: the ids (cut to fit), `</s>` unless `addEos: false`, then padding. */
+  encode(text: string, options: PackOptions = {}): Encoding {
+    return packIds(this.encodeIds(text), this.specials, options.contextLength ?? this.contextLength, options.truncate ?? true, () => JSON.stringify(text.slice(0, 40)));
+  }
+
+  /** Many rows as one `[batch, contextLength]` array. */
+  encodeBatch(texts: readonly string[], options: PackOptions = {}): BatchEncoding {
+    return packBatch(texts.map((t) => this.encodeIds(t)), this.specials, options.contextLength ?? this.contextLength, options.truncate ?? true);
   }
 
   /** Pieces of `text`, as `encode(text, out_type=str)` (a run of unknown characters is one piece). */
@@ -82,7 +130,7 @@ export class SentencePieceTokenizer {
    * Text of ids, as `SentencePieceProcessor.decode`: "▁" back to spaces, the leading one dropped,
    * control ids (`<s>`, `</s>`, `<pad>`) left out, an unknown id as " ⁇ ".
    */
-  decode(ids: ArrayLike<number>): string {
+  decode(ids: ArrayLike<number>, _options?: DecodeIdsOptions): string {
     let out = '';
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
@@ -107,28 +155,6 @@ export class SentencePieceTokenizer {
     const piece = this.pieces[id];
     if (piece === undefined) throw new InvalidArgumentError('id', id, `an id in [0, ${this.vocabSize})`);
     return piece;
-  }
-
-  /**
-   * Fixed-length rows for a model (SigLIP: `{ contextLength: 64, addEos: true, padId: eosId }`, the
-   * HF SiglipTokenizer's `</s>` padding): ids, cut to leave room for EOS, then padding.
-   */
-  encodeBatch(texts: readonly string[], options: { contextLength: number; addEos?: boolean; padId?: number }): { ids: Int32Array; lengths: Int32Array; shape: [number, number] } {
-    const L = options.contextLength;
-    if (!Number.isInteger(L) || L < 1) throw new InvalidArgumentError('options.contextLength', L, 'a positive integer');
-    const addEos = options.addEos ?? false;
-    if (addEos && this.eosId < 0) throw new InvalidArgumentError('options.addEos', true, 'a model with </s>');
-    const pad = options.padId ?? (this.padId >= 0 ? this.padId : 0);
-    const ids = new Int32Array(texts.length * L).fill(pad);
-    const lengths = new Int32Array(texts.length);
-    texts.forEach((text, b) => {
-      const row = this.encode(text);
-      const keep = Math.min(row.length, addEos ? L - 1 : L);
-      ids.set(row.subarray(0, keep), b * L);
-      if (addEos) ids[b * L + keep] = this.eosId;
-      lengths[b] = keep + (addEos ? 1 : 0);
-    });
-    return { ids, lengths, shape: [texts.length, L] };
   }
 
   /** Viterbi segmentation of normalized text into [piece, id] pairs, unknown runs merged. */

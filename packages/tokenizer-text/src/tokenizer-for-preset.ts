@@ -1,5 +1,6 @@
 import { BpeTokenizer, clipTokenizer, type TextTokenizer } from './bpe-tokenizer.js';
 import { ByteTokenizer } from './byte-tokenizer.js';
+import { SentencePieceTokenizer } from './sentencepiece.js';
 import type { TextPreset } from './presets.js';
 import { loadClipVocabulary, loadVocabJson } from './vocab-files.js';
 
@@ -8,11 +9,12 @@ import { loadClipVocabulary, loadVocabJson } from './vocab-files.js';
  * a missing or malformed file throws `DecodeError` naming it.
  */
 export function tokenizerForPreset(preset: TextPreset, cache: Map<string, TextTokenizer> = new Map()): TextTokenizer {
-  const key = JSON.stringify([preset.kind, preset.contextLength, preset.merges, preset.vocab, preset.endOfWord, preset.maxMerges, preset.normalization]);
+  const key = JSON.stringify([preset.kind, preset.contextLength, preset.merges, preset.vocab, preset.endOfWord, preset.maxMerges, preset.normalization, preset.model, preset.addEos, preset.padId]);
   let tokenizer = cache.get(key);
   if (!tokenizer) {
     const { contextLength } = preset;
     if (preset.kind === 'bytes') tokenizer = new ByteTokenizer({ contextLength, normalization: preset.normalization });
+    else if (preset.kind === 'sentencepiece') tokenizer = SentencePieceTokenizer.fromFile(preset.model!, { contextLength, addEos: preset.addEos, padId: preset.padId });
     else if (preset.kind === 'clip-bpe') {
       tokenizer = clipTokenizer({ contextLength, ...(preset.merges !== undefined ? { mergesPath: preset.merges } : {}), ...(preset.maxMerges !== undefined ? { maxMerges: preset.maxMerges } : {}) });
     } else if (preset.vocab !== undefined) {
