@@ -37,5 +37,5 @@ export { tokenizeText } from './tokenize-text.js';
 export { DEFAULT_TEXT_PRESET, TEXT_PRESETS, type TextPreset, validateTextPreset } from './presets.js';
 export { TEXT_FILE_TYPES } from './file-types.js';
 export { tokenizerForPreset } from './tokenizer-for-preset.js';
-export { SentencePieceTokenizer } from './sentencepiece.js';
+export { SentencePieceTokenizer, siglipCanonicalize, type SentencePieceOptions } from './sentencepiece.js';
 export { textTokenizer, type TextPreprocessOptions, type TextTokenizerPlugin, type TextTokenizerPluginOptions, VERSION } from './text-tokenizer.js';

@@ -21,6 +21,8 @@ export interface TextPreset {
   readonly addEos?: boolean;
   /** SentencePiece only: the padding id (default: `</s>` when the model has one, else 0). */
   readonly padId?: number;
+  /** SentencePiece only: `siglip` lowercases and strips punctuation first (HF SiglipTokenizer); default `none`. */
+  readonly canonicalize?: 'none' | 'siglip';
   readonly truncate?: boolean;
   /** Path of a merges file (`.txt` or `.txt.gz`). */
   readonly merges?: string;
@@ -59,8 +61,9 @@ export function validateTextPreset(name: string, preset: TextPreset): TextPreset
     for (const field of ['merges', 'vocab', 'endOfWord', 'maxMerges', 'normalization'] as const) if (p[field] !== undefined) bad(field, 'is not used with kind "sentencepiece"');
     if (p.addEos !== undefined && typeof p.addEos !== 'boolean') bad('addEos', `must be a boolean, got ${JSON.stringify(p.addEos)}`);
     if (p.padId !== undefined && (typeof p.padId !== 'number' || !Number.isInteger(p.padId) || p.padId < 0)) bad('padId', `must be a non-negative integer, got ${JSON.stringify(p.padId)}`);
+    if (p.canonicalize !== undefined && p.canonicalize !== 'none' && p.canonicalize !== 'siglip') bad('canonicalize', `must be "none" or "siglip", got ${JSON.stringify(p.canonicalize)}`);
   } else {
-    for (const field of ['model', 'addEos', 'padId'] as const) if (p[field] !== undefined) bad(field, 'is only used with kind "sentencepiece"');
+    for (const field of ['model', 'addEos', 'padId', 'canonicalize'] as const) if (p[field] !== undefined) bad(field, 'is only used with kind "sentencepiece"');
   }
   const c = p.contextLength;
   if (typeof c !== 'number' || !Number.isInteger(c) || c < 2 || c > 1 << 24) bad('contextLength', `must be an integer in [2, ${1 << 24}], got ${JSON.stringify(c)}`);

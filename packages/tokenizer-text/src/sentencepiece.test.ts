@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '@omnitok/core';
 import { describe, expect, it } from 'vitest';
-import { SentencePieceTokenizer } from './sentencepiece.js';
+import { SentencePieceTokenizer, siglipCanonicalize } from './sentencepiece.js';
 import { textTokenizer } from './text-tokenizer.js';
 
 /*
@@ -71,5 +71,14 @@ describe('SentencePiece unigram tokenizer vs sentencepiece 0.1.97', () => {
     expect([tokens.vocabSize, tokens.eotIndex, tokens.length]).toEqual([ref.vocab, ids.length, ids.length + 1]);
     expect(Array.from(tokens.mask).filter(Boolean)).toHaveLength(ids.length + 1);
     expect(() => plugin.preprocess('x', { kind: 'sentencepiece', contextLength: 16 } as never)).toThrow(/model/);
+  });
+
+  it("canonicalize 'siglip': HF SiglipTokenizer's lowercase + canonicalize_text before SentencePiece", () => {
+    expect(siglipCanonicalize('  A Photo, of a "Cat"!\t(2 Dogs) -- ok?  ')).toBe('a photo of a cat 2 dogs ok');
+    expect(siglipCanonicalize("it's 100% {great}_stuff")).toBe('its 100 greatstuff');
+    expect(siglipCanonicalize('Ünïcödé — “quotes” stay')).toBe('ünïcödé — “quotes” stay'); // string.punctuation is ASCII only
+    const s = SentencePieceTokenizer.fromModel(model, { canonicalize: 'siglip' });
+    expect(Array.from(s.encodeIds('A PHOTO, of a cat!'))).toEqual(Array.from(sp.encodeIds('a photo of a cat')));
+    expect(() => SentencePieceTokenizer.fromModel(model, { canonicalize: 'lower' as never })).toThrow(/canonicalize/);
   });
 });

@@ -11,6 +11,19 @@ export interface SentencePieceOptions {
   readonly addEos?: boolean;
   /** Padding id (default `</s>` when the model has one — HF SiglipTokenizer's pad token — else 0). */
   readonly padId?: number;
+  /**
+   * Text clean-up before SentencePiece: `siglip` = HF SiglipTokenizer's (`do_lower_case` then
+   * `canonicalize_text`): lowercase, remove ASCII punctuation (Python's `string.punctuation`),
+   * collapse whitespace runs to one space, strip. Default `none`.
+   */
+  readonly canonicalize?: 'none' | 'siglip';
+}
+
+const ASCII_PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;
+
+/** HF SiglipTokenizer's lowercase + `canonicalize_text`. */
+export function siglipCanonicalize(text: string): string {
+  return text.toLowerCase().replace(ASCII_PUNCTUATION, '').replace(/\s+/g, ' ').trim();
 }
 
 /**
@@ -52,6 +65,7 @@ export class SentencePieceTokenizer implements TextTokenizer {
   private readonly normalizer: Normalizer;
 
   private readonly specials: Specials;
+  private readonly canonicalize: (text: string) => string;
 
   private constructor(model: ParsedModel, options: SentencePieceOptions) {
     this.pieces = model.pieces.map((p) => p.piece);
@@ -83,6 +97,9 @@ export class SentencePieceTokenizer implements TextTokenizer {
     if (!Number.isInteger(this.pad) || this.pad < 0 || this.pad >= this.vocabSize) throw new InvalidArgumentError('options.padId', this.pad, `an id in [0, ${this.vocabSize})`);
     this.specials = { eot: this.eot, pad: this.pad };
     this.contextLength = checkContextLength(options.contextLength ?? 64, this.specials, 'options.contextLength');
+    const mode = options.canonicalize ?? 'none';
+    if (mode !== 'none' && mode !== 'siglip') throw new InvalidArgumentError('options.canonicalize', mode, '"none" or "siglip"');
+    this.canonicalize = mode === 'siglip' ? siglipCanonicalize : (t) => t;
   }
 
   /** Loads a SentencePiece `.model` file (the serialized ModelProto). */
@@ -106,9 +123,9 @@ export class SentencePieceTokenizer implements TextTokenizer {
     return this.normalizer.normalize(text);
   }
 
-  /** Ids of `text` (no BOS/EOS, no length limit), as `SentencePieceProcessor.encode(text)`. */
+  /** Ids of `text` (no BOS/EOS, no length limit), as `SentencePieceProcessor.encode(text)` (after `canonicalize`). */
   encodeIds(text: string): Int32Array {
-    return Int32Array.from(this.segment(this.normalize(text)).map(([, id]) => id));
+    return Int32Array.from(this.segment(this.normalize(this.canonicalize(text))).map(([, id]) => id));
   }
 
   /** One `[contextLength]` row: the ids (cut to fit), `</s>` unless `addEos: false`, then padding. */
@@ -123,7 +140,7 @@ export class SentencePieceTokenizer implements TextTokenizer {
 
   /** Pieces of `text`, as `encode(text, out_type=str)` (a run of unknown characters is one piece). */
   encodeAsPieces(text: string): string[] {
-    return this.segment(this.normalize(text)).map(([piece]) => piece);
+    return this.segment(this.normalize(this.canonicalize(text))).map(([piece]) => piece);
   }
 
   /**
