@@ -14,7 +14,12 @@ export type TokensConfig =
     }
   | { readonly kind: 'discrete'; readonly vocabSize: number; readonly count: number };
 
-export type Pooling = 'cls' | 'mean' | 'eot' | 'map';
+/**
+ * `cls`: the CLS token; `mean`: mean of the (unmasked) tokens; `eot`: the token at `eotIndex` (CLIP's
+ * end-of-text); `last`: the last position of the row (SigLIP's text tower, whose rows are padded with
+ * `</s>`); `map`: attention pooling (big_vision MAP head).
+ */
+export type Pooling = 'cls' | 'mean' | 'eot' | 'last' | 'map';
 export type PosEmbKind = 'learned' | 'sincos' | 'none';
 export type SizeName = 'tiny' | 'small' | 'base';
 
@@ -56,7 +61,7 @@ export const MODEL_SIZES: Readonly<Record<SizeName, Pick<EncoderConfig, 'width' 
 /** A config as written by hand: a named size (or `custom`) plus overrides; `tokens` is required. */
 export type EncoderConfigInput = Partial<Omit<EncoderConfig, 'tokens'>> & { readonly size?: SizeName | 'custom'; readonly tokens: TokensConfig };
 
-const POOLINGS: readonly Pooling[] = ['cls', 'mean', 'eot', 'map'];
+const POOLINGS: readonly Pooling[] = ['cls', 'mean', 'eot', 'last', 'map'];
 const POS_EMBS: readonly PosEmbKind[] = ['learned', 'sincos', 'none'];
 
 /** Fills defaults from the named size and validates every field (InvalidArgumentError naming it). */

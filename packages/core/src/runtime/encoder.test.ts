@@ -97,6 +97,20 @@ describe('encoder configs', () => {
     txt.dispose();
   });
 
+  it("pooling 'last' (SigLIP text) reads the row's last position: equal to 'eot' pooling at the last index", async () => {
+    const last = new TransformerEncoder({ size: 'tiny', tokens: text, pooling: 'last', projectionDim: 32 }, new Rng(5));
+    const eot = new TransformerEncoder({ size: 'tiny', tokens: text, pooling: 'eot', projectionDim: 32 }, new Rng(5));
+    const ids = tf.tensor2d(Array.from({ length: 2 * 16 }, (_, i) => (i * 37) % 1000), [2, 16], 'int32');
+    const a = last.forward(ids).embedding;
+    const b = eot.forward(ids, { eotIndex: tf.tensor1d([15, 15], 'int32') }).embedding;
+    const c = eot.forward(ids, { eotIndex: tf.tensor1d([3, 3], 'int32') }).embedding;
+    expect(maxAbsDiff(await a.data(), await b.data())).toBeLessThan(1e-6);
+    expect(maxAbsDiff(await a.data(), await c.data())).toBeGreaterThan(1e-3);
+    tf.dispose([ids, a, b, c]);
+    last.dispose();
+    eot.dispose();
+  });
+
   it('seeded init is reproducible', async () => {
     const a = new TransformerEncoder({ size: 'custom', width: 8, depth: 1, heads: 2, tokens: text }, new Rng(7));
     const b = new TransformerEncoder({ size: 'custom', width: 8, depth: 1, heads: 2, tokens: text }, new Rng(7));

@@ -148,6 +148,8 @@ export class TransformerEncoder extends Module {
         const pick = tf.oneHot(tf.add(eotIndex.cast('int32').reshape([B]), tf.scalar(prefix, 'int32')), Ntot).cast('float32').reshape([B, Ntot, 1]); // [B, N', 1]
         return tf.sum(tf.mul(tokens, pick), 1); // [B, D]
       }
+      case 'last':
+        return tokens.slice([0, Ntot - 1, 0], [B, 1, D]).reshape([B, D]); // [B, D]
       case 'map':
         return this.head!.forward(tokens, keyMask);
     }
