@@ -6,6 +6,7 @@ import {
   type EncoderConfigInput,
   Module,
   PatchEmbed,
+  poolTokens,
   Rng,
   TokenEmbed,
   TransformerEncoder,
@@ -139,36 +140,13 @@ export class SharedTrunkTower extends Module implements Tower {
       if (keyMask && this.clsToken) keyMask = tf.concat([tf.ones([B, 1]), keyMask], 1);
       for (const block of trunk.blocks) h = block.forward(h, { keyMask, causal: c.causal });
       const out = trunk.lnFinal.forward(h); // [B, N', D]
-      const pooled = pool(c, out, keyMask, eotIndex, trunk, this.name);
+      const pooled = poolTokens(c, out, keyMask, eotIndex, trunk.head, this.name);
       return l2Normalize(trunk.proj ? trunk.proj.forward(pooled) : pooled);
     });
   }
 
   protected override disposeExtra(): void {
     this.fixedPos?.dispose();
-  }
-}
-
-/** The encoder's pooling (cls / mean / eot / map) on [B, N', D] tokens → [B, D]. */
-function pool(c: EncoderConfig, tokens: tf.Tensor, keyMask: tf.Tensor | undefined, eotIndex: tf.Tensor | undefined, trunk: TransformerEncoder, name: string): tf.Tensor {
-  const [B, Ntot, D] = tokens.shape as [number, number, number];
-  const prefix = c.clsToken ? 1 : 0;
-  switch (c.pooling) {
-    case 'cls':
-      return tokens.slice([0, 0, 0], [B, 1, D]).reshape([B, D]);
-    case 'mean': {
-      const body = tokens.slice([0, prefix, 0], [B, Ntot - prefix, D]);
-      if (!keyMask) return tf.mean(body, 1);
-      const m = keyMask.slice([0, prefix], [B, Ntot - prefix]).reshape([B, Ntot - prefix, 1]);
-      return tf.div(tf.sum(tf.mul(body, m), 1), tf.maximum(tf.sum(m, 1), 1));
-    }
-    case 'eot': {
-      if (!eotIndex) throw new InvalidArgumentError(`${name} eotIndex`, eotIndex, 'a [B] int32 tensor of token positions for eot pooling');
-      const pick = tf.oneHot(tf.add(eotIndex.cast('int32').reshape([B]), prefix), Ntot).cast('float32').reshape([B, Ntot, 1]);
-      return tf.sum(tf.mul(tokens, pick), 1);
-    }
-    case 'map':
-      return trunk.head!.forward(tokens, keyMask);
   }
 }
 

@@ -131,32 +131,49 @@ export class TransformerEncoder extends Module {
   }
 
   private pool(tokens: tf.Tensor, keyMask: tf.Tensor | undefined, eotIndex: tf.Tensor | undefined): tf.Tensor {
-    const [B, Ntot, D] = tokens.shape as [number, number, number];
-    const prefix = this.clsToken ? 1 : 0;
-    switch (this.config.pooling) {
-      case 'cls':
-        return tokens.slice([0, 0, 0], [B, 1, D]).reshape([B, D]); // [B, D]
-      case 'mean': {
-        const body = tokens.slice([0, prefix, 0], [B, Ntot - prefix, D]); // [B, N, D]
-        if (!keyMask) return tf.mean(body, 1);
-        const m = keyMask.slice([0, prefix], [B, Ntot - prefix]).reshape([B, Ntot - prefix, 1]); // [B, N, 1]
-        return tf.div(tf.sum(tf.mul(body, m), 1), tf.maximum(tf.sum(m, 1), 1)); // [B, D]
-      }
-      case 'eot': {
-        if (!eotIndex) throw new InvalidArgumentError('options.eotIndex', eotIndex, 'a [B] int32 tensor of token positions for eot pooling');
-        // one-hot selection instead of gather: differentiable on every backend
-        const pick = tf.oneHot(tf.add(eotIndex.cast('int32').reshape([B]), tf.scalar(prefix, 'int32')), Ntot).cast('float32').reshape([B, Ntot, 1]); // [B, N', 1]
-        return tf.sum(tf.mul(tokens, pick), 1); // [B, D]
-      }
-      case 'last':
-        return tokens.slice([0, Ntot - 1, 0], [B, 1, D]).reshape([B, D]); // [B, D]
-      case 'map':
-        return this.head!.forward(tokens, keyMask);
-    }
+    return poolTokens(this.config, tokens, keyMask, eotIndex, this.head);
   }
 
   protected override disposeExtra(): void {
     this.fixedPos?.dispose();
+  }
+}
+
+/**
+ * The encoder's pooling on final tokens [B, N', D] (N' = N + 1 with a CLS token) → [B, D]: `cls`,
+ * `mean` (over unmasked tokens, CLS excluded), `eot` (the token at `eotIndex`, a [B] int tensor, picked
+ * with a one-hot product: differentiable on every backend), `last` (the row's last position), `map`
+ * (the attention-pool `head`). Shared with towers that run the trunk themselves (@omnitok/clip).
+ */
+export function poolTokens(
+  config: Pick<EncoderConfig, 'pooling' | 'clsToken'>,
+  tokens: tf.Tensor,
+  keyMask: tf.Tensor | undefined,
+  eotIndex: tf.Tensor | undefined,
+  head?: MapHead,
+  name = 'options',
+): tf.Tensor {
+  const [B, Ntot, D] = tokens.shape as [number, number, number];
+  const prefix = config.clsToken ? 1 : 0;
+  switch (config.pooling) {
+    case 'cls':
+      return tokens.slice([0, 0, 0], [B, 1, D]).reshape([B, D]); // [B, D]
+    case 'mean': {
+      const body = tokens.slice([0, prefix, 0], [B, Ntot - prefix, D]); // [B, N, D]
+      if (!keyMask) return tf.mean(body, 1);
+      const m = keyMask.slice([0, prefix], [B, Ntot - prefix]).reshape([B, Ntot - prefix, 1]); // [B, N, 1]
+      return tf.div(tf.sum(tf.mul(body, m), 1), tf.maximum(tf.sum(m, 1), 1)); // [B, D]
+    }
+    case 'eot': {
+      if (!eotIndex) throw new InvalidArgumentError(`${name}.eotIndex`, eotIndex, 'a [B] int32 tensor of token positions for eot pooling');
+      const pick = tf.oneHot(tf.add(eotIndex.cast('int32').reshape([B]), tf.scalar(prefix, 'int32')), Ntot).cast('float32').reshape([B, Ntot, 1]); // [B, N', 1]
+      return tf.sum(tf.mul(tokens, pick), 1); // [B, D]
+    }
+    case 'last':
+      return tokens.slice([0, Ntot - 1, 0], [B, 1, D]).reshape([B, D]); // [B, D]
+    case 'map':
+      if (!head) throw new InvalidArgumentError('head', head, 'the MapHead of a map-pooling encoder');
+      return head.forward(tokens, keyMask);
   }
 }
 

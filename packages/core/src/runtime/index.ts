@@ -29,7 +29,7 @@ export {
   type PosEmbKind,
   type SizeName,
 } from './config.js';
-export { TransformerEncoder, MapHead, createEncoder, type EncodeOptions, type EncoderOutput } from './encoder.js';
+export { TransformerEncoder, MapHead, createEncoder, poolTokens, type EncodeOptions, type EncoderOutput } from './encoder.js';
 export {
   AdamW,
   Trainer,
