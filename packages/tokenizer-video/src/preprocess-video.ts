@@ -101,7 +101,7 @@ export async function preprocessVideo(
   const F = plan.framesPerClip;
   // position p of the plan (clip c = p / F, frame f) → output frame of spatial crop k: clip-major, then crop
   const at = (p: number, k: number) => K === 1 ? p : (Math.floor(p / F) * K + k) * F + (p % F);
-  const CROPS = [['center'], [], [], ['start', 'center', 'end']][K]! as ('start' | 'center' | 'end')[];
+  const CROPS = K === 3 ? (['start', 'center', 'end'] as const) : (['center'] as const);
   const frameSize = r.channels * r.height * r.width;
   const data = new Float32Array(T * K * frameSize);
   const timestamps = new Float64Array(T * K);

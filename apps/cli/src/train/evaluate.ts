@@ -122,12 +122,9 @@ export async function evaluate(tf: TF, model: ClipModel, samples: readonly Prepa
     const rows = samples.map((s, i) => ({ i, y: s.label === undefined ? undefined : index.get(s.label) })).filter((r) => r.y !== undefined);
     if (rows.length > 0) {
       const classifier = await buildZeroShotClassifier({ classNames: zeroShot.classNames, templates: zeroShot.templates, encode: textEncoder(tf, model, zeroShot.text) });
-      const all = await embOf(zeroShot.modality);
-      const D = all.shape[1]!;
-      const data = new Float32Array(rows.length * D);
-      rows.forEach((r, k) => data.set(all.data.subarray(r.i * D, (r.i + 1) * D), k * D));
+      const labelled = selectRows(await embOf(zeroShot.modality), rows.map((r) => r.i));
       const labels = rows.map((r) => r.y!);
-      const acc = zeroShotAccuracy({ data, shape: [rows.length, D] }, classifier, labels);
+      const acc = zeroShotAccuracy(labelled, classifier, labels);
       const counts = new Map<number, number>();
       for (const y of labels) counts.set(y, (counts.get(y) ?? 0) + 1);
       const C = zeroShot.classNames.length;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import { matMulDims } from './matmul-dims.js';
 
 /**
  * The `native` TensorFlow.js backend: the cpu backend (plain-JS kernels, same data layout: one
@@ -214,13 +215,9 @@ function makeOverrides(k: Kernels, cpu: Map<string, KernelFn>): Map<string, Kern
     const av = f32(backend, a);
     const bv = f32(backend, b);
     if (!av || !bv) return undefined;
-    const ra = a.shape.length;
-    const rb = b.shape.length;
-    const M = ta ? a.shape[ra - 1]! : a.shape[ra - 2]!;
-    const K = ta ? a.shape[ra - 2]! : a.shape[ra - 1]!;
-    const K2 = tb ? b.shape[rb - 1]! : b.shape[rb - 2]!;
-    const N = tb ? b.shape[rb - 2]! : b.shape[rb - 1]!;
-    if (K !== K2) return undefined;
+    const dims = matMulDims(a.shape, b.shape, ta, tb);
+    if (!dims) return undefined;
+    const { m: M, k: K, n: N } = dims;
     const outerA = a.shape.slice(0, -2);
     const outerB = b.shape.slice(0, -2);
     let outer: number[];

@@ -102,9 +102,7 @@ export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.
  */
 export function webgpuStepGuard(grads: readonly tf.Tensor[], loss: tf.Tensor, clipNorm: number): tf.Tensor | undefined {
   if (!webgpuKernelsActive() || grads.length === 0 || grads.some((t) => t.size === 0)) return undefined;
-  const inputs: Record<string, tf.Tensor> = {};
-  grads.forEach((t, i) => (inputs[`g${i}`] = t));
-  return tf.tidy(() => run(WG_STEP_GUARD, { partials: run(WG_SUM_SQUARES, inputs), loss: loss.reshape([1]) }, { clipNorm }));
+  return tf.tidy(() => run(WG_STEP_GUARD, { partials: sumSquaresPartials(grads), loss: loss.reshape([1]) }, { clipNorm }));
 }
 
 /**
@@ -136,9 +134,12 @@ export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.T
  */
 export function webgpuGlobalNorm(tensors: readonly tf.Tensor[]): tf.Scalar | undefined {
   if (!webgpuKernelsActive() || tensors.length === 0 || tensors.some((t) => t.size === 0)) return undefined;
-  const inputs: Record<string, tf.Tensor> = {};
-  tensors.forEach((t, i) => (inputs[`g${i}`] = t));
-  return tf.tidy(() => tf.sqrt(tf.sum(run(WG_SUM_SQUARES, inputs))) as tf.Scalar);
+  return tf.tidy(() => tf.sqrt(tf.sum(sumSquaresPartials(tensors))) as tf.Scalar);
+}
+
+/** The per-chunk partial sums of squares of every tensor, in one shared buffer (WG_SUM_SQUARES). */
+function sumSquaresPartials(tensors: readonly tf.Tensor[]): tf.Tensor {
+  return run(WG_SUM_SQUARES, Object.fromEntries(tensors.map((t, i) => [`g${i}`, t])));
 }
 
 /** Σ over every axis but the last: x [..., C] → [C] (a bias gradient), two dispatches, no transpose. */

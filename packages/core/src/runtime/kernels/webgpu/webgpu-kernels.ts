@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { matMulDims } from '../matmul-dims.js';
 import {
   ADAMW_OUT,
   adamWInPlaceProgram,
@@ -175,13 +176,9 @@ function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefin
     const act = attrs.activation as string | undefined;
     if ((act !== undefined && act !== 'linear') || args.inputs.preluActivationWeights) return undefined;
   }
-  const ra = a.shape.length;
-  const rb = b.shape.length;
-  const m = transA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
-  const k = transA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
-  const kb = transB ? b.shape[rb - 1]! : b.shape[rb - 2]!;
-  const n = transB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
-  if (k !== kb) return undefined; // the stock kernel throws the proper error
+  const dims = matMulDims(a.shape, b.shape, transA, transB);
+  if (!dims) return undefined; // the stock kernel throws the proper error
+  const { m, k, n } = dims;
   const batchShapeA = a.shape.slice(0, -2);
   const batchShapeB = b.shape.slice(0, -2);
   const outRank = Math.max(batchShapeA.length, batchShapeB.length);
@@ -246,6 +243,9 @@ function runF32(backend: WebGPUBackendLike, program: Program, inputs: tf.TensorI
   return result;
 }
 
+/** The AdamW programs' uniforms (both variants): β1, β2, eps, decay, step size lr/bc1, 1/√bc2. */
+const adamWUniforms = (h: Record<string, number>): Uniforms => floats(h.beta1!, h.beta2!, h.eps!, h.decay!, h.lr! / h.bc1!, 1 / Math.sqrt(h.bc2!));
+
 const rowsOf = (x: tf.TensorInfo) => prod(x.shape.slice(0, -1));
 const dimOf = (x: tf.TensorInfo) => x.shape[x.shape.length - 1]!;
 
@@ -285,7 +285,7 @@ const FUSED: Record<string, KernelFunc> = {
   [WG_ADAMW]: ({ inputs, backend, attrs }) => {
     const p = inputs.p!;
     const h = attrs as Record<string, number>;
-    const u: Uniforms = floats(h.beta1!, h.beta2!, h.eps!, h.decay!, h.lr! / h.bc1!, 1 / Math.sqrt(h.bc2!));
+    const u = adamWUniforms(h);
     return runF32(backend as WebGPUBackendLike, adamWProgram([...p.shape], prod(p.shape), h.which!), [p, inputs.g!, inputs.m!, inputs.v!, inputs.guard!], u);
   },
   // partials (a WG_SUM_SQUARES output) and loss [1] → [norm, scale]: the device-side step guard
@@ -526,7 +526,7 @@ export function adamWInPlace(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Ten
   if (!all.every((t) => soleOwner(backend, t))) return false;
   const b = backend as unknown as WebGPUBackendLike;
   if ([...all, g, guard].some((t) => storedDtype(b, t) !== 'float32')) return false;
-  const u: Uniforms = floats(h.beta1!, h.beta2!, h.eps!, h.decay!, h.lr! / h.bc1!, 1 / Math.sqrt(h.bc2!));
+  const u = adamWUniforms(h);
   const shape = [...p.shape];
   const size = p.size;
   b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.m), [g, guard], 'float32', u, m);
