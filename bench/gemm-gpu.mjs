@@ -10,26 +10,10 @@
  *   bash ../shared/tools/gpu-bundle.sh bench/gemm-gpu.mjs   # then on the GPU machine:
  *   bash .gpu/enter.sh node .gpu/gemm-gpu.cjs [--variants 'auto vec4,tfjs'] --out $OUT/gemm-gpu.txt
  */
-import { appendFileSync } from 'node:fs';
 import * as runtime from '../packages/core/dist/runtime/index.js';
+import { flag, log, opt, startWebgpu } from './gpu-common.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
-};
-const SMALL = argv.includes('--small');
-const OUT = opt('out', '');
-const log = (line = '') => {
-  console.log(line);
-  if (OUT) appendFileSync(OUT, `${line}\n`);
-};
-
-const importModule = async (name) => {
-  if (name === '@tensorflow/tfjs-backend-webgpu') return import('@tensorflow/tfjs-backend-webgpu');
-  if (name === 'webgpu') return import('webgpu');
-  throw new Error(`Cannot find module ${name} (not bundled)`);
-};
+const SMALL = flag('small');
 
 const R = SMALL ? 600 : 25216;
 const D = SMALL ? 96 : 384;
@@ -60,12 +44,8 @@ const ONLY = opt('variants', '');
 const CHOSEN = ONLY ? VARIANTS.filter(([name]) => ONLY.split(',').includes(name)) : VARIANTS;
 
 async function main() {
-  const info = await runtime.initBackend('webgpu', { importModule });
+  const info = await startWebgpu();
   const tf = info.tf;
-  if (tf.getBackend() !== 'webgpu') {
-    log(`webgpu did not start: backend is ${tf.getBackend()}`);
-    process.exit(2);
-  }
   log(`# bench/gemm-gpu.mjs ${SMALL ? '(--small: lavapipe-sized, not a performance figure)' : ''}`);
   log(info.description);
   const header = `| product (M×N×K) | ${CHOSEN.map(([v]) => v).join(' | ')} |`;

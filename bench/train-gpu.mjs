@@ -21,17 +21,12 @@
  * Exits non-zero when the webgpu backend did not start (TensorFlow.js would silently use cpu).
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as runtime from '../packages/core/dist/runtime/index.js';
+import { flag, log, opt, startWebgpu } from './gpu-common.mjs';
 import { buildClip } from './train-cpu-model.mjs';
 
-const argv = process.argv.slice(2);
-const flag = (name) => argv.includes(`--${name}`);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
-};
 const SMOKE = flag('smoke');
 const SHAPES = {
   smoke: { width: 32, depth: 1, heads: 2, imageTokens: 16, grid: [4, 4], features: 12, textTokens: 8, vocab: 100, proj: 32 },
@@ -51,32 +46,6 @@ const BEFORE_STEPS = Number(opt('before-steps', SMOKE ? 2 : 3));
 const BEFORE_REPEATS = Number(opt('before-repeats', 1));
 const TORCH_STEPS = Number(opt('torch-steps', SMOKE ? 2 : 50));
 const ONLY = opt('only', '');
-const OUT = opt('out', '');
-
-function log(line = '') {
-  console.log(line);
-  if (OUT) appendFileSync(OUT, `${line}\n`);
-}
-
-// Everything the runtime loads by name comes from this bundle (the GPU machine has no node_modules
-// except `webgpu`, which stays external). Imported lazily: the webgpu backend registers itself only
-// if navigator.gpu exists when it loads, which initBackend sets up first.
-const importModule = async (name) => {
-  if (name === '@tensorflow/tfjs-backend-webgpu') return import('@tensorflow/tfjs-backend-webgpu');
-  if (name === 'webgpu') return import('webgpu');
-  throw new Error(`Cannot find module ${name} (not bundled)`);
-};
-
-async function startWebgpu(kernels) {
-  process.env.OMNITOK_WEBGPU_KERNELS = kernels ? '1' : '0';
-  const info = await runtime.initBackend('webgpu', { importModule });
-  if (info.tf.getBackend() !== 'webgpu') {
-    log(`webgpu did not start: backend is ${info.tf.getBackend()}`);
-    process.exit(2);
-  }
-  return info;
-}
-
 /** Wraps the webgpu backend to count dispatches, submits and reads during `fn`. */
 async function counted(tf, fn) {
   const backend = tf.backend();
