@@ -128,16 +128,7 @@ export function resizeRgbSimd(
 ): void {
   const k = load()!;
   const rowBytesOut = window.width * 3;
-  let rowFirst = window.y;
-  let rowLast = window.y + window.height;
-  if (vert) {
-    rowFirst = Infinity;
-    rowLast = 0;
-    for (let yy = window.y; yy < window.y + window.height; yy++) {
-      rowFirst = Math.min(rowFirst, vert.start[yy]!);
-      rowLast = Math.max(rowLast, vert.start[yy]! + vert.count[yy]!);
-    }
-  }
+  const [rowFirst, rowLast] = sourceRows(vert, window);
   const rows = rowLast - rowFirst;
   const srcRowBytes = src.width * 3;
   const taps = horiz ? horizontalTaps(horiz) : undefined;
@@ -198,4 +189,19 @@ export function resizeRgbSimd(
   const { mean: m, std: sd } = norm;
   k.normalize(outAt, rowBytesOut, window.height, window.width, rowBaseAt, colAt, norm.plane, norm.contiguous ? 1 : 0, m[0], m[1], m[2], sd[0], sd[1], sd[2]);
   norm.out.set(new Float32Array(k.memory.buffer, floatsAt, norm.count), norm.offset);
+}
+
+/**
+ * The source rows `[first, last)` the vertical pass reads for the window's output rows (all of the
+ * window's rows when there is no vertical pass). Shared with the scalar path in resample.ts.
+ */
+export function sourceRows(vert: AxisCoefficients | undefined, window: OutputWindow): [number, number] {
+  if (!vert) return [window.y, window.y + window.height];
+  let first = Infinity;
+  let last = 0;
+  for (let yy = window.y; yy < window.y + window.height; yy++) {
+    first = Math.min(first, vert.start[yy]!);
+    last = Math.max(last, vert.start[yy]! + vert.count[yy]!);
+  }
+  return [first, last];
 }

@@ -14,7 +14,7 @@
  * since every output pixel depends only on its own taps).
  */
 
-import { type NormalizeTarget, resizeRgbSimd, simdAvailable } from './resample-simd.js';
+import { type NormalizeTarget, resizeRgbSimd, simdAvailable, sourceRows } from './resample-simd.js';
 
 /** Interpolations the presets may name; each maps to the Pillow filter of the same name. */
 export type Interpolation = 'bicubic' | 'bilinear' | 'nearest';
@@ -150,16 +150,7 @@ export function resizeView(
     return out;
   }
   // Source rows the vertical pass will read for the requested output rows.
-  let rowFirst = window.y;
-  let rowLast = window.y + window.height;
-  if (vert) {
-    rowFirst = Infinity;
-    rowLast = 0;
-    for (let yy = window.y; yy < window.y + window.height; yy++) {
-      rowFirst = Math.min(rowFirst, vert.start[yy]!);
-      rowLast = Math.max(rowLast, vert.start[yy]! + vert.count[yy]!);
-    }
-  }
+  const [rowFirst, rowLast] = sourceRows(vert, window);
 
   // Horizontal pass into `mid` (rows rowFirst..rowLast of the horizontally resized image, window columns).
   let mid: PixelView;
