@@ -103,6 +103,8 @@ export class AdamW {
     const bc1 = 1 - this.beta1 ** t;
     const bc2 = 1 - this.beta2 ** t;
     tf.tidy(() => {
+      // `webgpu` without a step guard: one [norm, scale = 1] for every parameter of this update
+      const unscaled = !guard && webgpuKernelsActive() ? tf.tensor1d([0, 1]) : undefined;
       for (const [name, p] of this.params) {
         const g = grads.get(name);
         const m = this.m.get(name);
@@ -115,7 +117,7 @@ export class AdamW {
           if (!webgpuAdamW(p, g, m, v, hyper, guard)) throw new InvalidArgumentError(`grads.get('${name}')`, `${g.size} values`, `the ${p.size} of the parameter`);
           continue;
         }
-        if (fusedAdamW(p, g, m, v, hyper) || webgpuAdamW(p, g, m, v, hyper)) continue; // `webgpu`: 3 WGSL dispatches
+        if (fusedAdamW(p, g, m, v, hyper) || (unscaled && webgpuAdamW(p, g, m, v, hyper, unscaled))) continue; // `webgpu`: 3 WGSL dispatches
         const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         m.assign(m1);

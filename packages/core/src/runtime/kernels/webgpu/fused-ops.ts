@@ -4,7 +4,6 @@ import type { AdamWHyper } from '../fused-ops.js';
 import {
   ADAMW_OUT,
   GELU_CODES,
-  WG_ADAMW,
   WG_ATTENTION,
   WG_SUM_SQUARES,
   WG_STEP_GUARD,
@@ -70,26 +69,16 @@ export function webgpuGelu(x: tf.Tensor, kind: keyof typeof GELU_CODES): tf.Tens
 }
 
 /**
- * One AdamW update of p, m, v: three dispatches (m', v', p'; each reads the old moments) and three
- * buffer swaps (`assign`), instead of ~12 tensor ops. `guard` is a `webgpuStepGuard` output: the
- * gradient is scaled by its clip factor, and the update is skipped on the device when it flags a
- * non-finite step; without one the gradient is used as is. Returns false, changing nothing, when the
- * webgpu kernels are not active (the caller then takes the tensor-op path).
+ * One AdamW update of p, m, v: three dispatches writing the variables' own buffers (`adamWInPlace`),
+ * instead of ~12 tensor ops. `guard` is a `webgpuStepGuard` output — the gradient is scaled by its clip
+ * factor, and the update is skipped on the device when it flags a non-finite step — or [0, 1] for a
+ * plain update. Returns false, changing nothing, when the webgpu kernels are not active (the caller
+ * then takes the tensor-op path).
  */
-export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper, guard?: tf.Tensor): boolean {
+export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper, guard: tf.Tensor): boolean {
   if (!webgpuKernelsActive() || p.dtype !== 'float32' || g.size !== p.size) return false;
   const attrs = { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, decay: h.decay, bc1: h.bc1, bc2: h.bc2 };
-  // the usual case in a train step: nothing shares p, m, v → updated in their own buffers
-  if (guard && adamWInPlace(p, g, m, v, guard, attrs)) return true;
-  tf.tidy(() => {
-    const inputs = { p, g: g.reshape(p.shape), m, v, guard: guard ?? tf.tensor1d([0, 1]) };
-    const m1 = run(WG_ADAMW, inputs, { ...attrs, which: ADAMW_OUT.m });
-    const v1 = run(WG_ADAMW, inputs, { ...attrs, which: ADAMW_OUT.v });
-    const p1 = run(WG_ADAMW, inputs, { ...attrs, which: ADAMW_OUT.p });
-    m.assign(m1);
-    v.assign(v1);
-    p.assign(p1);
-  });
+  tf.tidy(() => adamWInPlace(p, g, m, v, guard, attrs));
   return true;
 }
 

@@ -401,35 +401,8 @@ export function geluGradProgram(shape: number[], size: number, kind: GeluKind): 
 
 // --------------------------------------------------------------------------------------------- AdamW
 
-/** Which of the updated tensors the AdamW program writes. */
+/** Which of the updated tensors an AdamW program writes. */
 export const ADAMW_OUT = { m: 0, v: 1, p: 2 } as const;
-
-/**
- * One AdamW step (the arithmetic of optim.ts): m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g²,
- * p' = p·decay − lr/bc1 · m' / (√v'/√bc2 + eps). `which` picks the output; m', v' are recomputed by
- * the p' pass from the old moments (cheaper than a second pass over memory for a 3-output kernel).
- * `guard` [2] is the step guard's [norm, scale]: g is used as g·scale (gradient clipping), and a
- * scale of 0 (non-finite loss or norm) writes the old value back — the step is skipped on the device,
- * with no read-back needed to decide.
- */
-export function adamWProgram(shape: number[], size: number, which: number): Program {
-  const old = ['m[index]', 'v[index]', 'p[index]'][which];
-  const out = ['result[index] = m1;', 'result[index] = v1;', 'result[index] = p[index] * uniforms.decay - uniforms.stepSize * m1 / (sqrt(v1) * uniforms.rsbc2 + uniforms.eps);'][which];
-  return flat(
-    shape,
-    size,
-    `omnitokAdamW_${which}`,
-    ['p', 'g', 'm', 'v', 'guard'],
-    'beta1 : f32, beta2 : f32, eps : f32, decay : f32, stepSize : f32, rsbc2 : f32,',
-    `_ = p[index]; // every binding must be used: the pipeline layout is 'auto'
-     let scale = guard[1];
-     if (scale <= 0.0) { result[index] = ${old}; return; }
-     let gi = g[index] * scale;
-     let m1 = uniforms.beta1 * m[index] + (1.0 - uniforms.beta1) * gi;
-     let v1 = uniforms.beta2 * v[index] + (1.0 - uniforms.beta2) * gi * gi;
-     ${out}`,
-  );
-}
 
 /**
  * AdamW in place (the optimizer owns m and v; p when nothing else shares its buffer): the output

@@ -3,7 +3,6 @@ import { matMulDims } from '../matmul-dims.js';
 import {
   ADAMW_OUT,
   adamWInPlaceProgram,
-  adamWProgram,
   type AttentionShape,
   attentionDScoresProgram,
   attentionGradKVProgram,
@@ -52,7 +51,6 @@ export const WG_LAYER_NORM_GRAD_X = 'OmnitokWgLayerNormGradX';
 export const WG_LAYER_NORM_GRAD_PARAMS = 'OmnitokWgLayerNormGradParams';
 export const WG_GELU = 'OmnitokWgGelu';
 export const WG_GELU_GRAD = 'OmnitokWgGeluGrad';
-export const WG_ADAMW = 'OmnitokWgAdamW';
 export const WG_SUM_SQUARES = 'OmnitokWgSumSquares';
 export const WG_STEP_GUARD = 'OmnitokWgStepGuard';
 export const WG_PARTIALS_SUM = 'OmnitokWgPartialsSum';
@@ -282,12 +280,6 @@ const FUSED: Record<string, KernelFunc> = {
     const x = inputs.x!;
     return runF32(backend as WebGPUBackendLike, geluGradProgram([...x.shape], prod(x.shape), geluKind(attrs!.kind)), [x, inputs.dy!]);
   },
-  [WG_ADAMW]: ({ inputs, backend, attrs }) => {
-    const p = inputs.p!;
-    const h = attrs as Record<string, number>;
-    const u = adamWUniforms(h);
-    return runF32(backend as WebGPUBackendLike, adamWProgram([...p.shape], prod(p.shape), h.which!), [p, inputs.g!, inputs.m!, inputs.v!, inputs.guard!], u);
-  },
   // partials (a WG_SUM_SQUARES output) and loss [1] → [norm, scale]: the device-side step guard
   [WG_STEP_GUARD]: ({ inputs, backend, attrs }) => {
     const partials = inputs.partials!;
@@ -514,29 +506,28 @@ function soleOwner(backend: unknown, t: tf.Tensor): boolean {
 }
 
 /**
- * AdamW on p, m, v in place: three dispatches that write into the tensors' own buffers (no new
- * buffers, no `assign`, no disposals: about a dozen fewer engine operations per parameter). Returns
- * false, doing nothing, when a buffer is shared with another tensor or a dtype is not float32 (the
- * caller then takes the copying kernels).
+ * AdamW on p, m, v in place: three dispatches that write into the variables' own buffers (no new
+ * buffers, no disposals). A variable whose buffer another tensor shares (a clone, the tensor it was
+ * created from) or that is not stored as float32 first gets a float32 copy of its own (`assign`), so
+ * that other tensor keeps its values. Call inside a tidy (the copies are intermediates).
  */
-export function adamWInPlace(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, guard: tf.Tensor, h: Record<string, number>): boolean {
+export function adamWInPlace(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, guard: tf.Tensor, h: Record<string, number>): void {
   const backend = tf.backend();
-  const all = [p, m, v];
-  if (!webgpuKernelsActive() || [...all, g, guard].some((t) => t.dtype !== 'float32') || g.size !== p.size) return false;
-  if (!all.every((t) => soleOwner(backend, t))) return false;
   const b = backend as unknown as WebGPUBackendLike;
-  if ([...all, g, guard].some((t) => storedDtype(b, t) !== 'float32')) return false;
+  const all = [p, m, v];
+  for (const t of all) if (!soleOwner(backend, t) || storedDtype(b, t) !== 'float32') t.assign(tf.mul(t, 1));
+  const own = (t: tf.Tensor) => (storedDtype(b, t) === 'float32' ? t : tf.mul(t, 1));
+  const [grad, scale] = [own(g), own(guard)];
   const u = adamWUniforms(h);
   const shape = [...p.shape];
   const size = p.size;
-  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.m), [g, guard], 'float32', u, m);
-  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.v), [g, guard], 'float32', u, v);
-  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.p), [m, v, guard], 'float32', u, p);
+  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.m), [grad, scale], 'float32', u, m);
+  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.v), [grad, scale], 'float32', u, v);
+  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.p), [m, v, scale], 'float32', u, p);
   // tfjs keeps a CPU copy of values it has read back and answers later reads from it: drop it
   const map = (b as unknown as { tensorMap?: { get(id: tf.DataId): { values?: unknown } | undefined } }).tensorMap;
   for (const t of all) {
     const data = map?.get(t.dataId);
     if (data) data.values = null;
   }
-  return true;
 }
