@@ -16,9 +16,12 @@
 //                computed from the frame grid (no showinfo).
 //   read-alloc — the same with a fresh buffer per frame (readFrames' default).
 //   read-si    — the same as `read` with `timestamps: 'showinfo'` (the previous way).
-//   dense      — every frame sampled (fps 25), preprocessed (clip-vit-b-16, 224) and tubeletized; default
-//                workers (0 on 2 cores: ffmpeg decodes on one core while node preprocesses on the other).
-//   dense-w2   — the same with 2 preprocess worker threads.
+//   dense      — every frame sampled (fps 25) and tokenized (clip-vit-b-16 frames, 224, tubelets 2×16×16)
+//                by tokenizeVideo, what `omnitok tokenize` and the plugin's preprocessAndTokenize run: frames
+//                resized on the native thread pool straight into tubelet order (the JS thread reads ffmpeg).
+//   dense-js   — the same without the native addon (OMNITOK_IMAGE_NO_NATIVE=1: WebAssembly SIMD in the
+//                calling thread), the path of an install without @omnitok/native-kernels.
+//   dense-2step — preprocessVideo ([T, C, H, W] features) then tubeletize: the two stages separately.
 //   dense-8    — every 8th frame of the same file, tokenized (ffmpeg still decodes every frame).
 //   sparse     — videomae-16x224-uniform (16 frames uniformly over the whole file, seeking), decode
 //                (ffprobe) to tokens.
@@ -40,7 +43,7 @@ import { join } from 'node:path';
 const phaseArg = process.argv[2]?.startsWith('--') ? process.argv[2].slice(2) : undefined;
 const before = phaseArg?.endsWith('@before');
 const dist = before ? new URL(`file://${process.env.VIDEO_BEFORE_DIST}`).href : new URL('../packages/tokenizer-video/dist/index.js', import.meta.url).href;
-const { decodeVideo, preprocessVideo, readFrames, tubeletize } = await import(dist);
+const { decodeVideo, preprocessVideo, readFrames, tokenizeVideo, tubeletize } = await import(dist);
 const { locateFfmpeg } = await import('@omnitok/tokenizer-audio');
 
 async function runPhase(phase, path, frameBytes) {
@@ -70,9 +73,10 @@ async function runPhase(phase, path, frameBytes) {
         name === 'sparse'
           ? 'videomae-16x224-uniform'
           : { sampling: { mode: 'fps', fps: name === 'dense-8' ? 25 / 8 : 25, maxFrames: 4096 }, image: 'clip-vit-b-16', tubelet: [2, 16, 16] };
-      const features = await preprocessVideo(decoded, preset, name === 'dense-w2' ? { workers: 2 } : {});
-      const tokens = tubeletize(features);
-      frames = features.shape[0];
+      // builds without tokenizeVideo (VIDEO_BEFORE_DIST) run the two stages
+      const tokens =
+        name === 'dense-2step' || !tokenizeVideo ? tubeletize(await preprocessVideo(decoded, preset)) : await tokenizeVideo(decoded, preset);
+      frames = (tokens.shape[0] / tokens.grid.slice(-2).reduce((a, b) => a * b, 1)) * 2;
       if (tokens.shape[1] !== 1536) throw new Error('unexpected token size');
     }
   }
@@ -82,7 +86,8 @@ async function runPhase(phase, path, frameBytes) {
 }
 
 function phaseOf(name, path, frameBytes) {
-  const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, `--${name}`, path, String(frameBytes)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const env = name.startsWith('dense-js') ? { ...process.env, OMNITOK_IMAGE_NO_NATIVE: '1' } : process.env;
+  const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, `--${name}`, path, String(frameBytes)], { encoding: 'utf8', maxBuffer: 1 << 20, env });
   return JSON.parse(out);
 }
 
@@ -112,8 +117,8 @@ if (phaseArg) {
     };
     console.log(`generated the files in ${((performance.now() - t) / 1000).toFixed(1)} s; ${repeats} repeats; load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     const plan = {
-      dense: ['floor', 'decode', 'read', 'read-alloc', 'read-si', 'dense', 'dense-w2', 'dense-8', 'sparse'],
-      hd: ['floor', 'read', 'dense', 'dense-w2'],
+      dense: ['floor', 'decode', 'read', 'read-alloc', 'read-si', 'dense', 'dense-js', 'dense-2step', 'dense-8', 'sparse'],
+      hd: ['floor', 'read', 'dense', 'dense-js', 'dense-2step'],
       long: ['floor', 'sparse', 'scan'],
     };
     if (process.env.VIDEO_BEFORE_DIST) {

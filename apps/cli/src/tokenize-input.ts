@@ -61,7 +61,10 @@ export async function tokenizeInput(registry: ModalityRegistry, request: Tokeniz
   }
   const preset = await loadPreset(request.preset, request.cwd);
   const decoded = await plugin.decode(input);
-  const features: Features = await plugin.preprocess(decoded, preset, { seed: request.seed, augment: request.augment });
+  const options = { seed: request.seed, augment: request.augment };
+  // Tokens only: the plugin's fused path when it has one (the same tokens, no features in between).
+  if (request.stage === 'tokens' && plugin.preprocessAndTokenize) return { plugin, stage: request.stage, result: await plugin.preprocessAndTokenize(decoded, preset, options) };
+  const features: Features = await plugin.preprocess(decoded, preset, options);
   const result = request.stage === 'tokens' ? plugin.tokenize(features) : features;
   return { plugin, stage: request.stage, result };
 }

@@ -59,6 +59,29 @@ export interface NativeKernels {
   decodeJpeg?(bytes: Uint8Array, maxPixels: number): Promise<{ data: Uint8Array; width: number; height: number } | string>;
   /** '' when decodeJpeg can run (libjpeg.so.62 loaded), else why not. */
   jpegDecoder?(): string;
+  /**
+   * Pillow-exact resize of an 8-bit RGB view fused with normalization, on libuv's thread pool (the
+   * image package computes the fixed-point coefficients and tables; see `image-resize.inc`).
+   * `geometry` = [srcStride, x, y, width, height, winX, winY, winW, winH, hKsize, vKsize, plane];
+   * empty coefficient arrays = that axis keeps its size. Writes `lut[c·256 + v]` at
+   * `out[offset + rowBase[y] + col[x] + c·plane]`. Arrays must stay untouched until it resolves.
+   * Absent from addons built before it existed.
+   */
+  resizeNormalize?(
+    src: Uint8Array,
+    geometry: Int32Array,
+    hStart: Int32Array,
+    hCount: Int32Array,
+    hWeights: Int32Array,
+    vStart: Int32Array,
+    vCount: Int32Array,
+    vWeights: Int32Array,
+    out: Float32Array,
+    offset: number,
+    rowBase: Int32Array,
+    col: Int32Array,
+    lut: Float32Array,
+  ): Promise<void>;
 }
 
 export type LoadResult = { ok: true; kernels: NativeKernels; path: string } | { ok: false; reason: string };

@@ -10,6 +10,8 @@
 #include <dlfcn.h>
 #include <algorithm>
 #include <atomic>
+#include <climits>
+#include <memory>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -19,6 +21,9 @@
 #include <cstring>
 #include <string>
 #include <vector>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #ifdef OMNITOK_JPEG
 #include <csetjmp>
 #include <cstdio>
@@ -941,6 +946,7 @@ napi_value Configure(napi_env env, napi_callback_info info) {
 }
 
 #include "jpeg-decode.inc"
+#include "image-resize.inc"
 
 napi_value Init(napi_env env, napi_value exports) {
   // one setup and one pool per process, shared by every JS environment (main thread, worker_threads)
@@ -968,7 +974,8 @@ napi_value Init(napi_env env, napi_value exports) {
   } fns[] = {{"matmul", Matmul},       {"addBias", AddBias},         {"binary", Binary},         {"reduceSum", ReduceSum},
              {"transpose", Transpose}, {"slice", Slice}, {"layerNorm", LayerNormFwd},  {"layerNormBwd", LayerNormBwd}, {"gelu", GeluFwd},
              {"geluBwd", GeluBwd},     {"attention", AttentionFwd},  {"attentionBwd", AttentionBwd}, {"adamw", AdamW},
-             {"sumSquares", SumSquares}, {"info", Info},           {"configure", Configure}};
+             {"sumSquares", SumSquares}, {"info", Info},           {"configure", Configure},
+             {"resizeNormalize", ResizeNormalize}};
   for (auto& f : fns) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);

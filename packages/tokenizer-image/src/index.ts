@@ -8,6 +8,9 @@ export { decodeImage, DEFAULT_MAX_PIXELS, jpegDecoderInUse, type DecodedImage, t
 export {
   preprocessImage,
   preprocessImageInto,
+  preprocessImageIntoAsync,
+  nativePreprocessAvailable,
+  type FeatureLayout,
   type ImagePreprocessOptions,
   prepareImagePreset,
   type ImageFeatures,

@@ -2,8 +2,7 @@ import { type Features, InvalidArgumentError, type PreprocessOptions, resolvePre
 import type { DecodedImage } from './decode-image.js';
 import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset, type ResolvedImagePreset, validateImagePreset } from './presets.js';
 import { drawAugmentation, mulberry32, roundHalfEven } from './random-resized-crop.js';
-import { patchifyInto } from './patchify.js';
-import { type OutputWindow, type PixelView, resizeNormalizeRgb, resizeView } from './resample.js';
+import { axisCoefficients, type OutputWindow, type PixelView, resizeNormalizeRgb, resizeView } from './resample.js';
 
 /** Image features: `[C, H, W]` float32, normalized, plus the patch size the preset asks for. */
 export interface ImageFeatures extends Features {
@@ -87,8 +86,19 @@ export function preprocessImage(
 }
 
 /**
- * {@link preprocessImage} writing `C × H × W` values into `out` at `offset` (for batches). With
- * `layout: 'patches'` the values are written directly in `patchify`'s token order (`[N, C·P·P]`).
+ * Where {@link preprocessImageInto} writes a frame's values, as the later tokenization would place them:
+ *
+ * - `chw` — `[C, H, W]` features;
+ * - `patches` — ViT patch tokens `[N, C·P·P]` (`patchify`'s order, the preset's patch size);
+ * - `{ tubelet: [t, Ph, Pw], frame }` — this frame's share of tubelet tokens `[N, C·t·Ph·Pw]` (the video
+ *   package's `tubeletize` order): frame `frame` (0 ≤ frame < t) of each `(C, t, Ph, Pw)` vector; `offset`
+ *   points at the first token of the frame's tubelet slice, and the other frames' values are left alone.
+ */
+export type FeatureLayout = 'chw' | 'patches' | { readonly tubelet: readonly [number, number, number]; readonly frame: number };
+
+/**
+ * {@link preprocessImage} writing `C × H × W` values into `out` at `offset` (for batches), in `layout`
+ * (see {@link FeatureLayout}; the token layouts skip a separate patchify / tubeletize pass).
  */
 export function preprocessImageInto(
   decoded: DecodedImage,
@@ -96,9 +106,132 @@ export function preprocessImageInto(
   options: ImagePreprocessOptions,
   out: Float32Array,
   offset: number,
-  layout: 'chw' | 'patches' = 'chw',
+  layout: FeatureLayout = 'chw',
 ): void {
   checkDecoded(decoded);
+  const g = planGeometry(decoded, p, options);
+  const { preset, height: H, width: W, channels: C } = p;
+  const slot = layoutSlot(layout, p);
+  const tables = layoutTables(C, H, W, slot, g.flip);
+
+  if (preset.interpolation === 'bilinear-torch') {
+    if (!slot) return torchBilinearInto(g, p, out, offset);
+    const chw = new Float32Array(C * H * W);
+    torchBilinearInto(g, p, chw, 0);
+    return scatterChw(chw, C, H, W, layoutTables(C, H, W, slot, false), out, offset);
+  }
+
+  if (!g.padded && C === 3) {
+    // Resize and normalize in one go (WebAssembly SIMD). Tubelet slots are interleaved with the other
+    // frames' values, so those are computed in patch order and copied out one Ph·Pw run at a time.
+    const direct = !slot || slot.t === 1;
+    const t = direct ? tables : layoutTables(C, H, W, { ...slot, t: 1, dt: 0 }, g.flip);
+    const run = slot ? slot.ph * slot.pw : 0;
+    const target = {
+      out,
+      offset: direct ? offset : offset + (slot?.dt ?? 0) * run,
+      count: C * H * W,
+      rowBase: byteTable(t.rowBase),
+      col: byteTable(t.col),
+      plane: t.plane * 4,
+      contiguous: !g.flip && (!slot || slot.pw % 4 === 0),
+      mean: preset.mean as unknown as readonly [number, number, number],
+      std: preset.std as unknown as readonly [number, number, number],
+      runs: direct ? undefined : { length: run, stride: run * slot.t },
+    };
+    if (resizeNormalizeRgb(g.view, g.resizedW, g.resizedH, preset.interpolation, g.window, target)) return;
+  }
+  const pixels = resizeView(g.view, g.resizedW, g.resizedH, preset.interpolation, g.window);
+  if (!g.padded) return writeThroughTables(pixels, H, W, C, p.lut, tables, out, offset);
+  const pad = preset.padColor ?? preset.mean.map((m) => Math.min(255, Math.max(0, Math.round(m * 255))));
+  const plane = H * W;
+  const chw = slot ? new Float32Array(C * plane) : out;
+  const at = slot ? 0 : offset;
+  for (let c = 0; c < C; c++) chw.fill(p.lut[c * 256 + pad[c]!]!, at + c * plane, at + (c + 1) * plane);
+  writeNormalized(pixels, g.window.width, g.window.height, C, p.lut, chw, at, W, plane, g.padX, g.padY, g.flip);
+  if (slot) scatterChw(chw, C, H, W, layoutTables(C, H, W, slot, false), out, offset);
+}
+
+/**
+ * {@link preprocessImageInto} off the calling thread: with `@omnitok/native-kernels` installed (and
+ * `OMNITOK_IMAGE_NO_NATIVE` unset), RGB presets with a Pillow filter are resized, normalized and written
+ * in `layout` by the native addon on libuv's thread pool — the same bytes as the synchronous path
+ * (tested). Anything else runs synchronously here before the promise is returned. `decoded.data` and
+ * `out` must stay untouched until the promise resolves.
+ */
+export async function preprocessImageIntoAsync(
+  decoded: DecodedImage,
+  p: PreparedImagePreset,
+  options: ImagePreprocessOptions,
+  out: Float32Array,
+  offset: number,
+  layout: FeatureLayout = 'chw',
+): Promise<void> {
+  const native = nativeResizer === undefined ? await loadNativeResizer() : nativeResizer;
+  checkDecoded(decoded);
+  const g = planGeometry(decoded, p, options);
+  const { preset, height: H, width: W, channels: C } = p;
+  if (!native || g.padded || C !== 3 || (preset.interpolation !== 'bicubic' && preset.interpolation !== 'bilinear')) {
+    preprocessImageInto(decoded, p, options, out, offset, layout);
+    return;
+  }
+  const tables = layoutTables(C, H, W, layoutSlot(layout, p), g.flip);
+  const none = new Int32Array(0);
+  const { view, window } = g;
+  const h = g.resizedW !== view.width ? axisCoefficients(view.width, g.resizedW, preset.interpolation) : undefined;
+  const v = g.resizedH !== view.height ? axisCoefficients(view.height, g.resizedH, preset.interpolation) : undefined;
+  const geometry = Int32Array.of(
+    view.stride, view.x, view.y, view.width, view.height,
+    window.x, window.y, window.width, window.height, h?.ksize ?? 0, v?.ksize ?? 0, tables.plane,
+  );
+  await native(
+    view.data, geometry, h?.start ?? none, h?.count ?? none, h?.weights ?? none, v?.start ?? none, v?.count ?? none, v?.weights ?? none,
+    out, offset, tables.rowBase, tables.col, p.lut,
+  );
+}
+
+/** `@omnitok/native-kernels`' `resizeNormalize` (typed here: that package is an optional peer). */
+type NativeResize = (
+  src: Uint8Array, geometry: Int32Array, hStart: Int32Array, hCount: Int32Array, hWeights: Int32Array,
+  vStart: Int32Array, vCount: Int32Array, vWeights: Int32Array, out: Float32Array, offset: number,
+  rowBase: Int32Array, col: Int32Array, lut: Float32Array,
+) => Promise<void>;
+let nativeResizer: NativeResize | null | undefined;
+let nativeResizerLoad: Promise<NativeResize | null> | undefined;
+
+function loadNativeResizer(): Promise<NativeResize | null> {
+  nativeResizerLoad ??= (async () => {
+    if (process.env.OMNITOK_IMAGE_NO_NATIVE === '1') return null;
+    try {
+      const native = (await import('@omnitok/native-kernels' as string)) as { loadNativeKernels(): { ok: boolean; kernels?: { resizeNormalize?: NativeResize } } };
+      const k = native.loadNativeKernels().kernels;
+      return k?.resizeNormalize ? k.resizeNormalize.bind(k) : null;
+    } catch {
+      return null; // not installed
+    }
+  })().then((f) => (nativeResizer = f));
+  return nativeResizerLoad;
+}
+
+/** Whether {@link preprocessImageIntoAsync} runs on the native addon in this process. */
+export async function nativePreprocessAvailable(): Promise<boolean> {
+  return (nativeResizer === undefined ? await loadNativeResizer() : nativeResizer) !== null;
+}
+
+/** The geometry of one preprocess: the source view, the resize, the kept window, padding and mirror. */
+interface Geometry {
+  readonly view: PixelView;
+  readonly flip: boolean;
+  readonly resizedW: number;
+  readonly resizedH: number;
+  readonly window: OutputWindow;
+  readonly padX: number;
+  readonly padY: number;
+  /** The window does not fill the output (letterboxed). */
+  readonly padded: boolean;
+}
+
+function planGeometry(decoded: DecodedImage, p: PreparedImagePreset, options: ImagePreprocessOptions): Geometry {
   const { preset, height: H, width: W, channels: C } = p;
   let view: PixelView = toView(decoded, C);
   let flip = false;
@@ -149,125 +282,100 @@ export function preprocessImageInto(
     }
     window = cropWindow(resizedW, resizedH, W, H, preset.cropRounding ?? 'round', options.cropPosition ?? 'center');
   }
-
-  if (preset.interpolation === 'bilinear-torch') {
-    torchBilinearInto(view, resizedW, resizedH, window, flip, p, out, offset, layout);
-    return;
-  }
-
-  const plane = H * W;
   const padded = window.width !== W || window.height !== H;
-  if (!padded && C === 3) {
-    // Resize and normalize in one go (WebAssembly SIMD), straight into the layout asked for.
-    const P = preset.patchSize;
-    const patches = layout === 'patches';
-    const target = {
-      out,
-      offset,
-      count: C * plane,
-      rowBase: rowBaseTable(H, W, C, patches ? P : 0),
-      col: patches ? columnTable(W, C, P, flip, 4) : chwColumnTable(W, flip),
-      plane: (patches ? P * P : plane) * 4,
-      contiguous: !flip && (!patches || P % 4 === 0),
-      mean: preset.mean as unknown as readonly [number, number, number],
-      std: preset.std as unknown as readonly [number, number, number],
-    };
-    if (resizeNormalizeRgb(view, resizedW, resizedH, preset.interpolation, window, target)) return;
-  }
-  const pixels = resizeView(view, resizedW, resizedH, preset.interpolation, window);
-  if (layout === 'patches') {
-    if (!padded) {
-      writeNormalizedPatches(pixels, W, H, C, p.lut, out, offset, preset.patchSize, flip);
-      return;
-    }
-    const chw = new Float32Array(C * plane);
-    writePadded(chw, 0);
-    patchifyInto(chw, 0, C, H, W, preset.patchSize, out, offset);
-    return;
-  }
-  writePadded(out, offset);
-
-  function writePadded(target: Float32Array, at: number): void {
-    if (padded) {
-      const pad = preset.padColor ?? preset.mean.map((m) => Math.min(255, Math.max(0, Math.round(m * 255))));
-      for (let c = 0; c < C; c++) target.fill(p.lut[c * 256 + pad[c]!]!, at + c * plane, at + (c + 1) * plane);
-    }
-    writeNormalized(pixels, window.width, window.height, C, p.lut, target, at, W, plane, padX, padY, flip);
-  }
+  return { view, flip, resizedW, resizedH, window, padX, padY, padded };
 }
 
-/** HWC uint8 (exactly W × H) → normalized values in patch-token order, optionally mirrored. */
-function writeNormalizedPatches(
-  pixels: Uint8Array,
-  W: number,
-  H: number,
-  C: number,
-  lut: Float32Array,
-  out: Float32Array,
-  offset: number,
-  P: number,
-  flip: boolean,
-): void {
-  const gridW = W / P;
-  const PP = P * P;
-  const table = columnTable(W, C, P, flip);
-  for (let y = 0; y < H; y++) {
-    const gy = (y / P) | 0;
-    const rowBase = offset + gy * gridW * C * PP + (y - gy * P) * P;
-    let i = y * W * C;
+/** A token layout as numbers: patch `ph × pw`, tubelet depth `t`, this frame's slot `dt` (undefined = `chw`). */
+interface LayoutSlot {
+  readonly ph: number;
+  readonly pw: number;
+  readonly t: number;
+  readonly dt: number;
+}
+
+function layoutSlot(layout: FeatureLayout, p: PreparedImagePreset): LayoutSlot | undefined {
+  if (layout === 'chw') return undefined;
+  if (layout === 'patches') return { ph: p.preset.patchSize, pw: p.preset.patchSize, t: 1, dt: 0 };
+  const [t, ph, pw] = layout?.tubelet ?? [];
+  const dt = layout?.frame;
+  const ok = [t, ph, pw, dt].every((v) => Number.isInteger(v) && v! >= 0) && t! > 0 && ph! > 0 && pw! > 0 && dt! < t!;
+  if (!ok || p.height % ph! !== 0 || p.width % pw! !== 0) {
+    throw new InvalidArgumentError('layout', layout, `'chw', 'patches' or { tubelet: [t, Ph, Pw] dividing ${p.height}×${p.width}, frame in [0, t) }`);
+  }
+  return { ph: ph!, pw: pw!, t: t!, dt: dt! };
+}
+
+/**
+ * Element offsets of each output row's first value (`rowBase`) and of each output column within a
+ * row (`col`, mirrored when `flip`), and the channel stride `plane`: value (c, y, x) goes to
+ * `rowBase[y] + col[x] + c·plane`. Cached per shape.
+ */
+interface LayoutTables {
+  readonly rowBase: Int32Array;
+  readonly col: Int32Array;
+  readonly plane: number;
+}
+
+const layoutCache = new Map<string, LayoutTables>();
+
+function layoutTables(C: number, H: number, W: number, slot: LayoutSlot | undefined, flip: boolean): LayoutTables {
+  const key = `${C}:${H}:${W}:${slot ? `${slot.ph}:${slot.pw}:${slot.t}:${slot.dt}` : 'chw'}:${flip}`;
+  let tables = layoutCache.get(key);
+  if (tables) return tables;
+  const mirror = (x: number) => (flip ? W - 1 - x : x);
+  if (!slot) {
+    tables = { rowBase: Int32Array.from({ length: H }, (_, y) => y * W), col: Int32Array.from({ length: W }, (_, x) => mirror(x)), plane: H * W };
+  } else {
+    const { ph, pw, t, dt } = slot;
+    const D = C * t * ph * pw; // one token
+    const gw = W / pw;
+    tables = {
+      rowBase: Int32Array.from({ length: H }, (_, y) => Math.floor(y / ph) * gw * D + (y % ph) * pw + dt * ph * pw),
+      col: Int32Array.from({ length: W }, (_, x) => Math.floor(mirror(x) / pw) * D + (mirror(x) % pw)),
+      plane: t * ph * pw,
+    };
+  }
+  if (layoutCache.size > 64) layoutCache.clear();
+  layoutCache.set(key, tables);
+  return tables;
+}
+
+const byteTables = new WeakMap<Int32Array, Int32Array>();
+/** The same table in bytes (× 4), as the WebAssembly kernel addresses floats. */
+function byteTable(table: Int32Array): Int32Array {
+  let bytes = byteTables.get(table);
+  if (!bytes) byteTables.set(table, (bytes = table.map((v) => v * 4)));
+  return bytes;
+}
+
+/** HWC uint8 (exactly W × H) → normalized values through the lookup table, placed by `tables`. */
+function writeThroughTables(pixels: Uint8Array, H: number, W: number, C: number, lut: Float32Array, tables: LayoutTables, out: Float32Array, offset: number): void {
+  const { rowBase, col, plane } = tables;
+  for (let y = 0, i = 0; y < H; y++) {
+    const base = offset + rowBase[y]!;
     if (C === 3) {
       for (let x = 0; x < W; x++, i += 3) {
-        const d = rowBase + table[x]!;
+        const d = base + col[x]!;
         out[d] = lut[pixels[i]!]!;
-        out[d + PP] = lut[256 + pixels[i + 1]!]!;
-        out[d + 2 * PP] = lut[512 + pixels[i + 2]!]!;
+        out[d + plane] = lut[256 + pixels[i + 1]!]!;
+        out[d + 2 * plane] = lut[512 + pixels[i + 2]!]!;
       }
     } else {
-      for (let x = 0; x < W; x++) for (let c = 0; c < C; c++, i++) out[rowBase + table[x]! + c * PP] = lut[c * 256 + pixels[i]!]!;
+      for (let x = 0; x < W; x++) for (let c = 0; c < C; c++, i++) out[base + col[x]! + c * plane] = lut[c * 256 + pixels[i]!]!;
     }
   }
 }
 
-const columnTables = new Map<string, Int32Array>();
-/** Where source column x lands inside a token row: patch column's token offset + position in the patch row (× `unit`). */
-function columnTable(W: number, C: number, P: number, flip: boolean, unit = 1): Int32Array {
-  const key = `${W}:${C}:${P}:${flip}:${unit}`;
-  let table = columnTables.get(key);
-  if (!table) {
-    table = new Int32Array(W);
-    for (let x = 0; x < W; x++) {
-      const to = flip ? W - 1 - x : x;
-      const gx = (to / P) | 0;
-      table[x] = (gx * C * P * P + (to - gx * P)) * unit;
+/** `[C, H, W]` floats → the positions `tables` give (unmirrored tables: the values are already placed). */
+function scatterChw(chw: Float32Array, C: number, H: number, W: number, tables: LayoutTables, out: Float32Array, offset: number): void {
+  const { rowBase, col, plane } = tables;
+  for (let c = 0, i = 0; c < C; c++) {
+    for (let y = 0; y < H; y++) {
+      const base = offset + rowBase[y]! + c * plane;
+      for (let x = 0; x < W; x++, i++) out[base + col[x]!] = chw[i]!;
     }
-    if (columnTables.size > 64) columnTables.clear();
-    columnTables.set(key, table);
   }
-  return table;
-}
-
-/** Byte offset of each output column inside a `[C, H, W]` float32 row, mirrored or not. */
-function chwColumnTable(W: number, flip: boolean): Int32Array {
-  return cachedTable(`chw-col:${W}:${flip}`, W, (x) => (flip ? W - 1 - x : x) * 4);
-}
-
-/** Byte offset of each output row's first value: `[C, H, W]` rows (P = 0) or patch-token rows. */
-function rowBaseTable(H: number, W: number, C: number, P: number): Int32Array {
-  return cachedTable(`row:${H}:${W}:${C}:${P}`, H, (y) => {
-    if (P === 0) return y * W * 4;
-    const gy = (y / P) | 0;
-    return (gy * (W / P) * C * P * P + (y - gy * P) * P) * 4;
-  });
-}
-
-function cachedTable(key: string, n: number, f: (i: number) => number): Int32Array {
-  let table = columnTables.get(key);
-  if (!table) {
-    table = Int32Array.from({ length: n }, (_, i) => f(i));
-    if (columnTables.size > 64) columnTables.clear();
-    columnTables.set(key, table);
-  }
-  return table;
 }
 
 /** HWC uint8 → CHW float32 through the lookup table, at (padX, padY) inside a W-wide plane, optionally mirrored. */
@@ -343,19 +451,10 @@ function cropWindow(resizedW: number, resizedH: number, W: number, H: number, ro
  * `torch.nn.functional.interpolate(x / 255, size, mode='bilinear', align_corners=False)` then
  * `(x − mean) / std`, every operation rounded to float32 as torch's CPU kernel does (source index
  * `max(scale·(i + 0.5) − 0.5, 0)` with `scale = in / out` in float32, two taps per axis, the width pass
- * inside the height pass), for the `window` of the resized image only, written in `layout`.
+ * inside the height pass), for the `window` of the resized image only, as `[C, H, W]` at `base`.
  */
-function torchBilinearInto(
-  view: PixelView,
-  resizedW: number,
-  resizedH: number,
-  window: OutputWindow,
-  flip: boolean,
-  p: PreparedImagePreset,
-  out: Float32Array,
-  offset: number,
-  layout: 'chw' | 'patches',
-): void {
+function torchBilinearInto(g: Geometry, p: PreparedImagePreset, chw: Float32Array, base: number): void {
+  const { view, resizedW, resizedH, window, flip } = g;
   const f = Math.fround;
   const { channels: C, height: H, width: W } = p;
   const axis = (inSize: number, outSize: number, first: number, count: number) => {
@@ -383,8 +482,6 @@ function torchBilinearInto(
   const mean = Array.from({ length: C }, (_, c) => f(p.preset.mean[c]!));
   const std = Array.from({ length: C }, (_, c) => f(p.preset.std[c]!));
   const { data, stride } = view;
-  const chw = layout === 'chw' ? out : new Float32Array(C * H * W);
-  const base = layout === 'chw' ? offset : 0;
   for (let y = 0; y < H; y++) {
     const r0 = (view.y + ys.i0[y]!) * stride;
     const r1 = (view.y + ys.i1[y]!) * stride;
@@ -404,5 +501,4 @@ function torchBilinearInto(
       }
     }
   }
-  if (layout === 'patches') patchifyInto(chw, 0, C, H, W, p.preset.patchSize, out, offset);
 }

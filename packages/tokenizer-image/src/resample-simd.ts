@@ -41,6 +41,12 @@ export interface NormalizeTarget {
   readonly contiguous: boolean;
   readonly mean: readonly [number, number, number];
   readonly std: readonly [number, number, number];
+  /**
+   * Copy the result out in runs of `length` floats, run `i` to `offset + i·stride` (a tubelet frame
+   * slot: the kernel writes patch order, each (token, channel) run goes to its place among the other
+   * frames' values); absent = one contiguous copy of `count` floats.
+   */
+  readonly runs?: { readonly length: number; readonly stride: number };
 }
 
 let kernels: Kernels | null | undefined;
@@ -188,7 +194,10 @@ export function resizeRgbSimd(
   new Int32Array(k.memory.buffer, colAt, window.width).set(norm.col);
   const { mean: m, std: sd } = norm;
   k.normalize(outAt, rowBytesOut, window.height, window.width, rowBaseAt, colAt, norm.plane, norm.contiguous ? 1 : 0, m[0], m[1], m[2], sd[0], sd[1], sd[2]);
-  norm.out.set(new Float32Array(k.memory.buffer, floatsAt, norm.count), norm.offset);
+  const floats = new Float32Array(k.memory.buffer, floatsAt, norm.count);
+  if (!norm.runs) return norm.out.set(floats, norm.offset);
+  const { length, stride } = norm.runs;
+  for (let i = 0, o = norm.offset; i < norm.count; i += length, o += stride) norm.out.set(floats.subarray(i, i + length), o);
 }
 
 /**

@@ -10,7 +10,7 @@ export { probeVideo, parseProbe, FfprobeFailure, type VideoProbe, type VideoStre
 export { readFrames, countedFrameTimes, type VideoFrame, type ReadFramesOptions } from './read-frames.js';
 export { startPreprocessPool, defaultPreprocessWorkers, type PreprocessPool } from './preprocess-pool.js';
 export { planFrames, uniformSubsample, type FramePlan, type SamplingContext, type SamplingOptions } from './sample-frames.js';
-export { preprocessVideo, resolveVideoPreset, WORKER_MIN_FRAMES, type VideoFeatures, type VideoPreprocessOptions } from './preprocess-video.js';
+export { preprocessVideo, tokenizeVideo, resolveVideoPreset, WORKER_MIN_FRAMES, type VideoFeatures, type VideoTokens, type VideoPreprocessOptions } from './preprocess-video.js';
 export { tubeletize, tubeletizeInto, imageAsVideo, tokenizeImageAsVideo, type TubeletInput } from './tubeletize.js';
 export { extractAudioTrack, type AudioTrack, type AudioTrackOptions } from './extract-audio-track.js';
 export { VIDEO_PRESETS, DEFAULT_VIDEO_PRESET, validateVideoPreset, type VideoPreset, type VideoSampling, type ResolvedVideoPreset } from './presets.js';

@@ -1,5 +1,5 @@
-import { type Features, InvalidArgumentError, type PreprocessOptions, resolvePreset } from '@omnitok/core';
-import { mulberry32, preprocessImageInto } from '@omnitok/tokenizer-image';
+import { type ContinuousTokens, continuousTokens, type Features, InvalidArgumentError, type PreprocessOptions, resolvePreset } from '@omnitok/core';
+import { type FeatureLayout, mulberry32, nativePreprocessAvailable, preprocessImageInto, preprocessImageIntoAsync } from '@omnitok/tokenizer-image';
 import type { DecodedVideo } from './decode-video.js';
 import { DEFAULT_VIDEO_PRESET, type ResolvedVideoPreset, validateVideoPreset, VIDEO_PRESETS, type VideoPreset } from './presets.js';
 import { defaultPreprocessWorkers, type PreprocessPool, startPreprocessPool } from './preprocess-pool.js';
@@ -34,11 +34,12 @@ export interface VideoPreprocessOptions extends PreprocessOptions, Omit<ReadFram
   readonly start?: number;
   readonly end?: number;
   /**
-   * Worker threads that preprocess frames besides this thread (same numerics, bit for bit). Default:
-   * the cores left after ffmpeg and this thread (`availableParallelism() − 2`, at most 4) when at least
+   * Worker threads that preprocess frames besides this thread (same numerics, bit for bit), for
+   * `[T, C, H, W]` features. Default 0 where `@omnitok/native-kernels` is installed (frames are then
+   * resized on libuv's thread pool instead, while this thread reads ffmpeg's pipe); without it, the
+   * cores left after ffmpeg and this thread (`availableParallelism() − 2`, at most 4) when at least
    * {@link WORKER_MIN_FRAMES} distinct frames are sampled, else 0 — a worker loads the image package
-   * (with sharp, about 0.1 s of CPU), and on 2 cores ffmpeg already decodes on one while this thread
-   * preprocesses on the other. 0 = this thread only.
+   * (with sharp, about 0.1 s of CPU). 0 = this thread only. {@link tokenizeVideo} uses no workers.
    */
   readonly workers?: number;
 }
@@ -80,6 +81,90 @@ export async function preprocessVideo(
   presets: Readonly<Record<string, VideoPreset>> = VIDEO_PRESETS,
   defaultPreset = DEFAULT_VIDEO_PRESET,
 ): Promise<VideoFeatures> {
+  const run = await sampleFrames(decoded, preset, options, presets, defaultPreset, 'frames');
+  const { r, T } = run;
+  return {
+    data: run.data,
+    shape: [T, r.channels, r.height, r.width],
+    axes: ['frame', 'channel', 'height', 'width'],
+    modality: 'video',
+    preset: r.name,
+    source: decoded.source,
+    timestamps: run.timestamps,
+    frameIndices: run.frameIndices,
+    clips: run.clips,
+    framesPerClip: run.framesPerClip,
+    tubelet: r.tubelet,
+    warnings: run.warnings,
+  };
+}
+
+/** Tubelet tokens of a video with where every frame came from: {@link tokenizeVideo}'s result. */
+export interface VideoTokens extends ContinuousTokens {
+  /** Per frame (in time order, clip-major): timestamp of the decoded frame used, in seconds. */
+  readonly timestamps: Float64Array;
+  /** Per frame: the nominal frame index asked for. */
+  readonly frameIndices: Int32Array;
+  readonly clips: number;
+  readonly framesPerClip: number;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * `tubeletize(await preprocessVideo(…))` in one pass: the same tokens, bit for bit (tested), but every
+ * frame is written straight into its tubelet slots — no `[T, C, H, W]` array, no second pass over it —
+ * and, with `@omnitok/native-kernels` installed, resized on libuv's thread pool while this thread keeps
+ * reading ffmpeg's pipe. The plugin's `preprocessAndTokenize` (and so `omnitok tokenize`) runs this.
+ */
+export async function tokenizeVideo(
+  decoded: DecodedVideo,
+  preset?: string | VideoPreset | ResolvedVideoPreset,
+  options: VideoPreprocessOptions = {},
+  presets: Readonly<Record<string, VideoPreset>> = VIDEO_PRESETS,
+  defaultPreset = DEFAULT_VIDEO_PRESET,
+): Promise<VideoTokens> {
+  const run = await sampleFrames(decoded, preset, options, presets, defaultPreset, 'tubelets');
+  const { r, T } = run;
+  const [t, ph, pw] = r.tubelet;
+  const inner = [run.framesPerClip / t, r.height / ph, r.width / pw];
+  const tokens = continuousTokens({
+    data: run.data,
+    shape: [(T / t) * inner[1]! * inner[2]!, r.channels * t * ph * pw],
+    grid: run.clips > 1 ? [run.clips, ...inner] : inner,
+    modality: 'video',
+    preset: r.name,
+    source: decoded.source,
+  });
+  return { ...tokens, timestamps: run.timestamps, frameIndices: run.frameIndices, clips: run.clips, framesPerClip: run.framesPerClip, warnings: run.warnings };
+}
+
+/** Native frame jobs in flight at most (each holds a frame buffer); beyond it the reader waits. */
+const MAX_IN_FLIGHT = 6;
+
+interface SampledFrames {
+  readonly r: ResolvedVideoPreset;
+  /** Output frames: plan frames × spatial crops. */
+  readonly T: number;
+  readonly data: Float32Array;
+  readonly timestamps: Float64Array;
+  readonly frameIndices: Int32Array;
+  readonly clips: number;
+  readonly framesPerClip: number;
+  readonly warnings: string[];
+}
+
+/**
+ * The frame loop shared by {@link preprocessVideo} (`frames`: `[T, C, H, W]`) and {@link tokenizeVideo}
+ * (`tubelets`: each output frame g written into the slots of tubelet slice ⌊g / t⌋ of its clip).
+ */
+async function sampleFrames(
+  decoded: DecodedVideo,
+  preset: string | VideoPreset | ResolvedVideoPreset | undefined,
+  options: VideoPreprocessOptions,
+  presets: Readonly<Record<string, VideoPreset>>,
+  defaultPreset: string,
+  layout: 'frames' | 'tubelets',
+): Promise<SampledFrames> {
   if (!decoded || decoded.kind !== 'video' || !decoded.video) {
     throw new InvalidArgumentError('decoded', decoded, 'a DecodedVideo from decodeVideo()');
   }
@@ -103,22 +188,31 @@ export async function preprocessVideo(
   const at = (p: number, k: number) => K === 1 ? p : (Math.floor(p / F) * K + k) * F + (p % F);
   const CROPS = K === 3 ? (['start', 'center', 'end'] as const) : (['center'] as const);
   const frameSize = r.channels * r.height * r.width;
+  const [t, ph, pw] = r.tubelet;
+  if (layout === 'tubelets' && F % t !== 0) throw new InvalidArgumentError('tubelet', r.tubelet, `a depth dividing the ${F} frames per clip`);
+  // Output frame g → where its values start and in which layout (tubelets: frame g % t of slice ⌊g / t⌋;
+  // clips hold a multiple of t frames, so slices never straddle clips).
+  const place = (g: number): [offset: number, layout: FeatureLayout] =>
+    layout === 'frames' ? [g * frameSize, 'chw'] : [Math.floor(g / t) * t * frameSize, { tubelet: r.tubelet, frame: g % t }];
   const data = new Float32Array(T * K * frameSize);
   const timestamps = new Float64Array(T * K);
   const warnings: string[] = [...decoded.warnings];
   const imageOptions = { augment: options.augment, seed };
   const distinct = new Set(plan.indices).size;
-  // several crops per frame run in this thread (ImageBind samples 10 frames)
-  const workerCount = K > 1 ? 0 : options.workers ?? (distinct >= WORKER_MIN_FRAMES ? defaultPreprocessWorkers() : 0);
+  const native = await nativePreprocessAvailable();
+  // Workers only where the native thread pool is missing (several crops per frame run in this thread).
+  const workerCount = K > 1 || layout === 'tubelets' ? 0 : options.workers ?? (!native && distinct >= WORKER_MIN_FRAMES ? defaultPreprocessWorkers() : 0);
   // Workers start now and join in once loaded; until then (and whenever all are busy) this thread works too.
   const pool: PreprocessPool | undefined =
     workerCount > 0 ? startPreprocessPool(workerCount, r.image, imageOptions, { source: decoded.source, format: decoded.format }) : undefined;
   // Copies (a repeated index, a frame standing in for the next one) wait until every frame is done.
   const copies: [to: number, from: number][] = [];
   const pending: Promise<void>[] = [];
+  const inFlight = new Set<Promise<void>>();
   let lastData: Uint8Array | undefined;
   let lastTime = NaN;
   let lastPosition = -1;
+  let failure: { error: unknown } | undefined;
   try {
     const { workers: _, ...readOptions } = options;
     for await (const frame of readFrames(decoded, plan.indices, { ...readOptions, warnings, reuseBuffers: true })) {
@@ -131,8 +225,19 @@ export async function preprocessVideo(
         const job = pool.submit(rgb, frame.image.width, frame.image.height, data, head! * frameSize);
         job.catch(() => undefined); // awaited below; keep an early failure from going unhandled
         pending.push(job);
-      } else if (K === 1) preprocessImageInto(frame.image, r.image, imageOptions, data, head! * frameSize);
-      else CROPS.forEach((cropPosition, k) => preprocessImageInto(frame.image, r.image, { ...imageOptions, cropPosition }, data, at(head!, k) * frameSize));
+      } else if (native) {
+        // The frame's buffer is held until its jobs are done; this thread goes back to the pipe.
+        const release = frame.retain();
+        const jobs = CROPS.map((cropPosition, k) => preprocessImageIntoAsync(frame.image, r.image, K === 1 ? imageOptions : { ...imageOptions, cropPosition }, data, ...place(at(head!, k))));
+        const job = Promise.all(jobs).then(() => undefined).finally(release);
+        job.catch(() => undefined);
+        pending.push(job);
+        inFlight.add(job);
+        void job.finally(() => inFlight.delete(job)).catch(() => undefined);
+        if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+      } else {
+        CROPS.forEach((cropPosition, k) => preprocessImageInto(frame.image, r.image, K === 1 ? imageOptions : { ...imageOptions, cropPosition }, data, ...place(at(head!, k))));
+      }
       lastData = frame.image.data;
       lastTime = frame.time;
       lastPosition = head!;
@@ -142,27 +247,36 @@ export async function preprocessVideo(
         for (let k = 0; k < K; k++) timestamps[at(p, k)] = frame.time;
       }
     }
-    await Promise.all(pending);
-  } finally {
-    await pool?.close();
+  } catch (error) {
+    failure = { error };
   }
+  // Every job finishes (or fails) before the buffers it writes are returned or dropped.
+  const settled = await Promise.allSettled(pending);
+  await pool?.close();
+  if (failure) throw failure.error;
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
   for (const [to, from] of copies) {
-    for (let k = 0; k < K; k++) data.copyWithin(at(to, k) * frameSize, at(from, k) * frameSize, (at(from, k) + 1) * frameSize);
+    for (let k = 0; k < K; k++) copyFrame(data, place(at(from, k)), place(at(to, k)), frameSize, r.channels, ph * pw);
   }
   const frameIndices = K === 1 ? plan.indices : new Int32Array(T * K);
   if (K > 1) plan.indices.forEach((index, p) => { for (let k = 0; k < K; k++) frameIndices[at(p, k)] = index; });
-  return {
-    data,
-    shape: [T * K, r.channels, r.height, r.width],
-    axes: ['frame', 'channel', 'height', 'width'],
-    modality: 'video',
-    preset: r.name,
-    source: decoded.source,
-    timestamps,
-    frameIndices,
-    clips: plan.clips * K,
-    framesPerClip: plan.framesPerClip,
-    tubelet: r.tubelet,
-    warnings,
-  };
+  return { r, T: T * K, data, timestamps, frameIndices, clips: plan.clips * K, framesPerClip: F, warnings };
+}
+
+/** Copies one output frame's values to another frame's place (whole frame, or tubelet slot by slot). */
+function copyFrame(data: Float32Array, [fromAt, from]: [number, FeatureLayout], [toAt, to]: [number, FeatureLayout], frameSize: number, C: number, run: number): void {
+  if (from === 'chw' || to === 'chw' || typeof from !== 'object' || typeof to !== 'object') {
+    data.copyWithin(toAt, fromAt, fromAt + frameSize);
+    return;
+  }
+  // Tubelet slots: per token and channel, one run of Ph·Pw values at (c·t + frame)·run.
+  const t = from.tubelet[0];
+  const D = C * t * run;
+  for (let token = 0; token < frameSize / (C * run); token++) {
+    for (let c = 0; c < C; c++) {
+      const a = fromAt + token * D + (c * t + from.frame) * run;
+      data.copyWithin(toAt + token * D + (c * t + to.frame) * run, a, a + run);
+    }
+  }
 }

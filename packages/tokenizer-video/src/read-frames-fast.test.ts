@@ -76,6 +76,28 @@ describe('readFrames: constant-rate timestamps computed without showinfo', () =>
   });
 });
 
+describe('readFrames: retained buffers', () => {
+  it('a retained frame keeps its pixels while later frames are pulled; released, its buffer is reused', async () => {
+    const path = patternClip(at('retain.mkv'), { codec: 'ffv1', seconds: 2 });
+    const decoded = await decodeVideo(path);
+    const all = Array.from({ length: 50 }, (_, i) => i);
+    let kept: { data: Uint8Array; copy: Uint8Array; release: () => void } | undefined;
+    let reusedAfterRelease = false;
+    const contents: number[] = [];
+    for await (const f of readFrames(decoded, all, { reuseBuffers: true })) {
+      contents.push(frameIndexOfValue(f.image.data[0]!));
+      if (f.index === 3) kept = { data: f.image.data, copy: f.image.data.slice(), release: f.retain() };
+      else if (kept && f.index < 30) {
+        expect(f.image.data).not.toBe(kept.data); // not handed out again while held
+        expect(Buffer.from(kept.data).equals(Buffer.from(kept.copy))).toBe(true); // not overwritten
+      } else if (kept && f.index === 30) kept.release();
+      else if (kept && f.image.data === kept.data) reusedAfterRelease = true;
+    }
+    expect(contents).toEqual(all);
+    expect(reusedAfterRelease).toBe(true);
+  });
+});
+
 describe('preprocess worker pool', () => {
   it('workers give the image package result bit for bit', async () => {
     const path = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=s=96x72:r=10:d=1', '-c:v', 'ffv1'], at('testsrc.mkv'));

@@ -26,6 +26,11 @@ export interface VideoFrame {
   readonly positions: readonly number[];
   /** True when the asked-for frame could not be decoded and the nearest decoded frame stands in. */
   readonly substituted: boolean;
+  /**
+   * Keeps `image.data` valid past the next pull (with `reuseBuffers`, for work still in flight): the
+   * buffer goes back to the pool only when the returned function has been called. A no-op otherwise.
+   */
+  retain(): () => void;
 }
 
 /** Options of {@link readFrames}. */
@@ -130,9 +135,26 @@ export async function* readFrames(decoded: DecodedVideo, indices: ArrayLike<numb
   const queue = planRuns(targets, fps, cfr, options.seekGap ?? 3).map((run) => ({ run, counted: countable }));
   const frameBytes = decoded.width * decoded.height * 3;
   const free: Uint8Array[] = [];
+  // Retained buffers: how many holders each has, and which of them the reader is done with.
+  const held = new Map<Uint8Array, number>();
+  const releasedWhileHeld = new Set<Uint8Array>();
+  const recycle = (d: Uint8Array) => void (free.length < 2 * READ_AHEAD && free.push(d));
   const pool: FramePool = options.reuseBuffers
-    ? { take: () => free.pop() ?? Buffer.allocUnsafeSlow(frameBytes), release: (d) => void (free.length < 2 * READ_AHEAD && free.push(d)) }
+    ? { take: () => free.pop() ?? Buffer.allocUnsafeSlow(frameBytes), release: (d) => (held.has(d) ? releasedWhileHeld.add(d) : recycle(d)) }
     : { take: () => Buffer.allocUnsafe(frameBytes), release: () => undefined };
+  const retain = (d: Uint8Array) => (): (() => void) => {
+    if (!options.reuseBuffers) return () => undefined;
+    held.set(d, (held.get(d) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = held.get(d)! - 1;
+      if (n > 0) return void held.set(d, n);
+      held.delete(d);
+      if (releasedWhileHeld.delete(d)) recycle(d);
+    };
+  };
   let dir: string | undefined;
   let path = decoded.path;
   const ffmpegErrors: string[] = [];
@@ -167,6 +189,7 @@ export async function* readFrames(decoded: DecodedVideo, indices: ArrayLike<numb
         requestedTime: target.time,
         positions: target.positions,
         substituted,
+        retain: retain(frame.data),
       };
     };
 

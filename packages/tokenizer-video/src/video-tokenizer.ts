@@ -1,7 +1,7 @@
 import { type ContinuousTokens, MODALITY_SPEC_VERSION, type ModalityInput, type ModalityPlugin, type TokenSpec } from '@omnitok/core';
 import { decodeVideo, type DecodedVideo, type VideoDecodeOptions } from './decode-video.js';
 import { VIDEO_FILE_TYPES } from './file-types.js';
-import { preprocessVideo, resolveVideoPreset, type VideoFeatures, type VideoPreprocessOptions } from './preprocess-video.js';
+import { preprocessVideo, resolveVideoPreset, tokenizeVideo, type VideoFeatures, type VideoPreprocessOptions, type VideoTokens } from './preprocess-video.js';
 import { DEFAULT_VIDEO_PRESET, VIDEO_PRESETS, type VideoPreset } from './presets.js';
 import { tubeletize } from './tubeletize.js';
 
@@ -21,6 +21,8 @@ export interface VideoTokenizerOptions {
 export type VideoTokenizer = ModalityPlugin<DecodedVideo, VideoPreset, VideoFeatures, ContinuousTokens> & {
   decode(input: ModalityInput, options?: VideoDecodeOptions): Promise<DecodedVideo>;
   preprocess(decoded: DecodedVideo, preset?: string | VideoPreset, options?: VideoPreprocessOptions): Promise<VideoFeatures>;
+  /** `tokenize(await preprocess(…))` in one pass (see `tokenizeVideo`). */
+  preprocessAndTokenize(decoded: DecodedVideo, preset?: string | VideoPreset, options?: VideoPreprocessOptions): Promise<VideoTokens>;
 };
 
 const VERSION = '0.1.0';
@@ -69,5 +71,7 @@ export function videoTokenizer(options: VideoTokenizerOptions = {}): VideoTokeni
     preprocess: (decoded: DecodedVideo, preset?: string | VideoPreset, o?: VideoPreprocessOptions) =>
       preprocessVideo(decoded, preset, { timeoutMs: options.timeoutMs, seekGap: options.seekGap, ...o }, presets, defaultPreset),
     tokenize: (features: VideoFeatures) => tubeletize(features),
+    preprocessAndTokenize: (decoded: DecodedVideo, preset?: string | VideoPreset, o?: VideoPreprocessOptions) =>
+      tokenizeVideo(decoded, preset, { timeoutMs: options.timeoutMs, seekGap: options.seekGap, ...o }, presets, defaultPreset),
   };
 }

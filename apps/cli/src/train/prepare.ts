@@ -26,6 +26,7 @@ function sameShape(a: TokenShape, b: TokenShape): boolean {
 export async function tokenizeValue(setup: ModalitySetup, input: Parameters<AnyModalityPlugin['decode']>[0], options: { augment?: boolean; seed?: number } = {}): Promise<TokenSequence> {
   const { plugin, preset } = setup;
   const decoded = await plugin.decode(input);
+  if (plugin.preprocessAndTokenize) return plugin.preprocessAndTokenize(decoded, preset as never, options);
   const features: Features = await plugin.preprocess(decoded, preset as never, options);
   return plugin.tokenize(features);
 }

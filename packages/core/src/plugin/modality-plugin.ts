@@ -110,6 +110,12 @@ export interface ModalityPlugin<
   decode(input: ModalityInput, options?: DecodeOptions): Promise<Decoded>;
   preprocess(decoded: Decoded, preset?: string | Preset, options?: PreprocessOptions): F | Promise<F>;
   tokenize(features: F): T;
+  /**
+   * Optional: `tokenize(await preprocess(decoded, preset, options))` fused — the same tokens, bit for bit
+   * (the conformance kit checks it), without materializing the features in between (the video plugin
+   * writes frames straight into tubelet order). Callers that only want tokens use it when present.
+   */
+  preprocessAndTokenize?(decoded: Decoded, preset?: string | Preset, options?: PreprocessOptions): T | Promise<T>;
 }
 
 /** The token layout a preset yields: see {@link ModalityPlugin.describeTokens}. */

@@ -37,7 +37,7 @@ const noise = Uint8Array.from({ length: 64 }, (_, i) => (i * 151 + 7) & 0xff);
  * It checks: the spec version and registry acceptance; JSON-serializable presets; for every input and
  * preset, that decode → preprocess → tokenize produce arrays whose shapes agree with each other, with
  * `describeTokens` when the plugin declares it, and with the metadata (modality, preset); finite values
- * and in-range ids; determinism for a fixed seed; typed errors on garbage input and unknown presets; and
+ * and in-range ids; determinism for a fixed seed; `preprocessAndTokenize`, when present, equal to the two stages; typed errors on garbage input and unknown presets; and
  * that a run leaves no open handles (files, child processes, sockets) behind.
  */
 export function describeModalityPlugin(plugin: AnyModalityPlugin, fixtures: ConformanceFixtures): void {
@@ -121,6 +121,22 @@ export function describeModalityPlugin(plugin: AnyModalityPlugin, fixtures: Conf
       const bytes = (t: TokenSequence) => (t.kind === 'continuous' ? Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength) : Buffer.from(t.ids.buffer, t.ids.byteOffset, t.ids.byteLength));
       expect(bytes(a.tokens).equals(bytes(b.tokens))).toBe(true);
     }, timeout);
+
+    if (typeof plugin.preprocessAndTokenize === 'function') {
+      it('preprocessAndTokenize gives the tokens of tokenize(preprocess(…)), bit for bit, for every preset', async () => {
+        const options = { seed: fixtures.seed ?? 1234, augment: fixtures.augment ?? false };
+        const bytes = (t: TokenSequence) => (t.kind === 'continuous' ? Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength) : Buffer.from(t.ids.buffer, t.ids.byteOffset, t.ids.byteLength));
+        for (const preset of presets) {
+          const input = fixtures.inputs[0]!;
+          const { tokens } = await run(input, preset, options);
+          const fused: TokenSequence = await plugin.preprocessAndTokenize!(await plugin.decode(input), preset, options);
+          expect(fused.kind, preset).toBe(tokens.kind);
+          expect(fused.shape, preset).toEqual(tokens.shape);
+          if (fused.kind === 'continuous' && tokens.kind === 'continuous') expect(fused.grid, preset).toEqual(tokens.grid);
+          expect(bytes(fused).equals(bytes(tokens)), `${preset}: fused tokens differ`).toBe(true);
+        }
+      }, timeout * Math.max(1, presets.length));
+    }
 
     it('throws typed errors on garbage input', async () => {
       const garbage = fixtures.garbage ?? [new Uint8Array(0), noise];
