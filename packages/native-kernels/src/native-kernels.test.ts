@@ -29,6 +29,34 @@ describe.skipIf(!loaded.ok && !required)('@omnitok/native-kernels', () => {
     return loaded.kernels;
   };
 
+  it('resizeNormalize: a plain copy through the tables, and every out-of-bounds geometry refused before any work', async () => {
+    const resize = k().resizeNormalize!;
+    expect(typeof resize).toBe('function');
+    // 4×3 RGB source, no resize (empty coefficients), window 2×2 at (1, 1), [C, H, W] tables, lut = v
+    const src = Uint8Array.from({ length: 4 * 3 * 3 }, (_, i) => i);
+    const lut = Float32Array.from({ length: 768 }, (_, i) => (i % 256) + 1000 * Math.floor(i / 256));
+    const none = new Int32Array(0);
+    const geometry = (g: Partial<Record<'stride' | 'x' | 'y' | 'w' | 'h' | 'wx' | 'wy' | 'ww' | 'wh' | 'plane', number>> = {}) =>
+      Int32Array.of(g.stride ?? 12, g.x ?? 0, g.y ?? 0, g.w ?? 4, g.h ?? 3, g.wx ?? 1, g.wy ?? 1, g.ww ?? 2, g.wh ?? 2, 0, 0, g.plane ?? 4);
+    const out = new Float32Array(12).fill(-1);
+    const rowBase = Int32Array.of(0, 2);
+    const col = Int32Array.of(0, 1);
+    await resize(src, geometry(), none, none, none, none, none, none, out, 0, rowBase, col, lut);
+    // pixel (x, y) of the source starts at byte (y·4 + x)·3; channel c adds c, then 1000·c from the lut
+    const px = (x: number, y: number, c: number) => (y * 4 + x) * 3 + c + 1000 * c;
+    expect(Array.from(out)).toEqual([0, 1, 2].flatMap((c) => [px(1, 1, c), px(2, 1, c), px(1, 2, c), px(2, 2, c)]));
+    const bad: [string, () => Promise<void>][] = [
+      ['view past the source', () => resize(src, geometry({ h: 4 }), none, none, none, none, none, none, out, 0, rowBase, col, lut)],
+      ['window past the view', () => resize(src, geometry({ wx: 3 }), none, none, none, none, none, none, out, 0, rowBase, col, lut)],
+      ['writes past out', () => resize(src, geometry(), none, none, none, none, none, none, out, 1, rowBase, col, lut)],
+      ['negative table entry', () => resize(src, geometry(), none, none, none, none, none, none, out, 0, Int32Array.of(0, -3), col, lut)],
+      ['taps past the view', () => resize(src, geometry(), Int32Array.of(0, 3, 3, 0), Int32Array.of(1, 2, 2, 1), new Int32Array(4), none, none, none, out, 0, rowBase, col, lut)],
+      ['short lut', () => resize(src, geometry(), none, none, none, none, none, none, out, 0, rowBase, col, new Float32Array(10))],
+    ];
+    for (const [title, call] of bad) expect(call, title).toThrow(RangeError);
+    expect(() => resize(new Float32Array(4) as unknown as Uint8Array, geometry(), none, none, none, none, none, none, out, 0, rowBase, col, lut)).toThrow(TypeError);
+  });
+
   it('reports its GEMM, thread count and ISA', () => {
     const info = k().info();
     expect(info.blas).toMatch(/^(OpenBLAS|builtin (AVX-512|AVX2\+FMA|baseline))/);
