@@ -10,8 +10,8 @@
 // sharp settings; the contenders alternate within each round):
 // - omnitok: `tokenizeImageBatch(files)` — files are read ahead, up to 4 images (2 × cores) decode at once
 //   (libjpeg-turbo through @omnitok/native-kernels when built with it, else sharp/libvips) on libuv
-//   threads while the main thread resizes + normalizes + patchifies finished
-//   ones (WebAssembly SIMD) into one contiguous Float32Array [24, 196, 768].
+//   threads, and finished ones are resized + normalized + patchified (native kernels on the same pool;
+//   without them WebAssembly SIMD in the main thread) into one contiguous Float32Array [24, 196, 768].
 // - transformers.js: `Promise.all(files.map(RawImage.read))` (sharp decodes concurrently), then one
 //   `processor(images)` call, which preprocesses all images concurrently (its resizes also run in sharp)
 //   and returns one pixel_values tensor [24, 3, 224, 224] — the same number of floats (our layout is

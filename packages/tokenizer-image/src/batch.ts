@@ -2,7 +2,7 @@ import { gridPositions, InvalidArgumentError, type ModalityInput, type Normalize
 import { availableParallelism } from 'node:os';
 import { checkDecodeOptions, decodeImageBytes, type ImageDecodeOptions } from './decode-image.js';
 import { checkPatch } from './patchify.js';
-import { type PreparedImagePreset, prepareImagePreset, preprocessImageInto } from './preprocess-image.js';
+import { type PreparedImagePreset, prepareImagePreset, preprocessImageIntoAsync } from './preprocess-image.js';
 import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset } from './presets.js';
 
 /** Options of the batch functions: decode options plus preset, augmentation and concurrency. */
@@ -155,7 +155,7 @@ async function runBatch(
         const decoded = await decodeImageBytes(read.bytes, read.norm, options);
         options.signal?.throwIfAborted();
         const seed = options.seed === undefined ? undefined : batchItemSeed(options.seed, index);
-        preprocessImageInto(decoded, p, { augment: options.augment, seed }, data, index * size, layout);
+        await preprocessImageIntoAsync(decoded, p, { augment: options.augment, seed }, data, index * size, layout);
         sources[index] = decoded.source;
         ok[index] = 1;
       } catch (error) {
