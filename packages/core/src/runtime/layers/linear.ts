@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedAvailable } from '../kernels/fused-ops.js';
-import { webgpuColumnSum, webgpuKernelsActive } from '../kernels/webgpu/fused-ops.js';
+import { webgpuColumnSum, webgpuKernelsActive, webgpuWeightBiasGrad } from '../kernels/webgpu/fused-ops.js';
 import { check, Module } from '../module.js';
 import type { Rng } from '../rng.js';
 
@@ -24,7 +24,13 @@ const linearBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1
     value: fusedAvailable() || webgpuKernelsActive() ? tf.fused.matMul({ a: x, b: w, bias: b }) : tf.add(tf.matMul(x, w), b),
     gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [...linearGrads(dy, xs, ws), webgpuKernelsActive() ? webgpuColumnSum(dy) : tf.sum(dy, 0)]; // `webgpu`: no transpose + reduce
+      if (webgpuKernelsActive()) {
+        // `webgpu`: dW and db from one GEMM over [x | 1] (one pass over dy); else GEMM + column sums
+        const fused = webgpuWeightBiasGrad(xs, dy);
+        if (fused) return [tf.matMul(dy, ws, false, true), ...fused];
+        return [...linearGrads(dy, xs, ws), webgpuColumnSum(dy)];
+      }
+      return [...linearGrads(dy, xs, ws), tf.sum(dy, 0)];
     },
   };
 }) as never) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;

@@ -9,6 +9,7 @@ import {
   WG_STEP_GUARD,
   WG_PARTIALS_SUM,
   WG_COLUMN_SUM,
+  WG_WEIGHT_BIAS_GRAD,
   WG_ATTENTION_GRAD,
   WG_GELU,
   WG_GELU_GRAD,
@@ -129,6 +130,16 @@ export function webgpuGlobalNorm(tensors: readonly tf.Tensor[]): tf.Scalar | und
 /** The per-chunk partial sums of squares of every tensor, in one shared buffer (WG_SUM_SQUARES). */
 function sumSquaresPartials(tensors: readonly tf.Tensor[]): tf.Tensor {
   return run(WG_SUM_SQUARES, Object.fromEntries(tensors.map((t, i) => [`g${i}`, t])));
+}
+
+/**
+ * A linear layer's weight and bias gradients, [xᵀ·dy, Σ dy] for x [T, in], dy [T, out], from one GEMM
+ * (WG_WEIGHT_BIAS_GRAD). OMNITOK_WEBGPU_BIAS_GRAD=separate: undefined (the caller then runs the GEMM
+ * and the column sums separately, the previous way — kept for measuring one against the other).
+ */
+export function webgpuWeightBiasGrad(x: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tensor, tf.Tensor] | undefined {
+  if (typeof process !== 'undefined' && process.env.OMNITOK_WEBGPU_BIAS_GRAD === 'separate') return undefined;
+  return tf.engine().runKernel(WG_WEIGHT_BIAS_GRAD, { x, dy } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
 }
 
 /** Σ over every axis but the last: x [..., C] → [C] (a bias gradient), two dispatches, no transpose. */

@@ -91,6 +91,10 @@ export const TILE_128V: MatMulTile = { rm: 8, rn: 8, tk: 16, vec4: true };
  * covers batch entry z % batch and the K range [s·kChunk, (s+1)·kChunk) with s = z / batch, and
  * writes its partial product at offset s·splitStride (a [splits, batch, M, N] output) that
  * `splitKSumProgram` then sums (adding the bias there).
+ *
+ * `onesRow`: op(A)'s last row (m = M − 1) reads as ones instead of memory (A holds M − 1 rows), so the
+ * product's last row is the column sums of op(B): the weight gradient Xᵀ·dY of a linear layer and its
+ * bias gradient Σ dY in one pass over dY.
  */
 export function matMulProgram(
   outputShape: number[],
@@ -102,6 +106,7 @@ export function matMulProgram(
   bias: boolean,
   tile: MatMulTile,
   splits = 1,
+  onesRow = false,
 ): Program {
   const { rm, rn, tk } = tile;
   const vec4 = Boolean(tile.vec4);
@@ -135,7 +140,7 @@ export function matMulProgram(
   const coordA = transA ? `let mm = e % ${TM}; let kq = e / ${TM};` : `let kq = e % ${tk}; let mm = e / ${tk};`;
   const coordB = transB ? `let kq = e % ${tk}; let nn = e / ${tk};` : `let nn = e % ${TN}; let kq = e / ${TN};`;
   const fetchA = `${coordA} let gm = m0 + mm; let gk = k0 + kq;
-       var val = 0.0; if (gm < M && gk < kEnd) { val = A[aOff + ${transA ? 'gk * uniforms.lda + gm' : 'gm * uniforms.lda + gk'}]; }`;
+       var val = 0.0; if (gm < M && gk < kEnd) { ${onesRow ? 'if (gm == M - 1) { val = 1.0; } else { ' : ''}val = A[aOff + ${transA ? 'gk * uniforms.lda + gm' : 'gm * uniforms.lda + gk'}];${onesRow ? ' }' : ''} }`;
   const fetchB = `${coordB} let gn = n0 + nn; let gk = k0 + kq;
        var val = 0.0; if (gn < N && gk < kEnd) { val = B[bOff + ${transB ? 'gn * uniforms.ldb + gk' : 'gk * uniforms.ldb + gn'}]; }`;
   const storeA = vec4 ? `As[kq * ${strideA} + mm / 4][mm % 4] = ra[q];` : `As[kq * ${TM} + mm] = ra[q];`;
@@ -167,7 +172,7 @@ export function matMulProgram(
         }`;
   return {
     outputShape,
-    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}`,
+    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${onesRow ? '_ones' : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
     variableNames: addBias ? ['A', 'B', 'bias'] : ['A', 'B'],
@@ -225,16 +230,20 @@ export const GEMM_UNIFORMS =
   'dimM : i32, dimN : i32, dimK : i32, batch1 : i32, strideA0 : i32, strideA1 : i32, strideB0 : i32, strideB1 : i32, batchN : i32, kChunk : i32, ' +
   'lda : i32, ldb : i32, ldc : i32, offA : i32, offB : i32, offC : i32, strideC0 : i32, strideC1 : i32, splitStride : i32, alpha : f32,';
 
-/** Sums the `splits` partial products of a split-K GEMM ([splits, size] → [size]) and adds the bias. */
+/**
+ * Sums the `splits` partial products of a split-K GEMM and adds the bias: result[i] = Σ_s
+ * partial[offset + s·stride + i] (+ bias[i % cols]) for i < size — a whole partial ([splits, size],
+ * stride = size) or a block of rows of each (a ones-row GEMM's weight and bias gradients).
+ */
 export function splitKSumProgram(outputShape: number[], size: number, bias: boolean): Program {
   return flat(
     outputShape,
     size,
     `omnitokSplitKSum${bias ? '_bias' : ''}`,
     bias ? ['partial', 'bias'] : ['partial'],
-    'splits : i32, cols : i32,',
+    'splits : i32, cols : i32, stride : i32, offset : i32,',
     `var acc = 0.0;
-     for (var s = 0; s < uniforms.splits; s = s + 1) { acc = acc + partial[s * uniforms.size + index]; }
+     for (var s = 0; s < uniforms.splits; s = s + 1) { acc = acc + partial[uniforms.offset + s * uniforms.stride + index]; }
      result[index] = acc${bias ? ' + bias[index % uniforms.cols]' : ''};`,
   );
 }

@@ -286,6 +286,62 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     expectClose(r, FWD, 'column sum');
   });
 
+  // [T, in, out]: one 64-tile GEMM; split-K on the 64 tile; split-K on the vec4 128 tile
+  const wbShapes = [[200, 7, 66], [3000, 40, 37], [2100, 130, 131]] as const;
+  it('linear(): dx, dW and db with the weight and bias gradients from one ones-row GEMM equal the cpu backend', async () => {
+    expect(planMatMul(7 + 1, 66, 200, 1).splits).toBe(1);
+    expect(planMatMul(40 + 1, 37, 3000, 1).splits).toBeGreaterThan(1);
+    const big = planMatMul(130 + 1, 131, 2100, 1);
+    expect(big.splits).toBeGreaterThan(1);
+    expect(big.tile.vec4).toBe(true);
+    for (const [t, inDim, outDim] of wbShapes) {
+      const r = await onBoth(() => {
+        const x = rand(60 + t, [t, inDim]);
+        const w = rand(61 + t, [inDim, outDim], 0.2);
+        const b = rand(62 + t, [outDim]);
+        const target = rand(63 + t, [t, outDim]);
+        // a loss whose dy differs per row and column, so db ≠ a multiple of ones
+        const grads = tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(linear(a, ww, bb), target)))([x, w, b]);
+        return grads;
+      });
+      expectClose(r, GRAD, `linear grads ${t}×${inDim}×${outDim}`);
+    }
+  });
+
+  it('the ones-row gradients equal the separate GEMM + column sums (OMNITOK_WEBGPU_BIAS_GRAD=separate)', async () => {
+    await initBackend('webgpu');
+    const [t, inDim, outDim] = wbShapes[2];
+    const grads = () =>
+      tf.tidy(() => tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.sin(linear(a, ww, bb))))([rand(70, [t, inDim]), rand(71, [inDim, outDim], 0.2), rand(72, [outDim])]));
+    // which kernels each way runs
+    const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
+    const original = engine.runKernel;
+    const ran: string[] = [];
+    engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
+      ran.push(name);
+      return original.call(this, name, ...rest);
+    };
+    let fused: tf.Tensor[];
+    let separate: tf.Tensor[];
+    let ranFused: string[];
+    try {
+      fused = grads();
+      ranFused = ran.splice(0);
+      process.env.OMNITOK_WEBGPU_BIAS_GRAD = 'separate';
+      separate = grads();
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_BIAS_GRAD;
+      engine.runKernel = original;
+    }
+    expect(ranFused).toContain('OmnitokWgWeightBiasGrad');
+    expect(ranFused).not.toContain('OmnitokWgColumnSum');
+    expect(ran).toContain('OmnitokWgColumnSum');
+    expect(ran).not.toContain('OmnitokWgWeightBiasGrad');
+    const [a, b] = [await values(fused), await values(separate)];
+    tf.dispose([...fused, ...separate]);
+    for (let i = 0; i < 3; i++) expect(maxAbsDiff(a[i]!, b[i]!), `gradient ${i}`).toBeLessThan(GRAD);
+  });
+
   it('fused AdamW equals the tensor-op AdamW over several steps (decayed and not)', async () => {
     const r = await onBoth(() => {
       const params = new Map([

@@ -55,6 +55,7 @@ export const WG_SUM_SQUARES = 'OmnitokWgSumSquares';
 export const WG_STEP_GUARD = 'OmnitokWgStepGuard';
 export const WG_PARTIALS_SUM = 'OmnitokWgPartialsSum';
 export const WG_COLUMN_SUM = 'OmnitokWgColumnSum';
+export const WG_WEIGHT_BIAS_GRAD = 'OmnitokWgWeightBiasGrad';
 export const WG_ATTENTION = 'OmnitokWgAttention';
 export const WG_ATTENTION_GRAD = 'OmnitokWgAttentionGrad';
 
@@ -214,7 +215,7 @@ function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefin
   const partialShape = [plan.splits * batch, m, n];
   const partial = runF32(backend, matMulProgram(partialShape, batch, m, n, transA, transB, Boolean(bias), plan.tile, plan.splits), [a, b], uniforms, backend.makeTensorInfo(partialShape, 'float32'));
   const size = batch * m * n;
-  const out = runF32(backend, splitKSumProgram(outShape, size, Boolean(bias)), bias ? [partial, bias] : [partial], ints(plan.splits, n));
+  const out = runF32(backend, splitKSumProgram(outShape, size, Boolean(bias)), bias ? [partial, bias] : [partial], ints(plan.splits, n, size, 0));
   backend.disposeData(partial.dataId);
   return out;
 }
@@ -396,6 +397,36 @@ FUSED[WG_COLUMN_SUM] = ({ inputs, backend }) => {
   const out = runF32(b, partialsSumProgram(cols), [partial], ints(Math.ceil(rows / PARAM_GRAD_ROWS), 0));
   b.disposeData(partial.dataId);
   return out;
+};
+
+// x [T, in], dy [T, out] → [dW = xᵀ·dy [in, out], db = Σ_T dy [out]]: one GEMM over [x | 1] (a ones
+// row appended to xᵀ, never stored), whose last output row is db, then one sum of the split-K partials
+// for each block — 3 dispatches and one pass over dy, where the GEMM plus column sums took 4 and two.
+FUSED[WG_WEIGHT_BIAS_GRAD] = ({ inputs, backend }) => {
+  const b = backend as WebGPUBackendLike;
+  const x = inputs.x!;
+  const dy = inputs.dy!;
+  const [t, inDim] = x.shape as [number, number];
+  const outDim = dy.shape[1]!;
+  const m = inDim + 1;
+  const plan = planMatMul(m, outDim, t, 1);
+  const partialShape = [plan.splits, m, outDim];
+  const uniforms = gemmUniforms({
+    m, n: outDim, k: t, batch1: 1, batch: 1, kChunk: plan.kChunk,
+    a: { off: 0, ld: inDim, s0: 0, s1: 0 },
+    b: { off: 0, ld: outDim, s0: 0, s1: 0 },
+    c: { off: 0, ld: outDim, s0: 0, s1: 0 },
+    splitStride: m * outDim,
+    alpha: 1,
+  });
+  const program = matMulProgram(partialShape, 1, m, outDim, true, false, false, plan.tile, plan.splits, true);
+  const partial = runF32(b, program, [x, dy], uniforms, b.makeTensorInfo(partialShape, 'float32'));
+  const block = (shape: number[], size: number, offset: number) =>
+    runF32(b, splitKSumProgram(shape, size, false), [partial], ints(plan.splits, outDim, m * outDim, offset));
+  const dw = block([inDim, outDim], inDim * outDim, 0);
+  const db = block([outDim], outDim, inDim * outDim);
+  b.disposeData(partial.dataId);
+  return [dw, db];
 };
 
 function geluKind(code: unknown): keyof typeof GELU_CODES {
