@@ -102,12 +102,18 @@ export function webgpuStepGuard(grads: readonly tf.Tensor[], loss: tf.Tensor, cl
  */
 export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.Tensor | undefined, causal: boolean): tf.Tensor {
   const body: AttentionBody = (qs, ms, save) => {
-    const out = run(WG_ATTENTION, ms ? { qkv: qs, mask: ms } : { qkv: qs }, { heads, causal });
-    save([qs, out]);
+    // one program writes the output and the rows' logsumexps; the backward keeps both (no second pass over the keys)
+    const [out, lse] = tf.tidy(() => {
+      const packed = run(WG_ATTENTION, ms ? { qkv: qs, mask: ms } : { qkv: qs }, { heads, causal });
+      const [B, N, threeD] = qs.shape as [number, number, number];
+      const size = (B * N * threeD) / 3;
+      return [tf.reshape(tf.slice(packed, [0], [size]), [B, N, threeD / 3]), tf.slice(packed, [size], [B * heads * N])]; // [B, N, D], [B·H·N]
+    });
+    save([qs, out, lse]);
     return {
       value: out,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const inputs: Record<string, tf.Tensor> = { dy, qkv: saved[0]!, out: saved[1]! };
+        const inputs: Record<string, tf.Tensor> = { dy, qkv: saved[0]!, out: saved[1]!, lse: saved[2]! };
         if (ms) inputs.mask = ms;
         const dqkv = run(WG_ATTENTION_GRAD, inputs, { heads, causal });
         return ms ? [dqkv, tf.zerosLike(ms)] : [dqkv];

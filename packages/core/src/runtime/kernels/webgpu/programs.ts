@@ -493,7 +493,7 @@ export function stepGuardProgram(): Program {
 export const MAX_ATTN_HEAD_DIM = 64;
 const ATTN_BQ = 64;
 const ATTN_BK = 16;
-const ATTN_UNIFORMS = 'seqLen : i32, heads : i32, width : i32, scale : f32, hdim : i32, bk : i32,';
+const ATTN_UNIFORMS = 'seqLen : i32, heads : i32, width : i32, scale : f32, hdim : i32, bk : i32, lseBase : i32,';
 const NEG = '-3.0e38';
 
 export interface AttentionShape {
@@ -600,7 +600,11 @@ function queryLoop(s: AttentionShape, withV: boolean, perBlock: string): string 
   }`;
 }
 
-/** Forward: out [B, N, D] (heads merged). */
+/**
+ * Forward: [B·N·D + B·H·N] — the output [B, N, D] (heads merged), then the logsumexp of every query
+ * row's scores (at lseBase + bh·N + i), which the backward needs: with it, the backward's statistics
+ * are one dot product per row instead of another pass over every key.
+ */
 export function attentionProgram(s: AttentionShape): Program {
   const D = s.heads * s.headDim;
   const code = queryLoop(
@@ -619,33 +623,40 @@ export function attentionProgram(s: AttentionShape): Program {
       m = mNew;`,
   )
     .replace('PRELUDE', `var acc : array<f32, DH>;\n    var m = ${NEG};\n    var l = 0.0;`)
-    .replace('EPILOGUE', 'if (validQ) { for (var d = 0; d < DH; d = d + 1) { result[oIndex(b, i, h) + d] = acc[d] / l; } }');
-  return attnProgram([s.batch, s.seq, D], s, 'omnitokAttention', ['qkv'], Math.ceil(s.seq / ATTN_BQ), code);
-}
-
-/** Backward part 1: [B·H·N, 2] = logsumexp of each query's scores, and Δ_i = dO_i · O_i. */
-export function attentionStatsProgram(s: AttentionShape): Program {
-  const code = queryLoop(
-    s,
-    false,
-    `
-      let mNew = max(m, bm);
-      l = l * exp(m - mNew);
-      for (var kj = 0; kj < ${ATTN_BK}; kj = kj + 1) { l = l + exp(sc[kj] - mNew); }
-      m = mNew;`,
-  )
-    .replace('PRELUDE', `var m = ${NEG};\n    var l = 0.0;`)
     .replace(
       'EPILOGUE',
       `if (validQ) {
-      var delta = 0.0;
-      for (var d = 0; d < DH; d = d + 1) { delta = delta + dy[oIndex(b, i, h) + d] * attnOut[oIndex(b, i, h) + d]; }
-      let r = (bh * uniforms.seqLen + i) * 2;
-      result[r] = m + log(l);
-      result[r + 1] = delta;
+      for (var d = 0; d < DH; d = d + 1) { result[oIndex(b, i, h) + d] = acc[d] / l; }
+      result[uniforms.lseBase + bh * uniforms.seqLen + i] = m + log(l);
     }`,
     );
-  return attnProgram([s.batch * s.heads * s.seq, 2], s, 'omnitokAttentionStats', ['qkv', 'dy', 'attnOut'], Math.ceil(s.seq / ATTN_BQ), code);
+  return attnProgram([s.batch * s.seq * D + s.batch * s.heads * s.seq], s, 'omnitokAttention', ['qkv'], Math.ceil(s.seq / ATTN_BQ), code);
+}
+
+/**
+ * Backward part 1: [B·H·N, 2] = (lse_i from the forward, Δ_i = dO_i · O_i) per query row, one value per
+ * invocation (the forward computed lse with the same online-softmax arithmetic the backward used to
+ * repeat).
+ */
+export function attentionDeltaProgram(s: AttentionShape): Program {
+  return flat(
+    [s.batch * s.heads * s.seq, 2],
+    s.batch * s.heads * s.seq * 2,
+    'omnitokAttentionDelta',
+    ['dy', 'attnOut', 'lse'],
+    ATTN_UNIFORMS,
+    `let row = index / 2;
+     if (index - row * 2 == 0) { result[index] = lse[row]; return; }
+     let N = uniforms.seqLen;
+     let bh = row / N;
+     let i = row - bh * N;
+     let b = bh / uniforms.heads;
+     let h = bh - b * uniforms.heads;
+     let o = (b * N + i) * uniforms.width + h * uniforms.hdim;
+     var delta = 0.0;
+     for (var d = 0; d < uniforms.hdim; d = d + 1) { delta = delta + dy[o + d] * attnOut[o + d]; }
+     result[index] = delta;`,
+  );
 }
 
 /** Backward part 2: dQ_i = scale · Σ_j P_ij (dO_i·v_j − Δ_i) k_j, written into columns [0, D) of dqkv. */

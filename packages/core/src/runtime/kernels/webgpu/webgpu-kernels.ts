@@ -9,7 +9,7 @@ import {
   attentionProbsProgram,
   attentionGradQProgram,
   attentionProgram,
-  attentionStatsProgram,
+  attentionDeltaProgram,
   GELU_CODES,
   geluGradProgram,
   geluProgram,
@@ -296,8 +296,13 @@ function attentionShape(qkv: tf.TensorInfo, attrs: Record<string, unknown>, mask
   return { batch, seq, heads, headDim: threeD / 3 / heads, causal: Boolean(attrs.causal), masked, unrolled: unrollLoops() };
 }
 
-const attentionUniforms = (s: AttentionShape): Uniforms => [...ints(s.seq, s.heads, s.heads * s.headDim), ...floats(1 / Math.sqrt(s.headDim)), ...ints(s.headDim, 16)];
+const attentionUniforms = (s: AttentionShape): Uniforms => [
+  ...ints(s.seq, s.heads, s.heads * s.headDim),
+  ...floats(1 / Math.sqrt(s.headDim)),
+  ...ints(s.headDim, 16, s.batch * s.seq * s.heads * s.headDim), // lseBase: where the forward's lse rows start
+];
 
+// qkv [B, N, 3D] → [B·N·D + B·H·N]: the output, then each query row's logsumexp (split by the caller)
 FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
   const { qkv, mask } = inputs;
   const s = attentionShape(qkv!, attrs!, Boolean(mask));
@@ -305,7 +310,7 @@ FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * The attention backward. `gemm` (default): the N × N score matrices per head are materialized
+ * The attention backward, from the forward's output and row logsumexps: Δ = dO·O per row, then. `gemm` (default): the N × N score matrices per head are materialized
  * (N ≤ a few hundred tokens: 119 MB for ViT-S at batch 128) and everything else is strided GEMMs on
  * the fused qkv buffer: S = QKᵀ, dP = dO·Vᵀ, P and dS in place, then dQ = scale·dS·K, dK = scale·dSᵀ·Q,
  * dV = Pᵀ·dO written straight into their column blocks of dqkv — 8 dispatches, all GEMM-rate.
@@ -314,12 +319,12 @@ FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
  * thread (spills at Dh 64).
  */
 FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
-  const { qkv, dy, out, mask } = inputs;
+  const { qkv, dy, out, lse, mask } = inputs;
   const b = backend as WebGPUBackendLike;
   const s = attentionShape(qkv!, attrs!, Boolean(mask));
   const u = attentionUniforms(s);
   const withMask = (xs: tf.TensorInfo[]) => (mask ? [...xs, mask] : xs);
-  const stats = runF32(b, attentionStatsProgram(s), withMask([qkv!, dy!, out!]), u);
+  const stats = runF32(b, attentionDeltaProgram(s), [dy!, out!, lse!], u);
   const dqkv = b.makeTensorInfo([...qkv!.shape], 'float32');
   const flash = (typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_ATTN_BWD : undefined) === 'flash';
   if (flash) {
