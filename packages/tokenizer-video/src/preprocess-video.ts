@@ -42,6 +42,15 @@ export interface VideoPreprocessOptions extends PreprocessOptions, Omit<ReadFram
    * (with sharp, about 0.1 s of CPU). 0 = this thread only. {@link tokenizeVideo} uses no workers.
    */
   readonly workers?: number;
+  /**
+   * Where to write the values (features or tokens) instead of a new array: its first `T·C·H·W` floats
+   * are used and returned as `data` (a subarray). For loops over many videos of one preset: fresh
+   * output pages cost about as much CPU as resizing a small frame (the kernel zeroes and maps every
+   * page), reused ones nothing; and the previous result's pages are not unmapped by the garbage
+   * collector mid-run. Too small → `InvalidArgumentError` naming the size needed. After a failure its
+   * contents are unspecified.
+   */
+  readonly out?: Float32Array;
 }
 
 /** Fewer sampled frames than this are preprocessed in the calling thread by default. */
@@ -194,7 +203,7 @@ async function sampleFrames(
   // clips hold a multiple of t frames, so slices never straddle clips).
   const place = (g: number): [offset: number, layout: FeatureLayout] =>
     layout === 'frames' ? [g * frameSize, 'chw'] : [Math.floor(g / t) * t * frameSize, { tubelet: r.tubelet, frame: g % t }];
-  const data = new Float32Array(T * K * frameSize);
+  const data = outputArray(options.out, T * K * frameSize);
   const timestamps = new Float64Array(T * K);
   const warnings: string[] = [...decoded.warnings];
   const imageOptions = { augment: options.augment, seed };
@@ -214,7 +223,7 @@ async function sampleFrames(
   let lastPosition = -1;
   let failure: { error: unknown } | undefined;
   try {
-    const { workers: _, ...readOptions } = options;
+    const { workers: _, out: __, ...readOptions } = options;
     for await (const frame of readFrames(decoded, plan.indices, { ...readOptions, warnings, reuseBuffers: true })) {
       const [head, ...rest] = frame.positions;
       // With reused buffers, the same frame again is the same buffer at the same time.
@@ -262,6 +271,14 @@ async function sampleFrames(
   const frameIndices = K === 1 ? plan.indices : new Int32Array(T * K);
   if (K > 1) plan.indices.forEach((index, p) => { for (let k = 0; k < K; k++) frameIndices[at(p, k)] = index; });
   return { r, T: T * K, data, timestamps, frameIndices, clips: plan.clips * K, framesPerClip: F, warnings };
+}
+
+function outputArray(out: Float32Array | undefined, size: number): Float32Array {
+  if (out === undefined) return new Float32Array(size);
+  if (!(out instanceof Float32Array) || out.length < size) {
+    throw new InvalidArgumentError('options.out', out, `a Float32Array of at least ${size} floats (frames × channels × height × width)`);
+  }
+  return out.subarray(0, size);
 }
 
 /** Copies one output frame's values to another frame's place (whole frame, or tubelet slot by slot). */
