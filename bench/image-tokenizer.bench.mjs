@@ -16,7 +16,9 @@
 //   `processor(images)` call, which preprocesses all images concurrently (its resizes also run in sharp)
 //   and returns one pixel_values tensor [24, 3, 224, 224] — the same number of floats (our layout is
 //   the patch-token order a ViT consumes; transformers.js leaves that to the model's conv).
-// "one by one" rows: each image awaited before the next, no concurrency on either side.
+// "one by one" rows: each image awaited before the next, no concurrency on either side; "fused" is the
+// plugin's preprocessAndTokenize (what `omnitok tokenize` and training run): resize straight into patch
+// order, on the native thread pool when @omnitok/native-kernels is built.
 // A full garbage collection runs before every timed call, so no contender pays for collecting the
 // previous one's garbage (transformers.js leaves much more of it).
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { CLIPImageProcessor, RawImage } from '@huggingface/transformers';
 import sharp from 'sharp';
-import { decodeImage, jpegDecoderInUse, patchify, preprocessImage, tokenizeImageBatch } from '../packages/tokenizer-image/dist/index.js';
+import { decodeImage, imageTokenizer, jpegDecoderInUse, patchify, preprocessImage, tokenizeImageBatch } from '../packages/tokenizer-image/dist/index.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const fixtures = fileURLToPath(new URL('../packages/tokenizer-image/src/__fixtures__/', import.meta.url));
@@ -60,6 +62,7 @@ const processor = new CLIPImageProcessor({
   do_convert_rgb: true,
 });
 
+const plugin = imageTokenizer();
 const contenders = {
   'omnitok batch (concurrent decode)': async () => {
     const batch = await tokenizeImageBatch(files, { preset: 'clip-vit-b-16' });
@@ -74,6 +77,10 @@ const contenders = {
   },
   'omnitok one by one': async () => {
     for (const f of files) patchify(preprocessImage(await decodeImage(f), 'clip-vit-b-16'));
+    return files.length;
+  },
+  'omnitok one by one, fused (plugin.preprocessAndTokenize)': async () => {
+    for (const f of files) await plugin.preprocessAndTokenize(await decodeImage(f), 'clip-vit-b-16');
     return files.length;
   },
   'transformers.js one by one': async () => {
@@ -117,6 +124,7 @@ for (const [name, xs] of Object.entries(results)) {
 }
 const batchRatio = median(results['omnitok batch (concurrent decode)']) / median(results['transformers.js (concurrent read, batched processor)']);
 const serialRatio = median(results['omnitok one by one']) / median(results['transformers.js one by one']);
+const fusedRatio = median(results['omnitok one by one, fused (plugin.preprocessAndTokenize)']) / median(results['transformers.js one by one']);
 const cpuRatio = median(cpu['transformers.js (concurrent read, batched processor)']) / median(cpu['omnitok batch (concurrent decode)']);
-console.log(`  ratio omnitok / transformers.js: concurrent ${batchRatio.toFixed(2)}×, one by one ${serialRatio.toFixed(2)}×, CPU per image ${cpuRatio.toFixed(2)}×`);
+console.log(`  ratio omnitok / transformers.js: concurrent ${batchRatio.toFixed(2)}×, one by one ${serialRatio.toFixed(2)}× (fused ${fusedRatio.toFixed(2)}×), CPU per image ${cpuRatio.toFixed(2)}×`);
 console.log(`  mean |Δ| omnitok vs transformers.js pixels on ${files[0].split('/').pop()}: ${mad.toFixed(4)} (omnitok is PIL-exact)`);

@@ -1,8 +1,8 @@
-import { type ContinuousTokens, type ModalityInput, type ModalityPlugin, MODALITY_SPEC_VERSION, type PreprocessOptions } from '@omnitok/core';
+import { type ContinuousTokens, continuousTokens, type ModalityInput, type ModalityPlugin, MODALITY_SPEC_VERSION, type PreprocessOptions } from '@omnitok/core';
 import { type DecodedImage, decodeImage, type ImageDecodeOptions } from './decode-image.js';
 import { IMAGE_FILE_TYPES } from './file-types.js';
-import { patchify } from './patchify.js';
-import { type ImageFeatures, prepareImagePreset, preprocessImage } from './preprocess-image.js';
+import { checkPatch, patchify } from './patchify.js';
+import { type ImageFeatures, type ImagePreprocessOptions, prepareImagePreset, preprocessImage, preprocessImageIntoAsync } from './preprocess-image.js';
 import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset } from './presets.js';
 
 /** Options of {@link imageTokenizer}. */
@@ -16,7 +16,13 @@ export interface ImageTokenizerOptions {
 }
 
 /** The image modality plugin's type. */
-export type ImageTokenizer = ModalityPlugin<DecodedImage, ImagePreset, ImageFeatures, ContinuousTokens>;
+export type ImageTokenizer = ModalityPlugin<DecodedImage, ImagePreset, ImageFeatures, ContinuousTokens> & {
+  /**
+   * `tokenize(preprocess(…))` in one pass: resized and normalized straight into patch order — on
+   * libuv's thread pool when `@omnitok/native-kernels` is installed — the same tokens bit for bit.
+   */
+  preprocessAndTokenize(decoded: DecodedImage, preset?: string | ImagePreset, options?: ImagePreprocessOptions): Promise<ContinuousTokens>;
+};
 
 const VERSION = '0.1.0';
 
@@ -46,5 +52,13 @@ export function imageTokenizer(options: ImageTokenizerOptions = {}): ImageTokeni
     preprocess: (decoded: DecodedImage, preset?: string | ImagePreset, preprocessOptions?: PreprocessOptions) =>
       preprocessImage(decoded, prepareImagePreset(preset, presets, defaultPreset), preprocessOptions),
     tokenize: (features: ImageFeatures) => patchify(features),
+    async preprocessAndTokenize(decoded: DecodedImage, preset?: string | ImagePreset, preprocessOptions: ImagePreprocessOptions = {}) {
+      const p = prepareImagePreset(preset, presets, defaultPreset);
+      const { channels: C, height: H, width: W } = p;
+      const P = checkPatch(p.preset.patchSize, H, W);
+      const data = new Float32Array(C * H * W);
+      await preprocessImageIntoAsync(decoded, p, preprocessOptions, data, 0, 'patches');
+      return continuousTokens({ data, shape: [(H / P) * (W / P), C * P * P], grid: [H / P, W / P], modality: 'image', preset: p.name, source: decoded.source });
+    },
   };
 }
