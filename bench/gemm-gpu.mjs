@@ -3,8 +3,9 @@
  * GEMM variants on WebGPU (issue 12): TFLOP/s of the matrix products of one ViT-S-like CLIP train step
  * (batch 128 × 197 tokens = 25,216 rows, width 384, MLP 1,536) — forward, input gradient (transposed B)
  * and weight gradient (transposed A, long K) — for TensorFlow.js' kernel and each omnitok variant:
- * the 64×64 tile, the 128×128 tile with scalar or vec4 operand reads, each without split-K, and the
- * automatic plan (tile choice + split-K) with either 128 variant.
+ * the 64×64 tile, the 128×128 tile with scalar or vec4 operand reads, the vec4 reads on 128×64, 64×128
+ * and 64×64 tiles (for short-K forward products, where the 128×128 tile reached only 15–17 TFLOP/s),
+ * each without split-K, and the automatic plan (tile choice + split-K) with either 128 variant.
  *
  *   npm run build && node bench/gemm-gpu.mjs --small        # here, on lavapipe: proves it runs
  *   bash ../shared/tools/gpu-bundle.sh bench/gemm-gpu.mjs   # then on the GPU machine:
@@ -35,6 +36,9 @@ const VARIANTS = [
   ['64', { OMNITOK_WEBGPU_MATMUL_TILE: '64', OMNITOK_WEBGPU_SPLITK: '0' }],
   ['128 scalar', { OMNITOK_WEBGPU_MATMUL_TILE: '128', OMNITOK_WEBGPU_SPLITK: '0' }],
   ['128 vec4', { OMNITOK_WEBGPU_MATMUL_TILE: '128v', OMNITOK_WEBGPU_SPLITK: '0' }],
+  ['128x64 vec4', { OMNITOK_WEBGPU_MATMUL_TILE: '128x64v', OMNITOK_WEBGPU_SPLITK: '0' }],
+  ['64x128 vec4', { OMNITOK_WEBGPU_MATMUL_TILE: '64x128v', OMNITOK_WEBGPU_SPLITK: '0' }],
+  ['64 vec4', { OMNITOK_WEBGPU_MATMUL_TILE: '64v', OMNITOK_WEBGPU_SPLITK: '0' }],
   ['auto scalar', { OMNITOK_WEBGPU_MATMUL_VARIANT: 'scalar' }],
   ['auto vec4', {}],
 ];

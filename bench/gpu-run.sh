@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# The standard GPU measurement of issue 12 in one device call (~3 min on an H100/H200):
+# The standard GPU measurement of issue 12 in one device call (~4 min on an H100/H200):
 #   here:    npm run build && bash ../shared/tools/gpu-bundle.sh bench/train-gpu.mjs bench/gemm-gpu.mjs
-#   device:  command "bash bench/gpu-run.sh", carry [".gpu"], timeout_s 330
-# Writes gemm.txt, s.txt (ViT-S: PyTorch, after, before, per-kernel tables), s-bias-separate.txt (the
+#   device:  command "bash bench/gpu-run.sh", carry [".gpu"], timeout_s 380
+# Writes gemm.txt (TFLOP/s of every GEMM of a step per tile variant: pick the forward's tile from it), s.txt (ViT-S: PyTorch, after, before, per-kernel tables), s-bias-separate.txt (the
 # weight and bias gradients as a GEMM + column sums, the way before the ones-row GEMM) and b16.txt
 # (ViT-B/16 at batch 256 on a card with > 120 GB, else 128; PyTorch fp32 and bf16) to $OUT, each line
 # as it is measured (a timeout keeps what was done), then prints the summary lines.
 set -u
 O=${OUT:-/tmp/omnitok-gpu-out}; mkdir -p "$O"
 G="bash .gpu/enter.sh node"
-timeout 40 $G .gpu/gemm-gpu.cjs --variants "tfjs,128 vec4,auto vec4" --out "$O/gemm.txt" > /dev/null 2>&1
+timeout 70 $G .gpu/gemm-gpu.cjs --variants "tfjs,128 vec4,128x64 vec4,64x128 vec4,64 vec4,auto vec4" --out "$O/gemm.txt" > /dev/null 2>&1
 timeout 110 $G .gpu/train-gpu.cjs --out "$O/s.txt" > "$O/s.log" 2>&1; echo "rc $?" >> "$O/s.log"
 OMNITOK_WEBGPU_BIAS_GRAD=separate timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-bias-separate.txt" > /dev/null 2>&1
 # ViT-B/16 at the issue's batch 256 where the card has the memory (H200: 141 GB; tfjs held 48 GiB at

@@ -60,9 +60,10 @@ const ERF = `
 
 /**
  * Threads per workgroup: 16 × 16; each computes RM × RN outputs. `vec4: false`: rows ty + 16i,
- * columns tx + 16j, scalar reads of the staged slices. `vec4: true` (8 × 8 only): rows ty·4 + i and
- * 64 + ty·4 + i, columns likewise, so a thread reads its operands of one k as four vec4 loads from
- * workgroup memory instead of sixteen scalar ones (each quarter-warp reads 128 contiguous bytes).
+ * columns tx + 16j, scalar reads of the staged slices. `vec4: true` (RM, RN ∈ {4, 8}): rows
+ * 64g + ty·4 + e (g < RM/4, e < 4), columns likewise, so a thread reads its operands of one k as
+ * RM/4 + RN/4 vec4 loads from workgroup memory instead of RM + RN scalar ones (each quarter-warp reads
+ * 128 contiguous bytes).
  */
 export interface MatMulTile {
   readonly rm: number;
@@ -74,6 +75,10 @@ export interface MatMulTile {
 export const TILE_64: MatMulTile = { rm: 4, rn: 4, tk: 16 };
 export const TILE_128: MatMulTile = { rm: 8, rn: 8, tk: 16 };
 export const TILE_128V: MatMulTile = { rm: 8, rn: 8, tk: 16, vec4: true };
+/** vec4 tiles of other shapes, for the GEMM sweep (bench/gemm-gpu.mjs; OMNITOK_WEBGPU_MATMUL_TILE). */
+export const TILE_128X64V: MatMulTile = { rm: 8, rn: 4, tk: 16, vec4: true };
+export const TILE_64X128V: MatMulTile = { rm: 4, rn: 8, tk: 16, vec4: true };
+export const TILE_64V: MatMulTile = { rm: 4, rn: 4, tk: 16, vec4: true };
 
 /**
  * C[b] = α·op(A[b])·op(B[b]) (+ bias[n]) for b < batch; A and B read in place whatever their transposes
@@ -110,7 +115,9 @@ export function matMulProgram(
 ): Program {
   const { rm, rn, tk } = tile;
   const vec4 = Boolean(tile.vec4);
-  if (vec4 && (rm !== 8 || rn !== 8)) throw new Error('the vec4 GEMM variant is 8 × 8 per thread');
+  if (vec4 && (![4, 8].includes(rm) || ![4, 8].includes(rn))) throw new Error('the vec4 GEMM variant computes 4 or 8 rows and columns per thread');
+  const ga = rm / 4; // vec4 groups of rows / columns per thread (vec4 variant)
+  const gb = rn / 4;
   const TM = 16 * rm;
   const TN = 16 * rn;
   const loadsA = (TM * tk) / 256;
@@ -122,11 +129,11 @@ export function matMulProgram(
   const r = outputShape.length;
   const lines: string[] = [];
   if (vec4) {
-    lines.push(`let a0 = As[kk * ${strideA} + ty];`, `let a1 = As[kk * ${strideA} + 16 + ty];`);
-    lines.push(`let b0 = Bs[kk * ${strideB} + tx];`, `let b1 = Bs[kk * ${strideB} + 16 + tx];`);
-    for (let i = 0; i < 8; i++) {
+    for (let g = 0; g < ga; g++) lines.push(`let a${g} = As[kk * ${strideA} + ${16 * g} + ty];`);
+    for (let h = 0; h < gb; h++) lines.push(`let b${h} = Bs[kk * ${strideB} + ${16 * h} + tx];`);
+    for (let i = 0; i < rm; i++) {
       const a = `a${i >> 2}[${i & 3}]`;
-      lines.push(`acc[${2 * i}] = fma(vec4<f32>(${a}), b0, acc[${2 * i}]);`, `acc[${2 * i + 1}] = fma(vec4<f32>(${a}), b1, acc[${2 * i + 1}]);`);
+      for (let h = 0; h < gb; h++) lines.push(`acc[${i * gb + h}] = fma(vec4<f32>(${a}), b${h}, acc[${i * gb + h}]);`);
     }
   } else {
     for (let i = 0; i < rm; i++) lines.push(`let a${i} = As[kk * ${TM} + ty + ${16 * i}];`);
@@ -151,11 +158,11 @@ export function matMulProgram(
   const addBias = bias && splits === 1;
   const out = (v: string) => `result[cOff + gm * uniforms.ldc + gn] = ${v} * uniforms.alpha${addBias ? ' + bias[gn]' : ''};`;
   const write = vec4
-    ? `for (var i = 0; i < 8; i = i + 1) {
+    ? `for (var i = 0; i < ${rm}; i = i + 1) {
           let gm = m0 + (i / 4) * 64 + ty * 4 + i % 4;
           if (gm >= M) { continue; }
-          for (var h = 0; h < 2; h = h + 1) {
-            let v = acc[2 * i + h];
+          for (var h = 0; h < ${gb}; h = h + 1) {
+            let v = acc[${gb} * i + h];
             for (var j = 0; j < 4; j = j + 1) {
               let gn = n0 + h * 64 + tx * 4 + j;
               if (gn < N) { ${out('v[j]')} }
@@ -199,7 +206,7 @@ export function matMulProgram(
         let b1 = bt - b0 * uniforms.batch1;
         let aOff = uniforms.offA + b0 * uniforms.strideA0 + b1 * uniforms.strideA1;
         let bOff = uniforms.offB + b0 * uniforms.strideB0 + b1 * uniforms.strideB1;
-        var acc : array<${vec4 ? 'vec4<f32>, 16' : `f32, ${rm * rn}`}>;
+        var acc : array<${vec4 ? `vec4<f32>, ${rm * gb}` : `f32, ${rm * rn}`}>;
         var ra : array<f32, ${loadsA}>;
         var rb : array<f32, ${loadsB}>;
         {

@@ -143,6 +143,27 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   });
 
+  for (const tile of ['128x64v', '64x128v', '64v']) {
+    it(`matMul with the vec4 ${tile} tile on odd shapes, every transpose, batched with a bias, split-K`, async () => {
+      process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
+      try {
+        const [rm, rn] = tile === '128x64v' ? [8, 4] : tile === '64x128v' ? [4, 8] : [4, 4];
+        expect(planMatMul(131, 197, 37, 1).tile).toMatchObject({ rm, rn, vec4: true });
+        for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const r = await onBoth(() => [tf.matMul(rand(3, ta ? [37, 131] : [131, 37]), rand(4, tb ? [197, 37] : [37, 197]), ta, tb)]);
+          expectClose(r, FWD, `tile ${tile} ${ta}${tb}`);
+        }
+        const r = await onBoth(() => [tf.fused.matMul({ a: rand(5, [2, 140, 20]), b: rand(6, [2, 20, 129]), bias: rand(7, [129]) })]);
+        expectClose(r, FWD, `tile ${tile} batched with bias`);
+        expect(planMatMul(130, 131, 2100, 1).splits).toBeGreaterThan(1);
+        const split = await onBoth(() => [tf.matMul(rand(8, [2100, 130], 0.1), rand(9, [2100, 131], 0.1), true, false)]);
+        expectClose(split, FWD, `tile ${tile} split-K`);
+      } finally {
+        delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
+      }
+    });
+  }
+
   it('split-K: weight-gradient shapes (few output tiles, long K) split K and sum the partials; bias and batches too', async () => {
     expect(planMatMul(40, 37, 3000, 1)).toMatchObject({ splits: 11 });
     expect(planMatMul(130, 131, 2100, 1)).toMatchObject({ splits: 8, tile: { vec4: true } });

@@ -30,6 +30,9 @@ import {
   stepGuardProgram,
   TILE_128,
   TILE_128V,
+  TILE_128X64V,
+  TILE_64X128V,
+  TILE_64V,
   TILE_64,
   splitKSumProgram,
   type Uniforms,
@@ -90,7 +93,8 @@ export interface MatMulPlan {
  * Tile and split-K choice. 128×128 tiles (8×8 per thread) when both output sides reach 128 and there
  * are enough of them, or K is long enough to split into enough; else 64×64 (4×4). Split-K when the
  * tiles alone leave the GPU mostly idle and K is long (the weight gradients XᵀdY of a linear layer:
- * M, N = the layer's widths, K = batch × tokens). OMNITOK_WEBGPU_MATMUL_TILE=64|128|128v forces the tile,
+ * M, N = the layer's widths, K = batch × tokens). OMNITOK_WEBGPU_MATMUL_TILE=64|128|128v|128x64v|64x128v|64v
+ * forces the tile (the last three: vec4 tiles of other shapes, for the GPU sweep),
  * OMNITOK_WEBGPU_MATMUL_VARIANT=scalar picks the large tile the plan uses (default: 128v),
  * OMNITOK_WEBGPU_SPLITK=0 turns splitting off, =N forces N splits where K allows.
  */
@@ -104,6 +108,9 @@ export function planMatMul(m: number, n: number, k: number, batch: number): MatM
   if (forced === '64') tile = TILE_64;
   else if (forced === '128') tile = TILE_128;
   else if (forced === '128v') tile = TILE_128V;
+  else if (forced === '128x64v') tile = TILE_128X64V;
+  else if (forced === '64x128v') tile = TILE_64X128V;
+  else if (forced === '64v') tile = TILE_64V;
   else if (tiles(big) >= TARGET_WORKGROUPS) tile = big;
   else if (m >= 128 && n >= 128 && k >= 8 * MIN_K_CHUNK) tile = big;
   else tile = TILE_64;
