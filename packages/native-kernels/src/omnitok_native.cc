@@ -282,18 +282,23 @@ struct F32 {
   size_t n = 0;
 };
 
-bool get_f32(napi_env env, napi_value v, F32* out) {
+// A typed array of the wanted type: its data (already offset to the first element) and length;
+// otherwise throws a TypeError with `what` and returns false.
+bool get_typed(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* len, const char* what) {
   napi_typedarray_type t;
-  size_t len;
-  void* data;
   napi_value ab;
   size_t off;
-  if (napi_get_typedarray_info(env, v, &t, &len, &data, &ab, &off) != napi_ok || t != napi_float32_array) {
-    napi_throw_type_error(env, nullptr, "expected a Float32Array");
+  if (napi_get_typedarray_info(env, v, &t, len, data, &ab, &off) != napi_ok || t != want) {
+    napi_throw_type_error(env, nullptr, what);
     return false;
   }
+  return true;
+}
+
+bool get_f32(napi_env env, napi_value v, F32* out) {
+  void* data;
+  if (!get_typed(env, v, napi_float32_array, &data, &out->n, "expected a Float32Array")) return false;
   out->p = (float*)data;
-  out->n = len;
   return true;
 }
 
