@@ -109,18 +109,21 @@ async function measure(kernels) {
   }
   // host time to queue a whole step (trainStep runs synchronously up to its one read-back) against
   // the step's wall time: the rest is the wait for the GPU
-  let enqueueMs = 0;
-  let stepMs = 0;
-  for (let i = 0; i < 3; i++) {
+  const enqueue = [];
+  const wall = [];
+  for (let i = 0; i < 9; i++) {
     const t0 = performance.now();
     const pending = m.trainer.trainStep(m.loss);
     const t1 = performance.now();
     await pending;
-    enqueueMs += (t1 - t0) / 3;
-    stepMs += (performance.now() - t0) / 3;
+    enqueue.push(t1 - t0);
+    wall.push(performance.now() - t0);
   }
+  const [enqueueMs, stepMs] = [median(enqueue), median(wall)]; // medians of 9 steps
   const mem = tf.memory();
   log(`host: ${enqueueMs.toFixed(1)} ms to queue a step of ${stepMs.toFixed(1)} ms; GPU memory ${(mem.numBytesInGPU / 2 ** 30).toFixed(2)} GiB in tensors, ${((mem.numBytesAllocatedInGPU ?? NaN) / 2 ** 30).toFixed(2)} GiB allocated`);
+  const bg = runtime.webgpuBindGroupCacheStats?.();
+  if (bg) log(`bind groups (cached, OMNITOK_WEBGPU_BIND_GROUP_CACHE=0 turns it off): ${bg.hits} hits, ${bg.misses} created, ${bg.size} kept`);
   // one counted step, then one profiled step (per-kernel GPU time with timestamp queries)
   const { counts, byProgram } = await counted(tf, () => m.trainer.trainStep(m.loss));
   const timestamps = tf.env().getBool('WEBGPU_USE_PROFILE_TOOL') || tf.backend().device.features?.has?.('timestamp-query');

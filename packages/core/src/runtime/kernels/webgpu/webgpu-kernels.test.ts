@@ -11,7 +11,7 @@ import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
-import { planMatMul, setWebgpuKernels, webgpuKernelsActive } from './webgpu-kernels.js';
+import { planMatMul, setWebgpuKernels, webgpuBindGroupCacheStats, webgpuKernelsActive } from './webgpu-kernels.js';
 
 /*
  * omnitok's WebGPU kernels against the cpu backend (the reference): the same TensorFlow.js program runs
@@ -62,6 +62,62 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     expect(webgpuKernelsActive()).toBe(true);
     await initBackend('cpu');
     expect(webgpuKernelsActive()).toBe(false); // only on the webgpu backend
+  });
+
+  it('bind groups are reused from step to step (stable uniform buffers), with the same results', async () => {
+    await initBackend('webgpu');
+    const stats = webgpuBindGroupCacheStats();
+    expect(stats).toBeDefined();
+    // a small "step": matMul + bias + GELU + a sum, its result read back (a queue submit)
+    const step = async (seed: number) => {
+      const out = tf.tidy(() => tf.sum(gelu(tf.fused.matMul({ a: rand(seed, [33, 20]), b: rand(seed + 1, [20, 17]), bias: rand(seed + 2, [17]) }), 'tanh'), 0));
+      const v = Float32Array.from(await out.data());
+      out.dispose();
+      return v;
+    };
+    const first = await step(1);
+    await step(1);
+    const before = { ...stats! };
+    const again = await step(1);
+    const other = await step(4); // other values through the same buffers and bind groups
+    expect(stats!.hits - before.hits).toBeGreaterThan(0);
+    expect(stats!.misses - before.misses).toBe(0); // every dispatch found its bind group
+    expect(Array.from(again)).toEqual(Array.from(first));
+    expect(Array.from(other)).not.toEqual(Array.from(first));
+    await initBackend('cpu');
+    const reference = await step(4);
+    expect(maxAbsDiff(other, reference)).toBeLessThan(FWD);
+  });
+
+  it('the bind-group cache keys on the layout and every buffer range', async () => {
+    await initBackend('webgpu');
+    type Device = { createBindGroup(d: unknown): unknown; createBuffer(d: unknown): object; createBindGroupLayout(d: unknown): object };
+    const device = (tf.backend() as unknown as { device: Device }).device;
+    const COMPUTE = 0x4; // GPUShaderStage.COMPUTE
+    const layout = device.createBindGroupLayout({
+      entries: [
+        { binding: 0, visibility: COMPUTE, buffer: { type: 'storage' } },
+        { binding: 1, visibility: COMPUTE, buffer: { type: 'read-only-storage' } },
+        { binding: 2, visibility: COMPUTE, buffer: { type: 'uniform' } },
+      ],
+    });
+    const storage = [0, 1, 2].map(() => device.createBuffer({ size: 4096, usage: 0x80 | 0x8 })); // STORAGE | COPY_DST
+    const uniform = device.createBuffer({ size: 256, usage: 0x40 | 0x8 }); // UNIFORM | COPY_DST
+    const entries = (out: object, offset = 0) => [
+      { binding: 0, resource: { buffer: out, offset, size: 256 } },
+      { binding: 1, resource: { buffer: storage[1]!, offset: 0, size: 256 } },
+      { binding: 2, resource: { buffer: uniform, offset: 0, size: 16 } },
+    ];
+    const stats = webgpuBindGroupCacheStats()!;
+    const misses = stats.misses;
+    const g1 = device.createBindGroup({ layout, entries: entries(storage[0]!) });
+    const g2 = device.createBindGroup({ layout, entries: entries(storage[0]!) });
+    const g3 = device.createBindGroup({ layout, entries: entries(storage[2]!) });
+    const g4 = device.createBindGroup({ layout, entries: entries(storage[0]!, 256) });
+    expect(g2).toBe(g1);
+    expect(g3).not.toBe(g1);
+    expect(g4).not.toBe(g1);
+    expect(stats.misses - misses).toBe(3);
   });
 
   it('matMul: all transposes, batches, broadcast batches, edge tiles; gradients', async () => {

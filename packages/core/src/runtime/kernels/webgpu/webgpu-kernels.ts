@@ -539,7 +539,141 @@ export function tuneWebgpuBackend(backend: unknown): void {
   });
   const batch = Number(typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_SUBMIT_BATCH : undefined);
   if (Number.isInteger(batch) && batch > 0) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
+  const off = typeof process !== 'undefined' && process.env.OMNITOK_WEBGPU_BIND_GROUP_CACHE === '0';
+  if (!off) {
+    stableUniformBuffers(backend);
+    cacheBindGroups((backend as { device?: BindGroupDevice }).device);
+  }
   b.omnitokTuned = true;
+}
+
+type UniformEntry = { type: string; data: number[] };
+interface UniformBackend {
+  device: { createBuffer(d: { size: number; usage: number }): object };
+  queue: { writeBuffer(buffer: object, offset: number, data: ArrayBuffer, dataOffset: number, size: number): void };
+  makeUniforms(uniforms: UniformEntry[]): { offset: number; size: number; buffer: object };
+  submitQueue(): void;
+}
+
+/**
+ * Uniform buffers that recur: tfjs takes each dispatch's uniform buffer from its buffer pool, in an
+ * order that drifts from step to step, so no two steps bind the same buffers and bind groups could
+ * never be reused. Here the k-th uniform buffer of a given size within one queue submit is always the
+ * same buffer (k counts from 0 again after each submit: the queue runs a submit's dispatches before any
+ * later writeBuffer lands, which is what tfjs' own pool relies on too). The layout is tfjs 4.x's
+ * `makeUniforms`: WGSL alignment of scalars and vectors up to 6 lanes.
+ */
+function stableUniformBuffers(backend: unknown): void {
+  const b = backend as UniformBackend;
+  if (typeof b?.makeUniforms !== 'function' || typeof b.submitQueue !== 'function' || !b.device || !b.queue) return;
+  const UNIFORM = 0x40; // GPUBufferUsage.UNIFORM
+  const COPY_DST = 0x8; // GPUBufferUsage.COPY_DST
+  const pools = new Map<number, object[]>();
+  const used = new Map<number, number>();
+  b.makeUniforms = (uniforms) => {
+    let offset = 0;
+    let previous = 0;
+    let maxAlign = 1;
+    const offsets: number[] = [];
+    for (const u of uniforms) {
+      if (u.data.length === 0) u.data = [1];
+      const n = u.data.length;
+      if (n > 6) throw new Error(`Unsupported ${n}D shape`);
+      let align = n === 1 ? 4 : n === 2 ? 8 : 16;
+      if (previous === 5 || previous === 6) align = 16;
+      maxAlign = Math.max(maxAlign, align);
+      offset = Math.ceil(offset / align) * align;
+      previous = n;
+      offsets.push(offset);
+      offset += n * 4;
+    }
+    const size = Math.ceil(offset / maxAlign) * maxAlign;
+    const bytes = new ArrayBuffer(size);
+    uniforms.forEach((u, i) => {
+      const View = u.type === 'int32' ? Int32Array : u.type === 'uint32' ? Uint32Array : Float32Array;
+      new View(bytes, offsets[i]!, u.data.length).set(u.data);
+    });
+    const k = used.get(size) ?? 0;
+    used.set(size, k + 1);
+    let pool = pools.get(size);
+    if (!pool) pools.set(size, (pool = []));
+    const buffer = (pool[k] ??= b.device.createBuffer({ size, usage: UNIFORM | COPY_DST }));
+    b.queue.writeBuffer(buffer, 0, bytes, 0, size);
+    return { offset: 0, size, buffer };
+  };
+  const submit = b.submitQueue.bind(b);
+  b.submitQueue = () => {
+    submit();
+    used.clear();
+  };
+}
+
+interface BindGroupEntry {
+  readonly binding: number;
+  readonly resource: { readonly buffer?: object; readonly offset?: number; readonly size?: number };
+}
+interface BindGroupDevice {
+  createBindGroup(descriptor: { layout: object; entries: readonly BindGroupEntry[] }): unknown;
+  omnitokBindGroups?: BindGroupCacheStats;
+}
+
+/** Hits and misses of the bind-group cache (see {@link tuneWebgpuBackend}), for benches. */
+export interface BindGroupCacheStats {
+  hits: number;
+  misses: number;
+  size: number;
+}
+
+/** Bind groups kept at most; least recently used ones are dropped first. */
+const BIND_GROUP_CACHE = 8192;
+
+/**
+ * TensorFlow.js creates a bind group for every dispatch (≈ 14 µs of Dawn's time each, most of the
+ * host cost of a dispatch after tfjs' own JavaScript), though its buffer pool hands the same buffers
+ * to the same dispatches step after step. Bind groups are immutable descriptions of (layout, buffer
+ * ranges), so one made for the same layout and the same buffers, offsets and sizes is the same object
+ * in effect: they are cached (LRU) by exactly that key. A destroyed buffer is never handed out again,
+ * so its entries are simply never hit. OMNITOK_WEBGPU_BIND_GROUP_CACHE=0 turns it off.
+ */
+function cacheBindGroups(device: BindGroupDevice | undefined): void {
+  if (!device || typeof device.createBindGroup !== 'function' || device.omnitokBindGroups) return;
+  const original = device.createBindGroup.bind(device);
+  const ids = new WeakMap<object, number>();
+  let nextId = 1;
+  const idOf = (o: object) => {
+    let id = ids.get(o);
+    if (id === undefined) ids.set(o, (id = nextId++));
+    return id;
+  };
+  const cache = new Map<string, unknown>();
+  const stats: BindGroupCacheStats = { hits: 0, misses: 0, size: 0 };
+  device.createBindGroup = (descriptor) => {
+    let key = String(idOf(descriptor.layout));
+    for (const e of descriptor.entries) {
+      const r = e.resource;
+      if (!r?.buffer) return original(descriptor); // samplers, textures: not ours
+      key += `|${e.binding}:${idOf(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`;
+    }
+    let group = cache.get(key);
+    if (group !== undefined) {
+      cache.delete(key); // most recently used last
+      cache.set(key, group);
+      stats.hits++;
+      return group;
+    }
+    group = original(descriptor);
+    cache.set(key, group);
+    if (cache.size > BIND_GROUP_CACHE) cache.delete(cache.keys().next().value!);
+    stats.misses++;
+    stats.size = cache.size;
+    return group;
+  };
+  device.omnitokBindGroups = stats;
+}
+
+/** The bind-group cache's counters on the active webgpu backend (undefined when it is not on). */
+export function webgpuBindGroupCacheStats(): BindGroupCacheStats | undefined {
+  return (tf.backend() as unknown as { device?: BindGroupDevice }).device?.omnitokBindGroups;
 }
 
 /** Only this tensor holds its buffer (no clone, reshape or other tensor shares it): safe to update in place. */
