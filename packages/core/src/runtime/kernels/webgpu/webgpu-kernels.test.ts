@@ -304,9 +304,10 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ['key-padding mask, 70 tokens, head dim 12', { keyMask: true }, 70, 24, 2],
     ['causal + key-padding mask, head dim 64 (ViT-S)', { causal: true, keyMask: true }, 20, 128, 2],
   ] as const) {
-    for (const bwd of ['gemm', 'flash'] as const) {
+    for (const bwd of ['gemm', 'flash', 'gemm on the vec4 64-tile'] as const) {
       it(`fused self-attention (${title}; ${bwd} backward) equals the composite one, values and every gradient`, async () => {
-        process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd;
+        process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd === 'flash' ? 'flash' : 'gemm';
+        if (bwd === 'gemm on the vec4 64-tile') process.env.OMNITOK_WEBGPU_ATTN_TILE = '64v';
         const r = await onBoth(() => {
           const attn = new MultiHeadAttention(width, heads, new Rng(3));
           const x = rand(18, [3, N, width]);
@@ -322,7 +323,10 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
           const out = [attn.forward(x, undefined, m), dx!, ...params.map((p) => grads[p.name]!)];
           attn.dispose();
           return out;
-        }).finally(() => delete process.env.OMNITOK_WEBGPU_ATTN_BWD);
+        }).finally(() => {
+          delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
+          delete process.env.OMNITOK_WEBGPU_ATTN_TILE;
+        });
         expectClose(r, GRAD, `attention ${title} (${bwd})`);
       });
     }

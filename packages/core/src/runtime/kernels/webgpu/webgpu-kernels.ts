@@ -163,8 +163,10 @@ function gemmUniforms(g: GemmCall): Uniforms {
  * offset and strides place it), no split-K. For multiplying heads of a fused buffer in place.
  */
 function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transA: boolean, transB: boolean, g: Omit<GemmCall, 'kChunk' | 'splitStride'>): void {
-  // small products (attention's N × N per head): the 64-tile wastes less on edges
-  const tile = g.m * g.n <= 256 * 256 ? TILE_64 : planMatMul(g.m, g.n, g.k, g.batch).tile;
+  // small products (attention's N × N per head): the 64-tile wastes less on edges;
+  // OMNITOK_WEBGPU_ATTN_TILE=64v reads its operands as vec4 (for the GPU sweep)
+  const small = typeof process !== 'undefined' && process.env.OMNITOK_WEBGPU_ATTN_TILE === '64v' ? TILE_64V : TILE_64;
+  const tile = g.m * g.n <= 256 * 256 ? small : planMatMul(g.m, g.n, g.k, g.batch).tile;
   const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
   runF32(backend, matMulProgram([...out.shape], g.batch, g.m, g.n, transA, transB, false, tile), [a, b], gemmUniforms(call), out);
 }
