@@ -44,6 +44,20 @@ describe('readFrames: constant-rate timestamps computed without showinfo', () =>
     });
   }
 
+  it('a frame missing from a stream that declares a constant rate: every other frame keeps its own time (no shift)', async () => {
+    // frame 10 dropped with its timestamp gap kept; Matroska still declares 25/1 for both rates
+    const clean = patternClip(at('full.mkv'), { codec: 'ffv1', seconds: 2 });
+    const path = ffmpegSync(['-i', clean, '-vf', 'select=not(eq(n\\,10))', '-vsync', 'passthrough', '-c:v', 'ffv1'], at('gap.mkv'));
+    const all = Array.from({ length: 40 }, (_, i) => i);
+    const fast = await read(path, all, {});
+    expect(fast.decoded.video.avgFrameRate).toBe(fast.decoded.video.rFrameRate); // the counted path
+    for (const f of fast.out) {
+      if (f.index === 10) expect([9, 11]).toContain(f.content); // a neighbour stands in
+      else expect(f.content, `frame ${f.index}`).toBe(f.index);
+      expect(f.time).toBeCloseTo(f.index / 25, 6);
+    }
+  });
+
   it('sparse groups with seeks agree with showinfo too', async () => {
     const path = patternClip(at('seek.mp4'), { rate: 8, seconds: 12, keyint: 16 });
     const wanted = [3, 4, 55, 80, 94, 95];

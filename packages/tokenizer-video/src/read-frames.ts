@@ -385,8 +385,12 @@ async function* decodeRun(
   // Frames are converted to RGB24 once, at the probed size (a no-op scale unless the stream changes size
   // mid-way, which would otherwise misalign the pipe). Without counting, timestamps come from showinfo
   // on a 2×2 crop of each passed frame (its checksums cost nothing there).
+  // Counted: an fps filter at the stream's own rate first, so that a frame the decoder drops (damaged
+  // data, reported at error level or only as a warning) is filled by the frame before it — what the
+  // showinfo path substitutes too — instead of shifting every later frame onto the wrong time before
+  // the error line or the final count can stop the run. A no-op on an intact constant-rate stream.
   const graph = counted
-    ? `[0:${video.index}]select='${select}',scale=${width}:${height},format=rgb24[frames]`
+    ? `[0:${video.index}]fps=fps=${video.avgFrameRate}:round=near,select='${select}',scale=${width}:${height},format=rgb24[frames]`
     : `[0:${video.index}]select='${select}',scale=${width}:${height},format=rgb24,split[frames][stamps];[stamps]crop=2:2:0:0,showinfo,nullsink`;
   const args = ['-nostdin', '-hide_banner', '-nostats', '-loglevel', counted ? 'level+error' : 'level+info'];
   if (seek > 0) args.push('-ss', seek.toFixed(6));
