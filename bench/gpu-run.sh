@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The standard GPU measurement of issue 12 in one device call (~4 min on an H100/H200):
+# The standard GPU measurement of issue 12 in one device call (~5 min on an H100/H200):
 #   here:    npm run build && bash ../shared/tools/gpu-bundle.sh bench/train-gpu.mjs bench/gemm-gpu.mjs
-#   device:  command "bash bench/gpu-run.sh", carry [".gpu"], timeout_s 420
+#   device:  command "bash bench/gpu-run.sh", carry [".gpu"], timeout_s 480
 # Writes to $OUT, each line as it is measured (a timeout keeps what was done), then prints the summary:
 #   gemm.txt            TFLOP/s of every GEMM of a step per tile variant (pick the forward's tile from it)
 #   s.txt               ViT-S: PyTorch, after, before, per-kernel tables
 #   s-bias-separate.txt the weight and bias gradients as GEMM + column sums (the way before the ones-row GEMM)
 #   s-attn-64v.txt      the attention backward's per-head GEMMs on the vec4 64-tile
+#   s-attn-gemm.txt     the attention forward by GEMMs + a row softmax, P kept for the backward
 #   b16.txt             ViT-B/16 at batch 256 on a card with > 120 GB, else 128; PyTorch fp32 and bf16
 set -u
 O=${OUT:-/tmp/omnitok-gpu-out}; mkdir -p "$O"
@@ -15,6 +16,7 @@ timeout 70 $G .gpu/gemm-gpu.cjs --variants "tfjs,128 vec4,128x64 vec4,64x128 vec
 timeout 110 $G .gpu/train-gpu.cjs --out "$O/s.txt" > "$O/s.log" 2>&1; echo "rc $?" >> "$O/s.log"
 OMNITOK_WEBGPU_BIAS_GRAD=separate timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-bias-separate.txt" > /dev/null 2>&1
 OMNITOK_WEBGPU_ATTN_TILE=64v timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-attn-64v.txt" > /dev/null 2>&1
+OMNITOK_WEBGPU_ATTN_FWD=gemm timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-attn-gemm.txt" > /dev/null 2>&1
 # ViT-B/16 at the issue's batch 256 where the card has the memory (H200: 141 GB; tfjs held 48 GiB at
 # batch 128 on the H100, so 256 does not fit 80 GB), else at 128
 MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -1 | tr -dc 0-9)
@@ -22,5 +24,5 @@ B16_BATCH=128; [ "${MIB:-0}" -gt 120000 ] && B16_BATCH=256
 echo "b16 batch $B16_BATCH (GPU memory ${MIB:-?} MiB)" > "$O/b16.log"
 timeout 120 $G .gpu/train-gpu.cjs --shape b16 --batch $B16_BATCH --only after --steps 3 --repeats 2 --torch-bf16 --torch-steps 20 --out "$O/b16.txt" >> "$O/b16.log" 2>&1
 cat "$O/gemm.txt" 2>/dev/null
-grep -hE "^shape|PyTorch|samples/s:|host:|step wall|per step|after /|failed|\| webgpu" "$O/s.txt" "$O/s-bias-separate.txt" "$O/s-attn-64v.txt" "$O/b16.txt" 2>/dev/null
+grep -hE "^shape|PyTorch|samples/s:|host:|step wall|per step|after /|failed|\| webgpu" "$O/s.txt" "$O/s-bias-separate.txt" "$O/s-attn-64v.txt" "$O/s-attn-gemm.txt" "$O/b16.txt" 2>/dev/null
 tail -2 "$O/s.log"; head -1 "$O/b16.log"

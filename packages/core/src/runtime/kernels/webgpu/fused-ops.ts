@@ -11,6 +11,7 @@ import {
   WG_COLUMN_SUM,
   WG_WEIGHT_BIAS_GRAD,
   WG_ATTENTION_GRAD,
+  WG_ATTENTION_GEMM,
   WG_GELU,
   WG_GELU_GRAD,
   WG_LAYER_NORM,
@@ -102,9 +103,22 @@ export function webgpuStepGuard(grads: readonly tf.Tensor[], loss: tf.Tensor, cl
  */
 export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.Tensor | undefined, causal: boolean): tf.Tensor {
   const body: AttentionBody = (qs, ms, save) => {
+    const inputs: Record<string, tf.Tensor> = ms ? { qkv: qs, mask: ms } : { qkv: qs };
+    if (typeof process !== 'undefined' && process.env.OMNITOK_WEBGPU_ATTN_FWD === 'gemm') {
+      // S, P and O by GEMMs; P kept, so the backward skips S = QKᵀ and the probabilities
+      const [out, probs] = tf.engine().runKernel(WG_ATTENTION_GEMM, inputs as never, { heads, causal } as never) as unknown as [tf.Tensor, tf.Tensor];
+      save([qs, out, probs]);
+      return {
+        value: out,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const dqkv = run(WG_ATTENTION_GRAD, { dy, qkv: saved[0]!, out: saved[1]!, probs: saved[2]!, ...(ms ? { mask: ms } : {}) }, { heads, causal });
+          return ms ? [dqkv, tf.zerosLike(ms)] : [dqkv];
+        },
+      };
+    }
     // one program writes the output and the rows' logsumexps; the backward keeps both (no second pass over the keys)
     const [out, lse] = tf.tidy(() => {
-      const packed = run(WG_ATTENTION, ms ? { qkv: qs, mask: ms } : { qkv: qs }, { heads, causal });
+      const packed = run(WG_ATTENTION, inputs, { heads, causal });
       const [B, N, threeD] = qs.shape as [number, number, number];
       const size = (B * N * threeD) / 3;
       return [tf.reshape(tf.slice(packed, [0], [size]), [B, N, threeD / 3]), tf.slice(packed, [size], [B * heads * N])]; // [B, N, D], [B·H·N]

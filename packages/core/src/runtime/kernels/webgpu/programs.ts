@@ -645,15 +645,15 @@ export function attentionProgram(s: AttentionShape): Program {
  * invocation (the forward computed lse with the same online-softmax arithmetic the backward used to
  * repeat).
  */
-export function attentionDeltaProgram(s: AttentionShape): Program {
+export function attentionDeltaProgram(s: AttentionShape, withLse = true): Program {
   return flat(
     [s.batch * s.heads * s.seq, 2],
     s.batch * s.heads * s.seq * 2,
-    'omnitokAttentionDelta',
-    ['dy', 'attnOut', 'lse'],
+    `omnitokAttentionDelta${withLse ? '' : '_noLse'}`,
+    withLse ? ['dy', 'attnOut', 'lse'] : ['dy', 'attnOut'],
     ATTN_UNIFORMS,
     `let row = index / 2;
-     if (index - row * 2 == 0) { result[index] = lse[row]; return; }
+     if (index - row * 2 == 0) { result[index] = ${withLse ? 'lse[row]' : '0.0'}; return; }
      let N = uniforms.seqLen;
      let bh = row / N;
      let i = row - bh * N;
@@ -664,6 +664,60 @@ export function attentionDeltaProgram(s: AttentionShape): Program {
      for (var d = 0; d < uniforms.hdim; d = d + 1) { delta = delta + dy[o + d] * attnOut[o + d]; }
      result[index] = delta;`,
   );
+}
+
+const SOFTMAX_WG = 128;
+
+/**
+ * GEMM attention forward (`OMNITOK_WEBGPU_ATTN_FWD=gemm`), the step between S = QKᵀ and O = P·V: each
+ * row of the score matrices [B·H, N, N] becomes P = softmax(masked(scale·S)) in place — one workgroup
+ * per row (max, then the sum of exponentials, as block reductions), the same masking as the fused kernel.
+ */
+export function attentionSoftmaxProgram(s: AttentionShape): Program {
+  const rows = s.batch * s.heads * s.seq;
+  return {
+    outputShape: [s.batch * s.heads, s.seq, s.seq],
+    shaderKey: `omnitokAttentionSoftmax_${s.causal ? 'c' : 'n'}${s.masked ? 'm' : ''}`,
+    dispatchLayout: { x: [2], y: [0] },
+    dispatch: rowDispatch(rows),
+    variableNames: s.masked ? ['mask'] : [],
+    workgroupSize: [SOFTMAX_WG, 1, 1],
+    uniforms: `${ATTN_UNIFORMS} rows : i32,`,
+    getUserCode: () => `${attnCommon(s)}
+      var<workgroup> red : array<f32, ${SOFTMAX_WG}>;
+      fn blockReduce(v : f32, isMax : bool) -> f32 {
+        let t = i32(localId.x);
+        red[t] = v;
+        workgroupBarrier();
+        for (var k = ${SOFTMAX_WG / 2}; k > 0; k = k >> 1u) {
+          if (t < k) { red[t] = select(red[t] + red[t + k], max(red[t], red[t + k]), isMax); }
+          workgroupBarrier();
+        }
+        let total = red[0];
+        workgroupBarrier();
+        return total;
+      }
+      fn main() {
+        // rows past the end do no work, but take part in the barriers (uniform control flow)
+        let row = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
+        let valid = row < uniforms.rows;
+        let N = uniforms.seqLen;
+        let r = select(0, row, valid);
+        let bh = r / N;
+        let i = r - bh * N;
+        let b = bh / uniforms.heads;
+        let base = r * N;
+        let n = select(0, N, valid);
+        let t = i32(localId.x);
+        var m = ${NEG};
+        for (var j = t; j < n; j = j + ${SOFTMAX_WG}) { m = max(m, maskedScore(result[base + j], b, i, j)); }
+        m = blockReduce(m, true);
+        var l = 0.0;
+        for (var j = t; j < n; j = j + ${SOFTMAX_WG}) { l = l + exp(maskedScore(result[base + j], b, i, j) - m); }
+        l = blockReduce(l, false);
+        for (var j = t; j < n; j = j + ${SOFTMAX_WG}) { result[base + j] = exp(maskedScore(result[base + j], b, i, j) - m) / l; }
+      }`,
+  };
 }
 
 /** Backward part 2: dQ_i = scale · Σ_j P_ij (dO_i·v_j − Δ_i) k_j, written into columns [0, D) of dqkv. */

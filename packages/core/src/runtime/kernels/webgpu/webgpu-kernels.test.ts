@@ -304,10 +304,11 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ['key-padding mask, 70 tokens, head dim 12', { keyMask: true }, 70, 24, 2],
     ['causal + key-padding mask, head dim 64 (ViT-S)', { causal: true, keyMask: true }, 20, 128, 2],
   ] as const) {
-    for (const bwd of ['gemm', 'flash', 'gemm on the vec4 64-tile'] as const) {
+    for (const bwd of ['gemm', 'flash', 'gemm on the vec4 64-tile', 'gemm, after a GEMM forward that kept P'] as const) {
       it(`fused self-attention (${title}; ${bwd} backward) equals the composite one, values and every gradient`, async () => {
         process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd === 'flash' ? 'flash' : 'gemm';
         if (bwd === 'gemm on the vec4 64-tile') process.env.OMNITOK_WEBGPU_ATTN_TILE = '64v';
+        if (bwd.startsWith('gemm, after')) process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
         const r = await onBoth(() => {
           const attn = new MultiHeadAttention(width, heads, new Rng(3));
           const x = rand(18, [3, N, width]);
@@ -326,6 +327,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         }).finally(() => {
           delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
           delete process.env.OMNITOK_WEBGPU_ATTN_TILE;
+          delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
         });
         expectClose(r, GRAD, `attention ${title} (${bwd})`);
       });

@@ -10,6 +10,7 @@ import {
   attentionGradQProgram,
   attentionProgram,
   attentionDeltaProgram,
+  attentionSoftmaxProgram,
   GELU_CODES,
   geluGradProgram,
   geluProgram,
@@ -61,6 +62,7 @@ export const WG_COLUMN_SUM = 'OmnitokWgColumnSum';
 export const WG_WEIGHT_BIAS_GRAD = 'OmnitokWgWeightBiasGrad';
 export const WG_ATTENTION = 'OmnitokWgAttention';
 export const WG_ATTENTION_GRAD = 'OmnitokWgAttentionGrad';
+export const WG_ATTENTION_GEMM = 'OmnitokWgAttentionGemm';
 
 /** What runWebGPUProgram needs of tfjs-backend-webgpu's WebGPUBackend (not imported: optional peer). */
 interface WebGPUBackendLike {
@@ -318,6 +320,38 @@ FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
   return runF32(backend as WebGPUBackendLike, attentionProgram(s), mask ? [qkv!, mask] : [qkv!], attentionUniforms(s));
 };
 
+/** Strided views of a GEMM attention call: a head of q/k/v in qkv [B, N, 3D], of dO/O in [B, N, D], of a score matrix in [B·H, N, N]. */
+function attentionViews(s: AttentionShape) {
+  const { seq: N, heads: H, headDim: Dh } = s;
+  const D = H * Dh;
+  return {
+    qkv: (part: number) => ({ off: part * D, ld: 3 * D, s0: N * 3 * D, s1: Dh }),
+    rows: { off: 0, ld: D, s0: N * D, s1: Dh },
+    scores: { off: 0, ld: N, s0: H * N * N, s1: N * N },
+    nn: { m: N, n: N, k: Dh, batch1: H, batch: s.batch * H, alpha: 1 },
+    nd: { m: N, n: Dh, k: N, batch1: H, batch: s.batch * H },
+  };
+}
+
+/**
+ * GEMM attention forward (OMNITOK_WEBGPU_ATTN_FWD=gemm): qkv [B, N, 3D] → [O [B, N, D], P [B·H, N, N]]:
+ * S = Q·Kᵀ (strided GEMM on the fused buffer), P = softmax(masked(scale·S)) in place, O = P·V written
+ * into the heads' column blocks. P is kept for the backward, which then skips S and the probabilities.
+ */
+FUSED[WG_ATTENTION_GEMM] = ({ inputs, backend, attrs }) => {
+  const { qkv, mask } = inputs;
+  const b = backend as WebGPUBackendLike;
+  const s = attentionShape(qkv!, attrs!, Boolean(mask));
+  const v = attentionViews(s);
+  const { batch: B, seq: N, heads: H, headDim: Dh } = s;
+  const probs = b.makeTensorInfo([B * H, N, N], 'float32');
+  stridedGemm(b, qkv!, qkv!, probs, false, true, { ...v.nn, a: v.qkv(0), b: v.qkv(1), c: v.scores }); // S = Q·Kᵀ
+  runF32(b, attentionSoftmaxProgram(s), mask ? [mask] : [], [...attentionUniforms(s), ...ints(B * H * N)], probs); // S → P
+  const out = b.makeTensorInfo([B, N, H * Dh], 'float32');
+  stridedGemm(b, probs, qkv!, out, false, false, { ...v.nd, alpha: 1, a: v.scores, b: v.qkv(2), c: v.rows }); // O = P·V
+  return [out, probs];
+};
+
 /**
  * The attention backward, from the forward's output and row logsumexps: Δ = dO·O per row, then. `gemm` (default): the N × N score matrices per head are materialized
  * (N ≤ a few hundred tokens: 119 MB for ViT-S at batch 128) and everything else is strided GEMMs on
@@ -328,11 +362,12 @@ FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
  * thread (spills at Dh 64).
  */
 FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
-  const { qkv, dy, out, lse, mask } = inputs;
+  const { qkv, dy, out, lse, probs, mask } = inputs;
   const b = backend as WebGPUBackendLike;
   const s = attentionShape(qkv!, attrs!, Boolean(mask));
   const u = attentionUniforms(s);
   const withMask = (xs: tf.TensorInfo[]) => (mask ? [...xs, mask] : xs);
+  if (probs) return attentionGradFromProbs(b, s, qkv!, dy!, out!, probs);
   const stats = runF32(b, attentionDeltaProgram(s), [dy!, out!, lse!], u);
   const dqkv = b.makeTensorInfo([...qkv!.shape], 'float32');
   const flash = (typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_ATTN_BWD : undefined) === 'flash';
@@ -364,6 +399,23 @@ FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
   for (const t of [stats, scores, dScores]) b.disposeData(t.dataId);
   return dqkv;
 };
+
+/** The GEMM backward with P kept by the GEMM forward: Δ, dP = dO·Vᵀ, dS = P∘(dP − Δ), dQ, dK, dV — 6 dispatches. */
+function attentionGradFromProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf.TensorInfo, dy: tf.TensorInfo, out: tf.TensorInfo, probs: tf.TensorInfo): tf.TensorInfo {
+  const u = attentionUniforms(s);
+  const v = attentionViews(s);
+  const stats = runF32(b, attentionDeltaProgram(s, false), [dy, out], u); // (unused, Δ) per row
+  const dqkv = b.makeTensorInfo([...qkv.shape], 'float32');
+  const dScores = b.makeTensorInfo([s.batch * s.heads, s.seq, s.seq], 'float32');
+  stridedGemm(b, dy, qkv, dScores, false, true, { ...v.nn, a: v.rows, b: v.qkv(2), c: v.scores }); // dP = dO·Vᵀ
+  runF32(b, attentionDScoresProgram(s), [probs, stats], u, dScores); // dP → dS
+  const scale = 1 / Math.sqrt(s.headDim);
+  stridedGemm(b, dScores, qkv, dqkv, false, false, { ...v.nd, alpha: scale, a: v.scores, b: v.qkv(1), c: v.qkv(0) }); // dQ = scale·dS·K
+  stridedGemm(b, dScores, qkv, dqkv, true, false, { ...v.nd, alpha: scale, a: v.scores, b: v.qkv(0), c: v.qkv(1) }); // dK = scale·dSᵀ·Q
+  stridedGemm(b, probs, dy, dqkv, true, false, { ...v.nd, alpha: 1, a: v.scores, b: v.rows, c: v.qkv(2) }); // dV = Pᵀ·dO
+  for (const t of [stats, dScores]) b.disposeData(t.dataId);
+  return dqkv;
+}
 
 // inputs g0, g1, … → [P] partial sums of squares (each gradient its own range); the caller sums them
 FUSED[WG_SUM_SQUARES] = ({ inputs, backend }) => {
