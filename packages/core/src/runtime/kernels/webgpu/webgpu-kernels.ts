@@ -353,7 +353,8 @@ FUSED[WG_ATTENTION_GEMM] = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * The attention backward, from the forward's output and row logsumexps: Δ = dO·O per row, then. `gemm` (default): the N × N score matrices per head are materialized
+ * The attention backward, from the forward's output and row logsumexps (Δ = dO·O per row next to
+ * them), or from the P a GEMM forward kept. `gemm` (default): the N × N score matrices per head are materialized
  * (N ≤ a few hundred tokens: 119 MB for ViT-S at batch 128) and everything else is strided GEMMs on
  * the fused qkv buffer: S = QKᵀ, dP = dO·Vᵀ, P and dS in place, then dQ = scale·dS·K, dK = scale·dSᵀ·Q,
  * dV = Pᵀ·dO written straight into their column blocks of dqkv — 8 dispatches, all GEMM-rate.
@@ -369,42 +370,38 @@ FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
   const withMask = (xs: tf.TensorInfo[]) => (mask ? [...xs, mask] : xs);
   if (probs) return attentionGradFromProbs(b, s, qkv!, dy!, out!, probs);
   const stats = runF32(b, attentionDeltaProgram(s), [dy!, out!, lse!], u);
-  const dqkv = b.makeTensorInfo([...qkv!.shape], 'float32');
   const flash = (typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_ATTN_BWD : undefined) === 'flash';
   if (flash) {
+    const dqkv = b.makeTensorInfo([...qkv!.shape], 'float32');
     runF32(b, attentionGradQProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
     runF32(b, attentionGradKVProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
     b.disposeData(stats.dataId);
     return dqkv;
   }
-  const { batch: B, seq: N, heads: H, headDim: Dh } = s;
-  const D = H * Dh;
-  const BH = B * H;
-  // views: a head of q/k/v in qkv [B, N, 3D], of dO in dy [B, N, D], of a score matrix in [B·H, N, N]
-  const qkvView = (part: number) => ({ off: part * D, ld: 3 * D, s0: N * 3 * D, s1: Dh });
-  const dyView = { off: 0, ld: D, s0: N * D, s1: Dh };
-  const scoreView = { off: 0, ld: N, s0: H * N * N, s1: N * N };
-  const nn = { m: N, n: N, k: Dh, batch1: H, batch: BH, alpha: 1 };
-  const nd = { m: N, n: Dh, k: N, batch1: H, batch: BH };
-  const scores = b.makeTensorInfo([BH, N, N], 'float32');
-  stridedGemm(b, qkv!, qkv!, scores, false, true, { ...nn, a: qkvView(0), b: qkvView(1), c: scoreView }); // S = Q·Kᵀ
-  const dScores = b.makeTensorInfo([BH, N, N], 'float32');
-  stridedGemm(b, dy!, qkv!, dScores, false, true, { ...nn, a: dyView, b: qkvView(2), c: scoreView }); // dP = dO·Vᵀ
+  const v = attentionViews(s);
+  const scores = b.makeTensorInfo([s.batch * s.heads, s.seq, s.seq], 'float32');
+  stridedGemm(b, qkv!, qkv!, scores, false, true, { ...v.nn, a: v.qkv(0), b: v.qkv(1), c: v.scores }); // S = Q·Kᵀ
   runF32(b, attentionProbsProgram(s), withMask([stats]), u, scores); // S → P
-  runF32(b, attentionDScoresProgram(s), [scores, stats], u, dScores); // dP → dS
-  const scale = 1 / Math.sqrt(Dh);
-  stridedGemm(b, dScores, qkv!, dqkv, false, false, { ...nd, alpha: scale, a: scoreView, b: qkvView(1), c: qkvView(0) }); // dQ = scale·dS·K
-  stridedGemm(b, dScores, qkv!, dqkv, true, false, { ...nd, alpha: scale, a: scoreView, b: qkvView(0), c: qkvView(1) }); // dK = scale·dSᵀ·Q
-  stridedGemm(b, scores, dy!, dqkv, true, false, { ...nd, alpha: 1, a: scoreView, b: dyView, c: qkvView(2) }); // dV = Pᵀ·dO
-  for (const t of [stats, scores, dScores]) b.disposeData(t.dataId);
+  const dqkv = attentionGradWithProbs(b, s, qkv!, dy!, scores, stats);
+  for (const t of [stats, scores]) b.disposeData(t.dataId);
   return dqkv;
 };
 
-/** The GEMM backward with P kept by the GEMM forward: Δ, dP = dO·Vᵀ, dS = P∘(dP − Δ), dQ, dK, dV — 6 dispatches. */
+/** The GEMM backward with P kept by the GEMM forward: Δ, then the shared part below — 6 dispatches. */
 function attentionGradFromProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf.TensorInfo, dy: tf.TensorInfo, out: tf.TensorInfo, probs: tf.TensorInfo): tf.TensorInfo {
+  const stats = runF32(b, attentionDeltaProgram(s, false), [dy, out], attentionUniforms(s)); // (unused, Δ) per row
+  const dqkv = attentionGradWithProbs(b, s, qkv, dy, probs, stats);
+  b.disposeData(stats.dataId);
+  return dqkv;
+}
+
+/**
+ * From P [B·H, N, N] and the rows' Δ (stats [B·H·N, 2], Δ second): dP = dO·Vᵀ, dS = P∘(dP − Δ) in
+ * place, dQ = scale·dS·K, dK = scale·dSᵀ·Q, dV = Pᵀ·dO, each written into its column block of dqkv.
+ */
+function attentionGradWithProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf.TensorInfo, dy: tf.TensorInfo, probs: tf.TensorInfo, stats: tf.TensorInfo): tf.TensorInfo {
   const u = attentionUniforms(s);
   const v = attentionViews(s);
-  const stats = runF32(b, attentionDeltaProgram(s, false), [dy, out], u); // (unused, Δ) per row
   const dqkv = b.makeTensorInfo([...qkv.shape], 'float32');
   const dScores = b.makeTensorInfo([s.batch * s.heads, s.seq, s.seq], 'float32');
   stridedGemm(b, dy, qkv, dScores, false, true, { ...v.nn, a: v.rows, b: v.qkv(2), c: v.scores }); // dP = dO·Vᵀ
@@ -413,7 +410,7 @@ function attentionGradFromProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf
   stridedGemm(b, dScores, qkv, dqkv, false, false, { ...v.nd, alpha: scale, a: v.scores, b: v.qkv(1), c: v.qkv(0) }); // dQ = scale·dS·K
   stridedGemm(b, dScores, qkv, dqkv, true, false, { ...v.nd, alpha: scale, a: v.scores, b: v.qkv(0), c: v.qkv(1) }); // dK = scale·dSᵀ·Q
   stridedGemm(b, probs, dy, dqkv, true, false, { ...v.nd, alpha: 1, a: v.scores, b: v.rows, c: v.qkv(2) }); // dV = Pᵀ·dO
-  for (const t of [stats, dScores]) b.disposeData(t.dataId);
+  b.disposeData(dScores.dataId);
   return dqkv;
 }
 
