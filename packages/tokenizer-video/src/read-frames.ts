@@ -553,6 +553,10 @@ async function* decodeRun(
         break;
       }
       await new Promise<void>((r) => (wake = r));
+      // Counted: let the rest of this event-loop turn run before frames go out — ffmpeg wrote the error
+      // line of a damaged frame before the frames after it, but one poll of the loop can hand us those
+      // frames (the socket) ahead of that line (stderr), and the wake-up runs as a microtask in between.
+      if (counted) await new Promise<void>((r) => setImmediate(r));
     }
     if (why === 'timeout') throw new DecodeError(decoded.source, 'video', `ffmpeg timed out after ${timeoutMs} ms`);
     if (why === 'aborted') throw options.signal?.reason ?? new DecodeError(decoded.source, 'video', 'aborted');
