@@ -7,6 +7,7 @@ import {
   Module,
   PatchEmbed,
   poolTokens,
+  repeatBatch,
   Rng,
   TokenEmbed,
   TransformerEncoder,
@@ -131,7 +132,7 @@ export class SharedTrunkTower extends Module implements Tower {
     return tf.tidy(() => {
       const B = x.shape[0]!;
       let h = this.embed.forward(x); // [B, N, D]
-      if (this.clsToken) h = tf.concat([tf.tile(this.clsToken.reshape([1, 1, D]), [B, 1, 1]), h], 1); // [B, 1+N, D]
+      if (this.clsToken) h = tf.concat([repeatBatch(this.clsToken.reshape([1, 1, D]), B), h], 1); // [B, 1+N, D]
       const pos = this.posEmbed ?? this.fixedPos;
       if (pos) h = tf.add(h, pos);
       h = this.embDrop.forward(h);

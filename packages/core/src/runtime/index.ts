@@ -30,6 +30,7 @@ export {
   type SizeName,
 } from './config.js';
 export { TransformerEncoder, MapHead, createEncoder, poolTokens, type EncodeOptions, type EncoderOutput } from './encoder.js';
+export { repeatBatch } from './layers/repeat-batch.js';
 export {
   AdamW,
   Trainer,
