@@ -10,6 +10,7 @@ import {
 } from '@omnitok/core';
 import sharp from 'sharp';
 import { IMAGE_FILE_TYPES, sniffImageFormat } from './file-types.js';
+import { loadOptionalNativeKernels, type OptionalNativeKernels } from './native-kernels.js';
 
 /**
  * A decoded image: 8-bit RGB, interleaved row-major (`data[(y * width + x) * 3 + c]`), upright (EXIF
@@ -187,7 +188,7 @@ export async function decodeImageBytes(bytes: Uint8Array, norm: NormalizedInput,
   return { data: out, width, height, channels: 3, source: label, format };
 }
 
-type JpegDecoder = (bytes: Uint8Array, maxPixels: number) => Promise<{ data: Uint8Array; width: number; height: number } | string>;
+type JpegDecoder = NonNullable<OptionalNativeKernels['decodeJpeg']>;
 let jpegDecoder: Promise<JpegDecoder | undefined> | undefined;
 
 /**
@@ -208,14 +209,8 @@ async function decodeJpegNative(bytes: Uint8Array, maxPixels: number): Promise<{
 function loadJpegDecoder(): Promise<JpegDecoder | undefined> {
   jpegDecoder ??= (async () => {
     if (typeof process !== 'undefined' && process.env.OMNITOK_IMAGE_DECODER === 'sharp') return undefined;
-    try {
-      const native = (await import('@omnitok/native-kernels' as string)) as { loadNativeKernels(): { ok: boolean; kernels?: { decodeJpeg?: JpegDecoder; jpegDecoder?(): string } } };
-      const r = native.loadNativeKernels();
-      const k = r.ok ? r.kernels : undefined;
-      return k?.decodeJpeg && k.jpegDecoder?.() === '' ? k.decodeJpeg.bind(k) : undefined;
-    } catch {
-      return undefined; // not installed
-    }
+    const k = await loadOptionalNativeKernels();
+    return k?.decodeJpeg && k.jpegDecoder?.() === '' ? k.decodeJpeg.bind(k) : undefined;
   })();
   return jpegDecoder;
 }

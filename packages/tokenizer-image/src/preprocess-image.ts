@@ -2,6 +2,7 @@ import { type Features, InvalidArgumentError, type PreprocessOptions, resolvePre
 import type { DecodedImage } from './decode-image.js';
 import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset, type ResolvedImagePreset, validateImagePreset } from './presets.js';
 import { drawAugmentation, mulberry32, roundHalfEven } from './random-resized-crop.js';
+import { loadOptionalNativeKernels, type OptionalNativeKernels } from './native-kernels.js';
 import { axisCoefficients, type OutputWindow, type PixelView, resizeNormalizeRgb, resizeView } from './resample.js';
 
 /** Image features: `[C, H, W]` float32, normalized, plus the patch size the preset asks for. */
@@ -190,25 +191,15 @@ export async function preprocessImageIntoAsync(
   );
 }
 
-/** `@omnitok/native-kernels`' `resizeNormalize` (typed here: that package is an optional peer). */
-type NativeResize = (
-  src: Uint8Array, geometry: Int32Array, hStart: Int32Array, hCount: Int32Array, hWeights: Int32Array,
-  vStart: Int32Array, vCount: Int32Array, vWeights: Int32Array, out: Float32Array, offset: number,
-  rowBase: Int32Array, col: Int32Array, lut: Float32Array,
-) => Promise<void>;
+type NativeResize = NonNullable<OptionalNativeKernels['resizeNormalize']>;
 let nativeResizer: NativeResize | null | undefined;
 let nativeResizerLoad: Promise<NativeResize | null> | undefined;
 
 function loadNativeResizer(): Promise<NativeResize | null> {
   nativeResizerLoad ??= (async () => {
     if (process.env.OMNITOK_IMAGE_NO_NATIVE === '1') return null;
-    try {
-      const native = (await import('@omnitok/native-kernels' as string)) as { loadNativeKernels(): { ok: boolean; kernels?: { resizeNormalize?: NativeResize } } };
-      const k = native.loadNativeKernels().kernels;
-      return k?.resizeNormalize ? k.resizeNormalize.bind(k) : null;
-    } catch {
-      return null; // not installed
-    }
+    const k = await loadOptionalNativeKernels();
+    return k?.resizeNormalize ? k.resizeNormalize.bind(k) : null;
   })().then((f) => (nativeResizer = f));
   return nativeResizerLoad;
 }
