@@ -79,10 +79,18 @@ const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const ints = (...xs: number[]): Uniforms => xs.map((x) => ({ type: 'int32', data: [x] }));
 const floats = (...xs: number[]): Uniforms => xs.map((x) => ({ type: 'float32', data: [x] }));
 
+/** An OMNITOK_WEBGPU_* switch from the environment (undefined outside Node). */
+export function webgpuEnv(name: string): string | undefined {
+  return typeof process !== 'undefined' ? process.env[name] : undefined;
+}
+
 /** Workgroups a GEMM should launch to fill a large GPU about twice (H100: 132 SMs, 2 workgroups each). */
 const TARGET_WORKGROUPS = 512;
 /** Split-K only over K ranges at least this long (each split adds an M·N partial to write and sum). */
 const MIN_K_CHUNK = 256;
+
+/** OMNITOK_WEBGPU_MATMUL_TILE values. */
+const FORCED_TILES: Readonly<Record<string, MatMulTile>> = { '64': TILE_64, '128': TILE_128, '128v': TILE_128V, '128x64v': TILE_128X64V, '64x128v': TILE_64X128V, '64v': TILE_64V };
 
 export interface MatMulPlan {
   readonly tile: MatMulTile;
@@ -101,25 +109,19 @@ export interface MatMulPlan {
  * OMNITOK_WEBGPU_SPLITK=0 turns splitting off, =N forces N splits where K allows.
  */
 export function planMatMul(m: number, n: number, k: number, batch: number): MatMulPlan {
-  const env = typeof process !== 'undefined' ? process.env : {};
   const tiles = (t: MatMulTile) => Math.ceil(m / (16 * t.rm)) * Math.ceil(n / (16 * t.rn)) * batch;
-  const variant = env.OMNITOK_WEBGPU_MATMUL_VARIANT;
-  const big = variant === 'scalar' ? TILE_128 : TILE_128V;
+  const big = webgpuEnv('OMNITOK_WEBGPU_MATMUL_VARIANT') === 'scalar' ? TILE_128 : TILE_128V;
+  const forced = FORCED_TILES[webgpuEnv('OMNITOK_WEBGPU_MATMUL_TILE') ?? ''];
   let tile: MatMulTile;
-  const forced = env.OMNITOK_WEBGPU_MATMUL_TILE;
-  if (forced === '64') tile = TILE_64;
-  else if (forced === '128') tile = TILE_128;
-  else if (forced === '128v') tile = TILE_128V;
-  else if (forced === '128x64v') tile = TILE_128X64V;
-  else if (forced === '64x128v') tile = TILE_64X128V;
-  else if (forced === '64v') tile = TILE_64V;
+  if (forced) tile = forced;
   else if (tiles(big) >= TARGET_WORKGROUPS) tile = big;
   else if (m >= 128 && n >= 128 && k >= 8 * MIN_K_CHUNK) tile = big;
   else tile = TILE_64;
   const count = tiles(tile);
   let splits = 1;
-  const forcedSplits = Number(env.OMNITOK_WEBGPU_SPLITK);
-  if (env.OMNITOK_WEBGPU_SPLITK === '0') splits = 1;
+  const splitEnv = webgpuEnv('OMNITOK_WEBGPU_SPLITK');
+  const forcedSplits = Number(splitEnv);
+  if (splitEnv === '0') splits = 1;
   else if (forcedSplits > 1) splits = forcedSplits;
   else if (count < TARGET_WORKGROUPS / 2) splits = Math.min(Math.ceil(TARGET_WORKGROUPS / count), Math.floor(k / MIN_K_CHUNK));
   splits = Math.max(1, Math.min(splits, Math.ceil(k / tile.tk), Math.floor(65535 / batch)));
@@ -167,7 +169,7 @@ function gemmUniforms(g: GemmCall): Uniforms {
 function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transA: boolean, transB: boolean, g: Omit<GemmCall, 'kChunk' | 'splitStride'>): void {
   // small products (attention's N × N per head): the 64-tile wastes less on edges;
   // OMNITOK_WEBGPU_ATTN_TILE=64v reads its operands as vec4 (for the GPU sweep)
-  const small = typeof process !== 'undefined' && process.env.OMNITOK_WEBGPU_ATTN_TILE === '64v' ? TILE_64V : TILE_64;
+  const small = webgpuEnv('OMNITOK_WEBGPU_ATTN_TILE') === '64v' ? TILE_64V : TILE_64;
   const tile = g.m * g.n <= 256 * 256 ? small : planMatMul(g.m, g.n, g.k, g.batch).tile;
   const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
   runF32(backend, matMulProgram([...out.shape], g.batch, g.m, g.n, transA, transB, false, tile), [a, b], gemmUniforms(call), out);
@@ -370,8 +372,7 @@ FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
   const withMask = (xs: tf.TensorInfo[]) => (mask ? [...xs, mask] : xs);
   if (probs) return attentionGradFromProbs(b, s, qkv!, dy!, out!, probs);
   const stats = runF32(b, attentionDeltaProgram(s), [dy!, out!, lse!], u);
-  const flash = (typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_ATTN_BWD : undefined) === 'flash';
-  if (flash) {
+  if (webgpuEnv('OMNITOK_WEBGPU_ATTN_BWD') === 'flash') {
     const dqkv = b.makeTensorInfo([...qkv!.shape], 'float32');
     runF32(b, attentionGradQProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
     runF32(b, attentionGradKVProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
@@ -506,7 +507,7 @@ let softwareAdapter = false;
 
 /** OMNITOK_WEBGPU_UNROLL=1/0 forces it; by default unrolled except on software adapters (lavapipe). */
 function unrollLoops(): boolean {
-  const env = typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_UNROLL : undefined;
+  const env = webgpuEnv('OMNITOK_WEBGPU_UNROLL');
   return env === '1' ? true : env === '0' ? false : !softwareAdapter;
 }
 
@@ -549,7 +550,7 @@ export function setWebgpuKernels(on: boolean): void {
  */
 export function registerWebgpuKernels(options: { softwareAdapter?: boolean } = {}): void {
   softwareAdapter = Boolean(options.softwareAdapter);
-  const env = typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_KERNELS : undefined;
+  const env = webgpuEnv('OMNITOK_WEBGPU_KERNELS');
   setWebgpuKernels(env !== '0');
 }
 
@@ -563,7 +564,9 @@ export function webgpuKernelsActive(): boolean {
  * model is bound by it, see README.md): `getBindGroupLayout(0)`, which tfjs calls on every dispatch
  * (a call into Dawn that returns a new wrapper object each time), is answered from a cache per
  * pipeline; OMNITOK_WEBGPU_SUBMIT_BATCH=N sets how many dispatches tfjs records before a queue submit
- * (tfjs' WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, default 15). Idempotent.
+ * (tfjs' WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE, default 15); uniform buffers are made stable and bind groups
+ * reused across steps (`stableUniformBuffers`, `cacheBindGroups`; OMNITOK_WEBGPU_BIND_GROUP_CACHE=0
+ * turns both off). Idempotent.
  */
 export function tuneWebgpuBackend(backend: unknown): void {
   const b = backend as { pipelineCache?: Record<string, unknown>; omnitokTuned?: boolean };
@@ -588,10 +591,9 @@ export function tuneWebgpuBackend(backend: unknown): void {
       return true;
     },
   });
-  const batch = Number(typeof process !== 'undefined' ? process.env.OMNITOK_WEBGPU_SUBMIT_BATCH : undefined);
+  const batch = Number(webgpuEnv('OMNITOK_WEBGPU_SUBMIT_BATCH'));
   if (Number.isInteger(batch) && batch > 0) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
-  const off = typeof process !== 'undefined' && process.env.OMNITOK_WEBGPU_BIND_GROUP_CACHE === '0';
-  if (!off) {
+  if (webgpuEnv('OMNITOK_WEBGPU_BIND_GROUP_CACHE') !== '0') {
     stableUniformBuffers(backend);
     cacheBindGroups((backend as { device?: BindGroupDevice }).device);
   }
