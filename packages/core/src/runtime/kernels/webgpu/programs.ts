@@ -261,18 +261,19 @@ export function splitKSumProgram(outputShape: number[], size: number, bias: bool
 const ROW_WG = 128;
 const REDUCE = `
   var<workgroup> red : array<f32, ${ROW_WG}>;
-  fn blockSum(v : f32) -> f32 {
+  fn blockReduce(v : f32, isMax : bool) -> f32 {
     let t = i32(localId.x);
     red[t] = v;
     workgroupBarrier();
     for (var s = ${ROW_WG / 2}; s > 0; s = s >> 1u) {
-      if (t < s) { red[t] = red[t] + red[t + s]; }
+      if (t < s) { red[t] = select(red[t] + red[t + s], max(red[t], red[t + s]), isMax); }
       workgroupBarrier();
     }
     let total = red[0];
     workgroupBarrier();
     return total;
   }
+  fn blockSum(v : f32) -> f32 { return blockReduce(v, false); }
   fn rowIndex() -> i32 { return i32(workgroupId.y * numWorkgroups.x + workgroupId.x); }`;
 
 function rowDispatch(rows: number): [number, number, number] {
@@ -666,8 +667,6 @@ export function attentionDeltaProgram(s: AttentionShape, withLse = true): Progra
   );
 }
 
-const SOFTMAX_WG = 128;
-
 /**
  * GEMM attention forward (`OMNITOK_WEBGPU_ATTN_FWD=gemm`), the step between S = QKᵀ and O = P·V: each
  * row of the score matrices [B·H, N, N] becomes P = softmax(masked(scale·S)) in place — one workgroup
@@ -681,25 +680,13 @@ export function attentionSoftmaxProgram(s: AttentionShape): Program {
     dispatchLayout: { x: [2], y: [0] },
     dispatch: rowDispatch(rows),
     variableNames: s.masked ? ['mask'] : [],
-    workgroupSize: [SOFTMAX_WG, 1, 1],
+    workgroupSize: [ROW_WG, 1, 1],
     uniforms: `${ATTN_UNIFORMS} rows : i32,`,
     getUserCode: () => `${attnCommon(s)}
-      var<workgroup> red : array<f32, ${SOFTMAX_WG}>;
-      fn blockReduce(v : f32, isMax : bool) -> f32 {
-        let t = i32(localId.x);
-        red[t] = v;
-        workgroupBarrier();
-        for (var k = ${SOFTMAX_WG / 2}; k > 0; k = k >> 1u) {
-          if (t < k) { red[t] = select(red[t] + red[t + k], max(red[t], red[t + k]), isMax); }
-          workgroupBarrier();
-        }
-        let total = red[0];
-        workgroupBarrier();
-        return total;
-      }
+      ${REDUCE}
       fn main() {
         // rows past the end do no work, but take part in the barriers (uniform control flow)
-        let row = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
+        let row = rowIndex();
         let valid = row < uniforms.rows;
         let N = uniforms.seqLen;
         let r = select(0, row, valid);
@@ -710,12 +697,12 @@ export function attentionSoftmaxProgram(s: AttentionShape): Program {
         let n = select(0, N, valid);
         let t = i32(localId.x);
         var m = ${NEG};
-        for (var j = t; j < n; j = j + ${SOFTMAX_WG}) { m = max(m, maskedScore(result[base + j], b, i, j)); }
+        for (var j = t; j < n; j = j + ${ROW_WG}) { m = max(m, maskedScore(result[base + j], b, i, j)); }
         m = blockReduce(m, true);
         var l = 0.0;
-        for (var j = t; j < n; j = j + ${SOFTMAX_WG}) { l = l + exp(maskedScore(result[base + j], b, i, j) - m); }
+        for (var j = t; j < n; j = j + ${ROW_WG}) { l = l + exp(maskedScore(result[base + j], b, i, j) - m); }
         l = blockReduce(l, false);
-        for (var j = t; j < n; j = j + ${SOFTMAX_WG}) { result[base + j] = exp(maskedScore(result[base + j], b, i, j) - m) / l; }
+        for (var j = t; j < n; j = j + ${ROW_WG}) { result[base + j] = exp(maskedScore(result[base + j], b, i, j) - m) / l; }
       }`,
   };
 }
