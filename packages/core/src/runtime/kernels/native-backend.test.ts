@@ -2,11 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
 import { gelu, type GeluKind } from '../layers/activations.js';
-import { MultiHeadAttention } from '../layers/attention.js';
 import { LayerNorm } from '../layers/layer-norm.js';
 import { AdamW, globalNorm } from '../optim.js';
-import { Rng } from '../rng.js';
 import { maxAbsDiff, native, requireNative } from '../test-utils/backends.js';
+import { attentionValuesAndGrads, rand } from '../test-utils/kernel-cases.js';
 import { broadcastStrides } from './native-backend.js';
 
 /*
@@ -46,7 +45,6 @@ function expectClose(r: { cpu: Float32Array[]; native: Float32Array[] }, tol: nu
   });
 }
 
-const rand = (seed: number, shape: number[], scale = 1) => tf.tensor(new Rng(seed).normals(shape.reduce((a, b) => a * b, 1), scale), shape);
 
 describe.skipIf(!native.available && !requireNative)('native backend kernels vs the cpu backend', () => {
   it('reports what it runs on', async () => {
@@ -194,17 +192,8 @@ describe.skipIf(!native.available && !requireNative)('native backend kernels vs 
   ] as const) {
     it(`fused self-attention (${title}) equals the composite one, values and every gradient`, async () => {
       const r = await onBoth(() => {
-        const attn = new MultiHeadAttention(32, 4, new Rng(3));
-        const x = rand(18, [3, 9, 32]);
-        const w = rand(19, [3, 9, 32]);
         const keyMask = 'keyMask' in mask ? tf.tensor2d([[1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0]]) : undefined;
-        const m = { keyMask, causal: 'causal' in mask };
-        const params = [...attn.parameters().values()];
-        const { grads } = tf.variableGrads(() => tf.sum(tf.mul(attn.forward(x, undefined, m), w)) as tf.Scalar, params);
-        const [dx] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(attn.forward(t, undefined, m), w)))([x]);
-        const out = [attn.forward(x, undefined, m), dx!, ...params.map((p) => grads[p.name]!)];
-        attn.dispose();
-        return out;
+        return attentionValuesAndGrads(32, 4, rand(18, [3, 9, 32]), rand(19, [3, 9, 32]), { keyMask, causal: 'causal' in mask });
       });
       expectClose(r, GRAD);
     });

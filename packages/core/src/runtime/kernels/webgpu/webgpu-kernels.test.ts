@@ -8,6 +8,7 @@ import { linear } from '../../layers/linear.js';
 import { AdamW, clipByGlobalNorm, globalNorm } from '../../optim.js';
 import { Rng } from '../../rng.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
+import { attentionValuesAndGrads, rand } from '../../test-utils/kernel-cases.js';
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
@@ -51,7 +52,6 @@ function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: nu
   });
 }
 
-const rand = (seed: number, shape: number[], scale = 1) => tf.tensor(new Rng(seed).normals(shape.reduce((a, b) => a * b, 1), scale), shape);
 
 describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs the cpu backend', () => {
   afterAll(() => setWebgpuKernels(true));
@@ -310,20 +310,11 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         if (bwd === 'gemm on the vec4 64-tile') process.env.OMNITOK_WEBGPU_ATTN_TILE = '64v';
         if (bwd.startsWith('gemm, after')) process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
         const r = await onBoth(() => {
-          const attn = new MultiHeadAttention(width, heads, new Rng(3));
-          const x = rand(18, [3, N, width]);
-          const w = rand(19, [3, N, width]);
           // row 0 keeps everything, row 1 the first third, row 2 only the first token
           const keep = [N, Math.ceil(N / 3), 1].flatMap((n) => Array.from({ length: N }, (_, j) => (j < n ? 1 : 0)));
           // int32 for the short cases (its float cast keeps i32 storage on webgpu), float32 for the long ones
           const keyMask = 'keyMask' in mask ? tf.tensor2d(keep, [3, N], N < 64 ? 'int32' : 'float32') : undefined;
-          const m = { keyMask, causal: 'causal' in mask };
-          const params = [...attn.parameters().values()];
-          const { grads } = tf.variableGrads(() => tf.sum(tf.mul(attn.forward(x, undefined, m), w)) as tf.Scalar, params);
-          const [dx] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(attn.forward(t, undefined, m), w)))([x]);
-          const out = [attn.forward(x, undefined, m), dx!, ...params.map((p) => grads[p.name]!)];
-          attn.dispose();
-          return out;
+          return attentionValuesAndGrads(width, heads, rand(18, [3, N, width]), rand(19, [3, N, width]), { keyMask, causal: 'causal' in mask });
         }).finally(() => {
           delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
           delete process.env.OMNITOK_WEBGPU_ATTN_TILE;
