@@ -110,10 +110,13 @@ export function preprocessImageInto(
   layout: FeatureLayout = 'chw',
 ): void {
   checkDecoded(decoded);
-  const g = planGeometry(decoded, p, options);
+  writeFeatures(planGeometry(decoded, p, options), p, out, offset, layout);
+}
+
+/** The work of {@link preprocessImageInto} once the geometry is planned (shared with the async path's fallback). */
+function writeFeatures(g: Geometry, p: PreparedImagePreset, out: Float32Array, offset: number, layout: FeatureLayout): void {
   const { preset, height: H, width: W, channels: C } = p;
   const slot = layoutSlot(layout, p);
-  const tables = layoutTables(C, H, W, slot, g.flip);
 
   if (preset.interpolation === 'bilinear-torch') {
     if (!slot) return torchBilinearInto(g, p, out, offset);
@@ -126,7 +129,7 @@ export function preprocessImageInto(
     // Resize and normalize in one go (WebAssembly SIMD). Tubelet slots are interleaved with the other
     // frames' values, so those are computed in patch order and copied out one Ph·Pw run at a time.
     const direct = !slot || slot.t === 1;
-    const t = direct ? tables : layoutTables(C, H, W, { ...slot, t: 1, dt: 0 }, g.flip);
+    const t = layoutTables(C, H, W, direct ? slot : { ...slot, t: 1, dt: 0 }, g.flip);
     const run = slot ? slot.ph * slot.pw : 0;
     const target = {
       out,
@@ -143,7 +146,7 @@ export function preprocessImageInto(
     if (resizeNormalizeRgb(g.view, g.resizedW, g.resizedH, preset.interpolation, g.window, target)) return;
   }
   const pixels = resizeView(g.view, g.resizedW, g.resizedH, preset.interpolation, g.window);
-  if (!g.padded) return writeThroughTables(pixels, H, W, C, p.lut, tables, out, offset);
+  if (!g.padded) return writeThroughTables(pixels, H, W, C, p.lut, layoutTables(C, H, W, slot, g.flip), out, offset);
   const pad = preset.padColor ?? preset.mean.map((m) => Math.min(255, Math.max(0, Math.round(m * 255))));
   const plane = H * W;
   const chw = slot ? new Float32Array(C * plane) : out;
@@ -173,7 +176,7 @@ export async function preprocessImageIntoAsync(
   const g = planGeometry(decoded, p, options);
   const { preset, height: H, width: W, channels: C } = p;
   if (!native || g.padded || C !== 3 || (preset.interpolation !== 'bicubic' && preset.interpolation !== 'bilinear')) {
-    preprocessImageInto(decoded, p, options, out, offset, layout);
+    writeFeatures(g, p, out, offset, layout);
     return;
   }
   const tables = layoutTables(C, H, W, layoutSlot(layout, p), g.flip);
