@@ -8,6 +8,7 @@ import {
   type ModalityRegistry,
   NoSuchModalityError,
   DecodeError,
+  preprocessToTokens,
   type TokenSequence,
 } from '@omnitok/core';
 import type { Stage } from './format.js';
@@ -62,10 +63,8 @@ export async function tokenizeInput(registry: ModalityRegistry, request: Tokeniz
   const preset = await loadPreset(request.preset, request.cwd);
   const decoded = await plugin.decode(input);
   const options = { seed: request.seed, augment: request.augment };
-  // Tokens only: the plugin's fused path when it has one (the same tokens, no features in between).
-  if (request.stage === 'tokens' && plugin.preprocessAndTokenize) return { plugin, stage: request.stage, result: await plugin.preprocessAndTokenize(decoded, preset, options) };
-  const features: Features = await plugin.preprocess(decoded, preset, options);
-  const result = request.stage === 'tokens' ? plugin.tokenize(features) : features;
+  // Tokens: the plugin's fused path when it has one (the same tokens, no features in between).
+  const result = request.stage === 'tokens' ? await preprocessToTokens(plugin, decoded, preset, options) : ((await plugin.preprocess(decoded, preset, options)) as Features);
   return { plugin, stage: request.stage, result };
 }
 

@@ -17,6 +17,7 @@ export {
   type DecodeOptions,
   type PreprocessOptions,
   type TokenSpec,
+  preprocessToTokens,
 } from './plugin/modality-plugin.js';
 export {
   type TokenMetadata,

@@ -1,4 +1,4 @@
-import { type AnyModalityPlugin, type Features, type TokenSequence } from '@omnitok/core';
+import { type AnyModalityPlugin, preprocessToTokens, type TokenSequence } from '@omnitok/core';
 import type { PreparedSample, Prepare } from '../data/loader.js';
 import { fieldInput, type RawRecord } from '../data/records.js';
 import type { PresetRef } from './presets.js';
@@ -22,13 +22,10 @@ function sameShape(a: TokenShape, b: TokenShape): boolean {
   return a.kind === b.kind && a.count === b.count && (a.kind === 'continuous' ? a.dim === (b as { dim: number }).dim : a.vocabSize === (b as { vocabSize: number }).vocabSize);
 }
 
-/** decode → preprocess(preset) → tokenize of one value through its plugin. */
+/** decode → preprocess(preset) → tokenize of one value through its plugin (its fused path when it has one). */
 export async function tokenizeValue(setup: ModalitySetup, input: Parameters<AnyModalityPlugin['decode']>[0], options: { augment?: boolean; seed?: number } = {}): Promise<TokenSequence> {
   const { plugin, preset } = setup;
-  const decoded = await plugin.decode(input);
-  if (plugin.preprocessAndTokenize) return plugin.preprocessAndTokenize(decoded, preset as never, options);
-  const features: Features = await plugin.preprocess(decoded, preset as never, options);
-  return plugin.tokenize(features);
+  return preprocessToTokens(plugin, await plugin.decode(input), preset as never, options);
 }
 
 /**

@@ -142,3 +142,17 @@ export function defineModalityPlugin<D, P extends object, F extends Features, T 
 ): ModalityPlugin<D, P, F, T> {
   return plugin;
 }
+
+/**
+ * Tokens of a decoded value: the plugin's fused `preprocessAndTokenize` when it has one, else
+ * `tokenize(await preprocess(…))` — the same tokens either way (the conformance kit checks it).
+ */
+export async function preprocessToTokens<D, P extends object, T extends TokenSequence>(
+  plugin: ModalityPlugin<D, P, Features, T>,
+  decoded: D,
+  preset?: string | P,
+  options?: PreprocessOptions,
+): Promise<T> {
+  if (plugin.preprocessAndTokenize) return plugin.preprocessAndTokenize(decoded, preset, options);
+  return plugin.tokenize(await plugin.preprocess(decoded, preset, options));
+}
