@@ -283,7 +283,7 @@ function outputArray(out: Float32Array | undefined, size: number): Float32Array 
 
 /** Copies one output frame's values to another frame's place (whole frame, or tubelet slot by slot). */
 function copyFrame(data: Float32Array, [fromAt, from]: [number, FeatureLayout], [toAt, to]: [number, FeatureLayout], frameSize: number, C: number, run: number): void {
-  if (from === 'chw' || to === 'chw' || typeof from !== 'object' || typeof to !== 'object') {
+  if (typeof from !== 'object' || typeof to !== 'object') {
     data.copyWithin(toAt, fromAt, fromAt + frameSize);
     return;
   }
