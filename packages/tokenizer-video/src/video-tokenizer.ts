@@ -44,6 +44,8 @@ export function videoTokenizer(options: VideoTokenizerOptions = {}): VideoTokeni
   const defaultPreset = options.defaultPreset ?? DEFAULT_VIDEO_PRESET;
   for (const name of Object.keys(options.presets ?? {})) resolveVideoPreset(name, presets, defaultPreset);
   resolveVideoPreset(defaultPreset, presets, defaultPreset);
+  // the plugin's reading options under each call's own
+  const withDefaults = (o?: VideoPreprocessOptions): VideoPreprocessOptions => ({ timeoutMs: options.timeoutMs, seekGap: options.seekGap, ...o });
   return {
     specVersion: MODALITY_SPEC_VERSION as 1,
     name: 'video',
@@ -69,9 +71,9 @@ export function videoTokenizer(options: VideoTokenizerOptions = {}): VideoTokeni
     },
     decode: (input: ModalityInput, decodeOptions?: VideoDecodeOptions) => decodeVideo(input, { timeoutMs: options.timeoutMs, ...decodeOptions }),
     preprocess: (decoded: DecodedVideo, preset?: string | VideoPreset, o?: VideoPreprocessOptions) =>
-      preprocessVideo(decoded, preset, { timeoutMs: options.timeoutMs, seekGap: options.seekGap, ...o }, presets, defaultPreset),
+      preprocessVideo(decoded, preset, withDefaults(o), presets, defaultPreset),
     tokenize: (features: VideoFeatures) => tubeletize(features),
     preprocessAndTokenize: (decoded: DecodedVideo, preset?: string | VideoPreset, o?: VideoPreprocessOptions) =>
-      tokenizeVideo(decoded, preset, { timeoutMs: options.timeoutMs, seekGap: options.seekGap, ...o }, presets, defaultPreset),
+      tokenizeVideo(decoded, preset, withDefaults(o), presets, defaultPreset),
   };
 }
