@@ -3,7 +3,7 @@ import { clipSampleRanges } from './clip-sampler.js';
 import type { DecodedAudio } from './decoded-audio.js';
 import { logMel } from './log-mel.js';
 import type { AudioPreset } from './presets.js';
-import { downmix, firstChannel, resample } from './resample.js';
+import { resample, toMono } from './resample.js';
 
 /**
  * Audio features: `[mels, frames]` (axes `mel`, `frame`), or `[clips, mels, frames]` (axes `clip`,
@@ -29,7 +29,7 @@ export function computeAudioFeatures(decoded: DecodedAudio, preset: AudioPreset,
   if (!(decoded?.samples instanceof Float32Array) || !(decoded.channels >= 1) || !(decoded.sampleRate > 0)) {
     throw new InvalidArgumentError('decoded', decoded, 'decoded audio { samples: Float32Array, sampleRate, channels }');
   }
-  let mono = preset.channels === 'first' ? firstChannel(decoded.samples, decoded.channels) : downmix(decoded.samples, decoded.channels);
+  let mono = toMono(decoded.samples, decoded.channels, preset.channels);
   if (decoded.sampleRate !== preset.sampleRate) mono = resample(mono, decoded.sampleRate, preset.sampleRate);
   const base = { modality: 'audio', preset: presetName, source: decoded.source, sampleRate: preset.sampleRate, pad: preset.pad, patch: preset.patch };
 

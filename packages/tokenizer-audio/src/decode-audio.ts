@@ -5,7 +5,7 @@ import { DecodeError, normalizeInput, readFileHead, UnsupportedFormatError, type
 import type { AudioDecodeOptions, DecodedAudio } from './decoded-audio.js';
 import { FfmpegFailure, ffmpegDecodeError, probeMedia, readPcm } from './ffmpeg.js';
 import { SUPPORTED_AUDIO_FORMATS, sniffAudioFormat } from './file-types.js';
-import { downmix, firstChannel, resample } from './resample.js';
+import { resample, toMono } from './resample.js';
 import { decodeWavBytes, decodeWavFile, NonNativeWav } from './wav-decode.js';
 
 /**
@@ -57,7 +57,7 @@ function checkWindow(o: AudioDecodeOptions, label: string): void {
 function conform(d: DecodedAudio, o: AudioDecodeOptions): DecodedAudio {
   let { samples, channels } = d;
   if (o.mono && channels > 1) {
-    samples = o.mono === 'first' ? firstChannel(samples, channels) : downmix(samples, channels);
+    samples = toMono(samples, channels, o.mono === 'first' ? 'first' : 'mix');
     channels = 1;
   }
   if (o.sampleRate && o.sampleRate !== d.sampleRate) {

@@ -123,7 +123,11 @@ export function resample(input: Float32Array, from: number, to: number, options:
   return out;
 }
 
-/** Averages interleaved channels into mono. */
+/** Interleaved `channels`-channel samples → mono: channel 0 (`first`) or the mean of the channels (`mix`, default). */
+export function toMono(samples: Float32Array, channels: number, mode: 'first' | 'mix' = 'mix'): Float32Array {
+  return mode === 'first' ? firstChannel(samples, channels) : downmix(samples, channels);
+}
+
 /** Channel 0 of interleaved samples. */
 export function firstChannel(samples: Float32Array, channels: number): Float32Array {
   if (channels === 1) return samples;
@@ -133,6 +137,7 @@ export function firstChannel(samples: Float32Array, channels: number): Float32Ar
   return out;
 }
 
+/** Averages interleaved channels into mono. */
 export function downmix(samples: Float32Array, channels: number): Float32Array {
   if (channels === 1) return samples;
   const frames = Math.floor(samples.length / channels);
