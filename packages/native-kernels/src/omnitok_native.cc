@@ -24,6 +24,17 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#if defined(__linux__)
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>  // environ (g++ defines _GNU_SOURCE)
+#include <uv.h>
+#include <cerrno>
+#endif
 #ifdef OMNITOK_JPEG
 #include <csetjmp>
 #include <cstdio>
@@ -545,16 +556,16 @@ napi_value Slice(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, "slice: rank > 6");
     return nullptr;
   }
-  long long S[6], B0[6], Z[6];
+  long long S[6], Beg[6], Z[6];
   int pad = 6 - rank;
   for (int i = 0; i < 6; i++) {
-    S[i] = 1, B0[i] = 0, Z[i] = 1;
+    S[i] = 1, Beg[i] = 0, Z[i] = 1;
     if (i >= pad) {
       napi_value e;
       napi_get_element(env, argv[2], i - pad, &e);
       S[i] = (long long)get_num(env, e);
       napi_get_element(env, argv[3], i - pad, &e);
-      B0[i] = (long long)get_num(env, e);
+      Beg[i] = (long long)get_num(env, e);
       napi_get_element(env, argv[4], i - pad, &e);
       Z[i] = (long long)get_num(env, e);
     }
@@ -563,7 +574,7 @@ napi_value Slice(napi_env env, napi_callback_info info) {
   st[5] = 1;
   for (int i = 4; i >= 0; i--) st[i] = st[i + 1] * S[i + 1];
   long long base = 0;
-  for (int i = 0; i < 6; i++) base += B0[i] * st[i];
+  for (int i = 0; i < 6; i++) base += Beg[i] * st[i];
   long long outer = Z[0] * Z[1] * Z[2] * Z[3] * Z[4];
 {
     Chunks ch_(outer, std::max(1LL, 16384LL / std::max(1LL, Z[5])));
@@ -952,6 +963,7 @@ napi_value Configure(napi_env env, napi_callback_info info) {
 
 #include "jpeg-decode.inc"
 #include "image-resize.inc"
+#include "process-spawn.inc"
 
 napi_value Init(napi_env env, napi_value exports) {
   // one setup and one pool per process, shared by every JS environment (main thread, worker_threads)
@@ -973,26 +985,24 @@ napi_value Init(napi_env env, napi_value exports) {
     std::lock_guard<std::mutex> lock(init_mu);
     if (--envs == 0) pool.resize(0);
   }, nullptr);
-  struct {
-    const char* name;
-    napi_callback cb;
-  } fns[] = {{"matmul", Matmul},       {"addBias", AddBias},         {"binary", Binary},         {"reduceSum", ReduceSum},
-             {"transpose", Transpose}, {"slice", Slice}, {"layerNorm", LayerNormFwd},  {"layerNormBwd", LayerNormBwd}, {"gelu", GeluFwd},
-             {"geluBwd", GeluBwd},     {"attention", AttentionFwd},  {"attentionBwd", AttentionBwd}, {"adamw", AdamW},
-             {"sumSquares", SumSquares}, {"info", Info},           {"configure", Configure},
-             {"resizeNormalize", ResizeNormalize}};
-  for (auto& f : fns) {
-    napi_value fn;
-    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);
-    napi_set_named_property(env, exports, f.name, fn);
-  }
+  std::vector<std::pair<const char*, napi_callback>> fns = {
+      {"matmul", Matmul},       {"addBias", AddBias},         {"binary", Binary},         {"reduceSum", ReduceSum},
+      {"transpose", Transpose}, {"slice", Slice}, {"layerNorm", LayerNormFwd},  {"layerNormBwd", LayerNormBwd}, {"gelu", GeluFwd},
+      {"geluBwd", GeluBwd},     {"attention", AttentionFwd},  {"attentionBwd", AttentionBwd}, {"adamw", AdamW},
+      {"sumSquares", SumSquares}, {"info", Info},           {"configure", Configure},
+      {"resizeNormalize", ResizeNormalize},
 #ifdef OMNITOK_JPEG
-  for (auto& f : {std::pair<const char*, napi_callback>{"decodeJpeg", DecodeJpeg}, {"jpegDecoder", JpegDecoder}}) {
-    napi_value fn;
-    napi_create_function(env, f.first, NAPI_AUTO_LENGTH, f.second, nullptr, &fn);
-    napi_set_named_property(env, exports, f.first, fn);
-  }
+      {"decodeJpeg", DecodeJpeg}, {"jpegDecoder", JpegDecoder},
 #endif
+#if defined(__linux__)
+      {"spawnProcess", SpawnProcess}, {"killProcess", KillProcess},
+#endif
+  };
+  for (auto& [name, cb] : fns) {
+    napi_value fn;
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);
+    napi_set_named_property(env, exports, name, fn);
+  }
   return exports;
 }
 

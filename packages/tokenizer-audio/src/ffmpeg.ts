@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { DecodeError } from '@omnitok/core';
+import { DecodeError, spawnTool, type ToolProcess } from '@omnitok/core';
 
 /**
  * ffmpeg / ffprobe location and PCM streaming, shared with the video tokenizer.
@@ -131,7 +130,7 @@ export async function* streamPcm(path: string, options: PcmStreamOptions & { fra
   const rateForLimit = options.sampleRate;
   let limit = options.maxFrames ?? Infinity;
   if (options.duration !== undefined && rateForLimit) limit = Math.min(limit, Math.ceil(options.duration * rateForLimit));
-  const child = spawn(locateFfmpeg(), pcmArgs(path, options), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = await spawnTool(locateFfmpeg(), pcmArgs(path, options));
   const guard = watch(child, options);
   const frameBytes = 4 * channels;
   let carry = Buffer.alloc(0);
@@ -177,7 +176,7 @@ export async function readPcm(path: string, options: PcmStreamOptions & { frameC
 
 /** Runs a command to completion, capturing stdout; the same timeout / abort / error rules as streaming. */
 async function run(cmd: string, args: string[], options: FfmpegRunOptions): Promise<{ stdout: Buffer }> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = await spawnTool(cmd, args);
   const guard = watch(child, options);
   const chunks: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => chunks.push(c));
@@ -190,7 +189,7 @@ async function run(cmd: string, args: string[], options: FfmpegRunOptions): Prom
 }
 
 /** Watches a child: collects stderr, enforces timeout and abort, and classifies failures. */
-function watch(child: ReturnType<typeof spawn>, options: FfmpegRunOptions): { done: Promise<void>; stop(): void } {
+function watch(child: ToolProcess, options: FfmpegRunOptions): { done: Promise<void>; stop(): void } {
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => {
     stderr = (stderr + c.toString('utf8')).slice(-4000);

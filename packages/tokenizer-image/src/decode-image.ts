@@ -2,15 +2,16 @@ import {
   DecodeError,
   type DecodeOptions,
   InvalidArgumentError,
+  loadOptionalNativeKernels,
   type ModalityInput,
   type NormalizedInput,
   normalizeInput,
+  type OptionalNativeKernels,
   readInputBytes,
   UnsupportedFormatError,
 } from '@omnitok/core';
 import sharp from 'sharp';
 import { IMAGE_FILE_TYPES, sniffImageFormat } from './file-types.js';
-import { loadOptionalNativeKernels, type OptionalNativeKernels } from './native-kernels.js';
 
 /**
  * A decoded image: 8-bit RGB, interleaved row-major (`data[(y * width + x) * 3 + c]`), upright (EXIF

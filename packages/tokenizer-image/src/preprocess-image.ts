@@ -1,8 +1,7 @@
-import { type Features, InvalidArgumentError, type PreprocessOptions, resolvePreset } from '@omnitok/core';
+import { type Features, InvalidArgumentError, loadOptionalNativeKernels, type OptionalNativeKernels, type PreprocessOptions, resolvePreset } from '@omnitok/core';
 import type { DecodedImage } from './decode-image.js';
 import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset, type ResolvedImagePreset, validateImagePreset } from './presets.js';
 import { drawAugmentation, mulberry32, roundHalfEven } from './random-resized-crop.js';
-import { loadOptionalNativeKernels, type OptionalNativeKernels } from './native-kernels.js';
 import { axisCoefficients, type OutputWindow, type PixelView, resizeNormalizeRgb, resizeView } from './resample.js';
 
 /** Image features: `[C, H, W]` float32, normalized, plus the patch size the preset asks for. */

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnTool } from '@omnitok/core';
 import { locateFfprobe } from '@omnitok/tokenizer-audio';
 
 /** The video stream ffprobe reports (the first one that is not cover art). */
@@ -169,10 +169,10 @@ function rotationOf(stream: Json): number {
 }
 
 /** Runs a command to completion and returns stdout; SIGKILL after `timeoutMs` or on abort. */
-export function runCapture(cmd: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<string> {
+export async function runCapture(cmd: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<string> {
+  if (signal?.aborted) throw new FfprobeFailure('aborted', 'aborted');
+  const child = await spawnTool(cmd, args);
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new FfprobeFailure('aborted', 'aborted'));
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
     let why: 'timeout' | 'aborted' | undefined;
@@ -187,6 +187,7 @@ export function runCapture(cmd: string, args: string[], timeoutMs: number, signa
     const timer = setTimeout(() => kill('timeout'), timeoutMs);
     const onAbort = () => kill('aborted');
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort(); // aborted while the process was starting
     child.once('error', (e) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);

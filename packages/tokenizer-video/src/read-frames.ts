@@ -1,11 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, connect, type Socket } from 'node:net';
 import { accessSync, constants, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DecodeError } from '@omnitok/core';
+import { DecodeError, spawnTool, type ToolProcess } from '@omnitok/core';
 import type { DecodedImage } from '@omnitok/tokenizer-image';
 import { locateFfmpeg } from '@omnitok/tokenizer-audio';
 import type { DecodedVideo } from './decode-video.js';
@@ -411,7 +409,7 @@ async function* decodeRun(
   let failure: Error | undefined;
   let stopped = false;
   let why: 'timeout' | 'aborted' | undefined;
-  let proc: ChildProcess | undefined;
+  let proc: ToolProcess | undefined;
   const stop = () => {
     stopped = true;
     if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
@@ -446,8 +444,6 @@ async function* decodeRun(
     errorsHere++;
     if (!counted && ffmpegErrors.length < 100) ffmpegErrors.push(e[2]!.trim());
   };
-  // Pixels: straight into frame buffers where the OS allows (a Unix socket read with `onread` into the
-  // unfilled rest of the current frame: no intermediate chunk, no copy), else the stdout pipe, copied.
   const frameDone = () => {
     frames.push(current);
     assembled++;
@@ -455,61 +451,36 @@ async function* decodeRun(
     filled = 0;
   };
   const full = () => frames.length >= READ_AHEAD + LOOKAHEAD;
-  let reader: Socket | Readable | undefined;
+  let reader: Readable | undefined;
   let eof = false;
   let exited = false;
   const closed = () => (exited && eof) || failure !== undefined;
   try {
     if (options.signal?.aborted) onAbort();
-    let childEnd: Socket | 'pipe' = 'pipe';
-    if (process.platform !== 'win32') {
-      const got = (n: number) => {
-        filled += n;
-        if (filled === frameBytes) frameDone();
-        poke();
-        if (!full()) return true;
-        paused = true;
-        return false;
-      };
-      // No socket (a temp dir path too long for one, a sandbox without AF_UNIX): the pipe will do.
-      const pair = await socketPair(got, () => current.subarray(filled)).catch(() => undefined);
-      if (pair) {
-        reader = pair.reader;
-        childEnd = pair.childEnd;
-      }
-    }
-    const child = spawn(locateFfmpeg(), args, { stdio: ['ignore', childEnd, 'pipe'] });
+    // Pixels go straight into the unfilled rest of the current frame (a Unix socket read with `onread`:
+    // no intermediate chunk, no copy, where the OS allows; else chunks copied in).
+    const got = (n: number) => {
+      filled += n;
+      if (filled === frameBytes) frameDone();
+      poke();
+      if (!full()) return true;
+      paused = true;
+      return false;
+    };
+    const child = await spawnTool(locateFfmpeg(), args, { onread: { buffer: () => current.subarray(filled), callback: got } });
     proc = child;
-    if (typeof childEnd !== 'string') childEnd.destroy(); // the child holds its own copy: EOF comes when it exits
+    reader = child.stdout;
     if (stopped) stop();
-    child.once('error', (error) => {
+    child.once('error', (error: Error) => {
       failure ??= error;
       poke();
     });
-    child.once('close', (code) => {
+    child.once('close', (code: number | null) => {
       exitCode = code;
       exited = true;
       poke();
     });
-    if (!reader) {
-      reader = child.stdout!;
-      reader.on('data', (chunk: Buffer) => {
-        let at = 0;
-        while (at < chunk.length) {
-          const n = Math.min(frameBytes - filled, chunk.length - at);
-          current.set(chunk.subarray(at, at + n), filled);
-          filled += n;
-          at += n;
-          if (filled === frameBytes) frameDone();
-        }
-        if (full() && !paused) {
-          paused = true;
-          reader!.pause();
-        }
-        poke();
-      });
-    }
-    const source = reader;
+    const source = child.stdout;
     source.once('end', () => {
       eof = true;
       poke();
@@ -576,29 +547,3 @@ async function* decodeRun(
   }
 }
 
-let socketSerial = 0;
-
-/**
- * A connected Unix-socket pair: `childEnd` goes to ffmpeg as its stdout, `reader` reads with `onread`
- * into the buffer `into()` returns (the rest of the current frame), calling `got(bytes)`; returning
- * false pauses it. The socket file is removed as soon as the pair is connected.
- */
-async function socketPair(got: (bytes: number) => boolean, into: () => Uint8Array): Promise<{ reader: Socket; childEnd: Socket }> {
-  const path = join(tmpdir(), `omnitok-video-${process.pid}-${socketSerial++}.sock`);
-  const server = createServer();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => resolve());
-    });
-    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-    const reader = connect({ path, onread: { buffer: into, callback: (n: number) => got(n) } });
-    await new Promise<void>((resolve, reject) => {
-      reader.once('connect', () => resolve());
-      reader.once('error', reject);
-    });
-    return { reader, childEnd: await accepted };
-  } finally {
-    server.close();
-  }
-}
