@@ -21,6 +21,10 @@
 //                resized on the native thread pool straight into tubelet order (the JS thread reads ffmpeg).
 //   dense-js   — the same without the native addon (OMNITOK_IMAGE_NO_NATIVE=1: WebAssembly SIMD in the
 //                calling thread), the path of an install without @omnitok/native-kernels.
+//   dense-loop — the steady state of a data loader: the same file tokenized 6 times in one process into
+//                one reused `out` array; frames/s of the median of calls 2–6 (each with its decodeVideo).
+//   X-fork     — phase X with OMNITOK_SPAWN=node: ffprobe / ffmpeg started by child_process (fork) instead
+//                of the native posix_spawn — what every phase did before the native spawner.
 //   dense-2step — preprocessVideo ([T, C, H, W] features) then tubeletize: the two stages separately.
 //   dense-8    — every 8th frame of the same file, tokenized (ffmpeg still decodes every frame).
 //   sparse     — videomae-16x224-uniform (16 frames uniformly over the whole file, seeking), decode
@@ -30,9 +34,9 @@
 //
 // Ratios (all against the floor of the same file, in the same repeat; median over repeats):
 //   every-frame rows: throughput ratio = our frames/s ÷ floor frames/s.
-//   sparse rows:      sampled ratio = floor seconds ÷ our seconds, i.e. how many times faster 16 tokenized
-//                     frames are ready than ffmpeg can merely decode the file (file frames covered per second
-//                     ÷ floor frames/s); the "16 frames/s" figure alone is also printed.
+//   sparse, dense-8:  sampled ratio = floor seconds ÷ our seconds, i.e. how many times faster the sampled
+//                     frames are tokenized than ffmpeg can merely decode the file (file frames covered per
+//                     second ÷ floor frames/s); the sampled frames/s figure alone is also printed.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -47,7 +51,7 @@ const { decodeVideo, preprocessVideo, readFrames, tokenizeVideo, tubeletize } = 
 const { locateFfmpeg } = await import('@omnitok/tokenizer-audio');
 
 async function runPhase(phase, path, frameBytes) {
-  const name = phase.replace('@before', '');
+  const name = phase.replace('@before', '').replace(/-fork$/, '');
   const fileFrames = name === 'decode' ? (await decodeVideo(path)).frameCount : 0; // before the clock starts
   const t0 = performance.now();
   let frames = 0;
@@ -73,8 +77,24 @@ async function runPhase(phase, path, frameBytes) {
         name === 'sparse'
           ? 'videomae-16x224-uniform'
           : { sampling: { mode: 'fps', fps: name === 'dense-8' ? 25 / 8 : 25, maxFrames: 4096 }, image: 'clip-vit-b-16', tubelet: [2, 16, 16] };
+      let tokens;
+      if (name === 'dense-loop') {
+        // calls 2–6 timed (the first allocates `out` and warms up); frames/s from their median
+        const times = [];
+        let out;
+        for (let call = 0; call < 6; call++) {
+          const t = performance.now();
+          tokens = await tokenizeVideo(call === 0 ? decoded : await decodeVideo(path), preset, out ? { out } : {});
+          out ??= tokens.data;
+          if (call > 0) times.push(performance.now() - t);
+        }
+        const perCall = median(times) / 1000;
+        const callFrames = (tokens.shape[0] / tokens.grid.slice(-2).reduce((a, b) => a * b, 1)) * 2;
+        process.stdout.write(JSON.stringify({ name: phase, frames: callFrames, seconds: perCall, fps: callFrames / perCall, rssMiB: process.resourceUsage().maxRSS / 1024 }));
+        return;
+      }
       // builds without tokenizeVideo (VIDEO_BEFORE_DIST) run the two stages
-      const tokens =
+      tokens =
         name === 'dense-2step' || !tokenizeVideo ? tubeletize(await preprocessVideo(decoded, preset)) : await tokenizeVideo(decoded, preset);
       frames = (tokens.shape[0] / tokens.grid.slice(-2).reduce((a, b) => a * b, 1)) * 2;
       if (tokens.shape[1] !== 1536) throw new Error('unexpected token size');
@@ -86,7 +106,7 @@ async function runPhase(phase, path, frameBytes) {
 }
 
 function phaseOf(name, path, frameBytes) {
-  const env = name.startsWith('dense-js') ? { ...process.env, OMNITOK_IMAGE_NO_NATIVE: '1' } : process.env;
+  const env = { ...process.env, ...(name.startsWith('dense-js') && { OMNITOK_IMAGE_NO_NATIVE: '1' }), ...(name.endsWith('-fork') && { OMNITOK_SPAWN: 'node' }) };
   const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, `--${name}`, path, String(frameBytes)], { encoding: 'utf8', maxBuffer: 1 << 20, env });
   return JSON.parse(out);
 }
@@ -117,9 +137,9 @@ if (phaseArg) {
     };
     console.log(`generated the files in ${((performance.now() - t) / 1000).toFixed(1)} s; ${repeats} repeats; load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     const plan = {
-      dense: ['floor', 'decode', 'read', 'read-alloc', 'read-si', 'dense', 'dense-js', 'dense-2step', 'dense-8', 'sparse'],
-      hd: ['floor', 'read', 'dense', 'dense-js', 'dense-2step'],
-      long: ['floor', 'sparse', 'scan'],
+      dense: ['floor', 'decode', 'read', 'read-alloc', 'read-si', 'dense', 'dense-fork', 'dense-loop', 'dense-loop-fork', 'dense-js', 'dense-2step', 'dense-8', 'sparse', 'sparse-fork'],
+      hd: ['floor', 'read', 'dense', 'dense-fork', 'dense-loop', 'dense-loop-fork', 'dense-js', 'dense-2step'],
+      long: ['floor', 'sparse', 'sparse-fork', 'scan'],
     };
     if (process.env.VIDEO_BEFORE_DIST) {
       plan.dense.push('read@before', 'dense@before', 'sparse@before');
@@ -141,7 +161,7 @@ if (phaseArg) {
         const secs = rows.map((x) => x.seconds);
         const rss = rows.map((x) => x.rssMiB);
         let ratio = '';
-        if (name.startsWith('sparse')) {
+        if (name.startsWith('sparse') || name.startsWith('dense-8')) {
           const rs = rows.map((x, i) => floors[i].seconds / x.seconds);
           ratio = `  sampled ratio ${median(rs).toFixed(2)}× ${range(rs, 2)} (floor s ÷ our s)`;
         } else if (name !== 'floor') {
