@@ -50,6 +50,10 @@ const dist = before ? new URL(`file://${process.env.VIDEO_BEFORE_DIST}`).href : 
 const { decodeVideo, preprocessVideo, readFrames, tokenizeVideo, tubeletize } = await import(dist);
 const { locateFfmpeg } = await import('@omnitok/tokenizer-audio');
 
+// Frames behind a token result: tokenizeVideo lists them; tubeletize's result (dense-2step, older builds)
+// only has its grid [T/t, H/P, W/P], and every preset here has tubelet depth t = 2.
+const framesOf = (tokens) => tokens.frameIndices?.length ?? (tokens.shape[0] / tokens.grid.slice(-2).reduce((a, b) => a * b, 1)) * 2;
+
 async function runPhase(phase, path, frameBytes) {
   const name = phase.replace('@before', '').replace(/-fork$/, '');
   const fileFrames = name === 'decode' ? (await decodeVideo(path)).frameCount : 0; // before the clock starts
@@ -89,14 +93,14 @@ async function runPhase(phase, path, frameBytes) {
           if (call > 0) times.push(performance.now() - t);
         }
         const perCall = median(times) / 1000;
-        const callFrames = (tokens.shape[0] / tokens.grid.slice(-2).reduce((a, b) => a * b, 1)) * 2;
+        const callFrames = framesOf(tokens);
         process.stdout.write(JSON.stringify({ name: phase, frames: callFrames, seconds: perCall, fps: callFrames / perCall, rssMiB: process.resourceUsage().maxRSS / 1024 }));
         return;
       }
       // builds without tokenizeVideo (VIDEO_BEFORE_DIST) run the two stages
       tokens =
         name === 'dense-2step' || !tokenizeVideo ? tubeletize(await preprocessVideo(decoded, preset)) : await tokenizeVideo(decoded, preset);
-      frames = (tokens.shape[0] / tokens.grid.slice(-2).reduce((a, b) => a * b, 1)) * 2;
+      frames = framesOf(tokens);
       if (tokens.shape[1] !== 1536) throw new Error('unexpected token size');
     }
   }
