@@ -37,11 +37,13 @@ export interface NativeKernels {
   geluBwd(x: F, dy: F, dx: F, kind: number): void;
   /**
    * Self-attention from a fused projection qkv [B, N, 3D] (q|k|v, head-major): writes out [B, N, D]
-   * and the attention probabilities probs [B, H, N, N] (kept for the backward). keyMask [B, N]
+   * and, per query row, the softmax's max and 1/Σ into stats [B, H, N, 2] — all the backward needs
+   * (it recomputes the probabilities 64 query rows at a time; nothing N × N is kept). keyMask [B, N]
    * (1 keep, 0 pad) or an empty array; causal masks keys after the query.
    */
-  attention(qkv: F, keyMask: F, out: F, probs: F, B: number, N: number, H: number, Dh: number, causal: boolean): void;
-  attentionBwd(dOut: F, qkv: F, probs: F, dqkv: F, B: number, N: number, H: number, Dh: number): void;
+  flashAttention(qkv: F, keyMask: F, out: F, stats: F, B: number, N: number, H: number, Dh: number, causal: boolean): void;
+  /** dqkv [B, N, 3D] from dOut [B, N, D], the forward's qkv and stats, and the same keyMask / causal. */
+  flashAttentionBwd(dOut: F, qkv: F, keyMask: F, stats: F, dqkv: F, B: number, N: number, H: number, Dh: number, causal: boolean): void;
   /** One AdamW update in place (torch.optim.AdamW's arithmetic); decay = 1 − lr·wd (or 1); g is scaled by gradScale. */
   adamw(p: F, g: F, m: F, v: F, lr: number, beta1: number, beta2: number, eps: number, decay: number, bc1: number, bc2: number, gradScale: number): void;
   /** Σ x² accumulated in double. */

@@ -775,16 +775,18 @@ napi_value GeluBwd(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// Row softmax of scale·S + masks (in place, N×N), in the reference's order: scale, + (1 − keep)·(−1e9),
-// + (−1e9) above the diagonal when causal, then exp(s − max) / Σ. Separate simple passes so each
-// vectorizes; cloned per ISA.
+// Rows i0 … i0 + m − 1 of the attention probabilities, in place over S (m × N, the scores QKᵀ):
+// softmax of scale·S + masks in the reference's order — scale, + (1 − keep)·(−1e9), + (−1e9) above the
+// diagonal when causal, then exp(s − max) / Σ — as separate simple passes so each vectorizes. With
+// `save`, each row's max and 1/Σ go to stats[2r], stats[2r + 1]; without, they are read from there
+// (the backward recomputes the forward's probabilities bit for bit). Cloned per ISA.
 #ifndef OMNITOK_NO_CLONES
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #endif
-void softmax_rows(float* S, int N, float scale, const float* keep, bool causal) {
+void softmax_rows(float* S, int m, int N, int i0, float scale, const float* keep, bool causal, float* stats, bool save) {
   const float MASKED = -1e9f;
-  for (int i = 0; i < N; i++) {
-    float* s = S + (size_t)i * N;
+  for (int r = 0; r < m; r++) {
+    float* s = S + (size_t)r * N;
     if (keep) {
 #pragma omp simd
       for (int j = 0; j < N; j++) s[j] = s[j] * scale + (1.f - keep[j]) * MASKED;
@@ -793,10 +795,15 @@ void softmax_rows(float* S, int N, float scale, const float* keep, bool causal) 
       for (int j = 0; j < N; j++) s[j] *= scale;
     }
     if (causal)
-      for (int j = i + 1; j < N; j++) s[j] += MASKED;
-    float mx = s[0];
+      for (int j = i0 + r + 1; j < N; j++) s[j] += MASKED;
+    float mx, inv;
+    if (save) {
+      mx = s[0];
 #pragma omp simd reduction(max : mx)
-    for (int j = 0; j < N; j++) mx = std::max(mx, s[j]);
+      for (int j = 0; j < N; j++) mx = std::max(mx, s[j]);
+    } else {
+      mx = stats[2 * r];
+    }
     float sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int j = 0; j < N; j++) {
@@ -804,82 +811,109 @@ void softmax_rows(float* S, int N, float scale, const float* keep, bool causal) 
       s[j] = e;
       sum += e;
     }
-    float inv = 1.f / sum;
+    if (save) {
+      inv = 1.f / sum;
+      stats[2 * r] = mx;
+      stats[2 * r + 1] = inv;
+    } else {
+      inv = stats[2 * r + 1];
+    }
 #pragma omp simd
     for (int j = 0; j < N; j++) s[j] *= inv;
   }
 }
 
-// attention(qkv [B,N,3D], keyMask [B,N] or empty, out [B,N,D], probs [B,H,N,N], B, N, H, Dh, causal)
-napi_value AttentionFwd(napi_env env, napi_callback_info info) {
+// Attention runs a block of query rows at a time (flash-attention's memory plan on the CPU): the
+// scores and probabilities of ATT_QB rows (ATT_QB × N floats) stay in cache and nothing of size N × N
+// is kept — the forward saves each row's max and 1/Σ, and the backward recomputes its block of P from
+// them. (Keeping P cost B·H·N² floats a layer: 630 MB for a 16-clip batch of 1,568 video tokens.)
+constexpr int ATT_QB = 64;
+
+// flashAttention(qkv [B,N,3D], keyMask [B,N] or empty, out [B,N,D], stats [B,H,N,2], B, N, H, Dh, causal)
+napi_value FlashAttention(napi_env env, napi_callback_info info) {
   ARGS(9);
   F32ARG(qkv, 0);
   F32ARG(mask, 1);
   F32ARG(out, 2);
-  F32ARG(probs, 3);
+  F32ARG(stats, 3);
   int B = INT(4), N = INT(5), H = INT(6), Dh = INT(7);
   bool causal = get_bool(env, argv[8]);
   int D = H * Dh;
   float scale = 1.f / std::sqrt((float)Dh);
-{
-    Chunks ch_(B * H, std::max(1, 16384 / (N * N + 1)));
-    parallel_for(ch_.count, true, [&](long t_) {
-      for (int bh = ch_.lo(t_); bh < ch_.lo(t_ + 1); bh++) {
-    int b = bh / H, h = bh % H;
-    const float* Q = qkv.p + (size_t)b * N * 3 * D + h * Dh;
-    const float* K = Q + D;
-    const float* V = Q + 2 * D;
-    float* S = probs.p + (size_t)bh * N * N;
-    sgemm1(false, true, N, N, Dh, 1.f, Q, 3 * D, K, 3 * D, 0.f, S, N);
-    softmax_rows(S, N, scale, mask.n ? mask.p + (size_t)b * N : nullptr, causal);
-    sgemm1(false, false, N, Dh, N, 1.f, S, N, V, 3 * D, 0.f, out.p + (size_t)b * N * D + h * Dh, D);
-  }
-    });
-  }
+  Chunks ch(B * H, std::max(1, 16384 / (N * N + 1)));
+  parallel_for(ch.count, true, [&](long t) {
+    thread_local std::vector<float> buf;
+    const int QB = std::min(ATT_QB, N);
+    if (buf.size() < (size_t)QB * N) buf.resize((size_t)QB * N);
+    float* S = buf.data();
+    for (int bh = ch.lo(t); bh < ch.lo(t + 1); bh++) {
+      int b = bh / H, h = bh % H;
+      const float* Q = qkv.p + (size_t)b * N * 3 * D + h * Dh;
+      const float* K = Q + D;
+      const float* V = Q + 2 * D;
+      const float* keep = mask.n ? mask.p + (size_t)b * N : nullptr;
+      for (int i0 = 0; i0 < N; i0 += QB) {
+        int m = std::min(QB, N - i0);
+        sgemm1(false, true, m, N, Dh, 1.f, Q + (size_t)i0 * 3 * D, 3 * D, K, 3 * D, 0.f, S, N);  // S = Q·Kᵀ
+        softmax_rows(S, m, N, i0, scale, keep, causal, stats.p + ((size_t)bh * N + i0) * 2, true);
+        sgemm1(false, false, m, Dh, N, 1.f, S, N, V, 3 * D, 0.f, out.p + ((size_t)b * N + i0) * D + h * Dh, D);  // O = P·V
+      }
+    }
+  });
   return undefined(env);
 }
 
-// attentionBwd(dOut [B,N,D], qkv, probs, dqkv [B,N,3D], B, N, H, Dh)
-napi_value AttentionBwd(napi_env env, napi_callback_info info) {
-  ARGS(8);
+// flashAttentionBwd(dOut [B,N,D], qkv, keyMask [B,N] or empty, stats, dqkv [B,N,3D], B, N, H, Dh, causal)
+napi_value FlashAttentionBwd(napi_env env, napi_callback_info info) {
+  ARGS(10);
   F32ARG(dout, 0);
   F32ARG(qkv, 1);
-  F32ARG(probs, 2);
-  F32ARG(dqkv, 3);
-  int B = INT(4), N = INT(5), H = INT(6), Dh = INT(7);
+  F32ARG(mask, 2);
+  F32ARG(stats, 3);
+  F32ARG(dqkv, 4);
+  int B = INT(5), N = INT(6), H = INT(7), Dh = INT(8);
+  bool causal = get_bool(env, argv[9]);
   int D = H * Dh;
   float scale = 1.f / std::sqrt((float)Dh);
-{
-    Chunks ch_(B * H, std::max(1, 16384 / (N * N + 1)));
-    parallel_for(ch_.count, true, [&](long t_) {
-      for (int bh = ch_.lo(t_); bh < ch_.lo(t_ + 1); bh++) {
+  Chunks ch(B * H, std::max(1, 16384 / (N * N + 1)));
+  parallel_for(ch.count, true, [&](long t) {
     thread_local std::vector<float> buf;
-    if (buf.size() < (size_t)N * N) buf.resize((size_t)N * N);
-    int b = bh / H, h = bh % H;
-    size_t base = (size_t)b * N * 3 * D + h * Dh;
-    const float* Q = qkv.p + base;
-    const float* K = Q + D;
-    const float* V = Q + 2 * D;
-    float* dQ = dqkv.p + base;
-    float* dK = dQ + D;
-    float* dV = dQ + 2 * D;
-    const float* P = probs.p + (size_t)bh * N * N;
-    const float* dO = dout.p + (size_t)b * N * D + h * Dh;
-    float* dS = buf.data();
-    sgemm1(false, true, N, N, Dh, 1.f, dO, D, V, 3 * D, 0.f, dS, N);  // dP = dO·Vᵀ
-    for (int i = 0; i < N; i++) {
-      float* d = dS + (size_t)i * N;
-      const float* p = P + (size_t)i * N;
-      float dot = 0;
-      for (int j = 0; j < N; j++) dot += d[j] * p[j];
-      for (int j = 0; j < N; j++) d[j] = p[j] * (d[j] - dot);
+    const int QB = std::min(ATT_QB, N);
+    if (buf.size() < (size_t)2 * QB * N) buf.resize((size_t)2 * QB * N);
+    float* P = buf.data();
+    float* dS = P + (size_t)QB * N;
+    for (int bh = ch.lo(t); bh < ch.lo(t + 1); bh++) {
+      int b = bh / H, h = bh % H;
+      size_t base = (size_t)b * N * 3 * D + h * Dh;
+      const float* Q = qkv.p + base;
+      const float* K = Q + D;
+      const float* V = Q + 2 * D;
+      float* dQ = dqkv.p + base;
+      float* dK = dQ + D;
+      float* dV = dQ + 2 * D;
+      const float* dO = dout.p + (size_t)b * N * D + h * Dh;
+      const float* keep = mask.n ? mask.p + (size_t)b * N : nullptr;
+      for (int i0 = 0; i0 < N; i0 += QB) {
+        int m = std::min(QB, N - i0);
+        const float* Qb = Q + (size_t)i0 * 3 * D;
+        const float* dOb = dO + (size_t)i0 * D;
+        sgemm1(false, true, m, N, Dh, 1.f, Qb, 3 * D, K, 3 * D, 0.f, P, N);  // the forward's S, then P
+        softmax_rows(P, m, N, i0, scale, keep, causal, stats.p + ((size_t)bh * N + i0) * 2, false);
+        sgemm1(false, true, m, N, Dh, 1.f, dOb, D, V, 3 * D, 0.f, dS, N);  // dP = dO·Vᵀ
+        for (int r = 0; r < m; r++) {
+          float* d = dS + (size_t)r * N;
+          const float* p = P + (size_t)r * N;
+          float dot = 0;
+          for (int j = 0; j < N; j++) dot += d[j] * p[j];
+          for (int j = 0; j < N; j++) d[j] = p[j] * (d[j] - dot);  // dS = P∘(dP − rowsum(P∘dP))
+        }
+        const float acc = i0 == 0 ? 0.f : 1.f;  // dK, dV sum over the query blocks
+        sgemm1(false, false, m, Dh, N, scale, dS, N, K, 3 * D, 0.f, dQ + (size_t)i0 * 3 * D, 3 * D);  // dQ = s·dS·K
+        sgemm1(true, false, N, Dh, m, scale, dS, N, Qb, 3 * D, acc, dK, 3 * D);  // dK += s·dSᵀ·Q
+        sgemm1(true, false, N, Dh, m, 1.f, P, N, dOb, D, acc, dV, 3 * D);  // dV += Pᵀ·dO
+      }
     }
-    sgemm1(false, false, N, Dh, N, scale, dS, N, K, 3 * D, 0.f, dQ, 3 * D);  // dQ = s·dS·K
-    sgemm1(true, false, N, Dh, N, scale, dS, N, Q, 3 * D, 0.f, dK, 3 * D);   // dK = s·dSᵀ·Q
-    sgemm1(true, false, N, Dh, N, 1.f, P, N, dO, D, 0.f, dV, 3 * D);         // dV = Pᵀ·dO
-  }
-    });
-  }
+  });
   return undefined(env);
 }
 
@@ -988,7 +1022,7 @@ napi_value Init(napi_env env, napi_value exports) {
   std::vector<std::pair<const char*, napi_callback>> fns = {
       {"matmul", Matmul},       {"addBias", AddBias},         {"binary", Binary},         {"reduceSum", ReduceSum},
       {"transpose", Transpose}, {"slice", Slice}, {"layerNorm", LayerNormFwd},  {"layerNormBwd", LayerNormBwd}, {"gelu", GeluFwd},
-      {"geluBwd", GeluBwd},     {"attention", AttentionFwd},  {"attentionBwd", AttentionBwd}, {"adamw", AdamW},
+      {"geluBwd", GeluBwd},     {"flashAttention", FlashAttention},  {"flashAttentionBwd", FlashAttentionBwd}, {"adamw", AdamW},
       {"sumSquares", SumSquares}, {"info", Info},           {"configure", Configure},
       {"resizeNormalize", ResizeNormalize},
 #ifdef OMNITOK_JPEG

@@ -233,6 +233,10 @@ async function initNative(load: (s: string) => Promise<unknown>): Promise<Omit<B
   }
   const loaded = mod.loadNativeKernels();
   if (!loaded.ok) throw new BackendUnavailableError('native', loaded.reason, NATIVE_HINT);
+  // An addon compiled from older sources (kept in an install or a build cache) lacks newer kernels.
+  if (typeof loaded.kernels.flashAttention !== 'function') {
+    throw new BackendUnavailableError('native', 'the built addon is older than this runtime (it has no flashAttention): rebuild @omnitok/native-kernels', NATIVE_HINT);
+  }
   registerNativeBackend(loaded.kernels);
   await switchTo('native', 'the native backend');
   const { blas, threads, isa } = loaded.kernels.info();

@@ -55,12 +55,13 @@ export function fusedGelu(x: tf.Tensor, kind: keyof typeof GELU_CODES): tf.Tenso
  */
 export function fusedSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.Tensor | undefined, causal: boolean): tf.Tensor {
   const body: AttentionBody = (qs, ms, save) => {
-    const [y, probs] = run(ATTENTION, ms ? { qkv: qs, mask: ms } : { qkv: qs }, { heads, causal }) as tf.Tensor[];
-    save([qs, probs!]);
+    const [y, stats] = run(ATTENTION, ms ? { qkv: qs, mask: ms } : { qkv: qs }, { heads, causal }) as tf.Tensor[];
+    save(ms ? [qs, stats!, ms] : [qs, stats!]);
     return {
       value: y!,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const dqkv = run(ATTENTION_GRAD, { dy, qkv: saved[0]!, probs: saved[1]! }, { heads }) as tf.Tensor;
+        const [q, st, m] = saved;
+        const dqkv = run(ATTENTION_GRAD, m ? { dy, qkv: q!, stats: st!, mask: m } : { dy, qkv: q!, stats: st! }, { heads, causal }) as tf.Tensor;
         return ms ? [dqkv, tf.zerosLike(ms)] : [dqkv];
       },
     };

@@ -199,6 +199,22 @@ describe.skipIf(!native.available && !requireNative)('native backend kernels vs 
     });
   }
 
+  // The native kernel runs 64 query rows at a time and recomputes the probabilities in the backward:
+  // 150 tokens = blocks of 64, 64 and 22, every mask crossing block edges.
+  for (const [title, mask] of [
+    ['plain', {}],
+    ['causal + key-padding mask', { causal: true, keyMask: true }],
+  ] as const) {
+    it(`fused self-attention over 150 tokens (${title}: three query blocks) equals the composite one`, async () => {
+      const r = await onBoth(() => {
+        const keep = (n: number) => Array.from({ length: 150 }, (_, j) => (j < n ? 1 : 0));
+        const keyMask = 'keyMask' in mask ? tf.tensor2d([keep(150), keep(97), keep(3)]) : undefined;
+        return attentionValuesAndGrads(32, 4, rand(22, [3, 150, 32]), rand(23, [3, 150, 32]), { keyMask, causal: 'causal' in mask });
+      });
+      expectClose(r, GRAD);
+    });
+  }
+
   it('fused AdamW (in place) equals the tensor-op AdamW over several steps; global norm too', async () => {
     const r = await onBoth(() => {
       const params = new Map([

@@ -34,8 +34,8 @@ export interface Kernels {
   layerNormBwd(dy: Float32Array, x: Float32Array, w: Float32Array, mean: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, db: Float32Array, rows: number, cols: number): void;
   gelu(x: Float32Array, y: Float32Array, kind: number): void;
   geluBwd(x: Float32Array, dy: Float32Array, dx: Float32Array, kind: number): void;
-  attention(qkv: Float32Array, keyMask: Float32Array, out: Float32Array, probs: Float32Array, B: number, N: number, H: number, Dh: number, causal: boolean): void;
-  attentionBwd(dOut: Float32Array, qkv: Float32Array, probs: Float32Array, dqkv: Float32Array, B: number, N: number, H: number, Dh: number): void;
+  flashAttention(qkv: Float32Array, keyMask: Float32Array, out: Float32Array, stats: Float32Array, B: number, N: number, H: number, Dh: number, causal: boolean): void;
+  flashAttentionBwd(dOut: Float32Array, qkv: Float32Array, keyMask: Float32Array, stats: Float32Array, dqkv: Float32Array, B: number, N: number, H: number, Dh: number, causal: boolean): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number, decay: number, bc1: number, bc2: number, gradScale: number): void;
   sumSquares(x: Float32Array): number;
   info(): { blas: string; threads: number; isa: string };
@@ -462,23 +462,26 @@ function makeOverrides(k: Kernels, cpu: Map<string, KernelFn>): Map<string, Kern
     k.geluBwd(f32(args.backend, x)!, f32(args.backend, dy)!, dx, (args.attrs as { kind: number }).kind);
     return out(args.backend, x.shape, dx);
   });
+  // The forward keeps each query row's softmax max and 1/Σ (stats [B, H, N, 2]), not the N × N
+  // probabilities: the backward recomputes them a block of rows at a time.
   o.set(ATTENTION, (args) => {
     const { qkv, mask } = args.inputs as { qkv: TensorInfo; mask?: TensorInfo };
     const { heads, causal } = args.attrs as { heads: number; causal: boolean };
     const [B, N, D3] = qkv.shape as [number, number, number];
     const D = D3 / 3;
     const y = alloc(B * N * D);
-    const probs = alloc(B * heads * N * N);
+    const stats = alloc(B * heads * N * 2);
     const maskV = mask ? asF32(args.backend, mask) : new Float32Array(0);
-    k.attention(f32(args.backend, qkv)!, maskV, y, probs, B, N, heads, D / heads, causal);
-    return [out(args.backend, [B, N, D], y), out(args.backend, [B, heads, N, N], probs)];
+    k.flashAttention(f32(args.backend, qkv)!, maskV, y, stats, B, N, heads, D / heads, causal);
+    return [out(args.backend, [B, N, D], y), out(args.backend, [B, heads, N, 2], stats)];
   });
   o.set(ATTENTION_GRAD, (args) => {
-    const { dy, qkv, probs } = args.inputs as Record<string, TensorInfo>;
-    const heads = (args.attrs as { heads: number }).heads;
+    const { dy, qkv, stats, mask } = args.inputs as Record<string, TensorInfo>;
+    const { heads, causal } = args.attrs as { heads: number; causal: boolean };
     const [B, N, D3] = qkv!.shape as [number, number, number];
     const dqkv = alloc(B * N * D3);
-    k.attentionBwd(f32(args.backend, dy!)!, f32(args.backend, qkv!)!, f32(args.backend, probs!)!, dqkv, B, N, heads, D3 / 3 / heads);
+    const maskV = mask ? asF32(args.backend, mask) : new Float32Array(0);
+    k.flashAttentionBwd(f32(args.backend, dy!)!, f32(args.backend, qkv!)!, maskV, f32(args.backend, stats!)!, dqkv, B, N, heads, D3 / 3 / heads, causal);
     return out(args.backend, qkv!.shape, dqkv);
   });
   return o;
