@@ -823,6 +823,27 @@ void softmax_rows(float* S, int m, int N, int i0, float scale, const float* keep
   }
 }
 
+// dS = P∘(dP − rowsum(P∘dP)) in place over dP, m rows of N. The row sums stay sequential sums of
+// plain products (a baseline function: no fused multiply-adds, no reordering — the same numbers as
+// before the blocks); the update is cloned per ISA.
+__attribute__((noinline)) float row_dot(const float* a, const float* b, int n) {
+  float dot = 0;
+  for (int j = 0; j < n; j++) dot += a[j] * b[j];
+  return dot;
+}
+#ifndef OMNITOK_NO_CLONES
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#endif
+void softmax_grad_rows(float* dS, const float* P, int m, int N) {
+  for (int r = 0; r < m; r++) {
+    float* d = dS + (size_t)r * N;
+    const float* p = P + (size_t)r * N;
+    const float dot = row_dot(d, p, N);
+#pragma omp simd
+    for (int j = 0; j < N; j++) d[j] = p[j] * (d[j] - dot);
+  }
+}
+
 // Attention runs a block of query rows at a time (flash-attention's memory plan on the CPU): the
 // scores and probabilities of ATT_QB rows (ATT_QB × N floats) stay in cache and nothing of size N × N
 // is kept — the forward saves each row's max and 1/Σ, and the backward recomputes its block of P from
@@ -900,13 +921,7 @@ napi_value FlashAttentionBwd(napi_env env, napi_callback_info info) {
         sgemm1(false, true, m, N, Dh, 1.f, Qb, 3 * D, K, 3 * D, 0.f, P, N);  // the forward's S, then P
         softmax_rows(P, m, N, i0, scale, keep, causal, stats.p + ((size_t)bh * N + i0) * 2, false);
         sgemm1(false, true, m, N, Dh, 1.f, dOb, D, V, 3 * D, 0.f, dS, N);  // dP = dO·Vᵀ
-        for (int r = 0; r < m; r++) {
-          float* d = dS + (size_t)r * N;
-          const float* p = P + (size_t)r * N;
-          float dot = 0;
-          for (int j = 0; j < N; j++) dot += d[j] * p[j];
-          for (int j = 0; j < N; j++) d[j] = p[j] * (d[j] - dot);  // dS = P∘(dP − rowsum(P∘dP))
-        }
+        softmax_grad_rows(dS, P, m, N);
         const float acc = i0 == 0 ? 0.f : 1.f;  // dK, dV sum over the query blocks
         sgemm1(false, false, m, Dh, N, scale, dS, N, K, 3 * D, 0.f, dQ + (size_t)i0 * 3 * D, 3 * D);  // dQ = s·dS·K
         sgemm1(true, false, N, Dh, m, scale, dS, N, Qb, 3 * D, acc, dK, 3 * D);  // dK += s·dSᵀ·Q
