@@ -1043,10 +1043,11 @@ napi_value Init(napi_env env, napi_value exports) {
 #ifdef OMNITOK_JPEG
       {"decodeJpeg", DecodeJpeg}, {"jpegDecoder", JpegDecoder},
 #endif
-#if defined(__linux__)
-      {"spawnProcess", SpawnProcess}, {"killProcess", KillProcess},
-#endif
   };
+#if defined(__linux__)
+  // Only where the kernel (and any seccomp filter) allows pidfds: else callers use child_process.
+  if (sp_pidfd_supported()) fns.insert(fns.end(), {{"spawnProcess", SpawnProcess}, {"killProcess", KillProcess}});
+#endif
   for (auto& [name, cb] : fns) {
     napi_value fn;
     napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn);

@@ -51,7 +51,16 @@ export interface SpawnToolOptions {
  */
 export async function spawnTool(cmd: string, args: readonly string[], options: SpawnToolOptions = {}): Promise<ToolProcess> {
   const native = process.env.OMNITOK_SPAWN === 'node' ? undefined : await nativeSpawner();
-  return native ? spawnNative(native, cmd, args, options) : spawnNode(cmd, args, options);
+  if (native) {
+    try {
+      return spawnNative(native, cmd, args, options);
+    } catch {
+      // The addon could not start or watch a child here (no pipes left, a pidfd refused after all):
+      // child_process from now on, which reports its own errors.
+      nativeRefused = true;
+    }
+  }
+  return spawnNode(cmd, args, options);
 }
 
 /** Which spawner {@link spawnTool} uses in this process: `posix_spawn` (the addon) or `fork` (child_process). */
@@ -61,7 +70,10 @@ export async function toolSpawner(): Promise<'posix_spawn' | 'fork'> {
 
 type NativeSpawner = Required<Pick<OptionalNativeKernels, 'spawnProcess' | 'killProcess'>>;
 
+let nativeRefused = false;
+
 async function nativeSpawner(): Promise<NativeSpawner | undefined> {
+  if (nativeRefused) return undefined;
   const k = await loadOptionalNativeKernels();
   return k?.spawnProcess && k.killProcess ? (k as NativeSpawner) : undefined;
 }
