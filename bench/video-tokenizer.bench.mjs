@@ -29,12 +29,15 @@
 //   dense-8    — every 8th frame of the same file, tokenized (ffmpeg still decodes every frame).
 //   sparse     — videomae-16x224-uniform (16 frames uniformly over the whole file, seeking), decode
 //                (ffprobe) to tokens.
+//   windows    — streamVideoWindows: back-to-back 2 s windows over the whole file, 16 frames each
+//                (videomae-16x224-uniform inside every window), one sequential read, reused arrays.
+//   windows-calls — the same windows, one tokenizeVideo({ start, end }) call (a seek) per window.
 //   scan       — readFrames() over every frame of the long file, consumed and dropped (streaming RSS).
 //   X@before   — phase X with the build in VIDEO_BEFORE_DIST (options it does not know are ignored).
 //
 // Ratios (all against the floor of the same file, in the same repeat; median over repeats):
 //   every-frame rows: throughput ratio = our frames/s ÷ floor frames/s.
-//   sparse, dense-8:  sampled ratio = floor seconds ÷ our seconds, i.e. how many times faster the sampled
+//   sparse, dense-8, windows: sampled ratio = floor seconds ÷ our seconds, i.e. how many times faster the sampled
 //                     frames are tokenized than ffmpeg can merely decode the file (file frames covered per
 //                     second ÷ floor frames/s); the sampled frames/s figure alone is also printed.
 import { execFileSync, spawn } from 'node:child_process';
@@ -47,7 +50,7 @@ import { join } from 'node:path';
 const phaseArg = process.argv[2]?.startsWith('--') ? process.argv[2].slice(2) : undefined;
 const before = phaseArg?.endsWith('@before');
 const dist = before ? new URL(`file://${process.env.VIDEO_BEFORE_DIST}`).href : new URL('../packages/tokenizer-video/dist/index.js', import.meta.url).href;
-const { decodeVideo, preprocessVideo, readFrames, tokenizeVideo, tubeletize } = await import(dist);
+const { decodeVideo, preprocessVideo, readFrames, streamVideoWindows, tokenizeVideo, tubeletize } = await import(dist);
 const { locateFfmpeg } = await import('@omnitok/tokenizer-audio');
 
 // Frames behind a token result: tokenizeVideo lists them; tubeletize's result (dense-2step, older builds)
@@ -73,7 +76,16 @@ async function runPhase(phase, path, frameBytes) {
   } else {
     const decoded = await decodeVideo(path);
     const all = Int32Array.from({ length: decoded.frameCount }, (_, i) => i);
-    if (name.startsWith('read') || name === 'scan') {
+    if (name === 'windows') {
+      for await (const w of streamVideoWindows(decoded, 'videomae-16x224-uniform', { seconds: 2, reuseArrays: true })) frames += w.frameIndices.length;
+    } else if (name === 'windows-calls') {
+      let out;
+      for (let s = 0; s < decoded.frameCount / decoded.fps; s += 2) {
+        const w = await tokenizeVideo(decoded, 'videomae-16x224-uniform', { start: s, end: s + 2, ...(out && { out }) });
+        out ??= w.data;
+        frames += w.frameIndices.length;
+      }
+    } else if (name.startsWith('read') || name === 'scan') {
       const options = { reuseBuffers: name !== 'read-alloc', timestamps: name === 'read-si' ? 'showinfo' : 'auto' };
       for await (const f of readFrames(decoded, all, options)) frames += f.positions.length;
     } else {
@@ -143,7 +155,7 @@ if (phaseArg) {
     const plan = {
       dense: ['floor', 'decode', 'read', 'read-alloc', 'read-si', 'dense', 'dense-fork', 'dense-loop', 'dense-loop-fork', 'dense-js', 'dense-2step', 'dense-8', 'sparse', 'sparse-fork'],
       hd: ['floor', 'read', 'dense', 'dense-fork', 'dense-loop', 'dense-loop-fork', 'dense-js', 'dense-2step'],
-      long: ['floor', 'sparse', 'sparse-fork', 'scan'],
+      long: ['floor', 'sparse', 'sparse-fork', 'windows', 'windows-calls', 'scan'],
     };
     if (process.env.VIDEO_BEFORE_DIST) {
       plan.dense.push('read@before', 'dense@before', 'sparse@before');
@@ -165,7 +177,7 @@ if (phaseArg) {
         const secs = rows.map((x) => x.seconds);
         const rss = rows.map((x) => x.rssMiB);
         let ratio = '';
-        if (name.startsWith('sparse') || name.startsWith('dense-8')) {
+        if (name.startsWith('sparse') || name.startsWith('dense-8') || name.startsWith('windows')) {
           const rs = rows.map((x, i) => floors[i].seconds / x.seconds);
           ratio = `  sampled ratio ${median(rs).toFixed(2)}× ${range(rs, 2)} (floor s ÷ our s)`;
         } else if (name !== 'floor') {

@@ -11,6 +11,7 @@ export { readFrames, countedFrameTimes, type VideoFrame, type ReadFramesOptions 
 export { startPreprocessPool, defaultPreprocessWorkers, type PreprocessPool } from './preprocess-pool.js';
 export { planFrames, uniformSubsample, type FramePlan, type SamplingContext, type SamplingOptions } from './sample-frames.js';
 export { preprocessVideo, tokenizeVideo, resolveVideoPreset, WORKER_MIN_FRAMES, type VideoFeatures, type VideoTokens, type VideoPreprocessOptions } from './preprocess-video.js';
+export { streamVideoWindows, type VideoWindow, type VideoWindowOptions } from './stream-video-windows.js';
 export { tubeletize, tubeletizeInto, imageAsVideo, tokenizeImageAsVideo, type TubeletInput } from './tubeletize.js';
 export { extractAudioTrack, type AudioTrack, type AudioTrackOptions } from './extract-audio-track.js';
 export { VIDEO_PRESETS, DEFAULT_VIDEO_PRESET, validateVideoPreset, type VideoPreset, type VideoSampling, type ResolvedVideoPreset } from './presets.js';
