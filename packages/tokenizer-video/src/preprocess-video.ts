@@ -3,6 +3,7 @@ import { type FeatureLayout, mulberry32, nativePreprocessAvailable, preprocessIm
 import type { DecodedVideo } from './decode-video.js';
 import { DEFAULT_VIDEO_PRESET, type ResolvedVideoPreset, validateVideoPreset, VIDEO_PRESETS, type VideoPreset } from './presets.js';
 import { defaultPreprocessWorkers, type PreprocessPool, startPreprocessPool } from './preprocess-pool.js';
+import { holdFrame, throttle } from './frame-jobs.js';
 import { readFrames, type ReadFramesOptions } from './read-frames.js';
 import { planFrames } from './sample-frames.js';
 
@@ -147,9 +148,6 @@ export async function tokenizeVideo(
   return { ...tokens, timestamps: run.timestamps, frameIndices: run.frameIndices, clips: run.clips, framesPerClip: run.framesPerClip, warnings: run.warnings };
 }
 
-/** Native frame jobs in flight at most (each holds a frame buffer); beyond it the reader waits. */
-const MAX_IN_FLIGHT = 6;
-
 interface SampledFrames {
   readonly r: ResolvedVideoPreset;
   /** Output frames: plan frames × spatial crops. */
@@ -235,15 +233,9 @@ async function sampleFrames(
         job.catch(() => undefined); // awaited below; keep an early failure from going unhandled
         pending.push(job);
       } else if (native) {
-        // The frame's buffer is held until its jobs are done; this thread goes back to the pipe.
-        const release = frame.retain();
         const jobs = CROPS.map((cropPosition, k) => preprocessImageIntoAsync(frame.image, r.image, K === 1 ? imageOptions : { ...imageOptions, cropPosition }, data, ...place(at(head!, k))));
-        const job = Promise.all(jobs).then(() => undefined).finally(release);
-        job.catch(() => undefined);
-        pending.push(job);
-        inFlight.add(job);
-        void job.finally(() => inFlight.delete(job)).catch(() => undefined);
-        if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+        pending.push(holdFrame(frame, jobs, inFlight));
+        await throttle(inFlight);
       } else {
         CROPS.forEach((cropPosition, k) => preprocessImageInto(frame.image, r.image, K === 1 ? imageOptions : { ...imageOptions, cropPosition }, data, ...place(at(head!, k))));
       }

@@ -3,6 +3,7 @@ import { type FeatureLayout, nativePreprocessAvailable, preprocessImageInto, pre
 import type { DecodedVideo } from './decode-video.js';
 import { resolveVideoPreset, type VideoPreprocessOptions, type VideoTokens } from './preprocess-video.js';
 import { DEFAULT_VIDEO_PRESET, type ResolvedVideoPreset, VIDEO_PRESETS, type VideoPreset } from './presets.js';
+import { holdFrame, throttle } from './frame-jobs.js';
 import { readFrames } from './read-frames.js';
 import { type FramePlan, planFrames } from './sample-frames.js';
 
@@ -30,9 +31,6 @@ export interface VideoWindow extends VideoTokens {
   readonly start: number;
   readonly end: number;
 }
-
-/** Native frame jobs in flight at most (each holds a frame buffer); beyond it the reader waits. */
-const MAX_IN_FLIGHT = 6;
 
 /**
  * Tokens of consecutive time windows over a whole video, streamed: every window is what
@@ -154,13 +152,8 @@ export async function* streamVideoWindows(
         }
       }
       if (jobs.length > 0) {
-        // The frame's buffer is held until its jobs are done; this thread goes back to the pipe.
-        const release = frame.retain();
-        const all = Promise.all(jobs).then(() => undefined).finally(release);
-        all.catch(() => undefined);
-        inFlight.add(all);
-        void all.finally(() => inFlight.delete(all)).catch(() => undefined);
-        if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+        holdFrame(frame, jobs, inFlight);
+        await throttle(inFlight);
       }
       // Windows are yielded in order, each once every frame of it is written (or on its way).
       while (next < windows.length && open.get(next)?.written === windows[next]!.plan.indices.length) yield await finish(next++);
