@@ -44,8 +44,8 @@ export interface SpawnToolOptions {
  * 'pipe', 'pipe'] })` — but, on Linux with `@omnitok/native-kernels` built, without fork(). Node's spawn
  * forks the calling process: the kernel copies its page tables and write-protects all of its memory, so
  * from a process holding a large heap (a model being trained, a batch of tokens) every spawn costs time
- * per GB resident and afterwards the first write to every page faults (measured: 1 GB resident → +80 ms
- * per 16-frame video tokenized and +190 ms of faults on the process's next pass over that gigabyte; with
+ * per GB resident and afterwards the first write to every page faults (measured: 1 GiB resident → +81 ms
+ * per 16-frame video tokenized and +259 ms of faults on the process's next pass over that gigabyte; with
  * the native spawner neither, bench/spawn-cost.bench.mjs). The addon's posix_spawn shares the address
  * space until exec. `OMNITOK_SPAWN=node` forces child_process.
  */
