@@ -134,18 +134,37 @@ export async function tokenizeVideo(
   defaultPreset = DEFAULT_VIDEO_PRESET,
 ): Promise<VideoTokens> {
   const run = await sampleFrames(decoded, preset, options, presets, defaultPreset, 'tubelets');
-  const { r, T } = run;
+  return videoTokens(run.r, decoded, run);
+}
+
+/**
+ * Wraps frames written in tubelet order (`data`: `frameIndices.length` frames, clips of
+ * `framesPerClip`) as {@link VideoTokens}: shape `[(T / t)·(H / P)·(W / P), C·t·P·P]`, grid
+ * `[T / t, H / P, W / P]` (with a leading clip axis when there are several).
+ */
+export function videoTokens(
+  r: ResolvedVideoPreset,
+  decoded: DecodedVideo,
+  f: { data: Float32Array; timestamps: Float64Array; frameIndices: Int32Array; clips: number; framesPerClip: number; warnings: readonly string[] },
+): VideoTokens {
   const [t, ph, pw] = r.tubelet;
-  const inner = [run.framesPerClip / t, r.height / ph, r.width / pw];
+  const inner = [f.framesPerClip / t, r.height / ph, r.width / pw];
   const tokens = continuousTokens({
-    data: run.data,
-    shape: [(T / t) * inner[1]! * inner[2]!, r.channels * t * ph * pw],
-    grid: run.clips > 1 ? [run.clips, ...inner] : inner,
+    data: f.data,
+    shape: [(f.frameIndices.length / t) * inner[1]! * inner[2]!, r.channels * t * ph * pw],
+    grid: f.clips > 1 ? [f.clips, ...inner] : inner,
     modality: 'video',
     preset: r.name,
     source: decoded.source,
   });
-  return { ...tokens, timestamps: run.timestamps, frameIndices: run.frameIndices, clips: run.clips, framesPerClip: run.framesPerClip, warnings: run.warnings };
+  return { ...tokens, timestamps: f.timestamps, frameIndices: f.frameIndices, clips: f.clips, framesPerClip: f.framesPerClip, warnings: f.warnings };
+}
+
+/** Output frame g → where its values start in tubelet order: slot `g % t` of tubelet slice ⌊g / t⌋. */
+export function tubeletPlace(r: ResolvedVideoPreset): (g: number) => [offset: number, layout: FeatureLayout] {
+  const t = r.tubelet[0];
+  const frameSize = r.channels * r.height * r.width;
+  return (g) => [Math.floor(g / t) * t * frameSize, { tubelet: r.tubelet, frame: g % t }];
 }
 
 interface SampledFrames {
@@ -199,8 +218,8 @@ async function sampleFrames(
   if (layout === 'tubelets' && F % t !== 0) throw new InvalidArgumentError('tubelet', r.tubelet, `a depth dividing the ${F} frames per clip`);
   // Output frame g → where its values start and in which layout (tubelets: frame g % t of slice ⌊g / t⌋;
   // clips hold a multiple of t frames, so slices never straddle clips).
-  const place = (g: number): [offset: number, layout: FeatureLayout] =>
-    layout === 'frames' ? [g * frameSize, 'chw'] : [Math.floor(g / t) * t * frameSize, { tubelet: r.tubelet, frame: g % t }];
+  const tubelets = tubeletPlace(r);
+  const place = (g: number): [offset: number, layout: FeatureLayout] => (layout === 'frames' ? [g * frameSize, 'chw'] : tubelets(g));
   const data = outputArray(options.out, T * K * frameSize);
   const timestamps = new Float64Array(T * K);
   const warnings: string[] = [...decoded.warnings];

@@ -1,7 +1,7 @@
-import { continuousTokens, DecodeError, InvalidArgumentError } from '@omnitok/core';
-import { type FeatureLayout, nativePreprocessAvailable, preprocessImageInto, preprocessImageIntoAsync } from '@omnitok/tokenizer-image';
+import { DecodeError, InvalidArgumentError } from '@omnitok/core';
+import { nativePreprocessAvailable, preprocessImageInto, preprocessImageIntoAsync } from '@omnitok/tokenizer-image';
 import type { DecodedVideo } from './decode-video.js';
-import { resolveVideoPreset, type VideoPreprocessOptions, type VideoTokens } from './preprocess-video.js';
+import { resolveVideoPreset, tubeletPlace, type VideoPreprocessOptions, type VideoTokens, videoTokens } from './preprocess-video.js';
 import { DEFAULT_VIDEO_PRESET, type ResolvedVideoPreset, VIDEO_PRESETS, type VideoPreset } from './presets.js';
 import { holdFrame, throttle } from './frame-jobs.js';
 import { readFrames } from './read-frames.js';
@@ -68,7 +68,7 @@ export async function* streamVideoWindows(
 
   // Every window's plan, the preset's sampling inside [start, start + seconds), as tokenizeVideo plans it.
   const ctx = { frameCount: decoded.frameCount, fps: decoded.fps };
-  const [t, ph, pw] = r.tubelet;
+  const t = r.tubelet[0];
   const windows: { start: number; end: number; plan: FramePlan; at: number }[] = [];
   let total = 0;
   for (let k = 0; ; k++) {
@@ -88,7 +88,7 @@ export async function* streamVideoWindows(
   });
 
   const frameSize = r.channels * r.height * r.width;
-  const place = (g: number): [offset: number, layout: FeatureLayout] => [Math.floor(g / t) * t * frameSize, { tubelet: r.tubelet, frame: g % t }];
+  const place = tubeletPlace(r);
   const native = await nativePreprocessAvailable();
   const imageOptions = { augment: false, seed: 0 };
   const warnings: string[] = [...decoded.warnings];
@@ -116,20 +116,12 @@ export async function* streamVideoWindows(
     open.delete(k);
     await Promise.all(o.jobs);
     const w = windows[k]!;
-    const inner = [w.plan.framesPerClip / t, r.height / ph, r.width / pw];
-    const tokens = continuousTokens({
-      data: o.data,
-      shape: [(w.plan.indices.length / t) * inner[1]! * inner[2]!, r.channels * t * ph * pw],
-      grid: w.plan.clips > 1 ? [w.plan.clips, ...inner] : inner,
-      modality: 'video',
-      preset: r.name,
-      source: decoded.source,
-    });
     const fresh = warnings.slice(warned);
     warned = warnings.length;
     if (reuseArrays && handedOut) spare.push(handedOut);
     handedOut = o.data;
-    return { ...tokens, timestamps: o.timestamps, frameIndices: w.plan.indices, clips: w.plan.clips, framesPerClip: w.plan.framesPerClip, warnings: fresh, window: k, start: w.start, end: w.end };
+    const tokens = videoTokens(r, decoded, { ...w.plan, data: o.data, timestamps: o.timestamps, frameIndices: w.plan.indices, warnings: fresh });
+    return { ...tokens, window: k, start: w.start, end: w.end };
   };
 
   const { seconds: _s, hop: _h, start: _a, end: _b, reuseArrays: _r, ...readOptions } = options;
