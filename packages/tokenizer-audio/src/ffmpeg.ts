@@ -60,16 +60,23 @@ export class FfmpegFailure extends Error {
 
 const DEFAULT_TIMEOUT = 120_000;
 
-/** Runs ffprobe on `path`. Throws {@link FfmpegFailure} when ffprobe cannot read it. */
-export async function probeMedia(path: string, options: FfmpegRunOptions = {}): Promise<MediaProbe> {
+/**
+ * `ffprobe -show_format -show_streams` on `path`, as parsed JSON (the audio and video probes read
+ * their fields from it). Throws {@link FfmpegFailure} when ffprobe cannot run or read the file.
+ */
+export async function ffprobeJson(path: string, options: FfmpegRunOptions = {}): Promise<{ format?: Record<string, unknown>; streams?: Record<string, unknown>[] }> {
   const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path];
   const { stdout } = await run(locateFfprobe(), args, options);
-  let json: { format?: { format_name?: string; duration?: string }; streams?: Record<string, unknown>[] };
   try {
-    json = JSON.parse(stdout.toString('utf8'));
+    return JSON.parse(stdout.toString('utf8'));
   } catch {
     throw new FfmpegFailure('ffprobe printed no JSON', '', 'failed');
   }
+}
+
+/** Runs ffprobe on `path`. Throws {@link FfmpegFailure} when ffprobe cannot read it. */
+export async function probeMedia(path: string, options: FfmpegRunOptions = {}): Promise<MediaProbe> {
+  const json = (await ffprobeJson(path, options)) as { format?: { format_name?: string; duration?: string }; streams?: Record<string, unknown>[] };
   const streams = json.streams ?? [];
   const audio = streams.find((s) => s.codec_type === 'audio');
   const num = (v: unknown): number | undefined => {

@@ -23,6 +23,7 @@ export {
   locateFfmpeg,
   locateFfprobe,
   probeMedia,
+  ffprobeJson,
   streamPcm,
   readPcm,
   pcmArgs,

@@ -1,5 +1,4 @@
-import { spawnTool } from '@omnitok/core';
-import { locateFfprobe } from '@omnitok/tokenizer-audio';
+import { FfmpegFailure, ffprobeJson } from '@omnitok/tokenizer-audio';
 
 /** The video stream ffprobe reports (the first one that is not cover art). */
 export interface VideoStreamInfo {
@@ -72,15 +71,13 @@ type Json = Record<string, unknown>;
 
 /** Runs `ffprobe -show_format -show_streams` (JSON) on a path; never waits past the timeout. */
 export async function probeVideo(path: string, options: ProbeOptions = {}): Promise<VideoProbe> {
-  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path];
-  const stdout = await runCapture(locateFfprobe(), args, options.timeoutMs ?? 30_000, options.signal);
-  let json: { format?: Json; streams?: Json[] };
   try {
-    json = JSON.parse(stdout);
-  } catch {
-    throw new FfprobeFailure('ffprobe printed no JSON', 'failed');
+    return parseProbe(await ffprobeJson(path, { timeoutMs: options.timeoutMs ?? 30_000, signal: options.signal }));
+  } catch (error) {
+    if (!(error instanceof FfmpegFailure)) throw error;
+    const kind = error.kind === 'timeout' || error.kind === 'aborted' || error.kind === 'spawn' ? error.kind : 'failed';
+    throw new FfprobeFailure(error.message, kind, error.stderr);
   }
-  return parseProbe(json);
 }
 
 /** Turns ffprobe's JSON into a {@link VideoProbe} (exported for tests). */
@@ -168,38 +165,3 @@ function rotationOf(stream: Json): number {
   return num((stream.tags as Json | undefined)?.rotate) ?? 0;
 }
 
-/** Runs a command to completion and returns stdout; SIGKILL after `timeoutMs` or on abort. */
-export async function runCapture(cmd: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<string> {
-  if (signal?.aborted) throw new FfprobeFailure('aborted', 'aborted');
-  const child = await spawnTool(cmd, args);
-  return new Promise((resolve, reject) => {
-    const out: Buffer[] = [];
-    let err = '';
-    let why: 'timeout' | 'aborted' | undefined;
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => {
-      err = (err + c.toString('utf8')).slice(-4000);
-    });
-    const kill = (reason: 'timeout' | 'aborted') => {
-      why ??= reason;
-      child.kill('SIGKILL');
-    };
-    const timer = setTimeout(() => kill('timeout'), timeoutMs);
-    const onAbort = () => kill('aborted');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) onAbort(); // aborted while the process was starting
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      reject(new FfprobeFailure(`cannot run ${cmd}: ${e.message}`, 'spawn'));
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      if (why === 'timeout') reject(new FfprobeFailure(`${cmd.split('/').pop()} timed out after ${timeoutMs} ms`, 'timeout', err));
-      else if (why === 'aborted') reject(new FfprobeFailure('aborted', 'aborted', err));
-      else if (code !== 0) reject(new FfprobeFailure(err.trim().split('\n').filter(Boolean).pop() ?? `exit code ${code}`, 'failed', err));
-      else resolve(Buffer.concat(out).toString('utf8'));
-    });
-  });
-}
