@@ -160,6 +160,13 @@ export function videoTokens(
   return { ...tokens, timestamps: f.timestamps, frameIndices: f.frameIndices, clips: f.clips, framesPerClip: f.framesPerClip, warnings: f.warnings };
 }
 
+/** Throws `InvalidArgumentError` unless `decoded` is what decodeVideo() returns. */
+export function assertDecodedVideo(decoded: DecodedVideo): void {
+  if (!decoded || decoded.kind !== 'video' || !decoded.video) {
+    throw new InvalidArgumentError('decoded', decoded, 'a DecodedVideo from decodeVideo()');
+  }
+}
+
 /** Output frame g → where its values start in tubelet order: slot `g % t` of tubelet slice ⌊g / t⌋. */
 export function tubeletPlace(r: ResolvedVideoPreset): (g: number) => [offset: number, layout: FeatureLayout] {
   const t = r.tubelet[0];
@@ -191,9 +198,7 @@ async function sampleFrames(
   defaultPreset: string,
   layout: 'frames' | 'tubelets',
 ): Promise<SampledFrames> {
-  if (!decoded || decoded.kind !== 'video' || !decoded.video) {
-    throw new InvalidArgumentError('decoded', decoded, 'a DecodedVideo from decodeVideo()');
-  }
+  assertDecodedVideo(decoded);
   const r = preset && typeof preset === 'object' && 'image' in preset && 'framesPerClip' in preset ? preset : resolveVideoPreset(preset as string | VideoPreset | undefined, presets, defaultPreset);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
   const plan = planFrames(

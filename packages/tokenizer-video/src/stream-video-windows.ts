@@ -1,7 +1,7 @@
 import { DecodeError, InvalidArgumentError } from '@omnitok/core';
 import { nativePreprocessAvailable, preprocessImageInto, preprocessImageIntoAsync } from '@omnitok/tokenizer-image';
 import type { DecodedVideo } from './decode-video.js';
-import { resolveVideoPreset, tubeletPlace, type VideoPreprocessOptions, type VideoTokens, videoTokens } from './preprocess-video.js';
+import { assertDecodedVideo, resolveVideoPreset, tubeletPlace, type VideoPreprocessOptions, type VideoTokens, videoTokens } from './preprocess-video.js';
 import { DEFAULT_VIDEO_PRESET, type ResolvedVideoPreset, VIDEO_PRESETS, type VideoPreset } from './presets.js';
 import { holdFrame, throttle } from './frame-jobs.js';
 import { readFrames } from './read-frames.js';
@@ -51,9 +51,7 @@ export async function* streamVideoWindows(
   presets: Readonly<Record<string, VideoPreset>> = VIDEO_PRESETS,
   defaultPreset = DEFAULT_VIDEO_PRESET,
 ): AsyncGenerator<VideoWindow> {
-  if (!decoded || decoded.kind !== 'video' || !decoded.video) {
-    throw new InvalidArgumentError('decoded', decoded, 'a DecodedVideo from decodeVideo()');
-  }
+  assertDecodedVideo(decoded);
   const { seconds, hop = options.seconds, reuseArrays = false } = options;
   if (!(typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0)) throw new InvalidArgumentError('options.seconds', seconds, 'a window length in seconds > 0');
   if (!(typeof hop === 'number' && Number.isFinite(hop) && hop > 0)) throw new InvalidArgumentError('options.hop', hop, 'seconds between window starts > 0');
@@ -103,8 +101,8 @@ export async function* streamVideoWindows(
     let o = open.get(k);
     if (!o) {
       const size = windows[k]!.plan.indices.length * frameSize;
-      const data = spare.find((a) => a.length === size);
-      if (data) spare.splice(spare.indexOf(data), 1);
+      const i = spare.findIndex((a) => a.length === size);
+      const data = i >= 0 ? spare.splice(i, 1)[0] : undefined;
       o = { data: data ?? new Float32Array(size), timestamps: new Float64Array(windows[k]!.plan.indices.length), written: 0, jobs: [] };
       open.set(k, o);
     }
