@@ -6,8 +6,10 @@
 #   gemm.txt            TFLOP/s of every GEMM of a step per tile variant (pick the forward's tile from it)
 #   s.txt               ViT-S: PyTorch, after, before, per-kernel tables
 #   s-bias-separate.txt the weight and bias gradients as GEMM + column sums (the way before the ones-row GEMM)
-#   s-attn-64v.txt      the attention backward's per-head GEMMs on the vec4 64-tile
 #   s-attn-gemm.txt     the attention forward by GEMMs + a row softmax, P kept for the backward
+#   s-attn-tiled-fwd.txt the tiled attention forward (32×32 tiles, 128 threads) with the default backward
+#   s-attn-tiled.txt    the tiled forward and the tiled backward (dQ; dK|dV: 3 dispatches, no N×N buffer),
+#                       profiled: the per-program table shows each attention program's GPU time
 #   b16.txt             ViT-B/16 at batch 256 on a card with > 120 GB, else 128; PyTorch fp32 and bf16
 set -u
 O=${OUT:-/tmp/omnitok-gpu-out}; mkdir -p "$O"
@@ -15,8 +17,9 @@ G="bash .gpu/enter.sh node"
 timeout 70 $G .gpu/gemm-gpu.cjs --variants "tfjs,128 vec4,128x64 vec4,64x128 vec4,64 vec4,auto vec4" --out "$O/gemm.txt" > /dev/null 2>&1
 timeout 110 $G .gpu/train-gpu.cjs --out "$O/s.txt" > "$O/s.log" 2>&1; echo "rc $?" >> "$O/s.log"
 OMNITOK_WEBGPU_BIAS_GRAD=separate timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-bias-separate.txt" > /dev/null 2>&1
-OMNITOK_WEBGPU_ATTN_TILE=64v timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-attn-64v.txt" > /dev/null 2>&1
 OMNITOK_WEBGPU_ATTN_FWD=gemm timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-attn-gemm.txt" > /dev/null 2>&1
+OMNITOK_WEBGPU_ATTN_FWD=tiled timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-attn-tiled-fwd.txt" > /dev/null 2>&1
+OMNITOK_WEBGPU_ATTN_FWD=tiled OMNITOK_WEBGPU_ATTN_BWD=tiled timeout 50 $G .gpu/train-gpu.cjs --only after --no-torch --out "$O/s-attn-tiled.txt" > /dev/null 2>&1
 # ViT-B/16 at the batch 256 where the card has the memory (H200: 141 GB; tfjs held 48 GiB at
 # batch 128 on the H100, so 256 does not fit 80 GB), else at 128
 MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -1 | tr -dc 0-9)
@@ -24,5 +27,6 @@ B16_BATCH=128; [ "${MIB:-0}" -gt 120000 ] && B16_BATCH=256
 echo "b16 batch $B16_BATCH (GPU memory ${MIB:-?} MiB)" > "$O/b16.log"
 timeout 120 $G .gpu/train-gpu.cjs --shape b16 --batch $B16_BATCH --only after --steps 3 --repeats 2 --torch-bf16 --torch-steps 20 --out "$O/b16.txt" >> "$O/b16.log" 2>&1
 cat "$O/gemm.txt" 2>/dev/null
-grep -hE "^shape|PyTorch|samples/s:|host:|step wall|per step|after /|failed|\| webgpu" "$O/s.txt" "$O/s-bias-separate.txt" "$O/s-attn-64v.txt" "$O/s-attn-gemm.txt" "$O/b16.txt" 2>/dev/null
+grep -hE "^shape|PyTorch|samples/s:|host:|step wall|per step|after /|failed|\| webgpu" "$O/s.txt" "$O/s-bias-separate.txt" "$O/s-attn-gemm.txt" "$O/s-attn-tiled-fwd.txt" "$O/s-attn-tiled.txt" "$O/b16.txt" 2>/dev/null
+grep -hE "Attention" "$O/s.txt" "$O/s-attn-tiled.txt" 2>/dev/null | grep " › " 
 tail -2 "$O/s.log"; head -1 "$O/b16.log"

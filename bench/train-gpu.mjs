@@ -82,6 +82,24 @@ async function counted(tf, fn) {
   return { counts, byProgram };
 }
 
+/**
+ * Runs `fn` with omnitok's programs (plain objects, whose constructor tfjs reports as "Object") named by
+ * their shader key in tfjs' per-dispatch profile info.
+ */
+async function namingPrograms(tf, fn) {
+  const backend = tf.backend();
+  const run = backend.runWebGPUProgram;
+  backend.runWebGPUProgram = function (program, ...rest) {
+    if (program.constructor === Object && program.shaderKey) Object.defineProperty(program, 'constructor', { value: { name: program.shaderKey }, configurable: true });
+    return run.call(this, program, ...rest);
+  };
+  try {
+    return await fn();
+  } finally {
+    backend.runWebGPUProgram = run;
+  }
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -128,9 +146,10 @@ async function measure(kernels) {
   const { counts, byProgram } = await counted(tf, () => m.trainer.trainStep(m.loss));
   const timestamps = tf.env().getBool('WEBGPU_USE_PROFILE_TOOL') || tf.backend().device.features?.has?.('timestamp-query');
   const tp = performance.now();
-  const profile = flag('no-profile') ? { kernels: [] } : await tf.profile(() => m.trainer.trainStep(m.loss));
+  const profile = flag('no-profile') ? { kernels: [] } : await namingPrograms(tf, () => tf.profile(() => m.trainer.trainStep(m.loss)));
   const profiledWallMs = performance.now() - tp;
   const perKernel = new Map();
+  const perProgram = new Map();
   for (const k of profile.kernels) {
     const e = perKernel.get(k.name) ?? { calls: 0, ms: 0, timed: true };
     e.calls++;
@@ -138,6 +157,17 @@ async function measure(kernels) {
     if (typeof t === 'number') e.ms += t;
     else e.timed = false;
     perKernel.set(k.name, e);
+    // tfjs' extra profile info: "program: ms, program: ms" for each dispatch of the kernel
+    for (const part of String((await k.extraInfo) ?? '').split(', ')) {
+      const at = part.lastIndexOf(': ');
+      const ms = Number(part.slice(at + 2));
+      if (at < 0 || !Number.isFinite(ms)) continue;
+      const key = `${k.name} › ${part.slice(0, at)}`;
+      const p = perProgram.get(key) ?? { calls: 0, ms: 0 };
+      p.calls++;
+      p.ms += ms;
+      perProgram.set(key, p);
+    }
   }
   const last = await m.trainer.trainStep(m.loss);
   log(`${label} summary:`);
@@ -152,6 +182,12 @@ async function measure(kernels) {
   log(`per-kernel GPU time (one profiled step${timestamps ? ', timestamp-query' : '; no timestamp-query on this adapter: n/a'}):`);
   log('| kernel | calls | GPU ms |\n|---|---|---|');
   for (const [name, e] of rows.slice(0, 25)) log(`| ${name} | ${e.calls} | ${e.timed && timestamps ? e.ms.toFixed(3) : 'n/a'} |`);
+  if (timestamps && perProgram.size) {
+    // the dispatches inside each kernel (an attention backward is 8 programs): where its time goes
+    log('per-program GPU time (kernel › program shader key; the same profiled step):');
+    log('| kernel › program | dispatches | GPU ms |\n|---|---|---|');
+    for (const [name, e] of [...perProgram].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30)) log(`| ${name} | ${e.calls} | ${e.ms.toFixed(3)} |`);
+  }
   m.dispose();
   return median(rates);
 }

@@ -641,6 +641,357 @@ export function attentionProgram(s: AttentionShape): Program {
   return attnProgram([s.batch * s.seq * D + s.batch * s.heads * s.seq], s, 'omnitokAttention', ['qkv'], Math.ceil(s.seq / ATTN_BQ), code);
 }
 
+/** Head dim of the tiled attention programs (ViT-S/B, CLIP): a row is 16 vec4, staged 17 apart. */
+export const TILED_ATTN_HEAD_DIM = 64;
+const TQ = 32; // forward: query rows per workgroup
+const TK = 32; // forward: keys per staged tile
+const SV = TILED_ATTN_HEAD_DIM / 4 + 1; // vec4 stride of a staged row (conflict-free across rows)
+/**
+ * Workgroup memory of the tiled programs in bytes (the largest, the forward's; above WebGPU's default
+ * 16 KiB: the caller checks the device's limit).
+ */
+export const TILED_ATTN_WORKGROUP_BYTES = 16 * ((TQ + TK) * SV + TK * (TQ / 4 + 1) + 2 * 16 * (TQ / 4 + 1)) + 4;
+/** The four rows / vec4 lanes a thread of a tiled program owns, as repeated WGSL. */
+const four = (f: (r: number, c: string) => string) => [0, 1, 2, 3].map((r) => f(r, 'xyzw'[r]!)).join('\n');
+
+/**
+ * A WGSL function staging `rows` rows (from row0, clamped to N − 1) of a head into a workgroup block of
+ * vec4 [row][Dh/4] with stride SV: from qkv (part 0 q, 1 k, 2 v) or from dy ([B, N, D], part ignored).
+ * Global reads run along each row (16 threads a row).
+ */
+function stageFn(name: string, rows: number, threads: number, from: 'qkv' | 'dy'): string {
+  const index = from === 'qkv' ? 'qkvIndex(b, row, part, h)' : 'oIndex(b, row, h)';
+  return `
+  fn ${name}(dst : ptr<workgroup, array<vec4<f32>, ${rows * SV}>>, t : i32, b : i32, h : i32, part : i32, row0 : i32) {
+    for (var e = t; e < ${rows * (SV - 1)}; e = e + ${threads}) {
+      let r = e / ${SV - 1};
+      let c = e - r * ${SV - 1};
+      let row = min(row0 + r, uniforms.seqLen - 1);
+      let g = ${index} + c * 4;
+      (*dst)[r * ${SV} + c] = vec4<f32>(${from}[g], ${from}[g + 1], ${from}[g + 2], ${from}[g + 3]);
+    }
+  }`;
+}
+
+/** Checks the head dim of a tiled attention program. */
+function assertTiledHeadDim(s: AttentionShape): void {
+  if (s.headDim !== TILED_ATTN_HEAD_DIM) throw new Error(`tiled attention needs head dim ${TILED_ATTN_HEAD_DIM}, got ${s.headDim}`);
+}
+
+/**
+ * Tiled forward (`OMNITOK_WEBGPU_ATTN_FWD=tiled`, Dh = 64), the same output as `attentionProgram`
+ * ([B·N·D] then the rows' logsumexp at lseBase): a workgroup of 128 threads takes 32 query rows of a
+ * head and walks the keys 32 at a time, GEMM-style instead of a thread per row. Thread (ty, tx) =
+ * (t / 16, t % 16) owns rows 4ty…4ty+3: their scores against keys tx and tx + 16 (8 vec4 FMA
+ * accumulators over Dh, from vec4 reads of the staged Q and K rows — 32 FMAs per 6 vec4 loads where the
+ * thread-per-row kernel did one FMA per scalar load), and their output columns 4tx…4tx+3. The online
+ * softmax's tile maxima and sums go through workgroup memory (16 partials per row); every thread of a
+ * row reads them in the same order, so all 16 hold the same m and l. Staged rows are 17 vec4 apart
+ * (Dh/4 + 1), P and the partials 9 apart: quarter-warps hit distinct banks. Masking, the causal key
+ * skip and the −3e38 of keys past N are those of the thread-per-row kernel.
+ */
+export function attentionTiledProgram(s: AttentionShape): Program {
+  assertTiledHeadDim(s);
+  const D = s.heads * s.headDim;
+  const skip = s.causal && !s.masked;
+  const code = `
+  const SV = ${SV};
+  const PV = ${TQ / 4 + 1};          // vec4 stride of a key's P row and of a thread's partials
+  var<workgroup> Qs : array<vec4<f32>, ${TQ * SV}>;
+  var<workgroup> KVs : array<vec4<f32>, ${TK * SV}>;
+  var<workgroup> Ps : array<vec4<f32>, ${TK} * PV>;
+  var<workgroup> redM : array<vec4<f32>, 16 * PV>;
+  var<workgroup> redL : array<vec4<f32>, 16 * PV>;
+  var<workgroup> kEndShared : i32;
+  ${stageFn('stage', TQ, 128, 'qkv')}
+  fn main() {
+    let t = i32(localId.x);
+    let tx = t % 16;
+    let ty = t / 16;
+    let bh = i32(workgroupId.y);
+    let b = bh / uniforms.heads;
+    let h = bh - b * uniforms.heads;
+    let q0 = i32(workgroupId.x) * ${TQ};
+    let N = uniforms.seqLen;
+    if (t == 0) { kEndShared = ${skip ? `min(N, q0 + ${TQ})` : 'N'}; }
+    let kEnd = workgroupUniformLoad(&kEndShared);
+    stage(&Qs, t, b, h, 0, q0);
+    var m = vec4<f32>(${NEG});
+    var l = vec4<f32>(0.0);
+    ${four((r) => `var acc${r} = vec4<f32>(0.0);`)}
+    for (var k0 = 0; k0 < kEnd; k0 = k0 + ${TK}) {
+      stage(&KVs, t, b, h, 1, k0);
+      workgroupBarrier();
+      ${four((r) => `var sa${r} = vec4<f32>(0.0);\n      var sb${r} = vec4<f32>(0.0);`)}
+      for (var c = 0; c < ${s.headDim / 4}; c = c + 1) {
+        let ka = KVs[tx * SV + c];
+        let kb = KVs[(tx + 16) * SV + c];
+        ${four((r) => `let q${r} = Qs[(ty * 4 + ${r}) * SV + c];\n        sa${r} = fma(q${r}, ka, sa${r});\n        sb${r} = fma(q${r}, kb, sb${r});`)}
+      }
+      let ja = k0 + tx;
+      let jb = ja + 16;
+      var sca : vec4<f32>;
+      var scb : vec4<f32>;
+      ${four((r, c) => `sca.${c} = select(${NEG}, maskedScore(dot(sa${r}, vec4<f32>(1.0)), b, q0 + ty * 4 + ${r}, ja), ja < N);\n      scb.${c} = select(${NEG}, maskedScore(dot(sb${r}, vec4<f32>(1.0)), b, q0 + ty * 4 + ${r}, jb), jb < N);`)}
+      redM[tx * PV + ty] = max(sca, scb);
+      workgroupBarrier();
+      stage(&KVs, t, b, h, 2, k0);
+      var mt = redM[ty];
+      for (var x = 1; x < 16; x = x + 1) { mt = max(mt, redM[x * PV + ty]); }
+      let mNew = max(m, mt);
+      let corr = exp(m - mNew);
+      let pa = exp(sca - mNew);
+      let pb = exp(scb - mNew);
+      Ps[tx * PV + ty] = pa;
+      Ps[(tx + 16) * PV + ty] = pb;
+      redL[tx * PV + ty] = pa + pb;
+      workgroupBarrier();
+      var lt = redL[ty];
+      for (var x = 1; x < 16; x = x + 1) { lt = lt + redL[x * PV + ty]; }
+      l = l * corr + lt;
+      ${four((r, c) => `acc${r} = acc${r} * corr.${c};`)}
+      for (var j = 0; j < ${TK}; j = j + 1) {
+        let p = Ps[j * PV + ty];
+        let v = KVs[j * SV + tx];
+        ${four((r, c) => `acc${r} = fma(vec4<f32>(p.${c}), v, acc${r});`)}
+      }
+      m = mNew;
+      workgroupBarrier();
+    }
+    ${four(
+      (r, c) => `{
+      let i = q0 + ty * 4 + ${r};
+      if (i < N) {
+        let o = oIndex(b, i, h) + tx * 4;
+        let y = acc${r} / l.${c};
+        result[o] = y.x; result[o + 1] = y.y; result[o + 2] = y.z; result[o + 3] = y.w;
+        if (tx == 0) { result[uniforms.lseBase + bh * N + i] = m.${c} + log(l.${c}); }
+      }
+    }`,
+    )}
+  }`;
+  return {
+    outputShape: [s.batch * s.seq * D + s.batch * s.heads * s.seq],
+    shaderKey: attnKey('omnitokAttentionTiled', { ...s, unrolled: true }),
+    dispatchLayout: { x: [0], y: [0] }, // a y entry keeps tfjs from calling a flat main(index)
+    dispatch: [Math.ceil(s.seq / TQ), s.batch * s.heads, 1],
+    variableNames: s.masked ? ['qkv', 'mask'] : ['qkv'],
+    workgroupSize: [128, 1, 1],
+    uniforms: ATTN_UNIFORMS,
+    getUserCode: () => `${attnCommon(s)}\n${code}`,
+  };
+}
+
+const BQ = 32; // backward: rows of a workgroup's own block (queries for dQ, keys for dK/dV)
+const BT = 16; // backward: rows of a walked tile (keys for dQ, queries for dK/dV)
+const BPV = BQ / 4 + 1; // vec4 stride of a tile row of P / dS
+
+/** Workgroup memory of the tiled backward's programs in bytes (dK/dV's: own K, V blocks, walked Q, dO tiles, Pᵀ, dSᵀ, lse, Δ). */
+export const TILED_ATTN_GRAD_WORKGROUP_BYTES = 16 * (2 * (BQ + BT) * SV + 2 * BT * BPV) + 8 * BT + 4;
+
+/**
+ * The per-thread part shared by both tiled backward programs: for the thread's four own rows (r) and
+ * two tile rows (A = tx, B = tx + 8), the dot products of own rows `own` with tile rows `tile` over
+ * Dh, accumulated as vec4 (8 vec4 FMA chains), summed into sA / sB (vec4 over r).
+ */
+function tiledDots(name: string, own: string, tile: string): string {
+  return `
+      ${four((r) => `var ${name}a${r} = vec4<f32>(0.0);\n      var ${name}b${r} = vec4<f32>(0.0);`)}
+      for (var c = 0; c < ${SV - 1}; c = c + 1) {
+        let ta = ${tile}[tx * SV + c];
+        let tb = ${tile}[(tx + 8) * SV + c];
+        ${four((r) => `let o${r} = ${own}[(ty * 4 + ${r}) * SV + c];\n        ${name}a${r} = fma(o${r}, ta, ${name}a${r});\n        ${name}b${r} = fma(o${r}, tb, ${name}b${r});`)}
+      }
+      let ${name}A = vec4<f32>(${[0, 1, 2, 3].map((r) => `dot(${name}a${r}, vec4<f32>(1.0))`).join(', ')});
+      let ${name}B = vec4<f32>(${[0, 1, 2, 3].map((r) => `dot(${name}b${r}, vec4<f32>(1.0))`).join(', ')});`;
+}
+
+function tiledGradProgram(s: AttentionShape, key: string, body: string): Program {
+  assertTiledHeadDim(s);
+  return {
+    outputShape: [s.batch, s.seq, 3 * s.heads * s.headDim],
+    shaderKey: attnKey(key, { ...s, unrolled: true }),
+    dispatchLayout: { x: [2], y: [0] },
+    dispatch: [Math.ceil(s.seq / BQ), s.batch * s.heads, 1],
+    variableNames: s.masked ? ['qkv', 'dy', 'stats', 'mask'] : ['qkv', 'dy', 'stats'],
+    workgroupSize: [64, 1, 1],
+    uniforms: ATTN_UNIFORMS,
+    getUserCode: () => `${attnCommon(s)}
+  const SV = ${SV};
+  const PV = ${BPV};
+  ${body}`,
+  };
+}
+
+/**
+ * Tiled backward, dQ (`OMNITOK_WEBGPU_ATTN_BWD=tiled`, Dh = 64): from the rows' (lse, Δ) in stats, a
+ * workgroup of 64 threads takes 32 query rows of a head (Q and dO staged once) and walks the keys 16
+ * at a time: S = QKᵀ and dP = dO·Vᵀ for the tile (thread (ty, tx) = (t / 8, t % 8): its queries
+ * 4ty…4ty+3 against keys tx and tx + 8), P = exp(masked(scale·S) − lse), dS = P∘(dP − Δ) through
+ * workgroup memory, then dQ += dS·K for its queries and columns 4tx…, 32 + 4tx… (two vec4). Writes
+ * dQ·scale into columns [0, D) of dqkv. Causal without a key mask stops at the row block's last query.
+ */
+export function attentionTiledGradQProgram(s: AttentionShape): Program {
+  const skip = s.causal && !s.masked;
+  return tiledGradProgram(
+    s,
+    'omnitokAttentionTiledGradQ',
+    `
+  var<workgroup> Qs : array<vec4<f32>, ${BQ * SV}>;
+  var<workgroup> dOs : array<vec4<f32>, ${BQ * SV}>;
+  var<workgroup> Ks : array<vec4<f32>, ${BT * SV}>;
+  var<workgroup> Vs : array<vec4<f32>, ${BT * SV}>;
+  var<workgroup> dSs : array<vec4<f32>, ${BT} * PV>;
+  var<workgroup> kEndShared : i32;
+  ${stageFn('stageOwn', BQ, 64, 'qkv')}
+  ${stageFn('stageOwnDy', BQ, 64, 'dy')}
+  ${stageFn('stageTile', BT, 64, 'qkv')}
+  fn main() {
+    let t = i32(localId.x);
+    let tx = t % 8;
+    let ty = t / 8;
+    let bh = i32(workgroupId.y);
+    let b = bh / uniforms.heads;
+    let h = bh - b * uniforms.heads;
+    let q0 = i32(workgroupId.x) * ${BQ};
+    let N = uniforms.seqLen;
+    if (t == 0) { kEndShared = ${skip ? `min(N, q0 + ${BQ})` : 'N'}; }
+    let kEnd = workgroupUniformLoad(&kEndShared);
+    stageOwn(&Qs, t, b, h, 0, q0);
+    stageOwnDy(&dOs, t, b, h, 0, q0);
+    var lse : vec4<f32>;
+    var delta : vec4<f32>;
+    ${four((r, c) => `{ let row = (bh * N + min(q0 + ty * 4 + ${r}, N - 1)) * 2; lse.${c} = stats[row]; delta.${c} = stats[row + 1]; }`)}
+    ${four((r) => `var dq${r}0 = vec4<f32>(0.0);\n    var dq${r}1 = vec4<f32>(0.0);`)}
+    for (var k0 = 0; k0 < kEnd; k0 = k0 + ${BT}) {
+      stageTile(&Ks, t, b, h, 1, k0);
+      stageTile(&Vs, t, b, h, 2, k0);
+      workgroupBarrier();
+      ${tiledDots('s', 'Qs', 'Ks')}
+      ${tiledDots('g', 'dOs', 'Vs')}
+      let ja = k0 + tx;
+      let jb = ja + 8;
+      var pA : vec4<f32>;
+      var pB : vec4<f32>;
+      ${four((r, c) => `pA.${c} = select(0.0, exp(maskedScore(sA.${c}, b, q0 + ty * 4 + ${r}, min(ja, N - 1)) - lse.${c}), ja < N);\n      pB.${c} = select(0.0, exp(maskedScore(sB.${c}, b, q0 + ty * 4 + ${r}, min(jb, N - 1)) - lse.${c}), jb < N);`)}
+      dSs[tx * PV + ty] = pA * (gA - delta);
+      dSs[(tx + 8) * PV + ty] = pB * (gB - delta);
+      workgroupBarrier();
+      for (var j = 0; j < ${BT}; j = j + 1) {
+        let ds = dSs[j * PV + ty];
+        let k0v = Ks[j * SV + tx];
+        let k1v = Ks[j * SV + tx + 8];
+        ${four((r, c) => `dq${r}0 = fma(vec4<f32>(ds.${c}), k0v, dq${r}0);\n        dq${r}1 = fma(vec4<f32>(ds.${c}), k1v, dq${r}1);`)}
+      }
+      workgroupBarrier();
+    }
+    ${four(
+      (r) => `{
+      let i = q0 + ty * 4 + ${r};
+      if (i < N) {
+        let o = qkvIndex(b, i, 0, h) + tx * 4;
+        let y0 = dq${r}0 * uniforms.scale;
+        let y1 = dq${r}1 * uniforms.scale;
+        result[o] = y0.x; result[o + 1] = y0.y; result[o + 2] = y0.z; result[o + 3] = y0.w;
+        result[o + 32] = y1.x; result[o + 33] = y1.y; result[o + 34] = y1.z; result[o + 35] = y1.w;
+      }
+    }`,
+    )}
+  }`,
+  );
+}
+
+/**
+ * Tiled backward, dK and dV (`OMNITOK_WEBGPU_ATTN_BWD=tiled`): a workgroup of 64 threads takes 32 keys
+ * of a head (K and V staged once) and walks the queries 16 at a time: Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ for
+ * the tile (its keys 4ty…4ty+3 against queries tx and tx + 8), Pᵀ and dSᵀ = Pᵀ∘(dPᵀ − Δ) through
+ * workgroup memory, then dV += Pᵀ·dO and dK += dSᵀ·Q for its keys and columns 4tx…, 32 + 4tx….
+ * Writes dK·scale and dV into columns [D, 3D) of dqkv. Causal without a key mask starts at the tile
+ * holding the block's first key (earlier queries give these keys exactly zero weight).
+ */
+export function attentionTiledGradKVProgram(s: AttentionShape): Program {
+  const skip = s.causal && !s.masked;
+  return tiledGradProgram(
+    s,
+    'omnitokAttentionTiledGradKV',
+    `
+  var<workgroup> Ks : array<vec4<f32>, ${BQ * SV}>;
+  var<workgroup> Vs : array<vec4<f32>, ${BQ * SV}>;
+  var<workgroup> Qs : array<vec4<f32>, ${BT * SV}>;
+  var<workgroup> dOs : array<vec4<f32>, ${BT * SV}>;
+  var<workgroup> Ps : array<vec4<f32>, ${BT} * PV>;
+  var<workgroup> dSs : array<vec4<f32>, ${BT} * PV>;
+  var<workgroup> Ls : array<f32, ${BT}>;
+  var<workgroup> Ds : array<f32, ${BT}>;
+  var<workgroup> qStartShared : i32;
+  ${stageFn('stageOwn', BQ, 64, 'qkv')}
+  ${stageFn('stageTile', BT, 64, 'qkv')}
+  ${stageFn('stageTileDy', BT, 64, 'dy')}
+  fn main() {
+    let t = i32(localId.x);
+    let tx = t % 8;
+    let ty = t / 8;
+    let bh = i32(workgroupId.y);
+    let b = bh / uniforms.heads;
+    let h = bh - b * uniforms.heads;
+    let k0 = i32(workgroupId.x) * ${BQ};
+    let N = uniforms.seqLen;
+    if (t == 0) { qStartShared = ${skip ? `(k0 / ${BT}) * ${BT}` : '0'}; }
+    let qStart = workgroupUniformLoad(&qStartShared);
+    stageOwn(&Ks, t, b, h, 1, k0);
+    stageOwn(&Vs, t, b, h, 2, k0);
+    ${four((r) => `var dk${r}0 = vec4<f32>(0.0);\n    var dk${r}1 = vec4<f32>(0.0);\n    var dv${r}0 = vec4<f32>(0.0);\n    var dv${r}1 = vec4<f32>(0.0);`)}
+    for (var i0 = qStart; i0 < N; i0 = i0 + ${BT}) {
+      stageTile(&Qs, t, b, h, 0, i0);
+      stageTileDy(&dOs, t, b, h, 0, i0);
+      if (t < ${BT}) {
+        let row = (bh * N + min(i0 + t, N - 1)) * 2;
+        Ls[t] = stats[row];
+        Ds[t] = stats[row + 1];
+      }
+      workgroupBarrier();
+      ${tiledDots('s', 'Ks', 'Qs')}
+      ${tiledDots('g', 'Vs', 'dOs')}
+      let ia = i0 + tx;
+      let ib = ia + 8;
+      var pA : vec4<f32>;
+      var pB : vec4<f32>;
+      ${four((r, c) => `pA.${c} = select(0.0, exp(maskedScore(sA.${c}, b, ia, min(k0 + ty * 4 + ${r}, N - 1)) - Ls[tx]), ia < N);\n      pB.${c} = select(0.0, exp(maskedScore(sB.${c}, b, ib, min(k0 + ty * 4 + ${r}, N - 1)) - Ls[tx + 8]), ib < N);`)}
+      Ps[tx * PV + ty] = pA;
+      Ps[(tx + 8) * PV + ty] = pB;
+      dSs[tx * PV + ty] = pA * (gA - Ds[tx]);
+      dSs[(tx + 8) * PV + ty] = pB * (gB - Ds[tx + 8]);
+      workgroupBarrier();
+      for (var q = 0; q < ${BT}; q = q + 1) {
+        let p = Ps[q * PV + ty];
+        let ds = dSs[q * PV + ty];
+        let o0 = dOs[q * SV + tx];
+        let o1 = dOs[q * SV + tx + 8];
+        let x0 = Qs[q * SV + tx];
+        let x1 = Qs[q * SV + tx + 8];
+        ${four((r, c) => `dv${r}0 = fma(vec4<f32>(p.${c}), o0, dv${r}0);\n        dv${r}1 = fma(vec4<f32>(p.${c}), o1, dv${r}1);\n        dk${r}0 = fma(vec4<f32>(ds.${c}), x0, dk${r}0);\n        dk${r}1 = fma(vec4<f32>(ds.${c}), x1, dk${r}1);`)}
+      }
+      workgroupBarrier();
+    }
+    ${four(
+      (r) => `{
+      let j = k0 + ty * 4 + ${r};
+      if (j < N) {
+        let ok = qkvIndex(b, j, 1, h) + tx * 4;
+        let ov = qkvIndex(b, j, 2, h) + tx * 4;
+        let k0s = dk${r}0 * uniforms.scale;
+        let k1s = dk${r}1 * uniforms.scale;
+        result[ok] = k0s.x; result[ok + 1] = k0s.y; result[ok + 2] = k0s.z; result[ok + 3] = k0s.w;
+        result[ok + 32] = k1s.x; result[ok + 33] = k1s.y; result[ok + 34] = k1s.z; result[ok + 35] = k1s.w;
+        result[ov] = dv${r}0.x; result[ov + 1] = dv${r}0.y; result[ov + 2] = dv${r}0.z; result[ov + 3] = dv${r}0.w;
+        result[ov + 32] = dv${r}1.x; result[ov + 33] = dv${r}1.y; result[ov + 34] = dv${r}1.z; result[ov + 35] = dv${r}1.w;
+      }
+    }`,
+    )}
+  }`,
+  );
+}
+
 /**
  * Backward part 1: [B·H·N, 2] = (lse_i from the forward, Δ_i = dO_i · O_i) per query row, one value per
  * invocation (the forward computed lse with the same online-softmax arithmetic the backward used to

@@ -53,6 +53,22 @@ function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: nu
 }
 
 
+/** Runs `f`, pushing the shader key of every program the webgpu backend runs meanwhile onto `keys`. */
+function recordPrograms<T>(keys: string[], f: () => T): T {
+  const backend = tf.backend() as unknown as { runWebGPUProgram?: (program: { shaderKey: string }, ...rest: unknown[]) => unknown };
+  const original = backend.runWebGPUProgram;
+  if (!original) return f();
+  backend.runWebGPUProgram = function (this: unknown, program: { shaderKey: string }, ...rest: unknown[]) {
+    keys.push(program.shaderKey);
+    return original.call(this, program, ...rest);
+  };
+  try {
+    return f();
+  } finally {
+    backend.runWebGPUProgram = original;
+  }
+}
+
 describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs the cpu backend', () => {
   afterAll(() => setWebgpuKernels(true));
 
@@ -321,6 +337,40 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
           delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
         });
         expectClose(r, GRAD, `attention ${title} (${bwd})`);
+      });
+    }
+  }
+
+  // the tiled programs (OMNITOK_WEBGPU_ATTN_FWD / _BWD=tiled, head dim 64): the forward takes 32 query
+  // rows × 32 keys a tile, the backward 32 own rows × 16 walked ones, so 70 tokens are three row blocks
+  // and partial tiles on both sides; 32 tokens exactly one forward tile
+  for (const [title, mask, N] of [
+    ['plain', {}, 70],
+    ['causal (key tiles past the row block skipped)', { causal: true }, 70],
+    ['key-padding mask', { keyMask: true }, 70],
+    ['causal + key-padding mask, one tile', { causal: true, keyMask: true }, 32],
+    ['causal + key-padding mask', { causal: true, keyMask: true }, 45],
+  ] as const) {
+    for (const bwd of ['gemm', 'tiled'] as const) {
+      it(`tiled self-attention forward, ${bwd} backward (${title}, ${N} tokens, head dim 64) equals the composite one, values and every gradient`, async () => {
+        process.env.OMNITOK_WEBGPU_ATTN_FWD = 'tiled';
+        process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd;
+        const programs: string[] = [];
+        const r = await onBoth(() => {
+          const keep = [N, Math.ceil(N / 3), 1].flatMap((n) => Array.from({ length: N }, (_, j) => (j < n ? 1 : 0)));
+          const keyMask = 'keyMask' in mask ? tf.tensor2d(keep, [3, N], 'float32') : undefined;
+          return recordPrograms(programs, () => attentionValuesAndGrads(128, 2, rand(18, [3, N, 128]), rand(19, [3, N, 128]), { keyMask, causal: 'causal' in mask }));
+        }).finally(() => {
+          delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
+          delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
+        });
+        // three forwards (two under gradients, one plain), two backwards
+        const count = (prefix: string) => programs.filter((k) => k.startsWith(prefix)).length;
+        expect(count('omnitokAttentionTiled_'), 'tiled forwards').toBe(3);
+        expect(count('omnitokAttention_'), 'thread-per-row forwards').toBe(0);
+        expect(count('omnitokAttentionTiledGradQ_'), 'tiled dQ programs').toBe(bwd === 'tiled' ? 2 : 0);
+        expect(count('omnitokAttentionTiledGradKV_'), 'tiled dK/dV programs').toBe(bwd === 'tiled' ? 2 : 0);
+        expectClose(r, GRAD, `tiled attention ${title} (${bwd} backward)`);
       });
     }
   }

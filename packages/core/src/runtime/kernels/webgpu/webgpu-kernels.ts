@@ -9,6 +9,12 @@ import {
   attentionProbsProgram,
   attentionGradQProgram,
   attentionProgram,
+  attentionTiledProgram,
+  attentionTiledGradKVProgram,
+  attentionTiledGradQProgram,
+  TILED_ATTN_GRAD_WORKGROUP_BYTES,
+  TILED_ATTN_HEAD_DIM,
+  TILED_ATTN_WORKGROUP_BYTES,
   attentionDeltaProgram,
   attentionSoftmaxProgram,
   GELU_CODES,
@@ -319,8 +325,20 @@ const attentionUniforms = (s: AttentionShape): Uniforms => [
 FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
   const { qkv, mask } = inputs;
   const s = attentionShape(qkv!, attrs!, Boolean(mask));
-  return runF32(backend as WebGPUBackendLike, attentionProgram(s), mask ? [qkv!, mask] : [qkv!], attentionUniforms(s));
+  const program = tiledAttention(backend, s, 'OMNITOK_WEBGPU_ATTN_FWD') ? attentionTiledProgram(s) : attentionProgram(s);
+  return runF32(backend as WebGPUBackendLike, program, mask ? [qkv!, mask] : [qkv!], attentionUniforms(s));
 };
+
+/**
+ * Whether the forward (OMNITOK_WEBGPU_ATTN_FWD=tiled) or the backward (OMNITOK_WEBGPU_ATTN_BWD=tiled)
+ * runs the tiled programs: head dim 64 and a device that grants their workgroup memory (26 / 30 KiB;
+ * tfjs asks for the adapter's maximum, 32 KiB or more on every adapter we know; WebGPU's default is 16).
+ */
+function tiledAttention(backend: unknown, s: AttentionShape, env: 'OMNITOK_WEBGPU_ATTN_FWD' | 'OMNITOK_WEBGPU_ATTN_BWD'): boolean {
+  if (webgpuEnv(env) !== 'tiled' || s.headDim !== TILED_ATTN_HEAD_DIM) return false;
+  const limit = (backend as { device?: { limits?: { maxComputeWorkgroupStorageSize?: number } } }).device?.limits?.maxComputeWorkgroupStorageSize ?? 16384;
+  return limit >= (env === 'OMNITOK_WEBGPU_ATTN_FWD' ? TILED_ATTN_WORKGROUP_BYTES : TILED_ATTN_GRAD_WORKGROUP_BYTES);
+}
 
 /** Strided views of a GEMM attention call: a head of q/k/v in qkv [B, N, 3D], of dO/O in [B, N, D], of a score matrix in [B·H, N, N]. */
 function attentionViews(s: AttentionShape) {
@@ -372,10 +390,12 @@ FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
   const withMask = (xs: tf.TensorInfo[]) => (mask ? [...xs, mask] : xs);
   if (probs) return attentionGradFromProbs(b, s, qkv!, dy!, out!, probs);
   const stats = runF32(b, attentionDeltaProgram(s), [dy!, out!, lse!], u);
-  if (webgpuEnv('OMNITOK_WEBGPU_ATTN_BWD') === 'flash') {
+  const tiled = tiledAttention(backend, s, 'OMNITOK_WEBGPU_ATTN_BWD');
+  if (tiled || webgpuEnv('OMNITOK_WEBGPU_ATTN_BWD') === 'flash') {
+    // two programs write disjoint columns of one dqkv: dQ, then dK | dV
     const dqkv = b.makeTensorInfo([...qkv!.shape], 'float32');
-    runF32(b, attentionGradQProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
-    runF32(b, attentionGradKVProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
+    runF32(b, tiled ? attentionTiledGradQProgram(s) : attentionGradQProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
+    runF32(b, tiled ? attentionTiledGradKVProgram(s) : attentionGradKVProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
     b.disposeData(stats.dataId);
     return dqkv;
   }
