@@ -30,3 +30,7 @@ cat "$O/gemm.txt" 2>/dev/null
 grep -hE "^shape|PyTorch|samples/s:|host:|step wall|per step|after /|failed|\| webgpu" "$O/s.txt" "$O/s-bias-separate.txt" "$O/s-attn-gemm.txt" "$O/s-attn-tiled-fwd.txt" "$O/s-attn-tiled.txt" "$O/b16.txt" 2>/dev/null
 grep -hE "Attention" "$O/s.txt" "$O/s-attn-tiled.txt" 2>/dev/null | grep " › " 
 tail -2 "$O/s.log"; head -1 "$O/b16.log"
+# one line per configuration: its median samples/s (the lines above carry the rest)
+for f in s s-bias-separate s-attn-gemm s-attn-tiled-fwd s-attn-tiled b16; do
+  printf '%-18s %s\n' "$f" "$(grep -h '^samples/s:' "$O/$f.txt" 2>/dev/null | sed -E 's/.*median ([0-9.]+).*/\1/' | tr '\n' ' ')"
+done

@@ -380,7 +380,9 @@ FUSED[WG_ATTENTION_GEMM] = ({ inputs, backend, attrs }) => {
  * dV = Pᵀ·dO written straight into their column blocks of dqkv — 8 dispatches, all GEMM-rate.
  * `flash` (OMNITOK_WEBGPU_ATTN_BWD=flash): no N × N buffer, three programs with a thread per query /
  * per key (row statistics, dQ, dK|dV) — memory O(N), but the per-key program keeps 4·Dh floats per
- * thread (spills at Dh 64).
+ * thread (spills at Dh 64). `tiled` (OMNITOK_WEBGPU_ATTN_BWD=tiled, Dh 64): the same three steps with
+ * GEMM-style programs (32 own rows × 16-row tiles, vec4 micro-tiles; programs.ts). A P kept by the GEMM
+ * forward takes precedence over both.
  */
 FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
   const { qkv, dy, out, lse, probs, mask } = inputs;
