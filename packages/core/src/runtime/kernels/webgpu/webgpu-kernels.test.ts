@@ -350,6 +350,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ['key-padding mask', { keyMask: true }, 70],
     ['causal + key-padding mask, one tile', { causal: true, keyMask: true }, 32],
     ['causal + key-padding mask', { causal: true, keyMask: true }, 45],
+    ['causal, one token', { causal: true }, 1],
+    ['plain, 17 tokens (one backward tile and a row)', {}, 17],
   ] as const) {
     for (const bwd of ['gemm', 'tiled'] as const) {
       it(`tiled self-attention forward, ${bwd} backward (${title}, ${N} tokens, head dim 64) equals the composite one, values and every gradient`, async () => {
