@@ -71,9 +71,16 @@ async function counted(tf, fn) {
     counts.submits++;
     return orig.submit.apply(this, a);
   };
+  const direct = runtime.webgpuDirectDispatches?.() ?? 0;
   try {
     await fn();
   } finally {
+    // dispatches recorded without runWebGPUProgram (the one-dispatch AdamW)
+    const extra = (runtime.webgpuDirectDispatches?.() ?? 0) - direct;
+    if (extra > 0) {
+      counts.dispatches += extra;
+      byProgram.set('omnitokAdamWOneDispatch', extra);
+    }
     backend.runWebGPUProgram = orig.run;
     backend.read = orig.read;
     backend.readSync = orig.readSync;

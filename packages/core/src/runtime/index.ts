@@ -57,4 +57,4 @@ export {
 } from './checkpoint.js';
 export { importHfClip, type HfClipImportOptions, type HfClipImportReport, type PatchLayout } from './hf-clip-import.js';
 /** omnitok's WebGPU kernels on/off (benchmarks compare them with TensorFlow.js' own; on by default). */
-export { setWebgpuKernels, webgpuKernelsActive, webgpuBindGroupCacheStats, type BindGroupCacheStats } from './kernels/webgpu/webgpu-kernels.js';
+export { setWebgpuKernels, webgpuKernelsActive, webgpuBindGroupCacheStats, webgpuDirectDispatches, type BindGroupCacheStats } from './kernels/webgpu/webgpu-kernels.js';

@@ -447,6 +447,33 @@ export function adamWInPlaceProgram(shape: number[], size: number, which: number
 }
 
 /**
+ * AdamW on p, m and v in one dispatch: a whole WGSL module, run outside tfjs' one-output programs
+ * (`adamWOneDispatch` binds the variables' own buffers read-write). Same arithmetic, in the same order,
+ * as the three `adamWInPlaceProgram`s. Invocations are numbered over a 2-D grid (x ≤ 65 535
+ * workgroups) so that the largest embedding tables fit one dispatch.
+ */
+export const ADAMW_ONE_DISPATCH_WGSL = `
+struct Hyper { beta1 : f32, beta2 : f32, eps : f32, decay : f32, stepSize : f32, rsbc2 : f32, size : i32, rowGroups : i32 }
+@group(0) @binding(0) var<storage, read_write> p : array<f32>;
+@group(0) @binding(1) var<storage, read_write> m : array<f32>;
+@group(0) @binding(2) var<storage, read_write> v : array<f32>;
+@group(0) @binding(3) var<storage, read> g : array<f32>;
+@group(0) @binding(4) var<storage, read> guard : array<f32>;
+@group(0) @binding(5) var<uniform> h : Hyper;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg : vec3<u32>, @builtin(local_invocation_index) li : u32) {
+  let i = (i32(wg.y) * h.rowGroups + i32(wg.x)) * 256 + i32(li);
+  let scale = guard[1];
+  if (i >= h.size || scale <= 0.0) { return; }
+  let gi = g[i] * scale;
+  let mi = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
+  let vi = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
+  m[i] = mi;
+  v[i] = vi;
+  p[i] = p[i] * h.decay - h.stepSize * mi / (sqrt(vi) * h.rsbc2 + h.eps);
+}`;
+
+/**
  * The step guard, one workgroup: from the sum-of-squares partials of every gradient and the loss,
  * [norm, scale] with norm = √Σ and scale = min(clipNorm / (norm + 1e-6), 1) (1 when clipNorm ≤ 0),
  * like torch's clip_grad_norm_, or 0 when the loss or the norm is NaN/±Inf. Finiteness is tested on

@@ -468,101 +468,155 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     for (let i = 0; i < 3; i++) expect(maxAbsDiff(a[i]!, b[i]!), `gradient ${i}`).toBeLessThan(GRAD);
   });
 
-  it('fused AdamW equals the tensor-op AdamW over several steps (decayed and not)', async () => {
-    const r = await onBoth(() => {
-      const params = new Map([
-        ['w', tf.variable(rand(20, [6, 5]))],
-        ['b', tf.variable(rand(21, [5]))],
-      ]);
-      const opt = new AdamW(params, { lr: 0.05, weightDecay: 0.1, beta2: 0.95 });
-      const norms: tf.Tensor[] = [];
-      for (let step = 0; step < 4; step++) {
-        const grads = new Map([...params].map(([k, p]) => [k, tf.mul(tf.sin(tf.add(p, step)), 3)] as const));
-        norms.push(globalNorm(grads.values()));
-        opt.apply(grads, 0.05);
-        tf.dispose([...grads.values()]);
+  it('one-dispatch AdamW covers a parameter of more than 65 535 workgroups (a 2-D grid) like the three programs', async () => {
+    await initBackend('webgpu');
+    const n = 65535 * 256 + 1000; // the grid's second row: the last 1 000 elements
+    const run = async (programs: boolean) => {
+      if (programs) process.env.OMNITOK_WEBGPU_ADAMW = 'programs';
+      const keys: string[] = [];
+      try {
+        const p = tf.variable(tf.sin(tf.range(0, n, 1, 'float32')));
+        const opt = new AdamW(new Map([['p', p]]), { lr: 0.1, weightDecay: 0.1 });
+        const g = tf.cos(tf.range(0, n, 1, 'float32'));
+        recordPrograms(keys, () => opt.applyGuarded(new Map([['p', g]]), 0.1, tf.tensor1d([1, 1])));
+        const state = [await p.data(), ...Object.values((await opt.stateDict()).tensors).map((t) => t.data)].map((d) => Float32Array.from(d.subarray(n - 1000)));
+        opt.dispose();
+        tf.dispose([p, g]);
+        return { state, keys };
+      } finally {
+        delete process.env.OMNITOK_WEBGPU_ADAMW;
       }
-      const out: tf.Tensor[] = [...params.values()].map((p) => p.clone());
-      out.push(tf.stack(norms));
-      opt.dispose();
-      for (const p of params.values()) p.dispose();
-      return out;
+    };
+    const one = await run(false);
+    const three = await run(true);
+    expect(one.keys.filter((k) => k.startsWith('omnitokAdamWInPlace'))).toEqual([]);
+    expect(three.keys.filter((k) => k.startsWith('omnitokAdamWInPlace')).length).toBe(3);
+    expect(one.state.length).toBe(3); // p, m, v
+    one.state.forEach((x, i) => {
+      expect(x.some((v) => v !== 0), `state ${i} was updated`).toBe(true);
+      expect(maxAbsDiff(x, three.state[i]!), `state ${i}`).toBeLessThan(1e-6);
     });
-    expectClose(r, FWD, 'AdamW');
   });
 
-  for (const inPlace of [true, false]) {
-    it(`step guard: the global norm and the clip factor on the device; guarded AdamW (${inPlace ? 'in place' : 'shared buffers: copies'}) equals AdamW on clipped gradients`, async () => {
-      const dataIds: boolean[] = [];
-      const r = await onBoth(() => {
-        const init = [rand(40, [60, 70]), rand(41, [70])];
+  // AdamW runs as one dispatch binding p, m and v read-write, or (OMNITOK_WEBGPU_ADAMW=programs, or
+  // where tfjs' internals differ) as three one-output programs: every AdamW test runs both ways
+  for (const path of ['one dispatch', 'three programs'] as const) {
+    const useAdamWPath = <T,>(f: () => T): T => {
+      if (path === 'three programs') process.env.OMNITOK_WEBGPU_ADAMW = 'programs';
+      try {
+        return f();
+      } finally {
+        delete process.env.OMNITOK_WEBGPU_ADAMW;
+      }
+    };
+    /** AdamW programs a webgpu update ran: none for one dispatch, three per parameter otherwise. */
+    const adamWPrograms = (keys: string[]) => keys.filter((k) => k.startsWith('omnitokAdamWInPlace')).length;
+
+    it(`fused AdamW (${path}) equals the tensor-op AdamW over several steps (decayed and not)`, async () => {
+      const programs: string[] = [];
+      const r = await onBoth(() => recordPrograms(programs, () => useAdamWPath(() => {
         const params = new Map([
-          ['w', tf.variable(init[0]!)],
-          ['b', tf.variable(init[1]!)],
+          ['w', tf.variable(rand(20, [6, 5]))],
+          ['b', tf.variable(rand(21, [5]))],
         ]);
-        // a variable shares its initial tensor's buffer until that is disposed: then it owns it alone
-        if (inPlace) tf.dispose(init);
-        const opt = new AdamW(params, { lr: 0.05, weightDecay: 0.1 });
-        const out: tf.Tensor[] = [];
-        for (const [step, clip] of [[0, 1], [1, 0], [2, 1e6], [3, 5]] as const) {
+        const opt = new AdamW(params, { lr: 0.05, weightDecay: 0.1, beta2: 0.95 });
+        const norms: tf.Tensor[] = [];
+        for (let step = 0; step < 4; step++) {
           const grads = new Map([...params].map(([k, p]) => [k, tf.mul(tf.sin(tf.add(p, step)), 3)] as const));
-          const loss = tf.scalar(1.5);
-          if (tf.getBackend() === 'webgpu') {
-            const guard = webgpuStepGuard([...grads.values()], loss, clip)!;
-            const ids = [...params.values()].map((p) => p.dataId);
-            opt.applyGuarded(grads, 0.05, guard);
-            dataIds.push([...params.values()].every((p, i) => p.dataId === ids[i]));
-            out.push(guard);
-          } else {
-            // the reference: the host path of Trainer (norm, clip with the same factor, apply)
-            const norm = globalNorm(grads.values());
-            const n = norm.dataSync()[0]!;
-            const scale = clip > 0 ? Math.min(clip / (n + 1e-6), 1) : 1;
-            const clipped = clipByGlobalNorm(grads, clip > 0 ? clip : Infinity, n);
-            opt.apply(clipped, 0.05);
-            out.push(tf.stack([norm, tf.scalar(scale)]));
-          }
+          norms.push(globalNorm(grads.values()));
+          opt.apply(grads, 0.05);
           tf.dispose([...grads.values()]);
         }
-        out.push(...[...params.values()].map((p) => p.clone()));
+        const out: tf.Tensor[] = [...params.values()].map((p) => p.clone());
+        out.push(tf.stack(norms));
         opt.dispose();
         for (const p of params.values()) p.dispose();
         return out;
+      })));
+      expect(adamWPrograms(programs), 'AdamW programs (2 parameters × 4 steps)').toBe(path === 'one dispatch' ? 0 : 24);
+      expectClose(r, FWD, 'AdamW');
+    });
+
+    for (const inPlace of [true, false]) {
+      it(`step guard: the global norm and the clip factor on the device; guarded AdamW (${path}, ${inPlace ? 'in place' : 'shared buffers: copies'}) equals AdamW on clipped gradients`, async () => {
+        const dataIds: boolean[] = [];
+        const programs: string[] = [];
+        const r = await onBoth(() => recordPrograms(programs, () => useAdamWPath(() => {
+          const init = [rand(40, [60, 70]), rand(41, [70])];
+          const params = new Map([
+            ['w', tf.variable(init[0]!)],
+            ['b', tf.variable(init[1]!)],
+          ]);
+          // a variable shares its initial tensor's buffer until that is disposed: then it owns it alone
+          if (inPlace) tf.dispose(init);
+          const opt = new AdamW(params, { lr: 0.05, weightDecay: 0.1 });
+          const out: tf.Tensor[] = [];
+          for (const [step, clip] of [[0, 1], [1, 0], [2, 1e6], [3, 5]] as const) {
+            const grads = new Map([...params].map(([k, p]) => [k, tf.mul(tf.sin(tf.add(p, step)), 3)] as const));
+            const loss = tf.scalar(1.5);
+            if (tf.getBackend() === 'webgpu') {
+              const guard = webgpuStepGuard([...grads.values()], loss, clip)!;
+              const ids = [...params.values()].map((p) => p.dataId);
+              opt.applyGuarded(grads, 0.05, guard);
+              dataIds.push([...params.values()].every((p, i) => p.dataId === ids[i]));
+              out.push(guard);
+            } else {
+              // the reference: the host path of Trainer (norm, clip with the same factor, apply)
+              const norm = globalNorm(grads.values());
+              const n = norm.dataSync()[0]!;
+              const scale = clip > 0 ? Math.min(clip / (n + 1e-6), 1) : 1;
+              const clipped = clipByGlobalNorm(grads, clip > 0 ? clip : Infinity, n);
+              opt.apply(clipped, 0.05);
+              out.push(tf.stack([norm, tf.scalar(scale)]));
+            }
+            tf.dispose([...grads.values()]);
+          }
+          out.push(...[...params.values()].map((p) => p.clone()));
+          opt.dispose();
+          for (const p of params.values()) p.dispose();
+          return out;
+        })));
+        expect(adamWPrograms(programs), 'AdamW programs (2 parameters × 4 steps)').toBe(path === 'one dispatch' ? 0 : 24);
+        expectClose(r, FWD, 'guarded AdamW');
+        expect(r.webgpu[0]![1]).toBeLessThan(1); // step 0 was clipped (norm ≫ 1)
+        expect(r.webgpu[1]![1]).toBe(1); // clip 0: no clipping
+        // same buffers ⇔ updated in place; shared buffers are copied once, then the variables own theirs
+        expect(dataIds).toEqual(inPlace ? [true, true, true, true] : [false, true, true, true]);
       });
-      expectClose(r, FWD, 'guarded AdamW');
-      expect(r.webgpu[0]![1]).toBeLessThan(1); // step 0 was clipped (norm ≫ 1)
-      expect(r.webgpu[1]![1]).toBe(1); // clip 0: no clipping
-      // same buffers ⇔ updated in place; shared buffers are copied once, then the variables own theirs
-      expect(dataIds).toEqual(inPlace ? [true, true, true, true] : [false, true, true, true]);
+    }
+
+    it(`step guard: a NaN or ±Inf loss or gradient gives scale 0, and guarded AdamW (${path}) then leaves p, m and v as they were`, async () => {
+      await initBackend('webgpu');
+      if (path === 'three programs') process.env.OMNITOK_WEBGPU_ADAMW = 'programs';
+      try {
+        const p = tf.variable(rand(42, [33, 17]));
+        const opt = new AdamW(new Map([['p', p]]), { lr: 0.1, weightDecay: 0.1 });
+        const g = rand(43, [33, 17]);
+        opt.applyGuarded(new Map([['p', g]]), 0.1, tf.tensor1d([1, 1])); // moments now non-zero
+        const state = async () => [Array.from(await p.data()), ...Object.values((await opt.stateDict()).tensors).map((t) => Array.from(t.data))];
+        const before = await state();
+        const cases: [string, tf.Tensor, tf.Scalar][] = [
+          ['NaN loss', g, tf.scalar(NaN)],
+          ['+Inf loss', g, tf.scalar(Infinity)],
+          ['-Inf loss', g, tf.scalar(-Infinity)],
+          ['NaN gradient', tf.where(tf.equal(tf.range(0, 33 * 17).reshape([33, 17]), 100), tf.fill([33, 17], NaN), g), tf.scalar(1)],
+          ['Inf gradient', tf.where(tf.equal(tf.range(0, 33 * 17).reshape([33, 17]), 5), tf.fill([33, 17], Infinity), g), tf.scalar(1)],
+        ];
+        for (const [what, grad, loss] of cases) {
+          const guard = webgpuStepGuard([grad], loss, 1)!;
+          const [, scale] = Array.from(await guard.data());
+          expect(scale, what).toBe(0);
+          opt.applyGuarded(new Map([['p', grad]]), 0.1, guard);
+          opt.undoStepCount();
+          expect(await state(), what).toEqual(before);
+          tf.dispose([guard, loss]);
+        }
+        expect(opt.step).toBe(1);
+        opt.dispose();
+        tf.dispose([p, g, ...cases.map((c) => c[1])]);
+      } finally {
+        delete process.env.OMNITOK_WEBGPU_ADAMW;
+      }
     });
   }
-
-  it('step guard: a NaN or ±Inf loss or gradient gives scale 0, and guarded AdamW then leaves p, m and v as they were', async () => {
-    await initBackend('webgpu');
-    const p = tf.variable(rand(42, [33, 17]));
-    const opt = new AdamW(new Map([['p', p]]), { lr: 0.1, weightDecay: 0.1 });
-    const g = rand(43, [33, 17]);
-    opt.applyGuarded(new Map([['p', g]]), 0.1, tf.tensor1d([1, 1])); // moments now non-zero
-    const state = async () => [Array.from(await p.data()), ...Object.values((await opt.stateDict()).tensors).map((t) => Array.from(t.data))];
-    const before = await state();
-    const cases: [string, tf.Tensor, tf.Scalar][] = [
-      ['NaN loss', g, tf.scalar(NaN)],
-      ['+Inf loss', g, tf.scalar(Infinity)],
-      ['-Inf loss', g, tf.scalar(-Infinity)],
-      ['NaN gradient', tf.where(tf.equal(tf.range(0, 33 * 17).reshape([33, 17]), 100), tf.fill([33, 17], NaN), g), tf.scalar(1)],
-      ['Inf gradient', tf.where(tf.equal(tf.range(0, 33 * 17).reshape([33, 17]), 5), tf.fill([33, 17], Infinity), g), tf.scalar(1)],
-    ];
-    for (const [what, grad, loss] of cases) {
-      const guard = webgpuStepGuard([grad], loss, 1)!;
-      const [, scale] = Array.from(await guard.data());
-      expect(scale, what).toBe(0);
-      opt.applyGuarded(new Map([['p', grad]]), 0.1, guard);
-      opt.undoStepCount();
-      expect(await state(), what).toEqual(before);
-      tf.dispose([guard, loss]);
-    }
-    expect(opt.step).toBe(1);
-    opt.dispose();
-    tf.dispose([p, g, ...cases.map((c) => c[1])]);
-  });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { matMulDims } from '../matmul-dims.js';
 import {
   ADAMW_OUT,
+  ADAMW_ONE_DISPATCH_WGSL,
   adamWInPlaceProgram,
   type AttentionShape,
   attentionDScoresProgram,
@@ -757,9 +758,95 @@ function soleOwner(backend: unknown, t: tf.Tensor): boolean {
   return typeof b.refCount === 'function' && b.refCount(t.dataId) === 1;
 }
 
+/** What the one-dispatch AdamW uses of tfjs-backend-webgpu 4.x's WebGPUBackend (internals: checked before use). */
+interface RawDispatchBackend {
+  device: {
+    createShaderModule(d: { code: string }): object;
+    createComputePipeline(d: { layout: 'auto'; compute: { module: object; entryPoint: string } }): { getBindGroupLayout(i: number): object };
+    createBindGroup(d: { layout: object; entries: readonly BindGroupEntry[] }): object;
+  };
+  tensorMap: { get(id: tf.DataId): { resource?: object } | undefined };
+  uploadToGPU(id: tf.DataId): void;
+  ensureCommandEncoderReady(): void;
+  commandEncoder: { beginComputePass(d: object): RawComputePass } | null;
+  computePassEncoder: RawComputePass | null;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+  makeUniforms(uniforms: UniformEntry[]): { offset: number; size: number; buffer: object };
+  dispatchCountInPass: number;
+  commandQueueOwnedIds: { add(id: tf.DataId): void };
+  activeTimers?: unknown;
+}
+interface RawComputePass {
+  setPipeline(p: object): void;
+  setBindGroup(i: number, g: object): void;
+  dispatchWorkgroups(x: number, y: number, z: number): void;
+}
+
+const adamWPipelines = new WeakMap<object, { getBindGroupLayout(i: number): object }>();
+let directDispatches = 0;
+
 /**
- * AdamW on p, m, v in place: three dispatches that write into the variables' own buffers (no new
- * buffers, no disposals). A variable whose buffer another tensor shares (a clone, the tensor it was
+ * Dispatches recorded outside tfjs' runWebGPUProgram so far (the one-dispatch AdamW), for benches that
+ * count a step's dispatches by wrapping runWebGPUProgram.
+ */
+export function webgpuDirectDispatches(): number {
+  return directDispatches;
+}
+
+/**
+ * AdamW as one dispatch that binds p, m and v read-write (`ADAMW_ONE_DISPATCH_WGSL`) — tfjs programs
+ * have a single writable output, hence three dispatches otherwise (37% of a ViT-S step's dispatches,
+ * each ≈ 70 µs of host time on the GPU machine). Recorded into tfjs' own command encoder and compute
+ * pass, with the buffers marked as in use until the submit (so tfjs neither frees nor recycles them
+ * earlier) and tfjs' submit batching kept. False (nothing done) where the backend lacks what it needs,
+ * while tfjs is timing kernels (tf.profile), or with OMNITOK_WEBGPU_ADAMW=programs.
+ */
+function adamWOneDispatch(backend: unknown, p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, guard: tf.Tensor, u: Uniforms): boolean {
+  const b = backend as RawDispatchBackend;
+  if (webgpuEnv('OMNITOK_WEBGPU_ADAMW') === 'programs') return false;
+  if (!b.device || !b.tensorMap || !b.commandQueueOwnedIds || typeof b.uploadToGPU !== 'function' || typeof b.ensureCommandEncoderReady !== 'function') return false;
+  if (typeof b.endComputePassEncoder !== 'function' || typeof b.submitQueue !== 'function' || typeof b.makeUniforms !== 'function' || b.activeTimers != null) return false;
+  const size = p.size;
+  const groups = Math.ceil(size / 256);
+  const x = Math.min(groups, 65535);
+  const y = Math.ceil(groups / x);
+  if (y > 65535) return false;
+  let pipeline = adamWPipelines.get(b.device);
+  if (!pipeline) {
+    pipeline = b.device.createComputePipeline({ layout: 'auto', compute: { module: b.device.createShaderModule({ code: ADAMW_ONE_DISPATCH_WGSL }), entryPoint: 'main' } });
+    adamWPipelines.set(b.device, pipeline);
+  }
+  const tensors = [p, m, v, g, guard];
+  const buffers = tensors.map((t) => {
+    b.uploadToGPU(t.dataId);
+    return b.tensorMap.get(t.dataId)?.resource;
+  });
+  if (buffers.some((r) => !r)) return false;
+  const uniforms = b.makeUniforms([...u, ...ints(size, x)]);
+  const entries: BindGroupEntry[] = [
+    ...buffers.map((buffer, i) => ({ binding: i, resource: { buffer: buffer!, offset: 0, size: 4 * tensors[i]!.size } })),
+    { binding: 5, resource: uniforms },
+  ];
+  const bindGroup = b.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  b.ensureCommandEncoderReady();
+  b.computePassEncoder ??= b.commandEncoder!.beginComputePass({});
+  b.computePassEncoder.setPipeline(pipeline);
+  b.computePassEncoder.setBindGroup(0, bindGroup);
+  b.computePassEncoder.dispatchWorkgroups(x, y, 1);
+  directDispatches++;
+  for (const t of tensors) b.commandQueueOwnedIds.add(t.dataId);
+  b.dispatchCountInPass++;
+  if (b.dispatchCountInPass >= (tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') as number)) {
+    b.endComputePassEncoder();
+    b.submitQueue();
+  }
+  return true;
+}
+
+/**
+ * AdamW on p, m, v in place: one dispatch (`adamWOneDispatch`), or where that cannot run three
+ * dispatches, that write into the variables' own buffers (no new buffers, no disposals). A variable whose buffer another tensor shares (a clone, the tensor it was
  * created from) or that is not stored as float32 first gets a float32 copy of its own (`assign`), so
  * that other tensor keeps its values. Call inside a tidy (the copies are intermediates).
  */
@@ -771,11 +858,13 @@ export function adamWInPlace(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf
   const own = (t: tf.Tensor) => (storedDtype(b, t) === 'float32' ? t : tf.mul(t, 1));
   const [grad, scale] = [own(g), own(guard)];
   const u = adamWUniforms(h);
-  const shape = [...p.shape];
-  const size = p.size;
-  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.m), [grad, scale], 'float32', u, m);
-  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.v), [grad, scale], 'float32', u, v);
-  b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.p), [m, v, scale], 'float32', u, p);
+  if (!adamWOneDispatch(backend, p, grad, m, v, scale, u)) {
+    const shape = [...p.shape];
+    const size = p.size;
+    b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.m), [grad, scale], 'float32', u, m);
+    b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.v), [grad, scale], 'float32', u, v);
+    b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.p), [m, v, scale], 'float32', u, p);
+  }
   // tfjs keeps a CPU copy of values it has read back and answers later reads from it: drop it
   const map = (b as unknown as { tensorMap?: { get(id: tf.DataId): { values?: unknown } | undefined } }).tensorMap;
   for (const t of all) {
