@@ -72,9 +72,20 @@ async function counted(tf, fn) {
     return orig.submit.apply(this, a);
   };
   const direct = runtime.webgpuDirectDispatches?.() ?? 0;
+  const manager = backend.bufferManager;
+  const acquire = manager?.acquireBuffer;
+  let peakBytesUsed = manager?.numBytesUsed ?? NaN;
+  if (acquire) {
+    manager.acquireBuffer = function (...a) {
+      const buffer = acquire.apply(this, a);
+      peakBytesUsed = Math.max(peakBytesUsed, this.numBytesUsed);
+      return buffer;
+    };
+  }
   try {
     await fn();
   } finally {
+    if (acquire) manager.acquireBuffer = acquire;
     // dispatches recorded without runWebGPUProgram (the one-dispatch AdamW)
     const extra = (runtime.webgpuDirectDispatches?.() ?? 0) - direct;
     if (extra > 0) {
@@ -86,7 +97,7 @@ async function counted(tf, fn) {
     backend.readSync = orig.readSync;
     queue.submit = orig.submit;
   }
-  return { counts, byProgram };
+  return { counts, byProgram, peakBytesUsed };
 }
 
 /**
@@ -150,7 +161,9 @@ async function measure(kernels) {
   const bg = runtime.webgpuBindGroupCacheStats?.();
   if (bg) log(`bind groups (cached, OMNITOK_WEBGPU_BIND_GROUP_CACHE=0 turns it off): ${bg.hits} hits, ${bg.misses} created, ${bg.size} kept`);
   // one counted step, then one profiled step (per-kernel GPU time with timestamp queries)
-  const { counts, byProgram } = await counted(tf, () => m.trainer.trainStep(m.loss));
+  const { counts, byProgram, peakBytesUsed } = await counted(tf, () => m.trainer.trainStep(m.loss));
+  // what a step needs at its peak against what tfjs' buffer pool holds (freed buffers are kept per exact size)
+  log(`GPU memory: ${(peakBytesUsed / 2 ** 30).toFixed(2)} GiB in use at the peak of a step, ${((tf.memory().numBytesAllocatedInGPU ?? NaN) / 2 ** 30).toFixed(2)} GiB allocated after it`);
   const timestamps = tf.env().getBool('WEBGPU_USE_PROFILE_TOOL') || tf.backend().device.features?.has?.('timestamp-query');
   const tp = performance.now();
   const profile = flag('no-profile') ? { kernels: [] } : await namingPrograms(tf, () => tf.profile(() => m.trainer.trainStep(m.loss)));
