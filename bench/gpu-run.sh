@@ -8,6 +8,7 @@
 #   s-bias-separate.txt the weight and bias gradients as GEMM + column sums (the way before the ones-row GEMM)
 #   s-adamw-programs.txt AdamW as three one-output programs per parameter (the way before the one-dispatch AdamW)
 #   s-attn-gemm.txt     the attention forward by GEMMs + a row softmax, P kept for the backward
+#   s-dawn-unchecked.txt Dawn with shader bounds clamping, workgroup-memory zeroing and validation off (OMNITOK_DAWN_FLAGS)
 #   s-attn-tiled-fwd.txt the tiled attention forward (32×32 tiles, 128 threads) with the default backward
 #   s-attn-tiled.txt    the tiled forward and the tiled backward (dQ; dK|dV: 3 dispatches, no N×N buffer),
 #                       profiled: the per-program table shows each attention program's GPU time
@@ -20,6 +21,7 @@ timeout 110 $G .gpu/train-gpu.cjs --out "$O/s.txt" > "$O/s.log" 2>&1; echo "rc $
 OMNITOK_WEBGPU_BIAS_GRAD=separate timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-bias-separate.txt" > /dev/null 2>&1
 OMNITOK_WEBGPU_ADAMW=programs timeout 35 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-adamw-programs.txt" > /dev/null 2>&1
 OMNITOK_WEBGPU_ATTN_FWD=gemm timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-attn-gemm.txt" > /dev/null 2>&1
+OMNITOK_DAWN_FLAGS="enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation" timeout 35 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-dawn-unchecked.txt" > /dev/null 2>&1
 OMNITOK_WEBGPU_ATTN_FWD=tiled timeout 40 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-attn-tiled-fwd.txt" > /dev/null 2>&1
 OMNITOK_WEBGPU_ATTN_FWD=tiled OMNITOK_WEBGPU_ATTN_BWD=tiled timeout 50 $G .gpu/train-gpu.cjs --only after --no-torch --out "$O/s-attn-tiled.txt" > /dev/null 2>&1
 # ViT-B/16 at the issue's batch 256 where the card has the memory (H200: 141 GB; tfjs held 48 GiB at
@@ -29,10 +31,10 @@ B16_BATCH=128; [ "${MIB:-0}" -gt 120000 ] && B16_BATCH=256
 echo "b16 batch $B16_BATCH (GPU memory ${MIB:-?} MiB)" > "$O/b16.log"
 timeout 120 $G .gpu/train-gpu.cjs --shape b16 --batch $B16_BATCH --only after --steps 3 --repeats 2 --torch-bf16 --torch-steps 20 --out "$O/b16.txt" >> "$O/b16.log" 2>&1
 cat "$O/gemm.txt" 2>/dev/null
-grep -hE "^shape|PyTorch|samples/s:|host:|step wall|per step|after /|failed|\| webgpu" "$O/s.txt" "$O/s-bias-separate.txt" "$O/s-adamw-programs.txt" "$O/s-attn-gemm.txt" "$O/s-attn-tiled-fwd.txt" "$O/s-attn-tiled.txt" "$O/b16.txt" 2>/dev/null
+grep -hE "^shape|PyTorch|samples/s:|host:|step wall|per step|after /|failed|\| webgpu" "$O/s.txt" "$O/s-bias-separate.txt" "$O/s-adamw-programs.txt" "$O/s-attn-gemm.txt" "$O/s-dawn-unchecked.txt" "$O/s-attn-tiled-fwd.txt" "$O/s-attn-tiled.txt" "$O/b16.txt" 2>/dev/null
 grep -hE "Attention" "$O/s.txt" "$O/s-attn-tiled.txt" 2>/dev/null | grep " › " 
 tail -2 "$O/s.log"; head -1 "$O/b16.log"
 # one line per configuration: its median samples/s (the lines above carry the rest)
-for f in s s-bias-separate s-adamw-programs s-attn-gemm s-attn-tiled-fwd s-attn-tiled b16; do
+for f in s s-bias-separate s-adamw-programs s-attn-gemm s-dawn-unchecked s-attn-tiled-fwd s-attn-tiled b16; do
   printf '%-18s %s\n' "$f" "$(grep -h '^samples/s:' "$O/$f.txt" 2>/dev/null | sed -E 's/.*median ([0-9.]+).*/\1/' | tr '\n' ' ')"
 done

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors/index.js';
-import { initBackend } from './backend.js';
+import { dawnFlags, initBackend } from './backend.js';
 import { BackendUnavailableError } from './errors.js';
 
 const notFound = async (spec: string): Promise<never> => {
@@ -54,5 +54,20 @@ describe('initBackend', () => {
 
   it('rejects unknown names', async () => {
     await expect(initBackend('metal' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
+describe('dawnFlags', () => {
+  it('splits OMNITOK_DAWN_FLAGS on semicolons into the options of the webgpu package\'s create()', () => {
+    const before = process.env.OMNITOK_DAWN_FLAGS;
+    try {
+      delete process.env.OMNITOK_DAWN_FLAGS;
+      expect(dawnFlags()).toEqual([]);
+      process.env.OMNITOK_DAWN_FLAGS = ' enable-dawn-features=disable_robustness,skip_validation ; adapter=NVIDIA H100 ;';
+      expect(dawnFlags()).toEqual(['enable-dawn-features=disable_robustness,skip_validation', 'adapter=NVIDIA H100']);
+    } finally {
+      if (before === undefined) delete process.env.OMNITOK_DAWN_FLAGS;
+      else process.env.OMNITOK_DAWN_FLAGS = before;
+    }
   });
 });

@@ -158,6 +158,18 @@ interface GpuLike {
   requestAdapter(options?: unknown): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null>;
 }
 
+/**
+ * Dawn options from OMNITOK_DAWN_FLAGS, separated by `;`, handed to the `webgpu` package's
+ * `create()`: e.g. `enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation`
+ * (bounds clamping in the shaders, zeroing of workgroup memory and command validation off: for
+ * measuring, and for code that is known to stay in bounds), `adapter=NVIDIA H100` (which GPU, by
+ * name), `backend=vulkan`.
+ */
+export function dawnFlags(): string[] {
+  const raw = typeof process !== 'undefined' ? process.env.OMNITOK_DAWN_FLAGS : undefined;
+  return raw ? raw.split(';').map((f) => f.trim()).filter(Boolean) : [];
+}
+
 async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<BackendInfo, 'reason'>> {
   const g = globalThis as { navigator?: { gpu?: GpuLike } };
   if (!g.navigator?.gpu) {
@@ -170,11 +182,15 @@ async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<B
     // Dawn's Vulkan loader wants a runtime dir; without one it prints warnings (and some drivers fail).
     process.env.XDG_RUNTIME_DIR ??= tmpdir();
     Object.assign(globalThis, dawn.globals);
-    const navigator = { ...(g.navigator ?? {}), gpu: dawn.create([]) };
+    const navigator = { ...(g.navigator ?? {}), gpu: dawn.create(dawnFlags()) };
     Object.defineProperty(globalThis, 'navigator', { value: navigator, configurable: true, writable: true });
   }
   const adapter = await g.navigator!.gpu!.requestAdapter().catch(() => null);
-  if (!adapter) throw new BackendUnavailableError('webgpu', 'navigator.gpu.requestAdapter() returned no adapter', WEBGPU_HINT);
+  if (!adapter) {
+    const flags = dawnFlags();
+    const why = `navigator.gpu.requestAdapter() returned no adapter${flags.length ? ` (Dawn options from OMNITOK_DAWN_FLAGS: ${flags.join('; ')})` : ''}`;
+    throw new BackendUnavailableError('webgpu', why, WEBGPU_HINT);
+  }
   try {
     await load('@tensorflow/tfjs-backend-webgpu');
   } catch (error) {
