@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors/index.js';
 import { BackendUnavailableError } from './errors.js';
 import { type Kernels, registerNativeBackend } from './kernels/native-backend.js';
 import { registerWebgpuKernels, tuneWebgpuBackend } from './kernels/webgpu/webgpu-kernels.js';
+import { installLeanBackprop } from './lean-backprop.js';
 
 /**
  * Backend selection.
@@ -67,6 +68,7 @@ export async function initBackend(name: BackendChoice = 'auto', options: InitBac
     throw new InvalidArgumentError('backend', name, `one of auto, ${BACKEND_NAMES.join(', ')}`);
   }
   if (!options.verbose) tf.env().set('PROD', true);
+  installLeanBackprop();
   if (name !== 'auto') return { ...(await initOne(name, options)), reason: `requested ${JSON.stringify(name)}` };
   const skipped: string[] = [];
   for (const candidate of BACKEND_NAMES) {
