@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join, resolve } from 'node:path';
 import { type ClipModelConfig, createClipModel, createTrainer, type Objective } from '@omnitok/clip';
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
-import { type BackendChoice, CheckpointError, listCheckpoints, loadCheckpoint, type LoadedCheckpoint, pruneCheckpoints, saveCheckpoint } from '@omnitok/core/runtime';
+import { asOutOfMemory, type BackendChoice, CheckpointError, listCheckpoints, loadCheckpoint, type LoadedCheckpoint, pruneCheckpoints, saveCheckpoint } from '@omnitok/core/runtime';
 import { BatchLoader, type PreparedSample } from '../data/loader.js';
 import { openSource } from '../data/open-source.js';
 import { type DataSource, isHeldOut, type RawRecord, TrainDataError } from '../data/records.js';
@@ -98,6 +98,10 @@ export interface TrainResult {
   readonly backend: string;
   readonly skipped: number;
 }
+
+/** What to change when a step runs out of memory (the message of an OutOfMemoryError). */
+export const OOM_HINT =
+  'Use a smaller --batch-size, or --grad-cache-chunk N to embed the batch N samples at a time (the same loss in a fraction of the memory), or a backend without the limit (native).';
 
 /** Demo length by backend: ~3–4 minutes on 2 CPU cores with native kernels; wasm / cpu are ~10× slower. */
 export const DEMO_STEPS = { fast: 800, slow: 200 } as const;
@@ -402,6 +406,8 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
         let stats;
         try {
           stats = await trainer.step(inputs);
+        } catch (error) {
+          throw asOutOfMemory(error, backend.name, OOM_HINT) ?? error;
         } finally {
           disposeBatch(tf, inputs);
         }

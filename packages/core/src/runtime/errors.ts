@@ -6,6 +6,7 @@ export const RuntimeErrorCode = {
   BackendUnavailable: 'E_BACKEND_UNAVAILABLE',
   WeightImport: 'E_WEIGHT_IMPORT',
   Checkpoint: 'E_CHECKPOINT',
+  OutOfMemory: 'E_OUT_OF_MEMORY',
 } as const;
 
 /**
@@ -43,6 +44,44 @@ export class BackendUnavailableError extends OmniError {
     this.reason = reason;
     this.hint = hint;
   }
+}
+
+/**
+ * A training or inference step ran out of memory on `backend` (`what`: the engine's own words, e.g.
+ * WebAssembly's `Aborted()` when its 4 GB heap is full); `hint` says what to change.
+ */
+export class OutOfMemoryError extends OmniError {
+  readonly backend: string;
+  readonly what: string;
+  readonly hint: string;
+
+  constructor(backend: string, what: string, hint: string, options?: ErrorOptions) {
+    super(RuntimeErrorCode.OutOfMemory, `Out of memory on backend ${JSON.stringify(backend)} (${what}). ${hint}`, { backend, what, hint }, options);
+    this.backend = backend;
+    this.what = what;
+    this.hint = hint;
+  }
+}
+
+/** WebAssembly's heap limit: tfjs-backend-wasm is a wasm32 module. */
+const WASM_HEAP = '4 GB';
+
+/**
+ * `error` as an OutOfMemoryError when it is one in disguise — WebAssembly's `Aborted()` (what
+ * tfjs-backend-wasm throws when its heap cannot grow; the module is unusable afterwards) or a
+ * JavaScript allocation failure (`Array buffer allocation failed`, `Invalid typed array length`) —
+ * else undefined. `hint` is appended to the message (callers name their own options).
+ */
+export function asOutOfMemory(error: unknown, backend: string, hint: string): OutOfMemoryError | undefined {
+  if (error instanceof OutOfMemoryError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (backend === 'wasm' && /^Aborted\(|Cannot enlarge memory|Out of memory/i.test(message)) {
+    return new OutOfMemoryError(backend, `WebAssembly's heap, at most ${WASM_HEAP}, is full: ${message.split('.')[0]}`, hint, { cause: error });
+  }
+  if (error instanceof RangeError && /Array buffer allocation failed|Invalid typed array length/.test(message)) {
+    return new OutOfMemoryError(backend, message, hint, { cause: error });
+  }
+  return undefined;
 }
 
 /**
