@@ -700,6 +700,25 @@ function stageFn(name: string, rows: number, threads: number, from: 'qkv' | 'dy'
   }`;
 }
 
+/**
+ * The opening of a tiled program's main(): thread (ty, tx) with `cols` threads a row, the head (b, h)
+ * of workgroup y, the first row `row0` of workgroup x's block of `rows`, N, and the loop bound `bound`
+ * = `boundExpr`, made workgroup-uniform through `${bound}Shared` (which the program declares).
+ */
+function tiledPrologue(cols: number, rows: number, row0: string, bound: string, boundExpr: string): string {
+  return `
+    let t = i32(localId.x);
+    let tx = t % ${cols};
+    let ty = t / ${cols};
+    let bh = i32(workgroupId.y);
+    let b = bh / uniforms.heads;
+    let h = bh - b * uniforms.heads;
+    let ${row0} = i32(workgroupId.x) * ${rows};
+    let N = uniforms.seqLen;
+    if (t == 0) { ${bound}Shared = ${boundExpr}; }
+    let ${bound} = workgroupUniformLoad(&${bound}Shared);`;
+}
+
 /** Checks the head dim of a tiled attention program. */
 function assertTiledHeadDim(s: AttentionShape): void {
   if (s.headDim !== TILED_ATTN_HEAD_DIM) throw new Error(`tiled attention needs head dim ${TILED_ATTN_HEAD_DIM}, got ${s.headDim}`);
@@ -731,17 +750,7 @@ export function attentionTiledProgram(s: AttentionShape): Program {
   var<workgroup> redL : array<vec4<f32>, 16 * PV>;
   var<workgroup> kEndShared : i32;
   ${stageFn('stage', TQ, 128, 'qkv')}
-  fn main() {
-    let t = i32(localId.x);
-    let tx = t % 16;
-    let ty = t / 16;
-    let bh = i32(workgroupId.y);
-    let b = bh / uniforms.heads;
-    let h = bh - b * uniforms.heads;
-    let q0 = i32(workgroupId.x) * ${TQ};
-    let N = uniforms.seqLen;
-    if (t == 0) { kEndShared = ${skip ? `min(N, q0 + ${TQ})` : 'N'}; }
-    let kEnd = workgroupUniformLoad(&kEndShared);
+  fn main() {${tiledPrologue(16, TQ, 'q0', 'kEnd', skip ? `min(N, q0 + ${TQ})` : 'N')}
     stage(&Qs, t, b, h, 0, q0);
     var m = vec4<f32>(${NEG});
     var l = vec4<f32>(0.0);
@@ -873,17 +882,7 @@ export function attentionTiledGradQProgram(s: AttentionShape): Program {
   ${stageFn('stageOwn', BQ, 64, 'qkv')}
   ${stageFn('stageOwnDy', BQ, 64, 'dy')}
   ${stageFn('stageTile', BT, 64, 'qkv')}
-  fn main() {
-    let t = i32(localId.x);
-    let tx = t % 8;
-    let ty = t / 8;
-    let bh = i32(workgroupId.y);
-    let b = bh / uniforms.heads;
-    let h = bh - b * uniforms.heads;
-    let q0 = i32(workgroupId.x) * ${BQ};
-    let N = uniforms.seqLen;
-    if (t == 0) { kEndShared = ${skip ? `min(N, q0 + ${BQ})` : 'N'}; }
-    let kEnd = workgroupUniformLoad(&kEndShared);
+  fn main() {${tiledPrologue(8, BQ, 'q0', 'kEnd', skip ? `min(N, q0 + ${BQ})` : 'N')}
     stageOwn(&Qs, t, b, h, 0, q0);
     stageOwnDy(&dOs, t, b, h, 0, q0);
     var lse : vec4<f32>;
@@ -954,17 +953,7 @@ export function attentionTiledGradKVProgram(s: AttentionShape): Program {
   ${stageFn('stageOwn', BQ, 64, 'qkv')}
   ${stageFn('stageTile', BT, 64, 'qkv')}
   ${stageFn('stageTileDy', BT, 64, 'dy')}
-  fn main() {
-    let t = i32(localId.x);
-    let tx = t % 8;
-    let ty = t / 8;
-    let bh = i32(workgroupId.y);
-    let b = bh / uniforms.heads;
-    let h = bh - b * uniforms.heads;
-    let k0 = i32(workgroupId.x) * ${BQ};
-    let N = uniforms.seqLen;
-    if (t == 0) { qStartShared = ${skip ? `(k0 / ${BT}) * ${BT}` : '0'}; }
-    let qStart = workgroupUniformLoad(&qStartShared);
+  fn main() {${tiledPrologue(8, BQ, 'k0', 'qStart', skip ? `(k0 / ${BT}) * ${BT}` : '0')}
     stageOwn(&Ks, t, b, h, 1, k0);
     stageOwn(&Vs, t, b, h, 2, k0);
     ${four((r) => `var dk${r}0 = vec4<f32>(0.0);\n    var dk${r}1 = vec4<f32>(0.0);\n    var dv${r}0 = vec4<f32>(0.0);\n    var dv${r}1 = vec4<f32>(0.0);`)}
