@@ -97,6 +97,26 @@ describeBackends('lean backprop', () => {
     expect(tf.memory().numTensors, 'tensors left behind').toBe(tensorsBefore);
   });
 
+  it('keeps a saved tensor that a gradient function hands back as the gradient itself', async () => {
+    // h(u) = 2u whose "gradient" is the saved u (not the derivative: a legal custom gradient all the same)
+    const h = tf.customGrad(((u: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([u]);
+      return { value: tf.mul(u, 2), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => [saved[0]!] };
+    }) as never) as unknown as (u: tf.Tensor) => tf.Tensor;
+    const w = tf.variable(tf.tensor1d([0.1, 0.2, 0.3]));
+    const loss = () => tf.sum(tf.square(h(tf.exp(w)))) as tf.Scalar;
+    const run = async () => {
+      const { value, grads } = tf.variableGrads(loss, [w]);
+      const out = Array.from(await grads[w.name]!.data());
+      tf.dispose([value, ...Object.values(grads)]);
+      return out;
+    };
+    const lean = await run();
+    expect(lean).toEqual(await withTfjsGradients(run));
+    expect(lean.map((v) => Math.round(v * 1e4) / 1e4)).toEqual([0.1, 0.2, 0.3].map((v) => Math.round(Math.exp(2 * v) * 1e4) / 1e4)); // e^w · e^w
+    w.dispose();
+  });
+
   it('leaves a dy the caller passed alone, keeps second-order gradients right, and keeps TensorFlow.js’ errors', async () => {
     const before = tf.memory().numTensors;
     const x = tf.tensor1d([1, 2, 3]);

@@ -113,10 +113,11 @@ function leanGradients(engine: EngineLike, original: Gradients): Gradients {
         }
         // no node before this one reads the gradients of its outputs, nor its saved tensors
         for (const o of node.outputs) if (!keep.has(o.id)) grads.delete(o.id);
-        for (const t of node.saved ?? []) t.dispose();
+        // (a gradient function may hand back a saved tensor itself as a gradient: that one stays)
+        for (const t of node.saved ?? []) if (!grads.holds(t)) t.dispose();
       }
       const result = xs.map((x) => grads.get(x.id)!);
-      for (const node of tape) for (const t of node.saved ?? []) t.dispose();
+      for (const node of tape) for (const t of node.saved ?? []) if (!grads.holds(t)) t.dispose();
       engine.state.activeTape = null;
       return { value: y, grads: result };
     });
@@ -150,9 +151,14 @@ class GradientMap {
     if (this.unhold(t)) t.dispose();
   }
 
+  /** Whether some id holds `t` as its gradient. */
+  holds(t: tf.Tensor): boolean {
+    return this.holders.has(t);
+  }
+
   /** Disposes `t` (a gradient just replaced by a sum) unless some id still holds it. */
   release(t: tf.Tensor): void {
-    if (!this.holders.has(t)) t.dispose();
+    if (!this.holds(t)) t.dispose();
   }
 
   /** One holder fewer; true when none is left. */
