@@ -796,8 +796,8 @@ export function webgpuDirectDispatches(): number {
 
 /**
  * AdamW as one dispatch that binds p, m and v read-write (`ADAMW_ONE_DISPATCH_WGSL`) — tfjs programs
- * have a single writable output, hence three dispatches otherwise (37% of a ViT-S step's dispatches,
- * each ≈ 70 µs of host time on the GPU machine). Recorded into tfjs' own command encoder and compute
+ * have a single writable output, hence three dispatches otherwise (37% of a ViT-S step's dispatches;
+ * g, m and v were read twice). Recorded into tfjs' own command encoder and compute
  * pass, with the buffers marked as in use until the submit (so tfjs neither frees nor recycles them
  * earlier) and tfjs' submit batching kept. False (nothing done) where the backend lacks what it needs,
  * while tfjs is timing kernels (tf.profile), or with OMNITOK_WEBGPU_ADAMW=programs.
@@ -845,8 +845,8 @@ function adamWOneDispatch(backend: unknown, p: tf.Tensor, g: tf.Tensor, m: tf.Te
 }
 
 /**
- * AdamW on p, m, v in place: one dispatch (`adamWOneDispatch`), or where that cannot run three
- * dispatches, that write into the variables' own buffers (no new buffers, no disposals). A variable whose buffer another tensor shares (a clone, the tensor it was
+ * AdamW on p, m, v in place, writing the variables' own buffers (no new buffers, no disposals): one
+ * dispatch (`adamWOneDispatch`), or three one-output programs where that one cannot run. A variable whose buffer another tensor shares (a clone, the tensor it was
  * created from) or that is not stored as float32 first gets a float32 copy of its own (`assign`), so
  * that other tensor keeps its values. Call inside a tidy (the copies are intermediates).
  */
