@@ -846,9 +846,10 @@ function adamWOneDispatch(backend: unknown, p: tf.Tensor, g: tf.Tensor, m: tf.Te
 
 /**
  * AdamW on p, m, v in place, writing the variables' own buffers (no new buffers, no disposals): one
- * dispatch (`adamWOneDispatch`), or three one-output programs where that one cannot run. A variable whose buffer another tensor shares (a clone, the tensor it was
- * created from) or that is not stored as float32 first gets a float32 copy of its own (`assign`), so
- * that other tensor keeps its values. Call inside a tidy (the copies are intermediates).
+ * dispatch (`adamWOneDispatch`), or three one-output programs where that one cannot run. A variable
+ * whose buffer another tensor shares (a clone, the tensor it was created from) or that is not stored as
+ * float32 first gets a float32 copy of its own (`assign`), so that other tensor keeps its values. Call
+ * inside a tidy (the copies are intermediates).
  */
 export function adamWInPlace(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, guard: tf.Tensor, h: Record<string, number>): void {
   const backend = tf.backend();
