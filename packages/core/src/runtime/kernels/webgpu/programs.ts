@@ -719,6 +719,32 @@ function tiledPrologue(cols: number, rows: number, row0: string, bound: string, 
     let ${bound} = workgroupUniformLoad(&${bound}Shared);`;
 }
 
+/**
+ * The per-thread dot products of the tiled programs: for the thread's four own rows (r) and two tile
+ * rows (A = tx, B = tx + `second`), the products of own rows `own` with tile rows `tile` over Dh,
+ * accumulated as vec4 (8 vec4 FMA chains), summed into sA / sB (vec4 over r).
+ */
+function tiledDots(name: string, own: string, tile: string, second: number): string {
+  return `
+      ${four((r) => `var ${name}a${r} = vec4<f32>(0.0);\n      var ${name}b${r} = vec4<f32>(0.0);`)}
+      for (var c = 0; c < ${SV - 1}; c = c + 1) {
+        let ta = ${tile}[tx * SV + c];
+        let tb = ${tile}[(tx + ${second}) * SV + c];
+        ${four((r) => `let o${r} = ${own}[(ty * 4 + ${r}) * SV + c];\n        ${name}a${r} = fma(o${r}, ta, ${name}a${r});\n        ${name}b${r} = fma(o${r}, tb, ${name}b${r});`)}
+      }
+      let ${name}A = vec4<f32>(${[0, 1, 2, 3].map((r) => `dot(${name}a${r}, vec4<f32>(1.0))`).join(', ')});
+      let ${name}B = vec4<f32>(${[0, 1, 2, 3].map((r) => `dot(${name}b${r}, vec4<f32>(1.0))`).join(', ')});`;
+}
+
+/** WGSL: writes a vec4 to result[o … o + 3] (the binding is a flat array<f32>). */
+const STORE4 = `
+  fn store4(o : i32, y : vec4<f32>) {
+    result[o] = y.x;
+    result[o + 1] = y.y;
+    result[o + 2] = y.z;
+    result[o + 3] = y.w;
+  }`;
+
 /** Checks the head dim of a tiled attention program. */
 function assertTiledHeadDim(s: AttentionShape): void {
   if (s.headDim !== TILED_ATTN_HEAD_DIM) throw new Error(`tiled attention needs head dim ${TILED_ATTN_HEAD_DIM}, got ${s.headDim}`);
@@ -750,6 +776,7 @@ export function attentionTiledProgram(s: AttentionShape): Program {
   var<workgroup> redL : array<vec4<f32>, 16 * PV>;
   var<workgroup> kEndShared : i32;
   ${stageFn('stage', TQ, 128, 'qkv')}
+  ${STORE4}
   fn main() {${tiledPrologue(16, TQ, 'q0', 'kEnd', skip ? `min(N, q0 + ${TQ})` : 'N')}
     stage(&Qs, t, b, h, 0, q0);
     var m = vec4<f32>(${NEG});
@@ -758,17 +785,12 @@ export function attentionTiledProgram(s: AttentionShape): Program {
     for (var k0 = 0; k0 < kEnd; k0 = k0 + ${TK}) {
       stage(&KVs, t, b, h, 1, k0);
       workgroupBarrier();
-      ${four((r) => `var sa${r} = vec4<f32>(0.0);\n      var sb${r} = vec4<f32>(0.0);`)}
-      for (var c = 0; c < ${s.headDim / 4}; c = c + 1) {
-        let ka = KVs[tx * SV + c];
-        let kb = KVs[(tx + 16) * SV + c];
-        ${four((r) => `let q${r} = Qs[(ty * 4 + ${r}) * SV + c];\n        sa${r} = fma(q${r}, ka, sa${r});\n        sb${r} = fma(q${r}, kb, sb${r});`)}
-      }
+      ${tiledDots('s', 'Qs', 'KVs', 16)}
       let ja = k0 + tx;
       let jb = ja + 16;
       var sca : vec4<f32>;
       var scb : vec4<f32>;
-      ${four((r, c) => `sca.${c} = select(${NEG}, maskedScore(dot(sa${r}, vec4<f32>(1.0)), b, q0 + ty * 4 + ${r}, ja), ja < N);\n      scb.${c} = select(${NEG}, maskedScore(dot(sb${r}, vec4<f32>(1.0)), b, q0 + ty * 4 + ${r}, jb), jb < N);`)}
+      ${four((r, c) => `sca.${c} = select(${NEG}, maskedScore(sA.${c}, b, q0 + ty * 4 + ${r}, ja), ja < N);\n      scb.${c} = select(${NEG}, maskedScore(sB.${c}, b, q0 + ty * 4 + ${r}, jb), jb < N);`)}
       redM[tx * PV + ty] = max(sca, scb);
       workgroupBarrier();
       stage(&KVs, t, b, h, 2, k0);
@@ -798,9 +820,7 @@ export function attentionTiledProgram(s: AttentionShape): Program {
       (r, c) => `{
       let i = q0 + ty * 4 + ${r};
       if (i < N) {
-        let o = oIndex(b, i, h) + tx * 4;
-        let y = acc${r} / l.${c};
-        result[o] = y.x; result[o + 1] = y.y; result[o + 2] = y.z; result[o + 3] = y.w;
+        store4(oIndex(b, i, h) + tx * 4, acc${r} / l.${c});
         if (tx == 0) { result[uniforms.lseBase + bh * N + i] = m.${c} + log(l.${c}); }
       }
     }`,
@@ -825,23 +845,6 @@ const BPV = BQ / 4 + 1; // vec4 stride of a tile row of P / dS
 /** Workgroup memory of the tiled backward's programs in bytes (dK/dV's: own K, V blocks, walked Q, dO tiles, Pᵀ, dSᵀ, lse, Δ). */
 export const TILED_ATTN_GRAD_WORKGROUP_BYTES = 16 * (2 * (BQ + BT) * SV + 2 * BT * BPV) + 8 * BT + 4;
 
-/**
- * The per-thread part shared by both tiled backward programs: for the thread's four own rows (r) and
- * two tile rows (A = tx, B = tx + 8), the dot products of own rows `own` with tile rows `tile` over
- * Dh, accumulated as vec4 (8 vec4 FMA chains), summed into sA / sB (vec4 over r).
- */
-function tiledDots(name: string, own: string, tile: string): string {
-  return `
-      ${four((r) => `var ${name}a${r} = vec4<f32>(0.0);\n      var ${name}b${r} = vec4<f32>(0.0);`)}
-      for (var c = 0; c < ${SV - 1}; c = c + 1) {
-        let ta = ${tile}[tx * SV + c];
-        let tb = ${tile}[(tx + 8) * SV + c];
-        ${four((r) => `let o${r} = ${own}[(ty * 4 + ${r}) * SV + c];\n        ${name}a${r} = fma(o${r}, ta, ${name}a${r});\n        ${name}b${r} = fma(o${r}, tb, ${name}b${r});`)}
-      }
-      let ${name}A = vec4<f32>(${[0, 1, 2, 3].map((r) => `dot(${name}a${r}, vec4<f32>(1.0))`).join(', ')});
-      let ${name}B = vec4<f32>(${[0, 1, 2, 3].map((r) => `dot(${name}b${r}, vec4<f32>(1.0))`).join(', ')});`;
-}
-
 function tiledGradProgram(s: AttentionShape, key: string, body: string): Program {
   assertTiledHeadDim(s);
   return {
@@ -855,6 +858,7 @@ function tiledGradProgram(s: AttentionShape, key: string, body: string): Program
     getUserCode: () => `${attnCommon(s)}
   const SV = ${SV};
   const PV = ${BPV};
+  ${STORE4}
   ${body}`,
   };
 }
@@ -893,8 +897,8 @@ export function attentionTiledGradQProgram(s: AttentionShape): Program {
       stageTile(&Ks, t, b, h, 1, k0);
       stageTile(&Vs, t, b, h, 2, k0);
       workgroupBarrier();
-      ${tiledDots('s', 'Qs', 'Ks')}
-      ${tiledDots('g', 'dOs', 'Vs')}
+      ${tiledDots('s', 'Qs', 'Ks', 8)}
+      ${tiledDots('g', 'dOs', 'Vs', 8)}
       let ja = k0 + tx;
       let jb = ja + 8;
       var pA : vec4<f32>;
@@ -916,10 +920,8 @@ export function attentionTiledGradQProgram(s: AttentionShape): Program {
       let i = q0 + ty * 4 + ${r};
       if (i < N) {
         let o = qkvIndex(b, i, 0, h) + tx * 4;
-        let y0 = dq${r}0 * uniforms.scale;
-        let y1 = dq${r}1 * uniforms.scale;
-        result[o] = y0.x; result[o + 1] = y0.y; result[o + 2] = y0.z; result[o + 3] = y0.w;
-        result[o + 32] = y1.x; result[o + 33] = y1.y; result[o + 34] = y1.z; result[o + 35] = y1.w;
+        store4(o, dq${r}0 * uniforms.scale);
+        store4(o + 32, dq${r}1 * uniforms.scale);
       }
     }`,
     )}
@@ -966,8 +968,8 @@ export function attentionTiledGradKVProgram(s: AttentionShape): Program {
         Ds[t] = stats[row + 1];
       }
       workgroupBarrier();
-      ${tiledDots('s', 'Ks', 'Qs')}
-      ${tiledDots('g', 'Vs', 'dOs')}
+      ${tiledDots('s', 'Ks', 'Qs', 8)}
+      ${tiledDots('g', 'Vs', 'dOs', 8)}
       let ia = i0 + tx;
       let ib = ia + 8;
       var pA : vec4<f32>;
@@ -995,12 +997,10 @@ export function attentionTiledGradKVProgram(s: AttentionShape): Program {
       if (j < N) {
         let ok = qkvIndex(b, j, 1, h) + tx * 4;
         let ov = qkvIndex(b, j, 2, h) + tx * 4;
-        let k0s = dk${r}0 * uniforms.scale;
-        let k1s = dk${r}1 * uniforms.scale;
-        result[ok] = k0s.x; result[ok + 1] = k0s.y; result[ok + 2] = k0s.z; result[ok + 3] = k0s.w;
-        result[ok + 32] = k1s.x; result[ok + 33] = k1s.y; result[ok + 34] = k1s.z; result[ok + 35] = k1s.w;
-        result[ov] = dv${r}0.x; result[ov + 1] = dv${r}0.y; result[ov + 2] = dv${r}0.z; result[ov + 3] = dv${r}0.w;
-        result[ov + 32] = dv${r}1.x; result[ov + 33] = dv${r}1.y; result[ov + 34] = dv${r}1.z; result[ov + 35] = dv${r}1.w;
+        store4(ok, dk${r}0 * uniforms.scale);
+        store4(ok + 32, dk${r}1 * uniforms.scale);
+        store4(ov, dv${r}0);
+        store4(ov + 32, dv${r}1);
       }
     }`,
     )}
