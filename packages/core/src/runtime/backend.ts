@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors/index.js';
 import { BackendUnavailableError } from './errors.js';
 import { type Kernels, registerNativeBackend } from './kernels/native-backend.js';
 import { registerWebgpuKernels, tuneWebgpuBackend } from './kernels/webgpu/webgpu-kernels.js';
+import { envVar } from './env.js';
 import { installLeanBackprop } from './lean-backprop.js';
 
 /**
@@ -168,7 +169,7 @@ interface GpuLike {
  * name), `backend=vulkan`.
  */
 export function dawnFlags(): string[] {
-  const raw = typeof process !== 'undefined' ? process.env.OMNITOK_DAWN_FLAGS : undefined;
+  const raw = envVar('OMNITOK_DAWN_FLAGS');
   return raw ? raw.split(';').map((f) => f.trim()).filter(Boolean) : [];
 }
 

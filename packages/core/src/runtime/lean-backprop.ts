@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { envVar } from './env.js';
 
 /*
  * TensorFlow.js' `engine.gradients` (behind tf.grads, tf.variableGrads, tf.valueAndGrads) keeps every
@@ -44,7 +45,7 @@ type Gradients = (f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGr
 export function installLeanBackprop(): boolean {
   const engine = tf.engine() as unknown as EngineLike;
   if (engine.omnitokLean) return true;
-  if (typeof process !== 'undefined' && process.env.OMNITOK_LEAN_BACKPROP === '0') return false;
+  if (envVar('OMNITOK_LEAN_BACKPROP') === '0') return false;
   if (typeof engine.gradients !== 'function' || typeof engine.scopedRun !== 'function' || !engine.state) return false;
   const original = engine.gradients;
   engine.gradients = leanGradients(engine, original);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { envVar } from '../../env.js';
 import { attentionWithCustomGrad, type AttentionBody } from '../attention-grad.js';
 import type { AdamWHyper } from '../fused-ops.js';
 import {
@@ -19,7 +20,6 @@ import {
   WG_LAYER_NORM_GRAD_X,
   WG_LAYER_NORM_STATS,
   webgpuKernelsActive,
-  webgpuEnv,
   adamWInPlace,
 } from './webgpu-kernels.js';
 
@@ -105,7 +105,7 @@ export function webgpuStepGuard(grads: readonly tf.Tensor[], loss: tf.Tensor, cl
 export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.Tensor | undefined, causal: boolean): tf.Tensor {
   const body: AttentionBody = (qs, ms, save) => {
     const inputs: Record<string, tf.Tensor> = ms ? { qkv: qs, mask: ms } : { qkv: qs };
-    if (webgpuEnv('OMNITOK_WEBGPU_ATTN_FWD') === 'gemm') {
+    if (envVar('OMNITOK_WEBGPU_ATTN_FWD') === 'gemm') {
       // S, P and O by GEMMs; P kept, so the backward skips S = QKᵀ and the probabilities
       const [out, probs] = tf.engine().runKernel(WG_ATTENTION_GEMM, inputs as never, { heads, causal } as never) as unknown as [tf.Tensor, tf.Tensor];
       save([qs, out, probs]);
@@ -159,7 +159,7 @@ function sumSquaresPartials(tensors: readonly tf.Tensor[]): tf.Tensor {
  * and the column sums separately, the previous way — kept for measuring one against the other).
  */
 export function webgpuWeightBiasGrad(x: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tensor, tf.Tensor] | undefined {
-  if (webgpuEnv('OMNITOK_WEBGPU_BIAS_GRAD') === 'separate') return undefined;
+  if (envVar('OMNITOK_WEBGPU_BIAS_GRAD') === 'separate') return undefined;
   return tf.engine().runKernel(WG_WEIGHT_BIAS_GRAD, { x, dy } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
 }
 

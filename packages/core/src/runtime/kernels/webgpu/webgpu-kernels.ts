@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { envVar } from '../../env.js';
 import { matMulDims } from '../matmul-dims.js';
 import {
   ADAMW_OUT,
@@ -86,10 +87,6 @@ const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const ints = (...xs: number[]): Uniforms => xs.map((x) => ({ type: 'int32', data: [x] }));
 const floats = (...xs: number[]): Uniforms => xs.map((x) => ({ type: 'float32', data: [x] }));
 
-/** An OMNITOK_WEBGPU_* switch from the environment (undefined outside Node). */
-export function webgpuEnv(name: string): string | undefined {
-  return typeof process !== 'undefined' ? process.env[name] : undefined;
-}
 
 /** Workgroups a GEMM should launch to fill a large GPU about twice (H100: 132 SMs, 2 workgroups each). */
 const TARGET_WORKGROUPS = 512;
@@ -117,8 +114,8 @@ export interface MatMulPlan {
  */
 export function planMatMul(m: number, n: number, k: number, batch: number): MatMulPlan {
   const tiles = (t: MatMulTile) => Math.ceil(m / (16 * t.rm)) * Math.ceil(n / (16 * t.rn)) * batch;
-  const big = webgpuEnv('OMNITOK_WEBGPU_MATMUL_VARIANT') === 'scalar' ? TILE_128 : TILE_128V;
-  const forced = FORCED_TILES[webgpuEnv('OMNITOK_WEBGPU_MATMUL_TILE') ?? ''];
+  const big = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT') === 'scalar' ? TILE_128 : TILE_128V;
+  const forced = FORCED_TILES[envVar('OMNITOK_WEBGPU_MATMUL_TILE') ?? ''];
   let tile: MatMulTile;
   if (forced) tile = forced;
   else if (tiles(big) >= TARGET_WORKGROUPS) tile = big;
@@ -126,7 +123,7 @@ export function planMatMul(m: number, n: number, k: number, batch: number): MatM
   else tile = TILE_64;
   const count = tiles(tile);
   let splits = 1;
-  const splitEnv = webgpuEnv('OMNITOK_WEBGPU_SPLITK');
+  const splitEnv = envVar('OMNITOK_WEBGPU_SPLITK');
   const forcedSplits = Number(splitEnv);
   if (splitEnv === '0') splits = 1;
   else if (forcedSplits > 1) splits = forcedSplits;
@@ -176,7 +173,7 @@ function gemmUniforms(g: GemmCall): Uniforms {
 function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transA: boolean, transB: boolean, g: Omit<GemmCall, 'kChunk' | 'splitStride'>): void {
   // small products (attention's N × N per head): the 64-tile wastes less on edges;
   // OMNITOK_WEBGPU_ATTN_TILE=64v reads its operands as vec4 (for the GPU sweep)
-  const small = webgpuEnv('OMNITOK_WEBGPU_ATTN_TILE') === '64v' ? TILE_64V : TILE_64;
+  const small = envVar('OMNITOK_WEBGPU_ATTN_TILE') === '64v' ? TILE_64V : TILE_64;
   const tile = g.m * g.n <= 256 * 256 ? small : planMatMul(g.m, g.n, g.k, g.batch).tile;
   const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
   runF32(backend, matMulProgram([...out.shape], g.batch, g.m, g.n, transA, transB, false, tile), [a, b], gemmUniforms(call), out);
@@ -336,7 +333,7 @@ FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
  * tfjs asks for the adapter's maximum, 32 KiB or more on every adapter we know; WebGPU's default is 16).
  */
 function tiledAttention(backend: unknown, s: AttentionShape, env: 'OMNITOK_WEBGPU_ATTN_FWD' | 'OMNITOK_WEBGPU_ATTN_BWD'): boolean {
-  if (webgpuEnv(env) !== 'tiled' || s.headDim !== TILED_ATTN_HEAD_DIM) return false;
+  if (envVar(env) !== 'tiled' || s.headDim !== TILED_ATTN_HEAD_DIM) return false;
   const limit = (backend as { device?: { limits?: { maxComputeWorkgroupStorageSize?: number } } }).device?.limits?.maxComputeWorkgroupStorageSize ?? 16384;
   return limit >= (env === 'OMNITOK_WEBGPU_ATTN_FWD' ? TILED_ATTN_WORKGROUP_BYTES : TILED_ATTN_GRAD_WORKGROUP_BYTES);
 }
@@ -394,7 +391,7 @@ FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
   if (probs) return attentionGradFromProbs(b, s, qkv!, dy!, out!, probs);
   const stats = runF32(b, attentionDeltaProgram(s), [dy!, out!, lse!], u);
   const tiled = tiledAttention(backend, s, 'OMNITOK_WEBGPU_ATTN_BWD');
-  if (tiled || webgpuEnv('OMNITOK_WEBGPU_ATTN_BWD') === 'flash') {
+  if (tiled || envVar('OMNITOK_WEBGPU_ATTN_BWD') === 'flash') {
     // two programs write disjoint columns of one dqkv: dQ, then dK | dV
     const dqkv = b.makeTensorInfo([...qkv!.shape], 'float32');
     runF32(b, tiled ? attentionTiledGradQProgram(s) : attentionGradQProgram(s), withMask([qkv!, dy!, stats]), u, dqkv);
@@ -530,7 +527,7 @@ let softwareAdapter = false;
 
 /** OMNITOK_WEBGPU_UNROLL=1/0 forces it; by default unrolled except on software adapters (lavapipe). */
 function unrollLoops(): boolean {
-  const env = webgpuEnv('OMNITOK_WEBGPU_UNROLL');
+  const env = envVar('OMNITOK_WEBGPU_UNROLL');
   return env === '1' ? true : env === '0' ? false : !softwareAdapter;
 }
 
@@ -573,7 +570,7 @@ export function setWebgpuKernels(on: boolean): void {
  */
 export function registerWebgpuKernels(options: { softwareAdapter?: boolean } = {}): void {
   softwareAdapter = Boolean(options.softwareAdapter);
-  const env = webgpuEnv('OMNITOK_WEBGPU_KERNELS');
+  const env = envVar('OMNITOK_WEBGPU_KERNELS');
   setWebgpuKernels(env !== '0');
 }
 
@@ -614,9 +611,9 @@ export function tuneWebgpuBackend(backend: unknown): void {
       return true;
     },
   });
-  const batch = Number(webgpuEnv('OMNITOK_WEBGPU_SUBMIT_BATCH'));
+  const batch = Number(envVar('OMNITOK_WEBGPU_SUBMIT_BATCH'));
   if (Number.isInteger(batch) && batch > 0) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
-  if (webgpuEnv('OMNITOK_WEBGPU_BIND_GROUP_CACHE') !== '0') {
+  if (envVar('OMNITOK_WEBGPU_BIND_GROUP_CACHE') !== '0') {
     stableUniformBuffers(backend);
     cacheBindGroups((backend as { device?: BindGroupDevice }).device);
   }
@@ -804,7 +801,7 @@ export function webgpuDirectDispatches(): number {
  */
 function adamWOneDispatch(backend: unknown, p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, guard: tf.Tensor, u: Uniforms): boolean {
   const b = backend as RawDispatchBackend;
-  if (webgpuEnv('OMNITOK_WEBGPU_ADAMW') === 'programs') return false;
+  if (envVar('OMNITOK_WEBGPU_ADAMW') === 'programs') return false;
   if (!b.device || !b.tensorMap || !b.commandQueueOwnedIds || typeof b.uploadToGPU !== 'function' || typeof b.ensureCommandEncoderReady !== 'function') return false;
   if (typeof b.endComputePassEncoder !== 'function' || typeof b.submitQueue !== 'function' || typeof b.makeUniforms !== 'function' || b.activeTimers != null) return false;
   const size = p.size;
