@@ -77,8 +77,7 @@ function leanGradients(engine: EngineLike, original: Gradients): Gradients {
     const filtered = filteredNodes(tape, xs, y);
     if (!allowNoGradients && filtered.length === 0 && xs.length > 0) {
       // (TensorFlow.js leaves y and the tape's saved tensors behind here)
-      for (const node of tape) for (const t of node.saved ?? []) t.dispose();
-      engine.state.activeTape = null;
+      closeTape(engine, tape, () => false);
       y.dispose();
       throw new Error('Cannot compute gradient of y=f(x) with respect to x. Make sure that the f you passed encloses all operations that lead from x to y.');
     }
@@ -118,11 +117,16 @@ function leanGradients(engine: EngineLike, original: Gradients): Gradients {
         for (const t of node.saved ?? []) if (!grads.holds(t)) t.dispose();
       }
       const result = xs.map((x) => grads.get(x.id)!);
-      for (const node of tape) for (const t of node.saved ?? []) if (!grads.holds(t)) t.dispose();
-      engine.state.activeTape = null;
+      closeTape(engine, tape, (t) => grads.holds(t));
       return { value: y, grads: result };
     });
   };
+}
+
+/** Disposes what the tape's nodes saved (but the tensors `held` as results) and drops the tape. */
+function closeTape(engine: EngineLike, tape: TapeNode[], held: (t: tf.Tensor) => boolean): void {
+  for (const node of tape) for (const t of node.saved ?? []) if (!held(t)) t.dispose();
+  engine.state.activeTape = null;
 }
 
 /**
