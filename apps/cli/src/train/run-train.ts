@@ -100,7 +100,7 @@ export interface TrainResult {
 }
 
 /** What to change when a step runs out of memory (the message of an OutOfMemoryError). */
-export const OOM_HINT =
+const OOM_HINT =
   'Use a smaller --batch-size, or --grad-cache-chunk N to embed the batch N samples at a time (the same loss in a fraction of the memory), or a backend without the limit (native).';
 
 /** Demo length by backend: ~3–4 minutes on 2 CPU cores with native kernels; wasm / cpu are ~10× slower. */
