@@ -70,4 +70,22 @@ describe('dawnFlags', () => {
       else process.env.OMNITOK_DAWN_FLAGS = before;
     }
   });
+
+  it('adds the toggles subgroup matrices need with OMNITOK_WEBGPU_MATMUL=f16, merged into a given enable-dawn-features', () => {
+    const before = [process.env.OMNITOK_DAWN_FLAGS, process.env.OMNITOK_WEBGPU_MATMUL] as const;
+    try {
+      delete process.env.OMNITOK_DAWN_FLAGS;
+      process.env.OMNITOK_WEBGPU_MATMUL = 'f16-emulated';
+      expect(dawnFlags()).toEqual([]);
+      process.env.OMNITOK_WEBGPU_MATMUL = 'f16';
+      expect(dawnFlags()).toEqual(['enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model']);
+      process.env.OMNITOK_DAWN_FLAGS = 'adapter=NVIDIA;enable-dawn-features=skip_validation,allow_unsafe_apis';
+      expect(dawnFlags()).toEqual(['adapter=NVIDIA', 'enable-dawn-features=skip_validation,allow_unsafe_apis,use_vulkan_memory_model']);
+    } finally {
+      for (const [name, value] of [['OMNITOK_DAWN_FLAGS', before[0]], ['OMNITOK_WEBGPU_MATMUL', before[1]]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
 });

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import { BackendUnavailableError } from './errors.js';
 import { type Kernels, registerNativeBackend } from './kernels/native-backend.js';
-import { registerWebgpuKernels, tuneWebgpuBackend } from './kernels/webgpu/webgpu-kernels.js';
+import { noteWebgpuAdapter, registerWebgpuKernels, setWebgpuMatmulPrecision, tuneWebgpuBackend, type MatmulPrecision } from './kernels/webgpu/webgpu-kernels.js';
 import { envVar } from './env.js';
 import { installLeanBackprop } from './lean-backprop.js';
 
@@ -157,8 +157,46 @@ async function initTensorflow(load: (s: string) => Promise<unknown>): Promise<Om
   throw new BackendUnavailableError('tensorflow', failures.join('; '), TENSORFLOW_HINT);
 }
 
+interface AdapterLike {
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+  features?: { has(f: string): boolean };
+  requestDevice?(descriptor?: { requiredFeatures?: unknown[] }): Promise<unknown>;
+}
 interface GpuLike {
-  requestAdapter(options?: unknown): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null>;
+  requestAdapter(options?: unknown): Promise<AdapterLike | null>;
+}
+
+/** Device features the f16 GEMMs use (kernels/webgpu/README.md), asked for wherever the adapter has them. */
+const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];
+
+/**
+ * TensorFlow.js requests its device itself (timestamp queries and nothing else we need): the adapters
+ * `gpu` hands out get a requestDevice that adds OPTIONAL_FEATURES where available, and the adapter's
+ * facts are noted for the f16 GEMM (`noteWebgpuAdapter`). Idempotent.
+ */
+function withOptionalFeatures(gpu: GpuLike & { omnitokFeatures?: boolean }): void {
+  if (gpu.omnitokFeatures) return;
+  const request = gpu.requestAdapter.bind(gpu);
+  gpu.requestAdapter = async (options?: unknown) => {
+    const adapter = await request(options);
+    if (!adapter || typeof adapter.requestDevice !== 'function') return adapter;
+    const requestDevice = adapter.requestDevice.bind(adapter);
+    adapter.requestDevice = (descriptor = {}) => {
+      const extra = OPTIONAL_FEATURES.filter((f) => adapter.features?.has(f));
+      noteWebgpuAdapter(adapter.info);
+      return requestDevice({ ...descriptor, requiredFeatures: [...(descriptor.requiredFeatures ?? []), ...extra] });
+    };
+    return adapter;
+  };
+  gpu.omnitokFeatures = true;
+}
+
+/** OMNITOK_WEBGPU_MATMUL: the layers' GEMM precision on webgpu (`MatmulPrecision`), f32 unless set. */
+function requestedMatmulPrecision(): MatmulPrecision | undefined {
+  const raw = envVar('OMNITOK_WEBGPU_MATMUL');
+  if (raw === undefined || raw === '' || raw === 'f32') return undefined;
+  if (raw === 'f16' || raw === 'f16-emulated') return raw;
+  throw new InvalidArgumentError('OMNITOK_WEBGPU_MATMUL', raw, 'f32, f16 or f16-emulated');
 }
 
 /**
@@ -170,7 +208,16 @@ interface GpuLike {
  */
 export function dawnFlags(): string[] {
   const raw = envVar('OMNITOK_DAWN_FLAGS');
-  return raw ? raw.split(';').map((f) => f.trim()).filter(Boolean) : [];
+  const flags = raw ? raw.split(';').map((f) => f.trim()).filter(Boolean) : [];
+  // Dawn lists its experimental subgroup matrices only with allow_unsafe_apis, and its own tests run
+  // them on Vulkan with the Vulkan memory model on
+  if (envVar('OMNITOK_WEBGPU_MATMUL') !== 'f16') return flags;
+  const toggles = ['allow_unsafe_apis', 'use_vulkan_memory_model'];
+  const at = flags.findIndex((f) => f.startsWith('enable-dawn-features='));
+  if (at < 0) return [...flags, `enable-dawn-features=${toggles.join(',')}`];
+  const have = flags[at]!.slice('enable-dawn-features='.length).split(',');
+  flags[at] = `enable-dawn-features=${[...have, ...toggles.filter((t) => !have.includes(t))].join(',')}`;
+  return flags;
 }
 
 async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<BackendInfo, 'reason'>> {
@@ -188,6 +235,8 @@ async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<B
     const navigator = { ...(g.navigator ?? {}), gpu: dawn.create(dawnFlags()) };
     Object.defineProperty(globalThis, 'navigator', { value: navigator, configurable: true, writable: true });
   }
+  const precision = requestedMatmulPrecision();
+  withOptionalFeatures(g.navigator!.gpu!);
   const adapter = await g.navigator!.gpu!.requestAdapter().catch(() => null);
   if (!adapter) {
     const flags = dawnFlags();
@@ -205,7 +254,12 @@ async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<B
   registerWebgpuKernels({ softwareAdapter: SOFTWARE_ADAPTER.test(what) });
   await switchTo('webgpu', 'the WebGPU backend');
   tuneWebgpuBackend(tf.backend());
-  return { name: 'webgpu', tf, description: `webgpu: ${what}` };
+  let gemms = '';
+  if (precision) {
+    const state = await setWebgpuMatmulPrecision(precision);
+    gemms = state.reason ? ` (${state.reason}; GEMMs in f32)` : ` (GEMMs: f16 operands, f32 accumulation, ${state.unit === 'emulated' ? 'emulated' : 'matrix unit'})`;
+  }
+  return { name: 'webgpu', tf, description: `webgpu: ${what}${gemms}` };
 }
 
 async function initWasm(load: (s: string) => Promise<unknown>): Promise<Omit<BackendInfo, 'reason'>> {

@@ -71,6 +71,8 @@ export interface MatMulTile {
   /** Depth of a shared-memory K slice. */
   readonly tk: number;
   readonly vec4?: boolean;
+  /** The f16 matrix-unit GEMM (`matrixMatMulProgram`) instead: see `MatrixUnit`. */
+  readonly matrix?: MatrixUnit;
 }
 export const TILE_64: MatMulTile = { rm: 4, rn: 4, tk: 16 };
 export const TILE_128: MatMulTile = { rm: 8, rn: 8, tk: 16 };
@@ -79,6 +81,19 @@ export const TILE_128V: MatMulTile = { rm: 8, rn: 8, tk: 16, vec4: true };
 export const TILE_128X64V: MatMulTile = { rm: 8, rn: 4, tk: 16, vec4: true };
 export const TILE_64X128V: MatMulTile = { rm: 4, rn: 8, tk: 16, vec4: true };
 export const TILE_64V: MatMulTile = { rm: 4, rn: 4, tk: 16, vec4: true };
+
+/**
+ * How `matrixMatMulProgram` multiplies its f16 tiles: `subgroup` with WGSL's subgroup matrices
+ * (Dawn's `chromium_experimental_subgroup_matrix`: tensor cores through Vulkan cooperative matrices),
+ * the layout as a template parameter (`subgroupMatrixLoad<T, row_major>(p, offset, stride)`, Dawn from
+ * mid-2025); `subgroup-bool` the same in the earlier spelling (`subgroupMatrixLoad<T>(p, offset,
+ * col_major, stride)`); `emulated` with plain f32 FMAs over the same staged f16 tiles, one thread per
+ * result element, in the same layout — everything but the three matrix builtins, on any adapter with
+ * `shader-f16` (how CI tests the program on lavapipe, which has no matrix unit).
+ */
+export type MatrixUnit = 'subgroup' | 'subgroup-bool' | 'emulated';
+/** The matrix GEMM's tile: 128 × 128 outputs, K slices of 32 (see matrixMatMulProgram). */
+export const matrixTile = (unit: MatrixUnit): MatMulTile => ({ rm: 8, rn: 8, tk: 32, matrix: unit });
 
 /**
  * C[b] = α·op(A[b])·op(B[b]) (+ bias[n]) for b < batch; A and B read in place whatever their transposes
@@ -113,6 +128,7 @@ export function matMulProgram(
   splits = 1,
   onesRow = false,
 ): Program {
+  if (tile.matrix) return matrixMatMulProgram(outputShape, batch, m, n, transA, transB, bias, tile.matrix, splits, onesRow);
   const { rm, rn, tk } = tile;
   const vec4 = Boolean(tile.vec4);
   if (vec4 && (![4, 8].includes(rm) || ![4, 8].includes(rn))) throw new Error('the vec4 GEMM variant computes 4 or 8 rows and columns per thread');
@@ -143,18 +159,9 @@ export function matMulProgram(
       lines.push('}');
     }
   }
-  // the slice coordinates of load q of this thread: (kq, mm) of A, (kq, nn) of B
-  const coordA = transA ? `let mm = e % ${TM}; let kq = e / ${TM};` : `let kq = e % ${tk}; let mm = e / ${tk};`;
-  const coordB = transB ? `let kq = e % ${tk}; let nn = e / ${tk};` : `let nn = e % ${TN}; let kq = e / ${TN};`;
-  const fetchA = `${coordA} let gm = m0 + mm; let gk = k0 + kq;
-       var val = 0.0; if (gm < M && gk < kEnd) { ${onesRow ? 'if (gm == M - 1) { val = 1.0; } else { ' : ''}val = A[aOff + ${transA ? 'gk * uniforms.lda + gm' : 'gm * uniforms.lda + gk'}];${onesRow ? ' }' : ''} }`;
-  const fetchB = `${coordB} let gn = n0 + nn; let gk = k0 + kq;
-       var val = 0.0; if (gn < N && gk < kEnd) { val = B[bOff + ${transB ? 'gn * uniforms.ldb + gk' : 'gk * uniforms.ldb + gn'}]; }`;
+  const { coordA, coordB, fetch } = gemmFetch(TM, TN, tk, transA, transB, onesRow);
   const storeA = vec4 ? `As[kq * ${strideA} + mm / 4][mm % 4] = ra[q];` : `As[kq * ${TM} + mm] = ra[q];`;
   const storeB = vec4 ? `Bs[kq * ${strideB} + nn / 4][nn % 4] = rb[q];` : `Bs[kq * ${TN} + nn] = rb[q];`;
-  const fetch = `
-          for (var q = 0; q < ${loadsA}; q = q + 1) { let e = li + q * 256; ${fetchA} ra[q] = val; }
-          for (var q = 0; q < ${loadsB}; q = q + 1) { let e = li + q * 256; ${fetchB} rb[q] = val; }`;
   const addBias = bias && splits === 1;
   const out = (v: string) => `result[cOff + gm * uniforms.ldc + gn] = ${v} * uniforms.alpha${addBias ? ' + bias[gn]' : ''};`;
   const write = vec4
@@ -192,20 +199,7 @@ export function matMulProgram(
         let tx = i32(localId.x);
         let ty = i32(localId.y);
         let li = ty * 16 + tx;
-        let z = i32(workgroupId.z);
-        let split = z / uniforms.batchN;
-        let bt = z - split * uniforms.batchN;
-        let m0 = i32(workgroupId.y) * ${TM};
-        let n0 = i32(workgroupId.x) * ${TN};
-        let M = uniforms.dimM;
-        let N = uniforms.dimN;
-        let K = uniforms.dimK;
-        let kBegin = split * uniforms.kChunk;
-        let kEnd = min(K, kBegin + uniforms.kChunk);
-        let b0 = bt / uniforms.batch1;
-        let b1 = bt - b0 * uniforms.batch1;
-        let aOff = uniforms.offA + b0 * uniforms.strideA0 + b1 * uniforms.strideA1;
-        let bOff = uniforms.offB + b0 * uniforms.strideB0 + b1 * uniforms.strideB1;
+        ${gemmSetup(TM, TN)}
         var acc : array<${vec4 ? `vec4<f32>, ${rm * gb}` : `f32, ${rm * rn}`}>;
         var ra : array<f32, ${loadsA}>;
         var rb : array<f32, ${loadsB}>;
@@ -230,6 +224,205 @@ export function matMulProgram(
         ${write}
       }`,
   };
+}
+
+/**
+ * The GEMM of `matMulProgram` (same uniforms, operand views, split-K, bias and ones-row) on a matrix
+ * unit: operands rounded to f16 as they are staged, products accumulated in f32 — mixed precision, as
+ * PyTorch's fp16 autocast runs a GEMM (inputs stay f32 tensors; no cast passes, no f16 copies).
+ *
+ * 256 threads as 8 subgroups of 32 (the matrix unit's subgroup: NVIDIA's warp; `webgpu-kernels.ts`
+ * enables the program only where the adapter's subgroups are exactly 32 wide) over a 128 × 128 output
+ * tile: subgroup s owns rows 32·(s / 2) + [0, 32) and columns 64·(s % 2) + [0, 64), 2 × 4 result
+ * matrices of 16 × 16 (f16 16×16×16 → f32, the configuration NVIDIA's cooperative matrices offer).
+ * Per K slice of 32: A staged as [m][k] (row stride 40 halves), B as [k][n] (stride 136): 16-byte
+ * aligned rows, padded against bank conflicts; the next slice fetched into registers (f32) while the
+ * current one is multiplied. The epilogue stores one result matrix per subgroup at a time into
+ * workgroup memory, from where each lane writes 8 elements (α, bias, edge masks) — the write pattern
+ * of a row-major 16 × 16 block, 64 contiguous bytes per half-warp.
+ * An operand value f16 cannot hold (|x| ≥ 65 520, ±Inf, NaN) makes the workgroup write NaN over its
+ * whole tile: an overflow surfaces as a non-finite loss or gradient norm (what a dynamic loss scale
+ * and the step guard react to) instead of a silently saturated product. Values below f16's range
+ * flush towards zero (its subnormals reach 6e-8): gradients want a loss scale (`TrainerOptions.lossScale`).
+ * Workgroup memory: 10 240 + 8 704 + 8 192 + 4 = 27 140 bytes (`MATRIX_GEMM_WORKGROUP_BYTES`).
+ */
+export const MATRIX_GEMM_WORKGROUP_BYTES = 2 * 128 * 40 + 2 * 32 * 136 + 4 * 8 * 256 + 4;
+export function matrixMatMulProgram(
+  outputShape: number[],
+  batch: number,
+  m: number,
+  n: number,
+  transA: boolean,
+  transB: boolean,
+  bias: boolean,
+  unit: MatrixUnit,
+  splits = 1,
+  onesRow = false,
+): Program {
+  const TM = 128;
+  const TN = 128;
+  const tk = 32;
+  const SA = tk + 8;
+  const SB = TN + 8;
+  const real = unit !== 'emulated';
+  const { coordA, coordB, fetch } = gemmFetch(TM, TN, tk, transA, transB, onesRow);
+  const addBias = bias && splits === 1;
+  // result matrix t = 4i + j: rows sr + 16i, columns sc + 16j of the tile
+  const tiles = [0, 1, 2, 3, 4, 5, 6, 7];
+  const left = (i: number, kk: number) =>
+    unit === 'subgroup'
+      ? `subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&As, u32((sr + ${16 * i}) * ${SA} + ${kk}), ${SA}u)`
+      : `subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&As, u32((sr + ${16 * i}) * ${SA} + ${kk}), false, ${SA}u)`;
+  const right = (j: number, kk: number) =>
+    unit === 'subgroup'
+      ? `subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&Bs, u32(${kk * SB} + sc + ${16 * j}), ${SB}u)`
+      : `subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&Bs, u32(${kk * SB} + sc + ${16 * j}), false, ${SB}u)`;
+  const multiply = real
+    ? [0, 16]
+        .map(
+          (kk) => `{
+            let l0 = ${left(0, kk)};
+            let l1 = ${left(1, kk)};
+            ${[0, 1, 2, 3]
+              .map((j) => `{ let r = ${right(j, kk)};
+              acc${j} = subgroupMatrixMultiplyAccumulate(l0, r, acc${j});
+              acc${4 + j} = subgroupMatrixMultiplyAccumulate(l1, r, acc${4 + j}); }`)
+              .join('\n            ')}
+          }`,
+        )
+        .join('\n          ')
+    : // lane ℓ holds elements e = ℓ + 32q (q < 8) of each result matrix, row e / 16, column e % 16
+      `for (var t = 0; t < 8; t = t + 1) {
+            let ar = sr + (t / 4) * 16;
+            let bc = sc + (t % 4) * 16;
+            for (var q = 0; q < 8; q = q + 1) {
+              let e = lane + 32 * q;
+              var s = acc[t * 8 + q];
+              for (var kk = 0; kk < ${tk}; kk = kk + 1) {
+                s = fma(f32(As[(ar + e / 16) * ${SA} + kk]), f32(Bs[kk * ${SB} + bc + e % 16]), s);
+              }
+              acc[t * 8 + q] = s;
+            }
+          }`;
+  // result matrix t → workgroup memory (one per subgroup) → C, with α, bias and the edge masks
+  const writeOut = (store: string, t: string) => `${store}
+        workgroupBarrier();
+        for (var q = 0; q < 8; q = q + 1) {
+          let e = lane + 32 * q;
+          let gm = m0 + sr + 16 * (${t} / 4) + e / 16;
+          let gn = n0 + sc + 16 * (${t} % 4) + e % 16;
+          if (gm < M && gn < N) { result[cOff + gm * uniforms.ldc + gn] = select(Cs[sg * 256 + e] * uniforms.alpha${addBias ? ' + bias[gn]' : ''}, nan, poison); }
+        }
+        workgroupBarrier();`;
+  const epilogue = real
+    ? tiles
+        .map((t) =>
+          writeOut(
+            unit === 'subgroup' ? `subgroupMatrixStore<row_major>(&Cs, u32(sg * 256), acc${t}, 16u);` : `subgroupMatrixStore(&Cs, u32(sg * 256), acc${t}, false, 16u);`,
+            `${t}`,
+          ),
+        )
+        .join('\n        ')
+    : `for (var t = 0; t < 8; t = t + 1) {
+        ${writeOut('for (var q = 0; q < 8; q = q + 1) { Cs[sg * 256 + lane + 32 * q] = acc[t * 8 + q]; }', 't')}
+        }`;
+  const accumulators = real
+    ? tiles.map((t) => `var acc${t} = subgroup_matrix_result<f32, 16, 16>();`).join('\n        ')
+    : 'var acc : array<f32, 64>;';
+  const r = outputShape.length;
+  return {
+    outputShape,
+    shaderKey: `omnitokMatMulF16_${unit}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${onesRow ? '_ones' : ''}`,
+    dispatchLayout: { x: [r - 1], y: [r - 2] },
+    dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
+    variableNames: addBias ? ['A', 'B', 'bias'] : ['A', 'B'],
+    workgroupSize: [256, 1, 1],
+    uniforms: GEMM_UNIFORMS,
+    // the enable / diagnostic directives are hoisted above tfjs' prelude (tuneWebgpuBackend)
+    getUserCode: () => `
+      enable f16;
+      ${real ? 'enable chromium_experimental_subgroup_matrix;\n      diagnostic(off, chromium.subgroup_matrix_uniformity);' : ''}
+      var<workgroup> As : array<f16, ${TM * SA}>;
+      var<workgroup> Bs : array<f16, ${tk * SB}>;
+      var<workgroup> Cs : array<f32, ${8 * 256}>;
+      var<workgroup> poisoned : atomic<u32>;
+      // f32 → f16 for staging; |x| ≥ 65 520 (which rounds to ±Inf), Inf and NaN flag the tile instead,
+      // tested on the bits (WGSL lets compilers assume no Inf/NaN in arithmetic)
+      fn half(x : f32, bad : ptr<function, bool>) -> f16 {
+        let over = (bitcast<u32>(x) & 0x7fffffffu) >= 0x477ff000u;
+        *bad = *bad || over;
+        return f16(select(x, 0.0, over));
+      }
+      fn main() {
+        let li = i32(localIndex);
+        let sg = li / 32;
+        let lane = li % 32;
+        let sr = (sg / 2) * 32;
+        let sc = (sg % 2) * 64;
+        ${gemmSetup(TM, TN)}
+        ${accumulators}
+        var ra : array<f32, ${(TM * tk) / 256}>;
+        var rb : array<f32, ${(TN * tk) / 256}>;
+        var bad = false;
+        {
+          let k0 = kBegin;${fetch}
+        }
+        for (var kt = 0; kt < uniforms.kChunk; kt = kt + ${tk}) {
+          for (var q = 0; q < ${(TM * tk) / 256}; q = q + 1) { let e = li + q * 256; ${coordA} As[mm * ${SA} + kq] = half(ra[q], &bad); }
+          for (var q = 0; q < ${(TN * tk) / 256}; q = q + 1) { let e = li + q * 256; ${coordB} Bs[kq * ${SB} + nn] = half(rb[q], &bad); }
+          workgroupBarrier();
+          if (kt + ${tk} < uniforms.kChunk) {
+            let k0 = kBegin + kt + ${tk};${fetch}
+          }
+          ${multiply}
+          workgroupBarrier();
+        }
+        if (bad) { atomicStore(&poisoned, 1u); }
+        workgroupBarrier();
+        let nan = bitcast<f32>(atomicLoad(&poisoned) * 0x7fc00000u); // NaN when poisoned (else unused)
+        let poison = atomicLoad(&poisoned) != 0u;
+        let cOff = uniforms.offC + split * uniforms.splitStride + b0 * uniforms.strideC0 + b1 * uniforms.strideC1;
+        ${epilogue}
+      }`,
+  };
+}
+
+/** The workgroup's place in a GEMM (see matMulProgram): split, batch entry, tile origin, K range, operand offsets. */
+function gemmSetup(TM: number, TN: number): string {
+  return `let z = i32(workgroupId.z);
+        let split = z / uniforms.batchN;
+        let bt = z - split * uniforms.batchN;
+        let m0 = i32(workgroupId.y) * ${TM};
+        let n0 = i32(workgroupId.x) * ${TN};
+        let M = uniforms.dimM;
+        let N = uniforms.dimN;
+        let K = uniforms.dimK;
+        let kBegin = split * uniforms.kChunk;
+        let kEnd = min(K, kBegin + uniforms.kChunk);
+        let b0 = bt / uniforms.batch1;
+        let b1 = bt - b0 * uniforms.batch1;
+        let aOff = uniforms.offA + b0 * uniforms.strideA0 + b1 * uniforms.strideA1;
+        let bOff = uniforms.offB + b0 * uniforms.strideB0 + b1 * uniforms.strideB1;`;
+}
+
+/**
+ * Loading a (TM × tk) slice of op(A) and a (tk × TN) slice of op(B) with 256 threads: `coordA`/`coordB`
+ * give load e's slice coordinates (kq, mm) / (kq, nn), following each operand's contiguous axis (so a
+ * warp reads consecutive addresses whatever the transposes); `fetch` reads this thread's loads of the
+ * slice at k0 into the registers ra / rb, zero outside the matrix or the split's K range (and ones for
+ * the `onesRow` row of A).
+ */
+function gemmFetch(TM: number, TN: number, tk: number, transA: boolean, transB: boolean, onesRow: boolean) {
+  const coordA = transA ? `let mm = e % ${TM}; let kq = e / ${TM};` : `let kq = e % ${tk}; let mm = e / ${tk};`;
+  const coordB = transB ? `let kq = e % ${tk}; let nn = e / ${tk};` : `let nn = e % ${TN}; let kq = e / ${TN};`;
+  const fetchA = `${coordA} let gm = m0 + mm; let gk = k0 + kq;
+       var val = 0.0; if (gm < M && gk < kEnd) { ${onesRow ? 'if (gm == M - 1) { val = 1.0; } else { ' : ''}val = A[aOff + ${transA ? 'gk * uniforms.lda + gm' : 'gm * uniforms.lda + gk'}];${onesRow ? ' }' : ''} }`;
+  const fetchB = `${coordB} let gn = n0 + nn; let gk = k0 + kq;
+       var val = 0.0; if (gn < N && gk < kEnd) { val = B[bOff + ${transB ? 'gn * uniforms.ldb + gk' : 'gk * uniforms.ldb + gn'}]; }`;
+  const fetch = `
+          for (var q = 0; q < ${(TM * tk) / 256}; q = q + 1) { let e = li + q * 256; ${fetchA} ra[q] = val; }
+          for (var q = 0; q < ${(TN * tk) / 256}; q = q + 1) { let e = li + q * 256; ${fetchB} rb[q] = val; }`;
+  return { coordA, coordB, fetch };
 }
 
 /** The uniforms of `matMulProgram`, in order (see `GemmView` in webgpu-kernels.ts). */

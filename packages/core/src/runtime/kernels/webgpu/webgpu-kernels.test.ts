@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../backend.js';
 import { gelu, type GeluKind } from '../../layers/activations.js';
 import { MultiHeadAttention } from '../../layers/attention.js';
@@ -12,7 +12,7 @@ import { attentionValuesAndGrads, rand } from '../../test-utils/kernel-cases.js'
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
-import { planMatMul, setWebgpuKernels, webgpuBindGroupCacheStats, webgpuKernelsActive } from './webgpu-kernels.js';
+import { planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuBindGroupCacheStats, webgpuKernelsActive, webgpuMatmulPrecision } from './webgpu-kernels.js';
 
 /*
  * omnitok's WebGPU kernels against the cpu backend (the reference): the same TensorFlow.js program runs
@@ -619,4 +619,146 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
       }
     });
   }
+});
+
+/** x rounded to the nearest f16 (ties to even, subnormals below 2⁻¹⁴), as WGSL's f16(x) for |x| < 65 520. */
+function f16Round(x: number): number {
+  const a = Math.abs(x);
+  if (a === 0 || !Number.isFinite(a)) return x;
+  let e = Math.max(Math.floor(Math.log2(a)), -14);
+  if (e > -14 && 2 ** e > a) e--;
+  if (2 ** (e + 1) <= a) e++;
+  const ulp = 2 ** (e - 10);
+  const q = a / ulp;
+  const floor = Math.floor(q);
+  const rounded = q - floor > 0.5 || (q - floor === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
+  return Math.sign(x) * rounded * ulp;
+}
+
+/** Eighths in [−1, 1] in a pattern that differs along every axis: exact in f16, and every sum of their products exact in f32. */
+function eighths(seed: number, shape: number[]): tf.Tensor {
+  const size = shape.reduce((p, d) => p * d, 1);
+  return tf.tensor(Float32Array.from({ length: size }, (_, i) => (((i * 7919 + seed * 104729) % 17) - 8) / 8), shape);
+}
+
+describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix program (emulated on lavapipe, which has no matrix unit)', () => {
+  beforeAll(async () => {
+    await initBackend('webgpu');
+    expect(await setWebgpuMatmulPrecision('f16-emulated')).toEqual({ precision: 'f16-emulated', unit: 'emulated' });
+  });
+  afterAll(async () => {
+    await initBackend('webgpu');
+    await setWebgpuMatmulPrecision('f32');
+  });
+
+  it('f16 on an adapter without subgroup matrices keeps f32 and says why; f32 turns the matrix program off', async () => {
+    await initBackend('webgpu');
+    const device = (tf.backend() as unknown as { device: { features: { has(f: string): boolean } } }).device;
+    const state = await setWebgpuMatmulPrecision('f16');
+    if (device.features.has('chromium-experimental-subgroup-matrix')) expect(state.precision).toBe('f16');
+    else expect(state).toEqual({ precision: 'f32', reason: expect.stringContaining('no chromium-experimental-subgroup-matrix') });
+    expect(webgpuMatmulPrecision()).toEqual(state);
+    await setWebgpuMatmulPrecision('f32');
+    const keys: string[] = [];
+    recordPrograms(keys, () => tf.tidy(() => tf.matMul(eighths(1, [70, 40]), eighths(2, [40, 30]))));
+    expect(keys.some((k) => k.startsWith('omnitokMatMul_'))).toBe(true);
+    expect(keys.some((k) => k.startsWith('omnitokMatMulF16'))).toBe(false);
+    expect(await setWebgpuMatmulPrecision('f16-emulated')).toEqual({ precision: 'f16-emulated', unit: 'emulated' });
+  });
+
+  it('exact on values f16 holds: every transpose, batches, broadcast batches, a bias, edge tiles, partial K slices; gradients', async () => {
+    // (a pipeline per transpose, bias and rank: ~2 s each for lavapipe's LLVM, so a bias only where marked)
+    const cases: [number[], number[], boolean, boolean, boolean][] = [
+      [[150, 80], [80, 140], false, false, true], // two row and column tiles, K = 2.5 slices
+      [[80, 150], [80, 140], true, false, false],
+      [[150, 80], [140, 80], false, true, false],
+      [[80, 150], [140, 80], true, true, false],
+      [[3, 17, 45], [3, 45, 200], false, false, true],
+      [[2, 3, 33, 7], [7, 129], false, false, false], // b broadcast over a rank-4 batch
+    ];
+    for (const [sa, sb, ta, tb, withBias] of cases) {
+      const keys: string[] = [];
+      const r = await onBoth(() =>
+        recordPrograms(keys, () => {
+          const a = eighths(1, sa);
+          const b = eighths(2, sb);
+          const y = tf.matMul(a, b, ta, tb);
+          const bias = eighths(3, [y.shape[y.shape.length - 1]!]);
+          const fused = withBias ? [tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias })] : [];
+          if (sa.slice(0, -2).join() !== sb.slice(0, -2).join()) return [y, ...fused];
+          const dy = eighths(4, y.shape);
+          const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q, ta, tb), dy)))([a, b]);
+          return [y, ...fused, ga!, gb!];
+        }),
+      );
+      expect(keys.some((k) => k.startsWith('omnitokMatMulF16_emulated'))).toBe(true);
+      expect(keys.some((k) => k.startsWith('omnitokMatMul_'))).toBe(false);
+      r.cpu.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `${JSON.stringify([sa, sb, ta, tb])} output ${i}`).toBe(0));
+    }
+  }, 180_000); // a pipeline per transpose and bias, compiled by lavapipe's LLVM
+
+  it('rounds the operands to f16 and accumulates in f32: equal to the f32 product of the rounded operands', async () => {
+    const [m, k, n] = [130, 300, 90];
+    await initBackend('webgpu');
+    const a = rand(11, [m, k]);
+    const b = rand(12, [k, n]);
+    const got = Float32Array.from(await tf.matMul(a, b).data());
+    await setWebgpuMatmulPrecision('f32');
+    const f32 = Float32Array.from(await tf.matMul(a, b).data());
+    await setWebgpuMatmulPrecision('f16-emulated');
+    const [av, bv] = [await a.data(), await b.data()];
+    tf.dispose([a, b]);
+    const [ar, br] = [av.map(f16Round), bv.map(f16Round)];
+    // worst |Δ|/(1+|ref|) against products computed in f64: of the f16 GEMM against the rounded
+    // operands' product and the exact one, of the f32 GEMM against the exact one (its f32 accumulation)
+    let fromRounded = 0;
+    let fromExact = 0;
+    let f32FromExact = 0;
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      let t = 0;
+      for (let p = 0; p < k; p++) {
+        s += ar[i * k + p]! * br[p * n + j]!;
+        t += av[i * k + p]! * bv[p * n + j]!;
+      }
+      fromRounded = Math.max(fromRounded, Math.abs(got[i * n + j]! - s) / (1 + Math.abs(s)));
+      fromExact = Math.max(fromExact, Math.abs(got[i * n + j]! - t) / (1 + Math.abs(t)));
+      f32FromExact = Math.max(f32FromExact, Math.abs(f32[i * n + j]! - t) / (1 + Math.abs(t)));
+    }
+    expect(fromRounded).toBeLessThan(3 * f32FromExact); // what is left is f32 accumulation
+    expect(fromExact).toBeGreaterThan(10 * fromRounded); // the rounding is there
+    expect(fromExact).toBeLessThan(2e-2);
+  });
+
+  // [T, in, out]: one tile; split-K (one tile, K = 3 000)
+  it('linear(): dx, dW and db (the ones-row GEMM, split-K) exact on values f16 holds', async () => {
+    for (const [t, inDim, outDim] of [[200, 7, 66], [3000, 40, 37]] as const) {
+      const keys: string[] = [];
+      const r = await onBoth(() =>
+        recordPrograms(keys, () => {
+          const target = eighths(63, [t, outDim]);
+          return tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(linear(a, ww, bb), target)))([eighths(60, [t, inDim]), eighths(61, [inDim, outDim]), eighths(62, [outDim])]);
+        }),
+      );
+      expect(keys).toContain('omnitokMatMulF16_emulated_TN_ones');
+      r.cpu.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `linear ${t}×${inDim}×${outDim} grad ${i}`).toBe(0));
+    }
+  }, 120_000);
+
+  it('an operand f16 cannot hold (|x| ≥ 65 520, Inf, NaN) turns its workgroup\'s whole 128 × 128 tile into NaN', async () => {
+    await initBackend('webgpu');
+    for (const bad of [70000, -65520, Infinity, NaN]) {
+      const av = (await eighths(1, [200, 40]).data()) as Float32Array;
+      av[5 * 40 + 3] = bad; // row 5: the first row tile
+      const c = await tf.tidy(() => tf.matMul(tf.tensor2d(av, [200, 40]), eighths(2, [40, 150]))).data();
+      for (const [i, j] of [[0, 0], [5, 149], [127, 127], [0, 128], [127, 149]]) expect(c[i! * 150 + j!], `${bad}: C[${i}, ${j}] (the poisoned tile)`).toBeNaN();
+      // the row tile below is finite
+      for (let i = 128; i < 200; i++) for (let j = 0; j < 150; j++) expect(Number.isFinite(c[i * 150 + j]!)).toBe(true);
+    }
+    // just below the threshold is finite (65 504, the largest f16)
+    const av = (await eighths(1, [20, 40]).data()) as Float32Array;
+    av[3] = 65519;
+    const c = await tf.tidy(() => tf.matMul(tf.tensor2d(av, [20, 40]), eighths(2, [40, 15]))).data();
+    expect(c.every((v) => Number.isFinite(v))).toBe(true);
+  });
 });

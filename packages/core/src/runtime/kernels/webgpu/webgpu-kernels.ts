@@ -26,8 +26,11 @@ import {
   layerNormGradXProgram,
   layerNormProgram,
   layerNormStatsProgram,
+  MATRIX_GEMM_WORKGROUP_BYTES,
   matMulProgram,
   type MatMulTile,
+  type MatrixUnit,
+  matrixTile,
   type Program,
   toF32Program,
   columnPartialsProgram,
@@ -110,14 +113,17 @@ export interface MatMulPlan {
  * M, N = the layer's widths, K = batch × tokens). OMNITOK_WEBGPU_MATMUL_TILE=64|128|128v|128x64v|64x128v|64v
  * forces the tile (the last three: vec4 tiles of other shapes, for the GPU sweep),
  * OMNITOK_WEBGPU_MATMUL_VARIANT=scalar picks the large tile the plan uses (default: 128v),
- * OMNITOK_WEBGPU_SPLITK=0 turns splitting off, =N forces N splits where K allows.
+ * OMNITOK_WEBGPU_SPLITK=0 turns splitting off, =N forces N splits where K allows. `allowMatrix` (the
+ * layers' GEMMs: matMul and a linear layer's weight gradient): the f16 matrix GEMM when
+ * `setWebgpuMatmulPrecision` turned it on, with the same split-K rule.
  */
-export function planMatMul(m: number, n: number, k: number, batch: number): MatMulPlan {
+export function planMatMul(m: number, n: number, k: number, batch: number, allowMatrix = false): MatMulPlan {
   const tiles = (t: MatMulTile) => Math.ceil(m / (16 * t.rm)) * Math.ceil(n / (16 * t.rn)) * batch;
   const big = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT') === 'scalar' ? TILE_128 : TILE_128V;
   const forced = FORCED_TILES[envVar('OMNITOK_WEBGPU_MATMUL_TILE') ?? ''];
   let tile: MatMulTile;
-  if (forced) tile = forced;
+  if (allowMatrix && matrixUnit) tile = matrixTile(matrixUnit);
+  else if (forced) tile = forced;
   else if (tiles(big) >= TARGET_WORKGROUPS) tile = big;
   else if (m >= 128 && n >= 128 && k >= 8 * MIN_K_CHUNK) tile = big;
   else tile = TILE_64;
@@ -214,7 +220,7 @@ function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefin
   const batch = padOut[0]! * padOut[1]!;
   if (batch > 65535) return undefined;
   const backend = args.backend as WebGPUBackendLike;
-  const plan = planMatMul(m, n, k, batch);
+  const plan = planMatMul(m, n, k, batch, true);
   const uniforms = gemmUniforms({
     m, n, k, batch1: padOut[1]!, batch, kChunk: plan.kChunk,
     a: { off: 0, ld: transA ? m : k, s0: sa0!, s1: sa1! },
@@ -493,7 +499,7 @@ FUSED[WG_WEIGHT_BIAS_GRAD] = ({ inputs, backend }) => {
   const [t, inDim] = x.shape as [number, number];
   const outDim = dy.shape[1]!;
   const m = inDim + 1;
-  const plan = planMatMul(m, outDim, t, 1);
+  const plan = planMatMul(m, outDim, t, 1, true);
   const partialShape = [plan.splits, m, outDim];
   const uniforms = gemmUniforms({
     m, n: outDim, k: t, batch1: 1, batch: 1, kChunk: plan.kChunk,
@@ -524,6 +530,145 @@ export { ADAMW_OUT, GELU_CODES };
 let stock: Map<string, tf.KernelConfig> | undefined;
 let active = false;
 let softwareAdapter = false;
+
+// ------------------------------------------------------------------------------ f16 matrix GEMMs
+
+/** The f16 matrix GEMM's unit while `setWebgpuMatmulPrecision` has it on, else undefined (f32 GEMMs). */
+let matrixUnit: MatrixUnit | undefined;
+
+/**
+ * What the layers' GEMMs (matMul, linear layers forward and backward) compute in on webgpu: `f32`
+ * (default), `f16` — operands rounded to f16 as they are staged, products accumulated in f32, on the
+ * GPU's matrix unit (tensor cores) through Dawn's experimental subgroup matrices — or `f16-emulated`:
+ * the same program with the matrix products done by plain f32 FMAs (any adapter with `shader-f16`; for
+ * tests and for checking f16 numerics where there is no matrix unit). The attention kernels, LayerNorm,
+ * GELU, reductions and AdamW stay f32 either way.
+ */
+export type MatmulPrecision = 'f32' | 'f16' | 'f16-emulated';
+
+export interface MatmulPrecisionState {
+  readonly precision: MatmulPrecision;
+  /** The matrix program's unit while f16 is on. */
+  readonly unit?: MatrixUnit;
+  /** Why the requested f16 is not on (the GEMMs stay f32). */
+  readonly reason?: string;
+}
+
+/** The facts of the adapter the device came from that the f16 GEMM depends on (see `noteWebgpuAdapter`). */
+interface MatrixAdapterFacts {
+  readonly subgroupMinSize?: number;
+  readonly subgroupMaxSize?: number;
+  readonly configs: readonly { componentType: string; resultComponentType: string; M: number; N: number; K: number }[];
+}
+
+let adapterFacts: MatrixAdapterFacts = { configs: [] };
+let precisionState: MatmulPrecisionState = { precision: 'f32' };
+
+/**
+ * Records the adapter's subgroup sizes and subgroup-matrix configurations (Dawn's `GPUAdapterInfo`;
+ * WebIDL objects, so read field by field). Called by initBackend for the adapter it hands tfjs.
+ */
+export function noteWebgpuAdapter(info: unknown): void {
+  const i = (info ?? {}) as { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: Iterable<Record<string, unknown>> };
+  adapterFacts = {
+    subgroupMinSize: i.subgroupMinSize,
+    subgroupMaxSize: i.subgroupMaxSize,
+    configs: [...(i.subgroupMatrixConfigs ?? [])].map((c) => ({
+      componentType: String(c.componentType),
+      resultComponentType: String(c.resultComponentType),
+      M: Number(c.M),
+      N: Number(c.N),
+      K: Number(c.K),
+    })),
+  };
+}
+
+/** The precision the layers' GEMMs run in now (and why an f16 request was refused). */
+export function webgpuMatmulPrecision(): MatmulPrecisionState {
+  return precisionState;
+}
+
+interface PrecisionDevice {
+  features?: { has(f: string): boolean };
+  limits?: { maxComputeWorkgroupStorageSize?: number };
+  pushErrorScope?(filter: string): void;
+  popErrorScope?(): Promise<{ message: string } | null>;
+}
+
+/**
+ * Switches the layers' GEMMs between f32 and f16 operands with f32 accumulation (`MatmulPrecision`).
+ * `f16` needs the device features `shader-f16` and `chromium-experimental-subgroup-matrix` (initBackend
+ * asks for them where the adapter has them; Dawn lists the latter only with its `allow_unsafe_apis`
+ * toggle, which OMNITOK_WEBGPU_MATMUL=f16 adds), subgroups exactly 32 wide and the f16 → f32 16×16×16
+ * configuration. Before turning on, a self-check multiplies two 150 × 80 · 80 × 140 matrices of values
+ * f16 holds exactly (so every product and partial sum is exact in f32) and demands the exact result:
+ * a compile failure or a misread matrix layout keeps f32 and says why (`reason`). Never throws for an
+ * unavailable f16; resolves to the state now in force.
+ */
+export async function setWebgpuMatmulPrecision(precision: MatmulPrecision): Promise<MatmulPrecisionState> {
+  matrixUnit = undefined;
+  if (precision === 'f32') return (precisionState = { precision: 'f32' });
+  const refuse = (reason: string) => (precisionState = { precision: 'f32', reason: `${precision} GEMMs unavailable: ${reason}` });
+  if (!webgpuKernelsActive()) return refuse('the webgpu backend with omnitok kernels is not active');
+  const device = (tf.backend() as { device?: PrecisionDevice }).device;
+  if (!device?.features?.has('shader-f16')) return refuse('the device has no shader-f16');
+  const limit = device.limits?.maxComputeWorkgroupStorageSize ?? 16384;
+  if (limit < MATRIX_GEMM_WORKGROUP_BYTES) return refuse(`the device grants ${limit} bytes of workgroup memory, the program needs ${MATRIX_GEMM_WORKGROUP_BYTES}`);
+  let units: MatrixUnit[] = ['emulated'];
+  if (precision === 'f16') {
+    if (!device.features.has('chromium-experimental-subgroup-matrix')) {
+      return refuse('the device has no chromium-experimental-subgroup-matrix (Dawn offers it with allow_unsafe_apis where the Vulkan driver has cooperative matrices)');
+    }
+    const { subgroupMinSize: lo, subgroupMaxSize: hi, configs } = adapterFacts;
+    if (lo !== 32 || hi !== 32) return refuse(`subgroups are ${lo ?? '?'}–${hi ?? '?'} wide; the program needs exactly 32`);
+    const f16 = configs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16);
+    if (!f16) return refuse(`no f16 → f32 16×16×16 subgroup-matrix configuration (the adapter has: ${configs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(', ') || 'none'})`);
+    units = ['subgroup', 'subgroup-bool'];
+  }
+  const failures: string[] = [];
+  for (const unit of units) {
+    const failure = await checkMatrixUnit(unit, device);
+    if (!failure) {
+      matrixUnit = unit;
+      return (precisionState = { precision, unit });
+    }
+    failures.push(`${unit}: ${failure}`);
+  }
+  return refuse(`the self-check failed (${failures.join('; ')})`);
+}
+
+/** Runs the self-check GEMM (see setWebgpuMatmulPrecision) on `unit`: undefined when exact, else what went wrong. */
+async function checkMatrixUnit(unit: MatrixUnit, device: PrecisionDevice): Promise<string | undefined> {
+  const [m, k, n] = [150, 80, 140];
+  // eighths in [−1, 1]: exact in f16; products are 64ths, sums of 80 of them exact in f32
+  const values = (count: number, seed: number) => Float32Array.from({ length: count }, (_, i) => (((i * 7919 + seed * 104729) % 17) - 8) / 8);
+  const a = values(m * k, 1);
+  const b = values(k * n, 2);
+  const expected = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
+    expected[i * n + j] = s;
+  }
+  matrixUnit = unit;
+  device.pushErrorScope?.('validation');
+  let got: Float32Array | undefined;
+  let thrown: unknown;
+  try {
+    const c = tf.tidy(() => tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n])));
+    got = (await c.data()) as Float32Array;
+    c.dispose();
+  } catch (error) {
+    thrown = error;
+  } finally {
+    matrixUnit = undefined;
+  }
+  const scopeError = await device.popErrorScope?.();
+  if (scopeError) return `WebGPU validation error: ${scopeError.message.split('\n')[0]}`;
+  if (thrown) return `threw ${(thrown as Error).message ?? String(thrown)}`;
+  const bad = expected.findIndex((e, i) => got![i] !== e);
+  return bad < 0 ? undefined : `C[${Math.floor(bad / n)}, ${bad % n}] = ${got![bad]}, expected ${expected[bad]}`;
+}
 
 /** OMNITOK_WEBGPU_UNROLL=1/0 forces it; by default unrolled except on software adapters (lavapipe). */
 function unrollLoops(): boolean {
@@ -589,8 +734,9 @@ export function webgpuKernelsActive(): boolean {
  * turns both off). Idempotent.
  */
 export function tuneWebgpuBackend(backend: unknown): void {
-  const b = backend as { pipelineCache?: Record<string, unknown>; omnitokTuned?: boolean };
+  const b = backend as { pipelineCache?: Record<string, unknown>; omnitokTuned?: boolean; device?: ShaderDevice };
   if (!b || b.omnitokTuned || !b.pipelineCache) return;
+  hoistDirectives(b.device);
   const memo = (pipeline: unknown) => {
     const p = pipeline as { getBindGroupLayout?: (i: number) => unknown; omnitokMemo?: boolean };
     if (!p || typeof p.getBindGroupLayout !== 'function' || p.omnitokMemo) return;
@@ -618,6 +764,26 @@ export function tuneWebgpuBackend(backend: unknown): void {
     cacheBindGroups((backend as { device?: BindGroupDevice }).device);
   }
   b.omnitokTuned = true;
+}
+
+interface ShaderDevice {
+  createShaderModule(d: { code: string }): unknown;
+}
+
+/**
+ * tfjs puts its bindings and helpers before a program's code, and WGSL wants `enable` and
+ * `diagnostic` directives before any declaration: shader modules get them moved to the top (the
+ * matrix GEMM's `enable f16;` and `enable chromium_experimental_subgroup_matrix;`).
+ */
+function hoistDirectives(device: ShaderDevice | undefined): void {
+  if (!device || typeof device.createShaderModule !== 'function') return;
+  const create = device.createShaderModule.bind(device);
+  const directive = /^[ \t]*(?:enable|diagnostic)\b[^;\n]*;[ \t]*$/gm;
+  device.createShaderModule = (d: { code: string }) => {
+    const found = d.code.match(directive);
+    if (!found) return create(d);
+    return create({ ...d, code: `${found.map((l) => l.trim()).join('\n')}\n${d.code.replace(directive, '')}` });
+  };
 }
 
 type UniformEntry = { type: string; data: number[] };
