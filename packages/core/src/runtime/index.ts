@@ -41,6 +41,7 @@ export {
   type AdamWOptions,
   type DecayFilter,
   type TrainerOptions,
+  type LossScale,
   type StepResult,
   type WarmupCosineOptions,
 } from './optim.js';
@@ -57,4 +58,14 @@ export {
 } from './checkpoint.js';
 export { importHfClip, type HfClipImportOptions, type HfClipImportReport, type PatchLayout } from './hf-clip-import.js';
 /** omnitok's WebGPU kernels on/off (benchmarks compare them with TensorFlow.js' own; on by default). */
-export { setWebgpuKernels, webgpuKernelsActive, webgpuBindGroupCacheStats, webgpuDirectDispatches, type BindGroupCacheStats } from './kernels/webgpu/webgpu-kernels.js';
+export {
+  setWebgpuKernels,
+  setWebgpuMatmulPrecision,
+  webgpuKernelsActive,
+  webgpuBindGroupCacheStats,
+  webgpuDirectDispatches,
+  webgpuMatmulPrecision,
+  type BindGroupCacheStats,
+  type MatmulPrecision,
+  type MatmulPrecisionState,
+} from './kernels/webgpu/webgpu-kernels.js';

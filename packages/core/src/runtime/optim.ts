@@ -205,22 +205,59 @@ export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number,
   return new Map([...grads].map(([k, g]) => [k, tf.mul(g, coef)] as const));
 }
 
+/**
+ * Loss scaling for f16 GEMMs (`setWebgpuMatmulPrecision('f16')`): gradients are computed for
+ * S·loss, so that small ones survive the f16 rounding of GEMM operands, and divided by S before the
+ * norm, the clipping and the update (as torch.cuda.amp.GradScaler). A number: a fixed S (a non-finite
+ * step still throws NonFiniteError). `dynamic`: S starts at `init` (2¹⁶); a step whose loss or
+ * gradients come out non-finite (an overflow) is skipped — no update, the step count unchanged,
+ * `skipped` in its StepResult — and halves S; `growthInterval` (2 000) finite steps in a row double
+ * it. Non-finite values with S below 1 are the model's own: NonFiniteError.
+ */
+export type LossScale = number | 'dynamic' | { readonly init?: number; readonly growthInterval?: number };
+
 export interface TrainerOptions {
   readonly optimizer: AdamW;
   /** lr for a step (0-based); default: the optimizer's constant lr. */
   readonly schedule?: (step: number) => number;
   /** Clip the global gradient norm to this (0 / undefined: no clipping; the norm is still reported). */
   readonly clipNorm?: number;
+  /** See LossScale; default none (S = 1). */
+  readonly lossScale?: LossScale;
 }
 
 export interface StepResult {
-  /** The step just applied (0-based). */
+  /** The step just applied (0-based), or the one a dynamic loss scale skipped. */
   readonly step: number;
   /** Mean loss over the micro-batches. */
   readonly loss: number;
-  /** Global gradient norm before clipping. */
+  /** Global gradient norm before clipping (of the unscaled gradients). */
   readonly gradNorm: number;
   readonly lr: number;
+  /** The loss scale this step ran with (with `lossScale` set). */
+  readonly lossScale?: number;
+  /** True when a dynamic loss scale skipped this step (an overflow); nothing was updated. */
+  readonly skipped?: boolean;
+}
+
+/** The state of a dynamic loss scale. */
+interface ScaleState {
+  scale: number;
+  readonly dynamic: boolean;
+  readonly growthInterval: number;
+  goodSteps: number;
+}
+
+function lossScaleState(option: LossScale | undefined): ScaleState | undefined {
+  if (option === undefined) return undefined;
+  if (typeof option === 'number') {
+    if (!(option > 0) || !Number.isFinite(option)) throw new InvalidArgumentError('lossScale', option, 'a positive finite number, "dynamic" or { init, growthInterval }');
+    return { scale: option, dynamic: false, growthInterval: Infinity, goodSteps: 0 };
+  }
+  const { init = 2 ** 16, growthInterval = 2000 } = option === 'dynamic' ? {} : option;
+  if (!(init > 0) || !Number.isFinite(init)) throw new InvalidArgumentError('lossScale.init', init, 'a positive finite number');
+  if (!Number.isInteger(growthInterval) || growthInterval < 1) throw new InvalidArgumentError('lossScale.growthInterval', growthInterval, 'a positive integer');
+  return { scale: init, dynamic: true, growthInterval, goodSteps: 0 };
 }
 
 /**
@@ -230,13 +267,22 @@ export interface StepResult {
  * All intermediate tensors are disposed.
  */
 export class Trainer {
+  private readonly scaling: ScaleState | undefined;
+
   constructor(
     readonly params: Map<string, tf.Variable>,
     readonly options: TrainerOptions,
-  ) {}
+  ) {
+    this.scaling = lossScaleState(options.lossScale);
+  }
 
   get step(): number {
     return this.options.optimizer.step;
+  }
+
+  /** The loss scale the next step runs with (1 without `lossScale`). */
+  get lossScale(): number {
+    return this.scaling?.scale ?? 1;
   }
 
   async trainStep(lossFn: (micro: number) => tf.Scalar, microBatches = 1): Promise<StepResult> {
@@ -247,9 +293,10 @@ export class Trainer {
     const varList = trainable.map(([, v]) => v);
     let sum: Map<string, tf.Tensor> | undefined;
     let lossSum: tf.Scalar | undefined;
+    const scale = this.lossScale;
     try {
       for (let i = 0; i < microBatches; i++) {
-        const { value, grads } = tf.variableGrads(() => lossFn(i), varList);
+        const { value, grads } = tf.variableGrads(() => (scale === 1 ? lossFn(i) : tf.mul(lossFn(i), scale)), varList);
         const named = new Map(Object.entries(grads).map(([id, g]) => [byId.get(id)!, g] as const));
         if (!sum || !lossSum) {
           sum = named;
@@ -262,25 +309,27 @@ export class Trainer {
           lossSum = nextLoss;
         }
       }
-      if (microBatches > 1) {
-        const mean = new Map([...sum!].map(([k, g]) => [k, tf.div(g, microBatches)] as const));
+      const lr = this.options.schedule ? this.options.schedule(step) : this.options.optimizer.lr;
+      const optimizer = this.options.optimizer;
+      // the mean over micro-batches; the device step divides by the loss scale in its guard
+      const device = optimizer.canApplyGuarded();
+      const divisor = microBatches * (device ? 1 : scale);
+      if (divisor !== 1) {
+        const mean = new Map([...sum!].map(([k, g]) => [k, tf.div(g, divisor)] as const));
         tf.dispose([...sum!.values()]);
         sum = mean;
       }
       const grads = sum!;
-      const lr = this.options.schedule ? this.options.schedule(step) : this.options.optimizer.lr;
-      const optimizer = this.options.optimizer;
-      if (optimizer.canApplyGuarded()) return await this.deviceStep(step, grads, lossSum!, microBatches, lr);
+      if (device) return await this.deviceStep(step, grads, lossSum!, microBatches, lr);
       // the mean loss and the global gradient norm, read together (tf.stack of GPU-resident scalars
       // returns zeros on the WebGPU backend, so two concurrent reads instead of one)
-      const lossT = tf.div(lossSum!, microBatches);
+      const lossT = tf.div(lossSum!, microBatches * scale);
       const normT = globalNorm(grads.values());
       const [lossData, normData] = await Promise.all([lossT.data(), normT.data()]);
       tf.dispose([lossT, normT]);
       const loss = lossData[0]!;
       const gradNorm = normData[0]!;
-      if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
-      if (!Number.isFinite(gradNorm)) throw new NonFiniteError(step, 'gradient norm', gradNorm);
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return this.nonFinite(step, loss, gradNorm, lr);
       if (this.options.clipNorm && this.options.clipNorm > 0 && gradNorm > this.options.clipNorm) {
         const clipped = clipByGlobalNorm(grads, this.options.clipNorm, gradNorm);
         this.options.optimizer.apply(clipped, lr);
@@ -288,7 +337,7 @@ export class Trainer {
       } else {
         this.options.optimizer.apply(grads, lr);
       }
-      return { step, loss, gradNorm, lr };
+      return this.finite({ step, loss, gradNorm, lr });
     } finally {
       if (sum) tf.dispose([...sum.values()]);
       lossSum?.dispose();
@@ -302,8 +351,9 @@ export class Trainer {
    * AdamW kernels themselves, so the error still comes before any update.
    */
   private async deviceStep(step: number, grads: Map<string, tf.Tensor>, lossSum: tf.Scalar, microBatches: number, lr: number): Promise<StepResult> {
-    const lossT = tf.div(lossSum, microBatches);
-    const guard = webgpuStepGuard([...grads.values()], lossT, this.options.clipNorm ?? 0);
+    const scale = this.lossScale;
+    const lossT = tf.div(lossSum, microBatches * scale);
+    const guard = webgpuStepGuard([...grads.values()], lossT, this.options.clipNorm ?? 0, 1 / scale);
     if (!guard) throw new Error('webgpu step guard unavailable although the kernels are active');
     try {
       this.options.optimizer.applyGuarded(grads, lr, guard);
@@ -311,14 +361,38 @@ export class Trainer {
       const loss = lossData[0]!;
       const gradNorm = guardData[0]!;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        this.options.optimizer.undoStepCount();
-        if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
-        throw new NonFiniteError(step, 'gradient norm', gradNorm);
+        this.options.optimizer.undoStepCount(); // the guard made AdamW skip it
+        return this.nonFinite(step, loss, gradNorm, lr);
       }
-      return { step, loss, gradNorm, lr };
+      return this.finite({ step, loss, gradNorm, lr });
     } finally {
       tf.dispose([lossT, guard]);
     }
+  }
+
+  /** A finite step: counts towards a dynamic scale's growth. */
+  private finite(result: StepResult): StepResult {
+    const s = this.scaling;
+    if (!s) return result;
+    const ran = s.scale;
+    if (s.dynamic && ++s.goodSteps >= s.growthInterval) {
+      s.scale *= 2;
+      s.goodSteps = 0;
+    }
+    return { ...result, lossScale: ran };
+  }
+
+  /** A non-finite loss or norm (nothing was updated): a dynamic scale halves and skips, else NonFiniteError. */
+  private nonFinite(step: number, loss: number, gradNorm: number, lr: number): StepResult {
+    const s = this.scaling;
+    if (s?.dynamic && s.scale >= 1) {
+      const ran = s.scale;
+      s.scale /= 2;
+      s.goodSteps = 0;
+      return { step, loss, gradNorm, lr, lossScale: ran, skipped: true };
+    }
+    if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
+    throw new NonFiniteError(step, 'gradient norm', gradNorm);
   }
 }
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { TransformerEncoder } from './encoder.js';
+import { InvalidArgumentError } from '../errors/index.js';
 import { NonFiniteError } from './errors.js';
 import { AdamW, Trainer, warmupCosine } from './optim.js';
 import { Rng } from './rng.js';
@@ -24,6 +25,17 @@ function tinySetup(seed: number, dropout = 0) {
 }
 
 describe('AdamW and schedules (pure)', () => {
+  it('lossScale: a positive finite number, "dynamic" or { init, growthInterval }', () => {
+    const params = new Map<string, tf.Variable>();
+    const optimizer = new AdamW(params);
+    for (const lossScale of [0, -1, Infinity, NaN, { init: 0 }, { growthInterval: 1.5 }, { growthInterval: 0 }]) {
+      expect(() => new Trainer(params, { optimizer, lossScale }), JSON.stringify(lossScale)).toThrow(InvalidArgumentError);
+    }
+    expect(new Trainer(params, { optimizer, lossScale: 'dynamic' }).lossScale).toBe(65536);
+    expect(new Trainer(params, { optimizer, lossScale: 128 }).lossScale).toBe(128);
+    expect(new Trainer(params, { optimizer }).lossScale).toBe(1);
+  });
+
   it('warmup + cosine', () => {
     const lr = warmupCosine({ baseLr: 1, warmupSteps: 4, totalSteps: 14, minLr: 0.1 });
     expect([0, 1, 3].map(lr)).toEqual([0.25, 0.5, 1]);
@@ -124,6 +136,78 @@ describeBackends('training', (backend) => {
       const want = await ref.enc.parameters().get(name)!.data();
       expect(maxAbsDiff(got as Float32Array, want as Float32Array), name).toBeLessThan(1e-6);
     }
+    refOpt.dispose();
+    ref.enc.dispose();
+    ref.dispose();
+    opt.dispose();
+    s.enc.dispose();
+    s.dispose();
+  });
+
+  it('a static loss scale (a power of two) trains like none: same losses, norms and weights; clipping on the unscaled norm', async () => {
+    const run = async (lossScale?: number) => {
+      const s = tinySetup(4);
+      const opt = new AdamW(s.enc.parameters(), { lr: 1e-2 });
+      const trainer = new Trainer(s.enc.parameters(), { optimizer: opt, clipNorm: 0.05, lossScale });
+      const results = [];
+      for (let i = 0; i < 3; i++) results.push(await trainer.trainStep(() => s.loss()));
+      const w = (await s.enc.parameters().get('blocks.0.mlp.fc1.weight')!.data()).slice();
+      opt.dispose();
+      s.enc.dispose();
+      s.dispose();
+      return { results, w };
+    };
+    const plain = await run();
+    const scaled = await run(1024);
+    expect(plain.results[0]!.gradNorm).toBeGreaterThan(0.05); // clipping is active
+    expect(plain.results[0]!.lossScale).toBeUndefined();
+    for (let i = 0; i < 3; i++) {
+      expect(scaled.results[i]!.loss).toBeCloseTo(plain.results[i]!.loss, 5);
+      expect(scaled.results[i]!.gradNorm / plain.results[i]!.gradNorm).toBeCloseTo(1, 4);
+      expect(scaled.results[i]!.lossScale).toBe(1024);
+    }
+    expect(maxAbsDiff(scaled.w, plain.w)).toBeLessThan(1e-5);
+    // a static scale still stops at a non-finite step
+    const s = tinySetup(4);
+    const trainer = new Trainer(s.enc.parameters(), { optimizer: new AdamW(s.enc.parameters()), lossScale: 8 });
+    await expect(trainer.trainStep(() => tf.mul(s.loss(), Infinity) as tf.Scalar)).rejects.toBeInstanceOf(NonFiniteError);
+    s.enc.dispose();
+    s.dispose();
+  });
+
+  it('a dynamic loss scale skips an overflowing step (nothing updated) and halves, grows after growthInterval finite steps, gives up below 1', async () => {
+    const s = tinySetup(5);
+    const opt = new AdamW(s.enc.parameters(), { lr: 1e-2 });
+    const trainer = new Trainer(s.enc.parameters(), { optimizer: opt, lossScale: { init: 4, growthInterval: 2 } });
+    const overflow = () => tf.mul(s.loss(), Infinity) as tf.Scalar;
+    expect((await trainer.trainStep(() => s.loss())).lossScale).toBe(4);
+    expect(trainer.lossScale).toBe(4);
+    expect((await trainer.trainStep(() => s.loss())).lossScale).toBe(4);
+    expect(trainer.lossScale).toBe(8); // two finite steps in a row
+    const before = Array.from(await s.enc.parameters().get('pos_embed')!.data());
+    const tensors = tf.memory().numTensors;
+    const skipped = await trainer.trainStep(overflow);
+    expect(skipped).toMatchObject({ step: 2, skipped: true, lossScale: 8 });
+    expect(trainer.lossScale).toBe(4);
+    expect(trainer.step).toBe(2);
+    expect(Array.from(await s.enc.parameters().get('pos_embed')!.data())).toEqual(before);
+    expect(tf.memory().numTensors).toBe(tensors);
+    // the skip reset the count of finite steps: one more does not grow the scale
+    const next = await trainer.trainStep(() => s.loss());
+    expect(next).toMatchObject({ step: 2, lossScale: 4 });
+    expect(next.skipped).toBeUndefined();
+    expect(trainer.lossScale).toBe(4);
+    // the skipped step left no trace: three real steps equal a run that never skipped (init 4 → 8 → 8)
+    const ref = tinySetup(5);
+    const refOpt = new AdamW(ref.enc.parameters(), { lr: 1e-2 });
+    const refTrainer = new Trainer(ref.enc.parameters(), { optimizer: refOpt });
+    for (let i = 0; i < 3; i++) await refTrainer.trainStep(() => ref.loss());
+    const [got, want] = [await s.enc.parameters().get('blocks.0.mlp.fc1.weight')!.data(), await ref.enc.parameters().get('blocks.0.mlp.fc1.weight')!.data()];
+    expect(maxAbsDiff(got as Float32Array, want as Float32Array)).toBeLessThan(1e-5);
+    // halving down past 1: 4 → 2 → 1 → 0.5 skip, then the error
+    for (const scale of [4, 2, 1]) expect(await trainer.trainStep(overflow)).toMatchObject({ skipped: true, lossScale: scale });
+    await expect(trainer.trainStep(overflow)).rejects.toBeInstanceOf(NonFiniteError);
+    expect(trainer.step).toBe(3);
     refOpt.dispose();
     ref.enc.dispose();
     ref.dispose();

@@ -668,7 +668,8 @@ fn main(@builtin(workgroup_id) wg : vec3<u32>, @builtin(local_invocation_index) 
 
 /**
  * The step guard, one workgroup: from the sum-of-squares partials of every gradient and the loss,
- * [norm, scale] with norm = √Σ and scale = min(clipNorm / (norm + 1e-6), 1) (1 when clipNorm ≤ 0),
+ * [norm, scale] with norm = gradScale·√Σ and scale = gradScale·min(clipNorm / (norm + 1e-6), 1)
+ * (gradScale when clipNorm ≤ 0; gradScale = 1/S undoes a loss scale S),
  * like torch's clip_grad_norm_, or 0 when the loss or the norm is NaN/±Inf. Finiteness is tested on
  * the bits (exponent all ones), which no fast-math compiler folds away.
  */
@@ -680,7 +681,7 @@ export function stepGuardProgram(): Program {
     dispatch: [1, 1, 1],
     variableNames: ['partials', 'loss'],
     workgroupSize: [256, 1, 1],
-    uniforms: 'parts : i32, clipNorm : f32,',
+    uniforms: 'parts : i32, clipNorm : f32, gradScale : f32,',
     getUserCode: () => `
       var<workgroup> red : array<f32, 256>;
       fn finite_(x : f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
@@ -695,9 +696,9 @@ export function stepGuardProgram(): Program {
           workgroupBarrier();
         }
         if (t == 0) {
-          let norm = sqrt(red[0]);
-          var scale = 1.0;
-          if (uniforms.clipNorm > 0.0) { scale = min(uniforms.clipNorm / (norm + 1e-6), 1.0); }
+          let norm = sqrt(red[0]) * uniforms.gradScale;
+          var scale = uniforms.gradScale;
+          if (uniforms.clipNorm > 0.0) { scale = scale * min(uniforms.clipNorm / (norm + 1e-6), 1.0); }
           if (!finite_(norm) || !finite_(loss[0])) { scale = 0.0; }
           result[0] = norm;
           result[1] = scale;

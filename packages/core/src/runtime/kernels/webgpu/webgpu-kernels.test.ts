@@ -5,7 +5,8 @@ import { gelu, type GeluKind } from '../../layers/activations.js';
 import { MultiHeadAttention } from '../../layers/attention.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
 import { linear } from '../../layers/linear.js';
-import { AdamW, clipByGlobalNorm, globalNorm } from '../../optim.js';
+import { AdamW, Trainer, clipByGlobalNorm, globalNorm } from '../../optim.js';
+import { TransformerEncoder } from '../../encoder.js';
 import { Rng } from '../../rng.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
 import { attentionValuesAndGrads, rand } from '../../test-utils/kernel-cases.js';
@@ -743,6 +744,37 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
       expect(keys).toContain('omnitokMatMulF16_emulated_TN_ones');
       r.cpu.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `linear ${t}×${inDim}×${outDim} grad ${i}`).toBe(0));
     }
+  }, 120_000);
+
+  it('training: small gradients flush in f16 without a loss scale; with a dynamic one f16 GEMMs train like f32', async () => {
+    await initBackend('webgpu');
+    const run = async (precision: 'f32' | 'f16-emulated', lossScale?: 'dynamic') => {
+      await setWebgpuMatmulPrecision(precision);
+      const enc = new TransformerEncoder({ size: 'custom', width: 32, depth: 1, heads: 2, mlpRatio: 2, tokens: { kind: 'continuous', dim: 6, count: 5 }, projectionDim: 4 }, new Rng(7));
+      const x = rand(70, [8, 5, 6]);
+      const y = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32'), 4));
+      const params = enc.parameters();
+      const opt = new AdamW(params, { lr: 1e-2 });
+      const trainer = new Trainer(params, { optimizer: opt, clipNorm: 1, lossScale });
+      // a loss 10⁻⁶ times the usual: its gradients are below f16's range (6·10⁻⁸) in places
+      const loss = () => tf.mul(tf.losses.softmaxCrossEntropy(y, enc.forward(x).embedding), 1e-6) as tf.Scalar;
+      const results = [];
+      for (let i = 0; i < 8; i++) results.push(await trainer.trainStep(loss));
+      tf.dispose([x, y]);
+      opt.dispose();
+      enc.dispose();
+      return results;
+    };
+    const f32 = await run('f32');
+    const flushed = await run('f16-emulated');
+    const scaled = await run('f16-emulated', 'dynamic');
+    await setWebgpuMatmulPrecision('f16-emulated');
+    const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+    expect(rel(flushed[0]!.gradNorm, f32[0]!.gradNorm), 'f16 without a loss scale').toBeGreaterThan(0.05);
+    expect(rel(scaled[0]!.gradNorm, f32[0]!.gradNorm), 'f16 with the loss scale').toBeLessThan(0.01);
+    expect(scaled.every((r) => !r.skipped && r.lossScale === 65536)).toBe(true);
+    for (let i = 0; i < 8; i++) expect(rel(scaled[i]!.loss, f32[i]!.loss), `loss of step ${i}`).toBeLessThan(0.01);
+    expect(scaled[7]!.loss).toBeLessThan(0.9 * scaled[0]!.loss);
   }, 120_000);
 
   it('an operand f16 cannot hold (|x| ≥ 65 520, Inf, NaN) turns its workgroup\'s whole 128 × 128 tile into NaN', async () => {

@@ -307,7 +307,7 @@ const FUSED: Record<string, KernelFunc> = {
   // partials (a WG_SUM_SQUARES output) and loss [1] → [norm, scale]: the device-side step guard
   [WG_STEP_GUARD]: ({ inputs, backend, attrs }) => {
     const partials = inputs.partials!;
-    const u: Uniforms = [...ints(prod(partials.shape)), ...floats((attrs!.clipNorm as number) ?? 0)];
+    const u: Uniforms = [...ints(prod(partials.shape)), ...floats((attrs!.clipNorm as number) ?? 0, (attrs!.gradScale as number | undefined) ?? 1)];
     return runF32(backend as WebGPUBackendLike, stepGuardProgram(), [partials, inputs.loss!], u);
   },
 };
