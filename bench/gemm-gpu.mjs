@@ -10,6 +10,11 @@
  *   npm run build && node bench/gemm-gpu.mjs --small        # here, on lavapipe: proves it runs
  *   bash ../shared/tools/gpu-bundle.sh bench/gemm-gpu.mjs   # then on the GPU machine:
  *   bash .gpu/enter.sh node .gpu/gemm-gpu.cjs [--variants 'auto vec4,tfjs'] --out $OUT/gemm-gpu.txt
+ *
+ * Column `f16 matrix`: the f16 GEMM on the matrix unit (setWebgpuMatmulPrecision('f16'): f16 operands,
+ * f32 accumulation; needs OMNITOK_WEBGPU_MATMUL=f16 in the environment, for Dawn's toggles, and a GPU
+ * with subgroup matrices — else its cells say why); checked against the first column at 2 % (f16
+ * rounding), the others at 0.1 %.
  */
 import * as runtime from '../packages/core/dist/runtime/index.js';
 import { flag, log, opt, startWebgpu } from './gpu-common.mjs';
@@ -41,6 +46,7 @@ const VARIANTS = [
   ['64 vec4', { OMNITOK_WEBGPU_MATMUL_TILE: '64v', OMNITOK_WEBGPU_SPLITK: '0' }],
   ['auto scalar', { OMNITOK_WEBGPU_MATMUL_VARIANT: 'scalar' }],
   ['auto vec4', {}],
+  ['f16 matrix', { precision: 'f16' }],
 ];
 const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_MATMUL_VARIANT'];
 // --variants 'auto vec4,128 vec4': a subset (comma-separated names of the table's columns)
@@ -52,6 +58,8 @@ async function main() {
   const tf = info.tf;
   log(`# bench/gemm-gpu.mjs ${SMALL ? '(--small: lavapipe-sized, not a performance figure)' : ''}`);
   log(info.description);
+  const f16 = await runtime.setWebgpuMatmulPrecision('f16');
+  log(`f16 matrix: ${f16.precision === 'f16' ? `on (${f16.unit})` : f16.reason}`);
   const header = `| product (M×N×K) | ${CHOSEN.map(([v]) => v).join(' | ')} |`;
   log(`TFLOP/s (median of 3 timings, each ≥ 10 products or 0.15 s):\n${header}\n|${'---|'.repeat(CHOSEN.length + 1)}`);
   for (const [name, sa, sb, ta, tb] of SHAPES) {
@@ -67,6 +75,10 @@ async function main() {
       for (const key of ENV_KEYS) delete process.env[key];
       Object.assign(process.env, Object.fromEntries(Object.entries(env).filter(([key]) => key !== 'kernels')));
       runtime.setWebgpuKernels(env.kernels !== false);
+      if ((await runtime.setWebgpuMatmulPrecision(env.precision ?? 'f32')).precision !== (env.precision ?? 'f32')) {
+        cells.push('n/a');
+        continue;
+      }
       // warm-up (pipeline compile) and a value check against the first variant
       const w = tf.matMul(a, b, ta, tb);
       const sample = (await w.slice([0, 0], [1, Math.min(8, n)]).data()).slice();
@@ -90,12 +102,13 @@ async function main() {
       }
       times.sort((x, y) => x - y);
       const tflops = flops / (times[1] / 1000) / 1e12;
-      cells.push(`${tflops.toFixed(2)}${off > 1e-3 ? ' (WRONG)' : ''}`);
+      cells.push(`${tflops.toFixed(2)}${off > (env.precision === 'f16' ? 2e-2 : 1e-3) ? ' (WRONG)' : ''}`);
     }
     log(`| ${name} (${m}×${n}×${k}) | ${cells.join(' | ')} |`);
     tf.dispose([a, b]);
   }
   for (const key of ENV_KEYS) delete process.env[key];
+  await runtime.setWebgpuMatmulPrecision('f32');
   process.exit(0);
 }
 

@@ -7,7 +7,8 @@
  */
 export const TINY_SHAPE = { width: 128, depth: 4, heads: 4, imageTokens: 64, grid: [8, 8], features: 48, textTokens: 16, vocab: 1000, proj: 128 };
 
-export function buildClip(runtime, tf, B, shape = TINY_SHAPE) {
+/** `lossScale`: the Trainer's (bench/train-gpu.mjs passes 'dynamic' with f16 GEMMs). */
+export function buildClip(runtime, tf, B, shape = TINY_SHAPE, { lossScale } = {}) {
   const { TransformerEncoder, AdamW, Trainer, Rng } = runtime;
   const { width, depth, heads, imageTokens, grid, features, textTokens, vocab, proj } = shape;
   const common = { size: 'custom', width, depth, heads, mlpRatio: 4, projectionDim: proj, gelu: 'erf' };
@@ -18,7 +19,7 @@ export function buildClip(runtime, tf, B, shape = TINY_SHAPE) {
   const txt = new TransformerEncoder(text, rng);
   const params = new Map([...[...img.parameters()].map(([k, v]) => [`vision.${k}`, v]), ...[...txt.parameters()].map(([k, v]) => [`text.${k}`, v])]);
   const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.1 });
-  const trainer = new Trainer(params, { optimizer, clipNorm: 1 });
+  const trainer = new Trainer(params, { optimizer, clipNorm: 1, lossScale });
   const data = new Rng(1);
   const x = tf.tensor(data.normals(B * imageTokens * features, 1, false), [B, imageTokens, features]);
   const ids = tf.tensor(Int32Array.from({ length: B * textTokens }, () => data.int(vocab)), [B, textTokens], 'int32');

@@ -1,9 +1,10 @@
 """PyTorch reference for bench/train-gpu.mjs: the same two-tower CLIP train step on CUDA, fp32 (TF32 off).
 
-  python3 bench/train-gpu-torch.py B STEPS WIDTH DEPTH HEADS IMAGE_TOKENS FEATURES TEXT_TOKENS VOCAB PROJ [fp32|bf16]
+  python3 bench/train-gpu-torch.py B STEPS WIDTH DEPTH HEADS IMAGE_TOKENS FEATURES TEXT_TOKENS VOCAB PROJ [fp32|bf16|fp16]
 
 fp32 (default): float32 weights and math, TF32 off. bf16: torch.autocast(bfloat16) over the forward and
-the loss (fp32 master weights), the usual mixed-precision recipe.
+the loss (fp32 master weights), the usual mixed-precision recipe. fp16: the same with float16 and a
+dynamic loss scale (torch.cuda.amp.GradScaler): the peer of omnitok's f16 GEMMs with lossScale 'dynamic'.
 
 Prints one JSON line (torch version, device, parameters, samples/s). Exits 3 with "CUDA unavailable"
 when torch has no CUDA device (bench/train-gpu.mjs then reports PyTorch as skipped).
@@ -27,7 +28,9 @@ dev = torch.device("cuda")
 torch.manual_seed(0)
 B, STEPS, D, DEPTH, H, NI, FI, LT, V, P = (int(a) for a in sys.argv[1:11])
 PRECISION = sys.argv[11] if len(sys.argv) > 11 else "fp32"
-assert PRECISION in ("fp32", "bf16"), f"precision must be fp32 or bf16, got {PRECISION}"
+assert PRECISION in ("fp32", "bf16", "fp16"), f"precision must be fp32, bf16 or fp16, got {PRECISION}"
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(PRECISION)
+scaler = torch.cuda.amp.GradScaler(enabled=PRECISION == "fp16")
 
 
 vision, text = (t.to(dev) for t in towers(D, DEPTH, H, NI, FI, LT, V, P))
@@ -40,15 +43,17 @@ labels = torch.arange(B, device=dev)
 
 
 def step():
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=PRECISION == "bf16"):
+    with torch.autocast("cuda", dtype=AUTOCAST or torch.bfloat16, enabled=AUTOCAST is not None):
         a = F.normalize(vision(img), dim=-1)
         b = F.normalize(text(ids, eot), dim=-1)
         logits = 100.0 * a @ b.T
         loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
     opt.zero_grad()
-    loss.backward()
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
     torch.nn.utils.clip_grad_norm_(params, 1.0)
-    opt.step()
+    scaler.step(opt)
+    scaler.update()
     return loss
 
 

@@ -17,7 +17,10 @@
  *   bash .gpu/enter.sh node .gpu/train-gpu.cjs [--out $OUT/train-gpu.txt]      (device tool, carry [".gpu"])
  *
  * Options: --shape s|b16 --batch N --steps N --repeats N --before-steps N --before-repeats N
- *          --torch-steps N --torch-bf16 --smoke --only before|after --no-torch --no-profile --out FILE.
+ *          --torch-steps N --torch-bf16 --torch-fp16 --smoke --only before|after --no-torch --no-profile --out FILE.
+ * With OMNITOK_WEBGPU_MATMUL=f16 (or f16-emulated) the "after" GEMMs take f16 operands with f32
+ * accumulation (the line "GEMMs:" says whether that came on, or why not) and the Trainer a dynamic loss
+ * scale; --torch-fp16 then measures PyTorch's peer recipe (fp16 autocast + GradScaler).
  * Exits non-zero when the webgpu backend did not start (TensorFlow.js would silently use cpu).
  */
 import { spawnSync } from 'node:child_process';
@@ -127,7 +130,9 @@ async function measure(kernels) {
   const info = await startWebgpu(kernels);
   const tf = info.tf;
   const label = kernels ? 'after (omnitok WGSL kernels)' : 'before (TensorFlow.js webgpu kernels)';
-  const m = buildClip(runtime, tf, B, SHAPE);
+  const precision = runtime.webgpuMatmulPrecision();
+  if (kernels) log(`GEMMs: ${precision.precision}${precision.unit ? ` (${precision.unit})` : ''}${precision.reason ? ` — ${precision.reason}` : ''}`);
+  const m = buildClip(runtime, tf, B, SHAPE, { lossScale: kernels && precision.precision !== 'f32' ? 'dynamic' : undefined });
   const tc = performance.now();
   const first = await m.trainer.trainStep(m.loss); // warmup: compiles every pipeline
   log(`\n## ${label}: first step (pipeline compilation) ${((performance.now() - tc) / 1000).toFixed(1)} s`);
@@ -135,10 +140,14 @@ async function measure(kernels) {
   const steps = kernels ? STEPS : BEFORE_STEPS;
   const repeats = kernels ? REPEATS : BEFORE_REPEATS;
   const rates = [];
+  let skipped = 0;
   for (let r = 0; r < repeats; r++) {
     const t0 = performance.now();
     let last;
-    for (let i = 0; i < steps; i++) last = await m.trainer.trainStep(m.loss);
+    for (let i = 0; i < steps; i++) {
+      last = await m.trainer.trainStep(m.loss);
+      if (last.skipped) skipped++;
+    }
     rates.push((B * steps) / ((performance.now() - t0) / 1000));
     log(`  repeat ${r + 1}: ${rates.at(-1).toFixed(1)} samples/s`);
     if (!Number.isFinite(last.loss)) throw new Error(`${label}: non-finite loss`);
@@ -193,6 +202,7 @@ async function measure(kernels) {
   log(`${label} summary:`);
   log(`${info.description}; ${m.params.toLocaleString('en-US')} parameters; batch ${B}; loss ${first.loss.toFixed(4)} → ${last.loss.toFixed(4)}`);
   log(`samples/s: ${rates.map((x) => x.toFixed(1)).join(', ')} (median ${median(rates).toFixed(1)}; ${steps} steps each)`);
+  if (m.trainer.lossScale !== 1) log(`dynamic loss scale: ${m.trainer.lossScale} now; ${skipped} of the ${steps * repeats} timed steps skipped (overflow)`);
   log(`per step: ${counts.dispatches} GPU dispatches, ${counts.submits} queue submits, ${counts.reads} async reads (host←device syncs), ${counts.syncReads} sync reads`);
   log(`dispatches by program: ${[...byProgram].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const rows = [...perKernel].sort((a, b) => b[1].ms - a[1].ms);
@@ -247,6 +257,8 @@ async function main() {
   else log(`PyTorch ${t.torch} on ${t.device} (fp32, TF32 off): ${t.samplesPerSec.toFixed(1)} samples/s (${t.params.toLocaleString('en-US')} parameters)`);
   const bf16 = flag('torch-bf16') && !t.skipped ? torchRun('bf16') : null;
   if (bf16 && !bf16.skipped) log(`PyTorch ${bf16.torch} on ${bf16.device} (bf16 autocast): ${bf16.samplesPerSec.toFixed(1)} samples/s`);
+  const fp16 = flag('torch-fp16') && !t.skipped ? torchRun('fp16') : null;
+  if (fp16 && !fp16.skipped) log(`PyTorch ${fp16.torch} on ${fp16.device} (fp16 autocast + GradScaler): ${fp16.samplesPerSec.toFixed(1)} samples/s`);
   const results = {};
   if (ONLY !== 'before') results.after = await measure(true);
   if (ONLY !== 'after') results.before = await measure(false);
@@ -254,6 +266,8 @@ async function main() {
   for (const [k, v] of Object.entries(results)) log(`| webgpu ${k} | ${v.toFixed(1)} | ${t.samplesPerSec ? (v / t.samplesPerSec).toFixed(3) : '—'} |`);
   if (t.samplesPerSec) log(`| PyTorch CUDA fp32 | ${t.samplesPerSec.toFixed(1)} | 1.000 |`);
   if (bf16?.samplesPerSec) log(`| PyTorch CUDA bf16 autocast | ${bf16.samplesPerSec.toFixed(1)} | ${(bf16.samplesPerSec / t.samplesPerSec).toFixed(3)} |`);
+  if (fp16?.samplesPerSec) log(`| PyTorch CUDA fp16 autocast | ${fp16.samplesPerSec.toFixed(1)} | ${(fp16.samplesPerSec / t.samplesPerSec).toFixed(3)} |`);
+  if (fp16?.samplesPerSec && results.after && runtime.webgpuMatmulPrecision().precision !== 'f32') log(`webgpu after (f16 GEMMs) / PyTorch fp16 autocast: ${(results.after / fp16.samplesPerSec).toFixed(3)}×`);
   if (results.before && results.after) log(`after / before: ${(results.after / results.before).toFixed(2)}×`);
   process.exit(0);
 }
