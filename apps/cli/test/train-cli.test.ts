@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { decodeNpy, decodeSafetensors } from '@omnitok/core';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { probeBackend } from '@omnitok/core/runtime';
 import { runCli } from '../src/cli.js';
 import { caption, COLOR_NAMES, makeTar, tempDir, writeMicroConfig, writePng } from './train-fixtures.js';
 
@@ -170,4 +171,42 @@ describe('omnitok train on other data formats', () => {
     expect(jsonl(join(out, 'metrics.jsonl')).filter((m) => m.type === 'step')).toHaveLength(2);
     expect(jsonl(join(out, 'skipped.jsonl'))).toEqual([]);
   });
+});
+
+const webgpu = await probeBackend('webgpu');
+const needWebgpu = Boolean(process.env.CI) || process.env.OMNITOK_REQUIRE_WEBGPU === '1';
+
+describe('omnitok train --matmul-precision', () => {
+  const rows = () => {
+    const lines = ['filepath,title'];
+    for (let i = 0; i < 16; i++) lines.push(`img/${i}.png,"${caption(i % 4, i)}"`);
+    writeFileSync(join(dir, 'precision.csv'), `${lines.join('\n')}\n`);
+  };
+
+  it('f16 on a backend other than webgpu is a usage error that names the option', async () => {
+    rows();
+    const r = await omnitok(dir, 'train', '--data', 'precision.csv', '--steps', '1', '--eval-fraction', '0', '--out', join(dir, 'run-f16-cpu'), ...common, '--matmul-precision', 'f16');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--matmul-precision.*f16.*webgpu feature/);
+  });
+
+  it.skipIf(!webgpu.available && !needWebgpu)('f16-emulated on webgpu: f16 GEMMs with a dynamic loss scale train, and the run records the precision', async () => {
+    rows();
+    const out = join(dir, 'run-f16');
+    const args = common.map((a) => (a === 'cpu' ? 'webgpu' : a));
+    const r = await omnitok(dir, 'train', '--data', 'precision.csv', '--steps', '2', '--eval-fraction', '0', '--out', out, ...args, '--matmul-precision', 'f16-emulated');
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; backend?: string; step?: number });
+    expect(events[0]).toMatchObject({ event: 'start', backend: 'webgpu', matmulPrecision: 'f16-emulated' });
+
+    const steps = jsonl(join(out, 'metrics.jsonl')).filter((m) => m.type === 'step');
+    expect(steps.map((m) => m.step)).toEqual([1, 2]);
+    for (const m of steps) expect(Number.isFinite(m.loss)).toBe(true);
+    // the loss scale starts at 2¹⁶ and halves on each overflow (the micro model's first batches
+    // overflow f16 at 2¹⁶): skipped steps are reported, and the step is taken by the next batch
+    const skips = events.filter((e) => e.event === 'skip') as { step: number; lossScale: number }[];
+    skips.forEach((e, i) => expect(e).toMatchObject({ step: 1, lossScale: 65536 / 2 ** i }));
+    const config = JSON.parse(readFileSync(join(out, 'step-00000002', 'config.json'), 'utf8')) as { train: { matmulPrecision: string } };
+    expect(config.train.matmulPrecision).toBe('f16-emulated');
+  }, 180_000);
 });

@@ -1,6 +1,6 @@
 import type { ModalityRegistry } from '@omnitok/core';
 import { InvalidArgumentError } from '@omnitok/core';
-import type { BackendChoice } from '@omnitok/core/runtime';
+import type { BackendChoice, MatmulPrecision } from '@omnitok/core/runtime';
 import { type Command, Option } from 'commander';
 import { type CliIO, CommandExit, ExitCode } from '../io.js';
 import { DEMO_BATCH, DEMO_STEPS, parsePair, runTrain } from '../train/run-train.js';
@@ -49,6 +49,11 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
     .option('--warmup <n>', 'linear warmup steps (default 10% of the run, at most 500)', intArg('--warmup', 0))
     .option('--weight-decay <x>', 'AdamW decoupled weight decay', numArg('--weight-decay', 0), 0.1)
     .option('--clip-norm <x>', 'clip the global gradient norm (0: off)', numArg('--clip-norm', 0), 1)
+    .addOption(
+      new Option('--matmul-precision <p>', 'webgpu GEMMs: f32, or f16 operands with f32 accumulation on the GPU matrix unit (trained with a dynamic loss scale); f16-emulated: the same numerics without the matrix unit')
+        .choices(['f32', 'f16', 'f16-emulated'])
+        .default('f32'),
+    )
     .option('--seed <n>', 'seed of the weights, the data order and augmentation', intArg('--seed', 0), 0)
     .addOption(BACKEND_OPTION())
     .option('--out <dir>', 'run directory: checkpoints, metrics.jsonl, skipped.jsonl, plot.png, report.html (default runs/<demo|train>-<time>)')
@@ -80,6 +85,7 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
         warmup: o.warmup as number | undefined,
         weightDecay: o.weightDecay as number,
         clipNorm: o.clipNorm as number,
+        matmulPrecision: o.matmulPrecision as MatmulPrecision,
         seed: o.seed as number,
         backend: o.backend as BackendChoice,
         out: o.out as string | undefined,

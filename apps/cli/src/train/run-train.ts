@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join, resolve } from 'node:path';
 import { type ClipModelConfig, createClipModel, createTrainer, type Objective } from '@omnitok/clip';
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
-import { asOutOfMemory, type BackendChoice, CheckpointError, listCheckpoints, loadCheckpoint, type LoadedCheckpoint, pruneCheckpoints, saveCheckpoint } from '@omnitok/core/runtime';
+import { asOutOfMemory, type BackendChoice, CheckpointError, listCheckpoints, loadCheckpoint, type LoadedCheckpoint, type MatmulPrecision, pruneCheckpoints, saveCheckpoint, webgpuMatmulPrecision } from '@omnitok/core/runtime';
 import { BatchLoader, type PreparedSample } from '../data/loader.js';
 import { openSource } from '../data/open-source.js';
 import { type DataSource, isHeldOut, type RawRecord, TrainDataError } from '../data/records.js';
@@ -31,6 +31,8 @@ export interface TrainOptions {
   readonly warmup?: number;
   readonly weightDecay: number;
   readonly clipNorm: number;
+  /** webgpu GEMM precision (`--matmul-precision`); f16 trains with a dynamic loss scale. Default f32. */
+  readonly matmulPrecision?: MatmulPrecision;
   readonly seed: number;
   readonly backend: BackendChoice;
   readonly out?: string;
@@ -72,6 +74,8 @@ export interface RunConfig {
     readonly warmup: number;
     readonly weightDecay: number;
     readonly clipNorm: number;
+    /** Absent in runs from before the option (f32). */
+    readonly matmulPrecision?: MatmulPrecision;
     readonly gradCacheChunk: number | null;
     readonly seed: number;
     readonly shuffleBuffer: number;
@@ -214,8 +218,14 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   if (!Number.isInteger(batchSize) || batchSize < 2) throw new InvalidArgumentError('--batch-size', batchSize, 'an integer ≥ 2 (contrastive losses need negatives)');
 
   // Backend, then token shapes from a probe sample (or the saved model), then the model.
-  const backend = await selectBackend(opts.backend);
+  const matmulPrecision = t ? t.matmulPrecision ?? 'f32' : opts.matmulPrecision ?? 'f32';
+  const backend = await selectBackend(opts.backend, matmulPrecision);
   const { tf } = backend;
+  if (matmulPrecision !== 'f32' && backend.name !== 'webgpu') {
+    throw new InvalidArgumentError('--matmul-precision', matmulPrecision, `f32 on the ${backend.name} backend (f16 GEMMs are a webgpu feature: --backend webgpu)`);
+  }
+  // f16 GEMM operands flush small gradients: a dynamic loss scale, as PyTorch's GradScaler
+  const lossScale = backend.name === 'webgpu' && webgpuMatmulPrecision().precision !== 'f32' ? ('dynamic' as const) : undefined;
   const shapes = new Map<string, TokenShape>();
   if (saved) {
     for (const m of modalities) {
@@ -269,6 +279,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     schedule: { warmupSteps: Math.min(warmup, totalSteps), totalSteps },
     clipNorm,
     gradCache: gradCacheChunk ? { chunkSize: gradCacheChunk } : false,
+    lossScale,
   });
   if (resumeFrom?.optimizer) trainer.optimizer.loadStateDict(resumeFrom.optimizer);
   if (resumeFrom?.rng) model.rng.setState(resumeFrom.rng);
@@ -289,7 +300,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     presets: Object.fromEntries(setups.map((s) => [s.modality, s.preset ?? null])),
     data: saved?.data ?? (isDemo ? 'demo' : resolve(io.cwd, dataSpec)),
     ...(zeroShotCfg ? { zeroShot: { classNames: zeroShotCfg.classNames, templates: zeroShotCfg.templates } } : {}),
-    train: { objective, batchSize, totalSteps, epochs: epochs ?? null, lr, warmup, weightDecay, clipNorm, gradCacheChunk: gradCacheChunk ?? null, seed, shuffleBuffer, augment, evalFraction },
+    train: { objective, batchSize, totalSteps, epochs: epochs ?? null, lr, warmup, weightDecay, clipNorm, matmulPrecision, gradCacheChunk: gradCacheChunk ?? null, seed, shuffleBuffer, augment, evalFraction },
   };
 
   const mode = opts.json ? 'json' : (opts.tty ?? (io === processIO && process.stderr.isTTY === true)) ? 'tty' : 'plain';
@@ -301,7 +312,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
       `  backend ${backend.name}: ${backend.description} (${backend.reason})\n` +
       `  presets ${setups.map((s) => `${s.modality}=${typeof s.preset === 'object' && s.preset ? (s.preset.name ?? 'custom') : (s.preset ?? s.plugin.defaultPreset)}`).join(', ')}\n` +
       `  run directory ${outDir}${resumeFrom ? ` (resuming from ${resumeFrom.path})` : ''}`,
-    { event: 'start', outDir, pairs, totalSteps, batchSize, backend: backend.name, backendReason: backend.reason, parameters: paramCount, resumedFrom: resumeFrom?.path ?? null, data: source.description },
+    { event: 'start', outDir, pairs, totalSteps, batchSize, backend: backend.name, backendReason: backend.reason, matmulPrecision: backend.name === 'webgpu' ? webgpuMatmulPrecision().precision : 'f32', parameters: paramCount, resumedFrom: resumeFrom?.path ?? null, data: source.description },
   );
 
   // Held-out set: tokenized once, kept in memory (bounded by --eval-samples).
@@ -410,6 +421,11 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
           throw asOutOfMemory(error, backend.name, OOM_HINT) ?? error;
         } finally {
           disposeBatch(tf, inputs);
+        }
+        if (stats.skipped) {
+          // an overflow at this loss scale: nothing was updated, the next batch takes the same step
+          progress.line(`step ${stats.step + 1}: non-finite gradients at loss scale ${stats.lossScale}; skipped, the scale halves`, { event: 'skip', step: stats.step + 1, lossScale: stats.lossScale ?? null });
+          continue;
         }
         step = stats.step + 1;
         trainedSamples += batch.samples.length;

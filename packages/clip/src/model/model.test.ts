@@ -187,3 +187,53 @@ describe('gradient caching equals the plain big-batch gradient', () => {
     });
   }
 });
+
+describe('loss scaling (for f16 GEMMs)', () => {
+  it('a static scale (a power of two) gives the plain gradients and steps, plain and grad-cached', async () => {
+    for (const gradCache of [false, { chunkSize: 4 }] as const) {
+      const runs = [];
+      for (const lossScale of [undefined, 1024]) {
+        const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 5 });
+        const trainer = createTrainer({ model, gradCache, lossScale });
+        const b = batch(9, 31);
+        const g = await trainer.gradients(b);
+        const stats = [await trainer.step(b), await trainer.step(b)];
+        runs.push({ g, stats, state: await model.stateDict() });
+        tf.dispose(Object.values(b));
+        trainer.dispose();
+        model.dispose();
+      }
+      const [plain, scaled] = runs as [(typeof runs)[0], (typeof runs)[0]];
+      expect(scaled.g.loss).toBeCloseTo(plain.g.loss, 6);
+      for (const [k, t] of plain.g.grads) expect(tf.tidy(() => tf.max(tf.abs(tf.sub(t, scaled.g.grads.get(k)!))).dataSync()[0]!), k).toBeLessThan(1e-6);
+      expect(scaled.stats.map((s) => s.lossScale)).toEqual([1024, 1024]);
+      expect(plain.stats[1]!.lossScale).toBeUndefined();
+      for (let i = 0; i < 2; i++) {
+        expect(scaled.stats[i]!.loss).toBeCloseTo(plain.stats[i]!.loss, 5);
+        expect(scaled.stats[i]!.gradNorm / plain.stats[i]!.gradNorm).toBeCloseTo(1, 4);
+      }
+      for (const k of Object.keys(plain.state)) expect(scaled.state[k]!.data.every((v, i) => Math.abs(v - plain.state[k]!.data[i]!) < 1e-6), k).toBe(true);
+      tf.dispose([...plain.g.grads.values(), ...scaled.g.grads.values()]);
+    }
+  });
+
+  it('a dynamic scale skips an overflowing batch (nothing updated, no step counted) and halves', async () => {
+    const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 6 });
+    const trainer = createTrainer({ model, lossScale: { init: 256, growthInterval: 100 } });
+    const good = batch(6, 41);
+    const bad = { ...good, image: tf.fill([6, 4, 12], Infinity) };
+    await trainer.step(good);
+    const before = await model.stateDict();
+    const skipped = await trainer.step(bad);
+    expect(skipped).toMatchObject({ step: 1, skipped: true, lossScale: 256 });
+    expect(trainer.stepCount).toBe(1);
+    const after = await model.stateDict();
+    for (const k of Object.keys(before)) expect(after[k]!.data.every((v, i) => v === before[k]!.data[i]), k).toBe(true);
+    const next = await trainer.step(good);
+    expect(next).toMatchObject({ step: 1, lossScale: 128 });
+    expect(next.skipped).toBeUndefined();
+    tf.dispose([...Object.values(good), bad.image]);
+    trainer.dispose();
+    model.dispose();
+  });
+});

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@omnitok/core';
-import { AdamW, type AdamWOptions, NonFiniteError, clipByGlobalNorm, globalNorm, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
+import { AdamW, type AdamWOptions, LossScaler, type LossScale, NonFiniteError, clipByGlobalNorm, globalNorm, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
 import { clampLogitScale, CLIP_LOGIT_SCALE_MAX } from '../loss/logit-scale.js';
 import type { ClipModel, Objective } from '../model/clip-model.js';
 import { type TowerInput, batchSize, sliceInput } from '../model/tower.js';
@@ -29,6 +29,12 @@ export interface TrainerConfig {
   readonly gradCache?: { readonly chunkSize: number } | false;
   /** Clamp CLIP log-scales to [0, ln 100] after each step (default true for clip, false for siglip). */
   readonly clampLogitScale?: boolean;
+  /**
+   * Loss scaling (the runtime's LossScale: a fixed S or `dynamic`), for f16 GEMMs (`omnitok train
+   * --matmul-precision f16`): gradients of S·loss, divided by S before the norm; with `dynamic`, a
+   * step that overflows is skipped (`skipped` in its stats) and S halves. Default: none.
+   */
+  readonly lossScale?: LossScale;
 }
 
 export interface StepStats {
@@ -46,6 +52,10 @@ export interface StepStats {
   readonly logitBiases: Readonly<Record<string, number>>;
   readonly samples: number;
   readonly seconds: number;
+  /** The loss scale the step ran with (with `lossScale` set). */
+  readonly lossScale?: number;
+  /** True when a dynamic loss scale skipped the step (an overflow): nothing was updated, `step` is still to come. */
+  readonly skipped?: boolean;
 }
 
 export interface Gradients {
@@ -81,6 +91,10 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
   const clamp = config.clampLogitScale ?? objective === 'clip';
   const nameOf = new Map([...params].map(([n, v]) => [v.name, n] as const));
   const varList = [...params.values()];
+  const scaler = config.lossScale === undefined ? undefined : new LossScaler(config.lossScale);
+  /** The loss the gradients are taken of: S·loss under a loss scale. */
+  const scaled = (total: tf.Scalar): tf.Scalar => (scaler && scaler.scale !== 1 ? (tf.mul(total, scaler.scale) as tf.Scalar) : total);
+  const unscale = (loss: number) => loss / (scaler?.scale ?? 1);
 
   const named = (grads: tf.NamedTensorMap): Map<string, tf.Tensor> => {
     const out = new Map<string, tf.Tensor>();
@@ -112,9 +126,9 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
       const embs = new Map(names.map((n) => [n, model.encode(n, batch[n]!)] as const));
       const { total, byPair } = model.pairLosses(embs, { chunkSize: config.lossChunkSize });
       for (const [k, v] of byPair) kept.set(k, tf.keep(v));
-      return total;
+      return scaled(total);
     }, varList);
-    const loss = (await value.data())[0]!;
+    const loss = unscale((await value.data())[0]!);
     value.dispose();
     return { loss, pairLosses: await readPairs(kept), grads: named(grads) };
   }
@@ -150,11 +164,11 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
         (...xs: tf.Tensor[]) => {
           const { total, byPair } = model.pairLosses(new Map(embNames.map((k, i) => [k, xs[i]!] as const)), { chunkSize: config.lossChunkSize });
           if (keep) for (const [k, v] of byPair) kept.set(k, tf.keep(v));
-          return total;
+          return scaled(total);
         };
       const embInputs = embNames.map((k) => embs.get(k)!);
       const { value, grads: embGrads } = tf.valueAndGrads(lossOf(true))(embInputs);
-      const loss = (await value.data())[0]!;
+      const loss = unscale((await value.data())[0]!);
       value.dispose();
       const pairLosses = await readPairs(kept);
       if (pairVars.length > 0) {
@@ -189,21 +203,36 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
     get stepCount() {
       return optimizer.step;
     },
-    gradients(batch) {
-      return chunk !== undefined ? cachedGradients(batch, chunk) : plainGradients(batch);
+    async gradients(batch) {
+      const scale = scaler?.scale ?? 1;
+      const g = await (chunk !== undefined ? cachedGradients(batch, chunk) : plainGradients(batch));
+      if (scale === 1) return g;
+      // the gradients of S·loss, back to those of the loss
+      const grads = new Map([...g.grads].map(([k, t]) => [k, tf.div(t, scale)] as const));
+      tf.dispose([...g.grads.values()]);
+      return { ...g, grads };
     },
     async step(batch) {
       const t0 = performance.now();
       const step = optimizer.step;
       const { n } = present(batch);
+      const ran = scaler?.scale;
       const { loss, pairLosses, grads } = await trainer.gradients(batch);
       try {
-        if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
+        const lr = schedule ? schedule(step) : optimizer.lr;
+        const skip = (gradNorm: number): StepStats => ({ step, loss, pairLosses, gradNorm, lr, logitScales: {}, logitBiases: {}, samples: n, seconds: (performance.now() - t0) / 1000, lossScale: ran, skipped: true });
+        if (!Number.isFinite(loss)) {
+          if (scaler?.overflow()) return skip(NaN);
+          throw new NonFiniteError(step, 'loss', loss);
+        }
         const normT = globalNorm(grads.values());
         const gradNorm = (await normT.data())[0]!;
         normT.dispose();
-        if (!Number.isFinite(gradNorm)) throw new NonFiniteError(step, 'gradient norm', gradNorm);
-        const lr = schedule ? schedule(step) : optimizer.lr;
+        if (!Number.isFinite(gradNorm)) {
+          if (scaler?.overflow()) return skip(gradNorm);
+          throw new NonFiniteError(step, 'gradient norm', gradNorm);
+        }
+        scaler?.finite();
         if (config.clipNorm && config.clipNorm > 0 && gradNorm > config.clipNorm) {
           const clipped = clipByGlobalNorm(grads, config.clipNorm, gradNorm);
           optimizer.apply(clipped, lr);
@@ -216,7 +245,7 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
           logitScales[p.key] = Math.exp((await p.logitScale.data())[0]!);
           if (p.logitBias) logitBiases[p.key] = (await p.logitBias.data())[0]!;
         }
-        return { step, loss, pairLosses, gradNorm, lr, logitScales, logitBiases, samples: n, seconds: (performance.now() - t0) / 1000 };
+        return { step, loss, pairLosses, gradNorm, lr, logitScales, logitBiases, samples: n, seconds: (performance.now() - t0) / 1000, ...(ran === undefined ? {} : { lossScale: ran }) };
       } finally {
         tf.dispose([...grads.values()]);
       }

@@ -51,6 +51,12 @@ export interface InitBackendOptions {
   readonly importModule?: (specifier: string) => Promise<unknown>;
   /** Keep TensorFlow.js' console notices and debug checks (default false: `PROD` mode). */
   readonly verbose?: boolean;
+  /**
+   * webgpu: the precision of the layers' GEMMs (`MatmulPrecision`; default OMNITOK_WEBGPU_MATMUL, else
+   * f32). An f16 the device cannot run leaves f32 and says why in the description (see
+   * `webgpuMatmulPrecision()`). Train f16 GEMMs with a loss scale (TrainerOptions.lossScale).
+   */
+  readonly matmulPrecision?: MatmulPrecision;
 }
 
 export const TENSORFLOW_HINT =
@@ -113,7 +119,7 @@ async function initOne(name: BackendName, options: InitBackendOptions): Promise<
     case 'tensorflow':
       return initTensorflow(load);
     case 'webgpu':
-      return initWebgpu(load);
+      return initWebgpu(load, options.matmulPrecision ?? requestedMatmulPrecision());
     case 'wasm':
       return initWasm(load);
     case 'native':
@@ -204,14 +210,14 @@ function requestedMatmulPrecision(): MatmulPrecision | undefined {
  * `create()`: e.g. `enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation`
  * (bounds clamping in the shaders, zeroing of workgroup memory and command validation off: for
  * measuring, and for code that is known to stay in bounds), `adapter=NVIDIA H100` (which GPU, by
- * name), `backend=vulkan`.
+ * name), `backend=vulkan`; with f16 GEMMs requested, the toggles Dawn's subgroup matrices need.
  */
-export function dawnFlags(): string[] {
+export function dawnFlags(matmulPrecision: MatmulPrecision | undefined = requestedMatmulPrecision()): string[] {
   const raw = envVar('OMNITOK_DAWN_FLAGS');
   const flags = raw ? raw.split(';').map((f) => f.trim()).filter(Boolean) : [];
   // Dawn lists its experimental subgroup matrices only with allow_unsafe_apis, and its own tests run
   // them on Vulkan with the Vulkan memory model on
-  if (envVar('OMNITOK_WEBGPU_MATMUL') !== 'f16') return flags;
+  if (matmulPrecision !== 'f16') return flags;
   const toggles = ['allow_unsafe_apis', 'use_vulkan_memory_model'];
   const at = flags.findIndex((f) => f.startsWith('enable-dawn-features='));
   if (at < 0) return [...flags, `enable-dawn-features=${toggles.join(',')}`];
@@ -220,7 +226,8 @@ export function dawnFlags(): string[] {
   return flags;
 }
 
-async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<BackendInfo, 'reason'>> {
+async function initWebgpu(load: (s: string) => Promise<unknown>, matmulPrecision: MatmulPrecision | undefined): Promise<Omit<BackendInfo, 'reason'>> {
+  const precision = matmulPrecision === 'f32' ? undefined : matmulPrecision;
   const g = globalThis as { navigator?: { gpu?: GpuLike } };
   if (!g.navigator?.gpu) {
     let dawn: { create: (flags: string[]) => GpuLike; globals: Record<string, unknown> };
@@ -232,10 +239,9 @@ async function initWebgpu(load: (s: string) => Promise<unknown>): Promise<Omit<B
     // Dawn's Vulkan loader wants a runtime dir; without one it prints warnings (and some drivers fail).
     process.env.XDG_RUNTIME_DIR ??= tmpdir();
     Object.assign(globalThis, dawn.globals);
-    const navigator = { ...(g.navigator ?? {}), gpu: dawn.create(dawnFlags()) };
+    const navigator = { ...(g.navigator ?? {}), gpu: dawn.create(dawnFlags(precision)) };
     Object.defineProperty(globalThis, 'navigator', { value: navigator, configurable: true, writable: true });
   }
-  const precision = requestedMatmulPrecision();
   withOptionalFeatures(g.navigator!.gpu!);
   const adapter = await g.navigator!.gpu!.requestAdapter().catch(() => null);
   if (!adapter) {

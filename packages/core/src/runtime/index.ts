@@ -33,6 +33,7 @@ export { TransformerEncoder, MapHead, createEncoder, poolTokens, type EncodeOpti
 export { repeatBatch } from './layers/repeat-batch.js';
 export {
   AdamW,
+  LossScaler,
   Trainer,
   warmupCosine,
   globalNorm,

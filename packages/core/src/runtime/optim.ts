@@ -240,24 +240,55 @@ export interface StepResult {
   readonly skipped?: boolean;
 }
 
-/** The state of a dynamic loss scale. */
-interface ScaleState {
-  scale: number;
-  readonly dynamic: boolean;
-  readonly growthInterval: number;
-  goodSteps: number;
-}
+/**
+ * The loss scale of a training loop (see LossScale): `scale` for the next step, then `finite()` or
+ * `overflow()` with its outcome. Shared by `Trainer` and `@omnitok/clip`'s trainer.
+ */
+export class LossScaler {
+  private current: number;
+  private readonly dynamic: boolean;
+  private readonly growthInterval: number;
+  private goodSteps = 0;
 
-function lossScaleState(option: LossScale | undefined): ScaleState | undefined {
-  if (option === undefined) return undefined;
-  if (typeof option === 'number') {
-    if (!(option > 0) || !Number.isFinite(option)) throw new InvalidArgumentError('lossScale', option, 'a positive finite number, "dynamic" or { init, growthInterval }');
-    return { scale: option, dynamic: false, growthInterval: Infinity, goodSteps: 0 };
+  constructor(option: LossScale) {
+    if (typeof option === 'number') {
+      if (!(option > 0) || !Number.isFinite(option)) throw new InvalidArgumentError('lossScale', option, 'a positive finite number, "dynamic" or { init, growthInterval }');
+      this.current = option;
+      this.dynamic = false;
+      this.growthInterval = Infinity;
+      return;
+    }
+    const { init = 2 ** 16, growthInterval = 2000 } = option === 'dynamic' ? {} : option;
+    if (!(init > 0) || !Number.isFinite(init)) throw new InvalidArgumentError('lossScale.init', init, 'a positive finite number');
+    if (!Number.isInteger(growthInterval) || growthInterval < 1) throw new InvalidArgumentError('lossScale.growthInterval', growthInterval, 'a positive integer');
+    this.current = init;
+    this.dynamic = true;
+    this.growthInterval = growthInterval;
   }
-  const { init = 2 ** 16, growthInterval = 2000 } = option === 'dynamic' ? {} : option;
-  if (!(init > 0) || !Number.isFinite(init)) throw new InvalidArgumentError('lossScale.init', init, 'a positive finite number');
-  if (!Number.isInteger(growthInterval) || growthInterval < 1) throw new InvalidArgumentError('lossScale.growthInterval', growthInterval, 'a positive integer');
-  return { scale: init, dynamic: true, growthInterval, goodSteps: 0 };
+
+  /** The scale the next step runs with. */
+  get scale(): number {
+    return this.current;
+  }
+
+  /** A step with finite loss and gradients ran: counts towards doubling a dynamic scale. */
+  finite(): void {
+    if (this.dynamic && ++this.goodSteps >= this.growthInterval) {
+      this.current *= 2;
+      this.goodSteps = 0;
+    }
+  }
+
+  /**
+   * A step came out non-finite: true when a dynamic scale (still ≥ 1) takes it as an overflow — the
+   * caller skips the step; the scale halves — false when the caller should report the non-finite value.
+   */
+  overflow(): boolean {
+    if (!this.dynamic || this.current < 1) return false;
+    this.current /= 2;
+    this.goodSteps = 0;
+    return true;
+  }
 }
 
 /**
@@ -267,13 +298,13 @@ function lossScaleState(option: LossScale | undefined): ScaleState | undefined {
  * All intermediate tensors are disposed.
  */
 export class Trainer {
-  private readonly scaling: ScaleState | undefined;
+  private readonly scaler: LossScaler | undefined;
 
   constructor(
     readonly params: Map<string, tf.Variable>,
     readonly options: TrainerOptions,
   ) {
-    this.scaling = lossScaleState(options.lossScale);
+    this.scaler = options.lossScale === undefined ? undefined : new LossScaler(options.lossScale);
   }
 
   get step(): number {
@@ -282,7 +313,7 @@ export class Trainer {
 
   /** The loss scale the next step runs with (1 without `lossScale`). */
   get lossScale(): number {
-    return this.scaling?.scale ?? 1;
+    return this.scaler?.scale ?? 1;
   }
 
   async trainStep(lossFn: (micro: number) => tf.Scalar, microBatches = 1): Promise<StepResult> {
@@ -372,25 +403,16 @@ export class Trainer {
 
   /** A finite step: counts towards a dynamic scale's growth. */
   private finite(result: StepResult): StepResult {
-    const s = this.scaling;
-    if (!s) return result;
-    const ran = s.scale;
-    if (s.dynamic && ++s.goodSteps >= s.growthInterval) {
-      s.scale *= 2;
-      s.goodSteps = 0;
-    }
+    if (!this.scaler) return result;
+    const ran = this.scaler.scale;
+    this.scaler.finite();
     return { ...result, lossScale: ran };
   }
 
   /** A non-finite loss or norm (nothing was updated): a dynamic scale halves and skips, else NonFiniteError. */
   private nonFinite(step: number, loss: number, gradNorm: number, lr: number): StepResult {
-    const s = this.scaling;
-    if (s?.dynamic && s.scale >= 1) {
-      const ran = s.scale;
-      s.scale /= 2;
-      s.goodSteps = 0;
-      return { step, loss, gradNorm, lr, lossScale: ran, skipped: true };
-    }
+    const ran = this.scaler?.scale;
+    if (this.scaler?.overflow()) return { step, loss, gradNorm, lr, lossScale: ran, skipped: true };
     if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
     throw new NonFiniteError(step, 'gradient norm', gradNorm);
   }
