@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import { BackendUnavailableError } from './errors.js';
 import { type Kernels, registerNativeBackend } from './kernels/native-backend.js';
-import { noteWebgpuAdapter, registerWebgpuKernels, setWebgpuMatmulPrecision, tuneWebgpuBackend, type MatmulPrecision } from './kernels/webgpu/webgpu-kernels.js';
+import { noteWebgpuAdapter, registerWebgpuKernels, setWebgpuMatmulPrecision, tuneWebgpuBackend, type MatmulPrecision, webgpuMatmulPrecision } from './kernels/webgpu/webgpu-kernels.js';
 import { envVar } from './env.js';
 import { installLeanBackprop } from './lean-backprop.js';
 
@@ -53,8 +53,9 @@ export interface InitBackendOptions {
   readonly verbose?: boolean;
   /**
    * webgpu: the precision of the layers' GEMMs (`MatmulPrecision`; default OMNITOK_WEBGPU_MATMUL, else
-   * f32). An f16 the device cannot run leaves f32 and says why in the description (see
-   * `webgpuMatmulPrecision()`). Train f16 GEMMs with a loss scale (TrainerOptions.lossScale).
+   * unchanged: f32 unless set before). An f16 the device cannot run leaves f32 and says why in the
+   * description (see `webgpuMatmulPrecision()`). Train f16 GEMMs with a loss scale
+   * (TrainerOptions.lossScale).
    */
   readonly matmulPrecision?: MatmulPrecision;
 }
@@ -200,8 +201,8 @@ function withOptionalFeatures(gpu: GpuLike & { omnitokFeatures?: boolean }): voi
 /** OMNITOK_WEBGPU_MATMUL: the layers' GEMM precision on webgpu (`MatmulPrecision`), f32 unless set. */
 function requestedMatmulPrecision(): MatmulPrecision | undefined {
   const raw = envVar('OMNITOK_WEBGPU_MATMUL');
-  if (raw === undefined || raw === '' || raw === 'f32') return undefined;
-  if (raw === 'f16' || raw === 'f16-emulated') return raw;
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'f32' || raw === 'f16' || raw === 'f16-emulated') return raw;
   throw new InvalidArgumentError('OMNITOK_WEBGPU_MATMUL', raw, 'f32, f16 or f16-emulated');
 }
 
@@ -226,8 +227,8 @@ export function dawnFlags(matmulPrecision: MatmulPrecision | undefined = request
   return flags;
 }
 
+/** `matmulPrecision` undefined: the GEMM precision stays what it is (f32 unless set before). */
 async function initWebgpu(load: (s: string) => Promise<unknown>, matmulPrecision: MatmulPrecision | undefined): Promise<Omit<BackendInfo, 'reason'>> {
-  const precision = matmulPrecision === 'f32' ? undefined : matmulPrecision;
   const g = globalThis as { navigator?: { gpu?: GpuLike } };
   if (!g.navigator?.gpu) {
     let dawn: { create: (flags: string[]) => GpuLike; globals: Record<string, unknown> };
@@ -239,7 +240,7 @@ async function initWebgpu(load: (s: string) => Promise<unknown>, matmulPrecision
     // Dawn's Vulkan loader wants a runtime dir; without one it prints warnings (and some drivers fail).
     process.env.XDG_RUNTIME_DIR ??= tmpdir();
     Object.assign(globalThis, dawn.globals);
-    const navigator = { ...(g.navigator ?? {}), gpu: dawn.create(dawnFlags(precision)) };
+    const navigator = { ...(g.navigator ?? {}), gpu: dawn.create(dawnFlags(matmulPrecision)) };
     Object.defineProperty(globalThis, 'navigator', { value: navigator, configurable: true, writable: true });
   }
   withOptionalFeatures(g.navigator!.gpu!);
@@ -260,11 +261,10 @@ async function initWebgpu(load: (s: string) => Promise<unknown>, matmulPrecision
   registerWebgpuKernels({ softwareAdapter: SOFTWARE_ADAPTER.test(what) });
   await switchTo('webgpu', 'the WebGPU backend');
   tuneWebgpuBackend(tf.backend());
+  const state = matmulPrecision ? await setWebgpuMatmulPrecision(matmulPrecision) : webgpuMatmulPrecision();
   let gemms = '';
-  if (precision) {
-    const state = await setWebgpuMatmulPrecision(precision);
-    gemms = state.reason ? ` (${state.reason}; GEMMs in f32)` : ` (GEMMs: f16 operands, f32 accumulation, ${state.unit === 'emulated' ? 'emulated' : 'matrix unit'})`;
-  }
+  if (state.reason) gemms = ` (${state.reason}; GEMMs in f32)`;
+  else if (state.precision !== 'f32') gemms = ` (GEMMs: f16 operands, f32 accumulation, ${state.unit === 'emulated' ? 'emulated' : 'matrix unit'})`;
   return { name: 'webgpu', tf, description: `webgpu: ${what}${gemms}` };
 }
 

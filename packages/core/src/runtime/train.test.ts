@@ -10,6 +10,8 @@ import { describeBackends, loadFixture, maxAbsDiff, tolerance } from './test-uti
 const ref = loadFixture('reference.safetensors');
 const arr = (k: string) => ref[k]!.data as Float32Array;
 
+const disposeAll = (...xs: { dispose(): void }[]) => xs.forEach((x) => x.dispose());
+
 /** A tiny classifier: encoder (width 16) → 4 logits; the task is to fit a fixed batch. */
 function tinySetup(seed: number, dropout = 0) {
   const rng = new Rng(seed);
@@ -136,12 +138,7 @@ describeBackends('training', (backend) => {
       const want = await ref.enc.parameters().get(name)!.data();
       expect(maxAbsDiff(got as Float32Array, want as Float32Array), name).toBeLessThan(1e-6);
     }
-    refOpt.dispose();
-    ref.enc.dispose();
-    ref.dispose();
-    opt.dispose();
-    s.enc.dispose();
-    s.dispose();
+    disposeAll(refOpt, ref.enc, ref, opt, s.enc, s);
   });
 
   it('a static loss scale (a power of two) trains like none: same losses, norms and weights; clipping on the unscaled norm', async () => {
@@ -208,12 +205,7 @@ describeBackends('training', (backend) => {
     for (const scale of [4, 2, 1]) expect(await trainer.trainStep(overflow)).toMatchObject({ skipped: true, lossScale: scale });
     await expect(trainer.trainStep(overflow)).rejects.toBeInstanceOf(NonFiniteError);
     expect(trainer.step).toBe(3);
-    refOpt.dispose();
-    ref.enc.dispose();
-    ref.dispose();
-    opt.dispose();
-    s.enc.dispose();
-    s.dispose();
+    disposeAll(refOpt, ref.enc, ref, opt, s.enc, s);
   });
 
   it('seeded dropout: same seed, same losses; no tensor leaks over 200 steps', async () => {

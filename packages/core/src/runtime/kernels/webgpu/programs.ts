@@ -128,7 +128,7 @@ export function matMulProgram(
   splits = 1,
   onesRow = false,
 ): Program {
-  if (tile.matrix) return matrixMatMulProgram(outputShape, batch, m, n, transA, transB, bias, tile.matrix, splits, onesRow);
+  if (tile.matrix) return matrixMatMulProgram({ outputShape, batch, m, n, transA, transB, bias, splits, onesRow }, tile.matrix);
   const { rm, rn, tk } = tile;
   const vec4 = Boolean(tile.vec4);
   if (vec4 && (![4, 8].includes(rm) || ![4, 8].includes(rn))) throw new Error('the vec4 GEMM variant computes 4 or 8 rows and columns per thread');
@@ -226,6 +226,19 @@ export function matMulProgram(
   };
 }
 
+/** What `matMulProgram` multiplies, as one object (its parameters of the same names). */
+export interface GemmSpec {
+  readonly outputShape: number[];
+  readonly batch: number;
+  readonly m: number;
+  readonly n: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly bias: boolean;
+  readonly splits: number;
+  readonly onesRow: boolean;
+}
+
 /**
  * The GEMM of `matMulProgram` (same uniforms, operand views, split-K, bias and ones-row) on a matrix
  * unit: operands rounded to f16 as they are staged, products accumulated in f32 — mixed precision, as
@@ -247,18 +260,8 @@ export function matMulProgram(
  * Workgroup memory: 10 240 + 8 704 + 8 192 + 4 = 27 140 bytes (`MATRIX_GEMM_WORKGROUP_BYTES`).
  */
 export const MATRIX_GEMM_WORKGROUP_BYTES = 2 * 128 * 40 + 2 * 32 * 136 + 4 * 8 * 256 + 4;
-export function matrixMatMulProgram(
-  outputShape: number[],
-  batch: number,
-  m: number,
-  n: number,
-  transA: boolean,
-  transB: boolean,
-  bias: boolean,
-  unit: MatrixUnit,
-  splits = 1,
-  onesRow = false,
-): Program {
+export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
+  const { outputShape, batch, m, n, transA, transB, bias, splits, onesRow } = spec;
   const TM = 128;
   const TN = 128;
   const tk = 32;

@@ -667,6 +667,23 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
     expect(await setWebgpuMatmulPrecision('f16-emulated')).toEqual({ precision: 'f16-emulated', unit: 'emulated' });
   });
 
+  it('initBackend keeps the precision unless told (matmulPrecision, OMNITOK_WEBGPU_MATMUL), and names it in the description', async () => {
+    expect((await initBackend('webgpu')).description).toMatch(/GEMMs: f16 operands, f32 accumulation, emulated/);
+    expect(webgpuMatmulPrecision().precision).toBe('f16-emulated');
+    expect((await initBackend('webgpu', { matmulPrecision: 'f32' })).description).not.toMatch(/GEMMs/);
+    expect(webgpuMatmulPrecision()).toEqual({ precision: 'f32' });
+    process.env.OMNITOK_WEBGPU_MATMUL = 'f16-emulated';
+    try {
+      await initBackend('webgpu');
+      expect(webgpuMatmulPrecision().precision).toBe('f16-emulated');
+      process.env.OMNITOK_WEBGPU_MATMUL = 'f8';
+      await expect(initBackend('webgpu')).rejects.toThrow(/OMNITOK_WEBGPU_MATMUL.*f8/);
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_MATMUL;
+    }
+    expect(webgpuMatmulPrecision().precision).toBe('f16-emulated');
+  });
+
   it('exact on values f16 holds: every transpose, batches, broadcast batches, a bias, edge tiles, partial K slices; gradients', async () => {
     // (a pipeline per transpose, bias and rank: ~2 s each for lavapipe's LLVM, so a bias only where marked)
     const cases: [number[], number[], boolean, boolean, boolean][] = [
