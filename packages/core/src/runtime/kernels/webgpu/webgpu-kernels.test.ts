@@ -13,7 +13,7 @@ import { attentionValuesAndGrads, rand } from '../../test-utils/kernel-cases.js'
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
-import { planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuBindGroupCacheStats, webgpuKernelsActive, webgpuMatmulPrecision } from './webgpu-kernels.js';
+import { planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision } from './webgpu-kernels.js';
 
 /*
  * omnitok's WebGPU kernels against the cpu backend (the reference): the same TensorFlow.js program runs
@@ -104,6 +104,41 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     await initBackend('cpu');
     const reference = await step(4);
     expect(maxAbsDiff(other, reference)).toBeLessThan(FWD);
+  });
+
+  it('training steps reuse every bind group once the pool has grown (lowest free buffer first; AdamW\'s layout cached)', async () => {
+    await initBackend('webgpu');
+    const enc = new TransformerEncoder({ size: 'custom', width: 32, depth: 2, heads: 2, mlpRatio: 2, tokens: { kind: 'continuous', dim: 6, count: 5 }, projectionDim: 4 }, new Rng(3));
+    const x = rand(80, [4, 5, 6]);
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 4));
+    const params = enc.parameters();
+    const opt = new AdamW(params, { lr: 1e-3 });
+    const trainer = new Trainer(params, { optimizer: opt, clipNorm: 1 });
+    const loss = () => tf.losses.softmaxCrossEntropy(y, enc.forward(x).embedding) as tf.Scalar;
+    for (let i = 0; i < 3; i++) await trainer.trainStep(loss);
+    const stats = webgpuBindGroupCacheStats()!;
+    const before = { ...stats };
+    const direct = webgpuDirectDispatches();
+    for (let i = 0; i < 3; i++) await trainer.trainStep(loss);
+    expect(webgpuDirectDispatches() - direct).toBe(3 * params.size); // the one-dispatch AdamW ran
+    expect(stats.hits - before.hits).toBeGreaterThan(3 * params.size);
+    expect(stats.misses - before.misses).toBe(0);
+    tf.dispose([x, y]);
+    opt.dispose();
+    enc.dispose();
+  });
+
+  it('the buffer pool hands out the lowest free buffer of a size, whatever order they were freed in', async () => {
+    await initBackend('webgpu');
+    const manager = (tf.backend() as unknown as { bufferManager: { acquireBuffer(size: number, usage: number): object; releaseBuffer(b: object): void } }).bufferManager;
+    const USAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
+    const size = 4 * 9973; // a size nothing else uses
+    const first = [0, 1, 2, 3].map(() => manager.acquireBuffer(size, USAGE));
+    for (const i of [2, 0, 3, 1]) manager.releaseBuffer(first[i]!);
+    const again = [0, 1, 2, 3].map(() => manager.acquireBuffer(size, USAGE));
+    again.forEach((b, i) => expect(b === first[i], `buffer ${i}`).toBe(true)); // created first, handed out first
+    for (const i of [1, 3, 0, 2]) manager.releaseBuffer(again[i]!);
+    expect(manager.acquireBuffer(size, USAGE) === first[0]).toBe(true);
   });
 
   it('the bind-group cache keys on the layout and every buffer range', async () => {

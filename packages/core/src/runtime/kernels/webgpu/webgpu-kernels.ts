@@ -761,6 +761,7 @@ export function tuneWebgpuBackend(backend: unknown): void {
   if (Number.isInteger(batch) && batch > 0) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
   if (envVar('OMNITOK_WEBGPU_BIND_GROUP_CACHE') !== '0') {
     stableUniformBuffers(backend);
+    lowestFreeBufferFirst(backend);
     cacheBindGroups((backend as { device?: BindGroupDevice }).device);
   }
   b.omnitokTuned = true;
@@ -844,6 +845,59 @@ function stableUniformBuffers(backend: unknown): void {
   b.submitQueue = () => {
     submit();
     used.clear();
+  };
+}
+
+interface PoolBackend {
+  bufferManager?: {
+    freeBuffers?: Map<string, object[]>;
+    acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): object;
+    releaseBuffer(buffer: object, reuse?: boolean): void;
+  };
+}
+
+/**
+ * tfjs' buffer pool hands out the most recently freed buffer of a size (a stack), so which buffer a
+ * dispatch gets depends on the order the previous step freed them — which drifts from step to step,
+ * and with it every bind group (measured on lavapipe: half of a step's bind groups were new each step).
+ * Here each size's free list stays sorted so that the buffer created first is handed out first: the
+ * choice depends only on the set of free buffers, which is the same at the start of every step once
+ * the pool has grown to the step's needs — the same buffers, hence the same bind groups, each step.
+ */
+function lowestFreeBufferFirst(backend: unknown): void {
+  const manager = (backend as PoolBackend).bufferManager;
+  if (!manager?.freeBuffers || typeof manager.releaseBuffer !== 'function' || typeof manager.acquireBuffer !== 'function') return;
+  const order = new WeakMap<object, number>();
+  let next = 0;
+  const rank = (b: object) => {
+    let r = order.get(b);
+    if (r === undefined) order.set(b, (r = next++));
+    return r;
+  };
+  // ranked when first handed out: creation order
+  const acquire = manager.acquireBuffer.bind(manager);
+  manager.acquireBuffer = (...args) => {
+    const buffer = acquire(...args);
+    rank(buffer);
+    return buffer;
+  };
+  const release = manager.releaseBuffer.bind(manager);
+  const free = manager.freeBuffers;
+  manager.releaseBuffer = (buffer: object, reuse = true) => {
+    release(buffer, reuse);
+    // tfjs pushed it (when reused) onto its size's list, which pop()s from the end: keep each list in
+    // descending rank so that the end holds the lowest
+    for (const list of free.values()) {
+      if (list[list.length - 1] !== buffer) continue;
+      const r = rank(buffer);
+      let i = list.length - 1;
+      while (i > 0 && rank(list[i - 1]!) < r) {
+        list[i] = list[i - 1]!;
+        i--;
+      }
+      list[i] = buffer;
+      return;
+    }
   };
 }
 
@@ -946,7 +1000,8 @@ interface RawComputePass {
   dispatchWorkgroups(x: number, y: number, z: number): void;
 }
 
-const adamWPipelines = new WeakMap<object, { getBindGroupLayout(i: number): object }>();
+/** Per device: the one-dispatch AdamW pipeline and its bind-group layout (Dawn returns a new layout object per call, which would defeat the bind-group cache). */
+const adamWPipelines = new WeakMap<object, { pipeline: object; layout: object }>();
 let directDispatches = 0;
 
 /**
@@ -975,10 +1030,11 @@ function adamWOneDispatch(backend: unknown, p: tf.Tensor, g: tf.Tensor, m: tf.Te
   const x = Math.min(groups, 65535);
   const y = Math.ceil(groups / x);
   if (y > 65535) return false;
-  let pipeline = adamWPipelines.get(b.device);
-  if (!pipeline) {
-    pipeline = b.device.createComputePipeline({ layout: 'auto', compute: { module: b.device.createShaderModule({ code: ADAMW_ONE_DISPATCH_WGSL }), entryPoint: 'main' } });
-    adamWPipelines.set(b.device, pipeline);
+  let adamW = adamWPipelines.get(b.device);
+  if (!adamW) {
+    const pipeline = b.device.createComputePipeline({ layout: 'auto', compute: { module: b.device.createShaderModule({ code: ADAMW_ONE_DISPATCH_WGSL }), entryPoint: 'main' } });
+    adamW = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+    adamWPipelines.set(b.device, adamW);
   }
   const tensors = [p, m, v, g, guard];
   const buffers = tensors.map((t) => {
@@ -991,10 +1047,10 @@ function adamWOneDispatch(backend: unknown, p: tf.Tensor, g: tf.Tensor, m: tf.Te
     ...buffers.map((buffer, i) => ({ binding: i, resource: { buffer: buffer!, offset: 0, size: 4 * tensors[i]!.size } })),
     { binding: 5, resource: uniforms },
   ];
-  const bindGroup = b.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  const bindGroup = b.device.createBindGroup({ layout: adamW.layout, entries });
   b.ensureCommandEncoderReady();
   b.computePassEncoder ??= b.commandEncoder!.beginComputePass({});
-  b.computePassEncoder.setPipeline(pipeline);
+  b.computePassEncoder.setPipeline(adamW.pipeline);
   b.computePassEncoder.setBindGroup(0, bindGroup);
   b.computePassEncoder.dispatchWorkgroups(x, y, 1);
   directDispatches++;
