@@ -13,7 +13,7 @@ import { attentionValuesAndGrads, rand } from '../../test-utils/kernel-cases.js'
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
-import { planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision } from './webgpu-kernels.js';
+import { matrixSelfCheck, planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision } from './webgpu-kernels.js';
 
 /*
  * omnitok's WebGPU kernels against the cpu backend (the reference): the same TensorFlow.js program runs
@@ -700,6 +700,23 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
     expect(keys.some((k) => k.startsWith('omnitokMatMul_'))).toBe(true);
     expect(keys.some((k) => k.startsWith('omnitokMatMulF16'))).toBe(false);
     expect(await setWebgpuMatmulPrecision('f16-emulated')).toEqual({ precision: 'f16-emulated', unit: 'emulated' });
+  });
+
+  it('the self-check reports a program the device rejects (a caught WebGPU error) and passes the emulated one', async () => {
+    await initBackend('webgpu');
+    const device = (tf.backend() as unknown as { device: { features: { has(f: string): boolean } } }).device;
+    expect(await matrixSelfCheck('emulated')).toBeUndefined();
+    if (!device.features.has('chromium-experimental-subgroup-matrix')) {
+      // lavapipe: the subgroup-matrix spelling cannot even be parsed without the feature
+      expect(await matrixSelfCheck('subgroup')).toMatch(/WebGPU validation error: .*chromium_experimental_subgroup_matrix/);
+      expect(await matrixSelfCheck('subgroup-bool')).toMatch(/WebGPU validation error/);
+    }
+    expect(webgpuMatmulPrecision()).toEqual({ precision: 'f16-emulated', unit: 'emulated' }); // left as it was
+    const keys: string[] = [];
+    const c = recordPrograms(keys, () => tf.tidy(() => tf.matMul(eighths(1, [70, 40]), eighths(2, [40, 30]))));
+    expect((await c.data()).length).toBe(70 * 30);
+    c.dispose();
+    expect(keys).toContain('omnitokMatMulF16_emulated_NN');
   });
 
   it('initBackend keeps the precision unless told (matmulPrecision, OMNITOK_WEBGPU_MATMUL), and names it in the description', async () => {

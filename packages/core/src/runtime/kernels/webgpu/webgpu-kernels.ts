@@ -637,7 +637,19 @@ export async function setWebgpuMatmulPrecision(precision: MatmulPrecision): Prom
   return refuse(`the self-check failed (${failures.join('; ')})`);
 }
 
-/** Runs the self-check GEMM (see setWebgpuMatmulPrecision) on `unit`: undefined when exact, else what went wrong. */
+/**
+ * Runs the self-check GEMM (see setWebgpuMatmulPrecision) on `unit` of the active webgpu backend:
+ * undefined when exact, else what went wrong. Leaves the precision as it was (exported for tests).
+ */
+export async function matrixSelfCheck(unit: MatrixUnit): Promise<string | undefined> {
+  const previous = matrixUnit;
+  try {
+    return await checkMatrixUnit(unit, (tf.backend() as { device?: PrecisionDevice }).device ?? {});
+  } finally {
+    matrixUnit = previous;
+  }
+}
+
 async function checkMatrixUnit(unit: MatrixUnit, device: PrecisionDevice): Promise<string | undefined> {
   const [m, k, n] = [150, 80, 140];
   // eighths in [−1, 1]: exact in f16; products are 64ths, sums of 80 of them exact in f32
@@ -651,6 +663,8 @@ async function checkMatrixUnit(unit: MatrixUnit, device: PrecisionDevice): Promi
     expected[i * n + j] = s;
   }
   matrixUnit = unit;
+  // a shader Tint rejects is a validation error; one the driver's compiler rejects, an internal one
+  device.pushErrorScope?.('internal');
   device.pushErrorScope?.('validation');
   let got: Float32Array | undefined;
   let thrown: unknown;
@@ -663,8 +677,10 @@ async function checkMatrixUnit(unit: MatrixUnit, device: PrecisionDevice): Promi
   } finally {
     matrixUnit = undefined;
   }
-  const scopeError = await device.popErrorScope?.();
-  if (scopeError) return `WebGPU validation error: ${scopeError.message.split('\n')[0]}`;
+  const validation = await device.popErrorScope?.();
+  const internal = await device.popErrorScope?.();
+  if (validation) return `WebGPU validation error: ${validation.message.split('\n')[0]}`;
+  if (internal) return `WebGPU internal error: ${internal.message.split('\n')[0]}`;
   if (thrown) return `threw ${(thrown as Error).message ?? String(thrown)}`;
   const bad = expected.findIndex((e, i) => got![i] !== e);
   return bad < 0 ? undefined : `C[${Math.floor(bad / n)}, ${bad % n}] = ${got![bad]}, expected ${expected[bad]}`;
