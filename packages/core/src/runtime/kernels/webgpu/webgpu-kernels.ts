@@ -864,6 +864,17 @@ function stableUniformBuffers(backend: unknown): void {
   };
 }
 
+/** A numbering of objects in the order they are first asked about (weakly held). */
+function objectIds(): (o: object) => number {
+  const ids = new WeakMap<object, number>();
+  let next = 0;
+  return (o) => {
+    let id = ids.get(o);
+    if (id === undefined) ids.set(o, (id = next++));
+    return id;
+  };
+}
+
 interface PoolBackend {
   bufferManager?: {
     freeBuffers?: Map<string, object[]>;
@@ -883,14 +894,7 @@ interface PoolBackend {
 function lowestFreeBufferFirst(backend: unknown): void {
   const manager = (backend as PoolBackend).bufferManager;
   if (!manager?.freeBuffers || typeof manager.releaseBuffer !== 'function' || typeof manager.acquireBuffer !== 'function') return;
-  const order = new WeakMap<object, number>();
-  let next = 0;
-  const rank = (b: object) => {
-    let r = order.get(b);
-    if (r === undefined) order.set(b, (r = next++));
-    return r;
-  };
-  // ranked when first handed out: creation order
+  const rank = objectIds(); // ranked when first handed out: creation order
   const acquire = manager.acquireBuffer.bind(manager);
   manager.acquireBuffer = (...args) => {
     const buffer = acquire(...args);
@@ -947,13 +951,7 @@ const BIND_GROUP_CACHE = 8192;
 function cacheBindGroups(device: BindGroupDevice | undefined): void {
   if (!device || typeof device.createBindGroup !== 'function' || device.omnitokBindGroups) return;
   const original = device.createBindGroup.bind(device);
-  const ids = new WeakMap<object, number>();
-  let nextId = 1;
-  const idOf = (o: object) => {
-    let id = ids.get(o);
-    if (id === undefined) ids.set(o, (id = nextId++));
-    return id;
-  };
+  const idOf = objectIds();
   const cache = new Map<string, unknown>();
   const stats: BindGroupCacheStats = { hits: 0, misses: 0, size: 0 };
   device.createBindGroup = (descriptor) => {
