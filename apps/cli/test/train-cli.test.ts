@@ -208,5 +208,8 @@ describe('omnitok train --matmul-precision', () => {
     skips.forEach((e, i) => expect(e).toMatchObject({ step: 1, lossScale: 65536 / 2 ** i }));
     const config = JSON.parse(readFileSync(join(out, 'step-00000002', 'config.json'), 'utf8')) as { train: { matmulPrecision: string } };
     expect(config.train.matmulPrecision).toBe('f16-emulated');
+    // the loss scale goes into the checkpoint (a resume continues with it): halved per skip, 2 clean steps since
+    const state = JSON.parse(readFileSync(join(out, 'step-00000002', 'state.json'), 'utf8')) as { extra: { lossScale: { scale: number; goodSteps: number } } };
+    expect(state.extra.lossScale).toEqual({ scale: 65536 / 2 ** skips.length, goodSteps: 2 });
   }, 180_000);
 });

@@ -282,6 +282,8 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     lossScale,
   });
   if (resumeFrom?.optimizer) trainer.optimizer.loadStateDict(resumeFrom.optimizer);
+  const savedScale = (resumeFrom?.extra as { lossScale?: { scale: number; goodSteps: number } } | undefined)?.lossScale;
+  if (savedScale && trainer.lossScaler) trainer.lossScaler.loadState(savedScale);
   if (resumeFrom?.rng) model.rng.setState(resumeFrom.rng);
 
   const textSetup = setups.find((s) => s.plugin.acceptsText);
@@ -375,7 +377,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   let step = startStep;
   let lastEval: EvalResult | undefined = [...metrics].reverse().find((m): m is EvalMetric => m.type === 'eval');
   const save = async () => {
-    const path = await saveCheckpoint(outDir, { step, model, config: runConfig, optimizer: trainer.optimizer, rng: model.rng, data: dataState, extra: { elapsed: (performance.now() - started) / 1000 } });
+    const path = await saveCheckpoint(outDir, { step, model, config: runConfig, optimizer: trainer.optimizer, rng: model.rng, data: dataState, extra: { elapsed: (performance.now() - started) / 1000, ...(trainer.lossScaler ? { lossScale: trainer.lossScaler.state() } : {}) } });
     pruneCheckpoints(outDir, opts.keep);
     return path;
   };

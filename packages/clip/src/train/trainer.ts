@@ -75,6 +75,8 @@ export interface ClipTrainer {
   step(batch: ClipBatch): Promise<StepStats>;
   /** The loss and gradients of one batch, nothing applied (what step uses; exposed for checks). */
   gradients(batch: ClipBatch): Promise<Gradients>;
+  /** The loss scale with `lossScale` set (its state goes into checkpoints for an exact resume). */
+  readonly lossScaler?: LossScaler;
   dispose(): void;
 }
 
@@ -200,6 +202,7 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
   const trainer: ClipTrainer = {
     model,
     optimizer,
+    ...(scaler ? { lossScaler: scaler } : {}),
     get stepCount() {
       return optimizer.step;
     },

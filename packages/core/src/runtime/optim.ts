@@ -271,6 +271,19 @@ export class LossScaler {
     return this.current;
   }
 
+  /** What a checkpoint keeps for an exact resume (the scale and the count of clean steps). */
+  state(): { readonly scale: number; readonly goodSteps: number } {
+    return { scale: this.current, goodSteps: this.goodSteps };
+  }
+
+  /** Restores `state()`. */
+  loadState(state: { readonly scale: number; readonly goodSteps: number }): void {
+    if (!(state.scale > 0) || !Number.isFinite(state.scale)) throw new InvalidArgumentError('lossScale state.scale', state.scale, 'a positive finite number');
+    if (!Number.isInteger(state.goodSteps) || state.goodSteps < 0) throw new InvalidArgumentError('lossScale state.goodSteps', state.goodSteps, 'a non-negative integer');
+    this.current = state.scale;
+    this.goodSteps = state.goodSteps;
+  }
+
   /** A step with finite loss and gradients ran: counts towards doubling a dynamic scale. */
   finite(): void {
     if (this.dynamic && ++this.goodSteps >= this.growthInterval) {

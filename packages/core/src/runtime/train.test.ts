@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { TransformerEncoder } from './encoder.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import { NonFiniteError } from './errors.js';
-import { AdamW, Trainer, warmupCosine } from './optim.js';
+import { AdamW, LossScaler, Trainer, warmupCosine } from './optim.js';
 import { Rng } from './rng.js';
 import { describeBackends, loadFixture, maxAbsDiff, tolerance } from './test-utils/backends.js';
 
@@ -36,6 +36,27 @@ describe('AdamW and schedules (pure)', () => {
     expect(new Trainer(params, { optimizer, lossScale: 'dynamic' }).lossScale).toBe(65536);
     expect(new Trainer(params, { optimizer, lossScale: 128 }).lossScale).toBe(128);
     expect(new Trainer(params, { optimizer }).lossScale).toBe(1);
+  });
+
+  it('LossScaler: state() and loadState() carry the scale and the clean-step count (a resumed run continues it)', () => {
+    const a = new LossScaler({ init: 8, growthInterval: 3 });
+    a.finite();
+    a.finite();
+    expect(a.overflow()).toBe(true);
+    a.finite();
+    expect(a.state()).toEqual({ scale: 4, goodSteps: 1 });
+    const b = new LossScaler('dynamic');
+    b.loadState(a.state());
+    b.finite();
+    b.finite(); // the third clean step since the overflow: b keeps its own growthInterval (2 000), no doubling
+    expect(b.state()).toEqual({ scale: 4, goodSteps: 3 });
+    const c = new LossScaler({ init: 1, growthInterval: 3 });
+    c.loadState(a.state());
+    c.finite();
+    c.finite();
+    expect(c.state()).toEqual({ scale: 8, goodSteps: 0 });
+    expect(() => c.loadState({ scale: 0, goodSteps: 0 })).toThrow(InvalidArgumentError);
+    expect(() => c.loadState({ scale: 2, goodSteps: -1 })).toThrow(InvalidArgumentError);
   });
 
   it('warmup + cosine', () => {
