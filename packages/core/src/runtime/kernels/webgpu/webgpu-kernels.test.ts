@@ -13,7 +13,7 @@ import { attentionValuesAndGrads, rand } from '../../test-utils/kernel-cases.js'
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
-import { matrixSelfCheck, planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision } from './webgpu-kernels.js';
+import { f16ExactValues, matrixSelfCheck, planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision } from './webgpu-kernels.js';
 
 /*
  * omnitok's WebGPU kernels against the cpu backend (the reference): the same TensorFlow.js program runs
@@ -671,10 +671,9 @@ function f16Round(x: number): number {
   return Math.sign(x) * rounded * ulp;
 }
 
-/** Eighths in [−1, 1] in a pattern that differs along every axis: exact in f16, and every sum of their products exact in f32. */
+/** A tensor of f16ExactValues (the self-check's values): exact in f16, every sum of their products exact in f32. */
 function eighths(seed: number, shape: number[]): tf.Tensor {
-  const size = shape.reduce((p, d) => p * d, 1);
-  return tf.tensor(Float32Array.from({ length: size }, (_, i) => (((i * 7919 + seed * 104729) % 17) - 8) / 8), shape);
+  return tf.tensor(f16ExactValues(shape.reduce((p, d) => p * d, 1), seed), shape);
 }
 
 describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix program (emulated on lavapipe, which has no matrix unit)', () => {

@@ -638,6 +638,15 @@ export async function setWebgpuMatmulPrecision(precision: MatmulPrecision): Prom
 }
 
 /**
+ * `count` eighths in [−1, 1] in a pattern that differs along every axis of a matrix (17 values, a
+ * prime stride): exact in f16, their products 64ths, and sums of up to 2¹⁸ of those exact in f32 — so a
+ * GEMM on f16 operands must reproduce the f32 result bit for bit (the self-check and the tests).
+ */
+export function f16ExactValues(count: number, seed: number): Float32Array {
+  return Float32Array.from({ length: count }, (_, i) => (((i * 7919 + seed * 104729) % 17) - 8) / 8);
+}
+
+/**
  * Runs the self-check GEMM (see setWebgpuMatmulPrecision) on `unit` of the active webgpu backend:
  * undefined when exact, else what went wrong. Leaves the precision as it was (exported for tests).
  */
@@ -652,10 +661,8 @@ export async function matrixSelfCheck(unit: MatrixUnit): Promise<string | undefi
 
 async function checkMatrixUnit(unit: MatrixUnit, device: PrecisionDevice): Promise<string | undefined> {
   const [m, k, n] = [150, 80, 140];
-  // eighths in [−1, 1]: exact in f16; products are 64ths, sums of 80 of them exact in f32
-  const values = (count: number, seed: number) => Float32Array.from({ length: count }, (_, i) => (((i * 7919 + seed * 104729) % 17) - 8) / 8);
-  const a = values(m * k, 1);
-  const b = values(k * n, 2);
+  const a = f16ExactValues(m * k, 1);
+  const b = f16ExactValues(k * n, 2);
   const expected = new Float32Array(m * n);
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
     let s = 0;
