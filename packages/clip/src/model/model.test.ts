@@ -232,6 +232,13 @@ describe('loss scaling (for f16 GEMMs)', () => {
     const next = await trainer.step(good);
     expect(next).toMatchObject({ step: 1, lossScale: 128 });
     expect(next.skipped).toBeUndefined();
+    // without a loss scale the same batch is an error naming the loss, and nothing is updated
+    const plain = createTrainer({ model });
+    const kept = await model.stateDict();
+    await expect(plain.step(bad)).rejects.toMatchObject({ code: 'E_NON_FINITE', step: 0, quantity: 'loss' });
+    const unchanged = await model.stateDict();
+    for (const k of Object.keys(kept)) expect(unchanged[k]!.data.every((v, i) => v === kept[k]!.data[i]), k).toBe(true);
+    plain.dispose();
     tf.dispose([...Object.values(good), bad.image]);
     trainer.dispose();
     model.dispose();

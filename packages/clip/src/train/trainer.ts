@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@omnitok/core';
-import { AdamW, type AdamWOptions, LossScaler, type LossScale, NonFiniteError, clipByGlobalNorm, globalNorm, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
+import { AdamW, type AdamWOptions, LossScaler, type LossScale, clipByGlobalNorm, globalNorm, skipNonFiniteStep, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
 import { clampLogitScale, CLIP_LOGIT_SCALE_MAX } from '../loss/logit-scale.js';
 import type { ClipModel, Objective } from '../model/clip-model.js';
 import { type TowerInput, batchSize, sliceInput } from '../model/tower.js';
@@ -224,17 +224,12 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
       try {
         const lr = schedule ? schedule(step) : optimizer.lr;
         const skip = (gradNorm: number): StepStats => ({ step, loss, pairLosses, gradNorm, lr, logitScales: {}, logitBiases: {}, samples: n, seconds: (performance.now() - t0) / 1000, lossScale: ran, skipped: true });
-        if (!Number.isFinite(loss)) {
-          if (scaler?.overflow()) return skip(NaN);
-          throw new NonFiniteError(step, 'loss', loss);
-        }
+        // a dynamic loss scale skips a non-finite step (an overflow), else NonFiniteError
+        if (!Number.isFinite(loss) && skipNonFiniteStep(scaler, step, loss, NaN)) return skip(NaN);
         const normT = globalNorm(grads.values());
         const gradNorm = (await normT.data())[0]!;
         normT.dispose();
-        if (!Number.isFinite(gradNorm)) {
-          if (scaler?.overflow()) return skip(gradNorm);
-          throw new NonFiniteError(step, 'gradient norm', gradNorm);
-        }
+        if (!Number.isFinite(gradNorm) && skipNonFiniteStep(scaler, step, loss, gradNorm)) return skip(gradNorm);
         scaler?.finite();
         if (config.clipNorm && config.clipNorm > 0 && gradNorm > config.clipNorm) {
           const clipped = clipByGlobalNorm(grads, config.clipNorm, gradNorm);

@@ -34,6 +34,7 @@ export { repeatBatch } from './layers/repeat-batch.js';
 export {
   AdamW,
   LossScaler,
+  skipNonFiniteStep,
   Trainer,
   warmupCosine,
   globalNorm,

@@ -305,6 +305,18 @@ export class LossScaler {
 }
 
 /**
+ * A step whose loss or gradient norm came out non-finite, nothing updated: true when `scaler` (a
+ * dynamic one, still ≥ 1) takes it as an overflow — the caller skips the step; the scale has halved —
+ * else throws NonFiniteError naming the loss (when it is the non-finite one) or the gradient norm.
+ * The one policy of `Trainer` and `@omnitok/clip`'s trainer.
+ */
+export function skipNonFiniteStep(scaler: LossScaler | undefined, step: number, loss: number, gradNorm: number): true {
+  if (scaler?.overflow()) return true;
+  if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
+  throw new NonFiniteError(step, 'gradient norm', gradNorm);
+}
+
+/**
  * One optimizer step from one or more micro-batches (gradient accumulation): `lossFn(i)` builds the
  * scalar loss of micro-batch i; gradients are averaged over the micro-batches, clipped, checked and
  * applied. A NaN/±Inf loss or gradient norm throws NonFiniteError naming the step, before any update.
@@ -425,9 +437,8 @@ export class Trainer {
   /** A non-finite loss or norm (nothing was updated): a dynamic scale halves and skips, else NonFiniteError. */
   private nonFinite(step: number, loss: number, gradNorm: number, lr: number): StepResult {
     const ran = this.scaler?.scale;
-    if (this.scaler?.overflow()) return { step, loss, gradNorm, lr, lossScale: ran, skipped: true };
-    if (!Number.isFinite(loss)) throw new NonFiniteError(step, 'loss', loss);
-    throw new NonFiniteError(step, 'gradient norm', gradNorm);
+    skipNonFiniteStep(this.scaler, step, loss, gradNorm);
+    return { step, loss, gradNorm, lr, lossScale: ran, skipped: true };
   }
 }
 
