@@ -8,6 +8,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 class Block(nn.Module):
@@ -42,6 +43,8 @@ class Tower(nn.Module):
         self.blocks = nn.ModuleList([Block(width, heads, text) for _ in range(depth)])
         self.ln = nn.LayerNorm(width)
         self.proj = nn.Linear(width, proj, bias=False)
+        # recompute each block in the backward (omnitok's setGradCheckpointing)
+        self.grad_checkpointing = False
 
     def forward(self, x, eot=None):
         h = self.embed(x)
@@ -49,7 +52,7 @@ class Tower(nn.Module):
             h = torch.cat([self.cls.expand(h.shape[0], 1, self.width), h], 1)
         h = h + self.pos
         for b in self.blocks:
-            h = b(h)
+            h = checkpoint(b, h, use_reentrant=False) if self.grad_checkpointing and torch.is_grad_enabled() else b(h)
         h = self.ln(h)
         pooled = h[torch.arange(h.shape[0], device=h.device), eot] if self.text else h[:, 0]
         return self.proj(pooled)

@@ -7,8 +7,11 @@
  */
 export const TINY_SHAPE = { width: 128, depth: 4, heads: 4, imageTokens: 64, grid: [8, 8], features: 48, textTokens: 16, vocab: 1000, proj: 128 };
 
-/** `lossScale`: the Trainer's (bench/train-gpu.mjs passes 'dynamic' with f16 GEMMs). */
-export function buildClip(runtime, tf, B, shape = TINY_SHAPE, { lossScale } = {}) {
+/**
+ * `lossScale`: the Trainer's (bench/train-gpu.mjs passes 'dynamic' with f16 GEMMs); `gradCheckpointing`:
+ * recompute every block in the backward (TransformerEncoder.setGradCheckpointing).
+ */
+export function buildClip(runtime, tf, B, shape = TINY_SHAPE, { lossScale, gradCheckpointing = false } = {}) {
   const { TransformerEncoder, AdamW, Trainer, Rng } = runtime;
   const { width, depth, heads, imageTokens, grid, features, textTokens, vocab, proj } = shape;
   const common = { size: 'custom', width, depth, heads, mlpRatio: 4, projectionDim: proj, gelu: 'erf' };
@@ -17,6 +20,8 @@ export function buildClip(runtime, tf, B, shape = TINY_SHAPE, { lossScale } = {}
   const rng = new Rng(0);
   const img = new TransformerEncoder(vision, rng);
   const txt = new TransformerEncoder(text, rng);
+  img.setGradCheckpointing(gradCheckpointing);
+  txt.setGradCheckpointing(gradCheckpointing);
   const params = new Map([...[...img.parameters()].map(([k, v]) => [`vision.${k}`, v]), ...[...txt.parameters()].map(([k, v]) => [`text.${k}`, v])]);
   const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.1 });
   const trainer = new Trainer(params, { optimizer, clipNorm: 1, lossScale });

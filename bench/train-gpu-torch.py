@@ -1,10 +1,12 @@
 """PyTorch reference for bench/train-gpu.mjs: the same two-tower CLIP train step on CUDA, fp32 (TF32 off).
 
-  python3 bench/train-gpu-torch.py B STEPS WIDTH DEPTH HEADS IMAGE_TOKENS FEATURES TEXT_TOKENS VOCAB PROJ [fp32|bf16|fp16]
+  python3 bench/train-gpu-torch.py B STEPS WIDTH DEPTH HEADS IMAGE_TOKENS FEATURES TEXT_TOKENS VOCAB PROJ [fp32|bf16|fp16] [ckpt]
 
 fp32 (default): float32 weights and math, TF32 off. bf16: torch.autocast(bfloat16) over the forward and
 the loss (fp32 master weights), the usual mixed-precision recipe. fp16: the same with float16 and a
 dynamic loss scale (torch.cuda.amp.GradScaler): the peer of omnitok's f16 GEMMs with lossScale 'dynamic'.
+ckpt: gradient checkpointing of every block (torch.utils.checkpoint, non-reentrant), the peer of
+omnitok's setGradCheckpointing.
 
 Prints one JSON line (torch version, device, parameters, samples/s). Exits 3 with "CUDA unavailable"
 when torch has no CUDA device (bench/train-gpu.mjs then reports PyTorch as skipped).
@@ -29,11 +31,13 @@ torch.manual_seed(0)
 B, STEPS, D, DEPTH, H, NI, FI, LT, V, P = (int(a) for a in sys.argv[1:11])
 PRECISION = sys.argv[11] if len(sys.argv) > 11 else "fp32"
 assert PRECISION in ("fp32", "bf16", "fp16"), f"precision must be fp32, bf16 or fp16, got {PRECISION}"
+CKPT = len(sys.argv) > 12 and sys.argv[12] == "ckpt"
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(PRECISION)
 scaler = torch.cuda.amp.GradScaler(enabled=PRECISION == "fp16")
 
 
 vision, text = (t.to(dev) for t in towers(D, DEPTH, H, NI, FI, LT, V, P))
+vision.grad_checkpointing = text.grad_checkpointing = CKPT
 params = list(vision.parameters()) + list(text.parameters())
 opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.1)
 img = torch.randn(B, NI, FI, device=dev)
@@ -65,4 +69,4 @@ for _ in range(STEPS):
     step()
 torch.cuda.synchronize()
 dt = time.perf_counter() - t0
-print(json.dumps({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "params": sum(p.numel() for p in params), "samplesPerSec": B * STEPS / dt, "steps": STEPS, "batch": B, "precision": PRECISION}))
+print(json.dumps({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "params": sum(p.numel() for p in params), "samplesPerSec": B * STEPS / dt, "steps": STEPS, "batch": B, "precision": PRECISION, "gradCheckpointing": CKPT, "peakGiB": torch.cuda.max_memory_allocated() / 2**30}))

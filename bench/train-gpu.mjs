@@ -17,7 +17,10 @@
  *   bash .gpu/enter.sh node .gpu/train-gpu.cjs [--out $OUT/train-gpu.txt]      (device tool, carry [".gpu"])
  *
  * Options: --shape s|b16 --batch N --steps N --repeats N --before-steps N --before-repeats N
- *          --torch-steps N --torch-bf16 --torch-fp16 --smoke --only before|after --no-torch --no-profile --out FILE.
+ *          --torch-steps N --torch-bf16 --torch-fp16 --grad-checkpointing --smoke --only before|after --no-torch
+ *          --no-profile --out FILE.
+ * --grad-checkpointing recomputes every transformer block in the backward, in omnitok and in PyTorch
+ * (torch.utils.checkpoint, non-reentrant), keeping one [B, N, D] tensor per block.
  * With OMNITOK_WEBGPU_MATMUL=f16 (or f16-emulated) the "after" GEMMs take f16 operands with f32
  * accumulation (the line "GEMMs:" says whether that came on, or why not) and the Trainer a dynamic loss
  * scale; --torch-fp16 then measures PyTorch's peer recipe (fp16 autocast + GradScaler).
@@ -49,6 +52,8 @@ const BEFORE_STEPS = Number(opt('before-steps', SMOKE ? 2 : 3));
 const BEFORE_REPEATS = Number(opt('before-repeats', 1));
 const TORCH_STEPS = Number(opt('torch-steps', SMOKE ? 2 : 50));
 const ONLY = opt('only', '');
+// recompute every block in the backward (both runners): what lets ViT-B/16 at batch 256 fit an 80 GB card
+const GRAD_CHECKPOINTING = flag('grad-checkpointing');
 /** Wraps the webgpu backend to count dispatches, submits and reads during `fn`. */
 async function counted(tf, fn) {
   const backend = tf.backend();
@@ -132,7 +137,7 @@ async function measure(kernels) {
   const label = kernels ? 'after (omnitok WGSL kernels)' : 'before (TensorFlow.js webgpu kernels)';
   const precision = runtime.webgpuMatmulPrecision();
   if (kernels) log(`GEMMs: ${precision.precision}${precision.unit ? ` (${precision.unit})` : ''}${precision.reason ? ` — ${precision.reason}` : ''}`);
-  const m = buildClip(runtime, tf, B, SHAPE, { lossScale: kernels && precision.precision !== 'f32' ? 'dynamic' : undefined });
+  const m = buildClip(runtime, tf, B, SHAPE, { lossScale: kernels && precision.precision !== 'f32' ? 'dynamic' : undefined, gradCheckpointing: GRAD_CHECKPOINTING });
   const tc = performance.now();
   const first = await m.trainer.trainStep(m.loss); // warmup: compiles every pipeline
   log(`\n## ${label}: first step (pipeline compilation) ${((performance.now() - tc) / 1000).toFixed(1)} s`);
@@ -233,7 +238,7 @@ function torchRun(precision = 'fp32') {
   const script = candidates.find((p) => existsSync(p));
   if (!script) return { skipped: 'bench/train-gpu-torch.py not found' };
   const s = SHAPE;
-  const args = [script, String(B), String(TORCH_STEPS), String(s.width), String(s.depth), String(s.heads), String(s.imageTokens), String(s.features), String(s.textTokens), String(s.vocab), String(s.proj), precision];
+  const args = [script, String(B), String(TORCH_STEPS), String(s.width), String(s.depth), String(s.heads), String(s.imageTokens), String(s.features), String(s.textTokens), String(s.vocab), String(s.proj), precision, ...(GRAD_CHECKPOINTING ? ['ckpt'] : [])];
   for (const py of ['python3', '/usr/bin/python3', 'python']) {
     const r = spawnSync(py, args, { encoding: 'utf8' });
     if (r.error) continue; // not on PATH
@@ -249,12 +254,12 @@ function torchRun(precision = 'fp32') {
 // no top-level await: the GPU bundle is CommonJS
 async function main() {
   log(`# bench/train-gpu.mjs ${SMOKE ? '(--smoke: tiny shapes, correctness only, not a performance figure)' : ''}`);
-  log(`shape ${SHAPE_NAME}: ${JSON.stringify(SHAPE)}, batch ${B}; after: ${STEPS} steps × ${REPEATS} repeats, before: ${BEFORE_STEPS} × ${BEFORE_REPEATS}, PyTorch: ${TORCH_STEPS}`);
+  log(`shape ${SHAPE_NAME}: ${JSON.stringify(SHAPE)}, batch ${B}; after: ${STEPS} steps × ${REPEATS} repeats, before: ${BEFORE_STEPS} × ${BEFORE_REPEATS}, PyTorch: ${TORCH_STEPS}${GRAD_CHECKPOINTING ? '; gradient checkpointing (every block recomputed in the backward, both runners)' : ''}`);
   // PyTorch first: it takes seconds, and its figure is the one every other line is compared with
   const t = torchRun();
   log('\n## PyTorch');
   if (t.skipped) log(`PyTorch skipped: ${t.skipped}`);
-  else log(`PyTorch ${t.torch} on ${t.device} (fp32, TF32 off): ${t.samplesPerSec.toFixed(1)} samples/s (${t.params.toLocaleString('en-US')} parameters)`);
+  else log(`PyTorch ${t.torch} on ${t.device} (fp32, TF32 off${t.gradCheckpointing ? ', gradient checkpointing' : ''}): ${t.samplesPerSec.toFixed(1)} samples/s (${t.params.toLocaleString('en-US')} parameters; peak ${t.peakGiB?.toFixed(1) ?? '?'} GiB allocated)`);
   const bf16 = flag('torch-bf16') && !t.skipped ? torchRun('bf16') : null;
   if (bf16 && !bf16.skipped) log(`PyTorch ${bf16.torch} on ${bf16.device} (bf16 autocast): ${bf16.samplesPerSec.toFixed(1)} samples/s`);
   const fp16 = flag('torch-fp16') && !t.skipped ? torchRun('fp16') : null;

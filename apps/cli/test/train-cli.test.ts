@@ -213,3 +213,27 @@ describe('omnitok train --matmul-precision', () => {
     expect(state.extra.lossScale).toEqual({ scale: 65536 / 2 ** skips.length, goodSteps: 2 });
   }, 180_000);
 });
+
+describe('omnitok train --grad-checkpointing', () => {
+  it('trains the same steps as without it (the blocks recomputed in the backward) and records the option', async () => {
+    const lines = ['filepath,title'];
+    for (let i = 0; i < 16; i++) lines.push(`img/${i}.png,"${caption(i % 4, i)}"`);
+    writeFileSync(join(dir, 'checkpointing.csv'), `${lines.join('\n')}\n`);
+    const run = async (name: string, ...extra: string[]) => {
+      const out = join(dir, name);
+      const r = await omnitok(dir, 'train', '--data', 'checkpointing.csv', '--steps', '3', '--eval-fraction', '0', '--out', out, ...common, ...extra);
+      expect(r.code, r.stderr).toBe(0);
+      const losses = jsonl(join(out, 'metrics.jsonl')).filter((m) => m.type === 'step').map((m) => m.loss as number);
+      const config = JSON.parse(readFileSync(join(out, 'step-00000003', 'config.json'), 'utf8')) as { train: { gradCheckpointing?: boolean } };
+      return { losses, recorded: config.train.gradCheckpointing };
+    };
+    const plain = await run('run-plain');
+    const checkpointed = await run('run-checkpointed', '--grad-checkpointing');
+    expect(plain.recorded).toBe(false);
+    expect(checkpointed.recorded).toBe(true);
+    expect(checkpointed.losses).toHaveLength(3);
+    // later losses depend on every gradient of the steps before: equal losses are equal updates
+    expect(checkpointed.losses).toEqual(plain.losses);
+    expect(new Set(plain.losses).size).toBe(3);
+  }, 120_000);
+});

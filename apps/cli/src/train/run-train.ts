@@ -25,6 +25,8 @@ export interface TrainOptions {
   readonly model: string;
   readonly batchSize?: number;
   readonly gradCacheChunk?: number;
+  /** Recompute each transformer block in the backward (`--grad-checkpointing`). */
+  readonly gradCheckpointing?: boolean;
   readonly steps?: number;
   readonly epochs?: number;
   readonly lr: number;
@@ -77,6 +79,8 @@ export interface RunConfig {
     /** Absent in runs from before the option (f32). */
     readonly matmulPrecision?: MatmulPrecision;
     readonly gradCacheChunk: number | null;
+    /** Absent in runs from before the option (off). */
+    readonly gradCheckpointing?: boolean;
     readonly seed: number;
     readonly shuffleBuffer: number;
     readonly augment: boolean;
@@ -105,7 +109,7 @@ export interface TrainResult {
 
 /** What to change when a step runs out of memory (the message of an OutOfMemoryError). */
 const OOM_HINT =
-  'Use a smaller --batch-size, or --grad-cache-chunk N to embed the batch N samples at a time (the same loss in a fraction of the memory), or a backend without the limit (native).';
+  'Use a smaller --batch-size, --grad-checkpointing (recompute each block in the backward: a fraction of the activation memory, same gradients), --grad-cache-chunk N to embed the batch N samples at a time (the same loss in a fraction of the memory), or a backend without the limit (native).';
 
 /** Demo length by backend: ~3–4 minutes on 2 CPU cores with native kernels; wasm / cpu are ~10× slower. */
 export const DEMO_STEPS = { fast: 800, slow: 200 } as const;
@@ -272,6 +276,8 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   const weightDecay = t?.weightDecay ?? opts.weightDecay;
   const clipNorm = t?.clipNorm ?? opts.clipNorm;
   const gradCacheChunk = t ? t.gradCacheChunk ?? undefined : opts.gradCacheChunk;
+  const gradCheckpointing = t ? t.gradCheckpointing ?? false : opts.gradCheckpointing ?? false;
+  model.setGradCheckpointing(gradCheckpointing);
   const trainer = createTrainer({
     model,
     objective,
@@ -302,7 +308,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     presets: Object.fromEntries(setups.map((s) => [s.modality, s.preset ?? null])),
     data: saved?.data ?? (isDemo ? 'demo' : resolve(io.cwd, dataSpec)),
     ...(zeroShotCfg ? { zeroShot: { classNames: zeroShotCfg.classNames, templates: zeroShotCfg.templates } } : {}),
-    train: { objective, batchSize, totalSteps, epochs: epochs ?? null, lr, warmup, weightDecay, clipNorm, matmulPrecision, gradCacheChunk: gradCacheChunk ?? null, seed, shuffleBuffer, augment, evalFraction },
+    train: { objective, batchSize, totalSteps, epochs: epochs ?? null, lr, warmup, weightDecay, clipNorm, matmulPrecision, gradCacheChunk: gradCacheChunk ?? null, gradCheckpointing, seed, shuffleBuffer, augment, evalFraction },
   };
 
   const mode = opts.json ? 'json' : (opts.tty ?? (io === processIO && process.stderr.isTTY === true)) ? 'tty' : 'plain';

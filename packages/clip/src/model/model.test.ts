@@ -188,6 +188,38 @@ describe('gradient caching equals the plain big-batch gradient', () => {
   }
 });
 
+describe('gradient checkpointing (ClipModel.setGradCheckpointing)', () => {
+  const deep = { ...trunk, depth: 2, dropout: 0.1 } as const;
+  const configs: [string, ClipModelConfig][] = [
+    ['clip, dropout', { towers: { image: { ...image, ...deep }, text: { ...text, ...deep } }, embedDim: 8 }],
+    ['siglip, shared trunk', { towers: { image: { ...image, ...deep }, text: { ...text, shareTrunkWith: 'image' } }, embedDim: 8, objective: 'siglip' }],
+  ];
+  for (const [label, config] of configs) {
+    it(`${label}: every tower's blocks recompute, the gradients (plain and grad-cached) stay bit for bit`, async () => {
+      const b = batch(6, 41, Object.keys(config.towers));
+      const run = async (on: boolean, gradCache: false | { chunkSize: number }) => {
+        const model = createClipModel({ ...config, seed: 9 }).setGradCheckpointing(on);
+        const blocks = [...model.towers.values()].flatMap((t) => ('encoder' in t ? (t.encoder as { blocks: { gradCheckpointing: boolean }[] }).blocks : []));
+        expect(blocks.length).toBe(label.includes('shared') ? 2 : 4);
+        expect(blocks.every((blk) => blk.gradCheckpointing === on)).toBe(true);
+        const g = await createTrainer({ model, gradCache }).gradients(b);
+        const out = { loss: g.loss, grads: new Map([...g.grads].map(([k, t]) => [k, Array.from(t.dataSync())])) };
+        tf.dispose([...g.grads.values()]);
+        model.dispose();
+        return out;
+      };
+      for (const gradCache of [false, { chunkSize: 3 }] as const) {
+        const plain = await run(false, gradCache);
+        const checkpointed = await run(true, gradCache);
+        expect(checkpointed.loss).toBe(plain.loss);
+        expect([...checkpointed.grads.keys()]).toEqual([...plain.grads.keys()]);
+        for (const [k, g] of plain.grads) expect(checkpointed.grads.get(k), k).toEqual(g);
+      }
+      tf.dispose(Object.values(b));
+    });
+  }
+});
+
 describe('loss scaling (for f16 GEMMs)', () => {
   it('a static scale (a power of two) gives the plain gradients and steps, plain and grad-cached', async () => {
     for (const gradCache of [false, { chunkSize: 4 }] as const) {

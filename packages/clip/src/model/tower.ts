@@ -39,6 +39,8 @@ export interface Tower extends Module {
   readonly config: EncoderConfig;
   /** [B, embedDim] unit rows. */
   forward(input: TowerInput): tf.Tensor;
+  /** Gradient checkpointing of the tower's transformer blocks (TransformerEncoder.setGradCheckpointing). */
+  setGradCheckpointing(on: boolean): void;
 }
 
 export function splitInput(input: TowerInput): { tokens: tf.Tensor; mask?: tf.Tensor; eotIndex?: tf.Tensor } {
@@ -74,6 +76,10 @@ export class EncoderTower extends Module implements Tower {
   forward(input: TowerInput): tf.Tensor {
     const { tokens, mask, eotIndex } = splitInput(input);
     return tf.tidy(() => l2Normalize(this.encoder.forward(tokens, { mask, eotIndex }).embedding));
+  }
+
+  setGradCheckpointing(on: boolean): void {
+    this.encoder.setGradCheckpointing(on);
   }
 }
 
@@ -120,6 +126,11 @@ export class SharedTrunkTower extends Module implements Tower {
   override train(on = true): this {
     this.embDrop.train(on);
     return super.train(on);
+  }
+
+  /** The blocks are the trunk's: this sets them for the tower that owns the trunk too. */
+  setGradCheckpointing(on: boolean): void {
+    this.trunk.setGradCheckpointing(on);
   }
 
   forward(input: TowerInput): tf.Tensor {

@@ -109,6 +109,16 @@ export class TransformerEncoder extends Module {
     return super.train(on);
   }
 
+  /**
+   * Gradient checkpointing of every block (open_clip's `set_grad_checkpointing`): the backward keeps
+   * each block's input only and recomputes the block, trading one more forward of the blocks for
+   * their activation memory. Gradients are unchanged. Returns this.
+   */
+  setGradCheckpointing(on = true): this {
+    for (const block of this.blocks) block.gradCheckpointing = on;
+    return this;
+  }
+
   forward(x: tf.Tensor, options: EncodeOptions = {}): EncoderOutput {
     const c = this.config;
     const N = c.tokens.count;

@@ -17,6 +17,7 @@ export { Dropout } from './layers/dropout.js';
 export { MultiHeadAttention, type AttentionMask } from './layers/attention.js';
 export { Mlp } from './layers/mlp.js';
 export { Block, LayerScale, type BlockOptions } from './layers/block.js';
+export { gradCheckpoint } from './grad-checkpoint.js';
 export { sincos1d, sincosTable, sincosTensor, interpolatePosEmbed } from './layers/pos-embed.js';
 export { PatchEmbed, TokenEmbed, embeddingLookup } from './layers/embedders.js';
 export {
