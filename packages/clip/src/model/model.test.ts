@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { initBackend, OutOfMemoryError, probeBackend } from '@omnitok/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clipLoss } from '../loss/clip-loss.js';
 import { createTrainer } from '../train/trainer.js';
@@ -275,4 +276,31 @@ describe('loss scaling (for f16 GEMMs)', () => {
     trainer.dispose();
     model.dispose();
   });
+});
+
+const webgpu = await probeBackend('webgpu');
+const needWebgpu = Boolean(process.env.CI) || process.env.OMNITOK_REQUIRE_WEBGPU === '1';
+
+describe('GPU errors', () => {
+  it.skipIf(!webgpu.available && !needWebgpu)('an out-of-memory error the GPU reported fails trainer.step with OutOfMemoryError, not a non-finite loss', async () => {
+    await initBackend('webgpu');
+    try {
+      const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 2 });
+      const trainer = createTrainer({ model });
+      const b = batch(4, 51);
+      expect(Number.isFinite((await trainer.step(b)).loss)).toBe(true);
+      const g = globalThis as unknown as { GPUOutOfMemoryError: new (m: string) => unknown; GPUUncapturedErrorEvent: new (t: string, i: { error: unknown }) => unknown };
+      const device = (tf.backend() as unknown as { device: { dispatchEvent(e: unknown): boolean } }).device;
+      device.dispatchEvent(new g.GPUUncapturedErrorEvent('uncapturederror', { error: new g.GPUOutOfMemoryError('Out of memory') }));
+      const failed = await trainer.step(b).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(OutOfMemoryError);
+      expect(failed).toMatchObject({ backend: 'webgpu', what: "the GPU's memory is full: Out of memory" });
+      expect(Number.isFinite((await trainer.step(b)).loss)).toBe(true);
+      tf.dispose(Object.values(b));
+      trainer.dispose();
+      model.dispose();
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@omnitok/core';
-import { AdamW, type AdamWOptions, LossScaler, type LossScale, clipByGlobalNorm, globalNorm, skipNonFiniteStep, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
+import { AdamW, type AdamWOptions, LossScaler, type LossScale, clipByGlobalNorm, globalNorm, skipNonFiniteStep, throwOnDeviceErrors, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
 import { clampLogitScale, CLIP_LOGIT_SCALE_MAX } from '../loss/logit-scale.js';
 import type { ClipModel, Objective } from '../model/clip-model.js';
 import { type TowerInput, batchSize, sliceInput } from '../model/tower.js';
@@ -222,6 +222,8 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
       const ran = scaler?.scale;
       const { loss, pairLosses, grads } = await trainer.gradients(batch);
       try {
+        // a GPU error (out of memory, …) shows as zeros or NaN: named instead
+        throwOnDeviceErrors();
         const lr = schedule ? schedule(step) : optimizer.lr;
         const skip = (gradNorm: number): StepStats => ({ step, loss, pairLosses, gradNorm, lr, logitScales: {}, logitBiases: {}, samples: n, seconds: (performance.now() - t0) / 1000, lossScale: ran, skipped: true });
         // a dynamic loss scale skips a non-finite step (an overflow), else NonFiniteError
@@ -229,6 +231,7 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
         const normT = globalNorm(grads.values());
         const gradNorm = (await normT.data())[0]!;
         normT.dispose();
+        throwOnDeviceErrors();
         if (!Number.isFinite(gradNorm) && skipNonFiniteStep(scaler, step, loss, gradNorm)) return skip(gradNorm);
         scaler?.finite();
         if (config.clipNorm && config.clipNorm > 0 && gradNorm > config.clipNorm) {

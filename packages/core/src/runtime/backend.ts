@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import { BackendUnavailableError } from './errors.js';
+import { watchDeviceErrors } from './device-errors.js';
 import { type Kernels, registerNativeBackend } from './kernels/native-backend.js';
 import { noteWebgpuAdapter, registerWebgpuKernels, setWebgpuMatmulPrecision, tuneWebgpuBackend, type MatmulPrecision, webgpuMatmulPrecision } from './kernels/webgpu/webgpu-kernels.js';
 import { envVar } from './env.js';
@@ -261,6 +262,7 @@ async function initWebgpu(load: (s: string) => Promise<unknown>, matmulPrecision
   registerWebgpuKernels({ softwareAdapter: SOFTWARE_ADAPTER.test(what) });
   await switchTo('webgpu', 'the WebGPU backend');
   tuneWebgpuBackend(tf.backend());
+  watchDeviceErrors((tf.backend() as { device?: unknown }).device);
   const state = matmulPrecision ? await setWebgpuMatmulPrecision(matmulPrecision) : webgpuMatmulPrecision();
   let gemms = '';
   if (state.reason) gemms = ` (${state.reason}; GEMMs in f32)`;

@@ -28,7 +28,13 @@ describe('asOutOfMemory', () => {
     expect(asOutOfMemory(new Error('Aborted(). Build with -sASSERTIONS for more info.'), 'native', hint)).toBeUndefined();
     expect(asOutOfMemory(new RangeError('Maximum call stack size exceeded'), 'cpu', hint)).toBeUndefined();
     expect(asOutOfMemory('Aborted()', 'cpu', hint)).toBeUndefined();
+  });
+
+  it('keeps an OutOfMemoryError, with the caller\'s hint in place of the one it was raised with', () => {
     const already = new OutOfMemoryError('webgpu', 'device memory', hint);
-    expect(asOutOfMemory(already, 'webgpu', 'other')).toBe(already);
+    expect(asOutOfMemory(already, 'webgpu', hint)).toBe(already);
+    const rehinted = asOutOfMemory(already, 'cpu', 'Use --grad-checkpointing.')!;
+    expect(rehinted).toMatchObject({ backend: 'webgpu', what: 'device memory', hint: 'Use --grad-checkpointing.', cause: already });
+    expect(rehinted.message).toBe('Out of memory on backend "webgpu" (device memory). Use --grad-checkpointing.');
   });
 });

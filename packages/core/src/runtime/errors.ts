@@ -7,6 +7,7 @@ export const RuntimeErrorCode = {
   WeightImport: 'E_WEIGHT_IMPORT',
   Checkpoint: 'E_CHECKPOINT',
   OutOfMemory: 'E_OUT_OF_MEMORY',
+  Device: 'E_DEVICE',
 } as const;
 
 /**
@@ -63,6 +64,29 @@ export class OutOfMemoryError extends OmniError {
   }
 }
 
+/**
+ * The GPU reported an error while work was queued (`kind`: `validation`, `internal`, or `device-lost`:
+ * a crash or reset of the GPU), with its `messages` (the first few). What the work computed is not to be
+ * trusted, nor what it updated: resume from a checkpoint. Out-of-memory errors are OutOfMemoryError.
+ */
+export class DeviceError extends OmniError {
+  readonly backend: string;
+  readonly kind: string;
+  readonly messages: readonly string[];
+
+  constructor(backend: string, kind: string, messages: readonly string[], options?: ErrorOptions) {
+    super(
+      RuntimeErrorCode.Device,
+      `The ${backend} device reported ${kind === 'device-lost' ? 'that it was lost' : `${kind} errors`} while a step ran: ${messages.join(' | ')}. The step's results and updates cannot be trusted; resume from the last checkpoint.`,
+      { backend, kind, messages: [...messages] },
+      options,
+    );
+    this.backend = backend;
+    this.kind = kind;
+    this.messages = messages;
+  }
+}
+
 /** WebAssembly's heap limit: tfjs-backend-wasm is a wasm32 module. */
 const WASM_HEAP = '4 GB';
 
@@ -73,7 +97,8 @@ const WASM_HEAP = '4 GB';
  * else undefined. `hint` is appended to the message (callers name their own options).
  */
 export function asOutOfMemory(error: unknown, backend: string, hint: string): OutOfMemoryError | undefined {
-  if (error instanceof OutOfMemoryError) return error;
+  // one raised where the caller's options are unknown gets the caller's hint
+  if (error instanceof OutOfMemoryError) return error.hint === hint ? error : new OutOfMemoryError(error.backend, error.what, hint, { cause: error });
   const message = error instanceof Error ? error.message : String(error);
   if (backend === 'wasm' && /^Aborted\(|Cannot enlarge memory|Out of memory/i.test(message)) {
     return new OutOfMemoryError(backend, `WebAssembly's heap, at most ${WASM_HEAP}, is full: ${message.split('.')[0]}`, hint, { cause: error });

@@ -7,7 +7,8 @@
  */
 export { initBackend, probeBackend, BACKEND_NAMES, TENSORFLOW_HINT, WEBGPU_HINT } from './backend.js';
 export type { BackendName, BackendChoice, BackendInfo, InitBackendOptions, TF } from './backend.js';
-export { NonFiniteError, BackendUnavailableError, WeightImportError, CheckpointError, OutOfMemoryError, asOutOfMemory, RuntimeErrorCode } from './errors.js';
+export { NonFiniteError, BackendUnavailableError, WeightImportError, CheckpointError, OutOfMemoryError, DeviceError, asOutOfMemory, RuntimeErrorCode } from './errors.js';
+export { watchDeviceErrors, takeDeviceErrors, throwOnDeviceErrors, type NotedDeviceError } from './device-errors.js';
 export { Rng, type RngState } from './rng.js';
 export { Module, check } from './module.js';
 export { Linear, linear, type LinearOptions } from './layers/linear.js';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { DenseArray } from '../io/index.js';
+import { throwOnDeviceErrors } from './device-errors.js';
 import { NonFiniteError } from './errors.js';
 import { fusedAdamW, fusedSumSquares } from './kernels/fused-ops.js';
 import { webgpuAdamW, webgpuGlobalNorm, webgpuKernelsActive, webgpuStepGuard } from './kernels/webgpu/fused-ops.js';
@@ -382,6 +383,7 @@ export class Trainer {
       const lossT = tf.div(lossSum!, microBatches * scale);
       const normT = globalNorm(grads.values());
       const [lossData, normData] = await Promise.all([lossT.data(), normT.data()]);
+      throwOnDeviceErrors(); // a GPU error shows as zeros or NaN: name it instead
       tf.dispose([lossT, normT]);
       const loss = lossData[0]!;
       const gradNorm = normData[0]!;
@@ -414,6 +416,7 @@ export class Trainer {
     try {
       this.options.optimizer.applyGuarded(grads, lr, guard);
       const [lossData, guardData] = await Promise.all([lossT.data(), guard.data()]);
+      throwOnDeviceErrors();
       const loss = lossData[0]!;
       const gradNorm = guardData[0]!;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
