@@ -3,6 +3,7 @@
 Run by the JS bench (OPENBLAS_NUM_THREADS=1, one intra-op thread) and printed as one JSON line.
 Shapes: width 128, depth 4, heads 4, mlp 4x, vision 64 continuous tokens of 48 features + CLS,
 text 16 ids of a 1000-word vocab (causal, EOT pooling), projection 128, batch 64, AdamW.
+A third argument `ckpt` recomputes every block in the backward (torch.utils.checkpoint).
 """
 import json, os, sys, time
 import torch
@@ -19,6 +20,7 @@ D, DEPTH, H, V, LT, NI, FI, P = 128, 4, 4, 1000, 16, 64, 48, 128
 
 
 vision, text = towers(D, DEPTH, H, NI, FI, LT, V, P)
+vision.grad_checkpointing = text.grad_checkpointing = len(sys.argv) > 3 and sys.argv[3] == "ckpt"
 params = list(vision.parameters()) + list(text.parameters())
 opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.1)
 img = torch.randn(B, NI, FI)

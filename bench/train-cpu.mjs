@@ -7,6 +7,7 @@
  *
  *   npm run build   # or: (cd packages/native-kernels && npm run build) && (cd packages/core && npx tsup)
  *   node bench/train-cpu.mjs [--backends native,wasm] [--batch 64] [--steps 5] [--repeats 3] [--threads N]
+ *                            [--grad-checkpointing 1]   (every block recomputed in the backward, both sides)
  *
  * Model: bench/train-cpu-model.mjs (the `tiny` two-tower CLIP, 1.76 M parameters) vs
  * bench/runtime-train-torch.py (same shapes; /usr/bin/python3, OPENBLAS_NUM_THREADS=1, torch 1 thread).
@@ -23,11 +24,12 @@ const STEPS = Number(args.steps ?? 5);
 const REPEATS = Number(args.repeats ?? 3);
 const backends = (args.backends ?? 'native').split(',');
 if (args.threads) process.env.OMNITOK_NATIVE_THREADS = String(args.threads);
+const CKPT = args['grad-checkpointing'] !== undefined && args['grad-checkpointing'] !== '0';
 const runtime = await import(new URL('../packages/core/dist/runtime/index.js', import.meta.url).href);
 
 function torchRun() {
   const script = fileURLToPath(new URL('./runtime-train-torch.py', import.meta.url));
-  const r = spawnSync('/usr/bin/python3', [script, String(B), String(Math.max(STEPS, 5))], {
+  const r = spawnSync('/usr/bin/python3', [script, String(B), String(Math.max(STEPS, 5)), ...(CKPT ? ['ckpt'] : [])], {
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
     encoding: 'utf8',
   });
@@ -40,7 +42,7 @@ async function omnitokRun(name) {
   const { tf, description } = await runtime.initBackend(name);
   let m = models.get(name);
   if (!m) {
-    m = buildClip(runtime, tf, B);
+    m = buildClip(runtime, tf, B, undefined, { gradCheckpointing: CKPT });
     await m.trainer.trainStep(m.loss); // warmup
     models.set(name, m);
   }
@@ -81,7 +83,7 @@ for (let r = 0; r < REPEATS; r++) {
   console.log(`repeat ${r + 1}: ${Object.entries(results).map(([k, v]) => `${k} ${v.at(-1)?.toFixed(1) ?? '-'}`).join(', ')} samples/s (load ${load()})`);
 }
 const torchMedian = results.torch.length ? median(results.torch) : NaN;
-console.log(`\nbatch ${B}, ${STEPS} steps per measurement, ${REPEATS} repeats; load average (1/5/15 min) ${loadBefore} before, ${load()} after`);
+console.log(`\nbatch ${B}${CKPT ? ", gradient checkpointing (both sides)" : ""}, ${STEPS} steps per measurement, ${REPEATS} repeats; load average (1/5/15 min) ${loadBefore} before, ${load()} after`);
 console.log('| runner | samples/s (each) | median | × PyTorch |\n|---|---|---|---|');
 console.log(`| PyTorch ${torchVersion} CPU, 1 thread, OpenBLAS | ${results.torch.map((x) => x.toFixed(1)).join(', ')} | ${torchMedian.toFixed(1)} | 1.000 |`);
 for (const name of available) {

@@ -67,10 +67,10 @@ async function main() {
     const size = Number(k.split('_')[0]);
     return { key: k, peakCount: n, atStepPeak: atPeak.get(k) ?? 0, poolMiB: (n * size) / MiB, idleAtPeakMiB: ((n - (atPeak.get(k) ?? 0)) * size) / MiB };
   });
-  rows.sort((a, b) => b.idleAtPeakMiB - a.idleAtPeakMiB);
+  rows.sort((a, b) => b[flag('by-pool') ? 'poolMiB' : 'idleAtPeakMiB'] - a[flag('by-pool') ? 'poolMiB' : 'idleAtPeakMiB']);
   log(JSON.stringify({ shape: SHAPE_NAME, depth: shape.depth, vocab, batch: B, gradCheckpointing, allocatedMiB: pool.numBytesAllocated / MiB, stepPeakMiB: peak / MiB, heldMiB: pool.numBytesUsed / MiB, stepPoolMiB: rows.reduce((s, r) => s + r.poolMiB, 0) }));
   log('| buffer (bytes_usage) | most at once | at the step peak | pool MiB | idle at the peak MiB |\n|---|---|---|---|---|');
-  for (const r of rows.slice(0, 15)) log(`| ${r.key} | ${r.peakCount} | ${r.atStepPeak} | ${r.poolMiB.toFixed(1)} | ${r.idleAtPeakMiB.toFixed(1)} |`);
+  for (const r of rows.slice(0, Number(opt('rows', 15)))) log(`| ${r.key} | ${r.peakCount} | ${r.atStepPeak} | ${r.poolMiB.toFixed(1)} | ${r.idleAtPeakMiB.toFixed(1)} |`);
   m.dispose();
 }
 
