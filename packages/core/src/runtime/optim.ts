@@ -383,8 +383,8 @@ export class Trainer {
       const lossT = tf.div(lossSum!, microBatches * scale);
       const normT = globalNorm(grads.values());
       const [lossData, normData] = await Promise.all([lossT.data(), normT.data()]);
-      throwOnDeviceErrors(); // a GPU error shows as zeros or NaN: name it instead
       tf.dispose([lossT, normT]);
+      throwOnDeviceErrors(); // a GPU error shows as zeros or NaN: name it instead
       const loss = lossData[0]!;
       const gradNorm = normData[0]!;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return this.nonFinite(step, loss, gradNorm, lr);
