@@ -38,7 +38,9 @@ describeBackends(
       const s = setup();
       expect(Number.isFinite((await s.trainer.trainStep(s.loss)).loss)).toBe(true);
       device().createBuffer({ size: 4, usage: 0 }); // invalid: Dawn reports it as an uncaptured error
+      const tensors = tf.memory().numTensors;
       const failed = await s.trainer.trainStep(s.loss).catch((e: unknown) => e);
+      expect(tf.memory().numTensors, 'tensors left behind by the failed step').toBe(tensors);
       expect(failed).toBeInstanceOf(DeviceError);
       expect(failed).toMatchObject({ code: 'E_DEVICE', backend: 'webgpu', kind: 'validation' });
       expect((failed as DeviceError).messages[0]).toMatch(/usages must not be 0/);
