@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeNpy, decodeSafetensors } from '@omnitok/core';
 import sharp from 'sharp';
@@ -235,5 +235,24 @@ describe('omnitok train --grad-checkpointing', () => {
     // later losses depend on every gradient of the steps before: equal losses are equal updates
     expect(checkpointed.losses).toEqual(plain.losses);
     expect(new Set(plain.losses).size).toBe(3);
+  }, 120_000);
+
+  it('a resumed run can turn it on (the advice after running out of memory): the same steps follow', async () => {
+    const lines = ['filepath,title'];
+    for (let i = 0; i < 16; i++) lines.push(`img/${i}.png,"${caption(i % 4, i)}"`);
+    writeFileSync(join(dir, 'resume-ckpt.csv'), `${lines.join('\n')}\n`);
+    const out = join(dir, 'run-resume-ckpt');
+    const first = await omnitok(dir, 'train', '--data', 'resume-ckpt.csv', '--steps', '4', '--checkpoint-every', '2', '--eval-fraction', '0', '--out', out, ...common);
+    expect(first.code, first.stderr).toBe(0);
+    const losses = () => jsonl(join(out, 'metrics.jsonl')).filter((m) => m.type === 'step').map((m) => m.loss as number);
+    const plain = losses();
+    expect(plain).toHaveLength(4);
+    // as if the run had died after its step-2 checkpoint
+    rmSync(join(out, 'step-00000004'), { recursive: true });
+    const resumed = await omnitok(dir, 'train', '--resume', '--grad-checkpointing', '--out', out, ...common);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(losses()).toEqual(plain);
+    const config = JSON.parse(readFileSync(join(out, 'step-00000004', 'config.json'), 'utf8')) as { train: { gradCheckpointing?: boolean } };
+    expect(config.train.gradCheckpointing).toBe(true);
   }, 120_000);
 });

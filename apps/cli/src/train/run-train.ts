@@ -276,7 +276,8 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   const weightDecay = t?.weightDecay ?? opts.weightDecay;
   const clipNorm = t?.clipNorm ?? opts.clipNorm;
   const gradCacheChunk = t ? t.gradCacheChunk ?? undefined : opts.gradCacheChunk;
-  const gradCheckpointing = t ? t.gradCheckpointing ?? false : opts.gradCheckpointing ?? false;
+  // memory only (the gradients are the same): a resumed run may turn it on, e.g. after running out of memory
+  const gradCheckpointing = Boolean(opts.gradCheckpointing) || (t?.gradCheckpointing ?? false);
   model.setGradCheckpointing(gradCheckpointing);
   const trainer = createTrainer({
     model,
