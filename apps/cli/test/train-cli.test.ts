@@ -18,6 +18,13 @@ async function omnitok(cwd: string, ...args: string[]) {
 
 const jsonl = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
+/** `name` in the test dir: open_clip's filepath/title CSV over the first 16 images. */
+function writeCaptionCsv(name: string): void {
+  const rows = ['filepath,title'];
+  for (let i = 0; i < 16; i++) rows.push(`img/${i}.png,"${caption(i % 4, i)}"`);
+  writeFileSync(join(dir, name), `${rows.join('\n')}\n`);
+}
+
 let dir: string;
 let cfg: ReturnType<typeof writeMicroConfig>;
 let common: string[];
@@ -143,9 +150,7 @@ describe('omnitok eval and embed on the trained run', () => {
 
 describe('omnitok train on other data formats', () => {
   it("CSV with open_clip's filepath/title columns", async () => {
-    const rows = ['filepath,title'];
-    for (let i = 0; i < 16; i++) rows.push(`img/${i}.png,"${caption(i % 4, i)}"`);
-    writeFileSync(join(dir, 'train.csv'), `${rows.join('\n')}\n`);
+    writeCaptionCsv('train.csv');
     const out = join(dir, 'run-csv');
     const r = await omnitok(dir, 'train', '--data', 'train.csv', '--steps', '2', '--eval-fraction', '0', '--out', out, ...common);
     expect(r.code, r.stderr).toBe(0);
@@ -177,11 +182,7 @@ const webgpu = await probeBackend('webgpu');
 const needWebgpu = Boolean(process.env.CI) || process.env.OMNITOK_REQUIRE_WEBGPU === '1';
 
 describe('omnitok train --matmul-precision', () => {
-  const rows = () => {
-    const lines = ['filepath,title'];
-    for (let i = 0; i < 16; i++) lines.push(`img/${i}.png,"${caption(i % 4, i)}"`);
-    writeFileSync(join(dir, 'precision.csv'), `${lines.join('\n')}\n`);
-  };
+  const rows = () => writeCaptionCsv('precision.csv');
 
   it('f16 on a backend other than webgpu is a usage error that names the option', async () => {
     rows();
@@ -216,9 +217,7 @@ describe('omnitok train --matmul-precision', () => {
 
 describe('omnitok train --grad-checkpointing', () => {
   it('trains the same steps as without it (the blocks recomputed in the backward) and records the option', async () => {
-    const lines = ['filepath,title'];
-    for (let i = 0; i < 16; i++) lines.push(`img/${i}.png,"${caption(i % 4, i)}"`);
-    writeFileSync(join(dir, 'checkpointing.csv'), `${lines.join('\n')}\n`);
+    writeCaptionCsv('checkpointing.csv');
     const run = async (name: string, ...extra: string[]) => {
       const out = join(dir, name);
       const r = await omnitok(dir, 'train', '--data', 'checkpointing.csv', '--steps', '3', '--eval-fraction', '0', '--out', out, ...common, ...extra);
@@ -238,9 +237,7 @@ describe('omnitok train --grad-checkpointing', () => {
   }, 120_000);
 
   it('a resumed run can turn it on (the advice after running out of memory): the same steps follow', async () => {
-    const lines = ['filepath,title'];
-    for (let i = 0; i < 16; i++) lines.push(`img/${i}.png,"${caption(i % 4, i)}"`);
-    writeFileSync(join(dir, 'resume-ckpt.csv'), `${lines.join('\n')}\n`);
+    writeCaptionCsv('resume-ckpt.csv');
     const out = join(dir, 'run-resume-ckpt');
     const first = await omnitok(dir, 'train', '--data', 'resume-ckpt.csv', '--steps', '4', '--checkpoint-every', '2', '--eval-fraction', '0', '--out', out, ...common);
     expect(first.code, first.stderr).toBe(0);
