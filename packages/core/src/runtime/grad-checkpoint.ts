@@ -20,7 +20,8 @@ import type { Rng } from './rng.js';
  *  - Outside a recording tape (inference, `tf.tidy` without gradients) it is just `fn(x, context)`.
  *  - The gradients equal those without checkpointing bit for bit on a deterministic backend: the same
  *    ops run in the same order, once more.
- * Works with omnitok's lean backward and with TensorFlow.js' own (`OMNITOK_LEAN_BACKPROP=0`).
+ * Works with omnitok's lean backward and with TensorFlow.js' own (`OMNITOK_LEAN_BACKPROP=0`); first-order
+ * gradients only (the recomputation is not itself recorded for a gradient of gradients).
  */
 export function gradCheckpoint<C extends readonly (tf.Tensor | undefined)[]>(
   fn: (x: tf.Tensor, context: C) => tf.Tensor,
