@@ -31,6 +31,9 @@ const importModule = async (name) => {
 /** initBackend('webgpu'); `kernels` false keeps TensorFlow.js' own kernels (OMNITOK_WEBGPU_KERNELS=0). */
 export async function startWebgpu(kernels = true) {
   process.env.OMNITOK_WEBGPU_KERNELS = kernels ? '1' : '0';
+  // a device error other than out-of-memory is printed and the run goes on: one device call is all
+  // a GPU session gets, and a run that reports its errors beats one that stops at the first
+  process.env.OMNITOK_DEVICE_ERRORS ??= 'warn';
   const info = await runtime.initBackend('webgpu', { importModule });
   if (info.tf.getBackend() !== 'webgpu') {
     log(`webgpu did not start: backend is ${info.tf.getBackend()}`);

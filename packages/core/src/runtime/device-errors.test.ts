@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { takeDeviceErrors, throwOnDeviceErrors } from './device-errors.js';
 import { TransformerEncoder } from './encoder.js';
 import { DeviceError, OutOfMemoryError } from './errors.js';
@@ -62,6 +62,25 @@ describeBackends(
       expect((failed as OutOfMemoryError).hint).toMatch(/gradient checkpointing/);
       expect(() => throwOnDeviceErrors()).not.toThrow();
       s.dispose();
+    });
+
+    it('OMNITOK_DEVICE_ERRORS=warn prints errors other than out-of-memory ones and goes on', async () => {
+      takeDeviceErrors();
+      const s = setup();
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      process.env.OMNITOK_DEVICE_ERRORS = 'warn';
+      try {
+        device().createBuffer({ size: 4, usage: 0 });
+        expect(Number.isFinite((await s.trainer.trainStep(s.loss)).loss)).toBe(true);
+        expect(warn).toHaveBeenCalledTimes(1);
+        expect(String(warn.mock.calls[0]![0])).toMatch(/OMNITOK_DEVICE_ERRORS=warn.*validation errors.*usages must not be 0/);
+        device().dispatchEvent(new g.GPUUncapturedErrorEvent('uncapturederror', { error: new g.GPUOutOfMemoryError('Out of memory') }));
+        await expect(s.trainer.trainStep(s.loss)).rejects.toBeInstanceOf(OutOfMemoryError);
+      } finally {
+        delete process.env.OMNITOK_DEVICE_ERRORS;
+        warn.mockRestore();
+        s.dispose();
+      }
     });
 
     it('notes at most a few errors, and says how many more there were', () => {
