@@ -19,9 +19,9 @@ afterAll(() => installLeanBackprop());
 const text = { kind: 'discrete', vocabSize: 50, count: 12 } as const;
 
 /** A causal text encoder with key padding, EOT pooling, dropout and attention dropout (masks from rng). */
-function textEncoder(seed: number, depth = 3): { enc: TransformerEncoder; rng: Rng } {
+function textEncoder(seed: number, depth = 3, dropout = true): { enc: TransformerEncoder; rng: Rng } {
   const rng = new Rng(seed);
-  const config: EncoderConfigInput = { size: 'custom', width: 16, depth, heads: 2, tokens: text, pooling: 'eot', causal: true, dropout: 0.2, attnDropout: 0.1, projectionDim: 8 };
+  const config: EncoderConfigInput = { size: 'custom', width: 16, depth, heads: 2, tokens: text, pooling: 'eot', causal: true, dropout: dropout ? 0.2 : 0, attnDropout: dropout ? 0.1 : 0, projectionDim: 8 };
   return { enc: new TransformerEncoder(config, rng), rng };
 }
 
@@ -77,6 +77,17 @@ describeBackends('gradient checkpointing', () => {
       }
     });
   }
+
+  it('without dropout (the fused attention and MLP kernels where the backend has them): the same gradients bit for bit', async () => {
+    const { enc } = textEncoder(5, 2, false);
+    const batch = textBatch();
+    const plain = await lossAndGrads(enc, batch);
+    enc.setGradCheckpointing(true);
+    const checkpointed = await lossAndGrads(enc, batch);
+    checkpointed.forEach((g, i) => expect(g, `output ${i}`).toEqual(plain[i]));
+    enc.dispose();
+    tf.dispose(Object.values(batch));
+  });
 
   it('recomputes each block in the backward, and only while a tape records', async () => {
     const w = tf.variable(rand(5, [6, 6], 0.3));
