@@ -3,6 +3,7 @@ import { afterAll, expect, it } from 'vitest';
 import type { EncoderConfigInput } from './config.js';
 import { TransformerEncoder } from './encoder.js';
 import { gradCheckpoint } from './grad-checkpoint.js';
+import { setWebgpuMatmulPrecision } from './kernels/webgpu/webgpu-kernels.js';
 import { installLeanBackprop, uninstallLeanBackprop } from './lean-backprop.js';
 import { Rng } from './rng.js';
 import { describeBackends } from './test-utils/backends.js';
@@ -137,3 +138,28 @@ describeBackends('gradient checkpointing', () => {
     tf.dispose([ids, ...Object.values(batch)]);
   });
 });
+
+describeBackends(
+  'gradient checkpointing, f16 GEMMs',
+  () => {
+    it('with f16 GEMMs (emulated): the same gradients bit for bit', async () => {
+      const { enc } = textEncoder(6, 2, false);
+      const batch = textBatch();
+      const f32 = await lossAndGrads(enc, batch);
+      expect(await setWebgpuMatmulPrecision('f16-emulated')).toMatchObject({ precision: 'f16-emulated' });
+      try {
+        const plain = await lossAndGrads(enc, batch);
+        // the GEMMs did run in f16: its rounding shows in the gradients
+        expect(plain.slice(1).some((g, i) => g.some((v, j) => v !== f32[i + 1]![j]))).toBe(true);
+        enc.setGradCheckpointing(true);
+        const checkpointed = await lossAndGrads(enc, batch);
+        checkpointed.forEach((g, i) => expect(g, `output ${i}`).toEqual(plain[i]));
+      } finally {
+        await setWebgpuMatmulPrecision('f32');
+        enc.dispose();
+        tf.dispose(Object.values(batch));
+      }
+    });
+  },
+  ['webgpu'],
+);
