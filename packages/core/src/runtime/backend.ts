@@ -168,7 +168,8 @@ async function initTensorflow(load: (s: string) => Promise<unknown>): Promise<Om
 interface AdapterLike {
   info?: { vendor?: string; architecture?: string; device?: string; description?: string };
   features?: { has(f: string): boolean };
-  requestDevice?(descriptor?: { requiredFeatures?: unknown[] }): Promise<unknown>;
+  limits?: { maxStorageBuffersPerShaderStage?: number };
+  requestDevice?(descriptor?: { requiredFeatures?: unknown[]; requiredLimits?: Record<string, number> }): Promise<unknown>;
 }
 interface GpuLike {
   requestAdapter(options?: unknown): Promise<AdapterLike | null>;
@@ -179,8 +180,9 @@ const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'chromium-experimental-sub
 
 /**
  * TensorFlow.js requests its device itself (timestamp queries and nothing else we need): the adapters
- * `gpu` hands out get a requestDevice that adds OPTIONAL_FEATURES where available, and the adapter's
- * facts are noted for the f16 GEMM (`noteWebgpuAdapter`). Idempotent.
+ * `gpu` hands out get a requestDevice that adds OPTIONAL_FEATURES where available and the adapter's
+ * storage buffers per shader stage (WebGPU's default is 8; more let one AdamW dispatch update several
+ * parameters), and the adapter's facts are noted for the f16 GEMM (`noteWebgpuAdapter`). Idempotent.
  */
 function withOptionalFeatures(gpu: GpuLike & { omnitokFeatures?: boolean }): void {
   if (gpu.omnitokFeatures) return;
@@ -192,7 +194,9 @@ function withOptionalFeatures(gpu: GpuLike & { omnitokFeatures?: boolean }): voi
     adapter.requestDevice = (descriptor = {}) => {
       const extra = OPTIONAL_FEATURES.filter((f) => adapter.features?.has(f));
       noteWebgpuAdapter(adapter.info);
-      return requestDevice({ ...descriptor, requiredFeatures: [...(descriptor.requiredFeatures ?? []), ...extra] });
+      const storage = adapter.limits?.maxStorageBuffersPerShaderStage;
+      const requiredLimits = storage && storage > 8 ? { ...descriptor.requiredLimits, maxStorageBuffersPerShaderStage: storage } : descriptor.requiredLimits;
+      return requestDevice({ ...descriptor, requiredFeatures: [...(descriptor.requiredFeatures ?? []), ...extra], ...(requiredLimits ? { requiredLimits } : {}) });
     };
     return adapter;
   };

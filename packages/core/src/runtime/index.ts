@@ -68,6 +68,7 @@ export {
   webgpuKernelsActive,
   webgpuBindGroupCacheStats,
   webgpuDirectDispatches,
+  webgpuAdamWGroupSize,
   webgpuMatmulPrecision,
   type BindGroupCacheStats,
   type MatmulPrecision,

@@ -4,7 +4,7 @@ import type { DenseArray } from '../io/index.js';
 import { throwOnDeviceErrors } from './device-errors.js';
 import { NonFiniteError } from './errors.js';
 import { fusedAdamW, fusedSumSquares } from './kernels/fused-ops.js';
-import { webgpuAdamW, webgpuGlobalNorm, webgpuKernelsActive, webgpuStepGuard } from './kernels/webgpu/fused-ops.js';
+import { type WebgpuAdamWParam, webgpuAdamW, webgpuGlobalNorm, webgpuKernelsActive, webgpuStepGuard } from './kernels/webgpu/fused-ops.js';
 
 /** Which parameters get no weight decay. Default: rank < 2 (gains, biases, LayerScale, CLS) and embeddings. */
 export type DecayFilter = (name: string, shape: readonly number[]) => boolean;
@@ -104,21 +104,24 @@ export class AdamW {
     const bc1 = 1 - this.beta1 ** t;
     const bc2 = 1 - this.beta2 ** t;
     tf.tidy(() => {
-      // `webgpu` without a step guard: one [norm, scale = 1] for every parameter of this update
-      const unscaled = !guard && webgpuKernelsActive() ? tf.tensor1d([0, 1]) : undefined;
+      // `webgpu`: every parameter in a few dispatches (several parameters each), with the step guard or,
+      // without one, [norm, scale = 1]
+      const onDevice = guard ?? (webgpuKernelsActive() ? tf.tensor1d([0, 1]) : undefined);
+      const deviceParams: WebgpuAdamWParam[] = [];
       for (const [name, p] of this.params) {
         const g = grads.get(name);
         const m = this.m.get(name);
         const v = this.v.get(name);
         if (!g || !m || !v) continue;
         const decay = this.decays.get(name) && this.weightDecay > 0 ? 1 - lr * this.weightDecay : 1;
-        // `native`: one in-place pass over p, m, v (same arithmetic as below)
-        const hyper = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay, bc1, bc2 };
-        if (guard) {
-          if (!webgpuAdamW(p, g, m, v, hyper, guard)) throw new InvalidArgumentError(`grads.get('${name}')`, `${g.size} values`, `the ${p.size} of the parameter`);
+        if (onDevice && p.dtype === 'float32' && g.size === p.size) {
+          deviceParams.push({ p, g, m, v, decay });
           continue;
         }
-        if (fusedAdamW(p, g, m, v, hyper) || (unscaled && webgpuAdamW(p, g, m, v, hyper, unscaled))) continue; // `webgpu`: 3 WGSL dispatches
+        if (guard) throw new InvalidArgumentError(`grads.get('${name}')`, `${g.size} values`, `the ${p.size} of the parameter`);
+        // `native`: one in-place pass over p, m, v (same arithmetic as below)
+        const hyper = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay, bc1, bc2 };
+        if (fusedAdamW(p, g, m, v, hyper)) continue;
         const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         m.assign(m1);
@@ -126,6 +129,9 @@ export class AdamW {
         const decayed = this.decays.get(name) && this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
         const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), this.eps);
         p.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), lr / bc1)));
+      }
+      if (deviceParams.length > 0 && !webgpuAdamW(deviceParams, { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, bc1, bc2 }, onDevice!)) {
+        throw new Error('webgpu AdamW unavailable although the kernels are active');
       }
     });
   }

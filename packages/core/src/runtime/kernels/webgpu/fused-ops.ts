@@ -71,17 +71,28 @@ export function webgpuGelu(x: tf.Tensor, kind: keyof typeof GELU_CODES): tf.Tens
   return op(x);
 }
 
+/** One parameter of a `webgpuAdamW` update: the variable, its gradient, its moments and its decay factor. */
+export interface WebgpuAdamWParam {
+  readonly p: tf.Variable;
+  readonly g: tf.Tensor;
+  readonly m: tf.Variable;
+  readonly v: tf.Variable;
+  readonly decay: number;
+}
+
 /**
- * One AdamW update of p, m, v: three dispatches writing the variables' own buffers (`adamWInPlace`),
- * instead of ~12 tensor ops. `guard` is a `webgpuStepGuard` output — the gradient is scaled by its clip
- * factor, and the update is skipped on the device when it flags a non-finite step — or [0, 1] for a
- * plain update. Returns false, changing nothing, when the webgpu kernels are not active (the caller
- * then takes the tensor-op path).
+ * One AdamW update of several parameters' p, m, v, writing the variables' own buffers
+ * (`adamWInPlace`: one dispatch per group of parameters the device's storage buffers allow) instead of
+ * ~12 tensor ops each. `h` holds the hyperparameters all share (its `decay` is ignored: each parameter
+ * has its own). `guard` is a `webgpuStepGuard` output — the gradient is scaled by its clip factor, and
+ * the update is skipped on the device when it flags a non-finite step — or [0, 1] for a plain update.
+ * Returns false, changing nothing, when the webgpu kernels are not active or a parameter is not a
+ * float32 variable with a gradient of its size (the caller then takes the tensor-op path).
  */
-export function webgpuAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamWHyper, guard: tf.Tensor): boolean {
-  if (!webgpuKernelsActive() || p.dtype !== 'float32' || g.size !== p.size) return false;
-  const attrs = { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, decay: h.decay, bc1: h.bc1, bc2: h.bc2 };
-  tf.tidy(() => adamWInPlace(p, g, m, v, guard, attrs));
+export function webgpuAdamW(params: readonly WebgpuAdamWParam[], h: Omit<AdamWHyper, 'decay'>, guard: tf.Tensor): boolean {
+  if (!webgpuKernelsActive() || params.some(({ p, g }) => p.dtype !== 'float32' || g.size !== p.size)) return false;
+  const attrs = { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, bc1: h.bc1, bc2: h.bc2 };
+  tf.tidy(() => adamWInPlace(params, guard, attrs));
   return true;
 }
 

@@ -643,31 +643,51 @@ export function adamWInPlaceProgram(shape: number[], size: number, which: number
 }
 
 /**
- * AdamW on p, m and v in one dispatch: a whole WGSL module, run outside tfjs' one-output programs
- * (`adamWOneDispatch` binds the variables' own buffers read-write). Same arithmetic, in the same order,
- * as the three `adamWInPlaceProgram`s. Invocations are numbered over a 2-D grid (x ≤ 65 535
- * workgroups) so that the largest embedding tables fit one dispatch.
+ * AdamW on the p, m and v of `k` parameters in one dispatch: a whole WGSL module, run outside tfjs'
+ * one-output programs (`adamWOneDispatch` binds the variables' own buffers read-write). Parameter j
+ * takes the workgroups [start_j, start_j + ⌈size_j / 256⌉) of one grid, numbered over 2-D (x ≤ 65 535
+ * workgroups) so that the largest embedding tables fit. Bindings 4j … 4j + 3 are p, m, v (read-write)
+ * and g of parameter j, then the step guard and the uniforms (the shared hyperparameters, then each
+ * parameter's decay, size and first workgroup). Same arithmetic, in the same order, as the three
+ * `adamWInPlaceProgram`s; `k` is bounded by the device's storage buffers per stage (4k + 1).
  */
-export const ADAMW_ONE_DISPATCH_WGSL = `
-struct Hyper { beta1 : f32, beta2 : f32, eps : f32, decay : f32, stepSize : f32, rsbc2 : f32, size : i32, rowGroups : i32 }
-@group(0) @binding(0) var<storage, read_write> p : array<f32>;
-@group(0) @binding(1) var<storage, read_write> m : array<f32>;
-@group(0) @binding(2) var<storage, read_write> v : array<f32>;
-@group(0) @binding(3) var<storage, read> g : array<f32>;
-@group(0) @binding(4) var<storage, read> guard : array<f32>;
-@group(0) @binding(5) var<uniform> h : Hyper;
+export function adamWWgsl(k: number): string {
+  const fields = Array.from({ length: k }, (_, j) => `decay${j} : f32, size${j} : i32, start${j} : i32`).join(', ');
+  const bindings = Array.from({ length: k }, (_, j) =>
+    [`p${j} : array<f32>`, `m${j} : array<f32>`, `v${j} : array<f32>`]
+      .map((d, i) => `@group(0) @binding(${4 * j + i}) var<storage, read_write> ${d};`)
+      .concat(`@group(0) @binding(${4 * j + 3}) var<storage, read> g${j} : array<f32>;`)
+      .join('\n'),
+  ).join('\n');
+  // each parameter's range of workgroups, the last one first (a workgroup updates one parameter)
+  const bodies = Array.from({ length: k }, (_, j) => k - 1 - j)
+    .map(
+      (j) => `  if (w >= h.start${j}) {
+    let i = (w - h.start${j}) * 256 + i32(li);
+    if (i >= h.size${j}) { return; }
+    let gi = g${j}[i] * scale;
+    let mi = h.beta1 * m${j}[i] + (1.0 - h.beta1) * gi;
+    let vi = h.beta2 * v${j}[i] + (1.0 - h.beta2) * gi * gi;
+    m${j}[i] = mi;
+    v${j}[i] = vi;
+    p${j}[i] = p${j}[i] * h.decay${j} - h.stepSize * mi / (sqrt(vi) * h.rsbc2 + h.eps);
+    return;
+  }`,
+    )
+    .join('\n');
+  return `
+struct Hyper { beta1 : f32, beta2 : f32, eps : f32, stepSize : f32, rsbc2 : f32, rowGroups : i32, ${fields} }
+${bindings}
+@group(0) @binding(${4 * k}) var<storage, read> guard : array<f32>;
+@group(0) @binding(${4 * k + 1}) var<uniform> h : Hyper;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg : vec3<u32>, @builtin(local_invocation_index) li : u32) {
-  let i = (i32(wg.y) * h.rowGroups + i32(wg.x)) * 256 + i32(li);
+  let w = i32(wg.y) * h.rowGroups + i32(wg.x);
   let scale = guard[1];
-  if (i >= h.size || scale <= 0.0) { return; }
-  let gi = g[i] * scale;
-  let mi = h.beta1 * m[i] + (1.0 - h.beta1) * gi;
-  let vi = h.beta2 * v[i] + (1.0 - h.beta2) * gi * gi;
-  m[i] = mi;
-  v[i] = vi;
-  p[i] = p[i] * h.decay - h.stepSize * mi / (sqrt(vi) * h.rsbc2 + h.eps);
+  if (scale <= 0.0) { return; }
+${bodies}
 }`;
+}
 
 /**
  * The step guard, one workgroup: from the sum-of-squares partials of every gradient and the loss,

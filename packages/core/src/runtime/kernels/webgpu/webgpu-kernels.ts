@@ -3,7 +3,7 @@ import { envVar } from '../../env.js';
 import { matMulDims } from '../matmul-dims.js';
 import {
   ADAMW_OUT,
-  ADAMW_ONE_DISPATCH_WGSL,
+  adamWWgsl,
   adamWInPlaceProgram,
   type AttentionShape,
   attentionDScoresProgram,
@@ -999,6 +999,7 @@ function soleOwner(backend: unknown, t: tf.Tensor): boolean {
 /** What the one-dispatch AdamW uses of tfjs-backend-webgpu 4.x's WebGPUBackend (internals: checked before use). */
 interface RawDispatchBackend {
   device: {
+    limits?: { maxStorageBuffersPerShaderStage?: number };
     createShaderModule(d: { code: string }): object;
     createComputePipeline(d: { layout: 'auto'; compute: { module: object; entryPoint: string } }): { getBindGroupLayout(i: number): object };
     createBindGroup(d: { layout: object; entries: readonly BindGroupEntry[] }): object;
@@ -1021,8 +1022,26 @@ interface RawComputePass {
   dispatchWorkgroups(x: number, y: number, z: number): void;
 }
 
-/** Per device: the one-dispatch AdamW pipeline and its bind-group layout (Dawn returns a new layout object per call, which would defeat the bind-group cache). */
-const adamWPipelines = new WeakMap<object, { pipeline: object; layout: object }>();
+/** Per device and parameter count: the one-dispatch AdamW pipeline and its bind-group layout (Dawn returns a new layout object per call, which would defeat the bind-group cache). */
+const adamWPipelines = new WeakMap<object, Map<number, { pipeline: object; layout: object }>>();
+
+/**
+ * Most parameters one AdamW dispatch updates: 4 storage buffers each plus the guard, within the
+ * device's limit (WebGPU's default 8: one), at most MAX_ADAMW_GROUP; OMNITOK_WEBGPU_ADAMW_GROUP=N
+ * lowers it (1: a dispatch per parameter, as before, for measuring one against the other).
+ */
+export const MAX_ADAMW_GROUP = 8;
+function adamWGroupLimit(device: { limits?: { maxStorageBuffersPerShaderStage?: number } } | undefined): number {
+  const buffers = device?.limits?.maxStorageBuffersPerShaderStage ?? 8;
+  const limit = Math.max(1, Math.min(MAX_ADAMW_GROUP, Math.floor((buffers - 1) / 4)));
+  const asked = Number(envVar('OMNITOK_WEBGPU_ADAMW_GROUP'));
+  return Number.isInteger(asked) && asked >= 1 ? Math.min(asked, limit) : limit;
+}
+
+/** How many parameters one AdamW dispatch updates on the active webgpu device (1 where it cannot tell). */
+export function webgpuAdamWGroupSize(): number {
+  return adamWGroupLimit((tf.backend() as unknown as Partial<RawDispatchBackend>).device);
+}
 let directDispatches = 0;
 
 /**
@@ -1033,40 +1052,63 @@ export function webgpuDirectDispatches(): number {
   return directDispatches;
 }
 
+/** One parameter's AdamW update: its tensors (sole owners, float32) and its decay factor. */
+interface AdamWItem {
+  p: tf.Tensor;
+  m: tf.Tensor;
+  v: tf.Tensor;
+  grad: tf.Tensor;
+  decay: number;
+}
+
 /**
- * AdamW as one dispatch that binds p, m and v read-write (`ADAMW_ONE_DISPATCH_WGSL`) — tfjs programs
- * have a single writable output, hence three dispatches otherwise (37% of a ViT-S step's dispatches;
- * g, m and v were read twice). Recorded into tfjs' own command encoder and compute
- * pass, with the buffers marked as in use until the submit (so tfjs neither frees nor recycles them
- * earlier) and tfjs' submit batching kept. False (nothing done) where the backend lacks what it needs,
- * while tfjs is timing kernels (tf.profile), or with OMNITOK_WEBGPU_ADAMW=programs.
+ * AdamW of up to `adamWGroupLimit` parameters as one dispatch that binds their p, m and v read-write
+ * (`adamWWgsl`) — tfjs programs have a single writable output, hence three dispatches per parameter
+ * otherwise (37% of a ViT-S step's dispatches; g, m and v were read twice), and one parameter per
+ * dispatch where the device grants only WebGPU's default 8 storage buffers. Recorded into tfjs' own
+ * command encoder and compute pass, with the buffers marked as in use until the submit (so tfjs neither
+ * frees nor recycles them earlier) and tfjs' submit batching kept. False (nothing done) where the
+ * backend lacks what it needs, while tfjs is timing kernels (tf.profile), or with
+ * OMNITOK_WEBGPU_ADAMW=programs.
  */
-function adamWOneDispatch(backend: unknown, p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, guard: tf.Tensor, u: Uniforms): boolean {
+function adamWOneDispatch(backend: unknown, items: readonly AdamWItem[], guard: tf.Tensor, h: Record<string, number>): boolean {
   const b = backend as RawDispatchBackend;
   if (envVar('OMNITOK_WEBGPU_ADAMW') === 'programs') return false;
   if (!b.device || !b.tensorMap || !b.commandQueueOwnedIds || typeof b.uploadToGPU !== 'function' || typeof b.ensureCommandEncoderReady !== 'function') return false;
   if (typeof b.endComputePassEncoder !== 'function' || typeof b.submitQueue !== 'function' || typeof b.makeUniforms !== 'function' || b.activeTimers != null) return false;
-  const size = p.size;
-  const groups = Math.ceil(size / 256);
+  const k = items.length;
+  if (k < 1 || k > adamWGroupLimit(b.device)) return false;
+  const starts: number[] = [];
+  let groups = 0;
+  for (const it of items) {
+    starts.push(groups);
+    groups += Math.ceil(it.p.size / 256);
+  }
   const x = Math.min(groups, 65535);
   const y = Math.ceil(groups / x);
   if (y > 65535) return false;
-  let adamW = adamWPipelines.get(b.device);
+  let byCount = adamWPipelines.get(b.device);
+  if (!byCount) adamWPipelines.set(b.device, (byCount = new Map()));
+  let adamW = byCount.get(k);
   if (!adamW) {
-    const pipeline = b.device.createComputePipeline({ layout: 'auto', compute: { module: b.device.createShaderModule({ code: ADAMW_ONE_DISPATCH_WGSL }), entryPoint: 'main' } });
+    const pipeline = b.device.createComputePipeline({ layout: 'auto', compute: { module: b.device.createShaderModule({ code: adamWWgsl(k) }), entryPoint: 'main' } });
     adamW = { pipeline, layout: pipeline.getBindGroupLayout(0) };
-    adamWPipelines.set(b.device, adamW);
+    byCount.set(k, adamW);
   }
-  const tensors = [p, m, v, g, guard];
+  const tensors = [...items.flatMap((it) => [it.p, it.m, it.v, it.grad]), guard];
   const buffers = tensors.map((t) => {
     b.uploadToGPU(t.dataId);
     return b.tensorMap.get(t.dataId)?.resource;
   });
   if (buffers.some((r) => !r)) return false;
-  const uniforms = b.makeUniforms([...u, ...ints(size, x)]);
+  const uniforms = b.makeUniforms([
+    ...floats(h.beta1!, h.beta2!, h.eps!, h.lr! / h.bc1!, 1 / Math.sqrt(h.bc2!)),
+    ...ints(x),
+    ...items.flatMap((it, j) => [...floats(it.decay), ...ints(it.p.size, starts[j]!)]),
+  ]);
   const entries: BindGroupEntry[] = [
     ...buffers.map((buffer, i) => ({ binding: i, resource: { buffer: buffer!, offset: 0, size: 4 * tensors[i]!.size } })),
-    { binding: 5, resource: uniforms },
+    { binding: tensors.length, resource: uniforms },
   ];
   const bindGroup = b.device.createBindGroup({ layout: adamW.layout, entries });
   b.ensureCommandEncoderReady();
@@ -1085,31 +1127,42 @@ function adamWOneDispatch(backend: unknown, p: tf.Tensor, g: tf.Tensor, m: tf.Te
 }
 
 /**
- * AdamW on p, m, v in place, writing the variables' own buffers (no new buffers, no disposals): one
- * dispatch (`adamWOneDispatch`), or three one-output programs where that one cannot run. A variable
- * whose buffer another tensor shares (a clone, the tensor it was created from) or that is not stored as
- * float32 first gets a float32 copy of its own (`assign`), so that other tensor keeps its values. Call
- * inside a tidy (the copies are intermediates).
+ * AdamW on p, m, v in place for each parameter, writing the variables' own buffers (no new buffers, no
+ * disposals): one dispatch per group of parameters (`adamWOneDispatch`, as many as the device's storage
+ * buffers allow), or three one-output programs per parameter where that cannot run. A variable whose
+ * buffer another tensor shares (a clone, the tensor it was created from) or that is not stored as
+ * float32 first gets a float32 copy of its own (`assign`), so that other tensor keeps its values. `h`:
+ * the hyperparameters of this update (`decay` per parameter). Call inside a tidy (the copies are
+ * intermediates).
  */
-export function adamWInPlace(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, guard: tf.Tensor, h: Record<string, number>): void {
+export function adamWInPlace(params: readonly { p: tf.Variable; g: tf.Tensor; m: tf.Variable; v: tf.Variable; decay: number }[], guard: tf.Tensor, h: Record<string, number>): void {
   const backend = tf.backend();
   const b = backend as unknown as WebGPUBackendLike;
-  const all = [p, m, v];
-  for (const t of all) if (!soleOwner(backend, t) || storedDtype(b, t) !== 'float32') t.assign(tf.mul(t, 1));
   const own = (t: tf.Tensor) => (storedDtype(b, t) === 'float32' ? t : tf.mul(t, 1));
-  const [grad, scale] = [own(g), own(guard)];
-  const u = adamWUniforms(h);
-  if (!adamWOneDispatch(backend, p, grad, m, v, scale, u)) {
-    const shape = [...p.shape];
-    const size = p.size;
-    b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.m), [grad, scale], 'float32', u, m);
-    b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.v), [grad, scale], 'float32', u, v);
-    b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.p), [m, v, scale], 'float32', u, p);
+  const items: AdamWItem[] = params.map(({ p, g, m, v, decay }) => {
+    for (const t of [p, m, v]) if (!soleOwner(backend, t) || storedDtype(b, t) !== 'float32') t.assign(tf.mul(t, 1));
+    return { p, m, v, grad: own(g), decay };
+  });
+  const scale = own(guard);
+  const k = adamWGroupLimit((backend as unknown as Partial<RawDispatchBackend>).device);
+  for (let at = 0; at < items.length; at += k) {
+    const group = items.slice(at, at + k);
+    if (adamWOneDispatch(backend, group, scale, h)) continue;
+    for (const it of group) {
+      const u = adamWUniforms({ ...h, decay: it.decay });
+      const shape = [...it.p.shape];
+      const size = it.p.size;
+      b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.m), [it.grad, scale], 'float32', u, it.m);
+      b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.v), [it.grad, scale], 'float32', u, it.v);
+      b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.p), [it.m, it.v, scale], 'float32', u, it.p);
+    }
   }
   // tfjs keeps a CPU copy of values it has read back and answers later reads from it: drop it
   const map = (b as unknown as { tensorMap?: { get(id: tf.DataId): { values?: unknown } | undefined } }).tensorMap;
-  for (const t of all) {
-    const data = map?.get(t.dataId);
-    if (data) data.values = null;
+  for (const it of items) {
+    for (const t of [it.p, it.m, it.v]) {
+      const data = map?.get(t.dataId);
+      if (data) data.values = null;
+    }
   }
 }
