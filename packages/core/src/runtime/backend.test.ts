@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors/index.js';
-import { dawnFlags, initBackend } from './backend.js';
+import { dawnFlags, initBackend, withOptionalFeatures } from './backend.js';
 import { BackendUnavailableError } from './errors.js';
 
 const notFound = async (spec: string): Promise<never> => {
@@ -87,5 +87,47 @@ describe('dawnFlags', () => {
         else process.env[name] = value;
       }
     }
+  });
+});
+
+describe('the webgpu device request', () => {
+  /** A navigator.gpu whose adapter records each requestDevice descriptor; `refuse` rejects those with requiredLimits. */
+  function fakeGpu(storage: number, features: string[], refuse = false) {
+    const asked: { requiredFeatures?: unknown[]; requiredLimits?: Record<string, number> }[] = [];
+    const adapter = {
+      info: { vendor: 'test' },
+      features: new Set(features),
+      limits: { maxStorageBuffersPerShaderStage: storage },
+      requestDevice: async (d: (typeof asked)[0] = {}) => {
+        asked.push(d);
+        if (refuse && d.requiredLimits?.maxStorageBuffersPerShaderStage) throw new Error('OperationError: limit refused');
+        return { descriptor: d };
+      },
+    };
+    return { gpu: { requestAdapter: async () => adapter }, asked };
+  }
+  const tfjsDescriptor = { requiredFeatures: ['timestamp-query'], requiredLimits: { maxBufferSize: 1024 } };
+
+  it("adds the optional features the adapter has and its storage buffers per stage (for the grouped AdamW), keeping tfjs' own", async () => {
+    const { gpu, asked } = fakeGpu(16, ['shader-f16', 'subgroups']);
+    withOptionalFeatures(gpu);
+    await (await gpu.requestAdapter())!.requestDevice!(tfjsDescriptor);
+    expect(asked).toEqual([{ requiredFeatures: ['timestamp-query', 'shader-f16', 'subgroups'], requiredLimits: { maxBufferSize: 1024, maxStorageBuffersPerShaderStage: 16 } }]);
+  });
+
+  it('asks for no more storage buffers than AdamW uses, none beyond the default 8, and again without the limit where it is refused', async () => {
+    const big = fakeGpu(1_000_000, []);
+    withOptionalFeatures(big.gpu);
+    await (await big.gpu.requestAdapter())!.requestDevice!(tfjsDescriptor);
+    expect(big.asked[0]!.requiredLimits!.maxStorageBuffersPerShaderStage).toBe(33);
+    const plain = fakeGpu(8, []);
+    withOptionalFeatures(plain.gpu);
+    await (await plain.gpu.requestAdapter())!.requestDevice!(tfjsDescriptor);
+    expect(plain.asked).toEqual([tfjsDescriptor]);
+    const refusing = fakeGpu(16, [], true);
+    withOptionalFeatures(refusing.gpu);
+    const device = await (await refusing.gpu.requestAdapter())!.requestDevice!(tfjsDescriptor);
+    expect(refusing.asked.length).toBe(2);
+    expect(device).toEqual({ descriptor: tfjsDescriptor });
   });
 });

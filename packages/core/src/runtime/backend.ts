@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors/index.js';
 import { BackendUnavailableError } from './errors.js';
 import { watchDeviceErrors } from './device-errors.js';
 import { type Kernels, registerNativeBackend } from './kernels/native-backend.js';
-import { noteWebgpuAdapter, registerWebgpuKernels, setWebgpuMatmulPrecision, tuneWebgpuBackend, type MatmulPrecision, webgpuMatmulPrecision } from './kernels/webgpu/webgpu-kernels.js';
+import { MAX_ADAMW_GROUP, noteWebgpuAdapter, registerWebgpuKernels, setWebgpuMatmulPrecision, tuneWebgpuBackend, type MatmulPrecision, webgpuMatmulPrecision } from './kernels/webgpu/webgpu-kernels.js';
 import { envVar } from './env.js';
 import { installLeanBackprop } from './lean-backprop.js';
 
@@ -175,6 +175,9 @@ interface GpuLike {
   requestAdapter(options?: unknown): Promise<AdapterLike | null>;
 }
 
+/** Storage buffers per shader stage worth asking for: the grouped AdamW's most (4 a parameter + the guard). */
+const STORAGE_BUFFERS_WANTED = 4 * MAX_ADAMW_GROUP + 1;
+
 /** Device features the f16 GEMMs use (kernels/webgpu/README.md), asked for wherever the adapter has them. */
 const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];
 
@@ -184,7 +187,7 @@ const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'chromium-experimental-sub
  * storage buffers per shader stage (WebGPU's default is 8; more let one AdamW dispatch update several
  * parameters), and the adapter's facts are noted for the f16 GEMM (`noteWebgpuAdapter`). Idempotent.
  */
-function withOptionalFeatures(gpu: GpuLike & { omnitokFeatures?: boolean }): void {
+export function withOptionalFeatures(gpu: GpuLike & { omnitokFeatures?: boolean }): void {
   if (gpu.omnitokFeatures) return;
   const request = gpu.requestAdapter.bind(gpu);
   gpu.requestAdapter = async (options?: unknown) => {
@@ -194,9 +197,11 @@ function withOptionalFeatures(gpu: GpuLike & { omnitokFeatures?: boolean }): voi
     adapter.requestDevice = (descriptor = {}) => {
       const extra = OPTIONAL_FEATURES.filter((f) => adapter.features?.has(f));
       noteWebgpuAdapter(adapter.info);
-      const storage = adapter.limits?.maxStorageBuffersPerShaderStage;
-      const requiredLimits = storage && storage > 8 ? { ...descriptor.requiredLimits, maxStorageBuffersPerShaderStage: storage } : descriptor.requiredLimits;
-      return requestDevice({ ...descriptor, requiredFeatures: [...(descriptor.requiredFeatures ?? []), ...extra], ...(requiredLimits ? { requiredLimits } : {}) });
+      const features = { ...descriptor, requiredFeatures: [...(descriptor.requiredFeatures ?? []), ...extra] };
+      // no more than the grouped AdamW can use; a device refused with it is asked for again without
+      const storage = Math.min(adapter.limits?.maxStorageBuffersPerShaderStage ?? 8, STORAGE_BUFFERS_WANTED);
+      if (storage <= 8) return requestDevice(features);
+      return requestDevice({ ...features, requiredLimits: { ...descriptor.requiredLimits, maxStorageBuffersPerShaderStage: storage } }).catch(() => requestDevice(features));
     };
     return adapter;
   };
