@@ -38,7 +38,7 @@ if ! grep -q '^samples/s:' "$O/b16.txt" 2>/dev/null; then
   timeout 70 $G .gpu/train-gpu.cjs --shape b16 --batch 256 --grad-checkpointing --only after --no-profile --steps 2 --repeats 2 --torch-bf16 --torch-steps 10 --out "$O/b16.txt" >> "$O/b16.log" 2>&1
 fi
 cat "$O/gemm.txt" 2>/dev/null
-grep -hE "^shape|^GEMMs|PyTorch|samples/s:|loss scale|host:|step wall|per step|after /|after \(f16|failed|\| webgpu" "$O/s.txt" "$O/s-bias-separate.txt" "$O/s-dawn-unchecked.txt" "$O/s-attn-tiled.txt" "$O/s-f16.txt" "$O/b16-f16.txt" "$O/b16.txt" 2>/dev/null
+grep -hE "^shape|^GEMMs|^AdamW|PyTorch|samples/s:|loss scale|host:|step wall|per step|after /|after \(f16|failed|\| webgpu" "$O/s.txt" "$O/s-bias-separate.txt" "$O/s-dawn-unchecked.txt" "$O/s-attn-tiled.txt" "$O/s-f16.txt" "$O/b16-f16.txt" "$O/b16.txt" 2>/dev/null
 tail -3 "$O/s-f16.log"
 grep -hE "Attention" "$O/s.txt" "$O/s-attn-tiled.txt" 2>/dev/null | grep " › " 
 tail -2 "$O/s.log"; cat "$O/b16.log" | grep "^b16"

@@ -137,6 +137,7 @@ async function measure(kernels) {
   const label = kernels ? 'after (omnitok WGSL kernels)' : 'before (TensorFlow.js webgpu kernels)';
   const precision = runtime.webgpuMatmulPrecision();
   if (kernels) log(`GEMMs: ${precision.precision}${precision.unit ? ` (${precision.unit})` : ''}${precision.reason ? ` — ${precision.reason}` : ''}`);
+  if (kernels) log(`AdamW: ${runtime.webgpuAdamWGroupSize?.() ?? 1} parameter(s) a dispatch (the device grants ${tf.backend().device?.limits?.maxStorageBuffersPerShaderStage ?? '?'} storage buffers a stage)`);
   const m = buildClip(runtime, tf, B, SHAPE, { lossScale: kernels && precision.precision !== 'f32' ? 'dynamic' : undefined, gradCheckpointing: GRAD_CHECKPOINTING });
   const tc = performance.now();
   const first = await m.trainer.trainStep(m.loss); // warmup: compiles every pipeline
