@@ -91,8 +91,7 @@ export interface WebgpuAdamWParam {
  */
 export function webgpuAdamW(params: readonly WebgpuAdamWParam[], h: Omit<AdamWHyper, 'decay'>, guard: tf.Tensor): boolean {
   if (!webgpuKernelsActive() || params.some(({ p, g }) => p.dtype !== 'float32' || g.size !== p.size)) return false;
-  const attrs = { lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, bc1: h.bc1, bc2: h.bc2 };
-  tf.tidy(() => adamWInPlace(params, guard, attrs));
+  tf.tidy(() => adamWInPlace(params, guard, h));
   return true;
 }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { envVar } from '../../env.js';
+import type { AdamWHyper } from '../fused-ops.js';
 import { matMulDims } from '../matmul-dims.js';
 import {
   ADAMW_OUT,
@@ -265,8 +266,14 @@ function runF32(backend: WebGPUBackendLike, program: Program, inputs: tf.TensorI
   return result;
 }
 
-/** The AdamW programs' uniforms (both variants): β1, β2, eps, decay, step size lr/bc1, 1/√bc2. */
-const adamWUniforms = (h: Record<string, number>): Uniforms => floats(h.beta1!, h.beta2!, h.eps!, h.decay!, h.lr! / h.bc1!, 1 / Math.sqrt(h.bc2!));
+/** An AdamW update's hyperparameters shared by all its parameters (each has its own decay). */
+type AdamWShared = Omit<AdamWHyper, 'decay'>;
+
+/** AdamW's bias corrections as the programs use them: the step size lr/bc1 and 1/√bc2. */
+const adamWCorrections = (h: AdamWShared): Uniforms => floats(h.lr / h.bc1, 1 / Math.sqrt(h.bc2));
+
+/** The three AdamW programs' uniforms: β1, β2, eps, decay, then the corrections. */
+const adamWUniforms = (h: AdamWShared, decay: number): Uniforms => [...floats(h.beta1, h.beta2, h.eps, decay), ...adamWCorrections(h)];
 
 const rowsOf = (x: tf.TensorInfo) => prod(x.shape.slice(0, -1));
 const dimOf = (x: tf.TensorInfo) => x.shape[x.shape.length - 1]!;
@@ -1071,7 +1078,7 @@ interface AdamWItem {
  * backend lacks what it needs, while tfjs is timing kernels (tf.profile), or with
  * OMNITOK_WEBGPU_ADAMW=programs.
  */
-function adamWOneDispatch(backend: unknown, items: readonly AdamWItem[], guard: tf.Tensor, h: Record<string, number>): boolean {
+function adamWOneDispatch(backend: unknown, items: readonly AdamWItem[], guard: tf.Tensor, h: AdamWShared): boolean {
   const b = backend as RawDispatchBackend;
   if (envVar('OMNITOK_WEBGPU_ADAMW') === 'programs') return false;
   if (!b.device || !b.tensorMap || !b.commandQueueOwnedIds || typeof b.uploadToGPU !== 'function' || typeof b.ensureCommandEncoderReady !== 'function') return false;
@@ -1102,7 +1109,8 @@ function adamWOneDispatch(backend: unknown, items: readonly AdamWItem[], guard: 
   });
   if (buffers.some((r) => !r)) return false;
   const uniforms = b.makeUniforms([
-    ...floats(h.beta1!, h.beta2!, h.eps!, h.lr! / h.bc1!, 1 / Math.sqrt(h.bc2!)),
+    ...floats(h.beta1, h.beta2, h.eps),
+    ...adamWCorrections(h),
     ...ints(x),
     ...items.flatMap((it, j) => [...floats(it.decay), ...ints(it.p.size, starts[j]!)]),
   ]);
@@ -1132,10 +1140,10 @@ function adamWOneDispatch(backend: unknown, items: readonly AdamWItem[], guard: 
  * buffers allow), or three one-output programs per parameter where that cannot run. A variable whose
  * buffer another tensor shares (a clone, the tensor it was created from) or that is not stored as
  * float32 first gets a float32 copy of its own (`assign`), so that other tensor keeps its values. `h`:
- * the hyperparameters of this update (`decay` per parameter). Call inside a tidy (the copies are
- * intermediates).
+ * the hyperparameters all parameters of this update share (`decay` is per parameter). Call inside a
+ * tidy (the copies are intermediates).
  */
-export function adamWInPlace(params: readonly { p: tf.Variable; g: tf.Tensor; m: tf.Variable; v: tf.Variable; decay: number }[], guard: tf.Tensor, h: Record<string, number>): void {
+export function adamWInPlace(params: readonly { p: tf.Variable; g: tf.Tensor; m: tf.Variable; v: tf.Variable; decay: number }[], guard: tf.Tensor, h: AdamWShared): void {
   const backend = tf.backend();
   const b = backend as unknown as WebGPUBackendLike;
   const own = (t: tf.Tensor) => (storedDtype(b, t) === 'float32' ? t : tf.mul(t, 1));
@@ -1149,7 +1157,7 @@ export function adamWInPlace(params: readonly { p: tf.Variable; g: tf.Tensor; m:
     const group = items.slice(at, at + k);
     if (adamWOneDispatch(backend, group, scale, h)) continue;
     for (const it of group) {
-      const u = adamWUniforms({ ...h, decay: it.decay });
+      const u = adamWUniforms(h, it.decay);
       const shape = [...it.p.shape];
       const size = it.p.size;
       b.runWebGPUProgram(adamWInPlaceProgram(shape, size, ADAMW_OUT.m), [it.grad, scale], 'float32', u, it.m);
