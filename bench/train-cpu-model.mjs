@@ -7,6 +7,15 @@
  */
 export const TINY_SHAPE = { width: 128, depth: 4, heads: 4, imageTokens: 64, grid: [8, 8], features: 48, textTokens: 16, vocab: 1000, proj: 128 };
 
+/** The GPU benches' models (bench/train-gpu.mjs, webgpu-memory.mjs, webgpu-adamw-host.mjs). */
+export const GPU_SHAPES = {
+  smoke: { width: 32, depth: 1, heads: 2, imageTokens: 16, grid: [4, 4], features: 12, textTokens: 8, vocab: 100, proj: 32 },
+  // the issue's first target: ViT-S-like towers, batch 128
+  s: { width: 384, depth: 6, heads: 6, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 32, vocab: 49408, proj: 384 },
+  // the issue's second target: ViT-B/16-like towers (both 768 wide, 12 layers), 77 text tokens, batch 256
+  b16: { width: 768, depth: 12, heads: 12, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 77, vocab: 49408, proj: 512 },
+};
+
 /**
  * `lossScale`: the Trainer's (bench/train-gpu.mjs passes 'dynamic' with f16 GEMMs); `gradCheckpointing`:
  * recompute every block in the backward (TransformerEncoder.setGradCheckpointing).

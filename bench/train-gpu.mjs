@@ -31,16 +31,10 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as runtime from '../packages/core/dist/runtime/index.js';
 import { flag, log, opt, startWebgpu } from './gpu-common.mjs';
-import { buildClip } from './train-cpu-model.mjs';
+import { buildClip, GPU_SHAPES } from './train-cpu-model.mjs';
 
 const SMOKE = flag('smoke');
-const SHAPES = {
-  smoke: { width: 32, depth: 1, heads: 2, imageTokens: 16, grid: [4, 4], features: 12, textTokens: 8, vocab: 100, proj: 32 },
-  // the issue's first target: ViT-S-like towers, batch 128
-  s: { width: 384, depth: 6, heads: 6, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 32, vocab: 49408, proj: 384 },
-  // the issue's second target: ViT-B/16-like towers (both 768 wide, 12 layers), 77 text tokens, batch 256
-  b16: { width: 768, depth: 12, heads: 12, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 77, vocab: 49408, proj: 512 },
-};
+const SHAPES = GPU_SHAPES;
 const SHAPE_NAME = SMOKE ? 'smoke' : opt('shape', 's');
 const SHAPE = SHAPES[SHAPE_NAME];
 if (!SHAPE) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}; got ${SHAPE_NAME}`);

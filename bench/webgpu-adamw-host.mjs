@@ -9,14 +9,12 @@
  */
 import * as runtime from '../packages/core/dist/runtime/index.js';
 import { startWebgpu } from './gpu-common.mjs';
+import { buildClip, GPU_SHAPES } from './train-cpu-model.mjs';
 const { tf } = await startWebgpu(true);
-const { TransformerEncoder, AdamW, Rng } = runtime;
-const common = { size: 'custom', width: 384, depth: 6, heads: 6, mlpRatio: 4, projectionDim: 384 };
-const rng = new Rng(0);
-const img = new TransformerEncoder({ ...common, tokens: { kind: 'continuous', dim: 768, count: 196, grid: [14, 14] } }, rng);
-const txt = new TransformerEncoder({ ...common, tokens: { kind: 'discrete', vocabSize: 1000, count: 32 }, pooling: 'eot', causal: true }, rng);
-const params = new Map([...[...img.parameters()].map(([k, v]) => [`v.${k}`, v]), ...[...txt.parameters()].map(([k, v]) => [`t.${k}`, v])]);
-const opt = new AdamW(params, { lr: 1e-4, weightDecay: 0.1 });
+// the ViT-S bench model (a 1 000-word vocabulary: the parameters are the same 156)
+const { trainer } = buildClip(runtime, tf, 2, { ...GPU_SHAPES.s, vocab: 1000 });
+const { params } = trainer;
+const opt = trainer.options.optimizer;
 const grads = new Map([...params].map(([k, v]) => [k, tf.onesLike(v).mul(1e-3)]));
 const guard = tf.tensor1d([1, 1]);
 const times = [];

@@ -16,17 +16,13 @@
  */
 import * as runtime from '../packages/core/dist/runtime/index.js';
 import { flag, log, opt, startWebgpu } from './gpu-common.mjs';
-import { buildClip } from './train-cpu-model.mjs';
+import { buildClip, GPU_SHAPES } from './train-cpu-model.mjs';
 
 const B = Number(opt('batch', 4));
 const SHAPE_NAME = opt('shape', 'b16');
 const vocab = Number(opt('vocab', 32000));
-const SHAPES = {
-  s: { width: 384, depth: 6, heads: 6, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 32, vocab, proj: 384 },
-  b16: { width: 768, depth: 12, heads: 12, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 77, vocab, proj: 512 },
-};
-if (!SHAPES[SHAPE_NAME]) throw new Error(`--shape must be s or b16; got ${SHAPE_NAME}`);
-const shape = { ...SHAPES[SHAPE_NAME], depth: Number(opt('depth', SHAPES[SHAPE_NAME].depth)) };
+if (SHAPE_NAME !== 's' && SHAPE_NAME !== 'b16') throw new Error(`--shape must be s or b16; got ${SHAPE_NAME}`);
+const shape = { ...GPU_SHAPES[SHAPE_NAME], vocab, depth: Number(opt('depth', GPU_SHAPES[SHAPE_NAME].depth)) };
 const gradCheckpointing = flag('grad-checkpointing');
 
 async function main() {
