@@ -853,9 +853,12 @@ function queryLoop(s: AttentionShape, withV: boolean, perBlock: string): string 
 }
 
 /**
- * Forward: [B·N·D + B·H·N] — the output [B, N, D] (heads merged), then the logsumexp of every query
- * row's scores (at lseBase + bh·N + i), which the backward needs: with it, the backward's statistics
- * are one dot product per row instead of another pass over every key.
+ * Forward: [B·N·D + 2·B·H·N] — the output [B, N, D] (heads merged), then every query row's max score
+ * m and log Σ exp(score − m) (at lseBase + 2·(bh·N + i)), which the backward needs: with them, its
+ * statistics are one dot product per row instead of another pass over every key. Kept apart, not as
+ * one logsumexp m + log l: a row whose every key is masked has m ≈ −1e9, where f32 rounds the log
+ * away and P = exp(s − lse) would come out n times too large for n equal keys (the composite
+ * softmax gives each 1/n).
  */
 export function attentionProgram(s: AttentionShape): Program {
   const D = s.heads * s.headDim;
@@ -879,10 +882,11 @@ export function attentionProgram(s: AttentionShape): Program {
       'EPILOGUE',
       `if (validQ) {
       for (var d = 0; d < DH; d = d + 1) { result[oIndex(b, i, h) + d] = acc[d] / l; }
-      result[uniforms.lseBase + bh * uniforms.seqLen + i] = m + log(l);
+      result[uniforms.lseBase + (bh * uniforms.seqLen + i) * 2] = m;
+      result[uniforms.lseBase + (bh * uniforms.seqLen + i) * 2 + 1] = log(l);
     }`,
     );
-  return attnProgram([s.batch * s.seq * D + s.batch * s.heads * s.seq], s, 'omnitokAttention', ['qkv'], Math.ceil(s.seq / ATTN_BQ), code);
+  return attnProgram([s.batch * s.seq * D + 2 * s.batch * s.heads * s.seq], s, 'omnitokAttention', ['qkv'], Math.ceil(s.seq / ATTN_BQ), code);
 }
 
 /** Head dim of the tiled attention programs (ViT-S/B, CLIP): a row is 16 vec4, staged 17 apart. */
@@ -969,7 +973,7 @@ function assertTiledHeadDim(s: AttentionShape): void {
 
 /**
  * Tiled forward (`OMNITOK_WEBGPU_ATTN_FWD=tiled`, Dh = 64), the same output as `attentionProgram`
- * ([B·N·D] then the rows' logsumexp at lseBase): a workgroup of 128 threads takes 32 query rows of a
+ * ([B·N·D] then the rows' (m, log l) at lseBase): a workgroup of 128 threads takes 32 query rows of a
  * head and walks the keys 32 at a time, GEMM-style instead of a thread per row. Thread (ty, tx) =
  * (t / 16, t % 16) owns rows 4ty…4ty+3: their scores against keys tx and tx + 16 (8 vec4 FMA
  * accumulators over Dh, from vec4 reads of the staged Q and K rows — 32 FMAs per 6 vec4 loads where the
@@ -1038,13 +1042,13 @@ export function attentionTiledProgram(s: AttentionShape): Program {
       let i = q0 + ty * 4 + ${r};
       if (i < N) {
         store4(oIndex(b, i, h) + tx * 4, acc${r} / l.${c});
-        if (tx == 0) { result[uniforms.lseBase + bh * N + i] = m.${c} + log(l.${c}); }
+        if (tx == 0) { result[uniforms.lseBase + (bh * N + i) * 2] = m.${c}; result[uniforms.lseBase + (bh * N + i) * 2 + 1] = log(l.${c}); }
       }
     }`,
     )}
   }`;
   return {
-    outputShape: [s.batch * s.seq * D + s.batch * s.heads * s.seq],
+    outputShape: [s.batch * s.seq * D + 2 * s.batch * s.heads * s.seq],
     shaderKey: attnKey('omnitokAttentionTiled', { ...s, unrolled: true }),
     dispatchLayout: { x: [0], y: [0] }, // a y entry keeps tfjs from calling a flat main(index)
     dispatch: [Math.ceil(s.seq / TQ), s.batch * s.heads, 1],
@@ -1059,8 +1063,8 @@ const BQ = 32; // backward: rows of a workgroup's own block (queries for dQ, key
 const BT = 16; // backward: rows of a walked tile (keys for dQ, queries for dK/dV)
 const BPV = BQ / 4 + 1; // vec4 stride of a tile row of P / dS
 
-/** Workgroup memory of the tiled backward's programs in bytes (dK/dV's: own K, V blocks, walked Q, dO tiles, Pᵀ, dSᵀ, lse, Δ). */
-export const TILED_ATTN_GRAD_WORKGROUP_BYTES = 16 * (2 * (BQ + BT) * SV + 2 * BT * BPV) + 8 * BT + 4;
+/** Workgroup memory of the tiled backward's programs in bytes (dK/dV's: own K, V blocks, walked Q, dO tiles, Pᵀ, dSᵀ, m, log l, Δ). */
+export const TILED_ATTN_GRAD_WORKGROUP_BYTES = 16 * (2 * (BQ + BT) * SV + 2 * BT * BPV) + 12 * BT + 4;
 
 function tiledGradProgram(s: AttentionShape, key: string, body: string): Program {
   assertTiledHeadDim(s);
@@ -1081,10 +1085,10 @@ function tiledGradProgram(s: AttentionShape, key: string, body: string): Program
 }
 
 /**
- * Tiled backward, dQ (`OMNITOK_WEBGPU_ATTN_BWD=tiled`, Dh = 64): from the rows' (lse, Δ) in stats, a
+ * Tiled backward, dQ (`OMNITOK_WEBGPU_ATTN_BWD=tiled`, Dh = 64): from the rows' (m, log l, Δ) in stats, a
  * workgroup of 64 threads takes 32 query rows of a head (Q and dO staged once) and walks the keys 16
  * at a time: S = QKᵀ and dP = dO·Vᵀ for the tile (thread (ty, tx) = (t / 8, t % 8): its queries
- * 4ty…4ty+3 against keys tx and tx + 8), P = exp(masked(scale·S) − lse), dS = P∘(dP − Δ) through
+ * 4ty…4ty+3 against keys tx and tx + 8), P = exp((masked(scale·S) − m) − log l), dS = P∘(dP − Δ) through
  * workgroup memory, then dQ += dS·K for its queries and columns 4tx…, 32 + 4tx… (two vec4). Writes
  * dQ·scale into columns [0, D) of dqkv. Causal without a key mask stops at the row block's last query.
  */
@@ -1106,9 +1110,10 @@ export function attentionTiledGradQProgram(s: AttentionShape): Program {
   fn main() {${tiledPrologue(8, BQ, 'q0', 'kEnd', skip ? `min(N, q0 + ${BQ})` : 'N')}
     stageOwn(&Qs, t, b, h, 0, q0);
     stageOwnDy(&dOs, t, b, h, 0, q0);
-    var lse : vec4<f32>;
+    var rowMax : vec4<f32>;
+    var logSum : vec4<f32>;
     var delta : vec4<f32>;
-    ${four((r, c) => `{ let row = (bh * N + min(q0 + ty * 4 + ${r}, N - 1)) * 2; lse.${c} = stats[row]; delta.${c} = stats[row + 1]; }`)}
+    ${four((r, c) => `{ let row = (bh * N + min(q0 + ty * 4 + ${r}, N - 1)) * 3; rowMax.${c} = stats[row]; logSum.${c} = stats[row + 1]; delta.${c} = stats[row + 2]; }`)}
     ${four((r) => `var dq${r}0 = vec4<f32>(0.0);\n    var dq${r}1 = vec4<f32>(0.0);`)}
     for (var k0 = 0; k0 < kEnd; k0 = k0 + ${BT}) {
       stageTile(&Ks, t, b, h, 1, k0);
@@ -1120,7 +1125,7 @@ export function attentionTiledGradQProgram(s: AttentionShape): Program {
       let jb = ja + 8;
       var pA : vec4<f32>;
       var pB : vec4<f32>;
-      ${four((r, c) => `pA.${c} = select(0.0, exp(maskedScore(sA.${c}, b, q0 + ty * 4 + ${r}, min(ja, N - 1)) - lse.${c}), ja < N);\n      pB.${c} = select(0.0, exp(maskedScore(sB.${c}, b, q0 + ty * 4 + ${r}, min(jb, N - 1)) - lse.${c}), jb < N);`)}
+      ${four((r, c) => `pA.${c} = select(0.0, exp((maskedScore(sA.${c}, b, q0 + ty * 4 + ${r}, min(ja, N - 1)) - rowMax.${c}) - logSum.${c}), ja < N);\n      pB.${c} = select(0.0, exp((maskedScore(sB.${c}, b, q0 + ty * 4 + ${r}, min(jb, N - 1)) - rowMax.${c}) - logSum.${c}), jb < N);`)}
       dSs[tx * PV + ty] = pA * (gA - delta);
       dSs[(tx + 8) * PV + ty] = pB * (gB - delta);
       workgroupBarrier();
@@ -1166,6 +1171,7 @@ export function attentionTiledGradKVProgram(s: AttentionShape): Program {
   var<workgroup> dOs : array<vec4<f32>, ${BT * SV}>;
   var<workgroup> Ps : array<vec4<f32>, ${BT} * PV>;
   var<workgroup> dSs : array<vec4<f32>, ${BT} * PV>;
+  var<workgroup> Ms : array<f32, ${BT}>;
   var<workgroup> Ls : array<f32, ${BT}>;
   var<workgroup> Ds : array<f32, ${BT}>;
   var<workgroup> qStartShared : i32;
@@ -1180,9 +1186,10 @@ export function attentionTiledGradKVProgram(s: AttentionShape): Program {
       stageTile(&Qs, t, b, h, 0, i0);
       stageTileDy(&dOs, t, b, h, 0, i0);
       if (t < ${BT}) {
-        let row = (bh * N + min(i0 + t, N - 1)) * 2;
-        Ls[t] = stats[row];
-        Ds[t] = stats[row + 1];
+        let row = (bh * N + min(i0 + t, N - 1)) * 3;
+        Ms[t] = stats[row];
+        Ls[t] = stats[row + 1];
+        Ds[t] = stats[row + 2];
       }
       workgroupBarrier();
       ${tiledDots('s', 'Ks', 'Qs', 8)}
@@ -1191,7 +1198,7 @@ export function attentionTiledGradKVProgram(s: AttentionShape): Program {
       let ib = ia + 8;
       var pA : vec4<f32>;
       var pB : vec4<f32>;
-      ${four((r, c) => `pA.${c} = select(0.0, exp(maskedScore(sA.${c}, b, ia, min(k0 + ty * 4 + ${r}, N - 1)) - Ls[tx]), ia < N);\n      pB.${c} = select(0.0, exp(maskedScore(sB.${c}, b, ib, min(k0 + ty * 4 + ${r}, N - 1)) - Ls[tx + 8]), ib < N);`)}
+      ${four((r, c) => `pA.${c} = select(0.0, exp((maskedScore(sA.${c}, b, ia, min(k0 + ty * 4 + ${r}, N - 1)) - Ms[tx]) - Ls[tx]), ia < N);\n      pB.${c} = select(0.0, exp((maskedScore(sB.${c}, b, ib, min(k0 + ty * 4 + ${r}, N - 1)) - Ms[tx + 8]) - Ls[tx + 8]), ib < N);`)}
       Ps[tx * PV + ty] = pA;
       Ps[(tx + 8) * PV + ty] = pB;
       dSs[tx * PV + ty] = pA * (gA - Ds[tx]);
@@ -1226,19 +1233,20 @@ export function attentionTiledGradKVProgram(s: AttentionShape): Program {
 }
 
 /**
- * Backward part 1: [B·H·N, 2] = (lse_i from the forward, Δ_i = dO_i · O_i) per query row, one value per
- * invocation (the forward computed lse with the same online-softmax arithmetic the backward used to
- * repeat).
+ * Backward part 1: [B·H·N, 3] = (m_i, log l_i from the forward, Δ_i = dO_i · O_i) per query row, one
+ * value per invocation (the forward computed m and l with the same online-softmax arithmetic the
+ * backward used to repeat); without the forward's statistics (a kept P) the first two are 0.
  */
 export function attentionDeltaProgram(s: AttentionShape, withLse = true): Program {
   return flat(
-    [s.batch * s.heads * s.seq, 2],
-    s.batch * s.heads * s.seq * 2,
+    [s.batch * s.heads * s.seq, 3],
+    s.batch * s.heads * s.seq * 3,
     `omnitokAttentionDelta${withLse ? '' : '_noLse'}`,
     withLse ? ['dy', 'attnOut', 'lse'] : ['dy', 'attnOut'],
     ATTN_UNIFORMS,
-    `let row = index / 2;
-     if (index - row * 2 == 0) { result[index] = ${withLse ? 'lse[row]' : '0.0'}; return; }
+    `let row = index / 3;
+     let slot = index - row * 3;
+     if (slot < 2) { result[index] = ${withLse ? 'lse[row * 2 + slot]' : '0.0'}; return; }
      let N = uniforms.seqLen;
      let bh = row / N;
      let i = row - bh * N;
@@ -1299,7 +1307,7 @@ export function attentionGradQProgram(s: AttentionShape): Program {
     true,
     `
       for (var kj = 0; kj < ${ATTN_BK}; kj = kj + 1) {
-        let p = exp(sc[kj] - lse);
+        let p = exp((sc[kj] - rowMax) - logSum);
         var dp = 0.0;
         for (var d = 0; d < DH; d = d + 1) { dp = dp + dO[d] * Vs[kj * DH + d]; }
         let ds = p * (dp - delta);
@@ -1311,9 +1319,10 @@ export function attentionGradQProgram(s: AttentionShape): Program {
       `var dO : array<f32, DH>;
     var dq : array<f32, DH>;
     for (var d = 0; d < DH; d = d + 1) { dO[d] = dy[oIndex(b, qi, h) + d]; }
-    let r = (bh * uniforms.seqLen + qi) * 2;
-    let lse = stats[r];
-    let delta = stats[r + 1];`,
+    let r = (bh * uniforms.seqLen + qi) * 3;
+    let rowMax = stats[r];
+    let logSum = stats[r + 1];
+    let delta = stats[r + 2];`,
     )
     .replace('EPILOGUE', 'if (validQ) { for (var d = 0; d < DH; d = d + 1) { result[qkvIndex(b, i, 0, h) + d] = dq[d] * uniforms.scale; } }');
   return attnProgram([s.batch, s.seq, 3 * D], s, 'omnitokAttentionGradQ', ['qkv', 'dy', 'stats'], Math.ceil(s.seq / ATTN_BQ), code);
@@ -1330,6 +1339,7 @@ export function attentionGradKVProgram(s: AttentionShape): Program {
   const code = `
   var<workgroup> Qs : array<f32, ${ATTN_BK * s.headDim}>;
   var<workgroup> dOs : array<f32, ${ATTN_BK * s.headDim}>;
+  var<workgroup> Ms : array<f32, ${ATTN_BK}>;
   var<workgroup> Ls : array<f32, ${ATTN_BK}>;
   var<workgroup> Ds : array<f32, ${ATTN_BK}>;
   var<workgroup> qStartShared : i32;
@@ -1362,9 +1372,10 @@ export function attentionGradKVProgram(s: AttentionShape): Program {
       }
       if (t < ${ATTN_BK}) {
         let i = i0 + t;
-        let r = (bh * uniforms.seqLen + min(i, uniforms.seqLen - 1)) * 2;
-        Ls[t] = stats[r];
-        Ds[t] = stats[r + 1];
+        let r = (bh * uniforms.seqLen + min(i, uniforms.seqLen - 1)) * 3;
+        Ms[t] = stats[r];
+        Ls[t] = stats[r + 1];
+        Ds[t] = stats[r + 2];
       }
       workgroupBarrier();
       for (var qq = 0; qq < ${ATTN_BK}; qq = qq + 1) {
@@ -1375,7 +1386,7 @@ export function attentionGradKVProgram(s: AttentionShape): Program {
           dot = dot + Qs[qq * DH + d] * kr[d];
           dp = dp + dOs[qq * DH + d] * vr[d];
         }
-        let p = select(0.0, exp(maskedScore(dot, b, i, kj) - Ls[qq]), i < uniforms.seqLen);
+        let p = select(0.0, exp((maskedScore(dot, b, i, kj) - Ms[qq]) - Ls[qq]), i < uniforms.seqLen);
         let ds = p * (dp - Ds[qq]);
         for (var d = 0; d < DH; d = d + 1) {
           dv[d] = dv[d] + p * dOs[qq * DH + d];
@@ -1397,15 +1408,15 @@ export function attentionGradKVProgram(s: AttentionShape): Program {
 /**
  * GEMM attention backward, elementwise steps over the score matrices [B·H, N, N] (row i = query,
  * column j = key), each in place in its own buffer: `probs` turns the scores S = QKᵀ into
- * P = exp(masked(scale·S) − lse_i); `dscores` turns dP = dO·Vᵀ into dS = P ∘ (dP − Δ_i).
+ * P = exp((masked(scale·S) − m_i) − log l_i); `dscores` turns dP = dO·Vᵀ into dS = P ∘ (dP − Δ_i).
  */
 export function attentionProbsProgram(s: AttentionShape): Program {
-  return attnFlat(s, 'omnitokAttentionProbs', ['stats'], `result[index] = exp(maskedScore(result[index], b, i, j) - stats[(bh * N + i) * 2]);`);
+  return attnFlat(s, 'omnitokAttentionProbs', ['stats'], `let r = (bh * N + i) * 3; result[index] = exp((maskedScore(result[index], b, i, j) - stats[r]) - stats[r + 1]);`);
 }
 
 /** See attentionProbsProgram. */
 export function attentionDScoresProgram(s: AttentionShape): Program {
-  return attnFlat({ ...s, masked: false }, 'omnitokAttentionDScores', ['probs', 'stats'], `result[index] = probs[index] * (result[index] - stats[(bh * N + i) * 2 + 1]);`);
+  return attnFlat({ ...s, masked: false }, 'omnitokAttentionDScores', ['probs', 'stats'], `result[index] = probs[index] * (result[index] - stats[(bh * N + i) * 3 + 2]);`);
 }
 
 function attnFlat(s: AttentionShape, key: string, variableNames: string[], body: string): Program {

@@ -415,6 +415,32 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   }
 
+  // rows whose every key is masked (a sample with an all-zero key mask; causal with left padding): the
+  // −1e9 masking spreads their weight evenly over the keys they may see. The backward recomputes P from
+  // the forward's row statistics, which kept as one logsumexp (−1e9 + log n = −1e9 in f32) made P n
+  // times too large there.
+  for (const [title, causal, keep] of [
+    ['a sample with no key kept', false, (b: number, j: number) => (b === 0 ? 0 : 1)],
+    ['causal with left padding', true, (b: number, j: number) => (j >= 10 * b + 5 ? 1 : 0)],
+  ] as const) {
+    for (const [fwd, bwd] of [['', 'gemm'], ['', 'flash'], ['tiled', 'tiled'], ['gemm', 'gemm']] as const) {
+      it(`self-attention rows with only masked keys (${title}; ${fwd || 'fused'} forward, ${bwd} backward) equal the composite one`, async () => {
+        if (fwd) process.env.OMNITOK_WEBGPU_ATTN_FWD = fwd;
+        process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd;
+        const programs: string[] = [];
+        const r = await onBoth(() => {
+          const keyMask = tf.tensor2d(Array.from({ length: 2 * 40 }, (_, e) => keep(Math.floor(e / 40), e % 40)), [2, 40]);
+          return recordPrograms(programs, () => attentionValuesAndGrads(128, 2, rand(24, [2, 40, 128]), rand(25, [2, 40, 128]), { keyMask, causal }));
+        }).finally(() => {
+          delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
+          delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
+        });
+        if (bwd === 'tiled') expect(programs.some((k) => k.startsWith('omnitokAttentionTiledGradKV_'))).toBe(true);
+        expectClose(r, GRAD, `fully masked rows, ${title} (${fwd} ${bwd})`);
+      });
+    }
+  }
+
   it('fused self-attention forward with unrolled loops (the default on hardware adapters) gives the same values', async () => {
     // lavapipe needs seconds per unrolled pipeline (uncached): the forward only, one small causal case
     process.env.OMNITOK_WEBGPU_UNROLL = '1';

@@ -329,10 +329,10 @@ function attentionShape(qkv: tf.TensorInfo, attrs: Record<string, unknown>, mask
 const attentionUniforms = (s: AttentionShape): Uniforms => [
   ...ints(s.seq, s.heads, s.heads * s.headDim),
   ...floats(1 / Math.sqrt(s.headDim)),
-  ...ints(s.headDim, 16, s.batch * s.seq * s.heads * s.headDim), // lseBase: where the forward's lse rows start
+  ...ints(s.headDim, 16, s.batch * s.seq * s.heads * s.headDim), // lseBase: where the forward's (m, log l) rows start
 ];
 
-// qkv [B, N, 3D] → [B·N·D + B·H·N]: the output, then each query row's logsumexp (split by the caller)
+// qkv [B, N, 3D] → [B·N·D + 2·B·H·N]: the output, then each query row's (max, log Σ exp) (split by the caller)
 FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
   const { qkv, mask } = inputs;
   const s = attentionShape(qkv!, attrs!, Boolean(mask));
@@ -384,7 +384,7 @@ FUSED[WG_ATTENTION_GEMM] = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * The attention backward, from the forward's output and row logsumexps (Δ = dO·O per row next to
+ * The attention backward, from the forward's output and row softmax statistics (Δ = dO·O per row next to
  * them), or from the P a GEMM forward kept. `gemm` (default): the N × N score matrices per head are materialized
  * (N ≤ a few hundred tokens: 119 MB for ViT-S at batch 128) and everything else is strided GEMMs on
  * the fused qkv buffer: S = QKᵀ, dP = dO·Vᵀ, P and dS in place, then dQ = scale·dS·K, dK = scale·dSᵀ·Q,
@@ -423,14 +423,14 @@ FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
 
 /** The GEMM backward with P kept by the GEMM forward: Δ, then the shared part below — 6 dispatches. */
 function attentionGradFromProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf.TensorInfo, dy: tf.TensorInfo, out: tf.TensorInfo, probs: tf.TensorInfo): tf.TensorInfo {
-  const stats = runF32(b, attentionDeltaProgram(s, false), [dy, out], attentionUniforms(s)); // (unused, Δ) per row
+  const stats = runF32(b, attentionDeltaProgram(s, false), [dy, out], attentionUniforms(s)); // (unused, unused, Δ) per row
   const dqkv = attentionGradWithProbs(b, s, qkv, dy, probs, stats);
   b.disposeData(stats.dataId);
   return dqkv;
 }
 
 /**
- * From P [B·H, N, N] and the rows' Δ (stats [B·H·N, 2], Δ second): dP = dO·Vᵀ, dS = P∘(dP − Δ) in
+ * From P [B·H, N, N] and the rows' Δ (stats [B·H·N, 3], Δ third): dP = dO·Vᵀ, dS = P∘(dP − Δ) in
  * place, dQ = scale·dS·K, dK = scale·dSᵀ·Q, dV = Pᵀ·dO, each written into its column block of dqkv.
  */
 function attentionGradWithProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf.TensorInfo, dy: tf.TensorInfo, probs: tf.TensorInfo, stats: tf.TensorInfo): tf.TensorInfo {

@@ -1,0 +1,177 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { initBackend, probeBackend } from '../../backend.js';
+import { LayerNorm } from '../../layers/layer-norm.js';
+import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
+import { attentionCaseValuesAndGrads, drawAttentionCase, fuzzCases, rand } from '../../test-utils/kernel-cases.js';
+import { f16ExactValues, setWebgpuMatmulPrecision } from './webgpu-kernels.js';
+
+/*
+ * Randomized cases for the WebGPU kernels against the cpu backend: the hand-written suite
+ * (webgpu-kernels.test.ts) picks its shapes to hit each edge once; these draw shapes, transposes,
+ * batches, tiles, split-K, masks and head sizes from a seeded generator, so combinations nobody wrote
+ * down get checked too. The seed is fixed: a failure names the case and reproduces.
+ */
+const webgpu = await probeBackend('webgpu');
+const FWD = 2e-5;
+const GRAD = 5e-5;
+
+/** Runs `program` on cpu and on webgpu (each gets the backend's name), leaving no tensor behind. */
+async function onBoth(program: (backend: 'cpu' | 'webgpu') => tf.Tensor[]): Promise<{ cpu: Float32Array[]; webgpu: Float32Array[] }> {
+  const out: Record<string, Float32Array[]> = {};
+  for (const name of ['cpu', 'webgpu'] as const) {
+    await initBackend(name);
+    const before = tf.memory().numTensors;
+    const list = tf.tidy(() => program(name));
+    out[name] = await Promise.all(list.map(async (t) => Float32Array.from(await t.data())));
+    tf.dispose(list);
+    expect(tf.memory().numTensors, `${name}: tensors leaked`).toBe(before);
+  }
+  return { cpu: out.cpu!, webgpu: out.webgpu! };
+}
+
+function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: number, what: string): void {
+  expect(r.webgpu.length, what).toBe(r.cpu.length);
+  r.cpu.forEach((c, i) => {
+    const d = maxAbsDiff(r.webgpu[i]!, c);
+    expect(d, `${what}, output ${i}: max |Δ|/(1+|ref|) = ${d}`).toBeLessThan(tol);
+  });
+}
+
+const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE'];
+function setEnv(vars: Record<string, string | undefined>): void {
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random cases (seeded) vs the cpu backend', () => {
+  afterEach(() => {
+    for (const k of ENV) delete process.env[k];
+  });
+
+  it('matMul: random sides, transposes, batches (broadcast too), biases, tiles and split-K; gradients where tfjs has them', async () => {
+    const g = fuzzCases(12);
+    for (let i = 0; i < 40; i++) {
+      const [m, n] = [g.side(140), g.side(140)];
+      const k = g.next() < 0.2 ? g.int(300, 2500) : g.side(140);
+      const [ta, tb] = [g.next() < 0.5, g.next() < 0.5];
+      // batch dims of each operand: none, one, or two with a 1 that broadcasts
+      const batchA = g.pick([[], [], [2], [3], [2, 1], [1, 2]]);
+      const batchB = batchA.length === 0 ? g.pick([[], [], [2]]) : g.pick([batchA, batchA, [], batchA.map((d) => (d === 1 ? g.int(2, 3) : d))]);
+      const bias = g.next() < 0.3;
+      const env = {
+        OMNITOK_WEBGPU_MATMUL_TILE: g.pick([undefined, undefined, '64', '128', '128v', '128x64v', '64x128v', '64v']),
+        OMNITOK_WEBGPU_SPLITK: g.pick([undefined, undefined, undefined, '0', '3']),
+      };
+      const sa = [...batchA, ...(ta ? [k, m] : [m, k])];
+      const sb = [...batchB, ...(tb ? [n, k] : [k, n])];
+      const what = `case ${i}: a ${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} b ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}${bias ? ' + bias' : ''} ${JSON.stringify(env)}`;
+      const sameBatch = batchA.join() === batchB.join();
+      const full = batchA.length >= batchB.length ? batchA.map((d, j) => Math.max(d, batchB[j] ?? 1)) : batchB;
+      setEnv(env);
+      const scale = 1 / Math.sqrt(Math.sqrt(k)); // products of O(1)
+      const r = await onBoth((backend) => {
+        try { return run(backend); } catch (e) { throw new Error(`${what}: ${(e as Error).message}`); }
+      });
+      function run(backend: string): tf.Tensor[] {
+        let a = rand(2 * i + 1, sa, scale);
+        let b = rand(2 * i + 2, sb, scale);
+        const c = bias ? rand(1000 + i, [n]) : undefined;
+        // tfjs' own kernels size numpy-broadcast batches wrongly: the reference multiplies expanded operands
+        if (backend === 'cpu' && !sameBatch) {
+          a = tf.broadcastTo(a, [...full, ...sa.slice(-2)]);
+          b = tf.broadcastTo(b, [...full, ...sb.slice(-2)]);
+        }
+        // tf.fused.matMul flattens the batch dims before it broadcasts: rank-4 broadcasting goes through tf.matMul
+        const y = sameBatch || !batchA.length || !batchB.length ? tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias: c }) : tf.matMul(a, b, ta, tb);
+        if (!sameBatch) return [y];
+        const w = rand(3000 + i, y.shape);
+        const grads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: p, b: q, transposeA: ta, transposeB: tb, bias: c }), w)))([a, b]);
+        return [y, ...grads];
+      }
+      expect(r.cpu[0]!.length, what).toBe(m * n * full.reduce((x, y) => x * y, 1));
+      expectClose(r, GRAD, what);
+    }
+  });
+
+  it('f16 GEMMs (the matrix program, emulated): random sides, transposes, batches and split-K, exact on values f16 holds', async () => {
+    const eighths = (seed: number, shape: number[]) => tf.tensor(f16ExactValues(shape.reduce((p, d) => p * d, 1), seed), shape);
+    await initBackend('webgpu');
+    expect(await setWebgpuMatmulPrecision('f16-emulated')).toMatchObject({ precision: 'f16-emulated' });
+    try {
+      const g = fuzzCases(78);
+      // products and sums of eighths in [−1, 1] over K ≤ 2 500 are exact in f32, so any misplaced element shows
+      for (let i = 0; i < 12; i++) {
+        const [m, n] = [g.side(200), g.side(200)];
+        const k = g.next() < 0.25 ? g.int(300, 2500) : g.side(140);
+        const [ta, tb] = [g.next() < 0.5, g.next() < 0.5];
+        const batch = g.pick([[], [], [2]]);
+        const env = { OMNITOK_WEBGPU_SPLITK: g.pick([undefined, undefined, '0', '3']) };
+        const sa = [...batch, ...(ta ? [k, m] : [m, k])];
+        const sb = [...batch, ...(tb ? [n, k] : [k, n])];
+        const what = `case ${i}: a ${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} b ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''} ${JSON.stringify(env)}`;
+        setEnv(env);
+        const r = await onBoth(() => {
+          const [a, b] = [eighths(2 * i + 1, sa), eighths(2 * i + 2, sb)];
+          const dy = eighths(3000 + i, [...batch, m, n]);
+          const grads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q, ta, tb), dy)))([a, b]);
+          return [tf.matMul(a, b, ta, tb), ...grads];
+        });
+        r.cpu.forEach((c, j) => expect(maxAbsDiff(r.webgpu[j]!, c), `${what}, output ${j}`).toBe(0));
+      }
+    } finally {
+      await initBackend('webgpu');
+      await setWebgpuMatmulPrecision('f32');
+    }
+  }, 120_000); // a pipeline per transpose pair and rank, ~2 s each for lavapipe's LLVM
+
+  it('self-attention: random lengths, heads, head dims, masks (suffix padding, holes, left padding) and every forward/backward program', async () => {
+    const g = fuzzCases(2);
+    const covered = new Set<string>();
+    for (let i = 0; i < 24; i++) {
+      const c = drawAttentionCase(g, [4, 8, 12, 16, 32, 64, 64], 80);
+      const tiled = c.headDim === 64; // the tiled programs' head dim
+      const env = {
+        OMNITOK_WEBGPU_ATTN_FWD: g.pick(tiled ? [undefined, 'tiled', 'gemm'] : [undefined, 'gemm']),
+        OMNITOK_WEBGPU_ATTN_BWD: g.pick(tiled ? ['gemm', 'flash', 'tiled'] : ['gemm', 'flash']),
+        OMNITOK_WEBGPU_ATTN_TILE: g.pick([undefined, undefined, '64v']),
+      };
+      const what = `case ${i}: ${c.describe}, ${JSON.stringify(env)}`;
+      setEnv(env);
+      const r = await onBoth(() => attentionCaseValuesAndGrads(c, 2 * i + 40));
+      expectClose(r, GRAD, what);
+      for (const [k, v] of Object.entries(env)) if (v) covered.add(`${k}=${v}`);
+      covered.add(`mask ${c.maskKind}`);
+      if (c.causal && c.keep.some((row) => row[0] === 0)) covered.add('rows with only masked keys');
+    }
+    // the draws reach every program and mask kind (a changed seed or generator must keep them)
+    expect([...covered].sort()).toEqual(expect.arrayContaining(['OMNITOK_WEBGPU_ATTN_BWD=flash', 'OMNITOK_WEBGPU_ATTN_BWD=gemm', 'OMNITOK_WEBGPU_ATTN_BWD=tiled', 'OMNITOK_WEBGPU_ATTN_FWD=gemm', 'OMNITOK_WEBGPU_ATTN_FWD=tiled', 'OMNITOK_WEBGPU_ATTN_TILE=64v', 'mask holes', 'mask left', 'mask none', 'mask suffix', 'rows with only masked keys']));
+  });
+
+  it('LayerNorm: random rows and widths (past a workgroup, past the γ/β partials\' 128-row chunks), values and gradients', async () => {
+    const g = fuzzCases(56);
+    for (let i = 0; i < 10; i++) {
+      const rows = g.side(300);
+      // (not 2: there dx is 0 in exact arithmetic and both backends return rounding noise times 1/σ)
+      const width = g.pick([1, 3, 5, 7, 64, 127, 128, 129, 200, 384, 513]);
+      const what = `case ${i}: [${rows}, ${width}]`;
+      const r = await onBoth(() => {
+        const ln = new LayerNorm(width);
+        ln.weight.assign(rand(700 + i, [width]) as tf.Tensor1D);
+        ln.bias.assign(rand(800 + i, [width]) as tf.Tensor1D);
+        const x = rand(500 + i, [rows, width], 3);
+        const w = rand(600 + i, [rows, width]);
+        const params = [...ln.parameters().values()];
+        const f = () => tf.sum(tf.mul(ln.forward(x), w)) as tf.Scalar;
+        const { grads } = tf.variableGrads(f, params);
+        const [dx] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(ln.forward(t), w)))([x]);
+        const out = [ln.forward(x), dx!, ...params.map((p) => grads[p.name]!)];
+        ln.dispose();
+        return out;
+      });
+      expectClose(r, GRAD, what);
+    }
+  });
+});
