@@ -6,6 +6,7 @@ import { LayerNorm } from '../layers/layer-norm.js';
 import { AdamW, globalNorm } from '../optim.js';
 import { maxAbsDiff, native, requireNative } from '../test-utils/backends.js';
 import { attentionValuesAndGrads, rand } from '../test-utils/kernel-cases.js';
+import { broadcastBatchIndex } from './matmul-dims.js';
 import { broadcastStrides } from './native-backend.js';
 
 /*
@@ -65,7 +66,6 @@ describe.skipIf(!native.available && !requireNative)('native backend kernels vs 
       [[2, 3, 5, 7], [7, 4], false, false],
       [[2, 3, 7, 5], [7, 4], true, false],
       [[5, 7], [3, 7, 4], false, false],
-      [[2, 1, 5, 7], [1, 3, 7, 4], false, false], // (no gradient: tfjs' BatchMatMul grad needs equal batches)
       [[65, 32], [65, 32], false, true],
     ];
     for (const [sa, sb, ta, tb] of cases) {
@@ -78,6 +78,28 @@ describe.skipIf(!native.available && !requireNative)('native backend kernels vs 
         return [y, ga!, gb!];
       });
       expectClose(r, GRAD);
+    }
+  });
+
+  it('matMul with numpy batch broadcasting both ways ([2,1] × [1,3], [2,1] × [2,2]) equals the matMul of the expanded operands', async () => {
+    // TensorFlow.js' own cpu kernel gets these wrong (it sizes the output by the larger batch): no fallback to it
+    for (const [sa, sb] of [
+      [[2, 1, 5, 7], [1, 3, 7, 4]],
+      [[2, 1, 6, 3], [2, 2, 3, 5]],
+    ]) {
+      const out: Float32Array[] = [];
+      for (const name of ['cpu', 'native'] as const) {
+        await initBackend(name);
+        const t = tf.tidy(() => {
+          const [a, b] = [rand(1, sa!), rand(2, sb!)];
+          const full = sa!.slice(0, -2).map((d, j) => Math.max(d, sb![j]!));
+          return name === 'cpu' ? tf.matMul(tf.broadcastTo(a, [...full, ...sa!.slice(-2)]), tf.broadcastTo(b, [...full, ...sb!.slice(-2)])) : tf.matMul(a, b);
+        });
+        expect(t.shape).toEqual([...sa!.slice(0, -2).map((d, j) => Math.max(d, sb![j]!)), sa!.at(-2), sb!.at(-1)]);
+        out.push(Float32Array.from(t.dataSync()));
+        t.dispose();
+      }
+      expect(maxAbsDiff(out[1]!, out[0]!)).toBeLessThan(FWD);
     }
   });
 
@@ -108,6 +130,14 @@ describe.skipIf(!native.available && !requireNative)('native backend kernels vs 
       expect(r.shapes[0]).toEqual(tf.backend_util.assertAndGetBroadcastShape(sa, sb));
       expectClose(r, FWD);
     }
+  });
+
+  it('maps every batch of a broadcast matMul to each operand\'s batch (numpy rules)', () => {
+    expect([...broadcastBatchIndex([2, 3], [1, 3])]).toEqual([0, 1, 2, 0, 1, 2]);
+    expect([...broadcastBatchIndex([2, 3], [2, 1])]).toEqual([0, 0, 0, 1, 1, 1]);
+    expect([...broadcastBatchIndex([2, 3], [3])]).toEqual([0, 1, 2, 0, 1, 2]);
+    expect([...broadcastBatchIndex([2, 3], [])]).toEqual([0, 0, 0, 0, 0, 0]);
+    expect([...broadcastBatchIndex([2, 2, 2], [2, 1, 2])]).toEqual([0, 1, 0, 1, 2, 3, 2, 3]);
   });
 
   it('merges broadcast dims into at most 6 (the native binary layout)', () => {

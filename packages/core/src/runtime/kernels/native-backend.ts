@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { matMulDims } from './matmul-dims.js';
+import { broadcastBatchIndex, matMulDims } from './matmul-dims.js';
 
 /**
  * The `native` TensorFlow.js backend: the cpu backend (plain-JS kernels, same data layout: one
@@ -8,8 +8,9 @@ import { matMulDims } from './matmul-dims.js';
  * C++ ones from `@omnitok/native-kernels` (its own thread pool across cores; a packed AVX-512 /
  * AVX2 GEMM, or OpenBLAS where that is faster):
  *
- * - BatchMatMul / _FusedMatMul (transposes, batches and broadcast batches inside one GEMM call, the
- *   bias added in place), Transpose, Slice, SplitV, Add / Sub / Multiply / RealDiv (any broadcast up to
+ * - BatchMatMul / _FusedMatMul (transposes, batches and broadcast batches inside one GEMM call — a
+ *   GEMM per batch where both operands broadcast, which the cpu kernel gets wrong —, the bias added
+ *   in place), Transpose, Slice, SplitV, Add / Sub / Multiply / RealDiv (any broadcast up to
  *   rank 6 after merging dims), Sum over a contiguous range of axes;
  * - fused ops the layers call on this backend (see fused-ops.ts): LayerNorm, GELU, self-attention
  *   (QKᵀ, masks, softmax, ·V) — each with its backward kernel — and the AdamW update;
@@ -234,7 +235,12 @@ function makeOverrides(k: Kernels, cpu: Map<string, KernelFn>): Map<string, Kern
     else if (batchB === 1 && !ta) k.matmul(av, bv, c, 1, batch * M, N, K, false, tb, 0, 0, 1, 0); // fold the batch into M
     else if (batchB === 1) k.matmul(av, bv, c, batch, M, N, K, ta, tb, M * K, 0, 1, 0);
     else if (batchA === 1) k.matmul(av, bv, c, batch, M, N, K, ta, tb, 0, K * N, 1, 0);
-    else return undefined;
+    else {
+      // both operands broadcast ([2, 1] × [1, 3]): a GEMM per batch (tfjs' own kernel sizes these wrongly)
+      const ia = broadcastBatchIndex(outer, outerA);
+      const ib = broadcastBatchIndex(outer, outerB);
+      for (let i = 0; i < batch; i++) k.matmul(av.subarray(ia[i]! * M * K), bv.subarray(ib[i]! * K * N), c.subarray(i * M * N), 1, M, N, K, ta, tb, 0, 0, 1, 0);
+    }
     return out(backend, [...outer, M, N], c);
   }
 
