@@ -17,21 +17,21 @@ const C = 6;
 type Op = (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
 /** x² with a hand-written gradient that saves its input and returns a saved tensor itself when dy is 1. */
-const squareSaved = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+const squareSaved = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   const twice = tf.mul(x, 2);
   save([x, twice]);
   return { value: tf.square(x), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[1]!) };
-});
+}) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
 
 /** Identity forward whose gradient is the saved input (ignoring dy): a gradient that aliases a saved tensor. */
-const passSaved = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+const passSaved = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   const y = tf.mul(x, 0.5);
   save([y]);
   return { value: tf.add(x, 0), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => saved[0]! };
-});
+}) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
 
 /** a + b whose gradient hands the same dy object to both inputs (one tensor, two gradient ids). */
-const addPassing = tf.customGrad((a: tf.Tensor, b: tf.Tensor) => ({ value: tf.add(a, b), gradFunc: (dy: tf.Tensor) => [dy, dy] }));
+const addPassing = tf.customGrad(((a: tf.Tensor, b: tf.Tensor) => ({ value: tf.add(a, b), gradFunc: (dy: tf.Tensor) => [dy, dy] })) as never) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
 const OPS: [string, Op][] = [
   ['tanh', (a) => tf.tanh(a)],
@@ -55,9 +55,9 @@ const OPS: [string, Op][] = [
   ['where (a fixed mask)', (a, b) => tf.where(tf.greater(rand(77, [R, C]), 0), a, b)],
   ['clone', (a) => tf.clone(a)],
   ['mean-centred', (a) => tf.sub(a, tf.mean(a, -1, true))],
-  ['custom: saved 2x as gradient', (a) => squareSaved(tf.mul(a, 0.5)) as tf.Tensor],
-  ['custom: gradient is a saved tensor', (a) => passSaved(a) as tf.Tensor],
-  ['custom: one dy for both inputs', (a, b) => addPassing(tf.tanh(a), tf.mul(b, 0.5)) as tf.Tensor],
+  ['custom: saved 2x as gradient', (a) => squareSaved(tf.mul(a, 0.5))],
+  ['custom: gradient is a saved tensor', (a) => passSaved(a)],
+  ['custom: one dy for both inputs', (a, b) => addPassing(tf.tanh(a), tf.mul(b, 0.5))],
   ['stop gradient (a constant from a)', (a, b) => tf.add(b, tf.zerosLike(a))],
 ];
 
