@@ -2,8 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initBackend, probeBackend } from '../../backend.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
+import { linear } from '../../layers/linear.js';
+import { AdamW, clipByGlobalNorm, globalNorm } from '../../optim.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
 import { attentionCaseValuesAndGrads, drawAttentionCase, fuzzCases, rand } from '../../test-utils/kernel-cases.js';
+import { webgpuStepGuard } from './fused-ops.js';
 import { f16ExactValues, setWebgpuMatmulPrecision } from './webgpu-kernels.js';
 
 /*
@@ -38,7 +41,7 @@ function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: nu
   });
 }
 
-const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE'];
+const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_ADAMW', 'OMNITOK_WEBGPU_ADAMW_GROUP', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE'];
 function setEnv(vars: Record<string, string | undefined>): void {
   for (const [k, v] of Object.entries(vars)) {
     if (v === undefined) delete process.env[k];
@@ -93,6 +96,66 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
       }
       expect(r.cpu[0]!.length, what).toBe(m * n * full.reduce((x, y) => x * y, 1));
       expectClose(r, GRAD, what);
+    }
+  });
+
+  it('linear(): random rows and widths, with and without a bias; dW and db from the ones-row GEMM or apart, split-K or not', async () => {
+    const g = fuzzCases(90);
+    for (let i = 0; i < 16; i++) {
+      const lead = g.pick([[g.side(300)], [g.int(1, 4), g.side(140)], [g.int(1, 3), g.int(1, 3), g.side(70)]]);
+      const rows = lead.reduce((a, b) => a * b, 1);
+      const [inDim, outDim] = [g.side(140), g.side(140)];
+      const bias = g.next() < 0.7;
+      const env = {
+        OMNITOK_WEBGPU_BIAS_GRAD: g.pick([undefined, undefined, 'separate']),
+        OMNITOK_WEBGPU_SPLITK: g.pick([undefined, undefined, '0', '4']),
+        OMNITOK_WEBGPU_MATMUL_TILE: g.pick([undefined, undefined, '64', '128v']),
+      };
+      const what = `case ${i}: x ${JSON.stringify([...lead, inDim])} · W [${inDim}, ${outDim}]${bias ? ' + b' : ''} (${rows} rows) ${JSON.stringify(env)}`;
+      setEnv(env);
+      const scale = 1 / Math.sqrt(Math.sqrt(Math.max(inDim, rows)));
+      const r = await onBoth(() => {
+        const x = rand(2 * i + 1, [...lead, inDim], scale);
+        const w = rand(2 * i + 2, [inDim, outDim], scale);
+        const b = bias ? rand(100 + i, [outDim]) : undefined;
+        const dy = rand(200 + i, [...lead, outDim]);
+        const f = (...t: tf.Tensor[]) => tf.sum(tf.mul(linear(t[0]!, t[1]!, t[2]), dy));
+        return [linear(x, w, b), ...tf.grads(f)(b ? [x, w, b] : [x, w])];
+      });
+      expectClose(r, GRAD, what);
+    }
+  });
+
+  it('AdamW with the device step guard: random parameter sets (group boundaries, sizes, ranks), three clipped steps equal the host-clipped cpu ones', async () => {
+    const g = fuzzCases(91);
+    for (let i = 0; i < 8; i++) {
+      const shapes = Array.from({ length: g.int(1, 12) }, () => (g.next() < 0.5 ? [g.int(1, 5000)] : [g.int(1, 70), g.int(1, 90)]));
+      const clip = g.pick([0.1, 1, 1e6]); // clipping hard, mildly or not at all
+      const env = { OMNITOK_WEBGPU_ADAMW: g.pick([undefined, undefined, 'programs']), OMNITOK_WEBGPU_ADAMW_GROUP: g.pick([undefined, '1', '2']) };
+      const what = `case ${i}: ${shapes.length} parameters ${JSON.stringify(shapes)}, clip ${clip} ${JSON.stringify(env)}`;
+      setEnv(env);
+      const r = await onBoth((backend) => {
+        const params = new Map(shapes.map((shape, j) => [`p${j}`, tf.variable(rand(10 * i + j, shape))] as const));
+        const opt = new AdamW(params, { lr: 0.01, weightDecay: 0.1 });
+        const norms: tf.Tensor[] = [];
+        for (let step = 0; step < 3; step++) {
+          const grads = new Map([...params].map(([k, p], j) => [k, tf.mul(tf.sin(tf.add(p, step + j)), 2)] as const));
+          const loss = tf.scalar(1 + step);
+          norms.push(globalNorm(grads.values()));
+          if (backend === 'webgpu') {
+            expect(opt.canApplyGuarded(), what).toBe(true);
+            opt.applyGuarded(grads, 0.01, webgpuStepGuard([...grads.values()], loss, clip)!);
+          } else {
+            opt.apply(clipByGlobalNorm(grads, clip, norms.at(-1)!.dataSync()[0]!), 0.01);
+          }
+        }
+        const out: tf.Tensor[] = [...params.values()].map((p) => p.clone());
+        out.push(tf.stack(norms));
+        opt.dispose();
+        for (const p of params.values()) p.dispose();
+        return out;
+      });
+      expectClose(r, FWD, what);
     }
   });
 
