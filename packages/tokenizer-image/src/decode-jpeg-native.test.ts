@@ -63,6 +63,32 @@ describe(`JPEG decoding (${decoder})`, () => {
     await expect(decodeImage({ bytes, name: 'big.jpg' }, { maxPixels: 1000 })).rejects.toThrow(/big\.jpg.*more than 1000 pixels/);
   });
 
+  it('an EXIF block whose IFD offset is near 2^32 decodes like the file without it (the offset wrapped a bounds check: a crash)', async () => {
+    const plain = await decodeImage({ bytes: photo, name: 'plain.jpg' });
+    // APP1 "Exif\0\0" + a TIFF header pointing its first IFD at `offset`, inserted after SOI
+    const withExif = (offset: number, bigEndian: boolean) => {
+      const tiff = Buffer.alloc(8);
+      tiff.write(bigEndian ? 'MM' : 'II', 0, 'latin1');
+      if (bigEndian) {
+        tiff.writeUInt16BE(42, 2);
+        tiff.writeUInt32BE(offset, 4);
+      } else {
+        tiff.writeUInt16LE(42, 2);
+        tiff.writeUInt32LE(offset, 4);
+      }
+      const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+      const marker = Buffer.from([0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 0xff]);
+      return Buffer.concat([photo.subarray(0, 2), marker, payload, photo.subarray(2)]);
+    };
+    for (const offset of [0xffffffff, 0xfffffffe, 0xfffffff4, 0x7fffffff, 8, 6]) {
+      for (const bigEndian of [false, true]) {
+        const got = await decodeImage({ bytes: withExif(offset, bigEndian), name: 'exif.jpg' });
+        expect([got.width, got.height], `offset ${offset}`).toEqual([plain.width, plain.height]);
+        expect(Buffer.compare(Buffer.from(got.data), Buffer.from(plain.data)), `offset ${offset}`).toBe(0);
+      }
+    }
+  });
+
   it('decodes many at once (libuv threads), each result its own buffer', async () => {
     const inputs = await Promise.all(variants.map(([, make]) => make()));
     const all = await Promise.all([...inputs, ...inputs].map((bytes, i) => decodeImage({ bytes, name: `${i}.jpg` })));
