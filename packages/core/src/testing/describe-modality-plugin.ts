@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BadPresetError } from '../errors/bad-preset-error.js';
 import { isOmniError } from '../errors/omni-error.js';
 import type { AnyModalityPlugin, ModalityInput, PreprocessOptions } from '../plugin/modality-plugin.js';
 import { createModalityRegistry } from '../plugin/registry.js';
 import type { Features, TokenSequence } from '../plugin/token-sequence.js';
+import { corruptedCopies } from './corrupt-bytes.js';
 
 /** What the conformance suite feeds a plugin. */
 export interface ConformanceFixtures {
@@ -20,6 +22,12 @@ export interface ConformanceFixtures {
   readonly seed?: number;
   /** Also check that seeded augmentation is deterministic. */
   readonly augment?: boolean;
+  /**
+   * Corrupted copies of each file input (a path or bytes) to run (see `corruptedCopies`): each must
+   * tokenize or fail with an `OmniError` — never crash the process, hang or throw anything else.
+   * Default 12 per input; 0 skips the check.
+   */
+  readonly corruptions?: number;
   /** Per-test timeout in ms (decoding video is slow). Default 30 s. */
   readonly timeout?: number;
 }
@@ -37,7 +45,8 @@ const noise = Uint8Array.from({ length: 64 }, (_, i) => (i * 151 + 7) & 0xff);
  * It checks: the spec version and registry acceptance; JSON-serializable presets; for every input and
  * preset, that decode → preprocess → tokenize produce arrays whose shapes agree with each other, with
  * `describeTokens` when the plugin declares it, and with the metadata (modality, preset); finite values
- * and in-range ids; determinism for a fixed seed; `preprocessAndTokenize`, when present, equal to the two stages; typed errors on garbage input and unknown presets; and
+ * and in-range ids; determinism for a fixed seed; `preprocessAndTokenize`, when present, equal to the two stages; typed errors on garbage input and unknown presets;
+ * corrupted copies of the file inputs either tokenizing or failing with typed errors (no crash); and
  * that a run leaves no open handles (files, child processes, sockets) behind.
  */
 export function describeModalityPlugin(plugin: AnyModalityPlugin, fixtures: ConformanceFixtures): void {
@@ -151,6 +160,34 @@ export function describeModalityPlugin(plugin: AnyModalityPlugin, fixtures: Conf
         expect(isOmniError(error), `not an OmniError: ${String(error)}`).toBe(true);
       }
     }, timeout);
+
+    const corruptions = fixtures.corruptions ?? 12;
+    if (corruptions > 0) {
+      it(`tokenizes or throws typed errors on ${corruptions} corrupted copies of each file input`, async () => {
+        const files = fixtures.inputs.flatMap((input) => {
+          if (typeof input === 'string') return [readFileSync(input)];
+          if (input instanceof Uint8Array) return [input];
+          return 'bytes' in input ? [input.bytes] : 'path' in input ? [readFileSync(input.path)] : [];
+        });
+        for (const [f, file] of files.entries()) {
+          for (const [c, copy] of corruptedCopies(file, corruptions, f + 1).entries()) {
+            const what = `corrupted copy ${c} of file input ${f} (<${copy.length} bytes>)`;
+            const outcome = await Promise.resolve()
+              .then(() => run(copy, plugin.defaultPreset))
+              .then(
+                ({ tokens }) => ({ tokens }),
+                (error: unknown) => ({ error }),
+              );
+            if ('error' in outcome) {
+              expect(isOmniError(outcome.error), `${what}: not an OmniError: ${String(outcome.error)}`).toBe(true);
+            } else if (outcome.tokens.kind === 'continuous') {
+              const { data } = outcome.tokens;
+              for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) throw new Error(`${what}: token value ${i} is ${data[i]}`);
+            }
+          }
+        }
+      }, timeout * 4);
+    }
 
     it('throws BadPresetError naming the known presets for an unknown preset', async () => {
       const decoded = await plugin.decode(fixtures.inputs[0]!);
