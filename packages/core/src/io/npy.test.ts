@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors/index.js';
+import { corruptedCopies } from '../testing/corrupt-bytes.js';
 import { decodeNpy, encodeNpy } from './npy.js';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url)));
@@ -51,5 +52,38 @@ describe('encodeNpy', () => {
 
   it('refuses bytes that are not .npy', () => {
     expect(() => decodeNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]))).toThrow(/NUMPY/);
+  });
+
+  it('refuses a header that runs past the file or a shape that is not integers', () => {
+    const good = encodeNpy({ data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [2, 3] });
+    const edited = (from: string, to: string) => {
+      const text = new TextDecoder('latin1').decode(good);
+      const at = text.indexOf(from);
+      const out = Uint8Array.from(good);
+      for (let i = 0; i < to.length; i++) out[at + i] = to.charCodeAt(i);
+      return out;
+    };
+    expect(() => decodeNpy(edited('(2, 3)', '(2, x)'))).toThrow(/npy shape/);
+    expect(() => decodeNpy(edited('(2, 3)', '(2,-3)'))).toThrow(/npy shape/);
+    expect(() => decodeNpy(edited('(2, 3)', '(2.,3)'))).toThrow(/npy shape/);
+    const long = Uint8Array.from(good);
+    new DataView(long.buffer).setUint16(8, 0xfff0, true);
+    expect(() => decodeNpy(long)).toThrow(/npy header length/);
+    expect(() => decodeNpy(good.subarray(0, 9))).toThrow(InvalidArgumentError);
+  });
+
+  it('decodes or refuses (InvalidArgumentError) every one of 2 000 corrupted copies of a file, each array matching its shape', () => {
+    const good = encodeNpy({ data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [2, 3] });
+    let decoded = 0;
+    for (const bytes of corruptedCopies(good, 2000, 4)) {
+      try {
+        const array = decodeNpy(bytes);
+        decoded++;
+        expect(array.data.length).toBe(array.shape.reduce((x, y) => x * y, 1));
+      } catch (e) {
+        expect(e, String(e)).toBeInstanceOf(InvalidArgumentError);
+      }
+    }
+    expect(decoded).toBeGreaterThan(0);
   });
 });

@@ -56,8 +56,10 @@ export function decodeNpy(bytes: Uint8Array): DenseArray<NumericArray> {
   const major = bytes[6]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lengthBytes = major === 1 ? 2 : 4;
+  if (bytes.length < 8 + lengthBytes) throw new InvalidArgumentError('npy bytes', bytes, `at least ${8 + lengthBytes} bytes (the header length)`);
   const headerLength = lengthBytes === 2 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = 8 + lengthBytes;
+  if (start + headerLength > bytes.length) throw new InvalidArgumentError('npy header length', headerLength, `at most ${bytes.length - start}`);
   const header = new TextDecoder('latin1').decode(bytes.subarray(start, start + headerLength));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
@@ -66,11 +68,12 @@ export function decodeNpy(bytes: Uint8Array): DenseArray<NumericArray> {
   if (fortran === 'True') throw new InvalidArgumentError('npy fortran_order', true, 'C order (False)');
   const info = dtypeByName(descr, 'npy');
   if (!info) throw new InvalidArgumentError('npy descr', descr, 'one of <f4 <f8 |i1 <i2 <i4 <i8 |u1 <u2 <u4');
-  const shape = shapeText
+  const dims = shapeText
     .split(',')
     .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map(Number);
+    .filter((s) => s.length > 0);
+  if (!dims.every((d) => /^\d+L?$/.test(d) && Number.isSafeInteger(parseInt(d, 10)))) throw new InvalidArgumentError('npy shape', `(${shapeText})`, 'non-negative integers');
+  const shape = dims.map((d) => parseInt(d, 10));
   const size = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLength;
   if (bytes.length < offset + size * info.bytes) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors/index.js';
+import { corruptedCopies } from '../testing/corrupt-bytes.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 
 describe('encodeSafetensors', () => {
@@ -56,5 +57,57 @@ describe('encodeSafetensors', () => {
     const good = encodeSafetensors({ t: { data: new Float32Array(4), shape: [4] } });
     expect(() => decodeSafetensors(good.subarray(0, good.length - 1))).toThrow(/data_offsets/);
     expect(() => decodeSafetensors(new Uint8Array(3))).toThrow(/at least 8 bytes/);
+  });
+
+  it('refuses malformed headers with an error naming the entry (no TypeError, no wrong array)', () => {
+    const withHeader = (header: unknown, payload = 8) => {
+      const json = new TextEncoder().encode(JSON.stringify(header));
+      const out = new Uint8Array(8 + json.length + payload);
+      new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+      out.set(json, 8);
+      return out;
+    };
+    const cases: [unknown, RegExp][] = [
+      [[1, 2], /safetensors header.*JSON object/],
+      ['text', /safetensors header/],
+      [{ t: null }, /entry t/],
+      [{ t: 3 }, /entry t/],
+      [{ t: { dtype: 7, shape: [2], data_offsets: [0, 8] } }, /t\.dtype/],
+      [{ t: { dtype: 'F32', shape: '2', data_offsets: [0, 8] } }, /t\.shape/],
+      [{ t: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, /t\.shape/],
+      [{ t: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, /t\.shape/],
+      [{ t: { dtype: 'F32', shape: [2] } }, /t\.data_offsets/],
+      [{ t: { dtype: 'F32', shape: [2], data_offsets: [-8, 0] } }, /t\.data_offsets/],
+      [{ t: { dtype: 'F32', shape: [2], data_offsets: [0, 8, 9] } }, /t\.data_offsets/],
+      [{ t: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, /t\.data_offsets.*inside the buffer/],
+      [{ __metadata__: { k: 1 }, t: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, /__metadata__/],
+    ];
+    for (const [header, message] of cases) {
+      const error = (() => {
+        try {
+          decodeSafetensors(withHeader(header));
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error, JSON.stringify(header)).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).message, JSON.stringify(header)).toMatch(message);
+    }
+    expect(decodeSafetensors(withHeader({ t: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } })).tensors.t!.shape).toEqual([2]);
+  });
+
+  it('decodes or refuses (InvalidArgumentError) every one of 2 000 corrupted copies of a file, each array matching its shape', () => {
+    const good = encodeSafetensors({ a: { data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [2, 3] }, b: { data: new Int32Array([7, 8]), shape: [2] } }, { k: 'v' });
+    let decoded = 0;
+    for (const bytes of corruptedCopies(good, 2000, 3)) {
+      try {
+        const file = decodeSafetensors(bytes);
+        decoded++;
+        for (const t of Object.values(file.tensors)) expect(t.data.length).toBe(t.shape.reduce((x, y) => x * y, 1));
+      } catch (e) {
+        expect(e, String(e)).toBeInstanceOf(InvalidArgumentError);
+      }
+    }
+    expect(decoded).toBeGreaterThan(0); // (copies whose damage is in the data still decode)
   });
 });

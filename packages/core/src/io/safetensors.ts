@@ -57,29 +57,40 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (bytes.length < 8) throw new InvalidArgumentError('safetensors bytes', bytes, 'at least 8 bytes (the header size)');
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (8 + n > bytes.length) throw new InvalidArgumentError('safetensors header size', n, `at most ${bytes.length - 8}`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   } catch (error) {
     throw new InvalidArgumentError('safetensors header', '<unparsable JSON>', 'a JSON object', { cause: error });
   }
+  if (!isRecord(header)) throw new InvalidArgumentError('safetensors header', header, 'a JSON object of tensors');
   const base = 8 + n;
   const tensors: SafetensorsFile['tensors'] = {};
   let metadata: Record<string, string> = {};
+  // a damaged or hostile file gets an error naming the entry, never a TypeError or a wrong array
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (!isRecord(entry) || !Object.values(entry).every((v) => typeof v === 'string')) throw new InvalidArgumentError('safetensors __metadata__', entry, 'an object of strings');
       metadata = entry as Record<string, string>;
       continue;
     }
-    const { dtype, shape, data_offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const info = dtypeByName(dtype, 'dtype');
+    if (!isRecord(entry)) throw new InvalidArgumentError(`safetensors entry ${name}`, entry, 'an object with dtype, shape and data_offsets');
+    const { dtype, shape, data_offsets } = entry;
+    const info = typeof dtype === 'string' ? dtypeByName(dtype, 'dtype') : undefined;
     if (!info) throw new InvalidArgumentError(`${name}.dtype`, dtype, 'one of F32 F64 I8 I16 I32 I64 U8 U16 U32');
-    const [begin, end] = data_offsets;
-    const size = shape.reduce((a, b) => a * b, 1);
+    if (!Array.isArray(shape) || !shape.every(count)) throw new InvalidArgumentError(`${name}.shape`, shape, 'an array of non-negative integers');
+    if (!Array.isArray(data_offsets) || data_offsets.length !== 2 || !data_offsets.every(count)) {
+      throw new InvalidArgumentError(`${name}.data_offsets`, data_offsets, 'two non-negative integers [begin, end]');
+    }
+    const [begin, end] = data_offsets as [number, number];
+    const size = (shape as number[]).reduce((a, b) => a * b, 1);
     if (end - begin !== size * info.bytes || base + end > bytes.length) {
       throw new InvalidArgumentError(`${name}.data_offsets`, data_offsets, `${size * info.bytes} bytes inside the buffer`);
     }
-    tensors[name] = { data: readElements(info, bytes, base + begin, size), shape, dtype: info.dtype };
+    tensors[name] = { data: readElements(info, bytes, base + begin, size), shape: shape as number[], dtype: info.dtype };
   }
   return { tensors, metadata };
 }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
