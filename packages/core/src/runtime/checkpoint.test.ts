@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { decodeSafetensors } from '../io/index.js';
+import { corruptedCopies } from '../testing/corrupt-bytes.js';
+import { CheckpointError } from './errors.js';
 import { checkpointName, latestCheckpoint, listCheckpoints, loadCheckpoint, pruneCheckpoints, saveCheckpoint } from './checkpoint.js';
 import type { EncoderConfig } from './config.js';
 import { TransformerEncoder } from './encoder.js';
@@ -111,5 +113,38 @@ describe('checkpoint files', () => {
     expect(removed.map((p) => p.split(/[\\/]/).at(-1))).toEqual(['step-00000005', 'step-00000010']);
     expect(listCheckpoints(dir).map((p) => p.split(/[\\/]/).at(-1))).toEqual(['step-00000015', 'step-00000020']);
     expect(() => loadCheckpoint(join(dir, 'nothing-here'))).toThrow(/E_CHECKPOINT|no step-\* checkpoint/);
+  });
+
+  it('a damaged file (seeded corrupted copies of each) loads or gives a CheckpointError naming the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'omnitok-ckpt-'));
+    const weights = { 'w.a': { data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [2, 3] }, 'w.b': { data: new Float32Array([7]), shape: [1] } };
+    const path = await saveCheckpoint(dir, { step: 3, model: weights, config: { width: 16 }, rng: new Rng(5), data: { position: 2 } });
+    for (const file of ['model.safetensors', 'state.json', 'config.json']) {
+      const good = readFileSync(join(path, file));
+      let refused = 0;
+      for (const copy of corruptedCopies(good, 150, 9)) {
+        writeFileSync(join(path, file), copy);
+        try {
+          const ck = loadCheckpoint(path);
+          expect(Number.isSafeInteger(ck.step), file).toBe(true);
+        } catch (e) {
+          expect(e, `${file}: ${String(e)}`).toBeInstanceOf(CheckpointError);
+          expect((e as Error).message).toContain(file);
+          refused++;
+        }
+      }
+      writeFileSync(join(path, file), good);
+      expect(refused, file).toBeGreaterThan(0);
+    }
+    expect(loadCheckpoint(path).step).toBe(3);
+    const state = JSON.parse(readFileSync(join(path, 'state.json'), 'utf8'));
+    for (const rng of [{ s: [1, 2, 3], spare: null }, { s: [1, 2, 3, 2 ** 32], spare: null }, { s: [0, 0, 0, 0], spare: null }, { s: [1, 2, 3, 4], spare: 'x' }, 7]) {
+      writeFileSync(join(path, 'state.json'), JSON.stringify({ ...state, rng }));
+      expect(() => loadCheckpoint(path), JSON.stringify(rng)).toThrow(/state\.json rng: .*rng state/);
+    }
+    writeFileSync(join(path, 'state.json'), JSON.stringify({ ...state, step: -1 }));
+    expect(() => loadCheckpoint(path)).toThrow(/state\.json step -1/);
+    writeFileSync(join(path, 'state.json'), 'null');
+    expect(() => loadCheckpoint(path)).toThrow(/state\.json format/);
   });
 });

@@ -105,25 +105,44 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
       throw new CheckpointError(dir, `cannot read ${file} (${(error as Error).message})`, { cause: error });
     }
   };
-  let state: { format?: string; step?: number; rng?: RngState | null; data?: unknown; extra?: unknown };
-  let config: unknown;
-  try {
-    state = JSON.parse(new TextDecoder().decode(read('state.json')));
-    config = JSON.parse(new TextDecoder().decode(read('config.json')));
-  } catch (error) {
-    if (error instanceof CheckpointError) throw error;
-    throw new CheckpointError(dir, `unparsable JSON (${(error as Error).message})`, { cause: error });
-  }
+  const json = (file: string): unknown => {
+    const bytes = read(file);
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch (error) {
+      throw new CheckpointError(dir, `${file}: unparsable JSON (${(error as Error).message})`, { cause: error });
+    }
+  };
+  // a damaged file gets an error naming it (the CLI's resume then tries an older checkpoint)
+  const tensors = (file: string) => {
+    const bytes = read(file);
+    try {
+      return decodeSafetensors(bytes);
+    } catch (error) {
+      throw new CheckpointError(dir, `${file}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  const raw = json('state.json');
+  const config = json('config.json');
+  const state = (typeof raw === 'object' && raw !== null ? raw : {}) as { format?: string; step?: unknown; rng?: RngState | null; data?: unknown; extra?: unknown };
   if (state.format !== CHECKPOINT_FORMAT) throw new CheckpointError(dir, `state.json format ${JSON.stringify(state.format)}, expected ${CHECKPOINT_FORMAT}`);
-  const model = decodeSafetensors(read('model.safetensors'));
+  if (state.step !== undefined && !(Number.isSafeInteger(state.step) && (state.step as number) >= 0)) throw new CheckpointError(dir, `state.json step ${JSON.stringify(state.step)}, expected an integer ≥ 0`);
+  if (state.rng != null) {
+    try {
+      Rng.fromState(state.rng);
+    } catch (error) {
+      throw new CheckpointError(dir, `state.json rng: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const model = tensors('model.safetensors');
   let optimizer: LoadedCheckpoint['optimizer'];
   if (existsSync(join(dir, 'optimizer.safetensors'))) {
-    const opt = decodeSafetensors(read('optimizer.safetensors'));
+    const opt = tensors('optimizer.safetensors');
     optimizer = { tensors: opt.tensors, step: Number(opt.metadata.optimizerStep ?? state.step) };
   }
   return {
     path: dir,
-    step: state.step ?? Number(model.metadata.step),
+    step: (state.step as number | undefined) ?? Number(model.metadata.step),
     weights: model.tensors,
     config,
     optimizer,

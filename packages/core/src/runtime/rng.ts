@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+
 /**
  * A small, seedable, serializable random generator (xoshiro128**, seeded through splitmix32).
  *
@@ -87,9 +89,15 @@ export class Rng {
     return { s: [this.s[0]!, this.s[1]!, this.s[2]!, this.s[3]!], spare: this.spare };
   }
 
+  /** Restores a `state()`; throws `InvalidArgumentError` for anything else (a damaged checkpoint). */
   setState(state: RngState): void {
-    this.s.set(state.s);
-    this.spare = state.spare;
+    const words = (state as { s?: unknown } | null)?.s;
+    const spare = (state as { spare?: unknown } | null)?.spare;
+    if (!Array.isArray(words) || words.length !== 4 || !words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) || words.every((w) => w === 0) || !(spare === null || Number.isFinite(spare))) {
+      throw new InvalidArgumentError('rng state', state, 'four uint32 words, not all 0, and a spare number or null');
+    }
+    this.s.set(words);
+    this.spare = spare as number | null;
   }
 }
 
