@@ -173,7 +173,8 @@ import { ${factory} } from './${file}.js';
 
 const sample = fileURLToPath(new URL('./__fixtures__/sample.json', import.meta.url));
 
-// The contract every omnitok plugin passes: shapes, JSON presets, determinism, typed errors, no leaks.
+// The contract every omnitok plugin passes: shapes, JSON presets, determinism, typed errors (also on
+// corrupted copies of the sample), no leaks.
 describeModalityPlugin(${factory}(), { inputs: [sample] });
 
 describe('${factory}', () => {

@@ -30,7 +30,8 @@ describe('omnitok plugins new', () => {
       expect(existsSync(join(pkgDir, 'dist/index.d.ts'))).toBe(true);
       const out = execFileSync(bin('vitest'), ['run', '--reporter=verbose'], { cwd: pkgDir, env, encoding: 'utf8' });
       expect(out).toMatch(/modality plugin conformance: seismo/);
-      expect(out).toMatch(/Tests\s+10 passed/);
+      expect(out).toMatch(/corrupted copies of each file input/);
+      expect(out).toMatch(/Tests\s+11 passed/);
       expect(out).not.toMatch(/failed/);
 
       // The built package is a plugin the CLI can load by path.
