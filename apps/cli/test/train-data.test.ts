@@ -4,7 +4,7 @@ import { discreteTokens } from '@omnitok/core';
 import { describe, expect, it } from 'vitest';
 import { expandBraces } from '../src/data/brace.js';
 import { BatchLoader, type PreparedSample } from '../src/data/loader.js';
-import { csvSource, jsonlSource, parseRow } from '../src/data/manifest-sources.js';
+import { csvSource, jsonlSource, MAX_CSV_FIELD, parseRow } from '../src/data/manifest-sources.js';
 import type { DataSource, RawRecord } from '../src/data/records.js';
 import { readTar } from '../src/data/tar-reader.js';
 import { webDatasetSource } from '../src/data/webdataset-source.js';
@@ -91,6 +91,44 @@ describe('manifest sources', () => {
     expect((await all(csvSource(tsv, { textModalities: text, allowOutsideRoot: false })))[0]).toMatchObject({ label: 'greet', fields: { text: { text: 'hello, world' } } });
     expect(parseRow('a;"b;c";d', ';').cells).toEqual(['a', 'b;c', 'd']);
   });
+  it('CSV: an unclosed quote costs its own row only — every row after it is read (a short file, and past the 1 Mi field limit)', async () => {
+    const dir = tempDir('csv-quote');
+    for (const rows of [300, 30_000]) {
+      const file = join(dir, `stray-${rows}.csv`);
+      const lines = ['filepath,title', 'a.png,"a stray quote'];
+      for (let i = 0; i < rows; i++) lines.push(`img/${i}.png,caption ${i} of a few words`);
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      expect(lines.join('\n').length > MAX_CSV_FIELD, `${rows} rows`).toBe(rows > 1000);
+      const rs = await all(csvSource(file, { textModalities: text, allowOutsideRoot: false }));
+      expect(rs).toHaveLength(rows + 1);
+      expect(rs[0]).toMatchObject({ key: `stray-${rows}.csv:2` });
+      expect(rs[0]!.error).toMatch(rows > 1000 ? /runs past 1048576 characters \(an unclosed quote\?\)/ : /unterminated quoted field/);
+      expect(rs.slice(1).every((r) => r.error === undefined)).toBe(true);
+      expect(rs[1]).toMatchObject({ key: `stray-${rows}.csv:3`, fields: { text: { text: 'caption 0 of a few words' } } });
+      expect(rs.at(-1)).toMatchObject({ key: `stray-${rows}.csv:${rows + 2}`, fields: { text: { text: `caption ${rows - 1} of a few words` } } });
+    }
+  });
+
+  it('CSV: random cells (quotes, delimiters, line breaks, empty) written RFC 4180-style read back exactly (seeded)', async () => {
+    const dir = tempDir('csv-random');
+    let seed = 17;
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const alphabet = ['a', 'b', ' ', ',', ';', '"', '\n', '\t', 'é', '🐱', "'"];
+    const cell = () => Array.from({ length: Math.floor(random() * 12) }, () => alphabet[Math.floor(random() * alphabet.length)]!).join('');
+    const quote = (c: string) => (/[",\n]/.test(c) || c.trim() !== c || random() < 0.3 ? `"${c.replaceAll('"', '""')}"` : c);
+    const rows = Array.from({ length: 200 }, () => [`img/${Math.floor(random() * 1e6)}.png`, cell(), cell()]);
+    // (a row whose text is blank or starts with a quote char is written quoted by `quote`)
+    const file = join(dir, 'random.csv');
+    writeFileSync(file, `filepath,title,label\n${rows.map((r) => r.map(quote).join(',')).join('\r\n')}\n`);
+    const rs = await all(csvSource(file, { textModalities: text, allowOutsideRoot: false }));
+    const kept = rows.filter((r) => r.some((c) => c.trim() !== '')); // blank lines are skipped (none here: the path is never blank)
+    expect(rs).toHaveLength(kept.length);
+    rs.forEach((r, i) => {
+      expect(r.error, `row ${i}`).toBeUndefined();
+      expect((r.fields.text as { text: string }).text, `row ${i}`).toBe(rows[i]![1]);
+    });
+  });
+
   it('WebDataset: groups members by key across brace-expanded shards; a missing shard is a bad record', async () => {
     const dir = tempDir('wds');
     writeFileSync(join(dir, 's-0.tar'), makeTar([

@@ -106,11 +106,33 @@ export function csvSource(path: string, options: ManifestOptions): DataSource {
     async *records() {
       let header: string[] | undefined;
       let delimiter = ',';
-      let pending = '';
+      // the row being read: its parse state, first line number and lines (kept to read them again)
+      let open: CsvRowState | undefined;
       let startLine = 0;
+      let openLines: { text: string; no: number }[] = [];
+      let openChars = 0;
+      // lines to read again, after a quoted field ran past MAX_CSV_FIELD (a stray quote)
+      const again: { text: string; no: number }[] = [];
+      const file = lines(path)[Symbol.asyncIterator]();
       let n = 0;
-      for await (const line of lines(path)) {
-        n++;
+      for (;;) {
+        let line: string;
+        let no: number;
+        if (again.length > 0) ({ text: line, no } = again.shift()!);
+        else {
+          const next = await file.next();
+          if (next.done) {
+            if (open === undefined) break;
+            // the file ended inside a quoted field: the row that opened it is broken, the lines after it are rows
+            const where = `${name}:${startLine}`;
+            yield { key: where, where, fields: {}, error: 'unterminated quoted field (an unclosed quote?); the row is skipped' };
+            again.push(...openLines.slice(1));
+            open = undefined;
+            continue;
+          }
+          line = next.value;
+          no = ++n;
+        }
         if (header === undefined) {
           const h = line.replace(/^\uFEFF/, '');
           if (h.trim() === '') continue;
@@ -118,17 +140,28 @@ export function csvSource(path: string, options: ManifestOptions): DataSource {
           header = parseRow(h, delimiter).cells;
           continue;
         }
-        if (pending === '') {
+        if (open === undefined) {
           if (line.trim() === '') continue;
-          startLine = n;
+          startLine = no;
+          openLines = [];
+          openChars = 0;
         }
-        const text = pending === '' ? line : `${pending}\n${line}`;
-        const row = parseRow(text, delimiter);
-        if (row.open) {
-          pending = text;
+        // carried over, not re-parsed: a field spanning many lines stays linear
+        const row = continueRow(open, line, delimiter);
+        if (row.quoted) {
+          open = row;
+          openLines.push({ text: line, no });
+          openChars += line.length + 1;
+          if (openChars > MAX_CSV_FIELD) {
+            // an unclosed quote would otherwise swallow the rest of the file: skip its row, read on after it
+            const where = `${name}:${startLine}`;
+            yield { key: where, where, fields: {}, error: `a quoted field runs past ${MAX_CSV_FIELD} characters (an unclosed quote?); the row is skipped` };
+            again.unshift(...openLines.slice(1));
+            open = undefined;
+          }
           continue;
         }
-        pending = '';
+        open = undefined;
         const where = `${name}:${startLine}`;
         if (row.cells.length !== header.length) {
           yield { key: where, where, fields: {}, error: `${row.cells.length} columns, the header has ${header.length}` };
@@ -136,31 +169,54 @@ export function csvSource(path: string, options: ManifestOptions): DataSource {
         }
         yield recordFrom(header.map((h, i) => [h, row.cells[i]!]), where, where, root, options);
       }
-      if (pending !== '') yield { key: `${name}:${startLine}`, where: `${name}:${startLine}`, fields: {}, error: 'unterminated quoted field' };
     },
   };
 }
 
-/** One CSV row; `open` when a quoted field is still open at the end of the text. */
-export function parseRow(text: string, delimiter: string): { cells: string[]; open: boolean } {
-  const cells: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
+/** Characters a quoted CSV field may span (over lines) before its row counts as broken: 1 Mi (Python's csv allows 128 Ki). */
+export const MAX_CSV_FIELD = 1 << 20;
+
+/** A CSV row being parsed: the cells so far, the current cell, and whether a quote is open. */
+interface CsvRowState {
+  readonly cells: string[];
+  readonly cell: string;
+  readonly quoted: boolean;
+}
+
+/** Parses `line` on from `state` (a row whose quoted field spans lines; the line break is part of it). */
+function continueRow(state: CsvRowState | undefined, line: string, delimiter: string): CsvRowState {
+  const cells = state ? [...state.cells] : [];
+  let cell = state ? `${state.cell}\n` : '';
+  let quoted = state?.quoted ?? false;
+  // a cell that held a quoted part may go on unquoted after it ("ab"c → abc), as before
+  let started = state !== undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
     if (quoted) {
       if (c === '"') {
-        if (text[i + 1] === '"') {
+        if (line[i + 1] === '"') {
           cell += '"';
           i++;
         } else quoted = false;
       } else cell += c;
-    } else if (c === '"' && cell === '') quoted = true;
-    else if (c === delimiter) {
+    } else if (c === '"' && !started) {
+      quoted = true;
+      started = true;
+    } else if (c === delimiter) {
       cells.push(cell);
       cell = '';
-    } else cell += c;
+      started = false;
+    } else {
+      cell += c;
+      started = true;
+    }
   }
-  cells.push(cell);
-  return { cells, open: quoted };
+  if (!quoted) cells.push(cell);
+  return { cells, cell, quoted };
+}
+
+/** One CSV row; `open` when a quoted field is still open at the end of the text. */
+export function parseRow(text: string, delimiter: string): { cells: string[]; open: boolean } {
+  const row = continueRow(undefined, text, delimiter);
+  return row.quoted ? { cells: [...row.cells, row.cell], open: true } : { cells: row.cells, open: false };
 }
