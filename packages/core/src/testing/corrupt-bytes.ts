@@ -1,3 +1,5 @@
+import { mulberry32 } from './mulberry32.js';
+
 /**
  * Seeded corruptions of a valid file, for checking that a decoder fails cleanly (a typed error) or
  * copes — never crashes, hangs or throws something untyped. Each copy applies one to three of:
@@ -7,15 +9,7 @@
  * format's own decoder instead of stopping at "unsupported format"; in the tenth one of them changes.
  */
 export function corruptedCopies(bytes: Uint8Array, count: number, seed = 1): Uint8Array[] {
-  let s = seed >>> 0;
-  // mulberry32: small, seeded, the same copies on every platform
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const next = mulberry32(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
   const copies: Uint8Array[] = [];
   for (let c = 0; c < count; c++) {

@@ -4,7 +4,7 @@ import { initBackend } from '../backend.js';
 import { gelu, type GeluKind } from '../layers/activations.js';
 import { LayerNorm } from '../layers/layer-norm.js';
 import { maxAbsDiff, native, requireNative } from '../test-utils/backends.js';
-import { attentionCaseValuesAndGrads, drawAttentionCase, fuzzCases, rand } from '../test-utils/kernel-cases.js';
+import { attentionCaseValuesAndGrads, drawAttentionCase, drawMatMulCase, fuzzCases, matMulCaseValuesAndGrads, rand } from '../test-utils/kernel-cases.js';
 
 /*
  * Randomized cases for the native backend against the cpu backend: native-backend.test.ts picks its
@@ -48,34 +48,10 @@ describe.skipIf(!native.available && !requireNative)('native kernels on random c
   it('matMul: random sides, transposes, batches (broadcast too) and biases; gradients where tfjs has them', async () => {
     const g = fuzzCases(21);
     for (let i = 0; i < 40; i++) {
-      const [m, n, k] = [g.side(140), g.side(140), g.side(140)];
-      const [ta, tb] = [g.next() < 0.5, g.next() < 0.5];
-      const batchA = g.pick([[], [], [2], [3], [2, 1], [1, 2]]);
-      const batchB = batchA.length === 0 ? g.pick([[], [], [2]]) : g.pick([batchA, batchA, [], batchA.map((d) => (d === 1 ? g.int(2, 3) : d))]);
-      const bias = g.next() < 0.3;
-      const sa = [...batchA, ...(ta ? [k, m] : [m, k])];
-      const sb = [...batchB, ...(tb ? [n, k] : [k, n])];
-      const what = `case ${i}: a ${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} b ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}${bias ? ' + bias' : ''}`;
-      const sameBatch = batchA.join() === batchB.join();
-      const full = batchA.length >= batchB.length ? batchA.map((d, j) => Math.max(d, batchB[j] ?? 1)) : batchB;
-      const scale = 1 / Math.sqrt(Math.sqrt(k));
-      const r = await onBoth((backend) => {
-        let a = rand(2 * i + 1, sa, scale);
-        let b = rand(2 * i + 2, sb, scale);
-        const c = bias ? rand(1000 + i, [n]) : undefined;
-        // tfjs' cpu kernel sizes numpy-broadcast batches wrongly: the reference multiplies expanded operands
-        if (backend === 'cpu' && !sameBatch) {
-          a = tf.broadcastTo(a, [...full, ...sa.slice(-2)]);
-          b = tf.broadcastTo(b, [...full, ...sb.slice(-2)]);
-        }
-        // tf.fused.matMul flattens the batch dims before it broadcasts: rank-4 broadcasting goes through tf.matMul
-        const y = sameBatch || !batchA.length || !batchB.length ? tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias: c }) : tf.matMul(a, b, ta, tb);
-        if (!sameBatch) return [y];
-        const w = rand(3000 + i, y.shape);
-        const grads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: p, b: q, transposeA: ta, transposeB: tb, bias: c }), w)))([a, b]);
-        return [y, ...grads];
-      });
-      expect(r.shapes[0], what).toEqual([...full, m, n]);
+      const c = drawMatMulCase(g, false);
+      const what = `case ${i}: ${c.describe}`;
+      const r = await onBoth((backend) => matMulCaseValuesAndGrads(c, 10 * i + 1, backend === 'cpu'));
+      expect(r.shapes[0], what).toEqual([...c.full, c.m, c.n]);
       expectClose(r, GRAD, what);
     }
   });

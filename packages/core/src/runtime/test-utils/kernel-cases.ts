@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { MultiHeadAttention } from '../layers/attention.js';
+import { mulberry32 } from '../../testing/mulberry32.js';
 import { Rng } from '../rng.js';
 
 /*
@@ -29,14 +30,7 @@ export function attentionValuesAndGrads(width: number, heads: number, x: tf.Tens
  * (that comes from `rand` with the case's own seeds, so adding a case never shifts another's data).
  */
 export function fuzzCases(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const next = mulberry32(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
   // sides near the tiles' edges (16, 64, 128) turn up far more often than uniform draws would give
@@ -75,4 +69,46 @@ export function drawAttentionCase(g: ReturnType<typeof fuzzCases>, headDims: rea
 export function attentionCaseValuesAndGrads(c: ReturnType<typeof drawAttentionCase>, seed: number): tf.Tensor[] {
   const keyMask = c.maskKind === 'none' ? undefined : tf.tensor2d(c.keep.flat(), [c.B, c.N], c.maskDtype);
   return attentionValuesAndGrads(c.width, c.heads, rand(seed, [c.B, c.N, c.width]), rand(seed + 1, [c.B, c.N, c.width]), { keyMask, causal: c.causal });
+}
+
+/**
+ * A random GEMM case: sides near the tiles' edges, K long now and then (`longK`: split-K), either
+ * transpose, batch dims none, one or two — broadcast one way or both ([2, 1] × [1, 2]) — and a bias.
+ */
+export function drawMatMulCase(g: ReturnType<typeof fuzzCases>, longK: boolean) {
+  const [m, n] = [g.side(140), g.side(140)];
+  const k = longK && g.next() < 0.2 ? g.int(300, 2500) : g.side(140);
+  const [ta, tb] = [g.next() < 0.5, g.next() < 0.5];
+  const batchA = g.pick([[], [], [2], [3], [2, 1], [1, 2]]);
+  const batchB = batchA.length === 0 ? g.pick([[], [], [2]]) : g.pick([batchA, batchA, [], batchA.map((d) => (d === 1 ? g.int(2, 3) : d))]);
+  const bias = g.next() < 0.3;
+  const sa = [...batchA, ...(ta ? [k, m] : [m, k])];
+  const sb = [...batchB, ...(tb ? [n, k] : [k, n])];
+  const sameBatch = batchA.join() === batchB.join();
+  const full = batchA.length >= batchB.length ? batchA.map((d, j) => Math.max(d, batchB[j] ?? 1)) : batchB;
+  const describe = `a ${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} b ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}${bias ? ' + bias' : ''}`;
+  return { m, n, k, ta, tb, batchA, batchB, bias, sa, sb, sameBatch, full, describe };
+}
+
+/**
+ * op(A)·op(B) (+ bias) of a drawn case from `seed`, and the gradients of A and B where the batches are
+ * equal (tfjs has none for broadcast batches). `reference`: the cpu run, which multiplies expanded
+ * operands where the batches broadcast (tfjs' own kernels size those wrongly).
+ */
+export function matMulCaseValuesAndGrads(c: ReturnType<typeof drawMatMulCase>, seed: number, reference: boolean): tf.Tensor[] {
+  const scale = 1 / Math.sqrt(Math.sqrt(c.k)); // products of O(1)
+  let a = rand(seed, c.sa, scale);
+  let b = rand(seed + 1, c.sb, scale);
+  const bias = c.bias ? rand(seed + 2, [c.n]) : undefined;
+  if (reference && !c.sameBatch) {
+    a = tf.broadcastTo(a, [...c.full, ...c.sa.slice(-2)]);
+    b = tf.broadcastTo(b, [...c.full, ...c.sb.slice(-2)]);
+  }
+  const { ta, tb } = c;
+  // tf.fused.matMul flattens the batch dims before it broadcasts: rank-4 broadcasting goes through tf.matMul
+  const y = c.sameBatch || !c.batchA.length || !c.batchB.length ? tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias }) : tf.matMul(a, b, ta, tb);
+  if (!c.sameBatch) return [y];
+  const w = rand(seed + 3, y.shape);
+  const grads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: p, b: q, transposeA: ta, transposeB: tb, bias }), w)))([a, b]);
+  return [y, ...grads];
 }

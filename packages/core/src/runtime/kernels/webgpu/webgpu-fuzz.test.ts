@@ -5,7 +5,7 @@ import { LayerNorm } from '../../layers/layer-norm.js';
 import { linear } from '../../layers/linear.js';
 import { AdamW, clipByGlobalNorm, globalNorm } from '../../optim.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
-import { attentionCaseValuesAndGrads, drawAttentionCase, fuzzCases, rand } from '../../test-utils/kernel-cases.js';
+import { attentionCaseValuesAndGrads, drawAttentionCase, drawMatMulCase, fuzzCases, matMulCaseValuesAndGrads, rand } from '../../test-utils/kernel-cases.js';
 import { webgpuStepGuard } from './fused-ops.js';
 import { f16ExactValues, setWebgpuMatmulPrecision } from './webgpu-kernels.js';
 
@@ -57,44 +57,15 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
   it('matMul: random sides, transposes, batches (broadcast too), biases, tiles and split-K; gradients where tfjs has them', async () => {
     const g = fuzzCases(12);
     for (let i = 0; i < 40; i++) {
-      const [m, n] = [g.side(140), g.side(140)];
-      const k = g.next() < 0.2 ? g.int(300, 2500) : g.side(140);
-      const [ta, tb] = [g.next() < 0.5, g.next() < 0.5];
-      // batch dims of each operand: none, one, or two with a 1 that broadcasts
-      const batchA = g.pick([[], [], [2], [3], [2, 1], [1, 2]]);
-      const batchB = batchA.length === 0 ? g.pick([[], [], [2]]) : g.pick([batchA, batchA, [], batchA.map((d) => (d === 1 ? g.int(2, 3) : d))]);
-      const bias = g.next() < 0.3;
+      const c = drawMatMulCase(g, true);
       const env = {
         OMNITOK_WEBGPU_MATMUL_TILE: g.pick([undefined, undefined, '64', '128', '128v', '128x64v', '64x128v', '64v']),
         OMNITOK_WEBGPU_SPLITK: g.pick([undefined, undefined, undefined, '0', '3']),
       };
-      const sa = [...batchA, ...(ta ? [k, m] : [m, k])];
-      const sb = [...batchB, ...(tb ? [n, k] : [k, n])];
-      const what = `case ${i}: a ${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} b ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}${bias ? ' + bias' : ''} ${JSON.stringify(env)}`;
-      const sameBatch = batchA.join() === batchB.join();
-      const full = batchA.length >= batchB.length ? batchA.map((d, j) => Math.max(d, batchB[j] ?? 1)) : batchB;
+      const what = `case ${i}: ${c.describe} ${JSON.stringify(env)}`;
       setEnv(env);
-      const scale = 1 / Math.sqrt(Math.sqrt(k)); // products of O(1)
-      const r = await onBoth((backend) => {
-        try { return run(backend); } catch (e) { throw new Error(`${what}: ${(e as Error).message}`); }
-      });
-      function run(backend: string): tf.Tensor[] {
-        let a = rand(2 * i + 1, sa, scale);
-        let b = rand(2 * i + 2, sb, scale);
-        const c = bias ? rand(1000 + i, [n]) : undefined;
-        // tfjs' own kernels size numpy-broadcast batches wrongly: the reference multiplies expanded operands
-        if (backend === 'cpu' && !sameBatch) {
-          a = tf.broadcastTo(a, [...full, ...sa.slice(-2)]);
-          b = tf.broadcastTo(b, [...full, ...sb.slice(-2)]);
-        }
-        // tf.fused.matMul flattens the batch dims before it broadcasts: rank-4 broadcasting goes through tf.matMul
-        const y = sameBatch || !batchA.length || !batchB.length ? tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias: c }) : tf.matMul(a, b, ta, tb);
-        if (!sameBatch) return [y];
-        const w = rand(3000 + i, y.shape);
-        const grads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: p, b: q, transposeA: ta, transposeB: tb, bias: c }), w)))([a, b]);
-        return [y, ...grads];
-      }
-      expect(r.cpu[0]!.length, what).toBe(m * n * full.reduce((x, y) => x * y, 1));
+      const r = await onBoth((backend) => matMulCaseValuesAndGrads(c, 10 * i + 1, backend === 'cpu'));
+      expect(r.cpu[0]!.length, what).toBe(c.m * c.n * c.full.reduce((x, y) => x * y, 1));
       expectClose(r, GRAD, what);
     }
   });
