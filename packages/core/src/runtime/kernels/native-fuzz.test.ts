@@ -1,10 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
-import { gelu, type GeluKind } from '../layers/activations.js';
-import { LayerNorm } from '../layers/layer-norm.js';
 import { maxAbsDiff, native, requireNative } from '../test-utils/backends.js';
-import { attentionCaseValuesAndGrads, drawAttentionCase, drawMatMulCase, fuzzCases, matMulCaseValuesAndGrads, rand } from '../test-utils/kernel-cases.js';
+import { attentionCaseValuesAndGrads, drawAttentionCase, drawMatMulCase, drawNormCase, fuzzCases, matMulCaseValuesAndGrads, normCaseValuesAndGrads, rand } from '../test-utils/kernel-cases.js';
 
 /*
  * Randomized cases for the native backend against the cpu backend: native-backend.test.ts picks its
@@ -128,28 +126,12 @@ describe.skipIf(!native.available && !requireNative)('native kernels on random c
     expect([...covered]).toEqual(expect.arrayContaining(['mask holes', 'mask left', 'mask none', 'mask suffix', 'rows with only masked keys', 'three query blocks']));
   });
 
-  it('LayerNorm and GELU on random shapes, values and gradients', async () => {
+  it('LayerNorm → GELU on random rows, widths and GELU kinds, values and gradients', async () => {
     const g = fuzzCases(109);
     for (let i = 0; i < 12; i++) {
-      const rows = g.side(300);
-      // (not 2: there dx is 0 in exact arithmetic and both backends return rounding noise times 1/σ)
-      const width = g.pick([1, 3, 5, 7, 64, 127, 128, 129, 200, 384, 513]);
-      const kind = g.pick(['erf', 'tanh', 'quick'] as GeluKind[]);
-      const what = `case ${i}: [${rows}, ${width}], gelu ${kind}`;
-      const r = await onBoth(() => {
-        const ln = new LayerNorm(width);
-        ln.weight.assign(rand(700 + i, [width]) as tf.Tensor1D);
-        ln.bias.assign(rand(800 + i, [width]) as tf.Tensor1D);
-        const x = rand(500 + i, [rows, width], 3);
-        const w = rand(600 + i, [rows, width]);
-        const f = (t: tf.Tensor) => tf.sum(tf.mul(gelu(ln.forward(t), kind), w)) as tf.Scalar;
-        const { grads } = tf.variableGrads(() => f(x), [ln.weight, ln.bias]);
-        const [dx] = tf.grads(f)([x]);
-        const out = [gelu(ln.forward(x), kind), dx!, grads[ln.weight.name]!, grads[ln.bias.name]!];
-        ln.dispose();
-        return out;
-      });
-      expectClose(r, GRAD, what);
+      const c = drawNormCase(g);
+      const r = await onBoth(() => normCaseValuesAndGrads(c, 10 * i + 500));
+      expectClose(r, GRAD, `case ${i}: ${c.describe}`);
     }
   });
 });

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { gelu, type GeluKind } from '../layers/activations.js';
 import { MultiHeadAttention } from '../layers/attention.js';
+import { LayerNorm } from '../layers/layer-norm.js';
 import { mulberry32 } from '../../testing/mulberry32.js';
 import { Rng } from '../rng.js';
 
@@ -111,4 +113,28 @@ export function matMulCaseValuesAndGrads(c: ReturnType<typeof drawMatMulCase>, s
   const w = rand(seed + 3, y.shape);
   const grads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: p, b: q, transposeA: ta, transposeB: tb, bias }), w)))([a, b]);
   return [y, ...grads];
+}
+
+/** A random LayerNorm → GELU case: rows, a width past a workgroup or not, a GELU kind. */
+export function drawNormCase(g: ReturnType<typeof fuzzCases>) {
+  const rows = g.side(300);
+  // (not 2: there dx is 0 in exact arithmetic and every backend returns rounding noise times 1/σ)
+  const width = g.pick([1, 3, 5, 7, 64, 127, 128, 129, 200, 384, 513]);
+  const kind = g.pick(['erf', 'tanh', 'quick'] as GeluKind[]);
+  return { rows, width, kind, describe: `[${rows}, ${width}], gelu ${kind}` };
+}
+
+/** gelu(LayerNorm(x)) with random γ, β from `seed` under a weighted-sum loss: the value, dx, dγ, dβ. */
+export function normCaseValuesAndGrads(c: ReturnType<typeof drawNormCase>, seed: number): tf.Tensor[] {
+  const ln = new LayerNorm(c.width);
+  ln.weight.assign(rand(seed, [c.width]) as tf.Tensor1D);
+  ln.bias.assign(rand(seed + 1, [c.width]) as tf.Tensor1D);
+  const x = rand(seed + 2, [c.rows, c.width], 3);
+  const w = rand(seed + 3, [c.rows, c.width]);
+  const f = (t: tf.Tensor) => tf.sum(tf.mul(gelu(ln.forward(t), c.kind), w)) as tf.Scalar;
+  const { grads } = tf.variableGrads(() => f(x), [ln.weight, ln.bias]);
+  const [dx] = tf.grads(f)([x]);
+  const out = [gelu(ln.forward(x), c.kind), dx!, grads[ln.weight.name]!, grads[ln.bias.name]!];
+  ln.dispose();
+  return out;
 }

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initBackend, probeBackend } from '../../backend.js';
-import { LayerNorm } from '../../layers/layer-norm.js';
 import { linear } from '../../layers/linear.js';
 import { AdamW, clipByGlobalNorm, globalNorm } from '../../optim.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
-import { attentionCaseValuesAndGrads, drawAttentionCase, drawMatMulCase, fuzzCases, matMulCaseValuesAndGrads, rand } from '../../test-utils/kernel-cases.js';
+import { attentionCaseValuesAndGrads, drawAttentionCase, drawMatMulCase, drawNormCase, fuzzCases, matMulCaseValuesAndGrads, normCaseValuesAndGrads, rand } from '../../test-utils/kernel-cases.js';
 import { webgpuStepGuard } from './fused-ops.js';
 import { f16ExactValues, setWebgpuMatmulPrecision } from './webgpu-kernels.js';
 
@@ -184,28 +183,12 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
     expect([...covered].sort()).toEqual(expect.arrayContaining(['OMNITOK_WEBGPU_ATTN_BWD=flash', 'OMNITOK_WEBGPU_ATTN_BWD=gemm', 'OMNITOK_WEBGPU_ATTN_BWD=tiled', 'OMNITOK_WEBGPU_ATTN_FWD=gemm', 'OMNITOK_WEBGPU_ATTN_FWD=tiled', 'OMNITOK_WEBGPU_ATTN_TILE=64v', 'mask holes', 'mask left', 'mask none', 'mask suffix', 'rows with only masked keys']));
   });
 
-  it('LayerNorm: random rows and widths (past a workgroup, past the γ/β partials\' 128-row chunks), values and gradients', async () => {
+  it('LayerNorm → GELU: random rows, widths (past a workgroup, past the γ/β partials\' 128-row chunks) and GELU kinds, values and gradients', async () => {
     const g = fuzzCases(56);
     for (let i = 0; i < 10; i++) {
-      const rows = g.side(300);
-      // (not 2: there dx is 0 in exact arithmetic and both backends return rounding noise times 1/σ)
-      const width = g.pick([1, 3, 5, 7, 64, 127, 128, 129, 200, 384, 513]);
-      const what = `case ${i}: [${rows}, ${width}]`;
-      const r = await onBoth(() => {
-        const ln = new LayerNorm(width);
-        ln.weight.assign(rand(700 + i, [width]) as tf.Tensor1D);
-        ln.bias.assign(rand(800 + i, [width]) as tf.Tensor1D);
-        const x = rand(500 + i, [rows, width], 3);
-        const w = rand(600 + i, [rows, width]);
-        const params = [...ln.parameters().values()];
-        const f = () => tf.sum(tf.mul(ln.forward(x), w)) as tf.Scalar;
-        const { grads } = tf.variableGrads(f, params);
-        const [dx] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(ln.forward(t), w)))([x]);
-        const out = [ln.forward(x), dx!, ...params.map((p) => grads[p.name]!)];
-        ln.dispose();
-        return out;
-      });
-      expectClose(r, GRAD, what);
+      const c = drawNormCase(g);
+      const r = await onBoth(() => normCaseValuesAndGrads(c, 10 * i + 500));
+      expectClose(r, GRAD, `case ${i}: ${c.describe}`);
     }
   });
 });
