@@ -140,6 +140,16 @@ describe('decodeImage', () => {
       expect((error as Error).message).toMatch(/notes\.txt.*"txt".*jpeg, png, webp, gif, tiff, avif/);
     });
 
+    it('a file named like an image whose bytes are none → DecodeError saying so (not "format jpg unsupported")', async () => {
+      for (const name of ['fake.jpg', 'fake.PNG', 'fake.webp']) {
+        const path = join(tmp, name);
+        writeFileSync(path, 'this is plain text, not pixels');
+        const error = await decodeImage(path).catch((e: unknown) => e);
+        expect(error, name).toBeInstanceOf(DecodeError);
+        expect((error as Error).message).toMatch(new RegExp(`${name.replace('.', '\\.')}.*named \\.${name.split('.')[1]!.toLowerCase()}, but its bytes are not (jpeg|png|webp) nor any other supported format`));
+      }
+    });
+
     it('a missing file → DecodeError', async () => {
       await expect(decodeImage(join(tmp, 'nope.png'))).rejects.toThrow(/nope\.png: no such file/);
     });

@@ -103,7 +103,12 @@ export async function decodeImageBytes(bytes: Uint8Array, norm: NormalizedInput,
   const label = norm.label;
   if (bytes.byteLength === 0) throw new DecodeError(label, 'image', 'the file is empty (0 bytes)');
   const format = sniffImageFormat(bytes);
-  if (!format) throw new UnsupportedFormatError(label, norm.extension, SUPPORTED);
+  if (!format) {
+    // named like an image (x.jpg) but its bytes are none: a corrupt or mislabelled file, not an unsupported format
+    const named = IMAGE_FILE_TYPES.find((t) => norm.extension !== undefined && t.extensions.includes(norm.extension));
+    if (named) throw new DecodeError(label, 'image', `named .${norm.extension}, but its bytes are not ${named.format} nor any other supported format (${SUPPORTED.join(', ')}): corrupt or mislabelled`);
+    throw new UnsupportedFormatError(label, norm.extension, SUPPORTED);
+  }
 
   if (format === 'jpeg' && !options.applyIcc) {
     const fast = await decodeJpegNative(bytes, maxPixels);

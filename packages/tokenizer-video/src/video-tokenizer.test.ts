@@ -137,6 +137,10 @@ describe('bad input', () => {
   it('unknown bytes: UnsupportedFormatError; a truncated MP4: DecodeError', async () => {
     await expect(plugin.decode({ bytes: new TextEncoder().encode('hello, this is not a video at all'), name: 'notes.txt' })).rejects.toBeInstanceOf(UnsupportedFormatError);
     await expect(plugin.decode({ text: 'x' })).rejects.toBeInstanceOf(UnsupportedFormatError);
+    // named like a video but not one: corrupt or mislabelled, not an unsupported format
+    const fake = plugin.decode({ bytes: new TextEncoder().encode('hello, this is not a video at all'), name: 'clip.mp4' });
+    await expect(fake).rejects.toBeInstanceOf(DecodeError);
+    await expect(fake).rejects.toThrow(/clip\.mp4.*named \.mp4, but its bytes are not mp4 nor anything ffprobe reads/);
     const head = readFileSync(mp4).subarray(0, 40);
     await expect(plugin.decode({ bytes: head, name: 'cut.mp4' })).rejects.toBeInstanceOf(DecodeError);
   });
