@@ -112,7 +112,9 @@ describe('checkpoint files', () => {
     const removed = pruneCheckpoints(dir, 2);
     expect(removed.map((p) => p.split(/[\\/]/).at(-1))).toEqual(['step-00000005', 'step-00000010']);
     expect(listCheckpoints(dir).map((p) => p.split(/[\\/]/).at(-1))).toEqual(['step-00000015', 'step-00000020']);
-    expect(() => loadCheckpoint(join(dir, 'nothing-here'))).toThrow(/E_CHECKPOINT|no step-\* checkpoint/);
+    expect(() => loadCheckpoint(join(dir, 'nothing-here'))).toThrow(/nothing-here: no such file or directory/);
+    mkdirSync(join(dir, 'empty'));
+    expect(() => loadCheckpoint(join(dir, 'empty'))).toThrow(/empty: no step-\* checkpoint in this directory/);
   });
 
   it('a damaged file (seeded corrupted copies of each) loads or gives a CheckpointError naming the file', async () => {

@@ -93,6 +93,7 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
 /** Reads a checkpoint directory (a `step-*` dir, or a run dir: then its latest checkpoint). */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
   let dir = path;
+  if (!existsSync(path)) throw new CheckpointError(path, 'no such file or directory');
   if (!STEP_DIR.test(basename(path))) {
     const latest = latestCheckpoint(path);
     if (!latest) throw new CheckpointError(path, 'no step-* checkpoint in this directory');
