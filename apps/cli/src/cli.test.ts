@@ -106,6 +106,9 @@ describe('omnitok tokenize (in-process, test plugins)', () => {
     ['a missing input argument', ['tokenize'], ExitCode.Usage, /missing required argument 'input'/],
     ['an unknown option', ['tokenize', 'img.pgm', '--frobnicate'], ExitCode.Usage, /unknown option '--frobnicate'/],
     ['an unknown command', ['frobnicate'], ExitCode.Usage, /unknown command 'frobnicate'/],
+    ['a negative learning rate', ['train', '--lr', '-1'], ExitCode.Usage, /--lr: got "-1", expected a finite number ≥ 0/],
+    ['an infinite learning rate', ['train', '--lr', 'Infinity'], ExitCode.Usage, /--lr: got "Infinity", expected a finite number ≥ 0/],
+    ['a held-out share above its range', ['train', '--eval-fraction', '0.95'], ExitCode.Usage, /--eval-fraction: got "0\.95", expected a number in \[0, 0\.9\]/],
   ];
   for (const [what, argv, code, message] of failures) {
     it(`exits ${code} with a one-line reason for ${what}`, async () => {

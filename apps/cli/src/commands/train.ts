@@ -20,7 +20,7 @@ export function intArg(flag: string, min = 1) {
 export function numArg(flag: string, min = 0, max = Infinity) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(flag, value, `a number in [${min}, ${max}]`);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(flag, value, max === Infinity ? `a finite number ≥ ${min}` : `a number in [${min}, ${max}]`);
     return n;
   };
 }
