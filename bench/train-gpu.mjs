@@ -218,8 +218,38 @@ async function measure(kernels) {
     log('| kernel › program | dispatches | GPU ms |\n|---|---|---|');
     for (const [name, e] of [...perProgram].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30)) log(`| ${name} | ${e.calls} | ${e.ms.toFixed(3)} |`);
   }
+  if (kernels) await timeAdamW(tf, m.trainer);
   m.dispose();
   return median(rates);
+}
+
+/**
+ * The AdamW update's time, which the per-kernel table misses (its grouped dispatch is recorded straight
+ * into tfjs' compute pass, outside tf.profile): 20 updates back to back, then one read-back; wall time
+ * per update is the GPU's when it exceeds the host's time to queue one.
+ */
+async function timeAdamW(tf, trainer) {
+  const opt = trainer.options.optimizer;
+  if (!opt.canApplyGuarded?.()) return;
+  const grads = new Map([...trainer.params].map(([k, v]) => [k, tf.mul(tf.onesLike(v), 1e-3)]));
+  const guard = tf.tensor1d([1, 1]); // norm 1, scale 1: every update is applied
+  try {
+    await guard.data();
+    let hostMs = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) {
+      const h0 = performance.now();
+      opt.applyGuarded(grads, 1e-6, guard);
+      hostMs += performance.now() - h0;
+    }
+    await guard.data(); // after every queued update
+    const wallMs = (performance.now() - t0) / 20;
+    log(`AdamW update: ${wallMs.toFixed(2)} ms wall per update (20 back to back; the host queues one in ${(hostMs / 20).toFixed(2)} ms; ${runtime.webgpuAdamWGroupSize?.() ?? 1} parameter(s) a dispatch, ${trainer.params.size} parameters)`);
+  } catch (error) {
+    log(`AdamW update: not timed (${error.message})`);
+  } finally {
+    tf.dispose([...grads.values(), guard]);
+  }
 }
 
 function torchRun(precision = 'fp32') {
