@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '@omnitok/core';
 import { describe, expect, it } from 'vitest';
+import type { VideoSampling } from './presets.js';
 import { planFrames, uniformSubsample } from './sample-frames.js';
 
 const ctx = { frameCount: 75, fps: 25 }; // 3 s at 25 fps
@@ -63,5 +64,44 @@ describe('planFrames', () => {
 
   it('refuses a window that starts after the video', () => {
     expect(() => planFrames({ mode: 'uniform', frames: 2 }, ctx, { start: 3 })).toThrow(InvalidArgumentError);
+    // 2.97 s is inside the 3 s video but after its last frame (2.96 s): the message names that frame's time
+    expect(() => planFrames({ mode: 'uniform', frames: 2 }, ctx, { start: 2.97 })).toThrow(/start: got 2\.97, expected a time at or before the last frame's, 2\.960 s \(75 frames at 25 fps\)/);
+    expect(planFrames({ mode: 'uniform', frames: 2 }, ctx, { start: 2.96 }).indices).toEqual(Int32Array.from([74, 74]));
+  });
+
+  it('keeps its invariants on 5 000 random videos, modes and windows (seeded): counts, indices inside the window, order, tubelet padding', () => {
+    let seed = 5;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    for (let c = 0; c < 5000; c++) {
+      const fps = pick([0.5, 1, 12.5, 23.976, 25, 29.97, 30, 60, 119.88]);
+      const frameCount = pick([1, 2, 3, int(1, 40), int(1, 3000)]);
+      const sampling = pick<VideoSampling>([
+        { mode: 'uniform', frames: int(1, 32) },
+        { mode: 'stride', frames: int(1, 16), stride: int(1, 8) },
+        { mode: 'fps', fps: pick([0.5, 1, 2, 4, 30]), maxFrames: int(1, 64) },
+        { mode: 'clips', clips: int(1, 6), clipDuration: pick([0.5, 1, 2, 2.5, 10]), frames: int(1, 8) },
+      ]);
+      const seconds = frameCount / fps;
+      const start = random() < 0.4 ? Math.round(random() * seconds * 0.99 * 100) / 100 : undefined;
+      const end = random() < 0.4 ? Math.round(((start ?? 0) + random() * seconds) * 100) / 100 : undefined;
+      const t = int(1, 4);
+      const what = JSON.stringify({ sampling, frameCount, fps, start, end, t });
+      const call = () => planFrames(sampling, { frameCount, fps }, { start, end, tubeletDepth: t, augment: random() < 0.3, random });
+      if (start !== undefined && start * fps > frameCount - 1 + 1e-6) {
+        // after the last frame's timestamp: no frame to take
+        expect(call, what).toThrow(/a time at or before the last frame's/);
+        continue;
+      }
+      const plan = call();
+      expect(plan.indices.length, what).toBe(plan.clips * plan.framesPerClip);
+      expect(plan.first >= 0 && plan.first < plan.end && plan.end <= frameCount, what).toBe(true);
+      expect(plan.indices.every((i) => i >= plan.first && i < plan.end), what).toBe(true);
+      if (sampling.mode !== 'clips') expect(plan.indices.every((v, i) => i === 0 || v >= plan.indices[i - 1]!), what).toBe(true);
+      if (sampling.mode === 'fps') expect(plan.framesPerClip % t, what).toBe(0);
+      else if (sampling.mode === 'clips') expect([plan.clips, plan.framesPerClip], what).toEqual([sampling.clips, sampling.frames]);
+      else expect(plan.framesPerClip, what).toBe(sampling.frames);
+    }
   });
 });

@@ -44,7 +44,8 @@ export function planFrames(sampling: VideoSampling, ctx: SamplingContext, option
   const startS = options.start ?? 0;
   const first = Math.ceil(startS * fps - EPS);
   if (first >= n) {
-    throw new InvalidArgumentError('start', startS, `a time before the video's end (${(n / fps).toFixed(3)} s, ${n} frames)`);
+    // (a window holds the frames whose timestamps i / fps fall in it: none starts after the last one)
+    throw new InvalidArgumentError('start', startS, `a time at or before the last frame's, ${((n - 1) / fps).toFixed(3)} s (${n} frames at ${fps} fps)`);
   }
   let end = options.end !== undefined ? Math.min(n, Math.ceil(options.end * fps - EPS)) : n;
   if (end <= first) end = first + 1;
