@@ -23,7 +23,7 @@ import {
  * - `fps` — one frame every `1 / fps` seconds from the clip start, at most `maxFrames`; the count then
  *   varies with the clip length and is padded (last frame repeated) to a multiple of the tubelet depth.
  * - `clips` — `clips` windows of `clipDuration` seconds spread evenly over the clip (pytorchvideo
- *   `ConstantClipsPerVideoSampler`: starts `k · max(duration − clipDuration, 0) / (clips − 1)`), each
+ *   `ConstantClipsPerVideoSampler`: clip k starts at `k · max(duration − clipDuration, 0) / clips`), each
  *   holding the frames with timestamps in `[start, start + clipDuration)`, subsampled uniformly to
  *   `frames` (ImageBind: 5 clips × 2 frames of 2 s).
  */

@@ -53,8 +53,9 @@ describe('planFrames', () => {
 
   it('clips: ImageBind ConstantClipsPerVideoSampler (5 × 2 s) with 2 uniform frames each', () => {
     const plan = planFrames({ mode: 'clips', clips: 5, clipDuration: 2, frames: 2 }, ctx);
-    // starts 0, 0.25, 0.5, 0.75, 1 s; frames with pts in [start, start + 2 s), first and last of each.
-    expect([...plan.indices]).toEqual([0, 49, 7, 56, 13, 62, 19, 68, 25, 74]);
+    // pytorchvideo: clip k starts at k · max(3 − 2, 0) / 5 = 0, 0.2, 0.4, 0.6, 0.8 s (the last clip ends at
+    // 2.8 s, not at the video's end); frames with pts in [start, start + 2 s), first and last of each.
+    expect([...plan.indices]).toEqual([0, 49, 5, 54, 10, 59, 15, 64, 20, 69]);
     expect(plan.clips).toBe(5);
     expect(plan.framesPerClip).toBe(2);
     // A video shorter than a clip: every clip is the whole video.

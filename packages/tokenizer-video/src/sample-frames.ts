@@ -80,11 +80,12 @@ export function planFrames(sampling: VideoSampling, ctx: SamplingContext, option
     }
     return { indices: out, clips: 1, framesPerClip: padded, first, end };
   }
-  // clips: pytorchvideo ConstantClipsPerVideoSampler + UniformTemporalSubsample per clip.
+  // clips: pytorchvideo ConstantClipsPerVideoSampler + UniformTemporalSubsample per clip. Clip k starts
+  // at k · maxStart / K (not / (K − 1): the last clip ends short of the video's end, as ImageBind's do)
   const { clips: K, clipDuration: D, frames: T } = sampling;
   const windowStart = first / fps;
   const maxStart = Math.max(length / fps - D, 0);
-  const step = maxStart / Math.max(K - 1, 1);
+  const step = maxStart / K;
   const out = new Int32Array(K * T);
   for (let k = 0; k < K; k++) {
     const cs = windowStart + k * step;
