@@ -37,6 +37,7 @@ export { resolvePreset, type ResolvedPreset } from './plugin/presets.js';
 export { normalizeInput, readInputBytes, readFileHead, extensionOf, type NormalizedInput } from './plugin/input.js';
 export { ascii, matchesMagic } from './plugin/file-type.js';
 export { isJsonValue, type JsonValue } from './plugin/json.js';
+export { doubleToRational, rationalToDouble } from './numeric/exact-rational.js';
 export * from './io/index.js';
 export { loadOptionalNativeKernels, type OptionalNativeKernels, type NativeSpawnResult } from './native/optional-native-kernels.js';
 export { spawnTool, toolSpawner, type ToolProcess, type SpawnToolOptions, type StdoutReader } from './native/spawn-tool.js';

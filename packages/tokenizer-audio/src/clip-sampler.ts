@@ -1,3 +1,5 @@
+import { doubleToRational } from '@omnitok/core';
+
 /**
  * ImageBind's clip sampler (pytorchvideo ConstantClipsPerVideoSampler, as imagebind/data.py drives it):
  * clip i of `count` starts at i · max(duration − seconds, 0) / count and lasts `seconds`; the sample range
@@ -6,8 +8,8 @@
  */
 export function clipSampleRanges(samples: number, rate: number, count: number, seconds: number): [number, number][] {
   const duration = samples / rate;
-  const maxStart = rational(Math.max(duration - seconds, 0));
-  const sec = rational(seconds);
+  const maxStart = doubleToRational(Math.max(duration - seconds, 0));
+  const sec = doubleToRational(seconds);
   const ranges: [number, number][] = [];
   for (let i = 0; i < count; i++) {
     // start = maxStart · i / count; end = start + sec (both as num/den).
@@ -19,21 +21,4 @@ export function clipSampleRanges(samples: number, rate: number, count: number, s
     ranges.push([Number((sNum * r) / sDen), Number((eNum * r) / eDen)]);
   }
   return ranges;
-}
-
-/** The exact value of a finite non-negative double as numerator / denominator (a power of two). */
-function rational(x: number): [bigint, bigint] {
-  if (x === 0) return [0n, 1n];
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, x);
-  const bits = view.getBigUint64(0);
-  const exp = Number((bits >> 52n) & 0x7ffn);
-  let mant = bits & ((1n << 52n) - 1n);
-  let e: number;
-  if (exp === 0) e = -1074;
-  else {
-    mant |= 1n << 52n;
-    e = exp - 1075;
-  }
-  return e >= 0 ? [mant << BigInt(e), 1n] : [mant, 1n << BigInt(-e)];
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '@omnitok/core';
 import { describe, expect, it } from 'vitest';
 import type { VideoSampling } from './presets.js';
@@ -54,13 +55,27 @@ describe('planFrames', () => {
   it('clips: ImageBind ConstantClipsPerVideoSampler (5 × 2 s) with 2 uniform frames each', () => {
     const plan = planFrames({ mode: 'clips', clips: 5, clipDuration: 2, frames: 2 }, ctx);
     // pytorchvideo: clip k starts at k · max(3 − 2, 0) / 5 = 0, 0.2, 0.4, 0.6, 0.8 s (the last clip ends at
-    // 2.8 s, not at the video's end); frames with pts in [start, start + 2 s), first and last of each.
-    expect([...plan.indices]).toEqual([0, 49, 5, 54, 10, 59, 15, 64, 20, 69]);
+    // 2.8 s, not at the video's end); frames ceil(25 · start) … ceil(25 · end) − 1, first and last of each —
+    // clip 1 ends at frame 55, not 54: float(11/5) · 25 = 55.000000000000007 in decord's get_clip
+    expect([...plan.indices]).toEqual([0, 49, 5, 55, 10, 59, 15, 64, 20, 69]);
     expect(plan.clips).toBe(5);
     expect(plan.framesPerClip).toBe(2);
     // A video shorter than a clip: every clip is the whole video.
     const short = planFrames({ mode: 'clips', clips: 3, clipDuration: 2, frames: 2 }, { frameCount: 25, fps: 25 });
     expect([...short.indices]).toEqual([0, 24, 0, 24, 0, 24]);
+  });
+
+  it('clips: the frame ranges of pytorchvideo / decord for 97 random videos (float fps, 1–8 clips, 0.5–10 s), fixture from their arithmetic', () => {
+    const fixture = JSON.parse(readFileSync(new URL('./__fixtures__/clip-ranges.json', import.meta.url), 'utf8')) as {
+      cases: { frames: number; fps: number; clips: number; clipDuration: number; ranges: [number, number][] }[];
+    };
+    expect(fixture.cases.length).toBe(97);
+    for (const c of fixture.cases) {
+      // two frames per clip: uniform subsampling keeps each range's first and last frame
+      const plan = planFrames({ mode: 'clips', clips: c.clips, clipDuration: c.clipDuration, frames: 2 }, { frameCount: c.frames, fps: c.fps });
+      const got = Array.from({ length: c.clips }, (_, k) => [plan.indices[2 * k]!, plan.indices[2 * k + 1]! + 1]);
+      expect(got, JSON.stringify({ ...c, ranges: undefined })).toEqual(c.ranges.map(([a, b]) => [a, Math.max(b, a + 1)]));
+    }
   });
 
   it('refuses a window that starts after the video', () => {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@omnitok/core';
+import { doubleToRational, InvalidArgumentError, rationalToDouble } from '@omnitok/core';
 import type { VideoSampling } from './presets.js';
 
 /** What the sampler needs to know about a video. */
@@ -80,20 +80,23 @@ export function planFrames(sampling: VideoSampling, ctx: SamplingContext, option
     }
     return { indices: out, clips: 1, framesPerClip: padded, first, end };
   }
-  // clips: pytorchvideo ConstantClipsPerVideoSampler + UniformTemporalSubsample per clip. Clip k starts
-  // at k · maxStart / K (not / (K − 1): the last clip ends short of the video's end, as ImageBind's do)
+  // clips: ImageBind's data.py — pytorchvideo's ConstantClipsPerVideoSampler (clip k of K starts at
+  // k · maxStart / K, so the last clip ends short of the end), each clip's frames taken as decord's
+  // get_clip does, then UniformTemporalSubsample. In their arithmetic (the window is the video):
+  // duration = frames / fps and maxStart = max(duration − D, 0) in doubles; clip times as exact
+  // Fractions; frame = ceil(fps × float(time)) — float noise included, so the same frames come out.
   const { clips: K, clipDuration: D, frames: T } = sampling;
-  const windowStart = first / fps;
-  const maxStart = Math.max(length / fps - D, 0);
-  const step = maxStart / K;
+  const [ms, msDen] = doubleToRational(Math.max(length / fps - D, 0));
+  const [d, dDen] = doubleToRational(D);
   const out = new Int32Array(K * T);
   for (let k = 0; k < K; k++) {
-    const cs = windowStart + k * step;
-    const a = Math.min(end - 1, Math.max(first, Math.ceil(cs * fps - EPS)));
-    let b = Math.min(end, Math.max(first, Math.ceil((cs + D) * fps - EPS)));
+    const sNum = ms * BigInt(k); // start = maxStart · k / K
+    const sDen = msDen * BigInt(K);
+    const a = Math.min(length - 1, Math.ceil(fps * rationalToDouble(sNum, sDen)));
+    let b = Math.min(length, Math.ceil(fps * rationalToDouble(sNum * dDen + d * sDen, sDen * dDen))); // end = start + D
     if (b <= a) b = a + 1;
     const picks = uniformSubsample(b - a, T);
-    for (let i = 0; i < T; i++) out[k * T + i] = a + picks[i]!;
+    for (let i = 0; i < T; i++) out[k * T + i] = first + a + picks[i]!;
   }
   return { indices: out, clips: K, framesPerClip: T, first, end };
 }
