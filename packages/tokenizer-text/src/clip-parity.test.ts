@@ -27,6 +27,16 @@ describe('parity with openai/CLIP simple_tokenizer.py', () => {
     expect(mismatches).toEqual([]);
   });
 
+  it('encodes 400 random strings (letters, scripts, emoji, combining marks, entities, mojibake, odd whitespace) to the reference ids', () => {
+    const random = JSON.parse(readFileSync(new URL('./__fixtures__/clip-parity-random.json', import.meta.url), 'utf8')) as { ftfy: string; cases: { text: string; ids: number[] }[] };
+    expect(random.ftfy).toMatch(/^ftfy 6\./);
+    expect(random.cases.length).toBe(400);
+    const mismatches = random.cases
+      .map((c) => ({ text: c.text, expected: c.ids.join(' '), got: Array.from(tok.encodeIds(c.text)).join(' ') }))
+      .filter((m) => m.expected !== m.got);
+    expect(mismatches).toEqual([]);
+  });
+
   it('decodes the reference ids to the reference text', () => {
     const mismatches = fixture.cases.filter((c) => tok.decode(c.ids) !== c.decoded).map((c) => c.text);
     expect(mismatches).toEqual([]);
