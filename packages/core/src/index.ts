@@ -38,6 +38,7 @@ export { normalizeInput, readInputBytes, readFileHead, extensionOf, type Normali
 export { ascii, matchesMagic } from './plugin/file-type.js';
 export { isJsonValue, type JsonValue } from './plugin/json.js';
 export { doubleToRational, rationalToDouble } from './numeric/exact-rational.js';
+export { mulberry32 } from './numeric/mulberry32.js';
 export * from './io/index.js';
 export { loadOptionalNativeKernels, type OptionalNativeKernels, type NativeSpawnResult } from './native/optional-native-kernels.js';
 export { spawnTool, toolSpawner, type ToolProcess, type SpawnToolOptions, type StdoutReader } from './native/spawn-tool.js';

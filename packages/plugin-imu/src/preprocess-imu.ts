@@ -1,4 +1,4 @@
-import { BadPresetError, DecodeError, type Features, type PreprocessOptions, resolvePreset } from '@omnitok/core';
+import { BadPresetError, DecodeError, type Features, mulberry32, type PreprocessOptions, resolvePreset } from '@omnitok/core';
 import type { DecodedImu } from './decode-imu.js';
 import { type ImuPreset, imuPresets } from './presets.js';
 
@@ -110,16 +110,4 @@ function resample(signal: Float32Array, rateIn: number, rateOut: number): Float3
     out[j] = i + 1 < src.length ? src[i]! * (1 - f) + src[i + 1]! * f : src[src.length - 1]!;
   }
   return out;
-}
-
-/** Small seeded PRNG (mulberry32): same seed, same window. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

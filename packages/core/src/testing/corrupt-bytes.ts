@@ -1,4 +1,4 @@
-import { mulberry32 } from './mulberry32.js';
+import { mulberry32 } from '../numeric/mulberry32.js';
 
 /**
  * Seeded corruptions of a valid file, for checking that a decoder fails cleanly (a typed error) or

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { gelu, type GeluKind } from '../layers/activations.js';
 import { MultiHeadAttention } from '../layers/attention.js';
 import { LayerNorm } from '../layers/layer-norm.js';
-import { mulberry32 } from '../../testing/mulberry32.js';
+import { mulberry32 } from '../../numeric/mulberry32.js';
 import { Rng } from '../rng.js';
 
 /*
