@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+/**
+ * Correctness of omnitok's WebGPU kernels on the device itself, against the cpu backend: the kernels are
+ * tested in CI on Mesa's lavapipe only, and a GPU compiles and schedules them differently (a missing
+ * barrier or a bad vec4 read can pass on lavapipe and fail on NVIDIA). Random cases from a fixed seed,
+ * sized for a GPU (GEMMs to 640, attention over 197 tokens): every GEMM tile and split-K, every attention
+ * program (fused, tiled, GEMM forward; gemm, flash, tiled backward; rows with only masked keys),
+ * LayerNorm → GELU, linear() through the ones-row GEMM, and AdamW behind the device step guard. Values
+ * and gradients as max |Δ|/(1+|ref|); one line per group, PASS or FAIL with the first failing case.
+ * Exits 1 on a failure, 2 when WebGPU did not start.
+ *
+ *   npm run build && node bench/gpu-check.mjs --smoke          # here, on lavapipe (smaller cases)
+ *   bash ../shared/tools/gpu-bundle.sh bench/gpu-check.mjs      # then on the device (bench/gpu-run.sh runs it first)
+ */
+import * as runtime from '../packages/core/dist/runtime/index.js';
+import { flag, log, startWebgpu } from './gpu-common.mjs';
+
+const SMOKE = flag('smoke');
+const TOL = { value: 2e-5, grad: 5e-5, adamw: 2e-5 };
+const cap = (n) => (SMOKE ? Math.max(1, Math.ceil(n / 4)) : n);
+
+let seed = 2026;
+const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+const int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1));
+const pick = (xs) => xs[Math.floor(random() * xs.length)];
+
+const { tf } = await startWebgpu(true);
+const rand = (s, shape, scale = 1) => tf.tensor(new runtime.Rng(s).normals(shape.reduce((a, b) => a * b, 1), scale), shape);
+const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD'];
+
+/** Runs `program` on cpu and on webgpu with `env` set, returns the worst max |Δ|/(1+|ref|) per output. */
+async function compare(program, env) {
+  const out = {};
+  for (const name of ['cpu', 'webgpu']) {
+    await runtime.initBackend(name, name === 'webgpu' ? { importModule: (m) => import(m) } : {});
+    for (const k of ENV_KEYS) delete process.env[k];
+    if (name === 'webgpu') for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v;
+    const list = tf.tidy(program);
+    out[name] = await Promise.all(list.map(async (t) => Float32Array.from(await t.data())));
+    tf.dispose(list);
+  }
+  for (const k of ENV_KEYS) delete process.env[k];
+  return out.cpu.map((ref, i) => {
+    let worst = 0;
+    const got = out.webgpu[i];
+    if (got.length !== ref.length) return Infinity;
+    for (let j = 0; j < ref.length; j++) worst = Math.max(worst, Math.abs(got[j] - ref[j]) / (1 + Math.abs(ref[j])));
+    return Number.isNaN(worst) ? Infinity : worst;
+  });
+}
+
+const results = [];
+async function group(name, count, draw) {
+  let worst = 0;
+  let failure;
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const c = draw(i);
+    let errs;
+    try {
+      errs = await compare(c.program, c.env ?? {});
+    } catch (error) {
+      failure ??= `${c.what}: ${error.message}`;
+      continue;
+    }
+    errs.forEach((e, j) => {
+      const tol = j === 0 ? c.tol?.value ?? TOL.value : c.tol?.grad ?? TOL.grad;
+      worst = Math.max(worst, e);
+      if (!(e < tol)) failure ??= `${c.what}, output ${j}: ${e.toExponential(2)} ≥ ${tol}`;
+    });
+  }
+  results.push(!failure);
+  log(`check ${name}: ${count} cases, worst ${worst.toExponential(2)} — ${failure ? `FAIL (${failure})` : 'PASS'} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+const side = (max) => (random() < 0.4 ? pick([1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 255, 256, 257].filter((v) => v <= max)) : int(1, max));
+
+log(`# bench/gpu-check.mjs${SMOKE ? ' --smoke' : ''}: ${tf.backend().adapterInfo?.vendor ?? ''} ${tf.backend().adapterInfo?.architecture ?? ''}`.trim());
+
+await group('GEMM (every tile, split-K, transposes, batches, bias; gradients)', cap(20), (i) => {
+  // long K (split-K) with few output tiles, as weight gradients; else square-ish up to 512
+  const longK = random() < 0.3;
+  const max = SMOKE ? 140 : longK ? 256 : 512;
+  const [m, n] = [side(max), side(max)];
+  const k = longK ? int(600, SMOKE ? 1500 : 4000) : side(max);
+  const [ta, tb] = [random() < 0.5, random() < 0.5];
+  const batch = pick([[], [], [3]]);
+  const bias = random() < 0.3;
+  const env = { OMNITOK_WEBGPU_MATMUL_TILE: pick([undefined, undefined, '64', '128', '128v', '128x64v', '64x128v', '64v']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0', '4']) };
+  const sa = [...batch, ...(ta ? [k, m] : [m, k])];
+  const sb = [...batch, ...(tb ? [n, k] : [k, n])];
+  const scale = 1 / Math.sqrt(Math.sqrt(k));
+  return {
+    what: `case ${i}: a ${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} b ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}${bias ? ' + bias' : ''} ${JSON.stringify(env)}`,
+    env,
+    program: () => {
+      const a = rand(10 * i + 1, sa, scale);
+      const b = rand(10 * i + 2, sb, scale);
+      const c = bias ? rand(10 * i + 3, [n]) : undefined;
+      const w = rand(10 * i + 4, [...batch, m, n]);
+      const f = (p, q) => tf.fused.matMul({ a: p, b: q, transposeA: ta, transposeB: tb, bias: c });
+      return [f(a, b), ...tf.grads((p, q) => tf.sum(tf.mul(f(p, q), w)))([a, b])];
+    },
+  };
+});
+
+await group('self-attention (fused/tiled/GEMM forward × gemm/flash/tiled backward; masks, rows with only masked keys)', cap(14), (i) => {
+  const headDim = pick([64, 64, 32, 16]);
+  const heads = int(1, headDim === 64 ? 4 : 6);
+  const width = heads * headDim;
+  const B = int(1, 3);
+  const N = pick([SMOKE ? 50 : 197, 77, int(1, SMOKE ? 60 : 260)]);
+  const causal = random() < 0.4;
+  const maskKind = pick(['none', 'suffix', 'left', 'holes']);
+  const keep = Array.from({ length: B }, (_, b) => {
+    const kept = b === 0 ? N : int(0, N); // 0: a sample with no key kept
+    return Array.from({ length: N }, (_, j) => (maskKind === 'none' ? 1 : maskKind === 'suffix' ? +(j < kept) : maskKind === 'left' ? +(j >= N - kept) : +(random() < 0.7)));
+  });
+  const tiled = headDim === 64;
+  const env = {
+    OMNITOK_WEBGPU_ATTN_FWD: pick(tiled ? [undefined, 'tiled', 'gemm'] : [undefined, 'gemm']),
+    OMNITOK_WEBGPU_ATTN_BWD: pick(tiled ? ['gemm', 'flash', 'tiled', 'tiled'] : ['gemm', 'flash']),
+    OMNITOK_WEBGPU_ATTN_TILE: pick([undefined, undefined, '64v']),
+  };
+  return {
+    what: `case ${i}: B ${B}, N ${N}, ${heads} heads of ${headDim}, causal ${causal}, mask ${maskKind} ${JSON.stringify(env)}`,
+    env,
+    program: () => {
+      const attn = new runtime.MultiHeadAttention(width, heads, new runtime.Rng(3));
+      const x = rand(10 * i + 5, [B, N, width]);
+      const w = rand(10 * i + 6, [B, N, width]);
+      const mask = { keyMask: maskKind === 'none' ? undefined : tf.tensor2d(keep.flat(), [B, N]), causal };
+      const params = [...attn.parameters().values()];
+      const f = () => tf.sum(tf.mul(attn.forward(x, undefined, mask), w));
+      const { grads } = tf.variableGrads(f, params);
+      const [dx] = tf.grads((t) => tf.sum(tf.mul(attn.forward(t, undefined, mask), w)))([x]);
+      const out = [attn.forward(x, undefined, mask), dx, ...params.map((p) => grads[p.name])];
+      attn.dispose();
+      return out;
+    },
+  };
+});
+
+await group('LayerNorm → GELU (values, dx, dγ, dβ)', cap(5), (i) => {
+  const rows = side(SMOKE ? 300 : 3000);
+  const width = pick([64, 129, 384, 513, 768, 1536]);
+  const kind = pick(['erf', 'tanh', 'quick']);
+  return {
+    what: `case ${i}: [${rows}, ${width}] gelu ${kind}`,
+    program: () => {
+      const ln = new runtime.LayerNorm(width);
+      ln.weight.assign(rand(10 * i + 7, [width]));
+      ln.bias.assign(rand(10 * i + 8, [width]));
+      const x = rand(10 * i + 9, [rows, width], 3);
+      const w = rand(10 * i + 10, [rows, width]);
+      const f = (t) => tf.sum(tf.mul(runtime.gelu(ln.forward(t), kind), w));
+      const { grads } = tf.variableGrads(() => f(x), [ln.weight, ln.bias]);
+      const out = [runtime.gelu(ln.forward(x), kind), tf.grads(f)([x])[0], grads[ln.weight.name], grads[ln.bias.name]];
+      ln.dispose();
+      return out;
+    },
+  };
+});
+
+await group('linear() (dW and db from the ones-row GEMM or apart, split-K)', cap(6), (i) => {
+  const rows = pick([int(1, 300), SMOKE ? 394 : 25216 / 8]);
+  const [inDim, outDim] = [pick([64, 384, 768, int(1, 300)]), pick([64, 384, 1536, int(1, 300)])];
+  const env = { OMNITOK_WEBGPU_BIAS_GRAD: pick([undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0']) };
+  return {
+    what: `case ${i}: [${rows}, ${inDim}] · [${inDim}, ${outDim}] ${JSON.stringify(env)}`,
+    env,
+    program: () => {
+      const s = 1 / Math.sqrt(Math.sqrt(Math.max(inDim, rows)));
+      const x = rand(10 * i + 11, [rows, inDim], s);
+      const w = rand(10 * i + 12, [inDim, outDim], s);
+      const b = rand(10 * i + 13, [outDim]);
+      const dy = rand(10 * i + 14, [rows, outDim], 1 / Math.sqrt(rows)); // sums over the rows of O(1)
+      return [runtime.linear(x, w, b), ...tf.grads((p, q, r) => tf.sum(tf.mul(runtime.linear(p, q, r), dy)))([x, w, b])];
+    },
+  };
+});
+
+await group('AdamW behind the device step guard (three clipped steps, random parameter sets)', cap(3), (i) => {
+  const shapes = Array.from({ length: int(1, 20) }, () => (random() < 0.5 ? [int(1, 200000)] : [int(1, 600), int(1, 600)]));
+  const clip = pick([0.1, 1, 1e6]);
+  return {
+    what: `case ${i}: ${shapes.length} parameters, clip ${clip}`,
+    tol: { value: TOL.adamw, grad: TOL.adamw },
+    program: () => {
+      const gpu = tf.getBackend() === 'webgpu';
+      const params = new Map(shapes.map((shape, j) => [`p${j}`, tf.variable(rand(100 * i + j, shape))]));
+      const opt = new runtime.AdamW(params, { lr: 0.01, weightDecay: 0.1 });
+      for (let step = 0; step < 3; step++) {
+        const grads = new Map([...params].map(([k, p], j) => [k, tf.mul(tf.sin(tf.add(p, step + j)), 2)]));
+        const norm = runtime.globalNorm(grads.values());
+        if (gpu && opt.canApplyGuarded()) {
+          // the guard [norm, clip factor] stays on the device, as the Trainer's step guard leaves it
+          opt.applyGuarded(grads, 0.01, tf.stack([norm, tf.minimum(tf.div(clip, tf.add(norm, 1e-6)), 1)]));
+        } else opt.apply(runtime.clipByGlobalNorm(grads, clip, norm.dataSync()[0]), 0.01);
+      }
+      const out = [...params.values()].map((p) => p.clone());
+      opt.dispose();
+      for (const p of params.values()) p.dispose();
+      return out;
+    },
+  };
+});
+
+const passed = results.every(Boolean);
+log(`gpu-check: ${results.filter(Boolean).length} of ${results.length} groups passed${passed ? '' : ' — a kernel is wrong on this device'}`);
+process.exit(passed ? 0 : 1);
