@@ -13,7 +13,7 @@
  *   bash ../shared/tools/gpu-bundle.sh bench/gpu-check.mjs      # then on the device (bench/gpu-run.sh runs it first)
  */
 import * as runtime from '../packages/core/dist/runtime/index.js';
-import { flag, log, startWebgpu } from './gpu-common.mjs';
+import { flag, importModule, log, startWebgpu } from './gpu-common.mjs';
 
 const SMOKE = flag('smoke');
 const TOL = { value: 2e-5, grad: 5e-5, adamw: 2e-5 };
@@ -24,7 +24,7 @@ const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 **
 const int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1));
 const pick = (xs) => xs[Math.floor(random() * xs.length)];
 
-const { tf } = await startWebgpu(true);
+let tf; // the webgpu backend's TensorFlow.js, set by main()
 const rand = (s, shape, scale = 1) => tf.tensor(new runtime.Rng(s).normals(shape.reduce((a, b) => a * b, 1), scale), shape);
 const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD'];
 
@@ -32,7 +32,7 @@ const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITO
 async function compare(program, env) {
   const out = {};
   for (const name of ['cpu', 'webgpu']) {
-    await runtime.initBackend(name, name === 'webgpu' ? { importModule: (m) => import(m) } : {});
+    await runtime.initBackend(name, name === 'webgpu' ? { importModule } : {});
     for (const k of ENV_KEYS) delete process.env[k];
     if (name === 'webgpu') for (const [k, v] of Object.entries(env)) if (v !== undefined) process.env[k] = v;
     const list = tf.tidy(program);
@@ -75,137 +75,149 @@ async function group(name, count, draw) {
 
 const side = (max) => (random() < 0.4 ? pick([1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 255, 256, 257].filter((v) => v <= max)) : int(1, max));
 
-log(`# bench/gpu-check.mjs${SMOKE ? ' --smoke' : ''}: ${tf.backend().adapterInfo?.vendor ?? ''} ${tf.backend().adapterInfo?.architecture ?? ''}`.trim());
+// no top-level await: the GPU bundle is CommonJS
+async function main() {
+  ({ tf } = await startWebgpu(true));
+  log(`# bench/gpu-check.mjs${SMOKE ? ' --smoke' : ''}: ${tf.backend().adapterInfo?.vendor ?? ''} ${tf.backend().adapterInfo?.architecture ?? ''}`.trim());
 
-await group('GEMM (every tile, split-K, transposes, batches, bias; gradients)', cap(20), (i) => {
-  // long K (split-K) with few output tiles, as weight gradients; else square-ish up to 512
-  const longK = random() < 0.3;
-  const max = SMOKE ? 140 : longK ? 256 : 512;
-  const [m, n] = [side(max), side(max)];
-  const k = longK ? int(600, SMOKE ? 1500 : 4000) : side(max);
-  const [ta, tb] = [random() < 0.5, random() < 0.5];
-  const batch = pick([[], [], [3]]);
-  const bias = random() < 0.3;
-  const env = { OMNITOK_WEBGPU_MATMUL_TILE: pick([undefined, undefined, '64', '128', '128v', '128x64v', '64x128v', '64v']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0', '4']) };
-  const sa = [...batch, ...(ta ? [k, m] : [m, k])];
-  const sb = [...batch, ...(tb ? [n, k] : [k, n])];
-  const scale = 1 / Math.sqrt(Math.sqrt(k));
-  return {
-    what: `case ${i}: a ${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} b ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}${bias ? ' + bias' : ''} ${JSON.stringify(env)}`,
-    env,
-    program: () => {
-      const a = rand(10 * i + 1, sa, scale);
-      const b = rand(10 * i + 2, sb, scale);
-      const c = bias ? rand(10 * i + 3, [n]) : undefined;
-      const w = rand(10 * i + 4, [...batch, m, n]);
-      const f = (p, q) => tf.fused.matMul({ a: p, b: q, transposeA: ta, transposeB: tb, bias: c });
-      return [f(a, b), ...tf.grads((p, q) => tf.sum(tf.mul(f(p, q), w)))([a, b])];
-    },
-  };
-});
-
-await group('self-attention (fused/tiled/GEMM forward × gemm/flash/tiled backward; masks, rows with only masked keys)', cap(14), (i) => {
-  const headDim = pick([64, 64, 32, 16]);
-  const heads = int(1, headDim === 64 ? 4 : 6);
-  const width = heads * headDim;
-  const B = int(1, 3);
-  const N = pick([SMOKE ? 50 : 197, 77, int(1, SMOKE ? 60 : 260)]);
-  const causal = random() < 0.4;
-  const maskKind = pick(['none', 'suffix', 'left', 'holes']);
-  const keep = Array.from({ length: B }, (_, b) => {
-    const kept = b === 0 ? N : int(0, N); // 0: a sample with no key kept
-    return Array.from({ length: N }, (_, j) => (maskKind === 'none' ? 1 : maskKind === 'suffix' ? +(j < kept) : maskKind === 'left' ? +(j >= N - kept) : +(random() < 0.7)));
+  await group('GEMM (every tile, split-K, transposes, batches, bias; gradients)', cap(20), (i) => {
+    // long K (split-K) with few output tiles, as weight gradients; else square-ish up to 512
+    const longK = random() < 0.3;
+    const max = SMOKE ? 140 : longK ? 256 : 512;
+    const [m, n] = [side(max), side(max)];
+    const k = longK ? int(600, SMOKE ? 1500 : 4000) : side(max);
+    const [ta, tb] = [random() < 0.5, random() < 0.5];
+    const batch = pick([[], [], [3]]);
+    const bias = random() < 0.3;
+    const env = { OMNITOK_WEBGPU_MATMUL_TILE: pick([undefined, undefined, '64', '128', '128v', '128x64v', '64x128v', '64v']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0', '4']) };
+    const sa = [...batch, ...(ta ? [k, m] : [m, k])];
+    const sb = [...batch, ...(tb ? [n, k] : [k, n])];
+    const scale = 1 / Math.sqrt(Math.sqrt(k));
+    return {
+      what: `case ${i}: a ${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} b ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}${bias ? ' + bias' : ''} ${JSON.stringify(env)}`,
+      env,
+      program: () => {
+        const a = rand(10 * i + 1, sa, scale);
+        const b = rand(10 * i + 2, sb, scale);
+        const c = bias ? rand(10 * i + 3, [n]) : undefined;
+        const w = rand(10 * i + 4, [...batch, m, n]);
+        const f = (p, q) => tf.fused.matMul({ a: p, b: q, transposeA: ta, transposeB: tb, bias: c });
+        return [f(a, b), ...tf.grads((p, q) => tf.sum(tf.mul(f(p, q), w)))([a, b])];
+      },
+    };
   });
-  const tiled = headDim === 64;
-  const env = {
-    OMNITOK_WEBGPU_ATTN_FWD: pick(tiled ? [undefined, 'tiled', 'gemm'] : [undefined, 'gemm']),
-    OMNITOK_WEBGPU_ATTN_BWD: pick(tiled ? ['gemm', 'flash', 'tiled', 'tiled'] : ['gemm', 'flash']),
-    OMNITOK_WEBGPU_ATTN_TILE: pick([undefined, undefined, '64v']),
-  };
-  return {
-    what: `case ${i}: B ${B}, N ${N}, ${heads} heads of ${headDim}, causal ${causal}, mask ${maskKind} ${JSON.stringify(env)}`,
-    env,
-    program: () => {
-      const attn = new runtime.MultiHeadAttention(width, heads, new runtime.Rng(3));
-      const x = rand(10 * i + 5, [B, N, width]);
-      const w = rand(10 * i + 6, [B, N, width]);
-      const mask = { keyMask: maskKind === 'none' ? undefined : tf.tensor2d(keep.flat(), [B, N]), causal };
-      const params = [...attn.parameters().values()];
-      const f = () => tf.sum(tf.mul(attn.forward(x, undefined, mask), w));
-      const { grads } = tf.variableGrads(f, params);
-      const [dx] = tf.grads((t) => tf.sum(tf.mul(attn.forward(t, undefined, mask), w)))([x]);
-      const out = [attn.forward(x, undefined, mask), dx, ...params.map((p) => grads[p.name])];
-      attn.dispose();
-      return out;
-    },
-  };
-});
 
-await group('LayerNorm → GELU (values, dx, dγ, dβ)', cap(5), (i) => {
-  const rows = side(SMOKE ? 300 : 3000);
-  const width = pick([64, 129, 384, 513, 768, 1536]);
-  const kind = pick(['erf', 'tanh', 'quick']);
-  return {
-    what: `case ${i}: [${rows}, ${width}] gelu ${kind}`,
-    program: () => {
-      const ln = new runtime.LayerNorm(width);
-      ln.weight.assign(rand(10 * i + 7, [width]));
-      ln.bias.assign(rand(10 * i + 8, [width]));
-      const x = rand(10 * i + 9, [rows, width], 3);
-      const w = rand(10 * i + 10, [rows, width]);
-      const f = (t) => tf.sum(tf.mul(runtime.gelu(ln.forward(t), kind), w));
-      const { grads } = tf.variableGrads(() => f(x), [ln.weight, ln.bias]);
-      const out = [runtime.gelu(ln.forward(x), kind), tf.grads(f)([x])[0], grads[ln.weight.name], grads[ln.bias.name]];
-      ln.dispose();
-      return out;
-    },
-  };
-});
+  await group('self-attention (fused/tiled/GEMM forward × gemm/flash/tiled backward; masks, rows with only masked keys)', cap(14), (i) => {
+    const headDim = pick([64, 64, 32, 16]);
+    const heads = int(1, headDim === 64 ? 4 : 6);
+    const width = heads * headDim;
+    const B = int(1, 3);
+    const N = pick([SMOKE ? 50 : 197, 77, int(1, SMOKE ? 60 : 260)]);
+    const causal = random() < 0.4;
+    const maskKind = pick(['none', 'suffix', 'left', 'holes']);
+    const keep = Array.from({ length: B }, (_, b) => {
+      const kept = b === 0 ? N : int(0, N); // 0: a sample with no key kept
+      return Array.from({ length: N }, (_, j) => (maskKind === 'none' ? 1 : maskKind === 'suffix' ? +(j < kept) : maskKind === 'left' ? +(j >= N - kept) : +(random() < 0.7)));
+    });
+    const tiled = headDim === 64;
+    const env = {
+      OMNITOK_WEBGPU_ATTN_FWD: pick(tiled ? [undefined, 'tiled', 'gemm'] : [undefined, 'gemm']),
+      OMNITOK_WEBGPU_ATTN_BWD: pick(tiled ? ['gemm', 'flash', 'tiled', 'tiled'] : ['gemm', 'flash']),
+      OMNITOK_WEBGPU_ATTN_TILE: pick([undefined, undefined, '64v']),
+    };
+    return {
+      what: `case ${i}: B ${B}, N ${N}, ${heads} heads of ${headDim}, causal ${causal}, mask ${maskKind} ${JSON.stringify(env)}`,
+      env,
+      program: () => {
+        const attn = new runtime.MultiHeadAttention(width, heads, new runtime.Rng(3));
+        const x = rand(10 * i + 5, [B, N, width]);
+        const w = rand(10 * i + 6, [B, N, width]);
+        const mask = { keyMask: maskKind === 'none' ? undefined : tf.tensor2d(keep.flat(), [B, N]), causal };
+        const params = [...attn.parameters().values()];
+        const f = () => tf.sum(tf.mul(attn.forward(x, undefined, mask), w));
+        const { grads } = tf.variableGrads(f, params);
+        const [dx] = tf.grads((t) => tf.sum(tf.mul(attn.forward(t, undefined, mask), w)))([x]);
+        const out = [attn.forward(x, undefined, mask), dx, ...params.map((p) => grads[p.name])];
+        attn.dispose();
+        return out;
+      },
+    };
+  });
 
-await group('linear() (dW and db from the ones-row GEMM or apart, split-K)', cap(6), (i) => {
-  const rows = pick([int(1, 300), SMOKE ? 394 : 25216 / 8]);
-  const [inDim, outDim] = [pick([64, 384, 768, int(1, 300)]), pick([64, 384, 1536, int(1, 300)])];
-  const env = { OMNITOK_WEBGPU_BIAS_GRAD: pick([undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0']) };
-  return {
-    what: `case ${i}: [${rows}, ${inDim}] · [${inDim}, ${outDim}] ${JSON.stringify(env)}`,
-    env,
-    program: () => {
-      const s = 1 / Math.sqrt(Math.sqrt(Math.max(inDim, rows)));
-      const x = rand(10 * i + 11, [rows, inDim], s);
-      const w = rand(10 * i + 12, [inDim, outDim], s);
-      const b = rand(10 * i + 13, [outDim]);
-      const dy = rand(10 * i + 14, [rows, outDim], 1 / Math.sqrt(rows)); // sums over the rows of O(1)
-      return [runtime.linear(x, w, b), ...tf.grads((p, q, r) => tf.sum(tf.mul(runtime.linear(p, q, r), dy)))([x, w, b])];
-    },
-  };
-});
+  await group('LayerNorm → GELU (values, dx, dγ, dβ)', cap(5), (i) => {
+    const rows = side(SMOKE ? 300 : 3000);
+    const width = pick([64, 129, 384, 513, 768, 1536]);
+    const kind = pick(['erf', 'tanh', 'quick']);
+    return {
+      what: `case ${i}: [${rows}, ${width}] gelu ${kind}`,
+      program: () => {
+        const ln = new runtime.LayerNorm(width);
+        ln.weight.assign(rand(10 * i + 7, [width]));
+        ln.bias.assign(rand(10 * i + 8, [width]));
+        const x = rand(10 * i + 9, [rows, width], 3);
+        const w = rand(10 * i + 10, [rows, width]);
+        const f = (t) => tf.sum(tf.mul(runtime.gelu(ln.forward(t), kind), w));
+        const { grads } = tf.variableGrads(() => f(x), [ln.weight, ln.bias]);
+        const out = [runtime.gelu(ln.forward(x), kind), tf.grads(f)([x])[0], grads[ln.weight.name], grads[ln.bias.name]];
+        ln.dispose();
+        return out;
+      },
+    };
+  });
 
-await group('AdamW behind the device step guard (three clipped steps, random parameter sets)', cap(3), (i) => {
-  const shapes = Array.from({ length: int(1, 20) }, () => (random() < 0.5 ? [int(1, 200000)] : [int(1, 600), int(1, 600)]));
-  const clip = pick([0.1, 1, 1e6]);
-  return {
-    what: `case ${i}: ${shapes.length} parameters, clip ${clip}`,
-    tol: { value: TOL.adamw, grad: TOL.adamw },
-    program: () => {
-      const gpu = tf.getBackend() === 'webgpu';
-      const params = new Map(shapes.map((shape, j) => [`p${j}`, tf.variable(rand(100 * i + j, shape))]));
-      const opt = new runtime.AdamW(params, { lr: 0.01, weightDecay: 0.1 });
-      for (let step = 0; step < 3; step++) {
-        const grads = new Map([...params].map(([k, p], j) => [k, tf.mul(tf.sin(tf.add(p, step + j)), 2)]));
-        const norm = runtime.globalNorm(grads.values());
-        if (gpu && opt.canApplyGuarded()) {
-          // the guard [norm, clip factor] stays on the device, as the Trainer's step guard leaves it
-          opt.applyGuarded(grads, 0.01, tf.stack([norm, tf.minimum(tf.div(clip, tf.add(norm, 1e-6)), 1)]));
-        } else opt.apply(runtime.clipByGlobalNorm(grads, clip, norm.dataSync()[0]), 0.01);
-      }
-      const out = [...params.values()].map((p) => p.clone());
-      opt.dispose();
-      for (const p of params.values()) p.dispose();
-      return out;
-    },
-  };
-});
+  await group('linear() (dW and db from the ones-row GEMM or apart, split-K)', cap(6), (i) => {
+    const rows = pick([int(1, 300), SMOKE ? 394 : 25216 / 8]);
+    const [inDim, outDim] = [pick([64, 384, 768, int(1, 300)]), pick([64, 384, 1536, int(1, 300)])];
+    const env = { OMNITOK_WEBGPU_BIAS_GRAD: pick([undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0']) };
+    return {
+      what: `case ${i}: [${rows}, ${inDim}] · [${inDim}, ${outDim}] ${JSON.stringify(env)}`,
+      env,
+      program: () => {
+        const s = 1 / Math.sqrt(Math.sqrt(Math.max(inDim, rows)));
+        const x = rand(10 * i + 11, [rows, inDim], s);
+        const w = rand(10 * i + 12, [inDim, outDim], s);
+        const b = rand(10 * i + 13, [outDim]);
+        const dy = rand(10 * i + 14, [rows, outDim], 1 / Math.sqrt(rows)); // sums over the rows of O(1)
+        return [runtime.linear(x, w, b), ...tf.grads((p, q, r) => tf.sum(tf.mul(runtime.linear(p, q, r), dy)))([x, w, b])];
+      },
+    };
+  });
 
-const passed = results.every(Boolean);
-log(`gpu-check: ${results.filter(Boolean).length} of ${results.length} groups passed${passed ? '' : ' — a kernel is wrong on this device'}`);
-process.exit(passed ? 0 : 1);
+  await group('AdamW behind the device step guard (three clipped steps, random parameter sets)', cap(3), (i) => {
+    const shapes = Array.from({ length: int(1, 20) }, () => (random() < 0.5 ? [int(1, 200000)] : [int(1, 600), int(1, 600)]));
+    const clip = pick([0.1, 1, 1e6]);
+    return {
+      what: `case ${i}: ${shapes.length} parameters, clip ${clip}`,
+      tol: { value: TOL.adamw, grad: TOL.adamw },
+      program: () => {
+        const gpu = tf.getBackend() === 'webgpu';
+        const params = new Map(shapes.map((shape, j) => [`p${j}`, tf.variable(rand(100 * i + j, shape))]));
+        const opt = new runtime.AdamW(params, { lr: 0.01, weightDecay: 0.1 });
+        for (let step = 0; step < 3; step++) {
+          const grads = new Map([...params].map(([k, p], j) => [k, tf.mul(tf.sin(tf.add(p, step + j)), 2)]));
+          const norm = runtime.globalNorm(grads.values());
+          if (gpu && opt.canApplyGuarded()) {
+            // the guard [norm, clip factor] stays on the device, as the Trainer's step guard leaves it
+            opt.applyGuarded(grads, 0.01, tf.stack([norm, tf.minimum(tf.div(clip, tf.add(norm, 1e-6)), 1)]));
+          } else opt.apply(runtime.clipByGlobalNorm(grads, clip, norm.dataSync()[0]), 0.01);
+        }
+        const out = [...params.values()].map((p) => p.clone());
+        opt.dispose();
+        for (const p of params.values()) p.dispose();
+        return out;
+      },
+    };
+  });
+
+  const passed = results.every(Boolean);
+  log(`gpu-check: ${results.filter(Boolean).length} of ${results.length} groups passed${passed ? '' : ' — a kernel is wrong on this device'}`);
+  return passed;
+}
+
+main().then(
+  (passed) => process.exit(passed ? 0 : 1),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -22,7 +22,7 @@ export function log(line = '') {
 // Everything the runtime loads by name comes from the bundle (the GPU machine has no node_modules
 // except `webgpu`, which stays external). Imported lazily: the webgpu backend registers itself only
 // if navigator.gpu exists when it loads, which initBackend sets up first.
-const importModule = async (name) => {
+export const importModule = async (name) => {
   if (name === '@tensorflow/tfjs-backend-webgpu') return import('@tensorflow/tfjs-backend-webgpu');
   if (name === 'webgpu') return import('webgpu');
   throw new Error(`Cannot find module ${name} (not bundled)`);
