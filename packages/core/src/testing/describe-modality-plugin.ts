@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BadPresetError } from '../errors/bad-preset-error.js';
 import { isOmniError } from '../errors/omni-error.js';
+import { normalizeInput, readInputBytes } from '../plugin/input.js';
 import type { AnyModalityPlugin, ModalityInput, PreprocessOptions } from '../plugin/modality-plugin.js';
 import { createModalityRegistry } from '../plugin/registry.js';
 import type { Features, TokenSequence } from '../plugin/token-sequence.js';
@@ -164,11 +164,8 @@ export function describeModalityPlugin(plugin: AnyModalityPlugin, fixtures: Conf
     const corruptions = fixtures.corruptions ?? 12;
     if (corruptions > 0) {
       it(`tokenizes or throws typed errors on ${corruptions} corrupted copies of each file input`, async () => {
-        const files = fixtures.inputs.flatMap((input) => {
-          if (typeof input === 'string') return [readFileSync(input)];
-          if (input instanceof Uint8Array) return [input];
-          return 'bytes' in input ? [input.bytes] : 'path' in input ? [readFileSync(input.path)] : [];
-        });
+        const fileInputs = fixtures.inputs.map(normalizeInput).filter((norm) => norm.kind !== 'text');
+        const files = await Promise.all(fileInputs.map(async (norm) => (await readInputBytes(norm, plugin.modality)).bytes));
         for (const [f, file] of files.entries()) {
           for (const [c, copy] of corruptedCopies(file, corruptions, f + 1).entries()) {
             const what = `corrupted copy ${c} of file input ${f} (<${copy.length} bytes>)`;
