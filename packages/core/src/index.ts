@@ -35,7 +35,7 @@ export {
 export { createModalityRegistry, type ModalityRegistry, type Detection } from './plugin/registry.js';
 export { resolvePreset, type ResolvedPreset } from './plugin/presets.js';
 export { normalizeInput, readInputBytes, readFileHead, extensionOf, type NormalizedInput } from './plugin/input.js';
-export { ascii, matchesMagic } from './plugin/file-type.js';
+export { ascii, fileTypeByExtension, matchesMagic } from './plugin/file-type.js';
 export { isJsonValue, type JsonValue } from './plugin/json.js';
 export { doubleToRational, rationalToDouble } from './numeric/exact-rational.js';
 export { mulberry32 } from './numeric/mulberry32.js';

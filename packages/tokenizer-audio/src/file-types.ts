@@ -1,4 +1,4 @@
-import { ascii, matchesMagic, type FileTypeSignature } from '@omnitok/core';
+import { ascii, fileTypeByExtension, matchesMagic, type FileTypeSignature } from '@omnitok/core';
 
 /** Audio formats the plugin declares to the registry (magic wins over the extension). */
 export const AUDIO_FILE_TYPES: readonly FileTypeSignature[] = [
@@ -24,6 +24,5 @@ export const SUPPORTED_AUDIO_FORMATS: readonly string[] = [...AUDIO_FILE_TYPES, 
 export function sniffAudioFormat(head: Uint8Array, extension?: string): string | undefined {
   const all = [...AUDIO_FILE_TYPES, ...VIDEO_CONTAINERS];
   for (const t of all) if (t.magic?.some((m) => matchesMagic(head, m))) return t.format;
-  if (extension) for (const t of all) if (t.extensions.includes(extension)) return t.format;
-  return undefined;
+  return fileTypeByExtension(all, extension)?.format;
 }

@@ -1,6 +1,7 @@
 import {
   DecodeError,
   type DecodeOptions,
+  fileTypeByExtension,
   InvalidArgumentError,
   loadOptionalNativeKernels,
   type ModalityInput,
@@ -105,7 +106,7 @@ export async function decodeImageBytes(bytes: Uint8Array, norm: NormalizedInput,
   const format = sniffImageFormat(bytes);
   if (!format) {
     // named like an image (x.jpg) but its bytes are none: a corrupt or mislabelled file, not an unsupported format
-    const named = IMAGE_FILE_TYPES.find((t) => norm.extension !== undefined && t.extensions.includes(norm.extension));
+    const named = fileTypeByExtension(IMAGE_FILE_TYPES, norm.extension);
     if (named) throw new DecodeError(label, 'image', `named .${norm.extension}, but its bytes are not ${named.format} nor any other supported format (${SUPPORTED.join(', ')}): corrupt or mislabelled`);
     throw new UnsupportedFormatError(label, norm.extension, SUPPORTED);
   }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DecodeError, type DecodeOptions, type ModalityInput, normalizeInput, readFileHead, UnsupportedFormatError } from '@omnitok/core';
+import { DecodeError, type DecodeOptions, fileTypeByExtension, type ModalityInput, normalizeInput, readFileHead, UnsupportedFormatError } from '@omnitok/core';
 import { SUPPORTED_VIDEO_FORMATS, sniffVideoFormat, VIDEO_FILE_TYPES } from './file-types.js';
 import { FfprobeFailure, probeVideo, type VideoProbe, type VideoStreamInfo } from './probe-video.js';
 
@@ -64,7 +64,7 @@ export async function decodeVideo(input: ModalityInput, options: VideoDecodeOpti
     if (error.kind === 'aborted') throw options.signal?.reason ?? error;
     if (error.kind === 'failed' && !sniffed) {
       // named like a video (x.mp4) but neither its bytes nor ffprobe say so: corrupt or mislabelled
-      const named = VIDEO_FILE_TYPES.find((t) => norm.extension !== undefined && t.extensions.includes(norm.extension));
+      const named = fileTypeByExtension(VIDEO_FILE_TYPES, norm.extension);
       if (named) throw new DecodeError(label, 'video', `named .${norm.extension}, but its bytes are not ${named.format} nor anything ffprobe reads (${error.message}): corrupt or mislabelled`, { cause: error });
       throw new UnsupportedFormatError(label, norm.extension, SUPPORTED_VIDEO_FORMATS, { cause: error });
     }

@@ -7,6 +7,11 @@ export function magicWindow(signatures: readonly FileTypeSignature[]): number {
   return max;
 }
 
+/** The signature among `signatures` that lists `extension` (lower case, no dot), if any. */
+export function fileTypeByExtension(signatures: readonly FileTypeSignature[], extension: string | undefined): FileTypeSignature | undefined {
+  return extension === undefined ? undefined : signatures.find((s) => s.extensions.includes(extension));
+}
+
 export function matchesMagic(head: Uint8Array, pattern: MagicPattern): boolean {
   const offset = pattern.offset ?? 0;
   if (head.length < offset + pattern.bytes.length) return false;

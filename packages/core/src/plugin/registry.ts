@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { NoSuchModalityError } from '../errors/no-such-modality-error.js';
 import { SpecVersionError } from '../errors/spec-version-error.js';
 import { UnsupportedFormatError } from '../errors/unsupported-format-error.js';
-import { magicWindow, matchesMagic } from './file-type.js';
+import { fileTypeByExtension, magicWindow, matchesMagic } from './file-type.js';
 import { normalizeInput } from './input.js';
 import { isJsonValue } from './json.js';
 import { type AnyModalityPlugin, type FileTypeSignature, type ModalityInput, SUPPORTED_SPEC_VERSIONS } from './modality-plugin.js';
@@ -66,7 +66,7 @@ export function createModalityRegistry(plugins: readonly AnyModalityPlugin[]): M
     const raw = extensionOrFileName.toLowerCase();
     const ext = raw.includes('.') ? raw.slice(raw.lastIndexOf('.') + 1) : raw;
     for (const plugin of ordered) {
-      const sig = plugin.fileTypes.find((s: FileTypeSignature) => s.extensions.includes(ext));
+      const sig = fileTypeByExtension(plugin.fileTypes, ext);
       if (sig) return { plugin, format: sig.format, via: 'extension' };
     }
     return undefined;
