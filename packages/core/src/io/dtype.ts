@@ -12,8 +12,11 @@ export type NumericArray =
   | Uint32Array
   | BigInt64Array;
 
-/** Element types by their safetensors names. */
-export type DType = 'F32' | 'F64' | 'I8' | 'I16' | 'I32' | 'U8' | 'U16' | 'U32' | 'I64';
+/**
+ * Element types by their safetensors names. `F16` and `BF16` are read only (PyTorch checkpoints are
+ * often stored in half precision), widened exactly to a Float32Array.
+ */
+export type DType = 'F32' | 'F64' | 'F16' | 'BF16' | 'I8' | 'I16' | 'I32' | 'U8' | 'U16' | 'U32' | 'I64';
 
 /** A dense row-major array: what the writers take and the readers return. */
 export interface DenseArray<A extends NumericArray = NumericArray> {
@@ -23,7 +26,8 @@ export interface DenseArray<A extends NumericArray = NumericArray> {
 
 interface DTypeInfo {
   readonly dtype: DType;
-  readonly npy: string;
+  /** The NumPy descr, where NumPy has the type. */
+  readonly npy?: string;
   readonly bytes: number;
   readonly make: (buffer: ArrayBuffer, byteOffset: number, length: number) => NumericArray;
 }
@@ -38,7 +42,35 @@ const TABLE: readonly DTypeInfo[] = [
   { dtype: 'U16', npy: '<u2', bytes: 2, make: (b, o, n) => new Uint16Array(b, o, n) },
   { dtype: 'U32', npy: '<u4', bytes: 4, make: (b, o, n) => new Uint32Array(b, o, n) },
   { dtype: 'I64', npy: '<i8', bytes: 8, make: (b, o, n) => new BigInt64Array(b, o, n) },
+  // read-only: widened to float32 (dtypeOf never answers these, so nothing is written as half)
+  { dtype: 'F16', npy: '<f2', bytes: 2, make: (b, o, n) => widenHalf(new Uint16Array(b, o, n), halfToFloat) },
+  { dtype: 'BF16', bytes: 2, make: (b, o, n) => widenHalf(new Uint16Array(b, o, n), bf16ToFloat) },
 ];
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** bfloat16 is the top half of a float32. */
+function bf16ToFloat(h: number): number {
+  u32[0] = h << 16;
+  return f32[0]!;
+}
+
+/** IEEE binary16 → number (exact: every half is a float32). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24; // zero and subnormals
+  if (exp === 31) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1024 + frac) * 2 ** (exp - 25);
+}
+
+function widenHalf(halves: Uint16Array, widen: (h: number) => number): Float32Array {
+  const out = new Float32Array(halves.length);
+  for (let i = 0; i < halves.length; i++) out[i] = widen(halves[i]!);
+  return out;
+}
 
 export function dtypeOf(data: NumericArray): DTypeInfo {
   const info =

@@ -28,6 +28,13 @@ describe('encodeNpy', () => {
     });
   }
 
+  it('reads float16 (numpy.save of a <f2 array) widened exactly to float32', () => {
+    const back = decodeNpy(fixture('f16-2x2.npy'));
+    expect(back.data).toBeInstanceOf(Float32Array);
+    expect(back.shape).toEqual([2, 2]);
+    expect([...back.data]).toEqual([1, -2, 65504, 2 ** -24]);
+  });
+
   it('lays out magic, version, header length and a 64-byte aligned data offset', () => {
     const bytes = encodeNpy({ data: new Float32Array([1, 2]), shape: [2] });
     expect(Array.from(bytes.subarray(0, 8))).toEqual([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);

@@ -67,7 +67,7 @@ export function decodeNpy(bytes: Uint8Array): DenseArray<NumericArray> {
   if (!descr || !fortran || shapeText === undefined) throw new InvalidArgumentError('npy header', header.trim(), "a dict with 'descr', 'fortran_order' and 'shape'");
   if (fortran === 'True') throw new InvalidArgumentError('npy fortran_order', true, 'C order (False)');
   const info = dtypeByName(descr, 'npy');
-  if (!info) throw new InvalidArgumentError('npy descr', descr, 'one of <f4 <f8 |i1 <i2 <i4 <i8 |u1 <u2 <u4');
+  if (!info) throw new InvalidArgumentError('npy descr', descr, 'one of <f4 <f8 <f2 |i1 <i2 <i4 <i8 |u1 <u2 <u4');
   const dims = shapeText
     .split(',')
     .map((s) => s.trim())

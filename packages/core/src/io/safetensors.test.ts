@@ -110,4 +110,30 @@ describe('encodeSafetensors', () => {
     }
     expect(decoded).toBeGreaterThan(0); // (copies whose damage is in the data still decode)
   });
+
+  it('widens F16 and BF16 tensors (half-precision PyTorch checkpoints) exactly to float32', () => {
+    // halves: 1, −2, 65 504 (largest), 2^−24 (smallest subnormal), 2^−14 (smallest normal), −0, +Inf, NaN, 0.333251953125
+    const halves = new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x0400, 0x8000, 0x7c00, 0x7e00, 0x3555]);
+    const bf16 = new Uint16Array([0x3f80, 0xc049, 0x7f7f, 0x0001, 0xff80]); // 1, −3.140625, 3.3895e38, 2^−133 (subnormal), −Inf
+    const data = new Uint8Array(halves.byteLength + bf16.byteLength);
+    data.set(new Uint8Array(halves.buffer), 0);
+    data.set(new Uint8Array(bf16.buffer), halves.byteLength);
+    const header = new TextEncoder().encode(JSON.stringify({ h: { dtype: 'F16', shape: [3, 3], data_offsets: [0, 18] }, b: { dtype: 'BF16', shape: [5], data_offsets: [18, 28] } }).padEnd(88, ' '));
+    const bytes = new Uint8Array(8 + header.length + data.length);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+    bytes.set(header, 8);
+    bytes.set(data, 8 + header.length);
+    const file = decodeSafetensors(bytes);
+    const h = file.tensors.h!;
+    expect(h.dtype).toBe('F16');
+    expect(h.shape).toEqual([3, 3]);
+    expect(h.data).toBeInstanceOf(Float32Array);
+    expect([...h.data.slice(0, 7)]).toEqual([1, -2, 65504, 2 ** -24, 2 ** -14, -0, Number.POSITIVE_INFINITY]);
+    expect(Object.is(h.data[5], -0)).toBe(true);
+    expect(Number.isNaN(h.data[7])).toBe(true);
+    expect(h.data[8]).toBe(0.333251953125);
+    const b = file.tensors.b!;
+    expect(b.dtype).toBe('BF16');
+    expect([...b.data]).toEqual([1, -3.140625, Math.fround(3.3895313892515355e38), 2 ** -133, Number.NEGATIVE_INFINITY]);
+  });
 });

@@ -78,7 +78,7 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
     if (!isRecord(entry)) throw new InvalidArgumentError(`safetensors entry ${name}`, entry, 'an object with dtype, shape and data_offsets');
     const { dtype, shape, data_offsets } = entry;
     const info = typeof dtype === 'string' ? dtypeByName(dtype, 'dtype') : undefined;
-    if (!info) throw new InvalidArgumentError(`${name}.dtype`, dtype, 'one of F32 F64 I8 I16 I32 I64 U8 U16 U32');
+    if (!info) throw new InvalidArgumentError(`${name}.dtype`, dtype, 'one of F32 F64 F16 BF16 I8 I16 I32 I64 U8 U16 U32');
     if (!Array.isArray(shape) || !shape.every(count)) throw new InvalidArgumentError(`${name}.shape`, shape, 'an array of non-negative integers');
     if (!Array.isArray(data_offsets) || data_offsets.length !== 2 || !data_offsets.every(count)) {
       throw new InvalidArgumentError(`${name}.data_offsets`, data_offsets, 'two non-negative integers [begin, end]');
