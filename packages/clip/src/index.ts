@@ -38,4 +38,17 @@ export {
 } from './model/clip-model.js';
 export { EncoderTower, SharedTrunkTower, type Tower, type TowerInput, type TowerSpec, sliceInput, batchSize } from './model/tower.js';
 export { createTrainer, type ClipTrainer, type ClipBatch, type TrainerConfig, type StepStats, type Gradients } from './train/trainer.js';
+export {
+  hfClipModelConfig,
+  hfClipShapes,
+  isHfClipConfig,
+  loadHfClip,
+  type HfClipConfig,
+  type HfClipOptions,
+  type HfClipShapes,
+  type HfClipTextConfig,
+  type HfClipVisionConfig,
+  type LoadedHfClip,
+} from './pretrained/hf-clip.js';
+export { isHfClipDir, loadHfClipDir, readHfClipDir, readHfClipWeights, type HfClipDir } from './pretrained/hf-clip-dir.js';
 export { syntheticShapes, shapesCaption, SHAPES_VOCAB, type ShapesDataset, type ShapesOptions } from './data/synthetic-shapes.js';

@@ -43,9 +43,10 @@ export interface ImagePreset {
   readonly interpolation: Interpolation | 'bilinear-torch';
   /**
    * Where an odd margin puts the centre crop: `round` (default) is torchvision's `CenterCrop`
-   * (`round((size − crop) / 2)`), `ceil` is pytorchvideo / SlowFast `uniform_crop` (`ceil(...)`).
+   * (`round((size − crop) / 2)`, half to even), `ceil` is pytorchvideo / SlowFast `uniform_crop`
+   * (`ceil(...)`), `floor` is Hugging Face image processors' `center_crop` (`(size − crop) // 2`).
    */
-  readonly cropRounding?: 'round' | 'ceil';
+  readonly cropRounding?: 'round' | 'ceil' | 'floor';
   /** Per-channel mean and std on the [0, 1] scale; one entry per output channel. */
   readonly mean: readonly number[];
   readonly std: readonly number[];
@@ -176,7 +177,9 @@ export function validateImagePreset(preset: ImagePreset, name = preset.name ?? '
     bad('interpolation', `must be one of ${[...INTERPOLATIONS, 'bilinear-torch'].join(', ')}, got ${JSON.stringify(p.interpolation)}`);
   }
   if (p.interpolation === 'bilinear-torch' && p.resize === 'longest-pad') bad('interpolation', '"bilinear-torch" works with resize "shortest" or "squash"');
-  if (p.cropRounding !== undefined && p.cropRounding !== 'round' && p.cropRounding !== 'ceil') bad('cropRounding', `must be "round" or "ceil", got ${JSON.stringify(p.cropRounding)}`);
+  if (p.cropRounding !== undefined && p.cropRounding !== 'round' && p.cropRounding !== 'ceil' && p.cropRounding !== 'floor') {
+    bad('cropRounding', `must be "round", "ceil" or "floor", got ${JSON.stringify(p.cropRounding)}`);
+  }
   if (p.resizeSize !== undefined && !isSide(p.resizeSize)) bad('resizeSize', `must be a positive integer, got ${JSON.stringify(p.resizeSize)}`);
   const resizeSize = p.resizeSize as number | undefined;
   if (p.resize === 'shortest') {

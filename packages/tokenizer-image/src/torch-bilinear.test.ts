@@ -90,10 +90,19 @@ describe("interpolation 'bilinear-torch' + crop positions vs PyTorch (ImageBind 
     expect(round).toEqual(ceil);
     const odd = frame(323, 180); // resized 401 × 224: margin 177 → ceil 89, round-half-even 88
     expect(preprocessImage(odd, PRESET).data).not.toEqual(preprocessImage(odd, { ...PRESET, cropRounding: 'round' }).data);
+    // Hugging Face's center_crop floors: margin 177 → 88 as round-half-even; margin 179 (324 × 180 → 403 × 224) → 89, where round-half-even and ceil take 90
+    expect(preprocessImage(odd, { ...pil, cropRounding: 'floor' }).data).toEqual(preprocessImage(odd, { ...pil, cropRounding: 'round' }).data);
+    const odd2 = frame(324, 180);
+    const floor = preprocessImage(odd2, { ...pil, cropRounding: 'floor' }).data;
+    expect(floor).not.toEqual(preprocessImage(odd2, { ...pil, cropRounding: 'round' }).data);
+    expect(preprocessImage(odd2, { ...pil, cropRounding: 'round' }).data).toEqual(preprocessImage(odd2, { ...pil, cropRounding: 'ceil' }).data);
+    // floor's window starts one column left: its column x + 1 is round's column x
+    const W = 224;
+    for (const [y, x] of [[0, 0], [100, 57], [223, 222]] as const) expect(floor[y * W + x + 1]).toBe(preprocessImage(odd2, { ...pil, cropRounding: 'round' }).data[y * W + x]);
   });
 
   it('rejects bilinear-torch with longest-pad and an unknown cropRounding', () => {
     expect(() => validateImagePreset({ ...PRESET, resize: 'longest-pad', crop: 'none' })).toThrow(BadPresetError);
-    expect(() => validateImagePreset({ ...PRESET, cropRounding: 'floor' as never })).toThrow(/cropRounding/);
+    expect(() => validateImagePreset({ ...PRESET, cropRounding: 'middle' as never })).toThrow(/cropRounding/);
   });
 });

@@ -1,0 +1,193 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { BadPresetError, decodeSafetensors, encodeSafetensors, InvalidArgumentError } from '@omnitok/core';
+import { CheckpointError, WeightImportError } from '@omnitok/core/runtime';
+import { decodeImage, imagePresetFromHfProcessor, patchify, preprocessImage } from '@omnitok/tokenizer-image';
+import { clipTokenizer } from '@omnitok/tokenizer-text';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EncoderTower } from '../model/tower.js';
+import { isHfClipDir, loadHfClipDir, readHfClipDir, readHfClipWeights } from './hf-clip-dir.js';
+import { hfClipModelConfig, loadHfClip } from './hf-clip.js';
+
+// A random CLIPModel folder (float16 shards, CLIPImageProcessor config) and what transformers' pipeline
+// makes of it: make-hf-clip-tiny.py (PyTorch 1.13, openai/CLIP's tokenizer, PIL).
+const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url));
+const DIR = join(FIXTURES, 'hf-clip-tiny');
+interface Reference {
+  images: { file: string; pixels_sum: number[]; pixels_first: number[]; embedding: number[] }[];
+  texts: { text: string; ids: number[]; embedding: number[] }[];
+  logit_scale: number;
+  logits_per_image: number[][];
+}
+const ref = JSON.parse(readFileSync(join(FIXTURES, 'reference.json'), 'utf8')) as Reference;
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('Hugging Face CLIP model folders', () => {
+  const loaded = loadHfClipDir(DIR);
+  const { model } = loaded;
+  afterAll(() => model.dispose());
+
+  it('reads the config (defaults, legacy fields) into two CLIP towers', () => {
+    expect(isHfClipDir(DIR)).toBe(true);
+    expect(isHfClipDir(FIXTURES)).toBe(false);
+    const { towers, embedDim, objective, pairs } = model.config;
+    expect(embedDim).toBe(8);
+    expect(objective).toBe('clip');
+    expect(pairs).toEqual([['image', 'text']]);
+    const vision = (model.tower('image') as EncoderTower).config;
+    const text = (model.tower('text') as EncoderTower).config;
+    expect(vision).toMatchObject({ width: 16, depth: 2, heads: 2, mlpRatio: 4, gelu: 'quick', pooling: 'cls', clsToken: true, preNorm: true, embedBias: false, causal: false });
+    expect(vision.tokens).toEqual({ kind: 'continuous', dim: 3 * 16 * 16, count: 4, grid: [2, 2] });
+    expect(text).toMatchObject({ width: 8, depth: 2, heads: 2, mlpRatio: 4, gelu: 'erf', pooling: 'eot', causal: true, preNorm: false });
+    expect(text.tokens).toEqual({ kind: 'discrete', vocabSize: 49408, count: 77 });
+    expect(towers.text).toBeDefined();
+    // an empty config is openai/clip-vit-base-patch32
+    const b32 = hfClipModelConfig({ model_type: 'clip' });
+    expect(b32.embedDim).toBe(512);
+    expect(b32.towers.image).toMatchObject({ width: 768, depth: 12, heads: 12, mlpRatio: 4, gelu: 'quick', tokens: { dim: 3072, count: 49, grid: [7, 7] } });
+    expect(b32.towers.text).toMatchObject({ width: 512, depth: 12, heads: 8, mlpRatio: 4, tokens: { vocabSize: 49408, count: 77 } });
+    // *_config_dict wins over *_config, as transformers reads them
+    const legacy = hfClipModelConfig({ model_type: 'clip', vision_config: { patch_size: 32 }, vision_config_dict: { patch_size: 16 } });
+    expect(legacy.towers.image!.tokens).toMatchObject({ count: 196, grid: [14, 14] });
+  });
+
+  it('imports every tensor of the float16 shards, and the temperature', () => {
+    expect(loaded.report.missing).toEqual([]);
+    expect(loaded.report.unexpected).toEqual([]);
+    expect(loaded.report.ignored.sort()).toEqual(['text_model.embeddings.position_ids', 'vision_model.embeddings.position_ids']);
+    expect(loaded.report.loaded.vision).toHaveLength((model.tower('image') as EncoderTower).encoder.parameters().size);
+    expect(loaded.report.loaded.text).toHaveLength((model.tower('text') as EncoderTower).encoder.parameters().size);
+    expect(model.pairs[0]!.logitScale.dataSync()[0]).toBe(ref.logit_scale);
+    expect(model.training).toBe(false);
+  });
+
+  it("reproduces transformers' CLIPImageProcessor pixels and CLIPModel image embeddings", async () => {
+    const preset = imagePresetFromHfProcessor(loaded.processor!, { patchSize: loaded.shapes.patchSize });
+    expect(preset).toMatchObject({ size: 32, resize: 'shortest', resizeSize: 32, crop: 'center', cropRounding: 'floor', interpolation: 'bicubic' });
+    const tokens: Float32Array[] = [];
+    for (const r of ref.images) {
+      const features = preprocessImage(await decodeImage(join(FIXTURES, r.file)), preset);
+      const plane = 32 * 32;
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let i = c * plane; i < (c + 1) * plane; i++) sum += features.data[i]!;
+        expect(Math.abs(sum - r.pixels_sum[c]!), `${r.file} channel ${c}`).toBeLessThan(1e-3);
+      }
+      expect(maxDiff(features.data.subarray(0, 8), r.pixels_first)).toBeLessThan(1e-6);
+      tokens.push(patchify(features).data);
+    }
+    const input = tf.tensor(concat(tokens), [ref.images.length, 4, 768]);
+    const e = await model.embed('image', input);
+    input.dispose();
+    for (const [i, r] of ref.images.entries()) expect(maxDiff(e.data.subarray(i * 8, i * 8 + 8), r.embedding), r.file).toBeLessThan(2e-5);
+  });
+
+  it("reproduces openai/CLIP's token ids and CLIPModel text embeddings and logits", async () => {
+    const tokenizer = clipTokenizer({ contextLength: loaded.shapes.contextLength });
+    const batch = tokenizer.encodeBatch(ref.texts.map((t) => t.text));
+    ref.texts.forEach((t, i) => expect([...batch.ids.subarray(i * 77, i * 77 + t.ids.length)]).toEqual(t.ids));
+    const n = ref.texts.length;
+    const e = await model.embed('text', { tokens: tf.tensor(batch.ids, [n, 77], 'int32'), mask: tf.tensor(batch.mask, [n, 77], 'int32'), eotIndex: tf.tensor(batch.eotIndices, [n], 'int32') });
+    for (const [i, t] of ref.texts.entries()) expect(maxDiff(e.data.subarray(i * 8, i * 8 + 8), t.embedding), t.text).toBeLessThan(2e-5);
+    // logits_per_image = exp(logit_scale) · image · textᵀ, from the reference embeddings and our scale
+    const scale = Math.exp(model.pairs[0]!.logitScale.dataSync()[0]!);
+    ref.images.forEach((img, i) =>
+      ref.texts.forEach((_, j) => {
+        const dot = img.embedding.reduce((s, x, k) => s + x * e.data[j * 8 + k]!, 0);
+        expect(Math.abs(scale * dot - ref.logits_per_image[i]![j]!)).toBeLessThan(1e-3);
+      }),
+    );
+  });
+
+  it('loads a single model.safetensors (float32) the same as the shards', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'omnitok-hf-'));
+    try {
+      const merged = Object.fromEntries(readHfClipWeights(DIR).flatMap((f) => Object.entries(f.tensors)));
+      writeFileSync(join(tmp, 'model.safetensors'), encodeSafetensors(merged));
+      copyFileSync(join(DIR, 'config.json'), join(tmp, 'config.json'));
+      const single = loadHfClipDir(tmp, { names: { vision: 'photo', text: 'caption' } });
+      expect(single.processor).toBeUndefined();
+      expect(single.model.config.pairs).toEqual([['photo', 'caption']]);
+      const ours = await model.stateDict();
+      const theirs = await single.model.stateDict();
+      expect(Object.keys(theirs)).toHaveLength(Object.keys(ours).length);
+      expect(Object.keys(ours).length).toBeGreaterThan(40);
+      for (const [k, v] of Object.entries(ours)) {
+        const other = theirs[k.replace('towers.image.', 'towers.photo.').replace('towers.text.', 'towers.caption.').replace('image__text', 'photo__caption')]!;
+        expect(other, k).toBeDefined();
+        expect(maxDiff(v.data as Float32Array, other.data as Float32Array), k).toBe(0);
+      }
+      single.model.dispose();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('names the folder, file and tensor when something is wrong', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'omnitok-hf-'));
+    try {
+      expect(() => readHfClipDir(tmp)).toThrow(CheckpointError);
+      expect(() => readHfClipDir(tmp)).toThrow(/config\.json.*cannot read it \(ENOENT\)/);
+      writeFileSync(join(tmp, 'config.json'), JSON.stringify({ model_type: 'siglip' }));
+      expect(() => readHfClipDir(tmp)).toThrow(/model_type "siglip" is not "clip"/);
+      expect(isHfClipDir(tmp)).toBe(false);
+      copyFileSync(join(DIR, 'config.json'), join(tmp, 'config.json'));
+      writeFileSync(join(tmp, 'pytorch_model.bin'), 'not read');
+      expect(() => loadHfClipDir(tmp)).toThrow(/pytorch_model\.bin \(a PyTorch pickle\) but no model\.safetensors/);
+      writeFileSync(join(tmp, 'model.safetensors'), 'garbage!');
+      expect(() => loadHfClipDir(tmp)).toThrow(/model\.safetensors: not a safetensors file/);
+      // a tensor of the wrong shape, and one missing: both named, nothing half-loaded
+      const merged = Object.fromEntries(readHfClipWeights(DIR).flatMap((f) => Object.entries(f.tensors)));
+      const { 'text_projection.weight': _, ...rest } = merged;
+      writeFileSync(join(tmp, 'model.safetensors'), encodeSafetensors({ ...rest, 'visual_projection.weight': { data: new Float32Array(8 * 15), shape: [8, 15] } }));
+      let error: unknown;
+      try {
+        loadHfClipDir(tmp);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(WeightImportError);
+      expect((error as WeightImportError).mismatched.join()).toMatch(/image|vision/);
+      expect((error as WeightImportError).mismatched.join()).toMatch(/visual_projection\.weight: expected \[8, 16\] \(\[out, in\]\) got \[8, 15\]/);
+      expect((error as WeightImportError).missing.join()).toMatch(/text_projection\.weight/);
+      expect(() => hfClipModelConfig({ model_type: 'clip', vision_config: { hidden_act: 'relu' } })).toThrow(InvalidArgumentError);
+      expect(() => hfClipModelConfig({ model_type: 'clip', vision_config: { hidden_act: 'relu' } })).toThrow(/vision_config\.hidden_act/);
+      expect(() => hfClipModelConfig({ model_type: 'clip', vision_config: { image_size: 224, patch_size: 14.5 } })).toThrow(/patch_size/);
+      expect(() => loadHfClip(decodeSafetensors(encodeSafetensors({ x: { data: new Float32Array(1), shape: [1] } })), { model_type: 'bert' })).toThrow(/model_type/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('maps processors the presets cannot express to a BadPresetError naming the field', () => {
+    const base = JSON.parse(readFileSync(join(DIR, 'preprocessor_config.json'), 'utf8'));
+    expect(() => imagePresetFromHfProcessor({ ...base, resample: 1 }, { patchSize: 16 })).toThrow(BadPresetError);
+    expect(() => imagePresetFromHfProcessor({ ...base, resample: 1 }, { patchSize: 16 })).toThrow(/resample/);
+    expect(() => imagePresetFromHfProcessor({ ...base, do_resize: false }, { patchSize: 16 })).toThrow(/do_resize/);
+    expect(() => imagePresetFromHfProcessor({ ...base, do_center_crop: false }, { patchSize: 16 })).toThrow(/do_center_crop/);
+    expect(() => imagePresetFromHfProcessor({ ...base, rescale_factor: 1 / 127.5 }, { patchSize: 16 })).toThrow(/rescale_factor/);
+    expect(() => imagePresetFromHfProcessor(base, { patchSize: 5 })).toThrow(/patchSize/);
+    // the CLIPFeatureExtractor spelling and a SigLIP processor (squash, no crop)
+    expect(imagePresetFromHfProcessor({ feature_extractor_type: 'CLIPFeatureExtractor', size: 224, crop_size: 224, resample: 3, do_center_crop: true }, { patchSize: 32 })).toMatchObject({ size: 224, resize: 'shortest', resizeSize: 224, crop: 'center' });
+    const siglip = imagePresetFromHfProcessor({ image_processor_type: 'SiglipImageProcessor', size: { height: 384, width: 384 }, resample: 3, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] }, { patchSize: 16 });
+    expect(siglip).toMatchObject({ size: 384, resize: 'squash', crop: 'none', mean: [0.5, 0.5, 0.5] });
+    expect(siglip.cropRounding).toBeUndefined();
+  });
+});
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

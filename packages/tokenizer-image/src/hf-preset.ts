@@ -1,0 +1,96 @@
+import { BadPresetError } from '@omnitok/core';
+import { type ImagePreset, validateImagePreset } from './presets.js';
+
+/**
+ * A Hugging Face `preprocessor_config.json` (the fields an image processor reads). Both spellings are
+ * accepted: the current one (`size: { shortest_edge }` or `{ height, width }`, `crop_size: { height,
+ * width }`) and the `CLIPFeatureExtractor` one (`size: 224`, `crop_size: 224`).
+ */
+export interface HfImageProcessorConfig {
+  readonly image_processor_type?: string;
+  readonly feature_extractor_type?: string;
+  readonly do_resize?: boolean;
+  readonly size?: number | { readonly shortest_edge?: number; readonly height?: number; readonly width?: number; readonly longest_edge?: number };
+  readonly resample?: number;
+  readonly do_center_crop?: boolean;
+  readonly crop_size?: number | { readonly height?: number; readonly width?: number };
+  readonly do_rescale?: boolean;
+  readonly rescale_factor?: number;
+  readonly do_normalize?: boolean;
+  readonly image_mean?: number | readonly number[];
+  readonly image_std?: number | readonly number[];
+  readonly do_convert_rgb?: boolean;
+  readonly do_pad?: boolean;
+}
+
+// PIL.Image.Resampling values as HF stores them; LANCZOS (1), BOX (4) and HAMMING (5) have no preset kernel.
+const RESAMPLE: Record<number, ImagePreset['interpolation']> = { 0: 'nearest', 2: 'bilinear', 3: 'bicubic' };
+
+/**
+ * The image preset that reproduces a Hugging Face image processor (`CLIPImageProcessor`,
+ * `SiglipImageProcessor` and others built from the same steps): resize the shortest edge
+ * (`int(edge · long / short)` for the long side, as HF's `get_resize_output_image_size`) or to
+ * height × width, Pillow's filter on 8-bit pixels, `center_crop` with HF's floor rounding, ×1/255,
+ * normalize. `patchSize` comes from the model (`vision_config.patch_size`), not the processor.
+ *
+ * A processor step the presets cannot express (no resize, a Lanczos filter, padding, a rescale other
+ * than 1/255) is a `BadPresetError` naming the field, never a silently different pipeline.
+ */
+export function imagePresetFromHfProcessor(config: HfImageProcessorConfig, options: { readonly patchSize: number; readonly name?: string }): ImagePreset {
+  const name = options.name ?? 'hf';
+  const bad = (field: string, reason: string): never => {
+    throw new BadPresetError('image', name, { field, reason });
+  };
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) bad('(preprocessor_config.json)', 'must be a JSON object');
+  const type = config.image_processor_type ?? config.feature_extractor_type ?? '';
+  // CLIP's processors read an integer `size` as the shortest edge; the others (SigLIP, ViT) as a square.
+  const intIsShortestEdge = /^CLIP|^ChineseCLIP|^OwlViT/.test(type);
+  if (config.do_resize === false) bad('do_resize', 'false is not supported (every preset resizes)');
+  if (config.do_pad === true) bad('do_pad', 'true is not supported');
+  if (config.do_rescale === false) bad('do_rescale', 'false is not supported (presets scale pixels by 1/255)');
+  if (config.rescale_factor !== undefined && Math.abs(config.rescale_factor * 255 - 1) > 1e-9) bad('rescale_factor', `must be 1/255, got ${config.rescale_factor}`);
+  const interpolation = RESAMPLE[config.resample ?? 3] ?? bad('resample', `${JSON.stringify(config.resample)} is not supported (0 nearest, 2 bilinear, 3 bicubic)`);
+
+  const side = (v: unknown, field: string): number => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : bad(field, `must be a positive integer, got ${JSON.stringify(v)}`));
+  let resize: { resize: 'shortest'; edge: number } | { resize: 'squash'; height: number; width: number };
+  const size = config.size ?? 224;
+  if (typeof size === 'number') resize = intIsShortestEdge ? { resize: 'shortest', edge: side(size, 'size') } : { resize: 'squash', height: side(size, 'size'), width: side(size, 'size') };
+  else if (typeof size === 'object' && size !== null && size.shortest_edge !== undefined) {
+    if (size.longest_edge !== undefined) bad('size.longest_edge', 'is not supported');
+    resize = { resize: 'shortest', edge: side(size.shortest_edge, 'size.shortest_edge') };
+  } else if (typeof size === 'object' && size !== null && size.height !== undefined) resize = { resize: 'squash', height: side(size.height, 'size.height'), width: side(size.width, 'size.width') };
+  else return bad('size', `must be an integer, { shortest_edge } or { height, width }, got ${JSON.stringify(size)}`);
+
+  let out: [number, number];
+  const crop = config.do_center_crop === true;
+  if (crop) {
+    const c = config.crop_size ?? 224;
+    out = typeof c === 'number' ? [side(c, 'crop_size'), c] : typeof c === 'object' && c !== null ? [side(c.height, 'crop_size.height'), side(c.width, 'crop_size.width')] : bad('crop_size', `must be an integer or { height, width }, got ${JSON.stringify(c)}`);
+  } else if (resize.resize === 'squash') out = [resize.height, resize.width];
+  else return bad('do_center_crop', 'must be true with a shortest_edge resize (the resized image has a variable size)');
+  if (resize.resize === 'squash' && crop && resize.height !== resize.width) bad('size', `a center crop after a non-square resize (${resize.height}×${resize.width}) is not supported`);
+
+  const normalize = config.do_normalize !== false;
+  const vector = (v: unknown, field: string, fallback: number): number[] => {
+    if (!normalize || v === undefined) return [fallback, fallback, fallback];
+    const arr = typeof v === 'number' ? [v, v, v] : v;
+    if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((x) => typeof x === 'number' && Number.isFinite(x))) return bad(field, `must be 3 finite numbers, got ${JSON.stringify(v)}`);
+    return [...arr] as number[];
+  };
+  const preset: ImagePreset = {
+    name,
+    description: `${type || 'Hugging Face image processor'}: ${resize.resize === 'shortest' ? `shortest edge ${resize.edge}` : `resize to ${resize.height}×${resize.width}`} ${interpolation}${crop ? `, center crop ${out[0]}×${out[1]} (floor)` : ''}, patch ${options.patchSize}`,
+    size: out[0] === out[1] ? out[0] : out,
+    patchSize: options.patchSize,
+    resize: resize.resize,
+    ...(resize.resize === 'shortest' ? { resizeSize: resize.edge } : resize.height !== out[0] || resize.width !== out[1] ? { resizeSize: resize.height } : {}),
+    crop: crop ? 'center' : 'none',
+    ...(crop ? { cropRounding: 'floor' as const } : {}),
+    interpolation,
+    mean: vector(config.image_mean, 'image_mean', 0),
+    std: vector(config.image_std, 'image_std', 1),
+    channels: 3,
+  };
+  validateImagePreset(preset, name);
+  return preset;
+}
