@@ -31,7 +31,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
   program
     .command('eval')
     .description('evaluate a trained run: retrieval R@1/5/10 both ways, or zero-shot top-1/top-5')
-    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint) or a step-* directory')
+    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, or a Hugging Face CLIP model folder')
     .option('--data <source>', "demo, FILE.jsonl, FILE.csv or shards (default: the run's own data, held-out split)")
     .addOption(new Option('--task <task>', 'what to measure').choices(['retrieval', 'zero-shot']).default('retrieval'))
     .option('--pair <A:B>', 'the pair for retrieval (default: every pair of the model)')
@@ -47,6 +47,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice);
       const { config, model, backend } = run;
       const dataSpec = (o.data as string | undefined) ?? config.data;
+      if (dataSpec === undefined) throw new InvalidArgumentError('--data', undefined, `a data source (demo, FILE.jsonl, FILE.csv or shards): ${run.path} is a pretrained model with no data of its own`);
       const own = o.data === undefined || dataSpec === config.data || (dataSpec === 'demo' && config.data === 'demo');
       const split = (o.split as string | undefined) ?? (own ? 'held-out' : 'all');
       const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
@@ -78,7 +79,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
           skipped++;
           continue;
         }
-        if (split === 'held-out' && !isHeldOut(r, config.train.evalFraction)) continue;
+        if (split === 'held-out' && !isHeldOut(r, config.train?.evalFraction ?? 0)) continue;
         try {
           samples.push(await prepare(r, 0));
         } catch (error) {

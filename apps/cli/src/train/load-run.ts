@@ -1,23 +1,38 @@
 import { resolve } from 'node:path';
-import { type ClipModel, createClipModel } from '@omnitok/clip';
+import { type ClipModel, createClipModel, hfClipLogitScale, hfClipModelConfig, importHfClipWeights, readHfClipWeights } from '@omnitok/clip';
 import type { ModalityRegistry } from '@omnitok/core';
 import { type BackendChoice, type BackendInfo, CheckpointError, loadCheckpoint } from '@omnitok/core/runtime';
 import { pluginFor } from '../tokenize-input.js';
 import { selectBackend } from './backend.js';
+import { PRETRAINED_MODALITIES, type PretrainedClip, readPretrainedClip } from './pretrained.js';
 import type { ModalitySetup } from './prepare.js';
 import type { RunConfig } from './run-train.js';
+
+/**
+ * What eval and embed read of a model: a trained run's config, or a pretrained folder's, which has
+ * no data of its own and no training settings.
+ */
+export type ModelRunConfig = Pick<RunConfig, 'model' | 'modalities' | 'pairs' | 'plugins' | 'presets' | 'zeroShot'> & {
+  readonly data?: string;
+  readonly train?: Pick<RunConfig['train'], 'evalFraction'>;
+};
 
 export interface LoadedRun {
   readonly path: string;
   readonly step: number;
-  readonly config: RunConfig;
+  readonly config: ModelRunConfig;
   readonly model: ClipModel;
   readonly setups: ReadonlyMap<string, ModalitySetup>;
   readonly backend: BackendInfo;
 }
 
-/** A trained model from `--checkpoint` (a run directory → its newest checkpoint, or a step-* directory). */
+/**
+ * A model from `--checkpoint`: a run directory (its newest checkpoint), a step-* directory, or a
+ * Hugging Face CLIP model folder (config.json + model.safetensors; step 0).
+ */
 export async function loadRun(checkpoint: string, cwd: string, registry: ModalityRegistry, backendChoice: BackendChoice): Promise<LoadedRun> {
+  const pretrained = readPretrainedClip(checkpoint, cwd);
+  if (pretrained) return loadPretrained(pretrained, registry, backendChoice);
   const ck = loadCheckpoint(resolve(cwd, checkpoint));
   const config = ck.config as RunConfig;
   if (config?.format !== 'omnitok-train/1') throw new CheckpointError(ck.path, 'config.json is not an omnitok train run config (format omnitok-train/1)');
@@ -25,8 +40,33 @@ export async function loadRun(checkpoint: string, cwd: string, registry: Modalit
   const model = createClipModel(config.model);
   model.loadStateDict(ck.weights, { source: ck.path });
   model.eval();
-  const setups = new Map(
-    config.modalities.map((m) => [m, { modality: m, plugin: pluginFor(registry, config.plugins[m] ?? m), preset: config.presets[m] ?? undefined } satisfies ModalitySetup] as const),
-  );
-  return { path: ck.path, step: ck.step, config, model, setups, backend };
+  return { path: ck.path, step: ck.step, config, model, setups: setupsOf(config, registry), backend };
+}
+
+/** A pretrained CLIP as a step-0 run of an image and a text tower, tokenized as the model was trained. */
+async function loadPretrained(p: PretrainedClip, registry: ModalityRegistry, backendChoice: BackendChoice): Promise<LoadedRun> {
+  const weights = readHfClipWeights(p.dir);
+  const backend = await selectBackend(backendChoice);
+  const scale = hfClipLogitScale(weights);
+  const model = createClipModel(hfClipModelConfig(p.config, scale !== undefined ? { logitScale: scale } : {}));
+  try {
+    importHfClipWeights(model, weights, { source: p.dir });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  model.eval();
+  const modalities = [...PRETRAINED_MODALITIES];
+  const config: ModelRunConfig = {
+    model: model.config,
+    modalities,
+    pairs: [['image', 'text']],
+    plugins: { image: 'image', text: 'text' },
+    presets: { ...p.presets },
+  };
+  return { path: p.dir, step: 0, config, model, setups: setupsOf(config, registry), backend };
+}
+
+function setupsOf(config: ModelRunConfig, registry: ModalityRegistry): Map<string, ModalitySetup> {
+  return new Map(config.modalities.map((m) => [m, { modality: m, plugin: pluginFor(registry, config.plugins[m] ?? m), preset: config.presets[m] ?? undefined } satisfies ModalitySetup] as const));
 }

@@ -1,14 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { ClipModelConfig, Objective, TowerSpec } from '@omnitok/clip';
+import { type ClipModelConfig, hfClipModelConfig, type Objective, type TowerSpec } from '@omnitok/clip';
 import { InvalidArgumentError } from '@omnitok/core';
 import type { TokenShape } from './prepare.js';
+import { type PretrainedClip, readPretrainedClip } from './pretrained.js';
 
 /**
- * `--model tiny|small|base|FILE.json`. A JSON file holds encoder overrides applied to every tower
+ * `--model tiny|small|base|FILE.json|DIR`. A JSON file holds encoder overrides applied to every tower
  * (`size`, `width`, `depth`, `heads`, `mlpRatio`, `dropout`, …), the shared `embedDim`, and optional
  * per-tower overrides: `{ "size": "custom", "width": 64, "depth": 2, "heads": 2, "embedDim": 64,
- * "towers": { "text": { "depth": 1 } } }`.
+ * "towers": { "text": { "depth": 1 } } }`. A folder is a Hugging Face CLIP model to fine-tune: its
+ * architecture, weights and preprocessing.
  */
 export interface ModelSpec {
   readonly name: string;
@@ -16,13 +18,16 @@ export interface ModelSpec {
   readonly common: Record<string, unknown>;
   readonly embedDim: number;
   readonly towers: Record<string, Record<string, unknown>>;
+  readonly pretrained?: PretrainedClip;
 }
 
 const EMBED_DIMS: Record<string, number> = { tiny: 128, small: 256, base: 512 };
 
 export async function loadModelSpec(model: string, cwd: string): Promise<ModelSpec> {
   if (model in EMBED_DIMS) return { name: model, size: model, common: { size: model }, embedDim: EMBED_DIMS[model]!, towers: {} };
-  if (!model.toLowerCase().endsWith('.json')) throw new InvalidArgumentError('--model', model, 'tiny, small, base or a FILE.json model config');
+  const pretrained = readPretrainedClip(model, cwd);
+  if (pretrained) return { name: model, size: 'pretrained', common: {}, embedDim: pretrained.shapes.embedDim, towers: {}, pretrained };
+  if (!model.toLowerCase().endsWith('.json')) throw new InvalidArgumentError('--model', model, 'tiny, small, base, a FILE.json model config or a Hugging Face CLIP model folder');
   let json: unknown;
   try {
     json = JSON.parse(await readFile(resolve(cwd, model), 'utf8'));
@@ -39,8 +44,12 @@ export async function loadModelSpec(model: string, cwd: string): Promise<ModelSp
   return { name: model, size, common: { size, ...common }, embedDim: dim, towers: (towers ?? {}) as Record<string, Record<string, unknown>> };
 }
 
-/** The model of a run: one tower per modality (continuous: CLS pooling; discrete: causal, EOT pooling). */
-export function buildModelConfig(spec: ModelSpec, shapes: ReadonlyMap<string, TokenShape>, modalities: readonly string[], pairs: readonly (readonly [string, string])[], objective: Objective, seed: number): ClipModelConfig {
+/**
+ * The model of a run: one tower per modality (continuous: CLS pooling; discrete: causal, EOT pooling),
+ * or a pretrained CLIP's two towers (`logitScale`: the checkpoint's temperature).
+ */
+export function buildModelConfig(spec: ModelSpec, shapes: ReadonlyMap<string, TokenShape>, modalities: readonly string[], pairs: readonly (readonly [string, string])[], objective: Objective, seed: number, logitScale?: number): ClipModelConfig {
+  if (spec.pretrained) return { ...hfClipModelConfig(spec.pretrained.config, { seed, ...(logitScale !== undefined ? { logitScale } : {}) }), pairs: pairs.map(([a, b]) => [a, b] as [string, string]), objective };
   const towers: Record<string, TowerSpec> = {};
   for (const m of modalities) {
     const s = shapes.get(m)!;

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type ClipModelConfig, createClipModel, createTrainer, type Objective } from '@omnitok/clip';
+import { type ClipModelConfig, createClipModel, createTrainer, hfClipLogitScale, importHfClipWeights, type Objective, readHfClipWeights } from '@omnitok/clip';
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import { asOutOfMemory, type BackendChoice, CheckpointError, listCheckpoints, loadCheckpoint, type LoadedCheckpoint, type MatmulPrecision, pruneCheckpoints, saveCheckpoint, webgpuMatmulPrecision } from '@omnitok/core/runtime';
 import { BatchLoader, type PreparedSample } from '../data/loader.js';
@@ -10,8 +10,9 @@ import { type CliIO, processIO } from '../io.js';
 import { pluginFor } from '../tokenize-input.js';
 import { selectBackend } from './backend.js';
 import { evaluate, type EvalResult, type ZeroShotSetup } from './evaluate.js';
-import { buildModelConfig, loadModelSpec } from './model-spec.js';
+import { buildModelConfig, loadModelSpec, type ModelSpec } from './model-spec.js';
 import { makePrepare, type ModalitySetup, type TokenShape } from './prepare.js';
+import { pretrainedTokenShapes } from './pretrained.js';
 import { defaultTrainPreset, parsePresetFlags, type PresetRef } from './presets.js';
 import { formatDuration, pct, Progress, round } from './progress.js';
 import { type EvalMetric, type Metric, type StepMetric, writeReports } from './report.js';
@@ -204,12 +205,16 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     }
   }
   const modalities = [...new Set(pairs.flat())];
-  const spec = await loadModelSpec(saved?.modelName ?? opts.model, io.cwd);
+  // a resumed run's model and presets are in its config: the --model file or folder is not read again
+  const spec: ModelSpec = saved ? { name: saved.modelName, size: 'saved', common: {}, embedDim: saved.model.embedDim, towers: {} } : await loadModelSpec(opts.model, io.cwd);
+  if (spec.pretrained && !(modalities.length === 2 && modalities.includes('image') && modalities.includes('text'))) {
+    throw new InvalidArgumentError('--pair', pairs.map((p) => p.join(':')), `image:text (the two towers of the pretrained CLIP model ${spec.name})`);
+  }
   const flagPresets = await parsePresetFlags(opts.presets, io.cwd);
   for (const m of flagPresets.keys()) if (!modalities.includes(m)) throw new InvalidArgumentError('--preset', m, `a modality of the pairs (${modalities.join(', ')})`);
   const setups: ModalitySetup[] = modalities.map((m) => {
     const plugin = saved ? pluginFor(registry, saved.plugins[m] ?? m) : pluginFor(registry, m);
-    const preset = saved ? (saved.presets[m] ?? undefined) : (flagPresets.get(m) ?? defaultTrainPreset(m, spec.size));
+    const preset = saved ? (saved.presets[m] ?? undefined) : (flagPresets.get(m) ?? (spec.pretrained ? spec.pretrained.presets[m as 'image' | 'text'] : defaultTrainPreset(m, spec.size)));
     return { modality: m, plugin, preset };
   });
 
@@ -237,26 +242,32 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
       shapes.set(m, tok.kind === 'continuous' ? { kind: 'continuous', count: tok.count, dim: tok.dim, ...(tok.grid ? { grid: [...tok.grid] } : {}) } : { kind: 'discrete', count: tok.count, vocabSize: tok.vocabSize });
     }
   }
+  // a pretrained model fixes its token layout: samples that tokenize otherwise (a --preset of another size) are refused
+  if (spec.pretrained) for (const [m, shape] of pretrainedTokenShapes(spec.pretrained)) shapes.set(m, shape);
   const prepare = makePrepare(setups, shapes, augment);
   const prepareEval = makePrepare(setups, shapes, false);
   if (!saved) {
     let tries = 0;
+    let probed = false;
     let lastError = '';
     for await (const r of source.records()) {
       if (r.error || !accept(r)) continue;
       try {
         await prepareEval(r, 0);
+        probed = true;
         break;
       } catch (error) {
         lastError = `${r.where}: ${(error as Error).message}`;
         if (++tries >= 100) break;
       }
     }
-    if (shapes.size < modalities.length) throw new TrainDataError(`no usable training sample in ${source.description}${lastError ? ` (last error: ${lastError})` : ''}`);
+    if (!probed) throw new TrainDataError(`no usable training sample in ${source.description}${lastError ? ` (last error: ${lastError})` : ''}`);
   }
-  const modelConfig = saved?.model ?? buildModelConfig(spec, shapes, modalities, pairs, objective, seed);
+  const pretrainedWeights = spec.pretrained ? readHfClipWeights(spec.pretrained.dir) : undefined;
+  const modelConfig = saved?.model ?? buildModelConfig(spec, shapes, modalities, pairs, objective, seed, pretrainedWeights && hfClipLogitScale(pretrainedWeights));
   const model = createClipModel(modelConfig);
   if (resumeFrom) model.loadStateDict(resumeFrom.weights, { source: resumeFrom.path });
+  else if (pretrainedWeights) importHfClipWeights(model, pretrainedWeights, { source: spec.pretrained!.dir });
 
   // Total steps: --steps, or --epochs × full batches per epoch (counted without decoding).
   let epochs = t ? t.epochs ?? undefined : opts.epochs;

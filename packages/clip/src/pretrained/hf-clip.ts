@@ -162,24 +162,52 @@ export interface LoadedHfClip {
   readonly shapes: HfClipShapes;
 }
 
+function mergeFiles(weights: Uint8Array | SafetensorsFile | readonly SafetensorsFile[]): SafetensorsFile {
+  const files = weights instanceof Uint8Array ? [decodeSafetensors(weights)] : Array.isArray(weights) ? (weights as readonly SafetensorsFile[]) : [weights as SafetensorsFile];
+  if (files.length === 1) return files[0]!;
+  const tensors: SafetensorsFile['tensors'] = {};
+  for (const f of files) Object.assign(tensors, f.tensors);
+  return { tensors, metadata: files[0]?.metadata ?? {} };
+}
+
+/** The checkpoint's `logit_scale` (CLIP's log temperature), or undefined when it has none. */
+export function hfClipLogitScale(weights: Uint8Array | SafetensorsFile | readonly SafetensorsFile[]): number | undefined {
+  const t = mergeFiles(weights).tensors.logit_scale;
+  return t ? Number(t.data[0]) : undefined;
+}
+
+/**
+ * Assigns a Hugging Face CLIPModel checkpoint to the towers `vision` and `text` of a model built
+ * from its config (`hfClipModelConfig`), e.g. before fine-tuning: every tensor mapped, every shape
+ * checked first, missing or unexpected tensors a `WeightImportError`, nothing assigned on error.
+ * The pair's logit scale is left to the config (`hfClipModelConfig`'s `logitScale`).
+ */
+export function importHfClipWeights(
+  model: ClipModel,
+  weights: Uint8Array | SafetensorsFile | readonly SafetensorsFile[],
+  options: { readonly vision?: string; readonly text?: string; readonly source?: string } = {},
+): HfClipImportReport {
+  const encoder = (name: string) => {
+    const tower = model.tower(name);
+    if (!(tower instanceof EncoderTower)) throw new InvalidArgumentError('tower', name, 'a tower with its own encoder (not a shared trunk)');
+    return tower.encoder;
+  };
+  return importHfClip(mergeFiles(weights), { vision: encoder(options.vision ?? 'image'), text: encoder(options.text ?? 'text') }, { patchLayout: 'chw', source: options.source });
+}
+
 /**
  * Builds a `ClipModel` from a Hugging Face CLIPModel `config.json` and its weights (safetensors bytes
- * or decoded files; several for a sharded checkpoint) — every tensor mapped, every shape checked,
- * missing or unexpected tensors a `WeightImportError`. The pair's logit scale comes from the
+ * or decoded files; several for a sharded checkpoint). The pair's logit scale comes from the
  * checkpoint's `logit_scale`. The model is returned in eval mode.
  */
 export function loadHfClip(weights: Uint8Array | SafetensorsFile | readonly SafetensorsFile[], config: HfClipConfig, options: HfClipOptions & { readonly source?: string } = {}): LoadedHfClip {
-  const files = weights instanceof Uint8Array ? [decodeSafetensors(weights)] : Array.isArray(weights) ? (weights as readonly SafetensorsFile[]) : [weights as SafetensorsFile];
-  const tensors: SafetensorsFile['tensors'] = {};
-  for (const f of files) Object.assign(tensors, f.tensors);
-  const file: SafetensorsFile = { tensors, metadata: files[0]?.metadata ?? {} };
-  const scale = tensors.logit_scale;
-  const modelConfig = hfClipModelConfig(config, { ...options, ...(scale ? { logitScale: Number(scale.data[0]) } : {}) });
+  const file = mergeFiles(weights);
+  const scale = hfClipLogitScale(file);
+  const modelConfig = hfClipModelConfig(config, { ...options, ...(scale !== undefined ? { logitScale: scale } : {}) });
   const [vision, text] = Object.keys(modelConfig.towers) as [string, string];
   const model = new ClipModel(modelConfig);
   try {
-    const encoder = (name: string) => (model.tower(name) as EncoderTower).encoder;
-    const report = importHfClip(file, { vision: encoder(vision), text: encoder(text) }, { patchLayout: 'chw', source: options.source });
+    const report = importHfClipWeights(model, file, { vision, text, source: options.source });
     model.eval();
     return { model, report, shapes: hfClipShapes(config) };
   } catch (error) {

@@ -1,0 +1,107 @@
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeNpy } from '@omnitok/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli.js';
+import { tempDir } from './train-fixtures.js';
+
+// `omnitok embed / eval / train` on a Hugging Face CLIP model folder: the random float16 CLIPModel of
+// @omnitok/clip's fixtures, whose embeddings transformers' pipeline computed in PyTorch (reference.json).
+const FIXTURES = fileURLToPath(new URL('../../../packages/clip/src/pretrained/__fixtures__/', import.meta.url));
+const MODEL = join(FIXTURES, 'hf-clip-tiny');
+interface Reference {
+  images: { file: string; embedding: number[] }[];
+  texts: { text: string; embedding: number[] }[];
+  logit_scale: number;
+}
+const ref = JSON.parse(readFileSync(join(FIXTURES, 'reference.json'), 'utf8')) as Reference;
+const dot = (a: readonly number[], b: readonly number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+
+async function omnitok(cwd: string, ...args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, { io: { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd }, scan: false });
+  return { code, stdout, stderr };
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = tempDir('pretrained');
+  for (const r of ref.images) copyFileSync(join(FIXTURES, r.file), join(dir, r.file));
+  // image i with text i: a two-pair set whose retrieval and CLIP loss follow from the reference embeddings
+  const lines = ref.images.map((r, i) => JSON.stringify({ image: r.file, text: ref.texts[i]!.text, label: i === 0 ? 'wide' : 'tall' }));
+  writeFileSync(join(dir, 'pairs.jsonl'), `${lines.join('\n')}\n`);
+});
+
+describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
+  it('embed: images and texts equal the PyTorch CLIPModel embeddings', async () => {
+    for (const [modality, inputs, expected] of [
+      ['image', ref.images.map((r) => r.file), ref.images.map((r) => r.embedding)],
+      ['text', ref.texts.map((t) => t.text), ref.texts.map((t) => t.embedding)],
+    ] as const) {
+      const out = join(dir, `${modality}.npy`);
+      const r = await omnitok(dir, 'embed', '--checkpoint', MODEL, '--modality', modality, ...inputs, '--out', out, '--backend', 'cpu', '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ modality, shape: [inputs.length, 8], step: 0 });
+      const e = decodeNpy(readFileSync(out));
+      expected.forEach((row, i) => row.forEach((x, k) => expect(Math.abs(Number(e.data[i * 8 + k]) - x), `${modality} ${i}`).toBeLessThan(2e-5)));
+    }
+  });
+
+  it('eval: retrieval over the pairs as the reference embeddings rank them; --data is required', async () => {
+    const r = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'pairs.jsonl', '--task', 'retrieval', '--backend', 'cpu', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { samples: number; split: string; retrieval: { pair: string; aToB: { r1: number }; bToA: { r1: number } }[] };
+    expect(out.samples).toBe(2);
+    expect(out.split).toBe('all');
+    const [i0, i1] = ref.images.map((x) => x.embedding) as [number[], number[]];
+    const [t0, t1] = ref.texts.map((x) => x.embedding) as [number[], number[]];
+    const imageToText = ((dot(i0, t0) > dot(i0, t1) ? 1 : 0) + (dot(i1, t1) > dot(i1, t0) ? 1 : 0)) / 2;
+    const textToImage = ((dot(t0, i0) > dot(t0, i1) ? 1 : 0) + (dot(t1, i1) > dot(t1, i0) ? 1 : 0)) / 2;
+    expect(out.retrieval).toHaveLength(1);
+    expect(out.retrieval[0]!.pair).toBe('image__text');
+    expect(out.retrieval[0]!.aToB.r1).toBe(imageToText);
+    expect(out.retrieval[0]!.bToA.r1).toBe(textToImage);
+    const zs = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'pairs.jsonl', '--task', 'zero-shot', '--backend', 'cpu', '--json');
+    expect(zs.code, zs.stderr).toBe(0);
+    expect(JSON.parse(zs.stdout).zeroShot).toMatchObject({ classes: 2 });
+    const none = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--backend', 'cpu');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--data.*pretrained model with no data of its own/);
+  });
+
+  it('train --model: fine-tuning starts from the pretrained weights (step 1 loss = the reference CLIP loss) and its run embeds', async () => {
+    const out = join(dir, 'fine-tune');
+    const r = await omnitok(dir, 'train', '--model', MODEL, '--data', 'pairs.jsonl', '--pair', 'image:text', '--steps', '2', '--batch-size', '2', '--eval-fraction', '0', '--lr', '1e-3', '--warmup', '0', '--backend', 'cpu', '--out', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const steps = readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; step: number; loss: number }).filter((m) => m.type === 'step');
+    // the batch is both pairs (in some order): CLIP's symmetric cross-entropy at exp(logit_scale)
+    const scale = Math.exp(ref.logit_scale);
+    const I = ref.images.map((x) => x.embedding);
+    const T = ref.texts.slice(0, 2).map((x) => x.embedding);
+    const ce = (rows: number[][], cols: number[][]) => rows.reduce((s, a, i) => {
+      const logits = cols.map((b) => scale * dot(a, b));
+      const m = Math.max(...logits);
+      return s + (m + Math.log(logits.reduce((z, l) => z + Math.exp(l - m), 0)) - logits[i]!);
+    }, 0) / rows.length;
+    const expected = (ce(I, T) + ce(T, I)) / 2;
+    expect(Math.abs(steps[0]!.loss - expected), `step 1 loss ${steps[0]!.loss} vs ${expected}`).toBeLessThan(1e-3 * (1 + expected));
+    expect(steps[1]!.loss).not.toBe(steps[0]!.loss);
+    const config = JSON.parse(readFileSync(join(out, readdirSync(out).find((d) => d.startsWith('step-'))!, 'config.json'), 'utf8'));
+    expect(config.presets.image).toMatchObject({ resize: 'shortest', resizeSize: 32, cropRounding: 'floor', patchSize: 16 });
+    expect(config.presets.text).toMatchObject({ kind: 'clip-bpe', contextLength: 77 });
+    const e = await omnitok(dir, 'embed', '--checkpoint', out, '--modality', 'image', ref.images[0]!.file, '--out', join(dir, 'tuned.npy'), '--backend', 'cpu');
+    expect(e.code, e.stderr).toBe(0);
+    expect(decodeNpy(readFileSync(join(dir, 'tuned.npy'))).shape).toEqual([1, 8]);
+  });
+
+  it('refuses pairs other than image:text and a preset of another token layout, naming them', async () => {
+    const bad = await omnitok(dir, 'train', '--model', MODEL, '--data', 'pairs.jsonl', '--pair', 'image:audio', '--steps', '1', '--backend', 'cpu', '--out', join(dir, 'bad-pair'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--pair.*image:text \(the two towers of the pretrained CLIP model/);
+    const preset = await omnitok(dir, 'train', '--model', MODEL, '--data', 'pairs.jsonl', '--pair', 'image:text', '--preset', 'image=clip-vit-b-32', '--steps', '1', '--batch-size', '2', '--eval-fraction', '0', '--backend', 'cpu', '--out', join(dir, 'bad-preset'));
+    expect(preset.code).toBe(1);
+    expect(preset.stderr).toMatch(/no usable training sample.*image: tokens .*"count":49.* differ from the run's .*"count":4/);
+  });
+});
