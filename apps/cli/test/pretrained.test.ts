@@ -1,4 +1,4 @@
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeNpy } from '@omnitok/core';
@@ -103,5 +103,45 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     const preset = await omnitok(dir, 'train', '--model', MODEL, '--data', 'pairs.jsonl', '--pair', 'image:text', '--preset', 'image=clip-vit-b-32', '--steps', '1', '--batch-size', '2', '--eval-fraction', '0', '--backend', 'cpu', '--out', join(dir, 'bad-preset'));
     expect(preset.code).toBe(1);
     expect(preset.stderr).toMatch(/no usable training sample.*image: tokens .*"count":49.* differ from the run's .*"count":4/);
+  });
+
+  it('a SigLIP folder: embed equals SiglipModel, and fine-tuning starts from its weights (step 1 loss = the reference sigmoid loss)', async () => {
+    const sref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip.json'), 'utf8')) as Reference & { logit_bias: number };
+    const siglip = join(dir, 'siglip-tiny');
+    mkdirSync(siglip);
+    for (const f of ['config.json', 'model.safetensors', 'preprocessor_config.json']) copyFileSync(join(FIXTURES, 'hf-siglip-tiny', f), join(siglip, f));
+    const noSpiece = await omnitok(dir, 'embed', '--checkpoint', siglip, '--modality', 'text', 'a cat', '--out', join(dir, 'x.npy'), '--backend', 'cpu');
+    expect(noSpiece.code).toBe(1);
+    expect(noSpiece.stderr).toMatch(/has no spiece\.model/);
+    copyFileSync(fileURLToPath(new URL('../../../packages/tokenizer-text/src/__fixtures__/sp-unigram.model', import.meta.url)), join(siglip, 'spiece.model'));
+    for (const [modality, inputs, expected] of [
+      ['image', sref.images.map((r) => r.file), sref.images.map((r) => r.embedding)],
+      ['text', sref.texts.map((t) => t.text), sref.texts.map((t) => t.embedding)],
+    ] as const) {
+      const out = join(dir, `siglip-${modality}.npy`);
+      const r = await omnitok(dir, 'embed', '--checkpoint', siglip, '--modality', modality, ...inputs, '--out', out, '--backend', 'cpu');
+      expect(r.code, r.stderr).toBe(0);
+      const e = decodeNpy(readFileSync(out));
+      expected.forEach((row, i) => row.forEach((x, k) => expect(Math.abs(Number(e.data[i * 16 + k]) - x), `${modality} ${i}`).toBeLessThan(2e-5)));
+    }
+    const lines = sref.images.map((r, i) => JSON.stringify({ image: r.file, text: sref.texts[i]!.text }));
+    writeFileSync(join(dir, 'siglip-pairs.jsonl'), `${lines.join('\n')}\n`);
+    const out = join(dir, 'siglip-tune');
+    const r = await omnitok(dir, 'train', '--model', siglip, '--data', 'siglip-pairs.jsonl', '--pair', 'image:text', '--steps', '1', '--batch-size', '2', '--eval-fraction', '0', '--warmup', '0', '--backend', 'cpu', '--out', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.split('\n')[0]!)).toMatchObject({ event: 'start' });
+    const loss = (readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; loss: number }).find((m) => m.type === 'step'))!.loss;
+    // SigLIP: Σᵢⱼ softplus(−zᵢⱼ · (exp(t)·aᵢ·bⱼ + bias)) / n, z = +1 on the diagonal, −1 elsewhere
+    const scale = Math.exp(sref.logit_scale);
+    const I = sref.images.map((x) => x.embedding);
+    const T = sref.texts.slice(0, 2).map((x) => x.embedding);
+    const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    let expected = 0;
+    I.forEach((a, i) => T.forEach((b, j) => (expected += softplus(-(i === j ? 1 : -1) * (scale * dot(a, b) + sref.logit_bias)))));
+    expected /= 2;
+    expect(Math.abs(loss - expected), `step 1 loss ${loss} vs ${expected}`).toBeLessThan(1e-4 * (1 + expected));
+    const config = JSON.parse(readFileSync(join(out, readdirSync(out).find((d) => d.startsWith('step-'))!, 'config.json'), 'utf8'));
+    expect(config.train.objective).toBe('siglip');
+    expect(config.presets.text).toMatchObject({ kind: 'sentencepiece', contextLength: 64, canonicalize: 'siglip' });
   });
 });

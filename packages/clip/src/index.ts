@@ -39,7 +39,8 @@ export {
 export { EncoderTower, SharedTrunkTower, type Tower, type TowerInput, type TowerSpec, sliceInput, batchSize } from './model/tower.js';
 export { createTrainer, type ClipTrainer, type ClipBatch, type TrainerConfig, type StepStats, type Gradients } from './train/trainer.js';
 export {
-  hfClipLogitScale,
+  hfClipLogits,
+  hfModelFamily,
   hfClipModelConfig,
   importHfClipWeights,
   hfClipShapes,

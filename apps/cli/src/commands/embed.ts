@@ -18,7 +18,7 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
     .command('embed')
     .description('embed inputs of one modality with a trained run into FILE.npy or FILE.safetensors')
     .argument('<inputs...>', 'files (or inline texts for a text modality)')
-    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, or a Hugging Face CLIP model folder')
+    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, or a Hugging Face CLIP or SigLIP model folder')
     .requiredOption('--modality <m>', "one of the run's modalities")
     .requiredOption('--out <file>', 'FILE.npy (one [n, d] float32 matrix) or FILE.safetensors (with metadata)')
     .option('--window <seconds>', 'video: one row per window of this many seconds of each input, in time order (metadata: the windows)', numArg('--window', 1e-3))

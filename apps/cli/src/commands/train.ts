@@ -38,8 +38,8 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
     .description(`train cross-modal alignment (no arguments: the built-in emoji image-text demo, tiny model, ${demoLength} of ${DEMO_BATCH})`)
     .option('--pair <A:B>', 'modalities to align, repeatable (several sharing one modality: N-way binding)', collect)
     .option('--data <source>', 'demo (default), FILE.jsonl, FILE.csv / FILE.tsv, or WebDataset shards (dir/{00000..00009}.tar)')
-    .addOption(new Option('--objective <name>', 'contrastive loss').choices(['clip', 'siglip']).default('clip'))
-    .option('--model <name>', 'tiny | small | base | FILE.json | a Hugging Face CLIP model folder to fine-tune', 'tiny')
+    .addOption(new Option('--objective <name>', "contrastive loss (default: clip, or a pretrained model's own)").choices(['clip', 'siglip']))
+    .option('--model <name>', 'tiny | small | base | FILE.json | a Hugging Face CLIP or SigLIP model folder to fine-tune', 'tiny')
     .option('--preset <M=NAME>', 'tokenizer preset per modality (a name or FILE.json), repeatable', collect, [])
     .option('--batch-size <n>', `samples per step (default ${DEMO_BATCH} for the demo, else 32)`, intArg('--batch-size', 2))
     .option('--grad-cache-chunk <m>', 'gradient caching: embed the batch m samples at a time (big batches in little memory)', intArg('--grad-cache-chunk'))
@@ -76,7 +76,7 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
       const result = await runTrain(io, await registry(), {
         pairs: (o.pair as string[] | undefined)?.map(parsePair),
         data: o.data as string | undefined,
-        objective: o.objective as 'clip' | 'siglip',
+        objective: o.objective as 'clip' | 'siglip' | undefined,
         model: o.model as string,
         batchSize: o.batchSize as number | undefined,
         gradCacheChunk: o.gradCacheChunk as number | undefined,

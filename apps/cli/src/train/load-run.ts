@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { type ClipModel, createClipModel, hfClipLogitScale, hfClipModelConfig, importHfClipWeights, readHfClipWeights } from '@omnitok/clip';
+import { type ClipModel, createClipModel, hfClipLogits, hfClipModelConfig, importHfClipWeights, readHfClipWeights } from '@omnitok/clip';
 import type { ModalityRegistry } from '@omnitok/core';
 import { type BackendChoice, type BackendInfo, CheckpointError, loadCheckpoint } from '@omnitok/core/runtime';
 import { pluginFor } from '../tokenize-input.js';
@@ -47,10 +47,9 @@ export async function loadRun(checkpoint: string, cwd: string, registry: Modalit
 async function loadPretrained(p: PretrainedClip, registry: ModalityRegistry, backendChoice: BackendChoice): Promise<LoadedRun> {
   const weights = readHfClipWeights(p.dir);
   const backend = await selectBackend(backendChoice);
-  const scale = hfClipLogitScale(weights);
-  const model = createClipModel(hfClipModelConfig(p.config, scale !== undefined ? { logitScale: scale } : {}));
+  const model = createClipModel(hfClipModelConfig(p.config, hfClipLogits(weights)));
   try {
-    importHfClipWeights(model, weights, { source: p.dir });
+    importHfClipWeights(model, weights, { source: p.dir, family: p.shapes.family });
   } catch (error) {
     model.dispose();
     throw error;

@@ -46,10 +46,10 @@ export async function loadModelSpec(model: string, cwd: string): Promise<ModelSp
 
 /**
  * The model of a run: one tower per modality (continuous: CLS pooling; discrete: causal, EOT pooling),
- * or a pretrained CLIP's two towers (`logitScale`: the checkpoint's temperature).
+ * or a pretrained model's two towers (`logits`: the checkpoint's temperature and SigLIP bias).
  */
-export function buildModelConfig(spec: ModelSpec, shapes: ReadonlyMap<string, TokenShape>, modalities: readonly string[], pairs: readonly (readonly [string, string])[], objective: Objective, seed: number, logitScale?: number): ClipModelConfig {
-  if (spec.pretrained) return { ...hfClipModelConfig(spec.pretrained.config, { seed, ...(logitScale !== undefined ? { logitScale } : {}) }), pairs: pairs.map(([a, b]) => [a, b] as [string, string]), objective };
+export function buildModelConfig(spec: ModelSpec, shapes: ReadonlyMap<string, TokenShape>, modalities: readonly string[], pairs: readonly (readonly [string, string])[], objective: Objective, seed: number, logits: { logitScale?: number; logitBias?: number } = {}): ClipModelConfig {
+  if (spec.pretrained) return { ...hfClipModelConfig(spec.pretrained.config, { seed, ...logits }), pairs: pairs.map(([a, b]) => [a, b] as [string, string]), objective };
   const towers: Record<string, TowerSpec> = {};
   for (const m of modalities) {
     const s = shapes.get(m)!;

@@ -6,7 +6,7 @@ import { CLIP_MEAN, CLIP_STD, imagePresetFromHfProcessor } from '@omnitok/tokeni
 import type { TokenShape } from './prepare.js';
 import type { PresetRef } from './presets.js';
 
-/** A Hugging Face CLIP model folder named by `--model` (train) or `--checkpoint` (eval, embed). */
+/** A Hugging Face CLIP or SigLIP model folder named by `--model` (train) or `--checkpoint` (eval, embed). */
 export interface PretrainedClip {
   readonly dir: string;
   readonly config: HfClipConfig;
@@ -23,28 +23,36 @@ const FINE_TUNE_AUGMENT = { scale: [0.9, 1], ratio: [3 / 4, 4 / 3], hflip: 0 };
 const CLIP_VOCAB = 49408;
 const CLIP_BYTE_TOKENS = 514; // 256 bytes, 256 bytes + </w>, then merges, then 2 specials
 
-/** Reads `path` as a pretrained CLIP folder (config and processor only), or undefined when it is none. */
+/** Reads `path` as a pretrained CLIP / SigLIP folder (config and processor only), or undefined when it is none. */
 export function readPretrainedClip(path: string, cwd: string): PretrainedClip | undefined {
   const dir = resolve(cwd, path);
   if (!isHfClipDir(dir)) return undefined;
   const { config, processor } = readHfClipDir(dir);
   const shapes = hfClipShapes(config);
+  const siglip = shapes.family === 'siglip';
   const name = `hf:${path}`;
-  // a folder without preprocessor_config.json: CLIPImageProcessor's defaults at the model's resolution
-  const image = imagePresetFromHfProcessor(
-    processor ?? { image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: shapes.imageSize }, crop_size: shapes.imageSize, do_center_crop: true, resample: 3, image_mean: [...CLIP_MEAN], image_std: [...CLIP_STD] },
-    { patchSize: shapes.patchSize, name },
-  );
-  if (image.size !== shapes.imageSize) {
-    throw new CheckpointError(join(dir, 'preprocessor_config.json'), `crops ${JSON.stringify(image.size)} pixels, but the model's vision_config.image_size is ${shapes.imageSize}`);
+  const S = shapes.imageSize;
+  // a folder without preprocessor_config.json: the family's processor defaults at the model's resolution
+  const fallback = siglip
+    ? { image_processor_type: 'SiglipImageProcessor', size: { height: S, width: S }, resample: 3, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] }
+    : { image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: S }, crop_size: S, do_center_crop: true, resample: 3, image_mean: [...CLIP_MEAN], image_std: [...CLIP_STD] };
+  const image = imagePresetFromHfProcessor(processor ?? fallback, { patchSize: shapes.patchSize, name });
+  if (image.size !== S) throw new CheckpointError(join(dir, 'preprocessor_config.json'), `makes ${JSON.stringify(image.size)}-pixel images, but the model's vision_config.image_size is ${S}`);
+  return { dir, config, shapes, presets: { image: { ...image, augment: FINE_TUNE_AUGMENT } as unknown as PresetRef, text: textPreset(dir, shapes, name) } };
+}
+
+/** CLIP: the bundled BPE (or the folder's merges.txt for another vocabulary); SigLIP: the folder's spiece.model as HF's SiglipTokenizer uses it. */
+function textPreset(dir: string, shapes: HfClipShapes, name: string): PresetRef {
+  if (shapes.family === 'siglip') {
+    const model = join(dir, 'spiece.model');
+    if (!existsSync(model)) throw new CheckpointError(dir, 'has no spiece.model (the SentencePiece model of SigLIP\'s tokenizer)');
+    return { name, kind: 'sentencepiece', model, contextLength: shapes.contextLength, canonicalize: 'siglip' };
   }
-  let text: PresetRef = { name, kind: 'clip-bpe', contextLength: shapes.contextLength };
-  if (shapes.vocabSize !== CLIP_VOCAB) {
-    const merges = join(dir, 'merges.txt');
-    if (!existsSync(merges)) throw new CheckpointError(dir, `its text vocabulary has ${shapes.vocabSize} tokens, not CLIP's ${CLIP_VOCAB}, and the folder has no merges.txt to build it from`);
-    text = { ...text, merges, maxMerges: shapes.vocabSize - CLIP_BYTE_TOKENS };
-  }
-  return { dir, config, shapes, presets: { image: { ...image, augment: FINE_TUNE_AUGMENT } as unknown as PresetRef, text } };
+  const text = { name, kind: 'clip-bpe', contextLength: shapes.contextLength };
+  if (shapes.vocabSize === CLIP_VOCAB) return text;
+  const merges = join(dir, 'merges.txt');
+  if (!existsSync(merges)) throw new CheckpointError(dir, `its text vocabulary has ${shapes.vocabSize} tokens, not CLIP's ${CLIP_VOCAB}, and the folder has no merges.txt to build it from`);
+  return { ...text, merges, maxMerges: shapes.vocabSize - CLIP_BYTE_TOKENS };
 }
 
 /** The token layout the pretrained towers expect (what every sample must tokenize to). */

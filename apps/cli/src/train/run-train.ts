@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type ClipModelConfig, createClipModel, createTrainer, hfClipLogitScale, importHfClipWeights, type Objective, readHfClipWeights } from '@omnitok/clip';
+import { type ClipModelConfig, createClipModel, createTrainer, hfClipLogits, importHfClipWeights, type Objective, readHfClipWeights } from '@omnitok/clip';
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import { asOutOfMemory, type BackendChoice, CheckpointError, listCheckpoints, loadCheckpoint, type LoadedCheckpoint, type MatmulPrecision, pruneCheckpoints, saveCheckpoint, webgpuMatmulPrecision } from '@omnitok/core/runtime';
 import { BatchLoader, type PreparedSample } from '../data/loader.js';
@@ -22,7 +22,8 @@ import { disposeBatch, makeBatch } from './tensors.js';
 export interface TrainOptions {
   readonly pairs?: readonly (readonly [string, string])[];
   readonly data?: string;
-  readonly objective: Objective;
+  /** Default: `clip`, or the pretrained model's own (`siglip` for a SigLIP folder). */
+  readonly objective?: Objective;
   readonly model: string;
   readonly batchSize?: number;
   readonly gradCacheChunk?: number;
@@ -221,7 +222,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   const t = saved?.train;
   const batchSize = t?.batchSize ?? opts.batchSize ?? (isDemo ? DEMO_BATCH : 32);
   const seed = t?.seed ?? opts.seed;
-  const objective = t?.objective ?? opts.objective;
+  const objective = t?.objective ?? opts.objective ?? (spec.pretrained?.shapes.family === 'siglip' ? 'siglip' : 'clip');
   const augment = t?.augment ?? opts.augment;
   const shuffleBuffer = t?.shuffleBuffer ?? opts.shuffleBuffer ?? (isDemo ? 4096 : 1000);
   if (!Number.isInteger(batchSize) || batchSize < 2) throw new InvalidArgumentError('--batch-size', batchSize, 'an integer ≥ 2 (contrastive losses need negatives)');
@@ -264,10 +265,10 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     if (!probed) throw new TrainDataError(`no usable training sample in ${source.description}${lastError ? ` (last error: ${lastError})` : ''}`);
   }
   const pretrainedWeights = spec.pretrained ? readHfClipWeights(spec.pretrained.dir) : undefined;
-  const modelConfig = saved?.model ?? buildModelConfig(spec, shapes, modalities, pairs, objective, seed, pretrainedWeights && hfClipLogitScale(pretrainedWeights));
+  const modelConfig = saved?.model ?? buildModelConfig(spec, shapes, modalities, pairs, objective, seed, pretrainedWeights && hfClipLogits(pretrainedWeights));
   const model = createClipModel(modelConfig);
   if (resumeFrom) model.loadStateDict(resumeFrom.weights, { source: resumeFrom.path });
-  else if (pretrainedWeights) importHfClipWeights(model, pretrainedWeights, { source: spec.pretrained!.dir });
+  else if (pretrainedWeights) importHfClipWeights(model, pretrainedWeights, { source: spec.pretrained!.dir, family: spec.pretrained!.shapes.family });
 
   // Total steps: --steps, or --epochs × full batches per epoch (counted without decoding).
   let epochs = t ? t.epochs ?? undefined : opts.epochs;

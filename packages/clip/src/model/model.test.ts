@@ -24,6 +24,17 @@ function batch(n: number, seed: number, names: string[] = ['image', 'text']) {
 }
 
 describe('towers and ClipModel', () => {
+  it('a tower with projectionDim null has no projection: its pooled width is the embedding, and must be embedDim', async () => {
+    const model = createClipModel({ towers: { image: { ...image, width: 16, projectionDim: null }, text }, embedDim: 16 });
+    expect([...model.parameters().keys()].some((k) => k.startsWith('towers.image.encoder.proj'))).toBe(false);
+    expect([...model.parameters().keys()]).toContain('towers.text.encoder.proj.weight');
+    const e = model.encode('image', batch(2, 3).image!);
+    expect(e.shape).toEqual([2, 16]);
+    e.dispose();
+    model.dispose();
+    expect(() => createClipModel({ towers: { image: { ...image, projectionDim: null }, text }, embedDim: 8 })).toThrow(/towers\.image\.projectionDim.*null in a tower of width 8/);
+  });
+
   it('encodes each modality to unit rows of the shared width', async () => {
     const model = createClipModel({ towers: { image, text }, embedDim: 8 });
     const b = batch(3, 1);

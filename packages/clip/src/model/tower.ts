@@ -27,7 +27,8 @@ export type TowerInput = tf.Tensor | { readonly tokens: tf.Tensor; readonly mask
  * transformer → pooling → projection to the shared width → L2 normalization.
  *
  * The config is the runtime's `EncoderConfigInput` (tokens, size, pooling, …); `projectionDim` is set
- * by the model to its shared embedding width. `shareTrunkWith: 'other'` makes this tower reuse the
+ * by the model to its shared embedding width, or `null` for a tower without projection whose width is
+ * that embedding width (SigLIP's image tower). `shareTrunkWith: 'other'` makes this tower reuse the
  * transformer, pooling head and projection of tower `other` with its own embedder, CLS token and
  * position embedding (a VATT-style modality-agnostic backbone); the widths must agree.
  */
@@ -105,7 +106,7 @@ export class SharedTrunkTower extends Module implements Tower {
     super();
     const t = trunk.config;
     // The stem follows this tower's tokens; everything after it follows the trunk's config.
-    const c = resolveEncoderConfig({ ...t, ...config, width: t.width, depth: t.depth, heads: t.heads, clsToken: t.clsToken, pooling: t.pooling, projectionDim: t.projectionDim, causal: t.causal });
+    const c = resolveEncoderConfig({ ...t, ...config, width: t.width, depth: t.depth, heads: t.heads, clsToken: t.clsToken, pooling: t.pooling, projectionDim: t.projectionDim, projectionBias: t.projectionBias, causal: t.causal });
     this.config = c;
     const D = c.width;
     const tok = c.tokens;
@@ -148,7 +149,7 @@ export class SharedTrunkTower extends Module implements Tower {
       if (pos) h = tf.add(h, pos);
       h = this.embDrop.forward(h);
       if (trunk.lnPre) h = trunk.lnPre.forward(h);
-      let keyMask = mask?.cast('float32'); // [B, N]
+      let keyMask = c.padMask ? mask?.cast('float32') : undefined; // [B, N]
       if (keyMask && this.clsToken) keyMask = tf.concat([tf.ones([B, 1]), keyMask], 1);
       for (const block of trunk.blocks) h = block.forward(h, { keyMask, causal: c.causal });
       const out = trunk.lnFinal.forward(h); // [B, N', D]
@@ -168,11 +169,13 @@ export function buildTowers(specs: Record<string, TowerSpec>, embedDim: number, 
   for (const [name, spec] of Object.entries(specs)) {
     if (!/^[A-Za-z0-9_]+$/.test(name) || name.includes('__')) throw new InvalidArgumentError('towers', name, 'tower names of letters, digits and single underscores');
     const { shareTrunkWith, ...config } = spec;
-    if (config.projectionDim !== undefined && config.projectionDim !== embedDim) {
-      throw new InvalidArgumentError(`towers.${name}.projectionDim`, config.projectionDim, `unset or equal to embedDim (${embedDim})`);
+    // null: no projection, the pooled vector is the embedding (SigLIP's image tower)
+    const unprojected = config.projectionDim === null;
+    if (unprojected ? resolveEncoderConfig(config).width !== embedDim : config.projectionDim !== undefined && config.projectionDim !== embedDim) {
+      throw new InvalidArgumentError(`towers.${name}.projectionDim`, config.projectionDim, `unset, equal to embedDim (${embedDim}), or null in a tower of width ${embedDim}`);
     }
     if (shareTrunkWith === undefined) {
-      towers.set(name, new EncoderTower(name, { ...config, projectionDim: embedDim }, rng));
+      towers.set(name, new EncoderTower(name, { ...config, projectionDim: unprojected ? null : embedDim }, rng));
       continue;
     }
     const source = towers.get(shareTrunkWith);

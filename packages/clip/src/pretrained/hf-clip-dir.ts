@@ -5,9 +5,10 @@ import { CheckpointError } from '@omnitok/core/runtime';
 import { type HfClipConfig, type HfClipOptions, isHfClipConfig, type LoadedHfClip, loadHfClip } from './hf-clip.js';
 
 /**
- * A downloaded Hugging Face CLIP model folder (`huggingface-cli download openai/clip-vit-base-patch32`
- * or `git clone`): `config.json`, `model.safetensors` (or shards named by
- * `model.safetensors.index.json`) and, when present, `preprocessor_config.json`.
+ * A downloaded Hugging Face CLIP or SigLIP model folder (`huggingface-cli download
+ * openai/clip-vit-base-patch32`, `google/siglip-base-patch16-224`, or `git clone`): `config.json`,
+ * `model.safetensors` (or shards named by `model.safetensors.index.json`) and, when present,
+ * `preprocessor_config.json` (and SigLIP's `spiece.model`, which the text preset names).
  */
 export interface HfClipDir {
   readonly dir: string;
@@ -30,7 +31,7 @@ function readJson(path: string): unknown {
   }
 }
 
-/** True when `dir` is a folder whose config.json describes a Hugging Face CLIPModel. */
+/** True when `dir` is a folder whose config.json describes a Hugging Face CLIPModel or SiglipModel. */
 export function isHfClipDir(dir: string): boolean {
   const path = join(dir, 'config.json');
   try {
@@ -46,7 +47,7 @@ export function readHfClipDir(dir: string): HfClipDir {
   const config = readJson(join(root, 'config.json'));
   if (!isHfClipConfig(config)) {
     const c = config as { model_type?: unknown } | null;
-    throw new CheckpointError(join(root, 'config.json'), `model_type ${JSON.stringify(c?.model_type)} is not "clip" (a Hugging Face CLIPModel)`);
+    throw new CheckpointError(join(root, 'config.json'), `model_type ${JSON.stringify(c?.model_type)} is neither "clip" nor "siglip" (a Hugging Face CLIPModel or SiglipModel)`);
   }
   const processorPath = join(root, 'preprocessor_config.json');
   const processor = existsSync(processorPath) ? readJson(processorPath) : undefined;
@@ -91,8 +92,8 @@ export function readHfClipWeights(dir: string): SafetensorsFile[] {
 }
 
 /**
- * Loads a Hugging Face CLIP model folder: config, weights (F32, F16 or BF16; sharded or not) and the
- * image processor's config (for `imagePresetFromHfProcessor` of @omnitok/tokenizer-image).
+ * Loads a Hugging Face CLIP or SigLIP model folder: config, weights (F32, F16 or BF16; sharded or not)
+ * and the image processor's config (for `imagePresetFromHfProcessor` of @omnitok/tokenizer-image).
  */
 export function loadHfClipDir(dir: string, options: HfClipOptions = {}): LoadedHfClip & HfClipDir {
   const read = readHfClipDir(dir);

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BadPresetError, decodeSafetensors, encodeSafetensors, InvalidArgumentError } from '@omnitok/core';
 import { CheckpointError, WeightImportError } from '@omnitok/core/runtime';
 import { decodeImage, imagePresetFromHfProcessor, patchify, preprocessImage } from '@omnitok/tokenizer-image';
-import { clipTokenizer } from '@omnitok/tokenizer-text';
+import { clipTokenizer, SentencePieceTokenizer } from '@omnitok/tokenizer-text';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EncoderTower } from '../model/tower.js';
 import { isHfClipDir, loadHfClipDir, readHfClipDir, readHfClipWeights } from './hf-clip-dir.js';
@@ -135,8 +135,8 @@ describe('Hugging Face CLIP model folders', () => {
     try {
       expect(() => readHfClipDir(tmp)).toThrow(CheckpointError);
       expect(() => readHfClipDir(tmp)).toThrow(/config\.json.*cannot read it \(ENOENT\)/);
-      writeFileSync(join(tmp, 'config.json'), JSON.stringify({ model_type: 'siglip' }));
-      expect(() => readHfClipDir(tmp)).toThrow(/model_type "siglip" is not "clip"/);
+      writeFileSync(join(tmp, 'config.json'), JSON.stringify({ model_type: 'bert' }));
+      expect(() => readHfClipDir(tmp)).toThrow(/model_type "bert" is neither "clip" nor "siglip"/);
       expect(isHfClipDir(tmp)).toBe(false);
       copyFileSync(join(DIR, 'config.json'), join(tmp, 'config.json'));
       writeFileSync(join(tmp, 'pytorch_model.bin'), 'not read');
@@ -191,3 +191,78 @@ function concat(parts: Float32Array[]): Float32Array {
   }
   return out;
 }
+
+// A random bfloat16 SiglipModel folder (make-hf-siglip-tiny.py); its spiece.model is the text package's
+// SentencePiece fixture, copied in as a download would have it.
+describe('Hugging Face SigLIP model folders', () => {
+  const sref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip.json'), 'utf8')) as Reference & { logit_bias: number; logits_per_text: number[][] };
+  const spiece = fileURLToPath(new URL('../../../tokenizer-text/src/__fixtures__/sp-unigram.model', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'omnitok-siglip-'));
+  for (const f of ['config.json', 'model.safetensors', 'preprocessor_config.json']) copyFileSync(join(FIXTURES, 'hf-siglip-tiny', f), join(dir, f));
+  copyFileSync(spiece, join(dir, 'spiece.model'));
+  const loaded = loadHfClipDir(dir);
+  const { model } = loaded;
+  afterAll(() => {
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads a SiglipModel config into a MAP-pooled image tower and an unmasked last-token text tower with the sigmoid objective', () => {
+    expect(loaded.shapes).toMatchObject({ family: 'siglip', imageSize: 32, patchSize: 16, vocabSize: 600, contextLength: 64, embedDim: 16 });
+    expect(model.config.objective).toBe('siglip');
+    const vision = (model.tower('image') as EncoderTower).config;
+    const text = (model.tower('text') as EncoderTower).config;
+    expect(vision).toMatchObject({ pooling: 'map', clsToken: false, preNorm: false, embedBias: true, projectionDim: null, gelu: 'tanh', lnEps: 1e-6, mlpRatio: 3 });
+    expect(text).toMatchObject({ pooling: 'last', causal: false, projectionDim: 16, projectionBias: true, padMask: false, gelu: 'tanh', lnEps: 1e-6 });
+    expect(loaded.report.missing).toEqual([]);
+    expect(loaded.report.unexpected).toEqual([]);
+    expect(model.pairs[0]!.logitScale.dataSync()[0]).toBe(sref.logit_scale);
+    expect(model.pairs[0]!.logitBias!.dataSync()[0]).toBe(sref.logit_bias);
+    // the defaults are google/siglip-base-patch16-224
+    expect(hfClipModelConfig({ model_type: 'siglip' })).toMatchObject({
+      embedDim: 768,
+      towers: { image: { width: 768, depth: 12, heads: 12, tokens: { dim: 768, count: 196 } }, text: { width: 768, tokens: { vocabSize: 32000, count: 64 } } },
+    });
+    expect(() => hfClipModelConfig({ model_type: 'siglip', vision_config: { vision_use_head: false } })).toThrow(/vision_use_head/);
+    expect(() => hfClipModelConfig({ model_type: 'siglip', text_config: { projection_size: 512 } })).toThrow(/projection_size/);
+  });
+
+  it("reproduces SiglipImageProcessor pixels and SiglipModel image embeddings", async () => {
+    const preset = imagePresetFromHfProcessor(loaded.processor!, { patchSize: 16 });
+    expect(preset).toMatchObject({ size: 32, resize: 'squash', crop: 'none', interpolation: 'bicubic', mean: [0.5, 0.5, 0.5] });
+    const tokens: Float32Array[] = [];
+    for (const r of sref.images) {
+      const features = preprocessImage(await decodeImage(join(FIXTURES, r.file)), preset);
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let i = c * 1024; i < (c + 1) * 1024; i++) sum += features.data[i]!;
+        expect(Math.abs(sum - r.pixels_sum[c]!), `${r.file} channel ${c}`).toBeLessThan(1e-3);
+      }
+      expect(maxDiff(features.data.subarray(0, 8), r.pixels_first)).toBeLessThan(1e-6);
+      tokens.push(patchify(features).data);
+    }
+    const input = tf.tensor(concat(tokens), [2, 4, 768]);
+    const e = await model.embed('image', input);
+    input.dispose();
+    sref.images.forEach((r, i) => expect(maxDiff(e.data.subarray(i * 16, i * 16 + 16), r.embedding), r.file).toBeLessThan(2e-5));
+  });
+
+  it("reproduces SiglipTokenizer ids and SiglipModel text embeddings (a padding mask given with the ids changes nothing) and logits", async () => {
+    const tokenizer = SentencePieceTokenizer.fromFile(join(dir, 'spiece.model'), { contextLength: 64, canonicalize: 'siglip' });
+    const batch = tokenizer.encodeBatch(sref.texts.map((t) => t.text));
+    sref.texts.forEach((t, i) => {
+      expect([...batch.ids.subarray(i * 64, i * 64 + t.ids.length)]).toEqual(t.ids);
+      expect(batch.ids[i * 64 + 63]).toBe(tokenizer.eosId); // padded with </s>
+    });
+    const ids = tf.tensor(batch.ids, [3, 64], 'int32');
+    const plain = await model.embed('text', ids);
+    const masked = await model.embed('text', { tokens: ids, mask: tf.tensor(batch.mask, [3, 64], 'int32') });
+    ids.dispose();
+    expect(Array.from(masked.data)).toEqual(Array.from(plain.data));
+    sref.texts.forEach((t, i) => expect(maxDiff(plain.data.subarray(i * 16, i * 16 + 16), t.embedding), t.text).toBeLessThan(2e-5));
+    const scale = Math.exp(sref.logit_scale);
+    sref.texts.forEach((t, i) =>
+      sref.images.forEach((img, j) => expect(Math.abs(scale * img.embedding.reduce((s, x, k) => s + x * plain.data[i * 16 + k]!, 0) + sref.logit_bias - sref.logits_per_text[i]![j]!)).toBeLessThan(1e-4)),
+    );
+  });
+});

@@ -1,17 +1,20 @@
 import { decodeSafetensors, InvalidArgumentError, type SafetensorsFile } from '@omnitok/core';
-import { type HfClipImportReport, importHfClip } from '@omnitok/core/runtime';
+import { type HfClipImportReport, type HfFamily, importHfClip } from '@omnitok/core/runtime';
 import { ClipModel, type ClipModelConfig } from '../model/clip-model.js';
-import { EncoderTower } from '../model/tower.js';
+import { EncoderTower, type TowerSpec } from '../model/tower.js';
 
 /**
- * A Hugging Face `CLIPModel` `config.json` (the fields the architecture reads; everything else is
- * ignored). Absent fields take transformers' `CLIPVisionConfig` / `CLIPTextConfig` defaults — the
- * openai/clip-vit-base-patch32 shapes. The legacy `text_config_dict` / `vision_config_dict` override
- * `text_config` / `vision_config`, as transformers reads them.
+ * A Hugging Face `config.json` of a `CLIPModel` (`model_type: "clip"`) or a `SiglipModel`
+ * (`"siglip"`): the fields the architecture reads; everything else is ignored. Absent fields take
+ * transformers' defaults (`CLIPVisionConfig` / `CLIPTextConfig`: openai/clip-vit-base-patch32;
+ * `SiglipVisionConfig` / `SiglipTextConfig`: google/siglip-base-patch16-224). The legacy
+ * `text_config_dict` / `vision_config_dict` override `text_config` / `vision_config`, as transformers
+ * reads them.
  */
 export interface HfClipConfig {
   readonly model_type?: string;
   readonly architectures?: readonly string[];
+  /** CLIP: the width of both projections. */
   readonly projection_dim?: number;
   readonly logit_scale_init_value?: number;
   readonly text_config?: HfClipTextConfig;
@@ -33,21 +36,26 @@ export interface HfClipVisionConfig extends HfEncoderFields {
   readonly image_size?: number;
   readonly patch_size?: number;
   readonly num_channels?: number;
+  /** SigLIP: the attention-pooling head (default true; without it the model has no image embedding). */
+  readonly vision_use_head?: boolean;
 }
 
 export interface HfClipTextConfig extends HfEncoderFields {
   readonly vocab_size?: number;
   readonly max_position_embeddings?: number;
   readonly eos_token_id?: number;
+  /** SigLIP: the text head's output width (default hidden_size). */
+  readonly projection_size?: number;
 }
 
-/** The resolved shapes of a pretrained CLIP (what the tokenizers must produce for it). */
+/** The resolved shapes of a pretrained model (what the tokenizers must produce for it). */
 export interface HfClipShapes {
+  readonly family: HfFamily;
   readonly imageSize: number;
   readonly patchSize: number;
   readonly channels: number;
   readonly vocabSize: number;
-  /** Text positions (77 for every released CLIP). */
+  /** Text positions (77 for every released CLIP, 64 for SigLIP). */
   readonly contextLength: number;
   readonly embedDim: number;
 }
@@ -59,18 +67,50 @@ export interface HfClipOptions {
   readonly seed?: number;
 }
 
-const VISION_DEFAULTS = { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, image_size: 224, patch_size: 32, num_channels: 3 };
-const TEXT_DEFAULTS = { hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 8, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, vocab_size: 49408, max_position_embeddings: 77 };
+const DEFAULTS = {
+  clip: {
+    vision: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, image_size: 224, patch_size: 32, num_channels: 3 },
+    text: { hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 8, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, vocab_size: 49408, max_position_embeddings: 77 },
+  },
+  siglip: {
+    vision: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6, image_size: 224, patch_size: 16, num_channels: 3 },
+    text: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6, vocab_size: 32000, max_position_embeddings: 64 },
+  },
+} as const;
 // transformers' ACT2FN names → our GELU kinds (the exact erf GELU, its tanh approximation, x·σ(1.702x))
 const ACTIVATIONS: Record<string, 'erf' | 'tanh' | 'quick'> = { quick_gelu: 'quick', gelu: 'erf', gelu_new: 'tanh', gelu_pytorch_tanh: 'tanh', gelu_fast: 'tanh' };
 
-function section<T extends object>(config: HfClipConfig, key: 'vision' | 'text', defaults: T): T & Record<string, unknown> {
+/** `clip` for a CLIPModel config, `siglip` for a SiglipModel config, else undefined. */
+export function hfModelFamily(config: unknown): HfFamily | undefined {
+  if (typeof config !== 'object' || config === null) return undefined;
+  const c = config as HfClipConfig;
+  const has = (arch: string) => Array.isArray(c.architectures) && c.architectures.includes(arch);
+  if (c.model_type === 'clip' || has('CLIPModel')) return 'clip';
+  if (c.model_type === 'siglip' || has('SiglipModel')) return 'siglip';
+  return undefined;
+}
+
+/** True for a parsed config.json of a CLIPModel or a SiglipModel. */
+export function isHfClipConfig(config: unknown): config is HfClipConfig {
+  return hfModelFamily(config) !== undefined;
+}
+
+function familyOf(config: HfClipConfig): HfFamily {
+  const family = hfModelFamily(config);
+  if (!family) {
+    const c = config as HfClipConfig | null;
+    throw new InvalidArgumentError('config.json model_type', c?.model_type ?? c?.architectures, '"clip" or "siglip" (a Hugging Face CLIPModel or SiglipModel)');
+  }
+  return family;
+}
+
+function section(config: HfClipConfig, key: 'vision' | 'text'): Record<string, unknown> {
   const a = config[`${key}_config`];
   const b = config[`${key}_config_dict`];
   for (const [name, v] of [[`${key}_config`, a], [`${key}_config_dict`, b]] as const) {
     if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) throw new InvalidArgumentError(`config.json ${name}`, v, 'an object');
   }
-  return { ...defaults, ...(a ?? {}), ...(b ?? {}) } as T & Record<string, unknown>;
+  return { ...DEFAULTS[familyOf(config)][key], ...(a ?? {}), ...(b ?? {}) };
 }
 
 function positive(value: unknown, field: string): number {
@@ -88,70 +128,75 @@ function encoderFields(c: Record<string, unknown>, key: string) {
   return { size: 'custom' as const, width, depth: positive(c.num_hidden_layers, `${key}.num_hidden_layers`), heads: positive(c.num_attention_heads, `${key}.num_attention_heads`), mlpRatio: inter / width, gelu, lnEps, posEmb: 'learned' as const };
 }
 
-/** Checks that a parsed config.json describes a CLIPModel (not a SigLIP, a text-only CLIP, …). */
-export function isHfClipConfig(config: unknown): config is HfClipConfig {
-  if (typeof config !== 'object' || config === null) return false;
-  const c = config as HfClipConfig;
-  return c.model_type === 'clip' || (Array.isArray(c.architectures) && c.architectures.includes('CLIPModel'));
-}
-
-/** The shapes a CLIPModel config implies (defaults filled in). */
+/** The shapes a CLIPModel or SiglipModel config implies (defaults filled in). */
 export function hfClipShapes(config: HfClipConfig): HfClipShapes {
-  const v = section(config, 'vision', VISION_DEFAULTS);
-  const t = section(config, 'text', TEXT_DEFAULTS);
+  const family = familyOf(config);
+  const v = section(config, 'vision');
+  const t = section(config, 'text');
   const imageSize = positive(v.image_size, 'vision_config.image_size');
   const patchSize = positive(v.patch_size, 'vision_config.patch_size');
   if (imageSize % patchSize !== 0) throw new InvalidArgumentError('config.json vision_config.patch_size', patchSize, `a divisor of image_size (${imageSize})`);
+  let embedDim: number;
+  if (family === 'clip') embedDim = positive(config.projection_dim ?? 512, 'projection_dim');
+  else {
+    // SigLIP compares the image head's output (the vision width) with the text head's
+    embedDim = positive(v.hidden_size, 'vision_config.hidden_size');
+    const textOut = positive(t.projection_size ?? t.hidden_size, 'text_config.projection_size');
+    if (textOut !== embedDim) throw new InvalidArgumentError('config.json text_config.projection_size', textOut, `the vision width (${embedDim})`);
+    if (v.vision_use_head === false) throw new InvalidArgumentError('config.json vision_config.vision_use_head', false, 'true (the image embedding is the attention-pooling head)');
+  }
   return {
+    family,
     imageSize,
     patchSize,
     channels: positive(v.num_channels, 'vision_config.num_channels'),
     vocabSize: positive(t.vocab_size, 'text_config.vocab_size'),
     contextLength: positive(t.max_position_embeddings, 'text_config.max_position_embeddings'),
-    embedDim: positive(config.projection_dim ?? 512, 'projection_dim'),
+    embedDim,
   };
 }
 
 /**
- * The `ClipModelConfig` of a Hugging Face CLIPModel: a vision tower (CLS token, `ln_pre`, bias-free
- * patch projection, learned positions) over `[(S/P)², C·P·P]` channel-major patch tokens — what
- * @omnitok/tokenizer-image emits — and a causal text tower pooled at the end-of-text token, both
- * projected to `projection_dim`, with CLIP's softmax objective. `logitScale` (the log temperature,
- * usually read from the checkpoint) sets the pair's initial scale.
+ * The `ClipModelConfig` of a Hugging Face CLIPModel or SiglipModel, over channel-major patch tokens
+ * (what @omnitok/tokenizer-image emits):
+ *
+ * - CLIP: a vision tower with CLS token, `ln_pre`, bias-free patch projection, learned positions and a
+ *   bias-free projection; a causal text tower pooled at the end-of-text token; both projected to
+ *   `projection_dim`; the softmax objective.
+ * - SigLIP: a vision tower without CLS token pooled by the attention head (MAP), no projection; a
+ *   bidirectional text tower pooled at its last position (rows padded with `</s>`, attended to: no
+ *   padding mask, as it was trained) through a linear head with bias; the sigmoid objective.
+ *
+ * `logitScale` / `logitBias` (usually the checkpoint's) set the pair's initial temperature and bias.
  */
-export function hfClipModelConfig(config: HfClipConfig, options: HfClipOptions & { readonly logitScale?: number } = {}): ClipModelConfig {
-  if (!isHfClipConfig(config)) {
-    const c = config as HfClipConfig | null;
-    throw new InvalidArgumentError('config.json model_type', c?.model_type ?? c?.architectures, '"clip" (a Hugging Face CLIPModel)');
-  }
+export function hfClipModelConfig(config: HfClipConfig, options: HfClipOptions & { readonly logitScale?: number; readonly logitBias?: number } = {}): ClipModelConfig {
   const shapes = hfClipShapes(config);
-  const v = section(config, 'vision', VISION_DEFAULTS);
-  const t = section(config, 'text', TEXT_DEFAULTS);
+  const v = section(config, 'vision');
+  const t = section(config, 'text');
   const vision = options.names?.vision ?? 'image';
   const text = options.names?.text ?? 'text';
   if (vision === text) throw new InvalidArgumentError('names', options.names, 'two different tower names');
   const side = shapes.imageSize / shapes.patchSize;
-  const logitScale = options.logitScale ?? config.logit_scale_init_value;
+  const imageTokens = { kind: 'continuous', dim: shapes.channels * shapes.patchSize * shapes.patchSize, count: side * side, grid: [side, side] } as const;
+  const textTokens = { kind: 'discrete', vocabSize: shapes.vocabSize, count: shapes.contextLength } as const;
+  const siglip = shapes.family === 'siglip';
+  const towers: Record<string, TowerSpec> = siglip
+    ? {
+        [vision]: { ...encoderFields(v, 'vision_config'), pooling: 'map', projectionDim: null, tokens: imageTokens },
+        [text]: { ...encoderFields(t, 'text_config'), pooling: 'last', projectionBias: true, padMask: false, tokens: textTokens },
+      }
+    : {
+        [vision]: { ...encoderFields(v, 'vision_config'), pooling: 'cls', preNorm: true, embedBias: false, tokens: imageTokens },
+        [text]: { ...encoderFields(t, 'text_config'), pooling: 'eot', causal: true, tokens: textTokens },
+      };
+  const logitScale = options.logitScale ?? (siglip ? undefined : config.logit_scale_init_value);
   return {
-    towers: {
-      [vision]: {
-        ...encoderFields(v, 'vision_config'),
-        pooling: 'cls',
-        preNorm: true,
-        embedBias: false,
-        tokens: { kind: 'continuous', dim: shapes.channels * shapes.patchSize * shapes.patchSize, count: side * side, grid: [side, side] },
-      },
-      [text]: {
-        ...encoderFields(t, 'text_config'),
-        pooling: 'eot',
-        causal: true,
-        tokens: { kind: 'discrete', vocabSize: shapes.vocabSize, count: shapes.contextLength },
-      },
-    },
+    towers,
     embedDim: shapes.embedDim,
     pairs: [[vision, text]],
-    objective: 'clip',
+    objective: siglip ? 'siglip' : 'clip',
     ...(logitScale !== undefined ? { logitScaleInit: logitScale } : {}),
+    ...(siglip && options.logitBias !== undefined ? { logitBiasInit: options.logitBias } : {}),
     seed: options.seed ?? 0,
   };
 }
@@ -162,7 +207,9 @@ export interface LoadedHfClip {
   readonly shapes: HfClipShapes;
 }
 
-function mergeFiles(weights: Uint8Array | SafetensorsFile | readonly SafetensorsFile[]): SafetensorsFile {
+type Weights = Uint8Array | SafetensorsFile | readonly SafetensorsFile[];
+
+function mergeFiles(weights: Weights): SafetensorsFile {
   const files = weights instanceof Uint8Array ? [decodeSafetensors(weights)] : Array.isArray(weights) ? (weights as readonly SafetensorsFile[]) : [weights as SafetensorsFile];
   if (files.length === 1) return files[0]!;
   const tensors: SafetensorsFile['tensors'] = {};
@@ -170,46 +217,48 @@ function mergeFiles(weights: Uint8Array | SafetensorsFile | readonly Safetensors
   return { tensors, metadata: files[0]?.metadata ?? {} };
 }
 
-/** The checkpoint's `logit_scale` (CLIP's log temperature), or undefined when it has none. */
-export function hfClipLogitScale(weights: Uint8Array | SafetensorsFile | readonly SafetensorsFile[]): number | undefined {
-  const t = mergeFiles(weights).tensors.logit_scale;
-  return t ? Number(t.data[0]) : undefined;
+/** The checkpoint's `logit_scale` (the log temperature) and `logit_bias` (SigLIP), where it has them. */
+export function hfClipLogits(weights: Weights): { logitScale?: number; logitBias?: number } {
+  const { tensors } = mergeFiles(weights);
+  const scalar = (name: string) => (tensors[name] ? { [name === 'logit_scale' ? 'logitScale' : 'logitBias']: Number(tensors[name].data[0]) } : {});
+  return { ...scalar('logit_scale'), ...scalar('logit_bias') };
 }
 
 /**
- * Assigns a Hugging Face CLIPModel checkpoint to the towers `vision` and `text` of a model built
- * from its config (`hfClipModelConfig`), e.g. before fine-tuning: every tensor mapped, every shape
- * checked first, missing or unexpected tensors a `WeightImportError`, nothing assigned on error.
- * The pair's logit scale is left to the config (`hfClipModelConfig`'s `logitScale`).
+ * Assigns a Hugging Face CLIPModel (`family: 'clip'`, the default) or SiglipModel checkpoint to the
+ * towers `vision` and `text` of a model built from its config (`hfClipModelConfig`), e.g. before
+ * fine-tuning: every tensor mapped, every shape checked first, missing or unexpected tensors a
+ * `WeightImportError`, nothing assigned on error. The pair's logit scale and bias are left to the
+ * config (`hfClipModelConfig`'s `logitScale` / `logitBias`, from `hfClipLogits`).
  */
 export function importHfClipWeights(
   model: ClipModel,
-  weights: Uint8Array | SafetensorsFile | readonly SafetensorsFile[],
-  options: { readonly vision?: string; readonly text?: string; readonly source?: string } = {},
+  weights: Weights,
+  options: { readonly vision?: string; readonly text?: string; readonly source?: string; readonly family?: HfFamily } = {},
 ): HfClipImportReport {
   const encoder = (name: string) => {
     const tower = model.tower(name);
     if (!(tower instanceof EncoderTower)) throw new InvalidArgumentError('tower', name, 'a tower with its own encoder (not a shared trunk)');
     return tower.encoder;
   };
-  return importHfClip(mergeFiles(weights), { vision: encoder(options.vision ?? 'image'), text: encoder(options.text ?? 'text') }, { patchLayout: 'chw', source: options.source });
+  return importHfClip(mergeFiles(weights), { vision: encoder(options.vision ?? 'image'), text: encoder(options.text ?? 'text') }, { patchLayout: 'chw', source: options.source, family: options.family });
 }
 
 /**
- * Builds a `ClipModel` from a Hugging Face CLIPModel `config.json` and its weights (safetensors bytes
- * or decoded files; several for a sharded checkpoint). The pair's logit scale comes from the
- * checkpoint's `logit_scale`. The model is returned in eval mode.
+ * Builds a `ClipModel` from a Hugging Face CLIPModel or SiglipModel `config.json` and its weights
+ * (safetensors bytes or decoded files; several for a sharded checkpoint). The pair's logit scale (and
+ * SigLIP's bias) come from the checkpoint. The model is returned in eval mode.
  */
-export function loadHfClip(weights: Uint8Array | SafetensorsFile | readonly SafetensorsFile[], config: HfClipConfig, options: HfClipOptions & { readonly source?: string } = {}): LoadedHfClip {
+export function loadHfClip(weights: Weights, config: HfClipConfig, options: HfClipOptions & { readonly source?: string } = {}): LoadedHfClip {
   const file = mergeFiles(weights);
-  const scale = hfClipLogitScale(file);
-  const modelConfig = hfClipModelConfig(config, { ...options, ...(scale !== undefined ? { logitScale: scale } : {}) });
+  const shapes = hfClipShapes(config);
+  const modelConfig = hfClipModelConfig(config, { ...options, ...hfClipLogits(file) });
   const [vision, text] = Object.keys(modelConfig.towers) as [string, string];
   const model = new ClipModel(modelConfig);
   try {
-    const report = importHfClipWeights(model, file, { vision, text, source: options.source });
+    const report = importHfClipWeights(model, file, { vision, text, source: options.source, family: shapes.family });
     model.eval();
-    return { model, report, shapes: hfClipShapes(config) };
+    return { model, report, shapes };
   } catch (error) {
     model.dispose();
     throw error;

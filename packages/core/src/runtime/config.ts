@@ -32,8 +32,10 @@ export interface EncoderConfig {
   readonly gelu: GeluKind;
   readonly posEmb: PosEmbKind;
   readonly pooling: Pooling;
-  /** Output embedding width (a bias-free linear `proj` after pooling); null: no projection. */
+  /** Output embedding width (a linear `proj` after pooling); null: no projection. */
   readonly projectionDim: number | null;
+  /** A bias in `proj` (SigLIP's text head; CLIP's projections have none). Default false. */
+  readonly projectionBias: boolean;
   readonly tokens: TokensConfig;
   /** Prepend a learned CLS token (default: pooling === 'cls'). */
   readonly clsToken: boolean;
@@ -49,6 +51,12 @@ export interface EncoderConfig {
   readonly qkvBias: boolean;
   /** Bias in the continuous patch projection (CLIP's conv has none). */
   readonly embedBias: boolean;
+  /**
+   * Whether an input padding mask hides padded keys (default true). SigLIP's text tower was trained
+   * attending to its `</s>` padding (rows padded to 64, no mask), so it takes `false`: a mask given
+   * with the tokens is then ignored, and the row is encoded exactly as it was in training.
+   */
+  readonly padMask: boolean;
 }
 
 /** Named sizes: width / depth / heads / mlpRatio. `tiny` is the benchmark shape. */
@@ -94,6 +102,8 @@ export function resolveEncoderConfig(input: EncoderConfigInput): EncoderConfig {
     lnEps: pick('lnEps', 1e-5),
     qkvBias: pick('qkvBias', true),
     embedBias: pick('embedBias', true),
+    projectionBias: pick('projectionBias', false),
+    padMask: pick('padMask', true),
   };
   validate(config);
   return config;

@@ -111,6 +111,29 @@ describe('encoder configs', () => {
     eot.dispose();
   });
 
+  it('projectionBias adds proj.bias to the embedding; padMask false ignores a padding mask (SigLIP text)', async () => {
+    const base = { size: 'tiny', tokens: text, pooling: 'last', projectionDim: 32 } as const;
+    const plain = new TransformerEncoder(base, new Rng(5));
+    const biased = new TransformerEncoder({ ...base, projectionBias: true }, new Rng(5));
+    expect([...plain.parameters().keys()]).not.toContain('proj.bias');
+    expect(biased.parameters().get('proj.bias')!.shape).toEqual([32]);
+    biased.parameters().get('proj.bias')!.assign(tf.fill([32], 0.5));
+    const ids = tf.tensor2d(Array.from({ length: 2 * 16 }, (_, i) => (i * 37) % 1000), [2, 16], 'int32');
+    const mask = tf.tensor2d(Array.from({ length: 32 }, (_, i) => (i % 16 < 9 ? 1 : 0)), [2, 16], 'int32');
+    const p = plain.forward(ids).embedding;
+    const b = biased.forward(ids).embedding;
+    expect(maxAbsDiff(await tf.add(p, 0.5).data(), await b.data())).toBeLessThan(1e-6);
+    // padMask true (default): the mask changes the attention; false: the row is encoded as if unmasked
+    const masked = plain.forward(ids, { mask }).embedding;
+    expect(maxAbsDiff(await p.data(), await masked.data())).toBeGreaterThan(1e-3);
+    const unmaskedEnc = new TransformerEncoder({ ...base, padMask: false }, new Rng(5));
+    const ignored = unmaskedEnc.forward(ids, { mask }).embedding;
+    expect(maxAbsDiff(await p.data(), await ignored.data())).toBe(0);
+    expect(resolveEncoderConfig(base)).toMatchObject({ projectionBias: false, padMask: true });
+    tf.dispose([ids, mask, p, b, masked, ignored]);
+    for (const e of [plain, biased, unmaskedEnc]) e.dispose();
+  });
+
   it('seeded init is reproducible', async () => {
     const a = new TransformerEncoder({ size: 'custom', width: 8, depth: 1, heads: 2, tokens: text }, new Rng(7));
     const b = new TransformerEncoder({ size: 'custom', width: 8, depth: 1, heads: 2, tokens: text }, new Rng(7));

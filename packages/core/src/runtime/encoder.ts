@@ -62,7 +62,8 @@ export class MapHead extends Module {
  *
  * Parameter names: `embed.proj.{weight,bias}` (continuous) or `embed.weight` (discrete), `cls_token` [D],
  * `pos_embed` [N(+1), D] (learned; the CLS row first), `ln_pre.*`, `blocks.{i}.{ln1,attn.qkv,attn.proj,
- * ls1.gamma,ln2,mlp.fc1,mlp.fc2,ls2.gamma}.*`, `ln_final.*`, `head.*` (map pooling), `proj.weight`.
+ * ls1.gamma,ln2,mlp.fc1,mlp.fc2,ls2.gamma}.*`, `ln_final.*`, `head.*` (map pooling), `proj.weight`
+ * (+ `proj.bias` with `projectionBias`).
  */
 export class TransformerEncoder extends Module {
   readonly config: EncoderConfig;
@@ -100,7 +101,7 @@ export class TransformerEncoder extends Module {
     this.blocks.forEach((b, i) => this.child(`blocks.${i}`, b));
     this.lnFinal = this.child('ln_final', new LayerNorm(D, c.lnEps));
     this.head = c.pooling === 'map' ? this.child('head', new MapHead(c, rng)) : undefined;
-    this.proj = c.projectionDim !== null ? this.child('proj', new Linear(D, c.projectionDim, rng, { bias: false, std: D ** -0.5 })) : undefined;
+    this.proj = c.projectionDim !== null ? this.child('proj', new Linear(D, c.projectionDim, rng, { bias: c.projectionBias, std: D ** -0.5 })) : undefined;
     this.embDrop = new Dropout(c.dropout, rng);
   }
 
@@ -131,7 +132,7 @@ export class TransformerEncoder extends Module {
     if (pos) h = tf.add(h, pos); // pos [N(+1), D] broadcast over B
     h = this.embDrop.forward(h);
     if (this.lnPre) h = this.lnPre.forward(h);
-    let keyMask = options.mask?.cast('float32'); // [B, N]
+    let keyMask = c.padMask ? options.mask?.cast('float32') : undefined; // [B, N]
     if (keyMask && this.clsToken) keyMask = tf.concat([tf.ones([B, 1]), keyMask], 1); // [B, 1+N]
     for (const block of this.blocks) h = block.forward(h, { keyMask, causal: c.causal });
     const tokens = this.lnFinal.forward(h); // [B, N', D]

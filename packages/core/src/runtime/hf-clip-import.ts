@@ -25,7 +25,25 @@ import { WeightImportError } from './errors.js';
  *
  * The towers must be configured like CLIP: vision {clsToken, pooling 'cls', preNorm, embedBias false,
  * gelu 'quick', posEmb 'learned'}, text {pooling 'eot', causal, gelu 'quick', posEmb 'learned'}.
+ *
+ * `SiglipModel` (family 'siglip') differs in the stems and heads; the blocks are named as above:
+ *
+ *   vision_model.embeddings.patch_embedding.{weight,bias}          → embed.proj.{weight,bias}
+ *   vision_model.embeddings.position_embedding.weight [N, D]       → pos_embed (no CLS token)
+ *   vision_model.post_layernorm.*                                  → ln_final.*
+ *   vision_model.head.probe [1, 1, D]                              → head.probe
+ *   vision_model.head.attention.in_proj_{weight [3D, D], bias}     → head.attn.qkv.* (weight transposed)
+ *   vision_model.head.attention.out_proj.*, .head.mlp.fc{1,2}.*    → head.attn.proj.*, head.mlp.fc{1,2}.* (weights transposed)
+ *   vision_model.head.layernorm.*                                  → head.ln.*
+ *   text_model.head.{weight [P, D], bias}                          → proj.{weight [D, P], bias}
+ *   logit_scale, logit_bias                                        → report.logitScale, report.logitBias
+ *
+ * Its towers: vision {pooling 'map', no CLS, embedBias, no projection}, text {pooling 'last', not causal,
+ * projectionBias, padMask false}, both gelu 'tanh'.
  */
+
+/** Which Hugging Face model's names: `CLIPModel` or `SiglipModel`. */
+export type HfFamily = 'clip' | 'siglip';
 
 export type PatchLayout = 'hwc' | 'chw';
 
@@ -40,6 +58,8 @@ export interface HfClipImportOptions {
   readonly strict?: boolean;
   /** Names the source in messages. */
   readonly source?: string;
+  /** `clip` (default: CLIPModel names) or `siglip` (SiglipModel names). */
+  readonly family?: HfFamily;
 }
 
 export interface HfClipImportReport {
@@ -53,6 +73,8 @@ export interface HfClipImportReport {
   readonly ignored: string[];
   /** exp(logit_scale) is CLIP's softmax temperature; undefined when absent. */
   readonly logitScale: number | undefined;
+  /** SigLIP's logit bias; undefined when absent. */
+  readonly logitBias: number | undefined;
 }
 
 type Rule =
@@ -61,14 +83,16 @@ type Rule =
   | { kind: 'qkvWeight' | 'qkvBias'; hf: [string, string, string] }
   | { kind: 'conv'; hf: string };
 
-/** Loads an HF CLIPModel safetensors checkpoint into one or both towers; checks every shape first. */
+/** Loads an HF CLIPModel (or SiglipModel) safetensors checkpoint into one or both towers; checks every shape first. */
 export function importHfClip(
   source: Uint8Array | SafetensorsFile,
   towers: { readonly vision?: TransformerEncoder; readonly text?: TransformerEncoder },
   options: HfClipImportOptions = {},
 ): HfClipImportReport {
   const file = source instanceof Uint8Array ? decodeSafetensors(source) : source;
-  const label = options.source ?? 'the HF CLIP checkpoint';
+  const family = options.family ?? 'clip';
+  if (family !== 'clip' && family !== 'siglip') throw new InvalidArgumentError('options.family', family, '"clip" or "siglip"');
+  const label = options.source ?? `the HF ${family === 'clip' ? 'CLIP' : 'SigLIP'} checkpoint`;
   const layout = options.patchLayout ?? 'chw';
   if (layout !== 'hwc' && layout !== 'chw') throw new InvalidArgumentError('options.patchLayout', layout, '"hwc" or "chw"');
   const used = new Set<string>();
@@ -79,7 +103,7 @@ export function importHfClip(
   for (const key of ['vision', 'text'] as const) {
     const tower = towers[key];
     if (!tower) continue;
-    const rules = rulesFor(key, tower);
+    const rules = rulesFor(key, family);
     const weights: Record<string, DenseArray> = {};
     for (const [ours, variable] of tower.parameters()) {
       const rule = rules(ours);
@@ -98,7 +122,7 @@ export function importHfClip(
   }
 
   const ignored = Object.keys(file.tensors).filter((n) => n.endsWith('position_ids'));
-  const wanted = Object.keys(file.tensors).filter((n) => !used.has(n) && !ignored.includes(n) && n !== 'logit_scale');
+  const wanted = Object.keys(file.tensors).filter((n) => !used.has(n) && !ignored.includes(n) && n !== 'logit_scale' && !(family === 'siglip' && n === 'logit_bias'));
   // Tensors of a tower that was not asked for are not "unexpected".
   const unexpected = wanted.filter(
     (n) => !((!towers.vision && /^(vision_model\.|visual_projection\.)/.test(n)) || (!towers.text && /^(text_model\.|text_projection\.)/.test(n))),
@@ -108,13 +132,13 @@ export function importHfClip(
   }
   const loaded = { vision: [] as string[], text: [] as string[] };
   for (const { tower, key, weights } of converted) loaded[key] = tower.loadStateDict(weights, { strict: false, source: label }).loaded;
-  const ls = file.tensors.logit_scale;
-  return { loaded, missing, unexpected, ignored, logitScale: ls ? Number(ls.data[0]) : undefined };
+  const scalar = (name: string) => (file.tensors[name] ? Number(file.tensors[name].data[0]) : undefined);
+  return { loaded, missing, unexpected, ignored, logitScale: scalar('logit_scale'), logitBias: family === 'siglip' ? scalar('logit_bias') : undefined };
 }
 
-function rulesFor(key: 'vision' | 'text', tower: TransformerEncoder): (ours: string) => Rule | undefined {
+function rulesFor(key: 'vision' | 'text', family: HfFamily): (ours: string) => Rule | undefined {
   const T = key === 'vision' ? 'vision_model' : 'text_model';
-  const fixed: Record<string, Rule> = {
+  const fixed: Record<string, Rule> = family === 'siglip' ? siglipStems(key) : {
     cls_token: { kind: 'copy', hf: `${T}.embeddings.class_embedding` },
     'embed.proj.weight': { kind: 'conv', hf: `${T}.embeddings.patch_embedding.weight` },
     'embed.proj.bias': { kind: 'copy', hf: `${T}.embeddings.patch_embedding.bias` },
@@ -126,7 +150,6 @@ function rulesFor(key: 'vision' | 'text', tower: TransformerEncoder): (ours: str
     'ln_final.bias': { kind: 'copy', hf: key === 'vision' ? 'vision_model.post_layernorm.bias' : 'text_model.final_layer_norm.bias' },
     'proj.weight': { kind: 'linearT', hf: key === 'vision' ? 'visual_projection.weight' : 'text_projection.weight' },
   };
-  void tower;
   return (ours) => {
     if (fixed[ours]) return fixed[ours];
     const m = /^blocks\.(\d+)\.(.+)$/.exec(ours);
@@ -148,6 +171,39 @@ function rulesFor(key: 'vision' | 'text', tower: TransformerEncoder): (ours: str
       case 'mlp.fc2.bias': return { kind: 'copy', hf: `${L}.mlp.fc2.bias` };
       default: return undefined;
     }
+  };
+}
+
+function siglipStems(key: 'vision' | 'text'): Record<string, Rule> {
+  if (key === 'text') {
+    return {
+      'embed.weight': { kind: 'copy', hf: 'text_model.embeddings.token_embedding.weight' },
+      pos_embed: { kind: 'copy', hf: 'text_model.embeddings.position_embedding.weight' },
+      'ln_final.weight': { kind: 'copy', hf: 'text_model.final_layer_norm.weight' },
+      'ln_final.bias': { kind: 'copy', hf: 'text_model.final_layer_norm.bias' },
+      'proj.weight': { kind: 'linearT', hf: 'text_model.head.weight' },
+      'proj.bias': { kind: 'copy', hf: 'text_model.head.bias' },
+    };
+  }
+  const V = 'vision_model';
+  const H = `${V}.head`;
+  return {
+    'embed.proj.weight': { kind: 'conv', hf: `${V}.embeddings.patch_embedding.weight` },
+    'embed.proj.bias': { kind: 'copy', hf: `${V}.embeddings.patch_embedding.bias` },
+    pos_embed: { kind: 'copy', hf: `${V}.embeddings.position_embedding.weight` },
+    'ln_final.weight': { kind: 'copy', hf: `${V}.post_layernorm.weight` },
+    'ln_final.bias': { kind: 'copy', hf: `${V}.post_layernorm.bias` },
+    'head.probe': { kind: 'copy', hf: `${H}.probe` },
+    'head.attn.qkv.weight': { kind: 'linearT', hf: `${H}.attention.in_proj_weight` },
+    'head.attn.qkv.bias': { kind: 'copy', hf: `${H}.attention.in_proj_bias` },
+    'head.attn.proj.weight': { kind: 'linearT', hf: `${H}.attention.out_proj.weight` },
+    'head.attn.proj.bias': { kind: 'copy', hf: `${H}.attention.out_proj.bias` },
+    'head.ln.weight': { kind: 'copy', hf: `${H}.layernorm.weight` },
+    'head.ln.bias': { kind: 'copy', hf: `${H}.layernorm.bias` },
+    'head.mlp.fc1.weight': { kind: 'linearT', hf: `${H}.mlp.fc1.weight` },
+    'head.mlp.fc1.bias': { kind: 'copy', hf: `${H}.mlp.fc1.bias` },
+    'head.mlp.fc2.weight': { kind: 'linearT', hf: `${H}.mlp.fc2.weight` },
+    'head.mlp.fc2.bias': { kind: 'copy', hf: `${H}.mlp.fc2.bias` },
   };
 }
 

@@ -60,7 +60,7 @@ export {
   type CheckpointContents,
   type LoadedCheckpoint,
 } from './checkpoint.js';
-export { importHfClip, type HfClipImportOptions, type HfClipImportReport, type PatchLayout } from './hf-clip-import.js';
+export { importHfClip, type HfClipImportOptions, type HfClipImportReport, type HfFamily, type PatchLayout } from './hf-clip-import.js';
 /** omnitok's WebGPU kernels on/off (benchmarks compare them with TensorFlow.js' own; on by default). */
 export {
   setWebgpuKernels,
