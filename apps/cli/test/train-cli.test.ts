@@ -146,6 +146,49 @@ describe('omnitok eval and embed on the trained run', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--modality.*image, text/);
   });
+
+  it('embed --data streams a manifest in batches (rows as embedded one call at a time); --skip-bad leaves out and lists the bad records', async () => {
+    // the good image records of data.jsonl, in order (the manifest also holds a missing file, a corrupt PNG, a malformed line, a path escape)
+    const good = readFileSync(join(dir, 'data.jsonl'), 'utf8').split('\n').filter(Boolean).flatMap((l) => {
+      try {
+        const image = (JSON.parse(l) as { image: string }).image;
+        return /^img\/\d+\.png$/.test(image) ? [image] : [];
+      } catch {
+        return [];
+      }
+    });
+    expect(good).toHaveLength(GOOD + 1);
+    const stop = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'image', '--data', 'data.jsonl', '--out', 'd.npy', '--backend', 'cpu');
+    expect(stop.code).toBe(1);
+    expect(stop.stderr).toMatch(/missing\.png/);
+    const r = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'image', '--data', 'data.jsonl', '--skip-bad', '--batch-size', '4', '--concurrency', '3', '--out', 'd.safetensors', '--backend', 'cpu', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { shape: number[]; skipped: { input: string; reason: string }[] };
+    expect(summary.shape).toEqual([GOOD + 1, 32]);
+    const reasons = summary.skipped.map((s) => s.reason).join('\n');
+    expect(summary.skipped).toHaveLength(4);
+    expect(reasons).toMatch(/missing\.png/);
+    expect(reasons).toMatch(/corrupt\.png/);
+    expect(reasons).toMatch(/malformed JSON/);
+    expect(reasons).toMatch(/escapes the manifest folder/);
+    expect(r.stderr).toMatch(/omnitok: skipped .*missing\.png/);
+    const st = decodeSafetensors(readFileSync(join(dir, 'd.safetensors')));
+    expect(JSON.parse(st.metadata.inputs!)).toHaveLength(GOOD + 1);
+    const one = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'image', ...good, '--batch-size', '1', '--out', 'd1.npy', '--backend', 'cpu');
+    expect(one.code, one.stderr).toBe(0);
+    const a = st.tensors.image!.data as Float32Array;
+    const b = decodeNpy(readFileSync(join(dir, 'd1.npy'))).data as Float32Array;
+    expect(a.length).toBe(b.length);
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    expect(worst).toBeLessThan(1e-5);
+    const both = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'image', 'img/0.png', '--data', 'data.jsonl', '--out', 'x.npy', '--backend', 'cpu');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/either --data or input arguments/);
+    const none = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'image', '--out', 'x.npy', '--backend', 'cpu');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--data.*a data source.*or at least one input file/);
+  });
 });
 
 describe('omnitok train on other data formats', () => {

@@ -5,22 +5,28 @@ import { extensionOf, InvalidArgumentError, type ModalityRegistry, type TokenSeq
 import type { BackendChoice } from '@omnitok/core/runtime';
 import type { Command } from 'commander';
 import type { VideoPreset } from '@omnitok/tokenizer-video';
+import { openSource } from '../data/open-source.js';
+import { fieldInput, type RawRecord, TrainDataError } from '../data/records.js';
 import type { CliIO } from '../io.js';
 import { embedSamples } from '../train/evaluate.js';
-import type { ModalitySetup } from '../train/prepare.js';
 import { type LoadedRun, loadRun } from '../train/load-run.js';
-import { tokenizeValue } from '../train/prepare.js';
-import { BACKEND_OPTION, numArg } from './train.js';
+import { type ModalitySetup, sameShape, tokenizeValue, tokenShapeOf, towerTokenShape } from '../train/prepare.js';
+import { BACKEND_OPTION, intArg, numArg } from './train.js';
 
 /** `omnitok embed`: unit embeddings [n, embedDim] of inputs of one modality, as .npy or .safetensors. */
 export function embedCommand(program: Command, io: CliIO, registry: () => Promise<ModalityRegistry>): void {
   program
     .command('embed')
-    .description('embed inputs of one modality with a trained run into FILE.npy or FILE.safetensors')
-    .argument('<inputs...>', 'files (or inline texts for a text modality)')
+    .description('embed inputs of one modality with a trained run or a pretrained model into FILE.npy or FILE.safetensors')
+    .argument('[inputs...]', 'files (or inline texts for a text modality)')
     .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, or a Hugging Face CLIP or SigLIP model folder')
     .requiredOption('--modality <m>', "one of the run's modalities")
     .requiredOption('--out <file>', 'FILE.npy (one [n, d] float32 matrix) or FILE.safetensors (with metadata)')
+    .option('--data <source>', "instead of inputs: the modality's field of every record of FILE.jsonl, FILE.csv or shards (streamed)")
+    .option('--skip-bad', 'skip inputs that fail to decode or tokenize (listed in the summary) instead of stopping at the first')
+    .option('--batch-size <n>', 'inputs tokenized, then embedded, at a time', intArg('--batch-size'), 64)
+    .option('--concurrency <n>', 'inputs decoded at the same time', intArg('--concurrency'), 8)
+    .option('--allow-outside-root', 'let manifest paths leave the manifest folder')
     .option('--window <seconds>', 'video: one row per window of this many seconds of each input, in time order (metadata: the windows)', numArg('--window', 1e-3))
     .option('--hop <seconds>', 'with --window: seconds between window starts (default: the window length)', numArg('--hop', 1e-3))
     .addOption(BACKEND_OPTION())
@@ -29,33 +35,117 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
       const out = resolve(io.cwd, o.out as string);
       const ext = extensionOf(out);
       if (ext !== 'npy' && ext !== 'safetensors') throw new InvalidArgumentError('--out', o.out, 'a file name ending in .npy or .safetensors');
-      const run = await loadRun(o.checkpoint as string, io.cwd, await registry(), o.backend as BackendChoice);
+      const data = o.data as string | undefined;
+      if (data === undefined && inputs.length === 0) throw new InvalidArgumentError('--data', undefined, 'a data source (FILE.jsonl, FILE.csv or shards), or at least one input file (or text) as arguments');
+      if (data !== undefined && inputs.length > 0) throw new InvalidArgumentError('--data', data, `either --data or input arguments, not both (got ${inputs.length} inputs)`);
+      if (data !== undefined && o.window !== undefined) throw new InvalidArgumentError('--window', o.window, 'input arguments (not --data)');
+      const reg = await registry();
+      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice);
       const modality = o.modality as string;
       const setup = run.setups.get(modality);
       if (!setup) throw new InvalidArgumentError('--modality', modality, `one of the run's modalities (${run.config.modalities.join(', ')})`);
       let e: Embeddings;
-      const metadata: Record<string, string> = { checkpoint: run.path, step: String(run.step), modality, inputs: JSON.stringify(inputs) };
+      let embedded: string[];
+      let skipped: { input: string; reason: string }[] = [];
+      const metadata: Record<string, string> = { checkpoint: run.path, step: String(run.step), modality };
       if (o.window !== undefined) {
         if (setup.plugin.modality !== 'video') throw new InvalidArgumentError('--window', o.window, `a video modality (${modality} is ${setup.plugin.modality})`);
         const windows = await embedWindows(run, setup, inputs.map((i) => resolve(io.cwd, i)), o.window as number, (o.hop as number | undefined) ?? (o.window as number));
         e = windows.embeddings;
+        embedded = inputs;
         metadata.windows = JSON.stringify(windows.spans); // [input index, start s, end s] per row
       } else {
-        const rows: TokenSequence[] = [];
-        for (const input of inputs) {
-          const path = resolve(io.cwd, input);
-          const isFile = await stat(path).then((s) => s.isFile(), () => false);
-          rows.push(await tokenizeValue(setup, isFile || !setup.plugin.acceptsText ? path : { text: input }));
+        let records: AsyncIterable<RawRecord>;
+        if (data !== undefined) {
+          const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
+          records = (await openSource(data, { cwd: io.cwd, textModalities, allowOutsideRoot: Boolean(o.allowOutsideRoot) })).records();
+        } else records = inputRecords(inputs, io.cwd, modality, Boolean(setup.plugin.acceptsText));
+        const result = await embedStream(run, setup, records, { skipBad: Boolean(o.skipBad), batchSize: o.batchSize as number, concurrency: o.concurrency as number });
+        ({ embeddings: e, embedded, skipped } = result);
+        if (skipped.length > 0) {
+          for (const s of skipped.slice(0, 5)) io.stderr(`omnitok: skipped ${s.input}: ${s.reason}\n`);
+          if (skipped.length > 5) io.stderr(`omnitok: … ${skipped.length - 5} more skipped (listed with --json)\n`);
         }
-        e = await embedSamples(run.backend.tf, run.model, modality, rows);
       }
+      metadata.inputs = JSON.stringify(embedded); // row i embeds embedded[i] (--data: record keys)
       const bytes = encodeEmbeddings(ext, { [modality]: e }, metadata);
       await mkdir(dirname(out), { recursive: true });
       await writeFile(out, bytes);
-      const summary = { out, modality, shape: e.shape, checkpoint: run.path, step: run.step, backend: run.backend.name };
-      io.stdout(o.json ? `${JSON.stringify(summary)}\n` : `omnitok embed: ${inputs.length} ${modality} input(s) → ${out} [${e.shape.join(', ')}] float32 (unit rows; ${run.path})\n`);
+      const summary = { out, modality, shape: e.shape, checkpoint: run.path, step: run.step, backend: run.backend.name, skipped };
+      io.stdout(o.json ? `${JSON.stringify(summary)}\n` : `omnitok embed: ${embedded.length} ${modality} input(s) → ${out} [${e.shape.join(', ')}] float32 (unit rows; ${run.path})${skipped.length ? `; ${skipped.length} skipped` : ''}\n`);
       run.model.dispose();
     });
+}
+
+/** Input arguments as records: a file path, or (for a text modality) the text itself when no such file exists. */
+async function* inputRecords(inputs: readonly string[], cwd: string, modality: string, acceptsText: boolean): AsyncIterable<RawRecord> {
+  for (const input of inputs) {
+    const path = resolve(cwd, input);
+    const isFile = await stat(path).then((s) => s.isFile(), () => false);
+    yield { key: input, where: input, fields: { [modality]: isFile || !acceptsText ? { kind: 'path', path } : { kind: 'text', text: input } } };
+  }
+}
+
+/**
+ * Tokenizes records `concurrency` at a time in stream order and embeds them `batchSize` at a time:
+ * memory holds one batch of tokens, not the data set. A record that fails (no such field, a decode
+ * error, tokens of another layout than the tower's) stops the command with its error, or with
+ * `skipBad` is left out and listed; the rows follow the remaining records' order.
+ */
+async function embedStream(
+  run: LoadedRun,
+  setup: ModalitySetup,
+  records: AsyncIterable<RawRecord>,
+  options: { skipBad: boolean; batchSize: number; concurrency: number },
+): Promise<{ embeddings: Embeddings; embedded: string[]; skipped: { input: string; reason: string }[] }> {
+  const m = setup.modality;
+  const want = towerTokenShape(run.config.model.towers[m]!.tokens);
+  const tokenize = async (r: RawRecord): Promise<{ r: RawRecord; tokens?: TokenSequence; error?: unknown }> => {
+    try {
+      if (r.error) throw new TrainDataError(`${r.where}: ${r.error}`);
+      const value = r.fields[m];
+      if (!value) throw new TrainDataError(`${r.where}: no ${m} field (has ${Object.keys(r.fields).join(', ') || 'none'})`);
+      const tokens = await tokenizeValue(setup, fieldInput(value));
+      const shape = tokenShapeOf(tokens);
+      if (!sameShape(shape, want)) throw new InvalidArgumentError(`${r.where} tokens`, JSON.stringify(shape), `the ${m} tower's layout ${JSON.stringify(want)} (the run's preset)`);
+      return { r, tokens };
+    } catch (error) {
+      return { r, error };
+    }
+  };
+  const parts: Float32Array[] = [];
+  const embedded: string[] = [];
+  const skipped: { input: string; reason: string }[] = [];
+  let batch: TokenSequence[] = [];
+  const flush = async () => {
+    if (batch.length > 0) parts.push((await embedSamples(run.backend.tf, run.model, m, batch)).data);
+    batch = [];
+  };
+  const take = async (done: { r: RawRecord; tokens?: TokenSequence; error?: unknown }) => {
+    if (done.error !== undefined) {
+      if (!options.skipBad) throw done.error;
+      skipped.push({ input: done.r.key, reason: done.error instanceof Error ? done.error.message : String(done.error) });
+      return;
+    }
+    batch.push(done.tokens!);
+    embedded.push(done.r.key);
+    if (batch.length >= options.batchSize) await flush();
+  };
+  const inFlight: Promise<{ r: RawRecord; tokens?: TokenSequence; error?: unknown }>[] = [];
+  for await (const r of records) {
+    inFlight.push(tokenize(r));
+    if (inFlight.length >= options.concurrency) await take(await inFlight.shift()!);
+  }
+  while (inFlight.length > 0) await take(await inFlight.shift()!);
+  await flush();
+  const D = run.model.config.embedDim;
+  const data = new Float32Array(embedded.length * D);
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  return { embeddings: { data, shape: [embedded.length, D] }, embedded, skipped };
 }
 
 /** Rows embedded per model call while windows stream in (a long video never holds more). */

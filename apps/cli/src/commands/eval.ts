@@ -9,7 +9,7 @@ import { isHeldOut, TrainDataError } from '../data/records.js';
 import type { CliIO } from '../io.js';
 import { evaluate } from '../train/evaluate.js';
 import { loadRun } from '../train/load-run.js';
-import { makePrepare, type TokenShape } from '../train/prepare.js';
+import { makePrepare, type TokenShape, towerTokenShape } from '../train/prepare.js';
 import { pct } from '../train/progress.js';
 import { parsePair } from '../train/run-train.js';
 import { BACKEND_OPTION, intArg } from './train.js';
@@ -66,8 +66,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       const needed = task === 'retrieval' ? [...new Set(pairs.flat())] : [zsPair![0] === textSetup!.modality ? zsPair![1] : zsPair![0]];
       const shapes = new Map<string, TokenShape>();
       for (const m of needed) {
-        const tok = config.model.towers[m]!.tokens;
-        shapes.set(m, tok.kind === 'continuous' ? { kind: 'continuous', count: tok.count, dim: tok.dim } : { kind: 'discrete', count: tok.count, vocabSize: tok.vocabSize });
+        shapes.set(m, towerTokenShape(config.model.towers[m]!.tokens));
       }
       const prepare = makePrepare(needed.map((m) => run.setups.get(m)!), shapes, false);
       const samples: PreparedSample[] = [];

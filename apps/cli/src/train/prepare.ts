@@ -1,4 +1,5 @@
 import { type AnyModalityPlugin, preprocessToTokens, type TokenSequence } from '@omnitok/core';
+import type { TokensConfig } from '@omnitok/core/runtime';
 import type { PreparedSample, Prepare } from '../data/loader.js';
 import { fieldInput, type RawRecord } from '../data/records.js';
 import type { PresetRef } from './presets.js';
@@ -18,7 +19,13 @@ export function tokenShapeOf(t: TokenSequence): TokenShape {
   return { kind: 'discrete', count: t.shape[0], vocabSize: t.vocabSize };
 }
 
-function sameShape(a: TokenShape, b: TokenShape): boolean {
+/** The token layout a tower's config expects (`config.model.towers[m].tokens`). */
+export function towerTokenShape(tokens: TokensConfig): TokenShape {
+  return tokens.kind === 'continuous' ? { kind: 'continuous', count: tokens.count, dim: tokens.dim, ...(tokens.grid ? { grid: [...tokens.grid] } : {}) } : { kind: 'discrete', count: tokens.count, vocabSize: tokens.vocabSize };
+}
+
+/** Same kind, count and width (dim or vocabulary); the grid is not compared. */
+export function sameShape(a: TokenShape, b: TokenShape): boolean {
   return a.kind === b.kind && a.count === b.count && (a.kind === 'continuous' ? a.dim === (b as { dim: number }).dim : a.vocabSize === (b as { vocabSize: number }).vocabSize);
 }
 

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type HfClipConfig, type HfClipShapes, hfClipShapes, isHfClipDir, readHfClipDir } from '@omnitok/clip';
+import { type HfClipConfig, hfClipModelConfig, type HfClipShapes, hfClipShapes, isHfClipDir, readHfClipDir } from '@omnitok/clip';
 import { CheckpointError } from '@omnitok/core/runtime';
 import { CLIP_MEAN, CLIP_STD, imagePresetFromHfProcessor } from '@omnitok/tokenizer-image';
-import type { TokenShape } from './prepare.js';
+import { type TokenShape, towerTokenShape } from './prepare.js';
 import type { PresetRef } from './presets.js';
 
 /** A Hugging Face CLIP or SigLIP model folder named by `--model` (train) or `--checkpoint` (eval, embed). */
@@ -57,10 +57,6 @@ function textPreset(dir: string, shapes: HfClipShapes, name: string): PresetRef 
 
 /** The token layout the pretrained towers expect (what every sample must tokenize to). */
 export function pretrainedTokenShapes(p: PretrainedClip): Map<string, TokenShape> {
-  const { imageSize, patchSize, channels, vocabSize, contextLength } = p.shapes;
-  const side = imageSize / patchSize;
-  return new Map<string, TokenShape>([
-    ['image', { kind: 'continuous', count: side * side, dim: channels * patchSize * patchSize, grid: [side, side] }],
-    ['text', { kind: 'discrete', count: contextLength, vocabSize }],
-  ]);
+  const { towers } = hfClipModelConfig(p.config);
+  return new Map(PRETRAINED_MODALITIES.map((m) => [m, towerTokenShape(towers[m]!.tokens)] as const));
 }

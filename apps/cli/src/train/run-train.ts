@@ -11,7 +11,7 @@ import { pluginFor } from '../tokenize-input.js';
 import { selectBackend } from './backend.js';
 import { evaluate, type EvalResult, type ZeroShotSetup } from './evaluate.js';
 import { buildModelConfig, loadModelSpec, type ModelSpec } from './model-spec.js';
-import { makePrepare, type ModalitySetup, type TokenShape } from './prepare.js';
+import { makePrepare, type ModalitySetup, type TokenShape, towerTokenShape } from './prepare.js';
 import { pretrainedTokenShapes } from './pretrained.js';
 import { defaultTrainPreset, parsePresetFlags, type PresetRef } from './presets.js';
 import { formatDuration, pct, Progress, round } from './progress.js';
@@ -239,8 +239,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   const shapes = new Map<string, TokenShape>();
   if (saved) {
     for (const m of modalities) {
-      const tok = saved.model.towers[m]!.tokens;
-      shapes.set(m, tok.kind === 'continuous' ? { kind: 'continuous', count: tok.count, dim: tok.dim, ...(tok.grid ? { grid: [...tok.grid] } : {}) } : { kind: 'discrete', count: tok.count, vocabSize: tok.vocabSize });
+      shapes.set(m, towerTokenShape(saved.model.towers[m]!.tokens));
     }
   }
   // a pretrained model fixes its token layout: samples that tokenize otherwise (a --preset of another size) are refused
