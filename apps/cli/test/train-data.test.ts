@@ -53,6 +53,46 @@ describe('streaming tar reader', () => {
     bad[10] = 0x41;
     await expect(async () => { for await (const _ of readTar(once(bad), 'bad.tar')) void _; }).rejects.toThrow(/checksum/);
   });
+
+  it('passes over members larger than maxMemberBytes unread (the next ones still read), and a size past the end is truncation, not a buffer of the rest', async () => {
+    const once = (b: Uint8Array) => (async function* () { yield b; })();
+    const read = async (tar: Uint8Array, options = {}) => {
+      const out = [];
+      for await (const e of readTar(once(tar), 'm.tar', options)) out.push(e);
+      return out;
+    };
+    const tar = makeTar([
+      { name: '0001.jpg', data: new Uint8Array(3000).fill(7) },
+      { name: '0001.txt', data: 'a cat' },
+      { name: '0002.txt', data: 'a dog' },
+    ]);
+    const entries = await read(tar, { maxMemberBytes: 1000 });
+    expect(entries.map((e) => [e.name, e.data.length, e.error ?? ''])).toEqual([
+      ['0001.jpg', 0, 'member of 3000 bytes, over the 1000-byte limit (passed over)'],
+      ['0001.txt', 5, ''],
+      ['0002.txt', 5, ''],
+    ]);
+    // a checksum-valid header claiming 8 GiB (GNU base-256) over a 3 000-byte body: an error, not 8 GiB of buffering
+    const huge = Buffer.from(tar);
+    huge.fill(0, 124, 136);
+    huge[124] = 0x80;
+    huge[131] = 0x02; // 2 << 32 = 8 GiB
+    huge.write('        ', 148);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += huge[i]!;
+    huge.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    await expect(read(huge)).rejects.toThrow(/m\.tar.*truncated member "0001\.jpg"/);
+    // the WebDataset source: a passed-over member makes its sample an error record, the next sample reads
+    const dir = tempDir('maxmember');
+    writeFileSync(join(dir, 's.tar'), tar);
+    const records = [];
+    for await (const r of webDatasetSource('s.tar', { cwd: dir, textModalities: new Set(['text']), maxMemberBytes: 1000 }).records()) records.push(r);
+    expect(records.map((r) => [r.key, r.error ?? ''])).toEqual([
+      ['0001', '0001.jpg: member of 3000 bytes, over the 1000-byte limit (passed over)'],
+      ['0002', ''],
+    ]);
+    expect(records[1]!.fields.text).toEqual({ kind: 'text', text: 'a dog' });
+  });
 });
 
 describe('manifest sources', () => {

@@ -4,17 +4,31 @@ import { DecodeError } from '@omnitok/core';
 export interface TarEntry {
   /** Path inside the archive (ustar prefix, GNU long name or pax `path` applied). */
   readonly name: string;
+  /** Empty when `error` is set. */
   readonly data: Uint8Array;
+  /** Set when the member was passed over unread (larger than `maxMemberBytes`). */
+  readonly error?: string;
+}
+
+export interface TarOptions {
+  /** Regular members larger than this are skipped unread and yielded with `error` (default 1 GiB). */
+  readonly maxMemberBytes?: number;
 }
 
 const BLOCK = 512;
+const DEFAULT_MAX_MEMBER = 1 << 30;
+// GNU long names and pax records are a few hundred bytes; a header claiming more is damage
+const MAX_META_BYTES = 1 << 20;
 
 /**
  * Streams the regular files of a POSIX tar (ustar, pax `x`/`g` headers, GNU `L` long names) from byte
- * chunks, holding at most one member plus one chunk in memory. Directories, links and other entries
- * are passed over. A truncated archive or a bad header checksum throws `DecodeError` naming `label`.
+ * chunks, holding at most one member (≤ `maxMemberBytes`) plus one chunk in memory. Directories, links
+ * and other entries are passed over without buffering; so is a regular member over `maxMemberBytes`
+ * (yielded with `error`: a header's size is only as trustworthy as its checksum). A truncated archive,
+ * a bad header checksum or an oversized long-name / pax header throws `DecodeError` naming `label`.
  */
-export async function* readTar(chunks: AsyncIterable<Uint8Array>, label: string): AsyncGenerator<TarEntry> {
+export async function* readTar(chunks: AsyncIterable<Uint8Array>, label: string, options: TarOptions = {}): AsyncGenerator<TarEntry> {
+  const maxMember = options.maxMemberBytes ?? DEFAULT_MAX_MEMBER;
   const reader = new ChunkReader(chunks);
   let longName: string | undefined;
   let paxPath: string | undefined;
@@ -29,9 +43,24 @@ export async function* readTar(chunks: AsyncIterable<Uint8Array>, label: string)
     const type = String.fromCharCode(header[156]! || 0x30);
     const magic = str(header, 257, 6);
     const prefix = magic.startsWith('ustar') ? str(header, 345, 155) : '';
+    const name = longName ?? paxPath ?? globalPath ?? (prefix ? `${prefix}/${str(header, 0, 100)}` : str(header, 0, 100));
+    const padding = (BLOCK - (size % BLOCK)) % BLOCK;
+    const truncated = () => new DecodeError(label, 'tar', `truncated member ${JSON.stringify(str(header, 0, 100))}`);
+    const meta = type === 'L' || type === 'x' || type === 'g';
+    if (meta && size > MAX_META_BYTES) throw new DecodeError(label, 'tar', `a ${size}-byte ${type === 'L' ? 'long-name' : 'pax'} header at member ${JSON.stringify(str(header, 0, 100))} (at most ${MAX_META_BYTES})`);
+    const regular = type === '0' || type === '7';
+    if (!meta && (!regular || size > maxMember)) {
+      if ((await reader.skip(size + padding)) < size) throw truncated();
+      if (regular) {
+        yield { name, data: new Uint8Array(0), error: `member of ${size} bytes, over the ${maxMember}-byte limit (passed over)` };
+      }
+      longName = undefined;
+      paxPath = undefined;
+      continue;
+    }
     const body = await reader.read(size);
-    if (body === undefined || body.length < size) throw new DecodeError(label, 'tar', `truncated member ${JSON.stringify(str(header, 0, 100))}`);
-    await reader.skip((BLOCK - (size % BLOCK)) % BLOCK);
+    if (body === undefined || body.length < size) throw truncated();
+    await reader.skip(padding);
     if (type === 'L') {
       longName = utf8(body).replace(/\0+$/, '');
       continue;
@@ -42,10 +71,9 @@ export async function* readTar(chunks: AsyncIterable<Uint8Array>, label: string)
       else globalPath = path ?? globalPath;
       continue;
     }
-    const name = longName ?? paxPath ?? globalPath ?? (prefix ? `${prefix}/${str(header, 0, 100)}` : str(header, 0, 100));
     longName = undefined;
     paxPath = undefined;
-    if (type === '0' || type === '7') yield { name, data: body };
+    yield { name, data: body };
   }
 }
 
@@ -136,7 +164,24 @@ class ChunkReader {
     return out;
   }
 
-  async skip(n: number): Promise<void> {
-    if (n > 0) await this.read(n);
+  /** Discards `n` bytes without holding them; returns how many there were (fewer at the end of the stream). */
+  async skip(n: number): Promise<number> {
+    let left = n;
+    while (left > 0) {
+      if (this.buf.length === 0) {
+        if (this.done) break;
+        const r = await this.it.next();
+        if (r.done) {
+          this.done = true;
+          break;
+        }
+        this.buf = r.value;
+        continue;
+      }
+      const take = Math.min(left, this.buf.length);
+      this.buf = this.buf.subarray(take);
+      left -= take;
+    }
+    return n - left;
   }
 }

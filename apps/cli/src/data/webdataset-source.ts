@@ -7,6 +7,8 @@ import { readTar, type TarEntry } from './tar-reader.js';
 export interface WebDatasetOptions {
   readonly textModalities: ReadonlySet<string>;
   readonly cwd: string;
+  /** Members larger than this make their sample an error record, unread (default: readTar's 1 GiB). */
+  readonly maxMemberBytes?: number;
 }
 
 /** `dir/000042.jpg` → key `dir/000042`, extension `jpg` (the extension starts at the basename's first dot). */
@@ -39,7 +41,7 @@ export function webDatasetSource(pattern: string, options: WebDatasetOptions): D
         let key: string | undefined;
         const flush = (): RawRecord | undefined => (key === undefined ? undefined : toRecord(key, group, name, options));
         try {
-          for await (const entry of readTar(createReadStream(shard) as AsyncIterable<Uint8Array>, shard)) {
+          for await (const entry of readTar(createReadStream(shard) as AsyncIterable<Uint8Array>, shard, { maxMemberBytes: options.maxMemberBytes })) {
             const k = splitKey(entry.name).key;
             if (k !== key) {
               const r = flush();
@@ -63,6 +65,8 @@ export function webDatasetSource(pattern: string, options: WebDatasetOptions): D
 }
 
 function toRecord(key: string, entries: TarEntry[], shard: string, options: WebDatasetOptions): RawRecord {
+  const unread = entries.find((e) => e.error);
+  if (unread) return { key, where: `${shard}:${key}`, fields: {}, error: `${unread.name}: ${unread.error}` };
   const fields: Record<string, FieldValue> = {};
   let label: string | undefined;
   for (const e of entries) {
