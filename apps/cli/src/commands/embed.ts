@@ -6,11 +6,12 @@ import type { BackendChoice } from '@omnitok/core/runtime';
 import type { Command } from 'commander';
 import type { VideoPreset } from '@omnitok/tokenizer-video';
 import { openSource } from '../data/open-source.js';
-import { fieldInput, type RawRecord, TrainDataError } from '../data/records.js';
+import type { RawRecord } from '../data/records.js';
 import type { CliIO } from '../io.js';
+import { embedRecords } from '../train/embed-stream.js';
 import { embedSamples } from '../train/evaluate.js';
 import { type LoadedRun, loadRun } from '../train/load-run.js';
-import { type ModalitySetup, sameShape, tokenizeValue, tokenShapeOf, towerTokenShape } from '../train/prepare.js';
+import type { ModalitySetup } from '../train/prepare.js';
 import { BACKEND_OPTION, intArg, numArg } from './train.js';
 
 /** `omnitok embed`: unit embeddings [n, embedDim] of inputs of one modality, as .npy or .safetensors. */
@@ -60,8 +61,10 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
           const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
           records = (await openSource(data, { cwd: io.cwd, textModalities, allowOutsideRoot: Boolean(o.allowOutsideRoot) })).records();
         } else records = inputRecords(inputs, io.cwd, modality, Boolean(setup.plugin.acceptsText));
-        const result = await embedStream(run, setup, records, { skipBad: Boolean(o.skipBad), batchSize: o.batchSize as number, concurrency: o.concurrency as number });
-        ({ embeddings: e, embedded, skipped } = result);
+        const result = await embedRecords(run.backend.tf, run.model, [setup], records, { skipBad: Boolean(o.skipBad), batchSize: o.batchSize as number, concurrency: o.concurrency as number });
+        e = result.embeddings.get(modality)!;
+        embedded = [...result.keys];
+        skipped = [...result.skipped];
         if (skipped.length > 0) {
           for (const s of skipped.slice(0, 5)) io.stderr(`omnitok: skipped ${s.input}: ${s.reason}\n`);
           if (skipped.length > 5) io.stderr(`omnitok: … ${skipped.length - 5} more skipped (listed with --json)\n`);
@@ -84,68 +87,6 @@ async function* inputRecords(inputs: readonly string[], cwd: string, modality: s
     const isFile = await stat(path).then((s) => s.isFile(), () => false);
     yield { key: input, where: input, fields: { [modality]: isFile || !acceptsText ? { kind: 'path', path } : { kind: 'text', text: input } } };
   }
-}
-
-/**
- * Tokenizes records `concurrency` at a time in stream order and embeds them `batchSize` at a time:
- * memory holds one batch of tokens, not the data set. A record that fails (no such field, a decode
- * error, tokens of another layout than the tower's) stops the command with its error, or with
- * `skipBad` is left out and listed; the rows follow the remaining records' order.
- */
-async function embedStream(
-  run: LoadedRun,
-  setup: ModalitySetup,
-  records: AsyncIterable<RawRecord>,
-  options: { skipBad: boolean; batchSize: number; concurrency: number },
-): Promise<{ embeddings: Embeddings; embedded: string[]; skipped: { input: string; reason: string }[] }> {
-  const m = setup.modality;
-  const want = towerTokenShape(run.config.model.towers[m]!.tokens);
-  const tokenize = async (r: RawRecord): Promise<{ r: RawRecord; tokens?: TokenSequence; error?: unknown }> => {
-    try {
-      if (r.error) throw new TrainDataError(`${r.where}: ${r.error}`);
-      const value = r.fields[m];
-      if (!value) throw new TrainDataError(`${r.where}: no ${m} field (has ${Object.keys(r.fields).join(', ') || 'none'})`);
-      const tokens = await tokenizeValue(setup, fieldInput(value));
-      const shape = tokenShapeOf(tokens);
-      if (!sameShape(shape, want)) throw new InvalidArgumentError(`${r.where} tokens`, JSON.stringify(shape), `the ${m} tower's layout ${JSON.stringify(want)} (the run's preset)`);
-      return { r, tokens };
-    } catch (error) {
-      return { r, error };
-    }
-  };
-  const parts: Float32Array[] = [];
-  const embedded: string[] = [];
-  const skipped: { input: string; reason: string }[] = [];
-  let batch: TokenSequence[] = [];
-  const flush = async () => {
-    if (batch.length > 0) parts.push((await embedSamples(run.backend.tf, run.model, m, batch)).data);
-    batch = [];
-  };
-  const take = async (done: { r: RawRecord; tokens?: TokenSequence; error?: unknown }) => {
-    if (done.error !== undefined) {
-      if (!options.skipBad) throw done.error;
-      skipped.push({ input: done.r.key, reason: done.error instanceof Error ? done.error.message : String(done.error) });
-      return;
-    }
-    batch.push(done.tokens!);
-    embedded.push(done.r.key);
-    if (batch.length >= options.batchSize) await flush();
-  };
-  const inFlight: Promise<{ r: RawRecord; tokens?: TokenSequence; error?: unknown }>[] = [];
-  for await (const r of records) {
-    inFlight.push(tokenize(r));
-    if (inFlight.length >= options.concurrency) await take(await inFlight.shift()!);
-  }
-  while (inFlight.length > 0) await take(await inFlight.shift()!);
-  await flush();
-  const D = run.model.config.embedDim;
-  const data = new Float32Array(embedded.length * D);
-  let at = 0;
-  for (const p of parts) {
-    data.set(p, at);
-    at += p.length;
-  }
-  return { embeddings: { data, shape: [embedded.length, D] }, embedded, skipped };
 }
 
 /** Rows embedded per model call while windows stream in (a long video never holds more). */

@@ -3,13 +3,12 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import type { BackendChoice } from '@omnitok/core/runtime';
 import { type Command, Option } from 'commander';
-import type { PreparedSample } from '../data/loader.js';
 import { openSource } from '../data/open-source.js';
 import { isHeldOut, TrainDataError } from '../data/records.js';
 import type { CliIO } from '../io.js';
-import { evaluate } from '../train/evaluate.js';
+import { embedRecords } from '../train/embed-stream.js';
+import { evaluateEmbedded } from '../train/evaluate.js';
 import { loadRun } from '../train/load-run.js';
-import { makePrepare, type TokenShape, towerTokenShape } from '../train/prepare.js';
 import { pct } from '../train/progress.js';
 import { parsePair } from '../train/run-train.js';
 import { BACKEND_OPTION, intArg } from './train.js';
@@ -39,6 +38,8 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
     .option('--templates <file>', 'zero-shot prompt templates with {} for the class, one per line')
     .addOption(new Option('--split <split>', 'which samples: held-out (default for the run\'s own data) or all').choices(['held-out', 'all']))
     .option('--limit <n>', 'samples evaluated at most', intArg('--limit'), 5000)
+    .option('--batch-size <n>', 'samples tokenized, then embedded, at a time', intArg('--batch-size'), 64)
+    .option('--concurrency <n>', 'samples decoded at the same time', intArg('--concurrency'), 8)
     .option('--allow-outside-root', 'let manifest paths leave the manifest folder')
     .addOption(BACKEND_OPTION())
     .option('--json', 'print one JSON object')
@@ -64,47 +65,38 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       const zsPair = textSetup && pairs.find((p) => p.includes(textSetup.modality));
       if (task === 'zero-shot' && (!textSetup || !zsPair)) throw new InvalidArgumentError('--task', task, 'retrieval: zero-shot needs a pair with a text modality');
       const needed = task === 'retrieval' ? [...new Set(pairs.flat())] : [zsPair![0] === textSetup!.modality ? zsPair![1] : zsPair![0]];
-      const shapes = new Map<string, TokenShape>();
-      for (const m of needed) {
-        shapes.set(m, towerTokenShape(config.model.towers[m]!.tokens));
-      }
-      const prepare = makePrepare(needed.map((m) => run.setups.get(m)!), shapes, false);
-      const samples: PreparedSample[] = [];
-      let skipped = 0;
-      const limit = o.limit as number;
-      for await (const r of source.records()) {
-        if (samples.length >= limit) break;
-        if (r.error) {
-          skipped++;
-          continue;
-        }
-        if (split === 'held-out' && !isHeldOut(r, config.train?.evalFraction ?? 0)) continue;
-        try {
-          samples.push(await prepare(r, 0));
-        } catch (error) {
-          skipped++;
-          if (skipped <= 5) io.stderr(`omnitok: skipped ${r.where}: ${(error as Error).message}\n`);
-        }
-      }
-      if (samples.length < 2) throw new TrainDataError(`${source.description} (${split} split) gave ${samples.length} usable sample(s); evaluation needs at least 2`);
+      // streamed: tokens of one batch at a time, the embeddings of all (a 50 000-image set fits)
+      let shown = 0;
+      const set = await embedRecords(backend.tf, model, needed.map((m) => run.setups.get(m)!), source.records(), {
+        skipBad: true,
+        batchSize: o.batchSize as number,
+        concurrency: o.concurrency as number,
+        limit: o.limit as number,
+        accept: split === 'held-out' ? (r) => isHeldOut(r, config.train?.evalFraction ?? 0) : undefined,
+        onSkip: (input, reason) => {
+          if (++shown <= 5) io.stderr(`omnitok: skipped ${input}: ${reason}\n`);
+        },
+      });
+      const skipped = set.skipped.length;
+      if (set.n < 2) throw new TrainDataError(`${source.description} (${split} split) gave ${set.n} usable sample(s); evaluation needs at least 2`);
       const { tf } = backend;
       let zeroShot;
       if (task === 'zero-shot') {
-        const labels = [...new Set(samples.map((s) => s.label).filter((l): l is string => l !== undefined))].sort();
+        const labels = [...new Set(set.labels.filter((l): l is string => l !== undefined))].sort();
         const classNames = o.classes ? await lines(o.classes as string, '--classes', io.cwd) : (config.zeroShot?.classNames ?? labels);
         const templates = o.templates ? await lines(o.templates as string, '--templates', io.cwd) : (config.zeroShot?.templates ?? ['{}', 'a {}']);
         if (classNames.length === 0) throw new TrainDataError(`no class names: the samples have no label; pass --classes`);
         zeroShot = { classNames, templates, text: textSetup!, modality: needed[0]! };
       }
       // Retrieval only over the requested pairs: evaluate() walks model.pairs, so filter after.
-      const result = await evaluate(tf, model, samples, zeroShot, { retrieval: task === 'retrieval' });
+      const result = await evaluateEmbedded(tf, model, set, zeroShot, { retrieval: task === 'retrieval' });
       const retrieval = task === 'retrieval' ? result.retrieval.filter((r) => pairs.some(([a, b]) => r.pair === `${a}__${b}`)) : [];
-      const out = { checkpoint: run.path, step: run.step, data: source.description, split, samples: samples.length, skipped, backend: backend.name, task, ...(task === 'retrieval' ? { retrieval } : { zeroShot: result.zeroShot }) };
+      const out = { checkpoint: run.path, step: run.step, data: source.description, split, samples: set.n, skipped, backend: backend.name, task, ...(task === 'retrieval' ? { retrieval } : { zeroShot: result.zeroShot }) };
       if (o.json) {
         io.stdout(`${JSON.stringify(out)}\n`);
         return;
       }
-      io.stdout(`omnitok eval: ${run.path} (step ${run.step}) on ${source.description}, ${split} split: ${samples.length} samples${skipped ? `, ${skipped} skipped` : ''} (${backend.name})\n`);
+      io.stdout(`omnitok eval: ${run.path} (step ${run.step}) on ${source.description}, ${split} split: ${set.n} samples${skipped ? `, ${skipped} skipped` : ''} (${backend.name})\n`);
       for (const r of retrieval) {
         const [a, b] = r.pair.split('__');
         io.stdout(`  ${a}→${b}  R@1 ${pct(r.aToB.r1)}  R@5 ${pct(r.aToB.r5)}  R@10 ${pct(r.aToB.r10)}\n`);

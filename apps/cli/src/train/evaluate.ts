@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { buildZeroShotClassifier, type ClipModel, type Embeddings, retrievalMetrics, zeroShotAccuracy } from '@omnitok/clip';
 import type { TokenSequence } from '@omnitok/core';
 import type { TF } from '@omnitok/core/runtime';
@@ -81,34 +82,65 @@ export function textEncoder(tf: TF, model: ClipModel, text: ModalitySetup) {
 }
 
 /** Retrieval for every pair of the model, and zero-shot accuracy when a setup is given. */
+/**
+ * A set of samples as evaluation needs it, without their tokens: each modality's unit embeddings (row k =
+ * sample k), which samples share identical inputs (`groups`: the same image under 5 captions is one
+ * candidate), and the labels. Built from prepared samples (`embedPrepared`) or streamed from a data
+ * source (`embedRecords`), whose memory then holds one batch of tokens at a time.
+ */
+export interface EmbeddedSet {
+  readonly n: number;
+  readonly labels: readonly (string | undefined)[];
+  readonly embeddings: ReadonlyMap<string, Embeddings>;
+  readonly groups: ReadonlyMap<string, { readonly first: readonly number[]; readonly of: Int32Array }>;
+}
+
+/** Embeds the given modalities of prepared samples (all the samples' modalities by default). */
+export async function embedPrepared(tf: TF, model: ClipModel, samples: readonly PreparedSample[], modalities = Object.keys(samples[0]?.tokens ?? {})): Promise<EmbeddedSet> {
+  const embeddings = new Map<string, Embeddings>();
+  const groups = new Map<string, { first: number[]; of: Int32Array }>();
+  for (const m of modalities) {
+    const rows = samples.map((s) => s.tokens[m]!);
+    embeddings.set(m, await embedSamples(tf, model, m, rows));
+    groups.set(m, distinctRows(rows));
+  }
+  return { n: samples.length, labels: samples.map((s) => s.label), embeddings, groups };
+}
+
+/** Retrieval over every pair of the model (unless `retrieval: false`) and zero-shot classification. */
 export async function evaluate(tf: TF, model: ClipModel, samples: readonly PreparedSample[], zeroShot?: ZeroShotSetup, options: { retrieval?: boolean } = {}): Promise<EvalResult> {
-  const embs = new Map<string, Embeddings>();
-  const embOf = async (m: string) => {
-    let e = embs.get(m);
-    if (!e) embs.set(m, (e = await embedSamples(tf, model, m, samples.map((s) => s.tokens[m]!))));
-    return e;
+  const modalities = options.retrieval === false ? (zeroShot ? [zeroShot.modality] : []) : [...new Set([...model.pairs.flatMap((p) => [p.a, p.b]), ...(zeroShot ? [zeroShot.modality] : [])])];
+  return evaluateEmbedded(tf, model, await embedPrepared(tf, model, samples, modalities), zeroShot, options);
+}
+
+/** `evaluate` on an embedded set (which holds the modalities the pairs and zero-shot need). */
+export async function evaluateEmbedded(tf: TF, model: ClipModel, set: EmbeddedSet, zeroShot?: ZeroShotSetup, options: { retrieval?: boolean } = {}): Promise<EvalResult> {
+  const need = <T>(map: ReadonlyMap<string, T>, m: string): T => {
+    const v = map.get(m);
+    if (!v) throw new Error(`evaluation set has no ${m} embeddings`);
+    return v;
   };
   const retrieval: RetrievalResult[] = [];
   for (const p of options.retrieval === false ? [] : model.pairs) {
-    const ua = distinctRows(samples.map((s) => s.tokens[p.a]!));
-    const ub = distinctRows(samples.map((s) => s.tokens[p.b]!));
+    const ua = need(set.groups, p.a);
+    const ub = need(set.groups, p.b);
     // unique (a, b) matches: a sample repeated verbatim adds nothing
     const seen = new Set<number>();
     const pa: number[] = [];
     const pb: number[] = [];
-    samples.forEach((_, k) => {
+    for (let k = 0; k < set.n; k++) {
       const key = ua.of[k]! * ub.first.length + ub.of[k]!;
-      if (seen.has(key)) return;
+      if (seen.has(key)) continue;
       seen.add(key);
       pa.push(ua.of[k]!);
       pb.push(ub.of[k]!);
-    });
-    const [ea, eb] = [selectRows(await embOf(p.a), ua.first), selectRows(await embOf(p.b), ub.first)];
+    }
+    const [ea, eb] = [selectRows(need(set.embeddings, p.a), ua.first), selectRows(need(set.embeddings, p.b), ub.first)];
     const r = retrievalMetrics(ea, eb, { positives: { a: pa, b: pb } });
     const pick = (x: { r1: number; r5: number; r10: number }) => ({ r1: x.r1, r5: x.r5, r10: x.r10 });
     retrieval.push({
       pair: p.key,
-      n: samples.length,
+      n: set.n,
       unique: { a: ua.first.length, b: ub.first.length },
       aToB: pick(r.aToB),
       bToA: pick(r.bToA),
@@ -119,10 +151,10 @@ export async function evaluate(tf: TF, model: ClipModel, samples: readonly Prepa
   let zs: ZeroShotEval | undefined;
   if (zeroShot) {
     const index = new Map(zeroShot.classNames.map((c, i) => [c, i]));
-    const rows = samples.map((s, i) => ({ i, y: s.label === undefined ? undefined : index.get(s.label) })).filter((r) => r.y !== undefined);
+    const rows = set.labels.map((label, i) => ({ i, y: label === undefined ? undefined : index.get(label) })).filter((r) => r.y !== undefined);
     if (rows.length > 0) {
       const classifier = await buildZeroShotClassifier({ classNames: zeroShot.classNames, templates: zeroShot.templates, encode: textEncoder(tf, model, zeroShot.text) });
-      const labelled = selectRows(await embOf(zeroShot.modality), rows.map((r) => r.i));
+      const labelled = selectRows(need(set.embeddings, zeroShot.modality), rows.map((r) => r.i));
       const labels = rows.map((r) => r.y!);
       const acc = zeroShotAccuracy(labelled, classifier, labels);
       const counts = new Map<number, number>();
@@ -145,43 +177,32 @@ function selectRows(e: Embeddings, rows: readonly number[]): Embeddings {
 
 /**
  * Groups identical token sequences: `first[u]` is the first sample of distinct item u, `of[k]` the
- * item of sample k. Compared on content (a hash, then the values), not on the source name.
+ * item of sample k. Compared on content (`tokenDigest`), not on the source name.
  */
 export function distinctRows(rows: readonly TokenSequence[]): { first: number[]; of: Int32Array } {
-  const values = (t: TokenSequence): ArrayLike<number> => (t.kind === 'continuous' ? t.data : t.ids);
-  const same = (x: TokenSequence, y: TokenSequence) => {
-    if (x.kind !== y.kind || x.shape.join() !== y.shape.join()) return false;
-    const [u, v] = [values(x), values(y)];
-    if (u.length !== v.length) return false;
-    for (let i = 0; i < u.length; i++) if (u[i] !== v[i] && !(Number.isNaN(u[i]) && Number.isNaN(v[i]))) return false;
-    return true;
-  };
-  const buckets = new Map<string, number[]>();
+  return groupDigests(rows.map(tokenDigest));
+}
+
+/** `distinctRows` over precomputed digests. */
+export function groupDigests(digests: readonly string[]): { first: number[]; of: Int32Array } {
+  const index = new Map<string, number>();
   const first: number[] = [];
-  const of = new Int32Array(rows.length);
-  rows.forEach((t, k) => {
-    const key = `${t.kind}:${t.shape.join('x')}:${hashValues(values(t))}`;
-    const bucket = buckets.get(key) ?? [];
-    const hit = bucket.find((u) => same(rows[first[u]!]!, t));
-    if (hit !== undefined) {
-      of[k] = hit;
-      return;
+  const of = new Int32Array(digests.length);
+  digests.forEach((d, k) => {
+    let u = index.get(d);
+    if (u === undefined) {
+      u = first.length;
+      index.set(d, u);
+      first.push(k);
     }
-    of[k] = first.length;
-    bucket.push(first.length);
-    buckets.set(key, bucket);
-    first.push(k);
+    of[k] = u;
   });
   return { first, of };
 }
 
-/** FNV-1a over the 32-bit patterns of the values (floats through their bits). */
-function hashValues(v: ArrayLike<number>): number {
-  const bits = v instanceof Float32Array ? new Uint32Array(v.buffer, v.byteOffset, v.length) : v;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bits.length; i++) {
-    h ^= bits[i]! >>> 0;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
+/** A content digest of a token sequence: kind, shape and the SHA-1 of its values' bytes (the source name left out). */
+export function tokenDigest(t: TokenSequence): string {
+  const v = t.kind === 'continuous' ? t.data : t.ids;
+  const hash = createHash('sha1').update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).digest('base64');
+  return `${t.kind}:${t.shape.join('x')}:${hash}`;
 }

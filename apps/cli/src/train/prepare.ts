@@ -1,7 +1,7 @@
 import { type AnyModalityPlugin, preprocessToTokens, type TokenSequence } from '@omnitok/core';
 import type { TokensConfig } from '@omnitok/core/runtime';
 import type { PreparedSample, Prepare } from '../data/loader.js';
-import { fieldInput, type RawRecord } from '../data/records.js';
+import { fieldInput, type RawRecord, TrainDataError } from '../data/records.js';
 import type { PresetRef } from './presets.js';
 
 /** How one modality of a run is tokenized. */
@@ -25,7 +25,7 @@ export function towerTokenShape(tokens: TokensConfig): TokenShape {
 }
 
 /** Same kind, count and width (dim or vocabulary); the grid is not compared. */
-export function sameShape(a: TokenShape, b: TokenShape): boolean {
+function sameShape(a: TokenShape, b: TokenShape): boolean {
   return a.kind === b.kind && a.count === b.count && (a.kind === 'continuous' ? a.dim === (b as { dim: number }).dim : a.vocabSize === (b as { vocabSize: number }).vocabSize);
 }
 
@@ -36,30 +36,31 @@ export async function tokenizeValue(setup: ModalitySetup, input: Parameters<AnyM
 }
 
 /**
- * The loader's `prepare`: tokenizes each modality of a record; throws (→ the sample is skipped and
- * named in skipped.jsonl) on a missing field, an empty caption, a decode failure or a token shape that
- * differs from the run's.
+ * Tokenizes each setup's field of a record. Throws `TrainDataError` on a missing field, an empty text or
+ * tokens of another layout than `shapes` holds for the modality (a modality missing from `shapes` is
+ * recorded from this record), and a decode failure as the plugin threw it.
+ */
+export async function tokenizeRecord(setups: readonly ModalitySetup[], record: RawRecord, shapes: Map<string, TokenShape>, options: { augment?: boolean; seed?: number } = {}): Promise<Record<string, TokenSequence>> {
+  const tokens: Record<string, TokenSequence> = {};
+  for (const setup of setups) {
+    const m = setup.modality;
+    const value = record.fields[m];
+    if (!value) throw new TrainDataError(`no ${m} field (has ${Object.keys(record.fields).join(', ') || 'none'})`);
+    if (value.kind === 'text' && value.text.trim() === '') throw new TrainDataError(`empty ${m} (caption)`);
+    const t = await tokenizeValue(setup, fieldInput(value), options);
+    const shape = tokenShapeOf(t);
+    const want = shapes.get(m);
+    if (!want) shapes.set(m, shape);
+    else if (!sameShape(want, shape)) throw new TrainDataError(`${m}: tokens ${JSON.stringify(shape)} differ from the run's ${JSON.stringify(want)}`);
+    tokens[m] = t;
+  }
+  return tokens;
+}
+
+/**
+ * The loader's `prepare`: `tokenizeRecord` (a throw → the sample is skipped and named in
+ * skipped.jsonl), the first record fixing each modality's token layout when the run has none yet.
  */
 export function makePrepare(setups: readonly ModalitySetup[], shapes: Map<string, TokenShape>, augment: boolean): Prepare {
-  return async (record: RawRecord, seed: number): Promise<PreparedSample> => {
-    const tokens: Record<string, TokenSequence> = {};
-    for (const setup of setups) {
-      const m = setup.modality;
-      const value = record.fields[m];
-      if (!value) throw new Error(`no ${m} field (has ${Object.keys(record.fields).join(', ') || 'none'})`);
-      if (value.kind === 'text' && value.text.trim() === '') throw new Error(`empty ${m} (caption)`);
-      let t: TokenSequence;
-      try {
-        t = await tokenizeValue(setup, fieldInput(value), { augment, seed });
-      } catch (error) {
-        throw new Error(`${m}: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      const shape = tokenShapeOf(t);
-      const want = shapes.get(m);
-      if (!want) shapes.set(m, shape);
-      else if (!sameShape(want, shape)) throw new Error(`${m}: tokens ${JSON.stringify(shape)} differ from the run's ${JSON.stringify(want)}`);
-      tokens[m] = t;
-    }
-    return { key: record.key, label: record.label, tokens };
-  };
+  return async (record: RawRecord, seed: number): Promise<PreparedSample> => ({ key: record.key, label: record.label, tokens: await tokenizeRecord(setups, record, shapes, { augment, seed }) });
 }

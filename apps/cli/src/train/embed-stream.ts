@@ -1,0 +1,97 @@
+import type { ClipModel, Embeddings } from '@omnitok/clip';
+import type { TokenSequence } from '@omnitok/core';
+import type { TF } from '@omnitok/core/runtime';
+import { type RawRecord, TrainDataError } from '../data/records.js';
+import { type EmbeddedSet, embedSamples, groupDigests, tokenDigest } from './evaluate.js';
+import { type ModalitySetup, tokenizeRecord, towerTokenShape } from './prepare.js';
+
+export interface EmbedRecordsOptions {
+  /** Leave out (and list) records that fail instead of throwing the first failure. */
+  readonly skipBad: boolean;
+  /** Records tokenized, then embedded, at a time. */
+  readonly batchSize: number;
+  /** Records decoded at the same time. */
+  readonly concurrency: number;
+  /** Records passed over without decoding (a held-out split). */
+  readonly accept?: (r: RawRecord) => boolean;
+  /** Stop after this many embedded records. */
+  readonly limit?: number;
+  /** Called for each record left out (with `skipBad`). */
+  readonly onSkip?: (input: string, reason: string) => void;
+}
+
+export interface EmbeddedRecords extends EmbeddedSet {
+  /** The key of each embedded record (row k of every modality). */
+  readonly keys: readonly string[];
+  readonly skipped: readonly { readonly input: string; readonly reason: string }[];
+}
+
+type Tokenized = { r: RawRecord; tokens?: Record<string, TokenSequence>; error?: unknown };
+
+/**
+ * Tokenizes records `concurrency` at a time in stream order and embeds every setup's modality
+ * `batchSize` records at a time: memory holds one batch of tokens, never the data set. A record fails
+ * on a malformed line or as `tokenizeRecord` does (tokens must have their tower's layout); the failure
+ * is thrown as is (an `OmniError` keeps its code) unless `skipBad` leaves the record out.
+ * Rows keep the remaining records' order; identical inputs are grouped by content digest.
+ */
+export async function embedRecords(tf: TF, model: ClipModel, setups: readonly ModalitySetup[], records: AsyncIterable<RawRecord>, options: EmbedRecordsOptions): Promise<EmbeddedRecords> {
+  const shapes = new Map(setups.map((s) => [s.modality, towerTokenShape(model.tower(s.modality).config.tokens)]));
+  const tokenize = async (r: RawRecord): Promise<Tokenized> => {
+    try {
+      if (r.error) throw new TrainDataError(`${r.where}: ${r.error}`);
+      return { r, tokens: await tokenizeRecord(setups, r, shapes) };
+    } catch (error) {
+      return { r, error };
+    }
+  };
+  const parts = new Map<string, Float32Array[]>(setups.map((s) => [s.modality, []]));
+  const digests = new Map<string, string[]>(setups.map((s) => [s.modality, []]));
+  const keys: string[] = [];
+  const labels: (string | undefined)[] = [];
+  const skipped: { input: string; reason: string }[] = [];
+  let batch: Record<string, TokenSequence>[] = [];
+  const flush = async () => {
+    for (const { modality: m } of setups) {
+      if (batch.length > 0) parts.get(m)!.push((await embedSamples(tf, model, m, batch.map((t) => t[m]!))).data);
+    }
+    batch = [];
+  };
+  const take = async (done: Tokenized) => {
+    if (done.error !== undefined) {
+      if (!options.skipBad) throw done.error;
+      const reason = done.error instanceof Error ? done.error.message : String(done.error);
+      skipped.push({ input: done.r.key, reason });
+      options.onSkip?.(done.r.key, reason);
+      return;
+    }
+    if (options.limit !== undefined && keys.length >= options.limit) return;
+    for (const { modality: m } of setups) digests.get(m)!.push(tokenDigest(done.tokens![m]!));
+    batch.push(done.tokens!);
+    keys.push(done.r.key);
+    labels.push(done.r.label);
+    if (batch.length >= options.batchSize) await flush();
+  };
+  const inFlight: Promise<Tokenized>[] = [];
+  for await (const r of records) {
+    if (options.limit !== undefined && keys.length >= options.limit) break;
+    if (options.accept && !options.accept(r)) continue;
+    inFlight.push(tokenize(r));
+    if (inFlight.length >= options.concurrency) await take(await inFlight.shift()!);
+  }
+  while (inFlight.length > 0) await take(await inFlight.shift()!);
+  await flush();
+  const D = model.config.embedDim;
+  const embeddings = new Map<string, Embeddings>();
+  for (const [m, ps] of parts) {
+    const data = new Float32Array(keys.length * D);
+    let at = 0;
+    for (const p of ps) {
+      data.set(p, at);
+      at += p.length;
+    }
+    embeddings.set(m, { data, shape: [keys.length, D] });
+  }
+  const groups = new Map([...digests].map(([m, d]) => [m, groupDigests(d)] as const));
+  return { n: keys.length, keys, labels, embeddings, groups, skipped };
+}
