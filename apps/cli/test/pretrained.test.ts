@@ -144,4 +144,25 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     expect(config.train.objective).toBe('siglip');
     expect(config.presets.text).toMatchObject({ kind: 'sentencepiece', contextLength: 64, canonicalize: 'siglip' });
   });
+
+  it('an open_clip folder: embed equals open_clip, eval ranks with it, and train --model fine-tunes it', async () => {
+    const oref = JSON.parse(readFileSync(join(FIXTURES, 'reference-open-clip.json'), 'utf8')) as Reference;
+    const openClip = join(FIXTURES, 'open-clip-tiny');
+    for (const [modality, inputs, expected] of [
+      ['image', oref.images.map((r) => r.file), oref.images.map((r) => r.embedding)],
+      ['text', oref.texts.map((t) => t.text), oref.texts.map((t) => t.embedding)],
+    ] as const) {
+      const out = join(dir, `open-clip-${modality}.npy`);
+      const r = await omnitok(dir, 'embed', '--checkpoint', openClip, '--modality', modality, ...inputs, '--out', out, '--backend', 'cpu');
+      expect(r.code, r.stderr).toBe(0);
+      const e = decodeNpy(readFileSync(out));
+      expected.forEach((row, i) => row.forEach((x, k) => expect(Math.abs(Number(e.data[i * 8 + k]) - x), `${modality} ${i}`).toBeLessThan(2e-5)));
+    }
+    const out = join(dir, 'open-clip-tune');
+    const r = await omnitok(dir, 'train', '--model', openClip, '--data', 'pairs.jsonl', '--pair', 'image:text', '--steps', '1', '--batch-size', '2', '--eval-fraction', '0', '--warmup', '0', '--backend', 'cpu', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, readdirSync(out).find((d) => d.startsWith('step-'))!, 'config.json'), 'utf8'));
+    expect(config.presets.image).toMatchObject({ resize: 'shortest', crop: 'center', size: 32, patchSize: 16 });
+    expect(config.model.towers.image).toMatchObject({ layerScale: 0.5, gelu: 'quick' });
+  });
 });

@@ -1,5 +1,5 @@
 import { BadPresetError } from '@omnitok/core';
-import { type ImagePreset, validateImagePreset } from './presets.js';
+import { CLIP_MEAN, CLIP_STD, type ImagePreset, validateImagePreset } from './presets.js';
 
 /**
  * A Hugging Face `preprocessor_config.json` (the fields an image processor reads). Both spellings are
@@ -89,6 +89,52 @@ export function imagePresetFromHfProcessor(config: HfImageProcessorConfig, optio
     interpolation,
     mean: vector(config.image_mean, 'image_mean', 0),
     std: vector(config.image_std, 'image_std', 1),
+    channels: 3,
+  };
+  validateImagePreset(preset, name);
+  return preset;
+}
+
+/** open_clip's `preprocess_cfg` (from `open_clip_config.json`). */
+export interface OpenClipPreprocessConfig {
+  readonly size?: number | readonly [number, number];
+  readonly mean?: readonly number[];
+  readonly std?: readonly number[];
+  readonly interpolation?: string;
+  readonly resize_mode?: string;
+  readonly fill_color?: number;
+}
+
+/**
+ * The image preset of open_clip's evaluation transform (`image_transform(..., is_train=False)`):
+ * `resize_mode` `shortest` (default) is torchvision's `Resize(size, interpolation)` + `CenterCrop(size)`
+ * (half-to-even centring), `squash` a resize to size × size; then ToTensor and Normalize (open_clip's
+ * OpenAI mean/std by default). `size` is the model's `vision_cfg.image_size` unless the config names one.
+ * `longest` (resize and pad) is refused by name, as are interpolations other than bicubic, bilinear
+ * and nearest.
+ */
+export function imagePresetFromOpenClip(config: OpenClipPreprocessConfig, options: { readonly size: number; readonly patchSize: number; readonly name?: string }): ImagePreset {
+  const name = options.name ?? 'open_clip';
+  const bad = (field: string, reason: string): never => {
+    throw new BadPresetError('image', name, { field, reason });
+  };
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) bad('(preprocess_cfg)', 'must be a JSON object');
+  const size = config.size ?? options.size;
+  const side = typeof size === 'number' ? size : Array.isArray(size) && size[0] === size[1] ? size[0]! : bad('size', `must be one side, got ${JSON.stringify(size)}`);
+  const interpolation = config.interpolation ?? 'bicubic';
+  if (interpolation !== 'bicubic' && interpolation !== 'bilinear' && interpolation !== 'nearest') bad('interpolation', `${JSON.stringify(interpolation)} is not supported (bicubic, bilinear, nearest)`);
+  const raw = config.resize_mode ?? 'shortest';
+  const mode = raw === 'shortest' || raw === 'squash' ? raw : bad('resize_mode', `${JSON.stringify(raw)} is not supported (shortest, squash)`);
+  const preset: ImagePreset = {
+    name,
+    description: `open_clip ${mode === 'shortest' ? `shortest side ${side}, center crop` : `squash to ${side}×${side}`} ${interpolation}, patch ${options.patchSize}`,
+    size: side,
+    patchSize: options.patchSize,
+    resize: mode,
+    crop: mode === 'shortest' ? 'center' : 'none',
+    interpolation: interpolation as ImagePreset['interpolation'],
+    mean: [...(config.mean ?? CLIP_MEAN)],
+    std: [...(config.std ?? CLIP_STD)],
     channels: 3,
   };
   validateImagePreset(preset, name);

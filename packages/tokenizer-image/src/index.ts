@@ -38,7 +38,7 @@ export {
   type ImageAugmentation,
   type ResolvedImagePreset,
 } from './presets.js';
-export { imagePresetFromHfProcessor, type HfImageProcessorConfig } from './hf-preset.js';
+export { imagePresetFromHfProcessor, imagePresetFromOpenClip, type HfImageProcessorConfig, type OpenClipPreprocessConfig } from './hf-preset.js';
 export { IMAGE_FILE_TYPES, sniffImageFormat } from './file-types.js';
 export { resizeView, axisCoefficients, INTERPOLATIONS, type Interpolation, type PixelView, type OutputWindow } from './resample.js';
 export { mulberry32, drawAugmentation, randomResizedCropBox, roundHalfEven, type CropBox, type AugmentationDraw } from './random-resized-crop.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type HfClipConfig, hfClipModelConfig, type HfClipShapes, hfClipShapes, isHfClipDir, readHfClipDir } from '@omnitok/clip';
 import { CheckpointError } from '@omnitok/core/runtime';
-import { CLIP_MEAN, CLIP_STD, imagePresetFromHfProcessor } from '@omnitok/tokenizer-image';
+import { CLIP_MEAN, CLIP_STD, imagePresetFromHfProcessor, imagePresetFromOpenClip } from '@omnitok/tokenizer-image';
 import { type TokenShape, towerTokenShape } from './prepare.js';
 import type { PresetRef } from './presets.js';
 
@@ -23,21 +23,20 @@ const FINE_TUNE_AUGMENT = { scale: [0.9, 1], ratio: [3 / 4, 4 / 3], hflip: 0 };
 const CLIP_VOCAB = 49408;
 const CLIP_BYTE_TOKENS = 514; // 256 bytes, 256 bytes + </w>, then merges, then 2 specials
 
-/** Reads `path` as a pretrained CLIP / SigLIP folder (config and processor only), or undefined when it is none. */
+/** Reads `path` as a pretrained CLIP / SigLIP / open_clip folder (configs only), or undefined when it is none. */
 export function readPretrainedClip(path: string, cwd: string): PretrainedClip | undefined {
   const dir = resolve(cwd, path);
   if (!isHfClipDir(dir)) return undefined;
-  const { config, processor } = readHfClipDir(dir);
+  const { config, processor, family } = readHfClipDir(dir);
   const shapes = hfClipShapes(config);
-  const siglip = shapes.family === 'siglip';
-  const name = `hf:${path}`;
+  const name = `${family === 'open_clip' ? 'open_clip' : 'hf'}:${path}`;
   const S = shapes.imageSize;
   // a folder without preprocessor_config.json: the family's processor defaults at the model's resolution
-  const fallback = siglip
+  const fallback = family === 'siglip'
     ? { image_processor_type: 'SiglipImageProcessor', size: { height: S, width: S }, resample: 3, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] }
     : { image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: S }, crop_size: S, do_center_crop: true, resample: 3, image_mean: [...CLIP_MEAN], image_std: [...CLIP_STD] };
-  const image = imagePresetFromHfProcessor(processor ?? fallback, { patchSize: shapes.patchSize, name });
-  if (image.size !== S) throw new CheckpointError(join(dir, 'preprocessor_config.json'), `makes ${JSON.stringify(image.size)}-pixel images, but the model's vision_config.image_size is ${S}`);
+  const image = family === 'open_clip' ? imagePresetFromOpenClip(processor ?? {}, { size: S, patchSize: shapes.patchSize, name }) : imagePresetFromHfProcessor(processor ?? fallback, { patchSize: shapes.patchSize, name });
+  if (image.size !== S) throw new CheckpointError(join(dir, family === 'open_clip' ? 'open_clip_config.json' : 'preprocessor_config.json'), `makes ${JSON.stringify(image.size)}-pixel images, but the model's image size is ${S}`);
   return { dir, config, shapes, presets: { image: { ...image, augment: FINE_TUNE_AUGMENT } as unknown as PresetRef, text: textPreset(dir, shapes, name) } };
 }
 

@@ -2,18 +2,22 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decodeSafetensors, type SafetensorsFile } from '@omnitok/core';
 import { CheckpointError } from '@omnitok/core/runtime';
-import { type HfClipConfig, type HfClipOptions, isHfClipConfig, type LoadedHfClip, loadHfClip } from './hf-clip.js';
+import type { HfFamily } from '@omnitok/core/runtime';
+import { type HfClipConfig, type HfClipOptions, hfModelFamily, isHfClipConfig, type LoadedHfClip, loadHfClip } from './hf-clip.js';
 
 /**
- * A downloaded Hugging Face CLIP or SigLIP model folder (`huggingface-cli download
- * openai/clip-vit-base-patch32`, `google/siglip-base-patch16-224`, or `git clone`): `config.json`,
- * `model.safetensors` (or shards named by `model.safetensors.index.json`) and, when present,
- * `preprocessor_config.json` (and SigLIP's `spiece.model`, which the text preset names).
+ * A downloaded model folder (`huggingface-cli download …`, or `git clone`): a Hugging Face CLIP or
+ * SigLIP model (`config.json`, `model.safetensors` or shards named by `model.safetensors.index.json`,
+ * `preprocessor_config.json` when present, and SigLIP's `spiece.model`, which the text preset names),
+ * or an open_clip upload (`open_clip_config.json` and `open_clip_model.safetensors`). A folder with
+ * both (LAION's uploads) is read as the Hugging Face model.
  */
 export interface HfClipDir {
   readonly dir: string;
+  readonly family: HfFamily;
+  /** config.json, or open_clip_config.json for family `open_clip`. */
   readonly config: HfClipConfig;
-  /** The parsed `preprocessor_config.json`, or undefined when the folder has none. */
+  /** The preprocessing: `preprocessor_config.json` (undefined when absent), or open_clip's `preprocess_cfg`. */
   readonly processor: Record<string, unknown> | undefined;
 }
 
@@ -31,31 +35,49 @@ function readJson(path: string): unknown {
   }
 }
 
-/** True when `dir` is a folder whose config.json describes a Hugging Face CLIPModel or SiglipModel. */
+/** True when `dir` is a folder with a Hugging Face CLIPModel / SiglipModel config.json or an open_clip_config.json. */
 export function isHfClipDir(dir: string): boolean {
-  const path = join(dir, 'config.json');
+  const check = (name: string) => {
+    try {
+      return isHfClipConfig(JSON.parse(readFileSync(join(dir, name), 'utf8')));
+    } catch {
+      return false;
+    }
+  };
   try {
-    return statSync(dir).isDirectory() && existsSync(path) && isHfClipConfig(JSON.parse(readFileSync(path, 'utf8')));
+    return statSync(dir).isDirectory() && (check('config.json') || check(OPEN_CLIP_CONFIG));
   } catch {
     return false;
   }
 }
 
-/** Reads a model folder's config.json and preprocessor_config.json (not the weights). */
+const OPEN_CLIP_CONFIG = 'open_clip_config.json';
+const OPEN_CLIP_WEIGHTS = 'open_clip_model.safetensors';
+
+/** Reads a model folder's config and preprocessing config (not the weights). */
 export function readHfClipDir(dir: string): HfClipDir {
   const root = resolve(dir);
+  const hasHf = existsSync(join(root, 'config.json'));
+  if (!hasHf && existsSync(join(root, OPEN_CLIP_CONFIG))) {
+    const config = readJson(join(root, OPEN_CLIP_CONFIG)) as HfClipConfig;
+    if (hfModelFamily(config) !== 'open_clip') throw new CheckpointError(join(root, OPEN_CLIP_CONFIG), 'has no model_cfg object');
+    const pre = config.preprocess_cfg;
+    if (pre !== undefined && (typeof pre !== 'object' || pre === null || Array.isArray(pre))) throw new CheckpointError(join(root, OPEN_CLIP_CONFIG), 'preprocess_cfg is not an object');
+    return { dir: root, family: 'open_clip', config, processor: pre };
+  }
   const config = readJson(join(root, 'config.json'));
-  if (!isHfClipConfig(config)) {
+  const family = hfModelFamily(config);
+  if (!family || family === 'open_clip') {
     const c = config as { model_type?: unknown } | null;
     throw new CheckpointError(join(root, 'config.json'), `model_type ${JSON.stringify(c?.model_type)} is neither "clip" nor "siglip" (a Hugging Face CLIPModel or SiglipModel)`);
   }
   const processorPath = join(root, 'preprocessor_config.json');
   const processor = existsSync(processorPath) ? readJson(processorPath) : undefined;
   if (processor !== undefined && (typeof processor !== 'object' || processor === null || Array.isArray(processor))) throw new CheckpointError(processorPath, 'not a JSON object');
-  return { dir: root, config, processor: processor as Record<string, unknown> | undefined };
+  return { dir: root, family, config: config as HfClipConfig, processor: processor as Record<string, unknown> | undefined };
 }
 
-/** The folder's safetensors weights: `model.safetensors`, or every shard its index names. */
+/** The folder's safetensors weights: `model.safetensors`, every shard its index names, or `open_clip_model.safetensors`. */
 export function readHfClipWeights(dir: string): SafetensorsFile[] {
   const root = resolve(dir);
   const decode = (path: string): SafetensorsFile => {
@@ -73,6 +95,7 @@ export function readHfClipWeights(dir: string): SafetensorsFile[] {
   };
   const single = join(root, 'model.safetensors');
   if (existsSync(single)) return [decode(single)];
+  if (!existsSync(join(root, 'config.json')) && existsSync(join(root, OPEN_CLIP_WEIGHTS))) return [decode(join(root, OPEN_CLIP_WEIGHTS))];
   const indexPath = join(root, 'model.safetensors.index.json');
   if (existsSync(indexPath)) {
     const index = readJson(indexPath) as { weight_map?: unknown } | null;
@@ -86,8 +109,8 @@ export function readHfClipWeights(dir: string): SafetensorsFile[] {
   throw new CheckpointError(
     root,
     pickle
-      ? `has ${pickle} (a PyTorch pickle) but no model.safetensors: convert it once with Python, e.g. transformers' CLIPModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)`
-      : 'has no model.safetensors (nor model.safetensors.index.json)',
+      ? `has ${pickle} (a PyTorch pickle) but no ${pickle.startsWith('open_clip') ? OPEN_CLIP_WEIGHTS : 'model.safetensors'}: convert it once with Python, e.g. safetensors.torch.save_file(torch.load(path, map_location='cpu'), '${pickle.startsWith('open_clip') ? OPEN_CLIP_WEIGHTS : 'model.safetensors'}')`
+      : 'has no model.safetensors (nor model.safetensors.index.json, nor open_clip_model.safetensors)',
   );
 }
 

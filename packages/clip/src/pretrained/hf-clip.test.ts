@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { BadPresetError, decodeSafetensors, encodeSafetensors, InvalidArgumentError } from '@omnitok/core';
 import { CheckpointError, WeightImportError } from '@omnitok/core/runtime';
-import { decodeImage, imagePresetFromHfProcessor, patchify, preprocessImage } from '@omnitok/tokenizer-image';
+import { decodeImage, imagePresetFromHfProcessor, imagePresetFromOpenClip, patchify, preprocessImage } from '@omnitok/tokenizer-image';
 import { clipTokenizer, SentencePieceTokenizer } from '@omnitok/tokenizer-text';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EncoderTower } from '../model/tower.js';
@@ -264,5 +264,61 @@ describe('Hugging Face SigLIP model folders', () => {
     sref.texts.forEach((t, i) =>
       sref.images.forEach((img, j) => expect(Math.abs(scale * img.embedding.reduce((s, x, k) => s + x * plain.data[i * 16 + k]!, 0) + sref.logit_bias - sref.logits_per_text[i]![j]!)).toBeLessThan(1e-4)),
     );
+  });
+});
+
+// A random float16 open_clip upload (open_clip_config.json + open_clip_model.safetensors with open_clip's
+// names, LayerScale in the image tower, QuickGELU): make-open-clip-tiny.py, open_clip's transform and model.
+describe('open_clip model folders', () => {
+  const oref = JSON.parse(readFileSync(join(FIXTURES, 'reference-open-clip.json'), 'utf8')) as Reference;
+  const ODIR = join(FIXTURES, 'open-clip-tiny');
+  const loaded = loadHfClipDir(ODIR);
+  const { model } = loaded;
+  afterAll(() => model.dispose());
+
+  it('reads model_cfg (head_width, mlp_ratio, ls_init_value, quick_gelu) into CLIP towers and maps every open_clip tensor', () => {
+    expect(isHfClipDir(ODIR)).toBe(true);
+    expect(loaded.family).toBe('open_clip');
+    expect(loaded.shapes).toMatchObject({ family: 'open_clip', imageSize: 32, patchSize: 16, vocabSize: 49408, contextLength: 77, embedDim: 8 });
+    const vision = (model.tower('image') as EncoderTower).config;
+    const text = (model.tower('text') as EncoderTower).config;
+    expect(vision).toMatchObject({ width: 16, heads: 2, depth: 2, mlpRatio: 3, gelu: 'quick', layerScale: 0.5, pooling: 'cls', preNorm: true, embedBias: false });
+    expect(text).toMatchObject({ width: 8, heads: 2, depth: 2, mlpRatio: 4, gelu: 'quick', layerScale: null, pooling: 'eot', causal: true });
+    expect(loaded.report.missing).toEqual([]);
+    expect(loaded.report.unexpected).toEqual([]);
+    expect(model.pairs[0]!.logitScale.dataSync()[0]).toBe(oref.logit_scale);
+    expect(() => hfClipModelConfig({ model_cfg: { vision_cfg: { timm_model_name: 'vit_base_patch16_224' } } })).toThrow(/model_cfg\.vision_cfg\.timm_model_name/);
+    expect(() => hfClipModelConfig({ model_cfg: { text_cfg: { hf_model_name: 'xlm-roberta-base' } } })).toThrow(/model_cfg\.text_cfg\.hf_model_name/);
+    expect(() => hfClipModelConfig({ model_cfg: { vision_cfg: { attentional_pool: true } } })).toThrow(/attentional_pool/);
+    expect(hfClipModelConfig({ model_cfg: { embed_dim: 512, vision_cfg: { patch_size: 32 } } }).towers.image).toMatchObject({ width: 768, heads: 12, gelu: 'erf', tokens: { count: 49 } });
+  });
+
+  it("reproduces open_clip's eval transform and image embeddings", async () => {
+    const preset = imagePresetFromOpenClip(loaded.processor!, { size: 32, patchSize: 16 });
+    expect(preset).toMatchObject({ size: 32, resize: 'shortest', crop: 'center', interpolation: 'bicubic' });
+    expect(preset.cropRounding).toBeUndefined(); // torchvision's CenterCrop
+    const tokens: Float32Array[] = [];
+    for (const r of oref.images) {
+      const features = preprocessImage(await decodeImage(join(FIXTURES, r.file)), preset);
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let i = c * 1024; i < (c + 1) * 1024; i++) sum += features.data[i]!;
+        expect(Math.abs(sum - r.pixels_sum[c]!), `${r.file} channel ${c}`).toBeLessThan(1e-3);
+      }
+      expect(maxDiff(features.data.subarray(0, 8), r.pixels_first)).toBeLessThan(1e-6);
+      tokens.push(patchify(features).data);
+    }
+    const input = tf.tensor(concat(tokens), [2, 4, 768]);
+    const e = await model.embed('image', input);
+    input.dispose();
+    oref.images.forEach((r, i) => expect(maxDiff(e.data.subarray(i * 8, i * 8 + 8), r.embedding), r.file).toBeLessThan(2e-5));
+    expect(() => imagePresetFromOpenClip({ resize_mode: 'longest' }, { size: 32, patchSize: 16 })).toThrow(/resize_mode/);
+  });
+
+  it("reproduces open_clip's text embeddings", async () => {
+    const batch = clipTokenizer({ contextLength: 77 }).encodeBatch(oref.texts.map((t) => t.text));
+    oref.texts.forEach((t, i) => expect([...batch.ids.subarray(i * 77, i * 77 + t.ids.length)]).toEqual(t.ids));
+    const e = await model.embed('text', { tokens: tf.tensor(batch.ids, [3, 77], 'int32'), mask: tf.tensor(batch.mask, [3, 77], 'int32'), eotIndex: tf.tensor(batch.eotIndices, [3], 'int32') });
+    oref.texts.forEach((t, i) => expect(maxDiff(e.data.subarray(i * 8, i * 8 + 8), t.embedding), t.text).toBeLessThan(2e-5));
   });
 });

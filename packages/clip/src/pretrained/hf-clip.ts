@@ -12,6 +12,9 @@ import { EncoderTower, type TowerSpec } from '../model/tower.js';
  * reads them.
  */
 export interface HfClipConfig {
+  /** open_clip's `open_clip_config.json` (family `open_clip`): the model and its preprocessing. */
+  readonly model_cfg?: OpenClipModelCfg;
+  readonly preprocess_cfg?: Record<string, unknown>;
   readonly model_type?: string;
   readonly architectures?: readonly string[];
   /** CLIP: the width of both projections. */
@@ -48,6 +51,16 @@ export interface HfClipTextConfig extends HfEncoderFields {
   readonly projection_size?: number;
 }
 
+/** open_clip's `model_cfg` (the ViT + transformer CLIP; timm, Hugging Face and ResNet towers are refused). */
+export interface OpenClipModelCfg {
+  readonly embed_dim?: number;
+  readonly quick_gelu?: boolean;
+  readonly custom_text?: boolean;
+  readonly vision_cfg?: Record<string, unknown>;
+  readonly text_cfg?: Record<string, unknown>;
+  readonly [key: string]: unknown;
+}
+
 /** The resolved shapes of a pretrained model (what the tokenizers must produce for it). */
 export interface HfClipShapes {
   readonly family: HfFamily;
@@ -80,17 +93,18 @@ const DEFAULTS = {
 // transformers' ACT2FN names → our GELU kinds (the exact erf GELU, its tanh approximation, x·σ(1.702x))
 const ACTIVATIONS: Record<string, 'erf' | 'tanh' | 'quick'> = { quick_gelu: 'quick', gelu: 'erf', gelu_new: 'tanh', gelu_pytorch_tanh: 'tanh', gelu_fast: 'tanh' };
 
-/** `clip` for a CLIPModel config, `siglip` for a SiglipModel config, else undefined. */
+/** `clip` for a CLIPModel config, `siglip` for a SiglipModel config, `open_clip` for an open_clip_config.json, else undefined. */
 export function hfModelFamily(config: unknown): HfFamily | undefined {
   if (typeof config !== 'object' || config === null) return undefined;
   const c = config as HfClipConfig;
+  if (typeof c.model_cfg === 'object' && c.model_cfg !== null) return 'open_clip';
   const has = (arch: string) => Array.isArray(c.architectures) && c.architectures.includes(arch);
   if (c.model_type === 'clip' || has('CLIPModel')) return 'clip';
   if (c.model_type === 'siglip' || has('SiglipModel')) return 'siglip';
   return undefined;
 }
 
-/** True for a parsed config.json of a CLIPModel or a SiglipModel. */
+/** True for a parsed config.json of a CLIPModel or a SiglipModel, or an open_clip_config.json. */
 export function isHfClipConfig(config: unknown): config is HfClipConfig {
   return hfModelFamily(config) !== undefined;
 }
@@ -99,18 +113,46 @@ function familyOf(config: HfClipConfig): HfFamily {
   const family = hfModelFamily(config);
   if (!family) {
     const c = config as HfClipConfig | null;
-    throw new InvalidArgumentError('config.json model_type', c?.model_type ?? c?.architectures, '"clip" or "siglip" (a Hugging Face CLIPModel or SiglipModel)');
+    throw new InvalidArgumentError('config.json model_type', c?.model_type ?? c?.architectures, '"clip" or "siglip" (a Hugging Face CLIPModel or SiglipModel), or an open_clip_config.json with model_cfg');
   }
   return family;
 }
 
 function section(config: HfClipConfig, key: 'vision' | 'text'): Record<string, unknown> {
+  const family = familyOf(config);
+  if (family === 'open_clip') return openClipSection(config.model_cfg!, key);
   const a = config[`${key}_config`];
   const b = config[`${key}_config_dict`];
   for (const [name, v] of [[`${key}_config`, a], [`${key}_config_dict`, b]] as const) {
     if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) throw new InvalidArgumentError(`config.json ${name}`, v, 'an object');
   }
-  return { ...DEFAULTS[familyOf(config)][key], ...(a ?? {}), ...(b ?? {}) };
+  return { ...DEFAULTS[family][key], ...(a ?? {}), ...(b ?? {}) };
+}
+
+// open_clip's CLIPVisionCfg / CLIPTextCfg defaults, and the fields whose other values change the
+// architecture in ways the runtime does not build (refused by name rather than loaded wrongly)
+const OPEN_CLIP = {
+  vision: { layers: 12, width: 768, head_width: 64, mlp_ratio: 4, patch_size: 16, image_size: 224, ls_init_value: null, no_ln_pre: false, pool_type: 'tok', pos_embed_type: 'learnable', attentional_pool: false, final_ln_after_pool: false, timm_model_name: null, act_kwargs: null, norm_kwargs: null, block_type: null, qk_norm: false, scaled_cosine_attn: false, scale_heads: false, scale_attn_inner: false, scale_attn: false, scale_fc: false },
+  text: { context_length: 77, vocab_size: 49408, width: 512, heads: 8, layers: 12, mlp_ratio: 4, ls_init_value: null, no_causal_mask: false, pool_type: 'argmax', proj_bias: false, proj_type: 'linear', text_arch: 'clip', embed_cls: false, hf_model_name: null, hf_tokenizer_name: null, tokenizer_kwargs: null, final_ln_after_pool: false, act_kwargs: null, norm_kwargs: null, block_type: null, qk_norm: false, scaled_cosine_attn: false, scale_heads: false, scale_attn_inner: false, scale_attn: false, scale_fc: false },
+} as const;
+const OPEN_CLIP_FREE = new Set(['image_size', 'layers', 'width', 'head_width', 'mlp_ratio', 'patch_size', 'ls_init_value', 'no_ln_pre', 'context_length', 'vocab_size', 'heads', 'no_causal_mask', 'proj_bias']);
+const OPEN_CLIP_CHOICES: Record<string, readonly unknown[]> = { pool_type: ['tok', 'argmax', 'last'] };
+
+/** An open_clip tower config in the HF field names the rest of this file reads. */
+function openClipSection(model: OpenClipModelCfg, key: 'vision' | 'text'): Record<string, unknown> {
+  const raw = model[`${key}_cfg`];
+  if (raw !== undefined && (typeof raw !== 'object' || raw === null || Array.isArray(raw))) throw new InvalidArgumentError(`open_clip_config.json model_cfg.${key}_cfg`, raw, 'an object');
+  const c: Record<string, unknown> = { ...OPEN_CLIP[key], ...(raw ?? {}) };
+  for (const [field, fallback] of Object.entries(OPEN_CLIP[key])) {
+    const v = c[field];
+    const ok = OPEN_CLIP_FREE.has(field) || v === fallback || (v === undefined && fallback === null) || (OPEN_CLIP_CHOICES[field]?.includes(v) ?? false);
+    if (!ok) throw new InvalidArgumentError(`open_clip_config.json model_cfg.${key}_cfg.${field}`, v, `${JSON.stringify(fallback)} (other values are not supported)`);
+  }
+  const width = c.width as number;
+  const common = { hidden_size: width, num_hidden_layers: c.layers, intermediate_size: Math.round(width * (c.mlp_ratio as number)), hidden_act: model.quick_gelu ? 'quick_gelu' : 'gelu', layer_norm_eps: 1e-5, layer_scale: c.ls_init_value ?? null };
+  return key === 'vision'
+    ? { ...common, num_attention_heads: width / (c.head_width as number), image_size: c.image_size, patch_size: c.patch_size, num_channels: 3, pre_norm: !c.no_ln_pre }
+    : { ...common, num_attention_heads: c.heads, vocab_size: c.vocab_size, max_position_embeddings: c.context_length, causal: !c.no_causal_mask, pooling: c.pool_type === 'last' ? 'last' : 'eot', projection_bias: c.proj_bias };
 }
 
 function positive(value: unknown, field: string): number {
@@ -138,6 +180,7 @@ export function hfClipShapes(config: HfClipConfig): HfClipShapes {
   if (imageSize % patchSize !== 0) throw new InvalidArgumentError('config.json vision_config.patch_size', patchSize, `a divisor of image_size (${imageSize})`);
   let embedDim: number;
   if (family === 'clip') embedDim = positive(config.projection_dim ?? 512, 'projection_dim');
+  else if (family === 'open_clip') embedDim = positive(config.model_cfg!.embed_dim ?? 512, 'model_cfg.embed_dim');
   else {
     // SigLIP compares the image head's output (the vision width) with the text head's
     embedDim = positive(v.hidden_size, 'vision_config.hidden_size');
@@ -180,7 +223,13 @@ export function hfClipModelConfig(config: HfClipConfig, options: HfClipOptions &
   const imageTokens = { kind: 'continuous', dim: shapes.channels * shapes.patchSize * shapes.patchSize, count: side * side, grid: [side, side] } as const;
   const textTokens = { kind: 'discrete', vocabSize: shapes.vocabSize, count: shapes.contextLength } as const;
   const siglip = shapes.family === 'siglip';
-  const towers: Record<string, TowerSpec> = siglip
+  const layerScale = (c: Record<string, unknown>) => (c.layer_scale != null ? { layerScale: c.layer_scale as number } : {});
+  const towers: Record<string, TowerSpec> = shapes.family === 'open_clip'
+    ? {
+        [vision]: { ...encoderFields(v, 'vision_cfg'), ...layerScale(v), pooling: 'cls', preNorm: v.pre_norm as boolean, embedBias: false, tokens: imageTokens },
+        [text]: { ...encoderFields(t, 'text_cfg'), ...layerScale(t), pooling: t.pooling as 'eot' | 'last', causal: t.causal as boolean, projectionBias: t.projection_bias as boolean, tokens: textTokens },
+      }
+    : siglip
     ? {
         [vision]: { ...encoderFields(v, 'vision_config'), pooling: 'map', projectionDim: null, tokens: imageTokens },
         [text]: { ...encoderFields(t, 'text_config'), pooling: 'last', projectionBias: true, padMask: false, tokens: textTokens },
@@ -189,7 +238,7 @@ export function hfClipModelConfig(config: HfClipConfig, options: HfClipOptions &
         [vision]: { ...encoderFields(v, 'vision_config'), pooling: 'cls', preNorm: true, embedBias: false, tokens: imageTokens },
         [text]: { ...encoderFields(t, 'text_config'), pooling: 'eot', causal: true, tokens: textTokens },
       };
-  const logitScale = options.logitScale ?? (siglip ? undefined : config.logit_scale_init_value);
+  const logitScale = options.logitScale ?? (shapes.family === 'clip' ? config.logit_scale_init_value : undefined);
   return {
     towers,
     embedDim: shapes.embedDim,

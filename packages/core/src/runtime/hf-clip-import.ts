@@ -42,8 +42,22 @@ import { WeightImportError } from './errors.js';
  * projectionBias, padMask false}, both gelu 'tanh'.
  */
 
-/** Which Hugging Face model's names: `CLIPModel` or `SiglipModel`. */
-export type HfFamily = 'clip' | 'siglip';
+/*
+ * open_clip's `CLIP` / `CustomTextCLIP` state dict (family 'open_clip'; text names at the top level, or
+ * under `text.` for CustomTextCLIP):
+ *
+ *   visual.class_embedding, visual.positional_embedding, visual.ln_pre.*, visual.ln_post.*  → cls_token, pos_embed, ln_pre.*, ln_final.*
+ *   visual.conv1.weight [D, C, P, P]                                   → embed.proj.weight (conv → linear)
+ *   visual.proj [D, E], text_projection [D, E]                         → proj.weight (as is: x @ proj); text_projection.{weight [E, D], bias} with proj_bias
+ *   token_embedding.weight, positional_embedding, ln_final.*          → embed.weight, pos_embed, ln_final.*
+ *   {visual.}transformer.resblocks.{i}.ln_1 / ln_2                     → blocks.{i}.ln1 / ln2
+ *   … .attn.in_proj_weight [3D, D] / in_proj_bias, attn.out_proj.*     → blocks.{i}.attn.qkv.* (weight transposed), attn.proj.*
+ *   … .mlp.c_fc.*, mlp.c_proj.*, ls_1.gamma, ls_2.gamma                → blocks.{i}.mlp.fc1.*, mlp.fc2.*, ls1.gamma, ls2.gamma
+ *   logit_scale (logit_bias)                                           → report
+ */
+
+/** Which model's names: Hugging Face `CLIPModel` or `SiglipModel`, or open_clip's `CLIP`. */
+export type HfFamily = 'clip' | 'siglip' | 'open_clip';
 
 export type PatchLayout = 'hwc' | 'chw';
 
@@ -58,7 +72,7 @@ export interface HfClipImportOptions {
   readonly strict?: boolean;
   /** Names the source in messages. */
   readonly source?: string;
-  /** `clip` (default: CLIPModel names) or `siglip` (SiglipModel names). */
+  /** `clip` (default: CLIPModel names), `siglip` (SiglipModel names) or `open_clip` (open_clip's CLIP names). */
   readonly family?: HfFamily;
 }
 
@@ -91,8 +105,8 @@ export function importHfClip(
 ): HfClipImportReport {
   const file = source instanceof Uint8Array ? decodeSafetensors(source) : source;
   const family = options.family ?? 'clip';
-  if (family !== 'clip' && family !== 'siglip') throw new InvalidArgumentError('options.family', family, '"clip" or "siglip"');
-  const label = options.source ?? `the HF ${family === 'clip' ? 'CLIP' : 'SigLIP'} checkpoint`;
+  if (family !== 'clip' && family !== 'siglip' && family !== 'open_clip') throw new InvalidArgumentError('options.family', family, '"clip", "siglip" or "open_clip"');
+  const label = options.source ?? `the ${{ clip: 'HF CLIP', siglip: 'HF SigLIP', open_clip: 'open_clip' }[family]} checkpoint`;
   const layout = options.patchLayout ?? 'chw';
   if (layout !== 'hwc' && layout !== 'chw') throw new InvalidArgumentError('options.patchLayout', layout, '"hwc" or "chw"');
   const used = new Set<string>();
@@ -103,7 +117,7 @@ export function importHfClip(
   for (const key of ['vision', 'text'] as const) {
     const tower = towers[key];
     if (!tower) continue;
-    const rules = rulesFor(key, family);
+    const rules = family === 'open_clip' ? openClipRules(key, file) : rulesFor(key, family);
     const weights: Record<string, DenseArray> = {};
     for (const [ours, variable] of tower.parameters()) {
       const rule = rules(ours);
@@ -121,19 +135,19 @@ export function importHfClip(
     converted.push({ tower, key, weights });
   }
 
-  const ignored = Object.keys(file.tensors).filter((n) => n.endsWith('position_ids'));
-  const wanted = Object.keys(file.tensors).filter((n) => !used.has(n) && !ignored.includes(n) && n !== 'logit_scale' && !(family === 'siglip' && n === 'logit_bias'));
+  const ignored = Object.keys(file.tensors).filter((n) => n.endsWith('position_ids') || (family === 'open_clip' && n.endsWith('attn_mask')));
+  const wanted = Object.keys(file.tensors).filter((n) => !used.has(n) && !ignored.includes(n) && n !== 'logit_scale' && !(family !== 'clip' && n === 'logit_bias'));
   // Tensors of a tower that was not asked for are not "unexpected".
-  const unexpected = wanted.filter(
-    (n) => !((!towers.vision && /^(vision_model\.|visual_projection\.)/.test(n)) || (!towers.text && /^(text_model\.|text_projection\.)/.test(n))),
-  );
+  const visionName = family === 'open_clip' ? /^visual\./ : /^(vision_model\.|visual_projection\.)/;
+  const textName = family === 'open_clip' ? /^(?!visual\.)/ : /^(text_model\.|text_projection\.)/;
+  const unexpected = wanted.filter((n) => !((!towers.vision && visionName.test(n)) || (!towers.text && textName.test(n))));
   if (mismatched.length > 0 || (options.strict !== false && (missing.length > 0 || unexpected.length > 0))) {
     throw new WeightImportError(label, { missing, unexpected, mismatched });
   }
   const loaded = { vision: [] as string[], text: [] as string[] };
   for (const { tower, key, weights } of converted) loaded[key] = tower.loadStateDict(weights, { strict: false, source: label }).loaded;
   const scalar = (name: string) => (file.tensors[name] ? Number(file.tensors[name].data[0]) : undefined);
-  return { loaded, missing, unexpected, ignored, logitScale: scalar('logit_scale'), logitBias: family === 'siglip' ? scalar('logit_bias') : undefined };
+  return { loaded, missing, unexpected, ignored, logitScale: scalar('logit_scale'), logitBias: family !== 'clip' ? scalar('logit_bias') : undefined };
 }
 
 function rulesFor(key: 'vision' | 'text', family: HfFamily): (ours: string) => Rule | undefined {
@@ -171,6 +185,40 @@ function rulesFor(key: 'vision' | 'text', family: HfFamily): (ours: string) => R
       case 'mlp.fc2.bias': return { kind: 'copy', hf: `${L}.mlp.fc2.bias` };
       default: return undefined;
     }
+  };
+}
+
+function openClipRules(key: 'vision' | 'text', file: SafetensorsFile): (ours: string) => Rule | undefined {
+  const P = key === 'vision' ? 'visual.' : file.tensors['text.token_embedding.weight'] ? 'text.' : '';
+  const both = (ours: string, theirs: string): Record<string, Rule> => ({ [`${ours}.weight`]: { kind: 'copy', hf: `${P}${theirs}.weight` }, [`${ours}.bias`]: { kind: 'copy', hf: `${P}${theirs}.bias` } });
+  // text_projection is a parameter [D, E] (x @ proj), or an nn.Linear with proj_bias
+  const textProj: Record<string, Rule> = file.tensors[`${P}text_projection.weight`]
+    ? { 'proj.weight': { kind: 'linearT', hf: `${P}text_projection.weight` }, 'proj.bias': { kind: 'copy', hf: `${P}text_projection.bias` } }
+    : { 'proj.weight': { kind: 'copy', hf: `${P}text_projection` } };
+  const fixed: Record<string, Rule> =
+    key === 'vision'
+      ? {
+          cls_token: { kind: 'copy', hf: 'visual.class_embedding' },
+          'embed.proj.weight': { kind: 'conv', hf: 'visual.conv1.weight' },
+          pos_embed: { kind: 'copy', hf: 'visual.positional_embedding' },
+          ...both('ln_pre', 'ln_pre'),
+          ...both('ln_final', 'ln_post'),
+          'proj.weight': { kind: 'copy', hf: 'visual.proj' },
+        }
+      : { 'embed.weight': { kind: 'copy', hf: `${P}token_embedding.weight` }, pos_embed: { kind: 'copy', hf: `${P}positional_embedding` }, ...both('ln_final', 'ln_final'), ...textProj };
+  const BLOCK: Record<string, ['copy' | 'linearT', string]> = {
+    'ln1.weight': ['copy', 'ln_1.weight'], 'ln1.bias': ['copy', 'ln_1.bias'], 'ln2.weight': ['copy', 'ln_2.weight'], 'ln2.bias': ['copy', 'ln_2.bias'],
+    'attn.qkv.weight': ['linearT', 'attn.in_proj_weight'], 'attn.qkv.bias': ['copy', 'attn.in_proj_bias'],
+    'attn.proj.weight': ['linearT', 'attn.out_proj.weight'], 'attn.proj.bias': ['copy', 'attn.out_proj.bias'],
+    'mlp.fc1.weight': ['linearT', 'mlp.c_fc.weight'], 'mlp.fc1.bias': ['copy', 'mlp.c_fc.bias'],
+    'mlp.fc2.weight': ['linearT', 'mlp.c_proj.weight'], 'mlp.fc2.bias': ['copy', 'mlp.c_proj.bias'],
+    'ls1.gamma': ['copy', 'ls_1.gamma'], 'ls2.gamma': ['copy', 'ls_2.gamma'],
+  };
+  return (ours) => {
+    if (fixed[ours]) return fixed[ours];
+    const m = /^blocks\.(\d+)\.(.+)$/.exec(ours);
+    const rule = m ? BLOCK[m[2]!] : undefined;
+    return rule ? { kind: rule[0], hf: `${P}transformer.resblocks.${m![1]}.${rule[1]}` } : undefined;
   };
 }
 
