@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { builtinPlugins } from './builtin-plugins.js';
 import { type DiscoveredPlugins, discoverPlugins } from './discover-plugins.js';
 import { demoCommand } from './commands/demo.js';
+import { classifyCommand } from './commands/classify.js';
 import { embedCommand } from './commands/embed.js';
 import { evalCommand } from './commands/eval.js';
 import { trainCommand } from './commands/train.js';
@@ -62,6 +63,7 @@ export async function runCli(argv: readonly string[], options: RunOptions = {}):
   trainCommand(program, io, registry);
   evalCommand(program, io, registry);
   embedCommand(program, io, registry);
+  classifyCommand(program, io, registry);
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
 
   try {

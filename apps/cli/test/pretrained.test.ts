@@ -165,4 +165,36 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     expect(config.presets.image).toMatchObject({ resize: 'shortest', crop: 'center', size: 32, patchSize: 16 });
     expect(config.model.towers.image).toMatchObject({ layerScale: 0.5, gelu: 'quick' });
   });
+
+  it('classify: each image against class names, the softmax of the reference CLIP logits (SigLIP: sigmoids)', async () => {
+    const full = JSON.parse(readFileSync(join(FIXTURES, 'reference.json'), 'utf8')) as Reference & { logits_per_image: number[][] };
+    writeFileSync(join(dir, 'classes.txt'), `${ref.texts.map((t) => t.text).join('\n')}\n`);
+    // the template '{}' makes each class's prompt its name: the classifier rows are the reference text embeddings
+    const r = await omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'classes.txt', '--templates', '{}', '--top', '3', ...ref.images.map((x) => x.file), '--backend', 'cpu', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { input: string; classes: { name: string; p: number }[] });
+    expect(rows.map((x) => x.input)).toEqual(ref.images.map((x) => x.file));
+    rows.forEach((row, i) => {
+      const logits = full.logits_per_image[i]!;
+      const m = Math.max(...logits);
+      const z = logits.reduce((s, l) => s + Math.exp(l - m), 0);
+      expect(row.classes).toHaveLength(3);
+      for (const c of row.classes) expect(Math.abs(c.p - Math.exp(logits[ref.texts.findIndex((t) => t.text === c.name)]! - m) / z), c.name).toBeLessThan(1e-3);
+      expect(row.classes[0]!.p).toBeGreaterThanOrEqual(row.classes[1]!.p);
+    });
+    const human = await omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'cat, dog', '--top', '1', ref.images[0]!.file, '--backend', 'cpu');
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^wide-45x41\.png: (cat|dog) \d+\.\d%\n$/);
+    const noBrace = await omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'cat,dog', '--templates', 'a photo', ref.images[0]!.file, '--backend', 'cpu');
+    expect(noBrace.code).toBe(2);
+    expect(noBrace.stderr).toMatch(/--templates.*with \{\} where the class name goes/);
+    // SigLIP scores each class on its own: sigmoid(exp(scale)·cos + bias)
+    const sref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip.json'), 'utf8')) as Reference & { logits_per_text: number[][] };
+    writeFileSync(join(dir, 'siglip-classes.txt'), `${sref.texts.map((t) => t.text).join('\n')}\n`);
+    const s = await omnitok(dir, 'classify', '--checkpoint', join(dir, 'siglip-tiny'), '--classes', 'siglip-classes.txt', '--templates', '{}', '--top', '3', sref.images[1]!.file, '--backend', 'cpu', '--json');
+    expect(s.code, s.stderr).toBe(0);
+    const srow = JSON.parse(s.stdout) as { classes: { name: string; p: number }[] };
+    // (near the −10 bias the probabilities are ~1e-4: compared in log space)
+    for (const c of srow.classes) expect(Math.abs(Math.log(c.p) + Math.log1p(Math.exp(-sref.logits_per_text[sref.texts.findIndex((t) => t.text === c.name)]![1]!))), c.name).toBeLessThan(1e-3);
+  });
 });

@@ -24,6 +24,7 @@ export {
   zeroShotClassifier,
   buildZeroShotClassifier,
   zeroShotAccuracy,
+  zeroShotProbabilities,
   type PromptTemplate,
   type ZeroShotResult,
 } from './eval/zero-shot.js';

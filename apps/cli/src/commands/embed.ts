@@ -1,14 +1,12 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { type Embeddings, encodeEmbeddings } from '@omnitok/clip';
 import { extensionOf, InvalidArgumentError, type ModalityRegistry, type TokenSequence } from '@omnitok/core';
 import type { BackendChoice } from '@omnitok/core/runtime';
 import type { Command } from 'commander';
 import type { VideoPreset } from '@omnitok/tokenizer-video';
-import { openSource } from '../data/open-source.js';
-import type { RawRecord } from '../data/records.js';
 import type { CliIO } from '../io.js';
-import { embedRecords } from '../train/embed-stream.js';
+import { commandRecords, embedRecords } from '../train/embed-stream.js';
 import { embedSamples } from '../train/evaluate.js';
 import { type LoadedRun, loadRun } from '../train/load-run.js';
 import type { ModalitySetup } from '../train/prepare.js';
@@ -37,9 +35,7 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
       const ext = extensionOf(out);
       if (ext !== 'npy' && ext !== 'safetensors') throw new InvalidArgumentError('--out', o.out, 'a file name ending in .npy or .safetensors');
       const data = o.data as string | undefined;
-      if (data === undefined && inputs.length === 0) throw new InvalidArgumentError('--data', undefined, 'a data source (FILE.jsonl, FILE.csv or shards), or at least one input file (or text) as arguments');
-      if (data !== undefined && inputs.length > 0) throw new InvalidArgumentError('--data', data, `either --data or input arguments, not both (got ${inputs.length} inputs)`);
-      if (data !== undefined && o.window !== undefined) throw new InvalidArgumentError('--window', o.window, 'input arguments (not --data)');
+      if (o.window !== undefined && (data !== undefined || inputs.length === 0)) throw new InvalidArgumentError('--window', o.window, 'input video files as arguments (not --data)');
       const reg = await registry();
       const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice);
       const modality = o.modality as string;
@@ -56,11 +52,8 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
         embedded = inputs;
         metadata.windows = JSON.stringify(windows.spans); // [input index, start s, end s] per row
       } else {
-        let records: AsyncIterable<RawRecord>;
-        if (data !== undefined) {
-          const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
-          records = (await openSource(data, { cwd: io.cwd, textModalities, allowOutsideRoot: Boolean(o.allowOutsideRoot) })).records();
-        } else records = inputRecords(inputs, io.cwd, modality, Boolean(setup.plugin.acceptsText));
+        const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
+        const records = await commandRecords(inputs, data, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities, allowOutsideRoot: Boolean(o.allowOutsideRoot) });
         const result = await embedRecords(run.backend.tf, run.model, [setup], records, { skipBad: Boolean(o.skipBad), batchSize: o.batchSize as number, concurrency: o.concurrency as number });
         e = result.embeddings.get(modality)!;
         embedded = [...result.keys];
@@ -78,15 +71,6 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
       io.stdout(o.json ? `${JSON.stringify(summary)}\n` : `omnitok embed: ${embedded.length} ${modality} input(s) → ${out} [${e.shape.join(', ')}] float32 (unit rows; ${run.path})${skipped.length ? `; ${skipped.length} skipped` : ''}\n`);
       run.model.dispose();
     });
-}
-
-/** Input arguments as records: a file path, or (for a text modality) the text itself when no such file exists. */
-async function* inputRecords(inputs: readonly string[], cwd: string, modality: string, acceptsText: boolean): AsyncIterable<RawRecord> {
-  for (const input of inputs) {
-    const path = resolve(cwd, input);
-    const isFile = await stat(path).then((s) => s.isFile(), () => false);
-    yield { key: input, where: input, fields: { [modality]: isFile || !acceptsText ? { kind: 'path', path } : { kind: 'text', text: input } } };
-  }
 }
 
 /** Rows embedded per model call while windows stream in (a long video never holds more). */

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import type { BackendChoice } from '@omnitok/core/runtime';
 import { type Command, Option } from 'commander';
@@ -11,19 +9,8 @@ import { evaluateEmbedded } from '../train/evaluate.js';
 import { loadRun } from '../train/load-run.js';
 import { pct } from '../train/progress.js';
 import { parsePair } from '../train/run-train.js';
+import { readLines, readTemplates } from './lists.js';
 import { BACKEND_OPTION, intArg } from './train.js';
-
-async function lines(path: string, flag: string, cwd: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile(resolve(cwd, path), 'utf8');
-  } catch (error) {
-    throw new InvalidArgumentError(flag, path, 'a readable text file, one entry per line', { cause: error });
-  }
-  const out = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  if (out.length === 0) throw new InvalidArgumentError(flag, path, 'a file with at least one non-empty line');
-  return out;
-}
 
 /** `omnitok eval`: retrieval R@1/5/10 both ways, or zero-shot top-1/top-5, of a trained run. */
 export function evalCommand(program: Command, io: CliIO, registry: () => Promise<ModalityRegistry>): void {
@@ -35,7 +22,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
     .addOption(new Option('--task <task>', 'what to measure').choices(['retrieval', 'zero-shot']).default('retrieval'))
     .option('--pair <A:B>', 'the pair for retrieval (default: every pair of the model)')
     .option('--classes <file>', 'zero-shot class names, one per line (default: the run\'s, else the labels in the data)')
-    .option('--templates <file>', 'zero-shot prompt templates with {} for the class, one per line')
+    .option('--templates <file>', 'zero-shot prompt templates with {} for the class, one per line (or one template as text)')
     .addOption(new Option('--split <split>', 'which samples: held-out (default for the run\'s own data) or all').choices(['held-out', 'all']))
     .option('--limit <n>', 'samples evaluated at most', intArg('--limit'), 5000)
     .option('--batch-size <n>', 'samples tokenized, then embedded, at a time', intArg('--batch-size'), 64)
@@ -83,8 +70,8 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       let zeroShot;
       if (task === 'zero-shot') {
         const labels = [...new Set(set.labels.filter((l): l is string => l !== undefined))].sort();
-        const classNames = o.classes ? await lines(o.classes as string, '--classes', io.cwd) : (config.zeroShot?.classNames ?? labels);
-        const templates = o.templates ? await lines(o.templates as string, '--templates', io.cwd) : (config.zeroShot?.templates ?? ['{}', 'a {}']);
+        const classNames = o.classes ? await readLines(o.classes as string, '--classes', io.cwd) : (config.zeroShot?.classNames ?? labels);
+        const templates = o.templates ? await readTemplates(o.templates as string, '--templates', io.cwd) : (config.zeroShot?.templates ?? ['{}', 'a {}']);
         if (classNames.length === 0) throw new TrainDataError(`no class names: the samples have no label; pass --classes`);
         zeroShot = { classNames, templates, text: textSetup!, modality: needed[0]! };
       }

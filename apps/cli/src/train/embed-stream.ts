@@ -1,6 +1,10 @@
 import type { ClipModel, Embeddings } from '@omnitok/clip';
 import type { TokenSequence } from '@omnitok/core';
 import type { TF } from '@omnitok/core/runtime';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { InvalidArgumentError } from '@omnitok/core';
+import { openSource } from '../data/open-source.js';
 import { type RawRecord, TrainDataError } from '../data/records.js';
 import { type EmbeddedSet, embedSamples, groupDigests, tokenDigest } from './evaluate.js';
 import { type ModalitySetup, tokenizeRecord, towerTokenShape } from './prepare.js';
@@ -94,4 +98,25 @@ export async function embedRecords(tf: TF, model: ClipModel, setups: readonly Mo
   }
   const groups = new Map([...digests].map(([m, d]) => [m, groupDigests(d)] as const));
   return { n: keys.length, keys, labels, embeddings, groups, skipped };
+}
+
+/**
+ * What a command embeds: its input arguments (files; for a text modality, an argument that is no file
+ * is the text itself), or every record of `--data` (a manifest, CSV or shards) — one or the other.
+ */
+export async function commandRecords(
+  inputs: readonly string[],
+  data: string | undefined,
+  options: { readonly cwd: string; readonly modality: string; readonly acceptsText: boolean; readonly textModalities: ReadonlySet<string>; readonly allowOutsideRoot: boolean },
+): Promise<AsyncIterable<RawRecord>> {
+  if (data === undefined && inputs.length === 0) throw new InvalidArgumentError('--data', undefined, 'a data source (FILE.jsonl, FILE.csv or shards), or at least one input file (or text) as arguments');
+  if (data !== undefined && inputs.length > 0) throw new InvalidArgumentError('--data', data, `either --data or input arguments, not both (got ${inputs.length} inputs)`);
+  if (data !== undefined) return (await openSource(data, { cwd: options.cwd, textModalities: options.textModalities, allowOutsideRoot: options.allowOutsideRoot })).records();
+  return (async function* () {
+    for (const input of inputs) {
+      const path = resolve(options.cwd, input);
+      const isFile = await stat(path).then((s) => s.isFile(), () => false);
+      yield { key: input, where: input, fields: { [options.modality]: isFile || !options.acceptsText ? { kind: 'path', path } : { kind: 'text', text: input } } } satisfies RawRecord;
+    }
+  })();
 }

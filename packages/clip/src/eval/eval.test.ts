@@ -2,7 +2,7 @@ import { decodeNpy, decodeSafetensors } from '@omnitok/core';
 import { describe, expect, it } from 'vitest';
 import { encodeEmbeddings, type Embeddings, normalizeRows } from './embeddings.js';
 import { rankMetrics, retrievalMetrics } from './retrieval.js';
-import { buildZeroShotClassifier, zeroShotAccuracy, zeroShotClassifier, zeroShotPrompts } from './zero-shot.js';
+import { buildZeroShotClassifier, zeroShotAccuracy, zeroShotClassifier, zeroShotProbabilities, zeroShotPrompts } from './zero-shot.js';
 
 const emb = (rows: number[][]): Embeddings => ({ data: Float32Array.from(rows.flat()), shape: [rows.length, rows[0]!.length] });
 const identity = (n: number): Embeddings => emb(Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))));
@@ -95,6 +95,20 @@ describe('retrievalMetrics', () => {
 });
 
 describe('zero-shot classification', () => {
+  it('zeroShotProbabilities: a softmax of exp(scale)·cos over classes (CLIP), an independent sigmoid of exp(scale)·cos + bias (SigLIP)', () => {
+    const samples = emb([[1, 0], [0.6, 0.8]]);
+    const classes = emb([[1, 0], [0, 1], [-1, 0]]);
+    const p = zeroShotProbabilities(samples, classes, { objective: 'clip', logitScale: Math.log(10) });
+    expect(p.shape).toEqual([2, 3]);
+    const soft = (z: number[]) => z.map((x) => Math.exp(x) / z.reduce((s, y) => s + Math.exp(y), 0));
+    const want = [...soft([10, 0, -10]), ...soft([6, 8, -6])];
+    want.forEach((w, i) => expect(p.data[i]).toBeCloseTo(w, 6));
+    const s = zeroShotProbabilities(samples, classes, { objective: 'siglip', logitScale: Math.log(10), logitBias: -5 });
+    const sig = (x: number) => 1 / (1 + Math.exp(-x));
+    [sig(5), sig(-5), sig(-15), sig(1), sig(3), sig(-11)].forEach((w, i) => expect(s.data[i]).toBeCloseTo(w, 6));
+    expect(() => zeroShotProbabilities(samples, emb([[1, 0, 0]]), { objective: 'clip', logitScale: 0 })).toThrow(/classifier/);
+  });
+
   it('prompts are class-major, with {} or a function', () => {
     expect(zeroShotPrompts(['cat', 'dog'], ['a photo of a {}.', (c) => `art of ${c}`])).toEqual(['a photo of a cat.', 'art of cat', 'a photo of a dog.', 'art of dog']);
   });

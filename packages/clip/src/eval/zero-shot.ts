@@ -112,3 +112,38 @@ export function zeroShotAccuracy(samples: Embeddings, classifier: Embeddings, la
   }
   return { top1: top1 / n, top5: top5 / n, predictions, n };
 }
+
+/**
+ * Class probabilities of each sample, as the models were trained to score them (transformers'
+ * zero-shot pipelines): `clip` — softmax over classes of exp(logitScale) · cos; `siglip` — an
+ * independent sigmoid per class of exp(logitScale) · cos + logitBias. `logitScale` is the log
+ * temperature (the model's parameter). Returns [n, C] row-major.
+ */
+export function zeroShotProbabilities(
+  samples: Embeddings,
+  classifier: Embeddings,
+  options: { readonly objective: 'clip' | 'siglip'; readonly logitScale: number; readonly logitBias?: number },
+): Embeddings {
+  const { n, d } = checkEmbeddings(samples, 'samples');
+  const cls = checkEmbeddings(classifier, 'classifier');
+  if (cls.d !== d) throw new InvalidArgumentError('classifier', `width ${cls.d}`, `width ${d}, the samples' width`);
+  if (!Number.isFinite(options.logitScale)) throw new InvalidArgumentError('options.logitScale', options.logitScale, 'a finite number');
+  const C = cls.n;
+  const scores = new Float32Array(n * C);
+  scoreBlock(samples, 0, n, classifier, 0, C, scores);
+  const t = Math.exp(options.logitScale);
+  const bias = options.logitBias ?? 0;
+  for (let i = 0; i < n; i++) {
+    const row = scores.subarray(i * C, (i + 1) * C);
+    if (options.objective === 'siglip') {
+      for (let c = 0; c < C; c++) row[c] = 1 / (1 + Math.exp(-(t * row[c]! + bias)));
+      continue;
+    }
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, t * row[c]!);
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += (row[c] = Math.exp(t * row[c]! - max));
+    for (let c = 0; c < C; c++) row[c]! /= sum;
+  }
+  return { data: scores, shape: [n, C] };
+}

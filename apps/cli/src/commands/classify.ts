@@ -1,0 +1,76 @@
+import { buildZeroShotClassifier, zeroShotProbabilities } from '@omnitok/clip';
+import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
+import type { BackendChoice } from '@omnitok/core/runtime';
+import type { Command } from 'commander';
+import type { CliIO } from '../io.js';
+import { commandRecords, embedRecords } from '../train/embed-stream.js';
+import { textEncoder } from '../train/evaluate.js';
+import { loadRun } from '../train/load-run.js';
+import { pct } from '../train/progress.js';
+import { readList, readTemplates } from './lists.js';
+import { BACKEND_OPTION, intArg } from './train.js';
+
+/** CLIP's basic prompt (the paper's "A photo of a {label}."), used when neither the run nor the flags name templates. */
+const DEFAULT_TEMPLATES = ['a photo of a {}.'];
+
+/**
+ * `omnitok classify`: zero-shot classification of inputs against class names — each class's prompts
+ * (templates with `{}`) embedded by the text tower and averaged, each input embedded by its tower, and
+ * the probabilities the model was trained to give: a softmax over the classes for CLIP, an independent
+ * sigmoid per class for SigLIP (as transformers' zero-shot pipelines report them).
+ */
+export function classifyCommand(program: Command, io: CliIO, registry: () => Promise<ModalityRegistry>): void {
+  program
+    .command('classify')
+    .description('zero-shot classification: the probability of each class name for each input')
+    .argument('[inputs...]', 'files of the classified modality (images, audio, …)')
+    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, or a Hugging Face CLIP / SigLIP or open_clip model folder')
+    .requiredOption('--classes <names>', 'class names separated by commas, or a file with one per line')
+    .option('--templates <file>', "prompt templates with {} for the class, one per line (default: the run's, else \"a photo of a {}.\"); a text with {} is one template")
+    .option('--modality <m>', 'the classified modality (default: the one paired with text)')
+    .option('--top <k>', 'classes shown per input', intArg('--top'), 5)
+    .option('--data <source>', "instead of inputs: the modality's field of every record of FILE.jsonl, FILE.csv or shards")
+    .option('--skip-bad', 'skip inputs that fail to decode instead of stopping at the first')
+    .option('--batch-size <n>', 'inputs tokenized, then embedded, at a time', intArg('--batch-size'), 64)
+    .option('--concurrency <n>', 'inputs decoded at the same time', intArg('--concurrency'), 8)
+    .option('--allow-outside-root', 'let manifest paths leave the manifest folder')
+    .addOption(BACKEND_OPTION())
+    .option('--json', 'one JSON object per input: { input, classes: [{ name, p }] } best first')
+    .action(async (inputs: string[], o: Record<string, unknown>) => {
+      const reg = await registry();
+      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice);
+      const { model, config } = run;
+      const text = [...run.setups.values()].find((s) => s.plugin.acceptsText);
+      if (!text) throw new InvalidArgumentError('--checkpoint', o.checkpoint, `a model with a text tower (this one has ${config.modalities.join(', ')})`);
+      const others = model.pairs.filter((p) => p.a === text.modality || p.b === text.modality).map((p) => (p.a === text.modality ? p.b : p.a));
+      const modality = (o.modality as string | undefined) ?? others[0]!;
+      const pair = model.pairs.find((p) => (p.a === modality && p.b === text.modality) || (p.b === modality && p.a === text.modality));
+      if (!pair) throw new InvalidArgumentError('--modality', modality, `a modality paired with ${text.modality} (${others.join(', ') || 'none'})`);
+      const classNames = await readList(o.classes as string, '--classes', io.cwd);
+      const templates = o.templates === undefined ? (config.zeroShot?.templates ?? DEFAULT_TEMPLATES) : await readTemplates(o.templates as string, '--templates', io.cwd);
+      const setup = run.setups.get(modality)!;
+      const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
+      const records = await commandRecords(inputs, o.data as string | undefined, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities, allowOutsideRoot: Boolean(o.allowOutsideRoot) });
+      const set = await embedRecords(run.backend.tf, model, [setup], records, {
+        skipBad: Boolean(o.skipBad),
+        batchSize: o.batchSize as number,
+        concurrency: o.concurrency as number,
+        onSkip: (input, reason) => io.stderr(`omnitok: skipped ${input}: ${reason}\n`),
+      });
+      const classifier = await buildZeroShotClassifier({ classNames, templates, encode: textEncoder(run.backend.tf, model, text) });
+      const probs = zeroShotProbabilities(set.embeddings.get(modality)!, classifier, {
+        objective: model.objective,
+        logitScale: pair.logitScale.dataSync()[0]!,
+        logitBias: pair.logitBias?.dataSync()[0],
+      });
+      const C = classNames.length;
+      const top = Math.min(o.top as number, C);
+      set.keys.forEach((input, i) => {
+        const row = probs.data.subarray(i * C, (i + 1) * C);
+        const best = [...row.keys()].sort((a, b) => row[b]! - row[a]! || a - b).slice(0, top);
+        if (o.json) io.stdout(`${JSON.stringify({ input, classes: best.map((c) => ({ name: classNames[c], p: row[c] })) })}\n`);
+        else io.stdout(`${input}: ${best.map((c) => `${classNames[c]} ${pct(row[c]!)}`).join(', ')}\n`);
+      });
+      model.dispose();
+    });
+}
