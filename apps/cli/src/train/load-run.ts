@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { type ClipModel, createClipModel, hfClipLogits, hfClipModelConfig, importHfClipWeights, readHfClipWeights } from '@omnitok/clip';
+import { type ClipModel, createClipModel, loadHfClip, readHfClipWeights } from '@omnitok/clip';
 import type { ModalityRegistry } from '@omnitok/core';
 import { type BackendChoice, type BackendInfo, CheckpointError, loadCheckpoint } from '@omnitok/core/runtime';
 import { pluginFor } from '../tokenize-input.js';
@@ -28,7 +28,7 @@ export interface LoadedRun {
 
 /**
  * A model from `--checkpoint`: a run directory (its newest checkpoint), a step-* directory, or a
- * Hugging Face CLIP model folder (config.json + model.safetensors; step 0).
+ * pretrained model folder (Hugging Face CLIP / SigLIP, or an open_clip upload; step 0).
  */
 export async function loadRun(checkpoint: string, cwd: string, registry: ModalityRegistry, backendChoice: BackendChoice): Promise<LoadedRun> {
   const pretrained = readPretrainedClip(checkpoint, cwd);
@@ -43,18 +43,11 @@ export async function loadRun(checkpoint: string, cwd: string, registry: Modalit
   return { path: ck.path, step: ck.step, config, model, setups: setupsOf(config, registry), backend };
 }
 
-/** A pretrained CLIP as a step-0 run of an image and a text tower, tokenized as the model was trained. */
+/** A pretrained model as a step-0 run of an image and a text tower, tokenized as the model was trained. */
 async function loadPretrained(p: PretrainedClip, registry: ModalityRegistry, backendChoice: BackendChoice): Promise<LoadedRun> {
   const weights = readHfClipWeights(p.dir);
   const backend = await selectBackend(backendChoice);
-  const model = createClipModel(hfClipModelConfig(p.config, hfClipLogits(weights)));
-  try {
-    importHfClipWeights(model, weights, { source: p.dir, family: p.shapes.family });
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
-  model.eval();
+  const { model } = loadHfClip(weights, p.config, { source: p.dir });
   const modalities = [...PRETRAINED_MODALITIES];
   const config: ModelRunConfig = {
     model: model.config,

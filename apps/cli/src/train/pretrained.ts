@@ -6,7 +6,7 @@ import { CLIP_MEAN, CLIP_STD, imagePresetFromHfProcessor, imagePresetFromOpenCli
 import { type TokenShape, towerTokenShape } from './prepare.js';
 import type { PresetRef } from './presets.js';
 
-/** A Hugging Face CLIP or SigLIP model folder named by `--model` (train) or `--checkpoint` (eval, embed). */
+/** A pretrained model folder (Hugging Face CLIP / SigLIP, or an open_clip upload) named by `--model` (train) or `--checkpoint` (eval, embed, classify). */
 export interface PretrainedClip {
   readonly dir: string;
   readonly config: HfClipConfig;
@@ -15,7 +15,7 @@ export interface PretrainedClip {
   readonly presets: { readonly image: PresetRef; readonly text: PresetRef };
 }
 
-/** The two modalities of a pretrained CLIP, as the CLI names towers and data fields. */
+/** The two modalities of a pretrained model, as the CLI names towers and data fields. */
 export const PRETRAINED_MODALITIES = ['image', 'text'] as const;
 
 // open_clip's training transform (RandomResizedCrop scale 0.9–1, no flip), for `train --augment`
@@ -40,7 +40,7 @@ export function readPretrainedClip(path: string, cwd: string): PretrainedClip | 
   return { dir, config, shapes, presets: { image: { ...image, augment: FINE_TUNE_AUGMENT } as unknown as PresetRef, text: textPreset(dir, shapes, name) } };
 }
 
-/** CLIP: the bundled BPE (or the folder's merges.txt for another vocabulary); SigLIP: the folder's spiece.model as HF's SiglipTokenizer uses it. */
+/** CLIP and open_clip: the bundled BPE (or the folder's merges.txt for another vocabulary); SigLIP: the folder's spiece.model as HF's SiglipTokenizer uses it. */
 function textPreset(dir: string, shapes: HfClipShapes, name: string): PresetRef {
   if (shapes.family === 'siglip') {
     const model = join(dir, 'spiece.model');

@@ -136,7 +136,7 @@ const OPEN_CLIP = {
   text: { context_length: 77, vocab_size: 49408, width: 512, heads: 8, layers: 12, mlp_ratio: 4, ls_init_value: null, no_causal_mask: false, pool_type: 'argmax', proj_bias: false, proj_type: 'linear', text_arch: 'clip', embed_cls: false, hf_model_name: null, hf_tokenizer_name: null, tokenizer_kwargs: null, final_ln_after_pool: false, act_kwargs: null, norm_kwargs: null, block_type: null, qk_norm: false, scaled_cosine_attn: false, scale_heads: false, scale_attn_inner: false, scale_attn: false, scale_fc: false },
 } as const;
 const OPEN_CLIP_FREE = new Set(['image_size', 'layers', 'width', 'head_width', 'mlp_ratio', 'patch_size', 'ls_init_value', 'no_ln_pre', 'context_length', 'vocab_size', 'heads', 'no_causal_mask', 'proj_bias']);
-const OPEN_CLIP_CHOICES: Record<string, readonly unknown[]> = { pool_type: ['tok', 'argmax', 'last'] };
+const OPEN_CLIP_CHOICES = { vision: {}, text: { pool_type: ['argmax', 'last'] } } as Record<'vision' | 'text', Record<string, readonly unknown[]>>;
 
 /** An open_clip tower config in the HF field names the rest of this file reads. */
 function openClipSection(model: OpenClipModelCfg, key: 'vision' | 'text'): Record<string, unknown> {
@@ -145,7 +145,7 @@ function openClipSection(model: OpenClipModelCfg, key: 'vision' | 'text'): Recor
   const c: Record<string, unknown> = { ...OPEN_CLIP[key], ...(raw ?? {}) };
   for (const [field, fallback] of Object.entries(OPEN_CLIP[key])) {
     const v = c[field];
-    const ok = OPEN_CLIP_FREE.has(field) || v === fallback || (v === undefined && fallback === null) || (OPEN_CLIP_CHOICES[field]?.includes(v) ?? false);
+    const ok = OPEN_CLIP_FREE.has(field) || v === fallback || (v === undefined && fallback === null) || (OPEN_CLIP_CHOICES[key][field]?.includes(v) ?? false);
     if (!ok) throw new InvalidArgumentError(`open_clip_config.json model_cfg.${key}_cfg.${field}`, v, `${JSON.stringify(fallback)} (other values are not supported)`);
   }
   const width = c.width as number;
@@ -170,7 +170,7 @@ function encoderFields(c: Record<string, unknown>, key: string) {
   return { size: 'custom' as const, width, depth: positive(c.num_hidden_layers, `${key}.num_hidden_layers`), heads: positive(c.num_attention_heads, `${key}.num_attention_heads`), mlpRatio: inter / width, gelu, lnEps, posEmb: 'learned' as const };
 }
 
-/** The shapes a CLIPModel or SiglipModel config implies (defaults filled in). */
+/** The shapes a CLIPModel, SiglipModel or open_clip config implies (defaults filled in). */
 export function hfClipShapes(config: HfClipConfig): HfClipShapes {
   const family = familyOf(config);
   const v = section(config, 'vision');
@@ -200,12 +200,15 @@ export function hfClipShapes(config: HfClipConfig): HfClipShapes {
 }
 
 /**
- * The `ClipModelConfig` of a Hugging Face CLIPModel or SiglipModel, over channel-major patch tokens
- * (what @omnitok/tokenizer-image emits):
+ * The `ClipModelConfig` of a Hugging Face CLIPModel or SiglipModel, or an open_clip CLIP, over
+ * channel-major patch tokens (what @omnitok/tokenizer-image emits):
  *
  * - CLIP: a vision tower with CLS token, `ln_pre`, bias-free patch projection, learned positions and a
  *   bias-free projection; a causal text tower pooled at the end-of-text token; both projected to
  *   `projection_dim`; the softmax objective.
+ * - open_clip: the same from `model_cfg` (`embed_dim`, `head_width`, `mlp_ratio`, LayerScale from
+ *   `ls_init_value`, `no_ln_pre`, `quick_gelu` or the erf GELU, `no_causal_mask`, text `pool_type`
+ *   `argmax` / `last`, `proj_bias`); other tower kinds are refused naming the field.
  * - SigLIP: a vision tower without CLS token pooled by the attention head (MAP), no projection; a
  *   bidirectional text tower pooled at its last position (rows padded with `</s>`, attended to: no
  *   padding mask, as it was trained) through a linear head with bias; the sigmoid objective.
