@@ -1,7 +1,9 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadHfClipDir } from '@omnitok/clip';
 import { decodeNpy } from '@omnitok/core';
+import { loadCheckpoint } from '@omnitok/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 import { tempDir } from './train-fixtures.js';
@@ -196,5 +198,23 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     const srow = JSON.parse(s.stdout) as { classes: { name: string; p: number }[] };
     // (near the −10 bias the probabilities are ~1e-4: compared in log space)
     for (const c of srow.classes) expect(Math.abs(Math.log(c.p) + Math.log1p(Math.exp(-sref.logits_per_text[sref.texts.findIndex((t) => t.text === c.name)]![1]!))), c.name).toBeLessThan(1e-3);
+  });
+
+  it('train --lock image (LiT): the pretrained image tower stays as loaded, the text tower trains', async () => {
+    const out = join(dir, 'lit');
+    const r = await omnitok(dir, 'train', '--model', MODEL, '--lock', 'image', '--data', 'pairs.jsonl', '--pair', 'image:text', '--steps', '2', '--batch-size', '2', '--eval-fraction', '0', '--lr', '1e-2', '--warmup', '0', '--backend', 'cpu', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const ck = loadCheckpoint(out);
+    expect((ck.config as { model: { locked?: string[] } }).model.locked).toEqual(['image']);
+    const { model } = loadHfClipDir(MODEL);
+    const before = await model.stateDict();
+    model.dispose();
+    const changed = (prefix: string) => Object.keys(before).filter((k) => k.startsWith(prefix)).filter((k) => (before[k]!.data as Float32Array).some((x, i) => x !== ck.weights[k]!.data[i]));
+    expect(Object.keys(before).filter((k) => k.startsWith('towers.image.')).length).toBeGreaterThan(20);
+    expect(changed('towers.image.')).toEqual([]);
+    expect(changed('towers.text.').length).toBeGreaterThan(20);
+    const bad = await omnitok(dir, 'train', '--model', MODEL, '--lock', 'image', '--lock', 'text', '--data', 'pairs.jsonl', '--pair', 'image:text', '--steps', '1', '--backend', 'cpu', '--out', join(dir, 'lit-bad'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--lock.*all towers but one/);
   });
 });

@@ -29,6 +29,8 @@ export interface TrainOptions {
   readonly gradCacheChunk?: number;
   /** Recompute each transformer block in the backward (`--grad-checkpointing`). */
   readonly gradCheckpointing?: boolean;
+  /** Towers frozen (LiT: `['image']` trains the text tower against a fixed pretrained image tower). */
+  readonly lock?: readonly string[];
   readonly steps?: number;
   readonly epochs?: number;
   readonly lr: number;
@@ -264,7 +266,10 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     if (!probed) throw new TrainDataError(`no usable training sample in ${source.description}${lastError ? ` (last error: ${lastError})` : ''}`);
   }
   const pretrainedWeights = spec.pretrained ? readHfClipWeights(spec.pretrained.dir) : undefined;
-  const modelConfig = saved?.model ?? buildModelConfig(spec, shapes, modalities, pairs, objective, seed, pretrainedWeights && hfClipLogits(pretrainedWeights));
+  for (const m of opts.lock ?? []) if (!modalities.includes(m)) throw new InvalidArgumentError('--lock', m, `a modality of the pairs (${modalities.join(', ')})`);
+  if (modalities.every((m) => opts.lock?.includes(m))) throw new InvalidArgumentError('--lock', opts.lock, 'at most all towers but one (something must train)');
+  // the run's config keeps its locked towers: a resumed run trains what it trained
+  const modelConfig = saved?.model ?? { ...buildModelConfig(spec, shapes, modalities, pairs, objective, seed, pretrainedWeights && hfClipLogits(pretrainedWeights)), ...(opts.lock?.length ? { locked: [...opts.lock] } : {}) };
   const model = createClipModel(modelConfig);
   if (resumeFrom) model.loadStateDict(resumeFrom.weights, { source: resumeFrom.path });
   else if (pretrainedWeights) importHfClipWeights(model, pretrainedWeights, { source: spec.pretrained!.dir, family: spec.pretrained!.shapes.family });
