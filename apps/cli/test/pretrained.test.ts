@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadHfClipDir } from '@omnitok/clip';
+import { loadHfClipDir, SIMPLE_IMAGENET_TEMPLATES } from '@omnitok/clip';
 import { decodeNpy } from '@omnitok/core';
 import { loadCheckpoint } from '@omnitok/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -187,6 +187,13 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     const human = await omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'cat, dog', '--top', '1', ref.images[0]!.file, '--backend', 'cpu');
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/^wide-45x41\.png: (cat|dog) \d+\.\d%\n$/);
+    // a named prompt set is that set: the same probabilities as its lines in a file
+    writeFileSync(join(dir, 'simple.txt'), `${SIMPLE_IMAGENET_TEMPLATES.join('\n')}\n`);
+    const withTemplates = (t: string) => omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'cat,dog,car', '--templates', t, ...ref.images.map((x) => x.file), '--backend', 'cpu', '--json');
+    const named = await withTemplates('simple');
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stdout).toBe((await withTemplates('simple.txt')).stdout);
+    expect(named.stdout).not.toBe((await withTemplates('openai')).stdout);
     const noBrace = await omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'cat,dog', '--templates', 'a photo', ref.images[0]!.file, '--backend', 'cpu');
     expect(noBrace.code).toBe(2);
     expect(noBrace.stderr).toMatch(/--templates.*with \{\} where the class name goes/);

@@ -26,7 +26,7 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
     .argument('[inputs...]', 'files of the classified modality (images, audio, …)')
     .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, or a Hugging Face CLIP / SigLIP or open_clip model folder')
     .requiredOption('--classes <names>', 'class names separated by commas, or a file with one per line')
-    .option('--templates <file>', "prompt templates with {} for the class, one per line (default: the run's, else \"a photo of a {}.\"); a text with {} is one template")
+    .option('--templates <file>', "prompt templates with {} for the class, one per line (default: the run's, else \"a photo of a {}.\"), a set (openai: CLIP's 80 ImageNet prompts; simple: 7), or one template with {}")
     .option('--modality <m>', 'the classified modality (default: the one paired with text)')
     .option('--top <k>', 'classes shown per input', intArg('--top'), 5)
     .option('--data <source>', "instead of inputs: the modality's field of every record of FILE.jsonl, FILE.csv or shards")

@@ -22,7 +22,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
     .addOption(new Option('--task <task>', 'what to measure').choices(['retrieval', 'zero-shot']).default('retrieval'))
     .option('--pair <A:B>', 'the pair for retrieval (default: every pair of the model)')
     .option('--classes <file>', 'zero-shot class names, one per line (default: the run\'s, else the labels in the data)')
-    .option('--templates <file>', 'zero-shot prompt templates with {} for the class, one per line (or one template as text)')
+    .option('--templates <file>', 'zero-shot prompt templates with {} for the class, one per line; a set (openai: CLIP\'s 80 ImageNet prompts; simple: 7); or one template as text')
     .addOption(new Option('--split <split>', 'which samples: held-out (default for the run\'s own data) or all').choices(['held-out', 'all']))
     .option('--limit <n>', 'samples evaluated at most', intArg('--limit'), 5000)
     .option('--batch-size <n>', 'samples tokenized, then embedded, at a time', intArg('--batch-size'), 64)

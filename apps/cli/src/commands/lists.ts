@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { PROMPT_TEMPLATE_SETS } from '@omnitok/clip';
 import { InvalidArgumentError } from '@omnitok/core';
 
 /** The non-empty lines of a text file (`#` comments skipped); an unreadable or empty file is a usage error naming `flag`. */
@@ -23,11 +24,15 @@ export async function readList(value: string, flag: string, cwd: string, separat
   return out;
 }
 
-/** Prompt templates: a file of one per line, or one template given as text; each must hold `{}` (the class). */
+/**
+ * Prompt templates: a file of one per line, a named set (`openai`: CLIP's 80 ImageNet prompts, `simple`:
+ * its 7; a file of that name wins), or one template given as text; each must hold `{}` (the class).
+ */
 export async function readTemplates(value: string, flag: string, cwd: string): Promise<string[]> {
   const isFile = await stat(resolve(cwd, value)).then((s) => s.isFile(), () => false);
+  if (!isFile && PROMPT_TEMPLATE_SETS[value]) return [...PROMPT_TEMPLATE_SETS[value]];
   const templates = isFile ? await readLines(value, flag, cwd) : [value];
   const bad = templates.find((t) => !t.includes('{}'));
-  if (bad !== undefined) throw new InvalidArgumentError(flag, bad, `templates with {} where the class name goes${isFile ? ` (in ${value})` : ', or a file of them'}`);
+  if (bad !== undefined) throw new InvalidArgumentError(flag, bad, `templates with {} where the class name goes${isFile ? ` (in ${value})` : `, a file of them, or a set: ${Object.keys(PROMPT_TEMPLATE_SETS).join(', ')}`}`);
   return templates;
 }

@@ -2,6 +2,7 @@ import { decodeNpy, decodeSafetensors } from '@omnitok/core';
 import { describe, expect, it } from 'vitest';
 import { encodeEmbeddings, type Embeddings, normalizeRows } from './embeddings.js';
 import { rankMetrics, retrievalMetrics } from './retrieval.js';
+import { OPENAI_IMAGENET_TEMPLATES, PROMPT_TEMPLATE_SETS, SIMPLE_IMAGENET_TEMPLATES } from './templates.js';
 import { buildZeroShotClassifier, zeroShotAccuracy, zeroShotClassifier, zeroShotProbabilities, zeroShotPrompts } from './zero-shot.js';
 
 const emb = (rows: number[][]): Embeddings => ({ data: Float32Array.from(rows.flat()), shape: [rows.length, rows[0]!.length] });
@@ -95,6 +96,16 @@ describe('retrievalMetrics', () => {
 });
 
 describe('zero-shot classification', () => {
+  it("ships CLIP's ImageNet prompt sets: 80 templates (the notebook's order) and the 7 of its subset, each with one {}", () => {
+    expect(OPENAI_IMAGENET_TEMPLATES).toHaveLength(80);
+    expect(SIMPLE_IMAGENET_TEMPLATES).toEqual(['itap of a {}.', 'a bad photo of the {}.', 'a origami {}.', 'a photo of the large {}.', 'a {} in a video game.', 'art of the {}.', 'a photo of the small {}.']);
+    expect([OPENAI_IMAGENET_TEMPLATES[0], OPENAI_IMAGENET_TEMPLATES[39], OPENAI_IMAGENET_TEMPLATES[79]]).toEqual(['a bad photo of a {}.', 'a photo of a {}.', 'a tattoo of the {}.']);
+    for (const t of [...OPENAI_IMAGENET_TEMPLATES, ...SIMPLE_IMAGENET_TEMPLATES]) expect(t.split('{}')).toHaveLength(2);
+    expect(new Set(OPENAI_IMAGENET_TEMPLATES).size).toBe(80);
+    for (const t of SIMPLE_IMAGENET_TEMPLATES) expect(OPENAI_IMAGENET_TEMPLATES).toContain(t);
+    expect(PROMPT_TEMPLATE_SETS.openai).toBe(OPENAI_IMAGENET_TEMPLATES);
+  });
+
   it('zeroShotProbabilities: a softmax of exp(scale)·cos over classes (CLIP), an independent sigmoid of exp(scale)·cos + bias (SigLIP)', () => {
     const samples = emb([[1, 0], [0.6, 0.8]]);
     const classes = emb([[1, 0], [0, 1], [-1, 0]]);
