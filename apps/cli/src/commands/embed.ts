@@ -6,7 +6,7 @@ import type { BackendChoice } from '@omnitok/core/runtime';
 import type { Command } from 'commander';
 import type { VideoPreset } from '@omnitok/tokenizer-video';
 import type { CliIO } from '../io.js';
-import { commandRecords, embedRecords } from '../train/embed-stream.js';
+import { commandRecords, embedRecords, stackRows } from '../train/embed-stream.js';
 import { embedSamples } from '../train/evaluate.js';
 import { type LoadedRun, loadRun } from '../train/load-run.js';
 import type { ModalitySetup } from '../train/prepare.js';
@@ -100,11 +100,5 @@ async function embedWindows(run: LoadedRun, setup: ModalitySetup, paths: readonl
     }
   }
   await flush();
-  const data = new Float32Array(spans.length * D);
-  let at = 0;
-  for (const p of parts) {
-    data.set(p, at);
-    at += p.length;
-  }
-  return { embeddings: { data, shape: [spans.length, D] }, spans };
+  return { embeddings: stackRows(parts, spans.length, D), spans };
 }

@@ -1,9 +1,8 @@
-import type { ClipModel, Embeddings } from '@omnitok/clip';
-import type { TokenSequence } from '@omnitok/core';
-import type { TF } from '@omnitok/core/runtime';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InvalidArgumentError } from '@omnitok/core';
+import type { ClipModel, Embeddings } from '@omnitok/clip';
+import { InvalidArgumentError, type TokenSequence } from '@omnitok/core';
+import type { TF } from '@omnitok/core/runtime';
 import { openSource } from '../data/open-source.js';
 import { type RawRecord, TrainDataError } from '../data/records.js';
 import { type EmbeddedSet, embedSamples, groupDigests, tokenDigest } from './evaluate.js';
@@ -86,16 +85,7 @@ export async function embedRecords(tf: TF, model: ClipModel, setups: readonly Mo
   while (inFlight.length > 0) await take(await inFlight.shift()!);
   await flush();
   const D = model.config.embedDim;
-  const embeddings = new Map<string, Embeddings>();
-  for (const [m, ps] of parts) {
-    const data = new Float32Array(keys.length * D);
-    let at = 0;
-    for (const p of ps) {
-      data.set(p, at);
-      at += p.length;
-    }
-    embeddings.set(m, { data, shape: [keys.length, D] });
-  }
+  const embeddings = new Map<string, Embeddings>([...parts].map(([m, ps]) => [m, stackRows(ps, keys.length, D)] as const));
   const groups = new Map([...digests].map(([m, d]) => [m, groupDigests(d)] as const));
   return { n: keys.length, keys, labels, embeddings, groups, skipped };
 }
@@ -119,4 +109,15 @@ export async function commandRecords(
       yield { key: input, where: input, fields: { [options.modality]: isFile || !options.acceptsText ? { kind: 'path', path } : { kind: 'text', text: input } } } satisfies RawRecord;
     }
   })();
+}
+
+/** Batches of embedding rows → one [n, d] matrix. */
+export function stackRows(parts: readonly Float32Array[], n: number, d: number): Embeddings {
+  const data = new Float32Array(n * d);
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  return { data, shape: [n, d] };
 }

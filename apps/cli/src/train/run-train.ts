@@ -213,6 +213,8 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   if (spec.pretrained && !(modalities.length === 2 && modalities.includes('image') && modalities.includes('text'))) {
     throw new InvalidArgumentError('--pair', pairs.map((p) => p.join(':')), `image:text (the two towers of the pretrained CLIP model ${spec.name})`);
   }
+  for (const m of opts.lock ?? []) if (!modalities.includes(m)) throw new InvalidArgumentError('--lock', m, `a modality of the pairs (${modalities.join(', ')})`);
+  if (modalities.every((m) => opts.lock?.includes(m))) throw new InvalidArgumentError('--lock', opts.lock, 'at most all towers but one (something must train)');
   const flagPresets = await parsePresetFlags(opts.presets, io.cwd);
   for (const m of flagPresets.keys()) if (!modalities.includes(m)) throw new InvalidArgumentError('--preset', m, `a modality of the pairs (${modalities.join(', ')})`);
   const setups: ModalitySetup[] = modalities.map((m) => {
@@ -266,8 +268,6 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     if (!probed) throw new TrainDataError(`no usable training sample in ${source.description}${lastError ? ` (last error: ${lastError})` : ''}`);
   }
   const pretrainedWeights = spec.pretrained ? readHfClipWeights(spec.pretrained.dir) : undefined;
-  for (const m of opts.lock ?? []) if (!modalities.includes(m)) throw new InvalidArgumentError('--lock', m, `a modality of the pairs (${modalities.join(', ')})`);
-  if (modalities.every((m) => opts.lock?.includes(m))) throw new InvalidArgumentError('--lock', opts.lock, 'at most all towers but one (something must train)');
   // the run's config keeps its locked towers: a resumed run trains what it trained
   const modelConfig = saved?.model ?? { ...buildModelConfig(spec, shapes, modalities, pairs, objective, seed, pretrainedWeights && hfClipLogits(pretrainedWeights)), ...(opts.lock?.length ? { locked: [...opts.lock] } : {}) };
   const model = createClipModel(modelConfig);
