@@ -136,23 +136,7 @@ class ChunkReader {
   async read(n: number): Promise<Uint8Array | undefined> {
     if (n === 0) return new Uint8Array(0);
     const parts: Uint8Array[] = [];
-    let have = 0;
-    while (have < n) {
-      if (this.buf.length === 0) {
-        if (this.done) break;
-        const r = await this.it.next();
-        if (r.done) {
-          this.done = true;
-          break;
-        }
-        this.buf = r.value;
-        continue;
-      }
-      const take = Math.min(n - have, this.buf.length);
-      parts.push(this.buf.subarray(0, take));
-      this.buf = this.buf.subarray(take);
-      have += take;
-    }
+    const have = await this.consume(n, (part) => parts.push(part));
     if (have === 0) return undefined;
     if (parts.length === 1) return parts[0]!.slice();
     const out = new Uint8Array(have);
@@ -165,9 +149,14 @@ class ChunkReader {
   }
 
   /** Discards `n` bytes without holding them; returns how many there were (fewer at the end of the stream). */
-  async skip(n: number): Promise<number> {
-    let left = n;
-    while (left > 0) {
+  skip(n: number): Promise<number> {
+    return this.consume(n, () => {});
+  }
+
+  /** Hands the next `n` bytes (or what is left) to `take` chunk by chunk; returns how many there were. */
+  private async consume(n: number, take: (part: Uint8Array) => void): Promise<number> {
+    let have = 0;
+    while (have < n) {
       if (this.buf.length === 0) {
         if (this.done) break;
         const r = await this.it.next();
@@ -178,10 +167,11 @@ class ChunkReader {
         this.buf = r.value;
         continue;
       }
-      const take = Math.min(left, this.buf.length);
-      this.buf = this.buf.subarray(take);
-      left -= take;
+      const k = Math.min(n - have, this.buf.length);
+      take(this.buf.subarray(0, k));
+      this.buf = this.buf.subarray(k);
+      have += k;
     }
-    return n - left;
+    return have;
   }
 }

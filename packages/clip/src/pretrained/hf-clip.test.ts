@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { BadPresetError, decodeSafetensors, encodeSafetensors, InvalidArgumentError } from '@omnitok/core';
 import { CheckpointError, WeightImportError } from '@omnitok/core/runtime';
-import { decodeImage, imagePresetFromHfProcessor, imagePresetFromOpenClip, patchify, preprocessImage } from '@omnitok/tokenizer-image';
+import { decodeImage, type ImagePreset, imagePresetFromHfProcessor, imagePresetFromOpenClip, patchify, preprocessImage } from '@omnitok/tokenizer-image';
 import { clipTokenizer, SentencePieceTokenizer } from '@omnitok/tokenizer-text';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClipModel } from '../model/clip-model.js';
 import type { EncoderTower } from '../model/tower.js';
 import { isHfClipDir, loadHfClipDir, readHfClipDir, readHfClipWeights } from './hf-clip-dir.js';
 import { hfClipModelConfig, loadHfClip } from './hf-clip.js';
@@ -24,6 +25,30 @@ interface Reference {
 }
 const ref = JSON.parse(readFileSync(join(FIXTURES, 'reference.json'), 'utf8')) as Reference;
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+
+/**
+ * Preprocesses each reference image with `preset` (32 × 32, patch 16), checks the pixels against the
+ * reference pipeline's (channel sums, first values), embeds the patches with `model`'s image tower and
+ * checks the embeddings.
+ */
+async function checkImages(model: ClipModel, preset: ImagePreset, images: Reference['images']): Promise<void> {
+  const tokens: Float32Array[] = [];
+  for (const r of images) {
+    const features = preprocessImage(await decodeImage(join(FIXTURES, r.file)), preset);
+    for (let c = 0; c < 3; c++) {
+      let sum = 0;
+      for (let i = c * 1024; i < (c + 1) * 1024; i++) sum += features.data[i]!;
+      expect(Math.abs(sum - r.pixels_sum[c]!), `${r.file} channel ${c}`).toBeLessThan(1e-3);
+    }
+    expect(maxDiff(features.data.subarray(0, 8), r.pixels_first)).toBeLessThan(1e-6);
+    tokens.push(patchify(features).data);
+  }
+  const input = tf.tensor(concat(tokens), [images.length, 4, 768]);
+  const e = await model.embed('image', input);
+  input.dispose();
+  const D = model.config.embedDim;
+  images.forEach((r, i) => expect(maxDiff(e.data.subarray(i * D, (i + 1) * D), r.embedding), r.file).toBeLessThan(2e-5));
+}
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -71,22 +96,7 @@ describe('Hugging Face CLIP model folders', () => {
   it("reproduces transformers' CLIPImageProcessor pixels and CLIPModel image embeddings", async () => {
     const preset = imagePresetFromHfProcessor(loaded.processor!, { patchSize: loaded.shapes.patchSize });
     expect(preset).toMatchObject({ size: 32, resize: 'shortest', resizeSize: 32, crop: 'center', cropRounding: 'floor', interpolation: 'bicubic' });
-    const tokens: Float32Array[] = [];
-    for (const r of ref.images) {
-      const features = preprocessImage(await decodeImage(join(FIXTURES, r.file)), preset);
-      const plane = 32 * 32;
-      for (let c = 0; c < 3; c++) {
-        let sum = 0;
-        for (let i = c * plane; i < (c + 1) * plane; i++) sum += features.data[i]!;
-        expect(Math.abs(sum - r.pixels_sum[c]!), `${r.file} channel ${c}`).toBeLessThan(1e-3);
-      }
-      expect(maxDiff(features.data.subarray(0, 8), r.pixels_first)).toBeLessThan(1e-6);
-      tokens.push(patchify(features).data);
-    }
-    const input = tf.tensor(concat(tokens), [ref.images.length, 4, 768]);
-    const e = await model.embed('image', input);
-    input.dispose();
-    for (const [i, r] of ref.images.entries()) expect(maxDiff(e.data.subarray(i * 8, i * 8 + 8), r.embedding), r.file).toBeLessThan(2e-5);
+    await checkImages(model, preset, ref.images);
   });
 
   it("reproduces openai/CLIP's token ids and CLIPModel text embeddings and logits", async () => {
@@ -230,21 +240,7 @@ describe('Hugging Face SigLIP model folders', () => {
   it("reproduces SiglipImageProcessor pixels and SiglipModel image embeddings", async () => {
     const preset = imagePresetFromHfProcessor(loaded.processor!, { patchSize: 16 });
     expect(preset).toMatchObject({ size: 32, resize: 'squash', crop: 'none', interpolation: 'bicubic', mean: [0.5, 0.5, 0.5] });
-    const tokens: Float32Array[] = [];
-    for (const r of sref.images) {
-      const features = preprocessImage(await decodeImage(join(FIXTURES, r.file)), preset);
-      for (let c = 0; c < 3; c++) {
-        let sum = 0;
-        for (let i = c * 1024; i < (c + 1) * 1024; i++) sum += features.data[i]!;
-        expect(Math.abs(sum - r.pixels_sum[c]!), `${r.file} channel ${c}`).toBeLessThan(1e-3);
-      }
-      expect(maxDiff(features.data.subarray(0, 8), r.pixels_first)).toBeLessThan(1e-6);
-      tokens.push(patchify(features).data);
-    }
-    const input = tf.tensor(concat(tokens), [2, 4, 768]);
-    const e = await model.embed('image', input);
-    input.dispose();
-    sref.images.forEach((r, i) => expect(maxDiff(e.data.subarray(i * 16, i * 16 + 16), r.embedding), r.file).toBeLessThan(2e-5));
+    await checkImages(model, preset, sref.images);
   });
 
   it("reproduces SiglipTokenizer ids and SiglipModel text embeddings (a padding mask given with the ids changes nothing) and logits", async () => {
@@ -297,21 +293,7 @@ describe('open_clip model folders', () => {
     const preset = imagePresetFromOpenClip(loaded.processor!, { size: 32, patchSize: 16 });
     expect(preset).toMatchObject({ size: 32, resize: 'shortest', crop: 'center', interpolation: 'bicubic' });
     expect(preset.cropRounding).toBeUndefined(); // torchvision's CenterCrop
-    const tokens: Float32Array[] = [];
-    for (const r of oref.images) {
-      const features = preprocessImage(await decodeImage(join(FIXTURES, r.file)), preset);
-      for (let c = 0; c < 3; c++) {
-        let sum = 0;
-        for (let i = c * 1024; i < (c + 1) * 1024; i++) sum += features.data[i]!;
-        expect(Math.abs(sum - r.pixels_sum[c]!), `${r.file} channel ${c}`).toBeLessThan(1e-3);
-      }
-      expect(maxDiff(features.data.subarray(0, 8), r.pixels_first)).toBeLessThan(1e-6);
-      tokens.push(patchify(features).data);
-    }
-    const input = tf.tensor(concat(tokens), [2, 4, 768]);
-    const e = await model.embed('image', input);
-    input.dispose();
-    oref.images.forEach((r, i) => expect(maxDiff(e.data.subarray(i * 8, i * 8 + 8), r.embedding), r.file).toBeLessThan(2e-5));
+    await checkImages(model, preset, oref.images);
     expect(() => imagePresetFromOpenClip({ resize_mode: 'longest' }, { size: 32, patchSize: 16 })).toThrow(/resize_mode/);
   });
 
