@@ -88,7 +88,7 @@ export function readHfClipWeights(dir: string): SafetensorsFile[] {
       throw new CheckpointError(path, `cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
     }
     try {
-      return decodeSafetensors(bytes);
+      return decodeSafetensors(bytes, { views: true }); // the file's bytes are ours alone: no second copy
     } catch (error) {
       throw new CheckpointError(path, `not a safetensors file: ${(error as Error).message}`, { cause: error });
     }

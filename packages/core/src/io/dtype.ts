@@ -109,8 +109,12 @@ export function bytesOf(data: NumericArray): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** Copies `length` elements starting at `offset` of `bytes` into a fresh, aligned typed array. */
-export function readElements(info: DTypeInfo, bytes: Uint8Array, offset: number, length: number): NumericArray {
+/**
+ * Copies `length` elements starting at `offset` of `bytes` into a fresh, aligned typed array — or, with
+ * `view`, returns a view of `bytes` itself where the elements are aligned (F16 / BF16 are widened either way).
+ */
+export function readElements(info: DTypeInfo, bytes: Uint8Array, offset: number, length: number, view = false): NumericArray {
+  if (view && (bytes.byteOffset + offset) % info.bytes === 0) return info.make(bytes.buffer as ArrayBuffer, bytes.byteOffset + offset, length);
   const copy = new ArrayBuffer(length * info.bytes);
   new Uint8Array(copy).set(bytes.subarray(offset, offset + length * info.bytes));
   return info.make(copy, 0, length);

@@ -136,4 +136,21 @@ describe('encodeSafetensors', () => {
     expect(b.dtype).toBe('BF16');
     expect([...b.data]).toEqual([1, -3.140625, Math.fround(3.3895313892515355e38), 2 ** -133, Number.NEGATIVE_INFINITY]);
   });
+
+  it('with views, aligned tensors are views of the bytes (no second copy), misaligned ones copies; the values are the same', () => {
+    const bytes = encodeSafetensors({ a: { data: new Float32Array([1, 2, 3]), shape: [3] }, b: { data: new Int32Array([7, 8]), shape: [2] } });
+    const copied = decodeSafetensors(bytes);
+    const viewed = decodeSafetensors(bytes, { views: true });
+    expect(copied.tensors.a!.data.buffer).not.toBe(bytes.buffer);
+    expect(viewed.tensors.a!.data.buffer).toBe(bytes.buffer);
+    expect(viewed.tensors.b!.data.buffer).toBe(bytes.buffer);
+    expect([...viewed.tensors.a!.data]).toEqual([1, 2, 3]);
+    expect([...viewed.tensors.b!.data]).toEqual([7, 8]);
+    // the same file one byte into a buffer: no aligned view is possible, so copies
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    const odd = decodeSafetensors(shifted.subarray(1), { views: true });
+    expect(odd.tensors.a!.data.buffer).not.toBe(shifted.buffer);
+    expect([...odd.tensors.a!.data]).toEqual([1, 2, 3]);
+  });
 });

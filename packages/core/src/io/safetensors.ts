@@ -52,8 +52,12 @@ export function encodeSafetensors(tensors: Record<string, DenseArray>, metadata?
   return out;
 }
 
-/** Decodes safetensors bytes; validates offsets against the buffer and the declared shapes. */
-export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
+/**
+ * Decodes safetensors bytes; validates offsets against the buffer and the declared shapes. Each tensor
+ * is a fresh array, unless `views` (for bytes nobody will change: a file just read) lets aligned tensors
+ * be views of `bytes` — no second copy of a multi-gigabyte checkpoint.
+ */
+export function decodeSafetensors(bytes: Uint8Array, options: { readonly views?: boolean } = {}): SafetensorsFile {
   if (bytes.length < 8) throw new InvalidArgumentError('safetensors bytes', bytes, 'at least 8 bytes (the header size)');
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (8 + n > bytes.length) throw new InvalidArgumentError('safetensors header size', n, `at most ${bytes.length - 8}`);
@@ -88,7 +92,7 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
     if (end - begin !== size * info.bytes || base + end > bytes.length) {
       throw new InvalidArgumentError(`${name}.data_offsets`, data_offsets, `${size * info.bytes} bytes inside the buffer`);
     }
-    tensors[name] = { data: readElements(info, bytes, base + begin, size), shape: shape as number[], dtype: info.dtype };
+    tensors[name] = { data: readElements(info, bytes, base + begin, size, options.views), shape: shape as number[], dtype: info.dtype };
   }
   return { tensors, metadata };
 }

@@ -54,6 +54,7 @@ describe('HF import errors', () => {
     const text = new TransformerEncoder(TEXT, new Rng(1));
     const { 'text_model.final_layer_norm.bias': _, ...rest } = file.tensors;
     const broken = encodeSafetensors({ ...rest, 'text_model.encoder.layers.9.mlp.fc1.weight': rest['text_model.embeddings.token_embedding.weight']! });
+    const before = new Map([...text.parameters()].map(([k, v]) => [k, v.dataSync().slice()]));
     const error = (() => {
       try {
         importHfClip(broken, { text });
@@ -65,6 +66,8 @@ describe('HF import errors', () => {
     expect(error!.code).toBe('E_WEIGHT_IMPORT');
     expect(error!.missing).toEqual(['text:ln_final.bias (text_model.final_layer_norm.bias)']);
     expect(error!.unexpected).toEqual(['text_model.encoder.layers.9.mlp.fc1.weight']);
+    // nothing was assigned: every check comes before the first tensor is converted
+    for (const [k, v] of text.parameters()) expect(v.dataSync(), k).toEqual(before.get(k));
     const report = importHfClip(broken, { text }, { strict: false });
     expect(report.missing).toHaveLength(1);
     expect(report.loaded.text).toHaveLength(text.parameters().size - 1);

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors/index.js';
 import { type DenseArray, decodeSafetensors, type SafetensorsFile } from '../io/index.js';
 import type { TransformerEncoder } from './encoder.js';
 import { WeightImportError } from './errors.js';
+import { clearBufferPool } from './kernels/native-backend.js';
 
 /*
  * Hugging Face `CLIPModel` state-dict names → TransformerEncoder names (per tower; {T} is
@@ -112,13 +113,14 @@ export function importHfClip(
   const used = new Set<string>();
   const missing: string[] = [];
   const mismatched: string[] = [];
-  const converted: { tower: TransformerEncoder; key: 'vision' | 'text'; weights: Record<string, DenseArray> }[] = [];
+  // every shape is checked before anything is converted or assigned; then each tensor is converted and
+  // assigned in turn, so a checkpoint is never held twice over in converted copies
+  const planned: { tower: TransformerEncoder; key: 'vision' | 'text'; ours: string; rule: Rule; arrays: DenseArray[]; shape: readonly number[] }[] = [];
 
   for (const key of ['vision', 'text'] as const) {
     const tower = towers[key];
     if (!tower) continue;
     const rules = family === 'open_clip' ? openClipRules(key, file) : rulesFor(key, family);
-    const weights: Record<string, DenseArray> = {};
     for (const [ours, variable] of tower.parameters()) {
       const rule = rules(ours);
       const hfNames = rule ? (Array.isArray(rule.hf) ? rule.hf : [rule.hf]) : [];
@@ -128,11 +130,10 @@ export function importHfClip(
         continue;
       }
       hfNames.forEach((n) => used.add(n));
-      const result = convert(rule, arrays as DenseArray[], variable.shape, layout);
-      if (typeof result === 'string') mismatched.push(`${key}:${ours} from ${hfNames.join(' + ')}: ${result}`);
-      else weights[ours] = result;
+      const error = shapeError(rule, arrays as DenseArray[], variable.shape);
+      if (error) mismatched.push(`${key}:${ours} from ${hfNames.join(' + ')}: ${error}`);
+      else planned.push({ tower, key, ours, rule, arrays: arrays as DenseArray[], shape: variable.shape });
     }
-    converted.push({ tower, key, weights });
   }
 
   const ignored = Object.keys(file.tensors).filter((n) => n.endsWith('position_ids') || (family === 'open_clip' && n.endsWith('attn_mask')));
@@ -145,7 +146,10 @@ export function importHfClip(
     throw new WeightImportError(label, { missing, unexpected, mismatched });
   }
   const loaded = { vision: [] as string[], text: [] as string[] };
-  for (const { tower, key, weights } of converted) loaded[key] = tower.loadStateDict(weights, { strict: false, source: label }).loaded;
+  for (const { tower, key, ours, rule, arrays, shape } of planned) {
+    loaded[key].push(...tower.loadStateDict({ [ours]: convert(rule, arrays, shape, layout) }, { strict: false, source: label }).loaded);
+    clearBufferPool(); // the parameter's initial weights, just freed: not worth a place in the native pool
+  }
   const scalar = (name: string) => (file.tensors[name] ? Number(file.tensors[name].data[0]) : undefined);
   return { loaded, missing, unexpected, ignored, logitScale: scalar('logit_scale'), logitBias: family !== 'clip' ? scalar('logit_bias') : undefined };
 }
@@ -269,40 +273,55 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
   return out;
 }
 
-/** Converts the source arrays to our layout, or says what shape was wrong. */
-function convert(rule: Rule, arrays: DenseArray[], ours: readonly number[], layout: PatchLayout): DenseArray | string {
+/** What is wrong with the source arrays' shapes for a parameter of shape `ours`, or undefined. */
+function shapeError(rule: Rule, arrays: DenseArray[], ours: readonly number[]): string | undefined {
   switch (rule.kind) {
     case 'copy':
-      return eq(arrays[0]!.shape, ours) ? { data: floats(arrays[0]!), shape: ours } : `expected ${fmt(ours)} got ${fmt(arrays[0]!.shape)}`;
+      return eq(arrays[0]!.shape, ours) ? undefined : `expected ${fmt(ours)} got ${fmt(arrays[0]!.shape)}`;
     case 'linearT': {
       const want = [ours[1]!, ours[0]!];
-      const a = arrays[0]!;
-      return eq(a.shape, want) ? { data: transpose2d(floats(a), want[0]!, want[1]!), shape: ours } : `expected ${fmt(want)} ([out, in]) got ${fmt(a.shape)}`;
+      return eq(arrays[0]!.shape, want) ? undefined : `expected ${fmt(want)} ([out, in]) got ${fmt(arrays[0]!.shape)}`;
     }
+    case 'qkvWeight':
+    case 'qkvBias': {
+      const want = rule.kind === 'qkvWeight' ? [ours[1]! / 3, ours[0]!] : [ours[0]! / 3];
+      const bad = arrays.find((a) => !eq(a.shape, want));
+      return bad ? `expected q/k/v${rule.kind === 'qkvBias' ? ' bias' : ''} ${fmt(want)} got ${fmt(bad.shape)}` : undefined;
+    }
+    case 'conv': {
+      const a = arrays[0]!;
+      const [F, D] = ours as [number, number];
+      const ok = a.shape.length === 4 && a.shape[0] === D && a.shape[2] === a.shape[3] && a.shape[1]! * a.shape[2]! * a.shape[3]! === F;
+      return ok ? undefined : `expected a conv kernel [${D}, C, P, P] with C·P·P = ${F} got ${fmt(a.shape)}`;
+    }
+  }
+}
+
+/** The source arrays (shapes checked by `shapeError`) in our layout, as a fresh array. */
+function convert(rule: Rule, arrays: DenseArray[], ours: readonly number[], layout: PatchLayout): DenseArray {
+  switch (rule.kind) {
+    case 'copy': {
+      const f = floats(arrays[0]!);
+      // a view into the checkpoint's bytes is copied: the parameter must not keep the whole file alive
+      return { data: f.byteLength === f.buffer.byteLength ? f : f.slice(), shape: ours };
+    }
+    case 'linearT':
+      return { data: transpose2d(floats(arrays[0]!), ours[1]!, ours[0]!), shape: ours };
     case 'qkvWeight': {
       const [D, threeD] = ours as [number, number];
-      const want = [threeD / 3, D];
-      const bad = arrays.find((a) => !eq(a.shape, want));
-      if (bad) return `expected q/k/v ${fmt(want)} got ${fmt(bad.shape)}`;
       // concat([Wq; Wk; Wv]) is [3D, D] in torch layout; our [D, 3D] is its transpose
       const stacked = new Float32Array(threeD * D);
       arrays.forEach((a, i) => stacked.set(floats(a), i * (threeD / 3) * D));
       return { data: transpose2d(stacked, threeD, D), shape: ours };
     }
     case 'qkvBias': {
-      const want = [ours[0]! / 3];
-      const bad = arrays.find((a) => !eq(a.shape, want));
-      if (bad) return `expected q/k/v bias ${fmt(want)} got ${fmt(bad.shape)}`;
       const out = new Float32Array(ours[0]!);
-      arrays.forEach((a, i) => out.set(floats(a), i * want[0]!));
+      arrays.forEach((a, i) => out.set(floats(a), (i * ours[0]!) / 3));
       return { data: out, shape: ours };
     }
     case 'conv': {
       const a = arrays[0]!;
       const [F, D] = ours as [number, number];
-      if (a.shape.length !== 4 || a.shape[0] !== D || a.shape[2] !== a.shape[3] || a.shape[1]! * a.shape[2]! * a.shape[3]! !== F) {
-        return `expected a conv kernel [${D}, C, P, P] with C·P·P = ${F} got ${fmt(a.shape)}`;
-      }
       const [, C, P] = a.shape as [number, number, number, number];
       const src = floats(a);
       const out = new Float32Array(F * D);

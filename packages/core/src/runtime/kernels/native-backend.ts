@@ -77,6 +77,15 @@ const attached = new WeakSet<ArrayBufferLike>();
 let pooledBytes = 0;
 const POOL_LIMIT = 512 * 2 ** 20;
 
+/**
+ * Empties the pool. For after a model's weights were all replaced (a pretrained import): the freed
+ * initial weights would otherwise sit in the pool, up to its 512 MiB, for buffers of those sizes.
+ */
+export function clearBufferPool(): void {
+  pool.clear();
+  pooledBytes = 0;
+}
+
 function alloc(n: number): Float32Array {
   const free = pool.get(n);
   const a = free?.pop();
