@@ -37,7 +37,7 @@ export async function loadRun(checkpoint: string, cwd: string, registry: Modalit
   const config = ck.config as RunConfig;
   if (config?.format !== 'omnitok-train/1') throw new CheckpointError(ck.path, 'config.json is not an omnitok train run config (format omnitok-train/1)');
   const backend = await selectBackend(backendChoice);
-  const model = createClipModel(config.model);
+  const model = createClipModel(config.model, { init: 'skip' }); // every weight is loaded next (strict)
   model.loadStateDict(ck.weights, { source: ck.path });
   model.eval();
   return { path: ck.path, step: ck.step, config, model, setups: setupsOf(config, registry), backend };

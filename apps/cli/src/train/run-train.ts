@@ -270,7 +270,8 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   const pretrainedWeights = spec.pretrained ? readHfClipWeights(spec.pretrained.dir) : undefined;
   // the run's config keeps its locked towers: a resumed run trains what it trained
   const modelConfig = saved?.model ?? { ...buildModelConfig(spec, shapes, modalities, pairs, objective, seed, pretrainedWeights && hfClipLogits(pretrainedWeights)), ...(opts.lock?.length ? { locked: [...opts.lock] } : {}) };
-  const model = createClipModel(modelConfig);
+  // weights about to be loaded (a resume, a pretrained model) are not drawn first
+  const model = createClipModel(modelConfig, { init: resumeFrom || pretrainedWeights ? 'skip' : 'random' });
   if (resumeFrom) model.loadStateDict(resumeFrom.weights, { source: resumeFrom.path });
   else if (pretrainedWeights) importHfClipWeights(model, pretrainedWeights, { source: spec.pretrained!.dir, family: spec.pretrained!.shapes.family });
 

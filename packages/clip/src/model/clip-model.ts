@@ -61,7 +61,12 @@ export class ClipModel extends Module {
   readonly locked: ReadonlySet<string>;
   readonly rng: Rng;
 
-  constructor(config: ClipModelConfig) {
+  /**
+   * `init: 'skip'` (for a model whose every weight is loaded next: `loadStateDict`, a pretrained import)
+   * makes the towers' weights zeros instead of drawing them (`Rng.skipDraws`); the logit scales and
+   * biases still take their configured values.
+   */
+  constructor(config: ClipModelConfig, options: { readonly init?: 'random' | 'skip' } = {}) {
     super();
     const objective = config.objective ?? 'clip';
     if (objective !== 'clip' && objective !== 'siglip') throw new InvalidArgumentError('objective', objective, '"clip" or "siglip"');
@@ -71,7 +76,8 @@ export class ClipModel extends Module {
     this.config = config;
     this.objective = objective;
     this.rng = new Rng(config.seed ?? 0);
-    const towers = buildTowers(config.towers, config.embedDim, this.rng);
+    const build = () => buildTowers(config.towers, config.embedDim, this.rng);
+    const towers = options.init === 'skip' ? this.rng.skipDraws(build) : build();
     for (const [name, tower] of towers) this.child(`towers.${name}`, tower);
     this.towers = towers;
     const pairs = resolvePairs(config, names);
@@ -201,9 +207,9 @@ function resolvePairs(config: ClipModelConfig, names: string[]): [string, string
   return [[names[0]!, names[1]!]];
 }
 
-/** A two-tower (or explicitly paired) model from plain JSON. */
-export function createClipModel(config: ClipModelConfig): ClipModel {
-  return new ClipModel(config);
+/** A two-tower (or explicitly paired) model from plain JSON (`init: 'skip'`: see the ClipModel constructor). */
+export function createClipModel(config: ClipModelConfig, options: { readonly init?: 'random' | 'skip' } = {}): ClipModel {
+  return new ClipModel(config, options);
 }
 
 /** ImageBind-style N-way binding: every tower except `anchor` is paired with the anchor. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, OutOfMemoryError, probeBackend } from '@omnitok/core/runtime';
+import { initBackend, OutOfMemoryError, probeBackend, Rng } from '@omnitok/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clipLoss } from '../loss/clip-loss.js';
 import { createTrainer } from '../train/trainer.js';
@@ -24,6 +24,26 @@ function batch(n: number, seed: number, names: string[] = ['image', 'text']) {
 }
 
 describe('towers and ClipModel', () => {
+  it("init 'skip' draws no weights (zeros, the generator untouched), and once loaded the model is the one it was loaded from", async () => {
+    const config = { towers: { image, text }, embedDim: 8, seed: 3 };
+    const drawn = createClipModel(config);
+    const skipped = createClipModel(config, { init: 'skip' });
+    expect(skipped.rng.state()).toEqual(new Rng(3).state());
+    const w = (m: typeof drawn) => m.parameters().get('towers.image.encoder.blocks.0.attn.qkv.weight')!.dataSync();
+    expect(w(skipped).every((x) => x === 0)).toBe(true);
+    expect(w(drawn).some((x) => x !== 0)).toBe(true);
+    expect(skipped.pairs[0]!.logitScale.dataSync()[0]).toBeCloseTo(Math.log(1 / 0.07), 6);
+    skipped.loadStateDict(await drawn.stateDict());
+    const b = batch(3, 9);
+    for (const name of ['image', 'text']) {
+      const [x, y] = [drawn.encode(name, b[name]!), skipped.encode(name, b[name]!)];
+      expect(Array.from(y.dataSync())).toEqual(Array.from(x.dataSync()));
+      tf.dispose([x, y]);
+    }
+    drawn.dispose();
+    skipped.dispose();
+  });
+
   it('a tower with projectionDim null has no projection: its pooled width is the embedding, and must be embedDim', async () => {
     const model = createClipModel({ towers: { image: { ...image, width: 16, projectionDim: null }, text }, embedDim: 16 });
     expect([...model.parameters().keys()].some((k) => k.startsWith('towers.image.encoder.proj'))).toBe(false);

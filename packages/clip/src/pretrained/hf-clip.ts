@@ -306,7 +306,7 @@ export function loadHfClip(weights: Weights, config: HfClipConfig, options: HfCl
   const shapes = hfClipShapes(config);
   const modelConfig = hfClipModelConfig(config, { ...options, ...hfClipLogits(file) });
   const [vision, text] = Object.keys(modelConfig.towers) as [string, string];
-  const model = new ClipModel(modelConfig);
+  const model = new ClipModel(modelConfig, { init: 'skip' }); // every weight is imported next
   try {
     const report = importHfClipWeights(model, file, { vision, text, source: options.source, family: shapes.family });
     model.eval();

@@ -15,6 +15,7 @@ export interface RngState {
 export class Rng {
   private s = new Uint32Array(4);
   private spare: number | null = null;
+  private skipping = false;
 
   constructor(seed = 0) {
     let x = seed >>> 0;
@@ -68,9 +69,25 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * Runs `build` with `normals` returning zeros without drawing: for modules whose every weight is loaded
+   * right after (a checkpoint, a pretrained model), where drawing the initial weights is wasted time —
+   * seconds for a ViT-B — and leaves the generator where a fresh one starts.
+   */
+  skipDraws<T>(build: () => T): T {
+    const was = this.skipping;
+    this.skipping = true;
+    try {
+      return build();
+    } finally {
+      this.skipping = was;
+    }
+  }
+
   /** `n` normals with standard deviation `std`, truncated (redrawn) outside ±2 std when `truncate`. */
   normals(n: number, std: number, truncate = true): Float32Array {
     const out = new Float32Array(n);
+    if (this.skipping) return out;
     for (let i = 0; i < n; i++) {
       let z = this.normal();
       while (truncate && Math.abs(z) > 2) z = this.normal();
