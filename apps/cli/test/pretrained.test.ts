@@ -194,6 +194,10 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     expect(named.code, named.stderr).toBe(0);
     expect(named.stdout).toBe((await withTemplates('simple.txt')).stdout);
     expect(named.stdout).not.toBe((await withTemplates('openai')).stdout);
+    // a pretrained model's default prompt is CLIP's "a photo of a {}."
+    const byDefault = await omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'cat,dog,car', ...ref.images.map((x) => x.file), '--backend', 'cpu', '--json');
+    expect(byDefault.stdout).toBe((await withTemplates('a photo of a {}.')).stdout);
+    expect(byDefault.stdout).not.toBe((await withTemplates('{}')).stdout);
     const noBrace = await omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'cat,dog', '--templates', 'a photo', ref.images[0]!.file, '--backend', 'cpu');
     expect(noBrace.code).toBe(2);
     expect(noBrace.stderr).toMatch(/--templates.*with \{\} where the class name goes/);

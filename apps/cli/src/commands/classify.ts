@@ -5,13 +5,10 @@ import type { Command } from 'commander';
 import type { CliIO } from '../io.js';
 import { commandRecords, embedRecords } from '../train/embed-stream.js';
 import { textEncoder } from '../train/evaluate.js';
-import { loadRun } from '../train/load-run.js';
+import { loadRun, PRETRAINED_TEMPLATES } from '../train/load-run.js';
 import { pct } from '../train/progress.js';
 import { readList, readTemplates } from './lists.js';
 import { BACKEND_OPTION, intArg } from './train.js';
-
-/** CLIP's basic prompt (the paper's "A photo of a {label}."), used when neither the run nor the flags name templates. */
-const DEFAULT_TEMPLATES = ['a photo of a {}.'];
 
 /**
  * `omnitok classify`: zero-shot classification of inputs against class names — each class's prompts
@@ -47,7 +44,7 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
       const pair = model.pairs.find((p) => (p.a === modality && p.b === text.modality) || (p.b === modality && p.a === text.modality));
       if (!pair) throw new InvalidArgumentError('--modality', modality, `a modality paired with ${text.modality} (${others.join(', ') || 'none'})`);
       const classNames = await readList(o.classes as string, '--classes', io.cwd);
-      const templates = o.templates === undefined ? (config.zeroShot?.templates ?? DEFAULT_TEMPLATES) : await readTemplates(o.templates as string, '--templates', io.cwd);
+      const templates = o.templates === undefined ? (config.zeroShot?.templates ?? PRETRAINED_TEMPLATES) : await readTemplates(o.templates as string, '--templates', io.cwd);
       const setup = run.setups.get(modality)!;
       const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
       const records = await commandRecords(inputs, o.data as string | undefined, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities, allowOutsideRoot: Boolean(o.allowOutsideRoot) });

@@ -71,7 +71,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       if (task === 'zero-shot') {
         const labels = [...new Set(set.labels.filter((l): l is string => l !== undefined))].sort();
         const classNames = o.classes ? await readLines(o.classes as string, '--classes', io.cwd) : (config.zeroShot?.classNames ?? labels);
-        const templates = o.templates ? await readTemplates(o.templates as string, '--templates', io.cwd) : (config.zeroShot?.templates ?? ['{}', 'a {}']);
+        const templates = o.templates ? await readTemplates(o.templates as string, '--templates', io.cwd) : ([...(config.zeroShot?.templates ?? ['{}', 'a {}'])]);
         if (classNames.length === 0) throw new TrainDataError(`no class names: the samples have no label; pass --classes`);
         zeroShot = { classNames, templates, text: textSetup!, modality: needed[0]! };
       }

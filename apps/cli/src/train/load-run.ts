@@ -12,10 +12,15 @@ import type { RunConfig } from './run-train.js';
  * What eval and embed read of a model: a trained run's config, or a pretrained folder's, which has
  * no data of its own and no training settings.
  */
-export type ModelRunConfig = Pick<RunConfig, 'model' | 'modalities' | 'pairs' | 'plugins' | 'presets' | 'zeroShot'> & {
+export type ModelRunConfig = Pick<RunConfig, 'model' | 'modalities' | 'pairs' | 'plugins' | 'presets'> & {
   readonly data?: string;
   readonly train?: Pick<RunConfig['train'], 'evalFraction'>;
+  /** Zero-shot defaults: a run's classes and prompts; a pretrained model's prompts only. */
+  readonly zeroShot?: { readonly classNames?: readonly string[]; readonly templates: readonly string[] };
 };
+
+/** CLIP's basic prompt (the paper's "A photo of a {label}."): a pretrained model's zero-shot default. */
+export const PRETRAINED_TEMPLATES: readonly string[] = ['a photo of a {}.'];
 
 export interface LoadedRun {
   readonly path: string;
@@ -55,6 +60,7 @@ async function loadPretrained(p: PretrainedClip, registry: ModalityRegistry, bac
     pairs: [['image', 'text']],
     plugins: { image: 'image', text: 'text' },
     presets: { ...p.presets },
+    zeroShot: { templates: PRETRAINED_TEMPLATES },
   };
   return { path: p.dir, step: 0, config, model, setups: setupsOf(config, registry), backend };
 }
