@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { clipTokenizer, SentencePieceTokenizer } from '@omnitok/tokenizer-text';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClipModel } from '../model/clip-model.js';
 import type { EncoderTower } from '../model/tower.js';
+import { describeBackends, tolerance } from '../../../core/src/runtime/test-utils/backends.js';
 import { isHfClipDir, loadHfClipDir, readHfClipDir, readHfClipWeights } from './hf-clip-dir.js';
 import { hfClipModelConfig, loadHfClip } from './hf-clip.js';
 
@@ -304,3 +305,43 @@ describe('open_clip model folders', () => {
     oref.texts.forEach((t, i) => expect(maxDiff(e.data.subarray(i * 8, i * 8 + 8), t.embedding), t.text).toBeLessThan(2e-5));
   });
 });
+
+// The same parity on the other backends: the native C++ kernels, and WebGPU (lavapipe in CI: required
+// there, as for the runtime's suites). The suites above run on cpu.
+describeBackends(
+  'pretrained folders on every backend',
+  (backend) => {
+    const cases = [
+      { name: 'CLIP (HF)', dir: DIR, ref: 'reference.json' },
+      { name: 'SigLIP (HF)', dir: join(FIXTURES, 'hf-siglip-tiny'), ref: 'reference-siglip.json' },
+      { name: 'open_clip', dir: join(FIXTURES, 'open-clip-tiny'), ref: 'reference-open-clip.json' },
+    ];
+    for (const c of cases) {
+      it(`${c.name}: image and text embeddings equal the reference`, async () => {
+        const tol = tolerance(backend().name);
+        const r = JSON.parse(readFileSync(join(FIXTURES, c.ref), 'utf8')) as Reference;
+        const tmp = mkdtempSync(join(tmpdir(), 'omnitok-pretrained-'));
+        try {
+          for (const f of readdirSync(c.dir)) copyFileSync(join(c.dir, f), join(tmp, f));
+          copyFileSync(fileURLToPath(new URL('../../../tokenizer-text/src/__fixtures__/sp-unigram.model', import.meta.url)), join(tmp, 'spiece.model'));
+          const { model, shapes, processor, family } = loadHfClipDir(tmp);
+          const preset = family === 'open_clip' ? imagePresetFromOpenClip(processor!, { size: 32, patchSize: 16 }) : imagePresetFromHfProcessor(processor!, { patchSize: 16 });
+          const D = model.config.embedDim;
+          const patches = await Promise.all(r.images.map(async (img) => patchify(preprocessImage(await decodeImage(join(FIXTURES, img.file)), preset)).data));
+          const image = await model.embed('image', tf.tensor(concat(patches), [r.images.length, 4, 768]));
+          r.images.forEach((img, i) => expect(maxDiff(image.data.subarray(i * D, (i + 1) * D), img.embedding), `${img.file} on ${backend().name}`).toBeLessThan(tol));
+          const tokenizer = family === 'siglip' ? SentencePieceTokenizer.fromFile(join(tmp, 'spiece.model'), { contextLength: 64, canonicalize: 'siglip' }) : clipTokenizer({ contextLength: shapes.contextLength });
+          const batch = tokenizer.encodeBatch(r.texts.map((t) => t.text));
+          const n = r.texts.length;
+          const L = shapes.contextLength;
+          const text = await model.embed('text', { tokens: tf.tensor(batch.ids, [n, L], 'int32'), mask: tf.tensor(batch.mask, [n, L], 'int32'), eotIndex: tf.tensor(batch.eotIndices, [n], 'int32') });
+          r.texts.forEach((t, i) => expect(maxDiff(text.data.subarray(i * D, (i + 1) * D), t.embedding), `${t.text} on ${backend().name}`).toBeLessThan(tol));
+          model.dispose();
+        } finally {
+          rmSync(tmp, { recursive: true, force: true });
+        }
+      });
+    }
+  },
+  ['native', 'webgpu'],
+);
