@@ -50,7 +50,7 @@ export async function loadRun(checkpoint: string, cwd: string, registry: Modalit
 
 /** A pretrained model as a step-0 run of an image and a text tower, tokenized as the model was trained. */
 async function loadPretrained(p: PretrainedClip, registry: ModalityRegistry, backendChoice: BackendChoice): Promise<LoadedRun> {
-  const weights = readHfClipWeights(p.dir);
+  const weights = readHfClipWeights(p.dir, p.shapes.family);
   const backend = await selectBackend(backendChoice);
   const { model } = loadHfClip(weights, p.config, { source: p.dir });
   const modalities = [...PRETRAINED_MODALITIES];

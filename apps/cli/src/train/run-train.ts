@@ -267,7 +267,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     }
     if (!probed) throw new TrainDataError(`no usable training sample in ${source.description}${lastError ? ` (last error: ${lastError})` : ''}`);
   }
-  const pretrainedWeights = spec.pretrained ? readHfClipWeights(spec.pretrained.dir) : undefined;
+  const pretrainedWeights = spec.pretrained ? readHfClipWeights(spec.pretrained.dir, spec.pretrained.shapes.family) : undefined;
   // the run's config keeps its locked towers: a resumed run trains what it trained
   const modelConfig = saved?.model ?? { ...buildModelConfig(spec, shapes, modalities, pairs, objective, seed, pretrainedWeights && hfClipLogits(pretrainedWeights)), ...(opts.lock?.length ? { locked: [...opts.lock] } : {}) };
   // weights about to be loaded (a resume, a pretrained model) are not drawn first

@@ -57,15 +57,17 @@ const OPEN_CLIP_WEIGHTS = 'open_clip_model.safetensors';
 /** Reads a model folder's config and preprocessing config (not the weights). */
 export function readHfClipDir(dir: string): HfClipDir {
   const root = resolve(dir);
-  const hasHf = existsSync(join(root, 'config.json'));
-  if (!hasHf && existsSync(join(root, OPEN_CLIP_CONFIG))) {
+  const hfConfig = join(root, 'config.json');
+  // a Hugging Face CLIP / SigLIP config.json wins; otherwise an open_clip upload's own config
+  const hf = existsSync(hfConfig) && isHfClipConfig(readJson(hfConfig));
+  if (!hf && existsSync(join(root, OPEN_CLIP_CONFIG))) {
     const config = readJson(join(root, OPEN_CLIP_CONFIG)) as HfClipConfig;
     if (hfModelFamily(config) !== 'open_clip') throw new CheckpointError(join(root, OPEN_CLIP_CONFIG), 'has no model_cfg object');
     const pre = config.preprocess_cfg;
     if (pre !== undefined && (typeof pre !== 'object' || pre === null || Array.isArray(pre))) throw new CheckpointError(join(root, OPEN_CLIP_CONFIG), 'preprocess_cfg is not an object');
     return { dir: root, family: 'open_clip', config, processor: pre };
   }
-  const config = readJson(join(root, 'config.json'));
+  const config = readJson(hfConfig);
   const family = hfModelFamily(config);
   if (!family || family === 'open_clip') {
     const c = config as { model_type?: unknown } | null;
@@ -77,8 +79,11 @@ export function readHfClipDir(dir: string): HfClipDir {
   return { dir: root, family, config: config as HfClipConfig, processor: processor as Record<string, unknown> | undefined };
 }
 
-/** The folder's safetensors weights: `model.safetensors`, every shard its index names, or `open_clip_model.safetensors`. */
-export function readHfClipWeights(dir: string): SafetensorsFile[] {
+/**
+ * The folder's safetensors weights: `model.safetensors` or every shard its index names, or for an
+ * open_clip upload `open_clip_model.safetensors` (`family`: as `readHfClipDir` found it; read when absent).
+ */
+export function readHfClipWeights(dir: string, family: HfFamily = readHfClipDir(dir).family): SafetensorsFile[] {
   const root = resolve(dir);
   const decode = (path: string): SafetensorsFile => {
     let bytes: Uint8Array;
@@ -93,11 +98,11 @@ export function readHfClipWeights(dir: string): SafetensorsFile[] {
       throw new CheckpointError(path, `not a safetensors file: ${(error as Error).message}`, { cause: error });
     }
   };
+  if (family === 'open_clip' && existsSync(join(root, OPEN_CLIP_WEIGHTS))) return [decode(join(root, OPEN_CLIP_WEIGHTS))];
   const single = join(root, 'model.safetensors');
-  if (existsSync(single)) return [decode(single)];
-  if (!existsSync(join(root, 'config.json')) && existsSync(join(root, OPEN_CLIP_WEIGHTS))) return [decode(join(root, OPEN_CLIP_WEIGHTS))];
+  if (family !== 'open_clip' && existsSync(single)) return [decode(single)];
   const indexPath = join(root, 'model.safetensors.index.json');
-  if (existsSync(indexPath)) {
+  if (family !== 'open_clip' && existsSync(indexPath)) {
     const index = readJson(indexPath) as { weight_map?: unknown } | null;
     const map = index?.weight_map;
     if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string' && !v.includes('/') && !v.includes('\\'))) {
@@ -105,21 +110,22 @@ export function readHfClipWeights(dir: string): SafetensorsFile[] {
     }
     return [...new Set(Object.values(map) as string[])].map((shard) => decode(join(root, shard)));
   }
-  const pickle = ['pytorch_model.bin', 'open_clip_pytorch_model.bin'].find((f) => existsSync(join(root, f)));
+  const [pickle, want] = family === 'open_clip' ? ['open_clip_pytorch_model.bin', OPEN_CLIP_WEIGHTS] : ['pytorch_model.bin', 'model.safetensors'];
   throw new CheckpointError(
     root,
-    pickle
-      ? `has ${pickle} (a PyTorch pickle) but no ${pickle.startsWith('open_clip') ? OPEN_CLIP_WEIGHTS : 'model.safetensors'}: convert it once with Python, e.g. safetensors.torch.save_file(torch.load(path, map_location='cpu'), '${pickle.startsWith('open_clip') ? OPEN_CLIP_WEIGHTS : 'model.safetensors'}')`
-      : 'has no model.safetensors (nor model.safetensors.index.json, nor open_clip_model.safetensors)',
+    existsSync(join(root, pickle))
+      ? `has ${pickle} (a PyTorch pickle) but no ${want}: convert it once with Python, e.g. safetensors.torch.save_file(torch.load('${pickle}', map_location='cpu'), '${want}')`
+      : `has no ${want}${family === 'open_clip' ? '' : ' (nor model.safetensors.index.json)'}`,
   );
 }
 
 /**
- * Loads a Hugging Face CLIP or SigLIP model folder: config, weights (F32, F16 or BF16; sharded or not)
- * and the image processor's config (for `imagePresetFromHfProcessor` of @omnitok/tokenizer-image).
+ * Loads a Hugging Face CLIP or SigLIP model folder or an open_clip upload: config, weights (F32, F16 or
+ * BF16; sharded or not) and the preprocessing config (for @omnitok/tokenizer-image's
+ * `imagePresetFromHfProcessor` / `imagePresetFromOpenClip`).
  */
 export function loadHfClipDir(dir: string, options: HfClipOptions = {}): LoadedHfClip & HfClipDir {
   const read = readHfClipDir(dir);
-  const loaded = loadHfClip(readHfClipWeights(read.dir), read.config, { ...options, source: read.dir });
+  const loaded = loadHfClip(readHfClipWeights(read.dir, read.family), read.config, { ...options, source: read.dir });
   return { ...read, ...loaded };
 }

@@ -298,6 +298,22 @@ describe('open_clip model folders', () => {
     expect(() => imagePresetFromOpenClip({ resize_mode: 'longest' }, { size: 32, patchSize: 16 })).toThrow(/resize_mode/);
   });
 
+  it('an open_clip upload whose folder also holds an unrelated config.json is still read as open_clip; a missing weights file is named', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'omnitok-oc-'));
+    try {
+      for (const f of readdirSync(ODIR)) copyFileSync(join(ODIR, f), join(tmp, f));
+      writeFileSync(join(tmp, 'config.json'), JSON.stringify({ model_type: 'bert' }));
+      expect(isHfClipDir(tmp)).toBe(true);
+      expect(readHfClipDir(tmp).family).toBe('open_clip');
+      expect(readHfClipWeights(tmp)[0]!.tensors['visual.proj']!.shape).toEqual([16, 8]);
+      rmSync(join(tmp, 'open_clip_model.safetensors'));
+      writeFileSync(join(tmp, 'open_clip_pytorch_model.bin'), 'not read');
+      expect(() => readHfClipWeights(tmp)).toThrow(/has open_clip_pytorch_model\.bin \(a PyTorch pickle\) but no open_clip_model\.safetensors/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it("reproduces open_clip's text embeddings", async () => {
     const batch = clipTokenizer({ contextLength: 77 }).encodeBatch(oref.texts.map((t) => t.text));
     oref.texts.forEach((t, i) => expect([...batch.ids.subarray(i * 77, i * 77 + t.ids.length)]).toEqual(t.ids));
