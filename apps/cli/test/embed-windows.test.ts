@@ -4,17 +4,9 @@ import { join } from 'node:path';
 import { decodeSafetensors } from '@omnitok/core';
 import { locateFfmpeg } from '@omnitok/tokenizer-audio';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
-import { COLOR_NAMES, tempDir, writeMicroConfig } from './train-fixtures.js';
+import { COLOR_NAMES, omnitok, tempDir, writeMicroConfig } from './train-fixtures.js';
 
 // `omnitok embed --window`: a micro video–text run trained here, then a long clip embedded window by window.
-
-async function omnitok(cwd: string, ...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, { io: { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd }, scan: false });
-  return { code, stdout, stderr };
-}
 
 const clip = (path: string, color: string, seconds: number) =>
   execFileSync(locateFfmpeg(), ['-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', `testsrc=s=32x32:r=10:d=${seconds},drawbox=c=${color}:t=fill:x=0:y=0:w=16:h=16`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path]);

@@ -5,8 +5,7 @@ import { loadHfClipDir, SIMPLE_IMAGENET_TEMPLATES } from '@omnitok/clip';
 import { decodeNpy } from '@omnitok/core';
 import { loadCheckpoint } from '@omnitok/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
-import { tempDir } from './train-fixtures.js';
+import { omnitok, tempDir } from './train-fixtures.js';
 
 // `omnitok embed / eval / train` on a Hugging Face CLIP model folder: the random float16 CLIPModel of
 // @omnitok/clip's fixtures, whose embeddings transformers' pipeline computed in PyTorch (reference.json).
@@ -19,13 +18,6 @@ interface Reference {
 }
 const ref = JSON.parse(readFileSync(join(FIXTURES, 'reference.json'), 'utf8')) as Reference;
 const dot = (a: readonly number[], b: readonly number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
-
-async function omnitok(cwd: string, ...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, { io: { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd }, scan: false });
-  return { code, stdout, stderr };
-}
 
 let dir: string;
 beforeAll(() => {

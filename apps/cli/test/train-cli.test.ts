@@ -4,17 +4,9 @@ import { decodeNpy, decodeSafetensors } from '@omnitok/core';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { probeBackend } from '@omnitok/core/runtime';
-import { runCli } from '../src/cli.js';
-import { caption, COLOR_NAMES, makeTar, tempDir, writeMicroConfig, writePng } from './train-fixtures.js';
+import { caption, COLOR_NAMES, makeTar, omnitok, tempDir, writeMicroConfig, writePng } from './train-fixtures.js';
 
 // In-process `omnitok train / eval / embed` on data the tests write: a micro model on the cpu backend.
-
-async function omnitok(cwd: string, ...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, { io: { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd }, scan: false });
-  return { code, stdout, stderr };
-}
 
 const jsonl = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
+import { runCli } from '../src/cli.js';
 
 /** Fixtures the training tests write (nothing binary is committed). */
 
@@ -79,4 +80,12 @@ export function makeTar(files: readonly { name: string; data: Uint8Array | strin
 export function caption(c: number, i: number): string {
   const name = COLOR_NAMES[c]!;
   return [`a ${name} square`, `${name} tile`, `the ${name} one`][i % 3]!;
+}
+
+/** Runs `omnitok …args` in-process in `cwd` (no plugin scan); its exit code and what it printed. */
+export async function omnitok(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, { io: { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), cwd }, scan: false });
+  return { code, stdout, stderr };
 }

@@ -2,8 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeSafetensors } from '@omnitok/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
-import { tempDir, writeMicroConfig, writePng } from './train-fixtures.js';
+import { omnitok, tempDir, writeMicroConfig, writePng } from './train-fixtures.js';
 
 // Issue 10: IMU ↔ text alignment from the CLI, on synthetic activity windows the test generates.
 
@@ -27,13 +26,6 @@ function imuCsv(activity: number, seed: number): string {
     rows.push([t.toFixed(3), ...v.map((x) => x.toFixed(4))].join(','));
   }
   return `${rows.join('\n')}\n`;
-}
-
-async function omnitok(cwd: string, ...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, { io: { stdout: (x) => void (stdout += x), stderr: (x) => void (stderr += x), cwd }, scan: false });
-  return { code, stdout, stderr };
 }
 
 let dir: string;
