@@ -267,13 +267,17 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     }
     if (!probed) throw new TrainDataError(`no usable training sample in ${source.description}${lastError ? ` (last error: ${lastError})` : ''}`);
   }
-  const pretrainedWeights = spec.pretrained ? readHfClipWeights(spec.pretrained.dir, spec.pretrained.shapes.family) : undefined;
-  // the run's config keeps its locked towers: a resumed run trains what it trained
-  const modelConfig = saved?.model ?? { ...buildModelConfig(spec, shapes, modalities, pairs, objective, seed, pretrainedWeights && hfClipLogits(pretrainedWeights)), ...(opts.lock?.length ? { locked: [...opts.lock] } : {}) };
-  // weights about to be loaded (a resume, a pretrained model) are not drawn first
-  const model = createClipModel(modelConfig, { init: resumeFrom || pretrainedWeights ? 'skip' : 'random' });
-  if (resumeFrom) model.loadStateDict(resumeFrom.weights, { source: resumeFrom.path });
-  else if (pretrainedWeights) importHfClipWeights(model, pretrainedWeights, { source: spec.pretrained!.dir, family: spec.pretrained!.shapes.family });
+  // in a function of its own: a pretrained folder's bytes are dropped once imported, not held through training
+  const { modelConfig, model } = ((pretrained = spec.pretrained) => {
+    const weights = pretrained ? readHfClipWeights(pretrained.dir, pretrained.shapes.family) : undefined;
+    // the run's config keeps its locked towers: a resumed run trains what it trained
+    const config = saved?.model ?? { ...buildModelConfig(spec, shapes, modalities, pairs, objective, seed, weights && hfClipLogits(weights)), ...(opts.lock?.length ? { locked: [...opts.lock] } : {}) };
+    // weights about to be loaded (a resume, a pretrained model) are not drawn first
+    const built = createClipModel(config, { init: resumeFrom || weights ? 'skip' : 'random' });
+    if (resumeFrom) built.loadStateDict(resumeFrom.weights, { source: resumeFrom.path });
+    else if (weights && pretrained) importHfClipWeights(built, weights, { source: pretrained.dir, family: pretrained.shapes.family });
+    return { modelConfig: config, model: built };
+  })();
 
   // Total steps: --steps, or --epochs × full batches per epoch (counted without decoding).
   let epochs = t ? t.epochs ?? undefined : opts.epochs;
