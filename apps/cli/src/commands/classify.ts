@@ -2,6 +2,7 @@ import { buildZeroShotClassifier, zeroShotProbabilities } from '@omnitok/clip';
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import type { BackendChoice } from '@omnitok/core/runtime';
 import type { Command } from 'commander';
+import { textModalities } from '../data/open-source.js';
 import type { CliIO } from '../io.js';
 import { commandRecords, embedRecords } from '../train/embed-stream.js';
 import { textEncoder } from '../train/evaluate.js';
@@ -46,8 +47,7 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
       const classNames = await readList(o.classes as string, '--classes', io.cwd);
       const templates = o.templates === undefined ? (config.zeroShot?.templates ?? PRETRAINED_TEMPLATES) : await readTemplates(o.templates as string, '--templates', io.cwd);
       const setup = run.setups.get(modality)!;
-      const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
-      const records = await commandRecords(inputs, o.data as string | undefined, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities, allowOutsideRoot: Boolean(o.allowOutsideRoot) });
+      const records = await commandRecords(inputs, o.data as string | undefined, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities: textModalities(reg), allowOutsideRoot: Boolean(o.allowOutsideRoot) });
       const set = await embedRecords(run.backend.tf, model, [setup], records, {
         skipBad: Boolean(o.skipBad),
         batchSize: o.batchSize as number,

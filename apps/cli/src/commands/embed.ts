@@ -5,6 +5,7 @@ import { extensionOf, InvalidArgumentError, type ModalityRegistry, type TokenSeq
 import type { BackendChoice } from '@omnitok/core/runtime';
 import type { Command } from 'commander';
 import type { VideoPreset } from '@omnitok/tokenizer-video';
+import { textModalities } from '../data/open-source.js';
 import type { CliIO } from '../io.js';
 import { commandRecords, embedRecords, stackRows } from '../train/embed-stream.js';
 import { embedSamples } from '../train/evaluate.js';
@@ -52,8 +53,7 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
         embedded = inputs;
         metadata.windows = JSON.stringify(windows.spans); // [input index, start s, end s] per row
       } else {
-        const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
-        const records = await commandRecords(inputs, data, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities, allowOutsideRoot: Boolean(o.allowOutsideRoot) });
+        const records = await commandRecords(inputs, data, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities: textModalities(reg), allowOutsideRoot: Boolean(o.allowOutsideRoot) });
         const result = await embedRecords(run.backend.tf, run.model, [setup], records, { skipBad: Boolean(o.skipBad), batchSize: o.batchSize as number, concurrency: o.concurrency as number });
         e = result.embeddings.get(modality)!;
         embedded = [...result.keys];

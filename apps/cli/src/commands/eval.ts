@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import type { BackendChoice } from '@omnitok/core/runtime';
 import { type Command, Option } from 'commander';
-import { openSource } from '../data/open-source.js';
+import { openSource, textModalities } from '../data/open-source.js';
 import { isHeldOut, TrainDataError } from '../data/records.js';
 import type { CliIO } from '../io.js';
 import { embedRecords } from '../train/embed-stream.js';
@@ -38,8 +38,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       if (dataSpec === undefined) throw new InvalidArgumentError('--data', undefined, `a data source (demo, FILE.jsonl, FILE.csv or shards): ${run.path} is a pretrained model with no data of its own`);
       const own = o.data === undefined || dataSpec === config.data || (dataSpec === 'demo' && config.data === 'demo');
       const split = (o.split as string | undefined) ?? (own ? 'held-out' : 'all');
-      const textModalities = new Set(reg.list().filter((p) => p.acceptsText).map((p) => p.modality));
-      const source = await openSource(dataSpec, { cwd: io.cwd, textModalities, allowOutsideRoot: Boolean(o.allowOutsideRoot) });
+      const source = await openSource(dataSpec, { cwd: io.cwd, textModalities: textModalities(reg), allowOutsideRoot: Boolean(o.allowOutsideRoot) });
       let pairs = config.pairs;
       if (o.pair) {
         const p = parsePair(o.pair as string);
@@ -71,7 +70,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       if (task === 'zero-shot') {
         const labels = [...new Set(set.labels.filter((l): l is string => l !== undefined))].sort();
         const classNames = o.classes ? await readLines(o.classes as string, '--classes', io.cwd) : (config.zeroShot?.classNames ?? labels);
-        const templates = o.templates ? await readTemplates(o.templates as string, '--templates', io.cwd) : ([...(config.zeroShot?.templates ?? ['{}', 'a {}'])]);
+        const templates = o.templates ? await readTemplates(o.templates as string, '--templates', io.cwd) : (config.zeroShot?.templates ?? ['{}', 'a {}']);
         if (classNames.length === 0) throw new TrainDataError(`no class names: the samples have no label; pass --classes`);
         zeroShot = { classNames, templates, text: textSetup!, modality: needed[0]! };
       }

@@ -1,10 +1,15 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InvalidArgumentError } from '@omnitok/core';
+import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import { demoSource } from './demo-source.js';
 import { csvSource, jsonlSource } from './manifest-sources.js';
 import type { DataSource } from './records.js';
 import { webDatasetSource } from './webdataset-source.js';
+
+/** The modalities whose plugins take inline text (a manifest's value for them is the text, not a path). */
+export function textModalities(registry: ModalityRegistry): Set<string> {
+  return new Set(registry.list().filter((p) => p.acceptsText).map((p) => p.modality));
+}
 
 export interface OpenSourceOptions {
   readonly cwd: string;

@@ -4,7 +4,7 @@ import { type ClipModelConfig, createClipModel, createTrainer, hfClipLogits, imp
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import { asOutOfMemory, type BackendChoice, CheckpointError, listCheckpoints, loadCheckpoint, type LoadedCheckpoint, type MatmulPrecision, pruneCheckpoints, saveCheckpoint, webgpuMatmulPrecision } from '@omnitok/core/runtime';
 import { BatchLoader, type PreparedSample } from '../data/loader.js';
-import { openSource } from '../data/open-source.js';
+import { openSource, textModalities } from '../data/open-source.js';
 import { type DataSource, isHeldOut, type RawRecord, TrainDataError } from '../data/records.js';
 import { type CliIO, processIO } from '../io.js';
 import { pluginFor } from '../tokenize-input.js';
@@ -189,9 +189,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     throw new InvalidArgumentError('--out', opts.out, `a directory without checkpoints (${outDir} has some: pass --resume to continue that run)`);
   }
   const saved = resumeFrom?.config as RunConfig | undefined;
-
-  const textModalities = new Set(registry.list().filter((p) => p.acceptsText).map((p) => p.modality));
-  const source = await openSource(saved?.data ?? dataSpec, { cwd: io.cwd, textModalities, allowOutsideRoot: opts.allowOutsideRoot });
+  const source = await openSource(saved?.data ?? dataSpec, { cwd: io.cwd, textModalities: textModalities(registry), allowOutsideRoot: opts.allowOutsideRoot });
   const evalFraction = saved?.train.evalFraction ?? (isDemo ? 0 : opts.evalFraction);
   const heldOut = (r: RawRecord) => isHeldOut(r, evalFraction);
   const accept = (r: RawRecord) => !heldOut(r);
