@@ -139,6 +139,44 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     expect(config.presets.text).toMatchObject({ kind: 'sentencepiece', contextLength: 64, canonicalize: 'siglip' });
   });
 
+  it("a SigLIP 2 folder (Gemma's tokenizer.model): embed equals the reference; tokenizer_config.json is followed", async () => {
+    const s2ref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip2.json'), 'utf8')) as Reference;
+    const siglip2 = join(dir, 'siglip2-tiny');
+    mkdirSync(siglip2);
+    for (const f of readdirSync(join(FIXTURES, 'hf-siglip2-tiny'))) copyFileSync(join(FIXTURES, 'hf-siglip2-tiny', f), join(siglip2, f));
+    const embedText = (out: string) => omnitok(dir, 'embed', '--checkpoint', siglip2, '--modality', 'text', ...s2ref.texts.map((t) => t.text), '--out', out, '--backend', 'cpu');
+    const none = await embedText(join(dir, 'x.npy'));
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/has no spiece\.model .* nor tokenizer\.model/);
+    copyFileSync(fileURLToPath(new URL('../../../packages/tokenizer-text/src/__fixtures__/sp-bpe.model', import.meta.url)), join(siglip2, 'tokenizer.model'));
+    for (const [modality, inputs, expected] of [
+      ['image', s2ref.images.map((r) => r.file), s2ref.images.map((r) => r.embedding)],
+      ['text', s2ref.texts.map((t) => t.text), s2ref.texts.map((t) => t.embedding)],
+    ] as const) {
+      const out = join(dir, `siglip2-${modality}.npy`);
+      const r = await omnitok(dir, 'embed', '--checkpoint', siglip2, '--modality', modality, ...inputs, '--out', out, '--backend', 'cpu');
+      expect(r.code, r.stderr).toBe(0);
+      const e = decodeNpy(readFileSync(out));
+      expected.forEach((row, i) => row.forEach((x, k) => expect(Math.abs(Number(e.data[i * 16 + k]) - x), `${modality} ${i}`).toBeLessThan(2e-5)));
+    }
+    const config = JSON.parse(readFileSync(join(siglip2, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    // padding with <eos> instead of <pad> changes what the last-token pooled tower reads: other embeddings
+    writeFileSync(join(siglip2, 'tokenizer_config.json'), JSON.stringify({ ...config, pad_token: '<eos>' }));
+    expect((await embedText(join(dir, 'siglip2-eos-pad.npy'))).code).toBe(0);
+    const padded = decodeNpy(readFileSync(join(dir, 'siglip2-eos-pad.npy')));
+    expect(Math.abs(Number(padded.data[0]) - s2ref.texts[0]!.embedding[0]!)).toBeGreaterThan(1e-4);
+    writeFileSync(join(siglip2, 'tokenizer_config.json'), JSON.stringify({ ...config, pad_token: '<nope>' }));
+    const bad = await embedText(join(dir, 'x.npy'));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/pad_token "<nope>" is no piece of tokenizer\.model/);
+    const naflex = join(dir, 'siglip2-naflex');
+    mkdirSync(naflex);
+    writeFileSync(join(naflex, 'config.json'), JSON.stringify({ model_type: 'siglip2' }));
+    const refused = await omnitok(dir, 'embed', '--checkpoint', naflex, '--modality', 'text', 'a cat', '--out', join(dir, 'x.npy'), '--backend', 'cpu');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/SigLIP 2 NaFlex model .* not supported/);
+  });
+
   it('an open_clip folder: embed equals open_clip, eval ranks with it, and train --model fine-tunes it', async () => {
     const oref = JSON.parse(readFileSync(join(FIXTURES, 'reference-open-clip.json'), 'utf8')) as Reference;
     const openClip = join(FIXTURES, 'open-clip-tiny');

@@ -6,8 +6,9 @@ import { BadPresetError } from '@omnitok/core';
  * - `kind`: `clip-bpe` (CLIP's BPE; the bundled vocabulary unless `merges` names another
  *   CLIP-format merges file), `bpe` (a `vocab` = vocab.json + `merges` = merges.txt pair, or a
  *   CLIP-format `merges` file alone, e.g. one written by `saveMerges`), `bytes` (UTF-8 bytes), or
- *   `sentencepiece` (a unigram `model` file such as SigLIP's `spiece.model`; `</s>` appended unless
- *   `addEos: false`, padded with `padId`, default `</s>` as HF's SiglipTokenizer).
+ *   `sentencepiece` (a unigram or BPE `model` file such as SigLIP's `spiece.model` or SigLIP 2's /
+ *   Gemma's `tokenizer.model`; the end-of-sentence piece appended unless `addEos: false`, the
+ *   beginning one first with `addBos: true`, padded with `padId`, default `</s>` as HF's SiglipTokenizer).
  * - `contextLength`: ids per row, specials included (77 for CLIP).
  * - `truncate`: cut long texts open_clip style (default true); false makes them an error.
  */
@@ -17,12 +18,14 @@ export interface TextPreset {
   readonly contextLength: number;
   /** SentencePiece only: path of the `.model` file. */
   readonly model?: string;
-  /** SentencePiece only: append `</s>` (default true). */
+  /** SentencePiece only: append the model's end-of-sentence piece (default true). */
   readonly addEos?: boolean;
+  /** SentencePiece only: start rows with the model's beginning-of-sentence piece (default false). */
+  readonly addBos?: boolean;
   /** SentencePiece only: the padding id (default: `</s>` when the model has one, else 0). */
   readonly padId?: number;
-  /** SentencePiece only: `siglip` lowercases and strips punctuation first (HF SiglipTokenizer); default `none`. */
-  readonly canonicalize?: 'none' | 'siglip';
+  /** SentencePiece only: `siglip` lowercases and strips punctuation first (HF SiglipTokenizer), `lowercase` only lowercases (HF Siglip2Tokenizer); default `none`. */
+  readonly canonicalize?: 'none' | 'siglip' | 'lowercase';
   readonly truncate?: boolean;
   /** Path of a merges file (`.txt` or `.txt.gz`). */
   readonly merges?: string;
@@ -59,11 +62,13 @@ export function validateTextPreset(name: string, preset: TextPreset): TextPreset
   if (p.kind === 'sentencepiece') {
     if (typeof p.model !== 'string') bad('model', 'is required for kind "sentencepiece" (a .model file path)');
     for (const field of ['merges', 'vocab', 'endOfWord', 'maxMerges', 'normalization'] as const) if (p[field] !== undefined) bad(field, 'is not used with kind "sentencepiece"');
-    if (p.addEos !== undefined && typeof p.addEos !== 'boolean') bad('addEos', `must be a boolean, got ${JSON.stringify(p.addEos)}`);
+    for (const field of ['addEos', 'addBos'] as const) if (p[field] !== undefined && typeof p[field] !== 'boolean') bad(field, `must be a boolean, got ${JSON.stringify(p[field])}`);
     if (p.padId !== undefined && (typeof p.padId !== 'number' || !Number.isInteger(p.padId) || p.padId < 0)) bad('padId', `must be a non-negative integer, got ${JSON.stringify(p.padId)}`);
-    if (p.canonicalize !== undefined && p.canonicalize !== 'none' && p.canonicalize !== 'siglip') bad('canonicalize', `must be "none" or "siglip", got ${JSON.stringify(p.canonicalize)}`);
+    if (p.canonicalize !== undefined && p.canonicalize !== 'none' && p.canonicalize !== 'siglip' && p.canonicalize !== 'lowercase') {
+      bad('canonicalize', `must be "none", "siglip" or "lowercase", got ${JSON.stringify(p.canonicalize)}`);
+    }
   } else {
-    for (const field of ['model', 'addEos', 'padId', 'canonicalize'] as const) if (p[field] !== undefined) bad(field, 'is only used with kind "sentencepiece"');
+    for (const field of ['model', 'addEos', 'addBos', 'padId', 'canonicalize'] as const) if (p[field] !== undefined) bad(field, 'is only used with kind "sentencepiece"');
   }
   const c = p.contextLength;
   if (typeof c !== 'number' || !Number.isInteger(c) || c < 2 || c > 1 << 24) bad('contextLength', `must be an integer in [2, ${1 << 24}], got ${JSON.stringify(c)}`);

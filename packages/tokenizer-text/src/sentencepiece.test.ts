@@ -42,6 +42,9 @@ describe('SentencePiece unigram tokenizer vs sentencepiece 0.1.97', () => {
 
   it('decodes ids to the same text (unknown ids as " ⁇ ")', () => {
     for (const c of ref.cases) expect(sp.decode(c.ids), c.text).toBe(c.decoded);
+    // the leading "▁" goes from the first pieces until text comes out (sentencepiece 0.1.97's outputs)
+    const [a, cat, space] = ['▁a', '▁cat', '▁'].map((p) => sp.pieceToId(p)) as [number, number, number];
+    expect([[sp.unkId, a], [sp.eosId, a], [space, a], [a, cat]].map((ids) => sp.decode(ids))).toEqual([' \u2047  a', 'a', 'a', 'a cat']);
   });
 
   it('pads and ends fixed-length rows (SigLIP style: </s> last, padding with </s>); other options', () => {
@@ -80,5 +83,122 @@ describe('SentencePiece unigram tokenizer vs sentencepiece 0.1.97', () => {
     const s = SentencePieceTokenizer.fromModel(model, { canonicalize: 'siglip' });
     expect(Array.from(s.encodeIds('A PHOTO, of a cat!'))).toEqual(Array.from(sp.encodeIds('a photo of a cat')));
     expect(() => SentencePieceTokenizer.fromModel(model, { canonicalize: 'lower' as never })).toThrow(/canonicalize/);
+  });
+});
+
+/*
+ * Against sentencepiece 0.1.97 on a BPE model trained with Gemma's settings (SigLIP 2's text
+ * tokenizer): byte fallback, identity normalizer, no dummy prefix, whitespace kept, user-defined
+ * symbols, three merged pieces marked unused. Written by __fixtures__/make-sentencepiece-bpe.py.
+ */
+const bpeModel = new Uint8Array(readFileSync(new URL('sp-bpe.model', fixtures)));
+const bpeRef = JSON.parse(readFileSync(new URL('sentencepiece-bpe.json', fixtures), 'utf8')) as typeof ref & {
+  unused: string[];
+  decodeOnly: { ids: number[]; decoded: string }[];
+};
+const bpe = SentencePieceTokenizer.fromModel(bpeModel);
+
+describe('SentencePiece BPE tokenizer (Gemma-style) vs sentencepiece 0.1.97', () => {
+  it('reads the model: BPE, byte fallback, vocabulary size and the special ids named by its trainer spec', () => {
+    expect([bpe.modelType, bpe.byteFallback]).toEqual(['bpe', true]);
+    expect([bpe.vocabSize, bpe.unkId, bpe.bosId, bpe.eosId, bpe.padId]).toEqual([bpeRef.vocab, bpeRef.unk, bpeRef.bos, bpeRef.eos, bpeRef.pad]);
+    expect([bpe.idToPiece(bpe.bosId), bpe.idToPiece(bpe.eosId), bpe.idToPiece(bpe.padId)]).toEqual(['<bos>', '<eos>', '<pad>']);
+  });
+
+  it(`gives the same ids and pieces for all ${bpeRef.cases.length} strings`, () => {
+    for (const c of bpeRef.cases) {
+      expect(Array.from(bpe.encodeIds(c.text)), JSON.stringify(c.text)).toEqual(c.ids);
+      expect(bpe.encodeAsPieces(c.text), JSON.stringify(c.text)).toEqual(c.pieces);
+    }
+  });
+
+  it('the cases exercise byte fallback, user-defined symbols and unused pieces', () => {
+    const pieces = bpeRef.cases.flatMap((c) => c.pieces);
+    expect(pieces).toContain('<0xE2>'); // ☃ is no piece: its UTF-8 bytes
+    expect(pieces).toContain('<start_of_turn>');
+    expect(pieces).toContain('\n\n');
+    expect(pieces).not.toContain('<mask>'); // a control symbol in the text is only text
+    for (const unused of bpeRef.unused) {
+      expect(pieces).not.toContain(unused);
+      expect(bpeRef.cases.some((c) => bpe.normalize(c.text).includes(unused)), unused).toBe(true);
+    }
+  });
+
+  it('decodes ids to the same text: spaces kept (no dummy prefix), byte runs as UTF-8, stray bytes as U+FFFD', () => {
+    for (const c of bpeRef.cases) expect(bpe.decode(c.ids), JSON.stringify(c.text)).toBe(c.decoded);
+    for (const c of bpeRef.decodeOnly) expect(bpe.decode(c.ids), c.ids.join()).toBe(c.decoded);
+  });
+
+  it('SigLIP 2 rows: lowercased, <eos> last, <pad> padding; <bos> first on request', () => {
+    const siglip2 = SentencePieceTokenizer.fromModel(bpeModel, { contextLength: 16, padId: bpe.padId, canonicalize: 'lowercase' });
+    const ids = Array.from(bpe.encodeIds('a photo of a cat'));
+    const row = siglip2.encode('A Photo of a CAT');
+    expect(Array.from(row.ids)).toEqual([...ids, bpe.eosId, ...Array(16 - ids.length - 1).fill(bpe.padId)]);
+    expect([row.length, row.eotIndex]).toEqual([ids.length + 1, ids.length]);
+    const withBos = SentencePieceTokenizer.fromModel(bpeModel, { contextLength: 16, addBos: true, addEos: false, padId: 0 });
+    expect(Array.from(withBos.encode('a photo of a cat').ids)).toEqual([bpe.bosId, ...ids, ...Array(16 - ids.length - 1).fill(0)]);
+    expect(withBos.sot).toBe(bpe.bosId);
+    expect(() => SentencePieceTokenizer.fromModel(model, { addBos: false, canonicalize: 'upper' as never })).toThrow(/canonicalize/);
+  });
+});
+
+/** A serialized ModelProto from parts: pieces (piece, type), trainer spec varints, normalizer spec. */
+function modelBytes(pieces: [string, number][], trainer: Record<number, number> = {}): Uint8Array {
+  const out: number[] = [];
+  const varint = (v: number, to: number[]) => {
+    for (; v >= 0x80; v = Math.floor(v / 128)) to.push((v & 0x7f) | 0x80);
+    to.push(v);
+  };
+  const field = (num: number, payload: number[], to: number[]) => {
+    varint(num * 8 + 2, to);
+    varint(payload.length, to);
+    to.push(...payload);
+  };
+  for (const [piece, type] of pieces) {
+    const p: number[] = [];
+    field(1, Array.from(new TextEncoder().encode(piece)), p);
+    p.push(3 * 8, type);
+    field(1, p, out);
+  }
+  const spec: number[] = [];
+  for (const [num, v] of Object.entries(trainer)) {
+    varint(Number(num) * 8, spec);
+    varint(v, spec);
+  }
+  field(2, spec, out);
+  return Uint8Array.from(out);
+}
+
+describe('SentencePiece model checks', () => {
+  const base: [string, number][] = [['<unk>', 2], ['<s>', 3], ['</s>', 3], ['a', 1], ['b', 1], ['ab', 1]];
+
+  it('a hand-built BPE model tokenizes (the builder is sound)', () => {
+    const sp = SentencePieceTokenizer.fromModel(modelBytes(base, { 3: 2 }), { addEos: false });
+    expect(sp.encodeAsPieces('abab a')).toEqual(['▁', 'ab', 'ab', '▁', 'a']); // "▁" is no piece: <unk> without byte fallback
+    expect(Array.from(sp.encodeIds('abab a'))).toEqual([0, 5, 5, 0, 3]);
+  });
+
+  it('refuses word and char models, suffix whitespace, incomplete byte fallback, unigram user-defined symbols', () => {
+    expect(() => SentencePieceTokenizer.fromModel(modelBytes(base, { 3: 3 }))).toThrow(/a word model/);
+    expect(() => SentencePieceTokenizer.fromModel(modelBytes(base, { 3: 4 }))).toThrow(/a char model/);
+    expect(() => SentencePieceTokenizer.fromModel(modelBytes(base, { 3: 2, 24: 1 }))).toThrow(/treat_whitespace_as_suffix/);
+    expect(() => SentencePieceTokenizer.fromModel(modelBytes([...base, ['<0x41>', 6]], { 3: 2, 35: 1 }))).toThrow(/byte fallback with 1 byte pieces/);
+    expect(() => SentencePieceTokenizer.fromModel(modelBytes([...base, ['<0x41>', 6]], { 3: 2 }))).toThrow(/without byte_fallback/);
+    expect(() => SentencePieceTokenizer.fromModel(modelBytes([...base, ['<x>', 4]], { 3: 1 }))).toThrow(/user-defined/);
+    expect(() => SentencePieceTokenizer.fromModel(modelBytes([...base, ['a', 1]], { 3: 2 }))).toThrow(/duplicate piece \\"a\\"/);
+  });
+});
+
+describe('SentencePiece BPE as a text plugin preset', () => {
+  it("{ kind: 'sentencepiece', model, addBos, padId, canonicalize: 'lowercase' } → the tokenizer's rows", async () => {
+    const path = new URL('sp-bpe.model', fixtures).pathname;
+    const plugin = textTokenizer({ presets: { gemma: { kind: 'sentencepiece', model: path, contextLength: 12, addBos: true, padId: 0, canonicalize: 'lowercase' } } });
+    const tokens = plugin.tokenize(plugin.preprocess(await plugin.decode({ text: 'A Cat' }), 'gemma'));
+    const ids = Array.from(bpe.encodeIds('a cat'));
+    expect(Array.from(tokens.ids)).toEqual([bpe.bosId, ...ids, bpe.eosId, ...Array(12 - ids.length - 2).fill(0)]);
+    expect(tokens.eotIndex).toBe(ids.length + 1);
+    expect(() => plugin.preprocess('x', { kind: 'sentencepiece', model: path, contextLength: 12, addBos: 'yes' } as never)).toThrow(/addBos/);
+    expect(() => plugin.preprocess('x', { kind: 'sentencepiece', model: path, contextLength: 12, canonicalize: 'upper' } as never)).toThrow(/canonicalize/);
+    expect(() => plugin.preprocess('x', { kind: 'clip-bpe', contextLength: 12, addBos: true } as never)).toThrow(/addBos/);
   });
 });

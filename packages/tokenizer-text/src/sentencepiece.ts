@@ -1,22 +1,28 @@
 import { readFileSync } from 'node:fs';
 import { DecodeError, InvalidArgumentError } from '@omnitok/core';
+import { BinaryHeap } from './binary-heap.js';
 import type { DecodeIdsOptions, TextTokenizer } from './bpe-tokenizer.js';
 import { type BatchEncoding, checkContextLength, type Encoding, type PackOptions, packBatch, packIds, type Specials } from './pack-ids.js';
+import { parseSentencePieceModel, PIECE_TYPE as TYPE, type SentencePieceModel } from './sentencepiece-model.js';
+import { Normalizer, PrefixMatcher, validUtf8Length } from './sentencepiece-normalizer.js';
 
 /** Options of {@link SentencePieceTokenizer.fromModel}: the rows `encode` / `encodeBatch` make. */
 export interface SentencePieceOptions {
-  /** Ids per row, `</s>` included (default 64, SigLIP's). */
+  /** Ids per row, specials included (default 64, SigLIP's). */
   readonly contextLength?: number;
-  /** Append `</s>` to every row (default true, as T5 / HF SiglipTokenizer). */
+  /** Append the model's end-of-sentence piece (`</s>`; Gemma's `<eos>`) to every row (default true, as T5 / HF SiglipTokenizer). */
   readonly addEos?: boolean;
-  /** Padding id (default `</s>` when the model has one — HF SiglipTokenizer's pad token — else 0). */
+  /** Put the model's beginning-of-sentence piece (`<s>`; Gemma's `<bos>`) first (default false). */
+  readonly addBos?: boolean;
+  /** Padding id (default the end-of-sentence id when the model has one — HF SiglipTokenizer's pad token — else 0). */
   readonly padId?: number;
   /**
    * Text clean-up before SentencePiece: `siglip` = HF SiglipTokenizer's (`do_lower_case` then
    * `canonicalize_text`): lowercase, remove ASCII punctuation (Python's `string.punctuation`),
-   * collapse whitespace runs to one space, strip. Default `none`.
+   * collapse whitespace runs to one space, strip. `lowercase` = HF Siglip2Tokenizer's (SigLIP 2 was
+   * trained on lowercased text). Default `none`.
    */
-  readonly canonicalize?: 'none' | 'siglip';
+  readonly canonicalize?: 'none' | 'siglip' | 'lowercase';
 }
 
 const ASCII_PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;
@@ -26,85 +32,123 @@ export function siglipCanonicalize(text: string): string {
   return text.toLowerCase().replace(ASCII_PUNCTUATION, '').replace(/\s+/g, ' ').trim();
 }
 
+const CANONICALIZE = { none: (t: string) => t, siglip: siglipCanonicalize, lowercase: (t: string) => t.toLowerCase() } as const;
+
 /**
- * SentencePiece unigram tokenization (the tokenizer of SigLIP, T5, mT5, …), reading the library's own
- * `.model` file: ids identical to `sentencepiece.SentencePieceProcessor.encode` (tested on a model
- * trained by the library: 119 of 120 strings exercising NFKC, whitespace and unknown characters
- * identical; the last one an exact float32 tie between two segmentations, broken the other way).
+ * SentencePiece tokenization (SigLIP, T5, mT5: unigram; Gemma — SigLIP 2's text tokenizer — Llama:
+ * BPE), reading the library's own `.model` file: ids identical to
+ * `sentencepiece.SentencePieceProcessor.encode`. Tested against sentencepiece 0.1.97 on models it
+ * trained: a unigram model (119 of 120 strings exercising NFKC, whitespace and unknown characters
+ * identical; the last one an exact float32 tie between two segmentations, broken the other way) and
+ * a Gemma-style BPE model (byte fallback, user-defined and unused pieces; 127 of 127 strings).
  *
- * Pipeline, as sentencepiece's normalizer.cc and unigram_model.cc:
+ * Pipeline, as sentencepiece's normalizer.cc, unigram_model.cc, bpe_model.cc:
  * 1. normalize with the model's precompiled character map (a Darts double-array trie over UTF-8
- *    bytes, longest match wins; e.g. nmt_nfkc: NFKC plus whitespace/control clean-up), dropping
- *    leading whitespace, collapsing runs of spaces and trailing spaces (`remove_extra_whitespaces`),
- *    prefixing "▁" (`add_dummy_prefix`) and writing spaces as "▁" (`escape_whitespaces`);
- * 2. Viterbi over the pieces (score = log probability) — a character no piece covers becomes the
- *    unknown piece with score (min score − 10), and a run of unknown pieces is one unknown id.
+ *    bytes, longest match wins; e.g. nmt_nfkc: NFKC plus whitespace/control clean-up; none for the
+ *    `identity` rule), dropping leading whitespace, collapsing runs of spaces and trailing spaces
+ *    (`remove_extra_whitespaces`), prefixing "▁" (`add_dummy_prefix`) and writing spaces as "▁"
+ *    (`escape_whitespaces`); user-defined symbols pass through untouched;
+ * 2. segment. Unigram: Viterbi over the pieces (score = log probability) — a character no piece
+ *    covers becomes the unknown piece with score (min score − 10), and a run of unknown pieces is one
+ *    unknown id. BPE: start from characters (a user-defined symbol is one frozen symbol) and merge the
+ *    adjacent pair whose merged piece scores highest (leftmost on ties) until none is a piece; a
+ *    merged piece marked unused is split back into the two it came from;
+ * 3. byte fallback (when the model has it): a piece outside the vocabulary becomes its UTF-8 bytes'
+ *    `<0xXX>` pieces instead of `<unk>`.
  *
- * Not covered: BPE-type models, byte fallback, user-defined symbols, sampling (nbest / alpha); a model
- * using them throws on load rather than tokenizing differently.
+ * Not covered: unigram models with user-defined symbols, word / char models, sampling (nbest /
+ * alpha); such a model throws on load rather than tokenizing differently.
  */
 export class SentencePieceTokenizer implements TextTokenizer {
   readonly kind = 'sentencepiece' as const;
   /** Number of ids. */
   readonly vocabSize: number;
   readonly contextLength: number;
-  /** `</s>` when rows end with it (TextTokenizer's end-of-text: where an EOT-pooling tower reads). */
+  /** The beginning-of-sentence id when rows start with it (`addBos`). */
+  readonly sot?: number;
+  /** The end-of-sentence id when rows end with it (TextTokenizer's end-of-text: where an EOT-pooling tower reads). */
   readonly eot?: number;
   readonly pad: number;
   readonly unkId: number;
-  /** `<s>` / `</s>` / `<pad>` ids, −1 when the model has none. */
+  /** The model's beginning / end-of-sentence and padding ids (`bos_id()`, `eos_id()`, `pad_id()`), −1 when it has none. */
   readonly bosId: number;
   readonly eosId: number;
   readonly padId: number;
+  /** `unigram` or `bpe`. */
+  readonly modelType: SentencePieceModel['modelType'];
+  readonly byteFallback: boolean;
   private readonly pieces: readonly string[];
   private readonly types: Uint8Array;
+  /** NORMAL, USER_DEFINED and UNUSED pieces (sentencepiece's `pieces_`). */
   private readonly index = new Map<string, number>();
+  /** CONTROL, UNKNOWN and BYTE pieces (`reserved_id_map_`). */
+  private readonly reserved = new Map<string, number>();
+  private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly scores: Float32Array;
   private readonly maxPieceLength: number;
   private readonly unkScore: number;
+  private readonly unkSurface: string;
   private readonly normalizer: Normalizer;
+  private readonly matcher: PrefixMatcher;
 
   private readonly specials: Specials;
   private readonly canonicalize: (text: string) => string;
 
-  private constructor(model: ParsedModel, options: SentencePieceOptions) {
+  private constructor(model: SentencePieceModel, options: SentencePieceOptions) {
     this.pieces = model.pieces.map((p) => p.piece);
     this.types = Uint8Array.from(model.pieces, (p) => p.type);
     this.scores = Float32Array.from(model.pieces, (p) => p.score);
     this.vocabSize = model.pieces.length;
+    this.modelType = model.modelType;
+    this.byteFallback = model.byteFallback;
+    this.unkSurface = model.unkSurface;
     let minScore = Infinity;
     let maxLength = 1;
+    const userDefined: string[] = [];
     model.pieces.forEach((p, id) => {
-      if (p.type === TYPE.NORMAL || p.type === TYPE.UNUSED) {
-        this.index.set(p.piece, id);
-        maxLength = Math.max(maxLength, [...p.piece].length);
-      }
+      const normal = p.type === TYPE.NORMAL || p.type === TYPE.USER_DEFINED || p.type === TYPE.UNUSED;
+      const map = normal ? this.index : this.reserved;
+      if (map.has(p.piece)) throw new InvalidArgumentError('model', `a duplicate piece ${JSON.stringify(p.piece)}`, 'a sentencepiece .model file');
+      map.set(p.piece, id);
+      if (normal) maxLength = Math.max(maxLength, [...p.piece].length);
       if (p.type === TYPE.NORMAL) minScore = Math.min(minScore, p.score);
+      if (p.type === TYPE.USER_DEFINED) userDefined.push(p.piece);
+      if (p.type === TYPE.BYTE) {
+        const m = /^<0x([0-9A-F]{2})>$/.exec(p.piece);
+        if (!m) throw new InvalidArgumentError('model', `a byte piece ${JSON.stringify(p.piece)}`, 'byte pieces written <0x00> … <0xFF>');
+        this.byteIds[parseInt(m[1]!, 16)] = id;
+      }
     });
     this.maxPieceLength = maxLength;
     this.unkScore = Math.fround(minScore - 10);
-    const find = (type: number, piece?: string) => model.pieces.findIndex((p) => p.type === type && (piece === undefined || p.piece === piece));
-    this.unkId = find(TYPE.UNKNOWN);
+    this.unkId = model.pieces.findIndex((p) => p.type === TYPE.UNKNOWN);
     if (this.unkId < 0) throw new InvalidArgumentError('model', 'a SentencePiece model without an unknown piece', 'a model with <unk>');
-    this.bosId = find(TYPE.CONTROL, '<s>');
-    this.eosId = find(TYPE.CONTROL, '</s>');
-    this.padId = find(TYPE.CONTROL, '<pad>');
-    this.normalizer = new Normalizer(model.normalizer);
+    const control = (piece: string) => {
+      const id = this.pieceToId(piece);
+      return this.types[id] === TYPE.CONTROL ? id : -1;
+    };
+    this.bosId = control(model.specialPieces.bos);
+    this.eosId = control(model.specialPieces.eos);
+    this.padId = control(model.specialPieces.pad);
+    this.matcher = new PrefixMatcher(userDefined);
+    this.normalizer = new Normalizer(model.normalizer, this.matcher.empty ? undefined : this.matcher);
     const addEos = options.addEos ?? true;
-    if (addEos && this.eosId < 0) throw new InvalidArgumentError('options.addEos', true, 'a model with </s> (or addEos: false)');
+    if (addEos && this.eosId < 0) throw new InvalidArgumentError('options.addEos', true, `a model with ${model.specialPieces.eos} (or addEos: false)`);
+    if (options.addBos && this.bosId < 0) throw new InvalidArgumentError('options.addBos', true, `a model with ${model.specialPieces.bos} (or addBos: false)`);
     this.eot = addEos ? this.eosId : undefined;
+    this.sot = options.addBos ? this.bosId : undefined;
     this.pad = options.padId ?? (this.eosId >= 0 ? this.eosId : 0);
     if (!Number.isInteger(this.pad) || this.pad < 0 || this.pad >= this.vocabSize) throw new InvalidArgumentError('options.padId', this.pad, `an id in [0, ${this.vocabSize})`);
-    this.specials = { eot: this.eot, pad: this.pad };
+    this.specials = { sot: this.sot, eot: this.eot, pad: this.pad };
     this.contextLength = checkContextLength(options.contextLength ?? 64, this.specials, 'options.contextLength');
     const mode = options.canonicalize ?? 'none';
-    if (mode !== 'none' && mode !== 'siglip') throw new InvalidArgumentError('options.canonicalize', mode, '"none" or "siglip"');
-    this.canonicalize = mode === 'siglip' ? siglipCanonicalize : (t) => t;
+    if (!Object.hasOwn(CANONICALIZE, mode)) throw new InvalidArgumentError('options.canonicalize', mode, '"none", "siglip" or "lowercase"');
+    this.canonicalize = CANONICALIZE[mode];
   }
 
   /** Loads a SentencePiece `.model` file (the serialized ModelProto). */
   static fromModel(bytes: Uint8Array, options: SentencePieceOptions = {}): SentencePieceTokenizer {
-    return new SentencePieceTokenizer(parseModel(bytes), options);
+    return new SentencePieceTokenizer(parseSentencePieceModel(bytes), options);
   }
 
   /** {@link fromModel} of a file; a missing or unreadable one throws `DecodeError` naming it. */
@@ -125,10 +169,10 @@ export class SentencePieceTokenizer implements TextTokenizer {
 
   /** Ids of `text` (no BOS/EOS, no length limit), as `SentencePieceProcessor.encode(text)` (after `canonicalize`). */
   encodeIds(text: string): Int32Array {
-    return Int32Array.from(this.segment(this.normalize(this.canonicalize(text))).map(([, id]) => id));
+    return Int32Array.from(this.encodePieces(text), ([, id]) => id);
   }
 
-  /** One `[contextLength]` row: the ids (cut to fit), `</s>` unless `addEos: false`, then padding. */
+  /** One `[contextLength]` row: BOS when `addBos`, the ids (cut to fit), EOS unless `addEos: false`, then padding. */
   encode(text: string, options: PackOptions = {}): Encoding {
     return packIds(this.encodeIds(text), this.specials, options.contextLength ?? this.contextLength, options.truncate ?? true, () => JSON.stringify(text.slice(0, 40)));
   }
@@ -138,29 +182,52 @@ export class SentencePieceTokenizer implements TextTokenizer {
     return packBatch(texts.map((t) => this.encodeIds(t)), this.specials, options.contextLength ?? this.contextLength, options.truncate ?? true);
   }
 
-  /** Pieces of `text`, as `encode(text, out_type=str)` (a run of unknown characters is one piece). */
+  /** Pieces of `text`, as `encode(text, out_type=str)` (a unigram run of unknown characters is one piece; byte fallback gives `<0xXX>` pieces). */
   encodeAsPieces(text: string): string[] {
-    return this.segment(this.normalize(this.canonicalize(text))).map(([piece]) => piece);
+    return this.encodePieces(text).map(([piece]) => piece);
   }
 
   /**
-   * Text of ids, as `SentencePieceProcessor.decode`: "▁" back to spaces, the leading one dropped,
-   * control ids (`<s>`, `</s>`, `<pad>`) left out, an unknown id as " ⁇ ".
+   * Text of ids, as `SentencePieceProcessor.decode`: "▁" back to spaces (the first piece's leading
+   * one dropped when the model adds a dummy prefix or removes extra whitespace), control ids (`<s>`,
+   * `</s>`, `<pad>`) left out, an unknown id as " ⁇ ", runs of byte ids as the UTF-8 they spell
+   * (each byte that starts no valid character as U+FFFD).
    */
   decode(ids: ArrayLike<number>, _options?: DecodeIdsOptions): string {
-    let out = '';
+    let text = '';
+    let bytes: number[] = [];
+    // sentencepiece strips "▁" from the first pieces until one was stripped or text came out
+    let isBosWs = true;
+    let bosWsSeen = false;
+    const stripBosWs = this.normalizer.addDummyPrefix || this.normalizer.removeExtra;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new InvalidArgumentError(`ids[${i}]`, id, `an id in [0, ${this.vocabSize})`);
       const type = this.types[id]!;
+      if (type === TYPE.BYTE) {
+        bytes.push(parseInt(this.pieces[id]!.slice(3, 5), 16));
+        continue;
+      }
+      text += decodeBytes(bytes);
+      bytes = [];
+      if (bosWsSeen || text !== '') isBosWs = false;
+      bosWsSeen = false;
       if (type === TYPE.CONTROL) continue;
-      out += type === TYPE.UNKNOWN ? ' \u2047 ' : this.pieces[id]!;
+      if (type === TYPE.UNKNOWN) {
+        text += this.unkSurface;
+        continue;
+      }
+      let piece = this.pieces[id]!;
+      if (isBosWs && stripBosWs && piece.startsWith('\u2581')) {
+        piece = piece.slice(1);
+        bosWsSeen = !this.normalizer.removeExtra;
+      }
+      text += piece.replace(/\u2581/g, ' ');
     }
-    out = out.replace(/\u2581/g, ' ');
-    return this.normalizer.addDummyPrefix && out.startsWith(' ') ? out.slice(1) : out;
+    return text + decodeBytes(bytes);
   }
 
-  /** The float32 sum of the pieces' scores (log probabilities): what the segmentation maximizes. */
+  /** The float32 sum of the pieces' scores (log probabilities): what unigram segmentation maximizes. */
   pathScore(ids: ArrayLike<number>): number {
     let total = 0;
     for (let i = 0; i < ids.length; i++) total = Math.fround(total + (ids[i] === this.unkId ? this.unkScore : this.scores[ids[i]!]!));
@@ -174,8 +241,26 @@ export class SentencePieceTokenizer implements TextTokenizer {
     return piece;
   }
 
+  /** The id of a piece string, the unknown id when the model has none (`PieceToId`). */
+  pieceToId(piece: string): number {
+    return this.reserved.get(piece) ?? this.index.get(piece) ?? this.unkId;
+  }
+
+  /** [piece, id] pairs of `text`: canonicalized, normalized, segmented, unknowns as bytes under byte fallback. */
+  private encodePieces(text: string): [string, number][] {
+    const normalized = this.normalize(this.canonicalize(text));
+    const pieces = this.modelType === 'bpe' ? this.segmentBpe(normalized) : this.segmentUnigram(normalized);
+    if (!this.byteFallback) return pieces;
+    const out: [string, number][] = [];
+    for (const p of pieces) {
+      if (p[1] !== this.unkId) out.push(p);
+      else for (const b of encoder.encode(p[0])) out.push([`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, this.byteIds[b]!]);
+    }
+    return out;
+  }
+
   /** Viterbi segmentation of normalized text into [piece, id] pairs, unknown runs merged. */
-  private segment(normalized: string): [string, number][] {
+  private segmentUnigram(normalized: string): [string, number][] {
     const chars = [...normalized];
     const n = chars.length;
     const best = new Float64Array(n + 1).fill(-Infinity);
@@ -190,7 +275,7 @@ export class SentencePieceTokenizer implements TextTokenizer {
       for (let len = 1; len <= this.maxPieceLength && start + len <= n; len++) {
         piece += chars[start + len - 1];
         const id = this.index.get(piece);
-        if (id === undefined || this.types[id] === TYPE.UNUSED) continue;
+        if (id === undefined || this.types[id] !== TYPE.NORMAL) continue;
         if (len === 1) single = true;
         const score = Math.fround(base + this.scores[id]!);
         if (from[start + len] === -1 || score > best[start + len]!) {
@@ -219,209 +304,78 @@ export class SentencePieceTokenizer implements TextTokenizer {
     }
     return merged;
   }
-}
 
-// ------------------------------------------------------------------------------------------ model file
-
-const TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, BYTE: 6, UNUSED: 5 } as const;
-
-interface ParsedModel {
-  pieces: { piece: string; score: number; type: number }[];
-  normalizer: NormalizerSpec;
-}
-
-interface NormalizerSpec {
-  charsmap?: Uint8Array;
-  addDummyPrefix: boolean;
-  removeExtraWhitespaces: boolean;
-  escapeWhitespaces: boolean;
-}
-
-/** A minimal protobuf reader: (field, wire type, value) triples of one message. */
-function* fields(buf: Uint8Array): Generator<[number, number, number | Uint8Array]> {
-  let pos = 0;
-  const varint = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= buf.length) throw new Error('truncated varint');
-      const b = buf[pos++]!;
-      result += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return result;
-      shift += 7;
+  /** BPE segmentation (bpe_model.cc): symbols are spans of `normalized` in a linked list, merged best-scoring pair first. */
+  private segmentBpe(normalized: string): [string, number][] {
+    const starts: number[] = [];
+    const frozen: boolean[] = [];
+    for (let pos = 0; pos < normalized.length; ) {
+      const symbol = this.matcher.matchString(normalized, pos);
+      starts.push(pos);
+      frozen.push(symbol > 0);
+      const code = normalized.charCodeAt(pos);
+      pos += symbol > 0 ? symbol : code >= 0xd800 && code < 0xdc00 && pos + 1 < normalized.length ? 2 : 1;
     }
-  };
-  while (pos < buf.length) {
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const wire = key & 7;
-    if (wire === 0) yield [field, wire, varint()];
-    else if (wire === 2) {
-      const len = varint();
-      if (pos + len > buf.length) throw new Error('truncated field');
-      yield [field, wire, buf.subarray(pos, pos + len)];
-      pos += len;
-    } else if (wire === 5) {
-      if (pos + 4 > buf.length) throw new Error('truncated fixed32');
-      yield [field, wire, new DataView(buf.buffer, buf.byteOffset + pos, 4).getFloat32(0, true)];
-      pos += 4;
-    } else if (wire === 1) {
-      pos += 8;
-    } else throw new Error(`unsupported protobuf wire type ${wire}`);
+    const n = starts.length;
+    if (n === 0) return [];
+    const ends = Int32Array.from(starts, (_, i) => (i + 1 < n ? starts[i + 1]! : normalized.length));
+    const prev = Int32Array.from(starts, (_, i) => i - 1);
+    const next = Int32Array.from(starts, (_, i) => (i + 1 < n ? i + 1 : -1));
+    const heap = new BinaryHeap<SymbolPair>((a, b) => a.score > b.score || (a.score === b.score && a.left < b.left));
+    // merged unused piece → the two it was made of, for re-splitting
+    const revMerge = new Map<string, [string, string]>();
+    const maybeAdd = (left: number, right: number) => {
+      if (left < 0 || right < 0 || frozen[left] || frozen[right]) return;
+      const piece = normalized.slice(starts[left], ends[right]);
+      const id = this.index.get(piece);
+      if (id === undefined) return;
+      heap.push({ left, right, score: this.scores[id]!, size: piece.length });
+      if (this.types[id] === TYPE.UNUSED) revMerge.set(piece, [normalized.slice(starts[left], ends[left]), normalized.slice(starts[right], ends[right])]);
+    };
+    for (let i = 1; i < n; i++) maybeAdd(i - 1, i);
+    for (let top = heap.pop(); top; top = heap.pop()) {
+      const { left, right } = top;
+      // stale: one side was merged away or has grown since the pair was queued
+      if (ends[left] === starts[left] || ends[right] === starts[right] || ends[left]! - starts[left]! + ends[right]! - starts[right]! !== top.size) continue;
+      ends[left] = ends[right]!;
+      next[left] = next[right]!;
+      if (next[right]! >= 0) prev[next[right]!] = left;
+      ends[right] = starts[right]!;
+      maybeAdd(prev[left]!, left);
+      maybeAdd(left, next[left]!);
+    }
+    const out: [string, number][] = [];
+    const resegment = (piece: string): void => {
+      const id = this.pieceToId(piece);
+      const parts = this.types[id] === TYPE.UNUSED ? revMerge.get(piece) : undefined;
+      if (!parts) out.push([piece, id]);
+      else {
+        resegment(parts[0]);
+        resegment(parts[1]);
+      }
+    };
+    for (let i = 0; i !== -1; i = next[i]!) resegment(normalized.slice(starts[i], ends[i]));
+    return out;
   }
 }
 
+interface SymbolPair {
+  readonly left: number;
+  readonly right: number;
+  readonly score: number;
+  readonly size: number;
+}
+
+const encoder = new TextEncoder();
 const utf8 = new TextDecoder('utf-8');
 
-function parseModel(bytes: Uint8Array): ParsedModel {
-  const pieces: ParsedModel['pieces'] = [];
-  const normalizer: NormalizerSpec = { addDummyPrefix: true, removeExtraWhitespaces: true, escapeWhitespaces: true };
-  let modelType = 1;
-  let byteFallback = false;
-  try {
-    for (const [field, wire, value] of fields(bytes)) {
-      if (field === 1 && wire === 2) {
-        const p = { piece: '', score: 0, type: TYPE.NORMAL as number };
-        for (const [f, w, v] of fields(value as Uint8Array)) {
-          if (f === 1 && w === 2) p.piece = utf8.decode(v as Uint8Array);
-          else if (f === 2 && w === 5) p.score = v as number;
-          else if (f === 3 && w === 0) p.type = v as number;
-        }
-        pieces.push(p);
-      } else if (field === 2 && wire === 2) {
-        for (const [f, w, v] of fields(value as Uint8Array)) {
-          if (f === 3 && w === 0) modelType = v as number;
-          else if (f === 35 && w === 0) byteFallback = v !== 0;
-        }
-      } else if (field === 3 && wire === 2) {
-        for (const [f, w, v] of fields(value as Uint8Array)) {
-          if (f === 2 && w === 2) normalizer.charsmap = v as Uint8Array;
-          else if (f === 3 && w === 0) normalizer.addDummyPrefix = v !== 0;
-          else if (f === 4 && w === 0) normalizer.removeExtraWhitespaces = v !== 0;
-          else if (f === 5 && w === 0) normalizer.escapeWhitespaces = v !== 0;
-        }
-      }
-    }
-  } catch (error) {
-    throw new InvalidArgumentError('model', `bytes that are not a SentencePiece model (${(error as Error).message})`, 'a sentencepiece .model file');
+/** A run of byte ids as sentencepiece decodes it: valid UTF-8 characters, each other byte U+FFFD. */
+function decodeBytes(bytes: readonly number[]): string {
+  let out = '';
+  for (let pos = 0; pos < bytes.length; ) {
+    const len = validUtf8Length(bytes, pos);
+    out += len === 0 ? '\ufffd' : utf8.decode(Uint8Array.from(bytes.slice(pos, pos + len)));
+    pos += len || 1;
   }
-  if (pieces.length === 0) throw new InvalidArgumentError('model', 'a file with no pieces', 'a sentencepiece .model file');
-  if (modelType !== 1) throw new InvalidArgumentError('model', `model_type ${modelType}`, 'a unigram model (model_type 1; BPE/char/word models are not supported)');
-  if (byteFallback || pieces.some((p) => p.type === TYPE.BYTE || p.type === TYPE.USER_DEFINED)) {
-    throw new InvalidArgumentError('model', 'byte fallback or user-defined symbols', 'a unigram model without them (not supported yet)');
-  }
-  return { pieces, normalizer };
-}
-
-// ---------------------------------------------------------------------------------------- normalizer
-
-/**
- * sentencepiece's Normalizer with a precompiled character map: `<trie size: u32><Darts double array>
- * <NUL-terminated replacement strings>`; the trie maps a UTF-8 prefix to the offset of its replacement.
- */
-class Normalizer {
-  readonly addDummyPrefix: boolean;
-  private readonly removeExtra: boolean;
-  private readonly escape: boolean;
-  private readonly trie?: Uint32Array;
-  private readonly strings?: Uint8Array;
-  private readonly encoder = new TextEncoder();
-
-  constructor(spec: NormalizerSpec) {
-    this.addDummyPrefix = spec.addDummyPrefix;
-    this.removeExtra = spec.removeExtraWhitespaces;
-    this.escape = spec.escapeWhitespaces;
-    const blob = spec.charsmap;
-    if (blob && blob.length >= 4) {
-      const view = new DataView(blob.buffer, blob.byteOffset, blob.length);
-      const size = view.getUint32(0, true);
-      if (size % 4 !== 0 || 4 + size > blob.length) throw new InvalidArgumentError('model', 'a corrupt precompiled_charsmap', 'a sentencepiece .model file');
-      this.trie = new Uint32Array(size / 4);
-      for (let i = 0; i < size / 4; i++) this.trie[i] = view.getUint32(4 + 4 * i, true);
-      this.strings = blob.subarray(4 + size);
-    }
-  }
-
-  normalize(text: string): string {
-    // Work on UTF-8 bytes, as the trie does; lone surrogates become U+FFFD like invalid UTF-8.
-    const input = this.encoder.encode(text);
-    let pos = 0;
-    const out: number[] = [];
-    const SPACE = [0xe2, 0x96, 0x81]; // "▁"
-    if (this.removeExtra) {
-      while (pos < input.length) {
-        const [rep, len] = this.prefix(input, pos);
-        if (!(rep.length === 1 && rep[0] === 0x20)) break;
-        pos += len;
-      }
-    }
-    if (pos >= input.length) return '';
-    if (this.addDummyPrefix) out.push(...(this.escape ? SPACE : [0x20]));
-    let prevSpace = this.removeExtra;
-    while (pos < input.length) {
-      const [rep, len] = this.prefix(input, pos);
-      let start = 0;
-      if (prevSpace) while (start < rep.length && rep[start] === 0x20) start++;
-      if (start < rep.length) {
-        for (let i = start; i < rep.length; i++) {
-          if (this.escape && rep[i] === 0x20) out.push(...SPACE);
-          else out.push(rep[i]!);
-        }
-        prevSpace = rep[rep.length - 1] === 0x20;
-      }
-      pos += len;
-      if (!this.removeExtra) prevSpace = false;
-    }
-    let end = out.length;
-    if (this.removeExtra) {
-      const space = this.escape ? SPACE : [0x20];
-      while (end >= space.length && space.every((b, i) => out[end - space.length + i] === b)) end -= space.length;
-    }
-    return utf8.decode(Uint8Array.from(out.slice(0, end)));
-  }
-
-  /** The replacement bytes of the longest charsmap match at `pos` (or one UTF-8 character) and its length. */
-  private prefix(input: Uint8Array, pos: number): [ArrayLike<number>, number] {
-    if (this.trie) {
-      let longest = 0;
-      let value = 0;
-      const a = this.trie;
-      let node = 0;
-      let unit = a[0]!;
-      node ^= offset(unit);
-      for (let i = pos; i < input.length; i++) {
-        const c = input[i]!;
-        node ^= c;
-        unit = a[node]!;
-        if (label(unit) !== c) break;
-        node ^= offset(unit);
-        if (hasLeaf(unit)) {
-          longest = i - pos + 1;
-          value = a[node]! & 0x7fffffff;
-        }
-      }
-      if (longest > 0) {
-        const s = this.strings!;
-        let e = value;
-        while (e < s.length && s[e] !== 0) e++;
-        return [s.subarray(value, e), longest];
-      }
-    }
-    const len = utf8Length(input, pos);
-    if (len === 0) return [[0xef, 0xbf, 0xbd], 1]; // invalid UTF-8 → U+FFFD
-    return [input.subarray(pos, pos + len), len];
-  }
-}
-
-const hasLeaf = (unit: number) => ((unit >>> 8) & 1) === 1;
-const label = (unit: number) => unit & 0x800000ff;
-const offset = (unit: number) => (unit >>> 10) << ((unit & 0x200) >>> 6);
-
-/** Length of the valid UTF-8 character at pos, or 0. */
-function utf8Length(b: Uint8Array, pos: number): number {
-  const c = b[pos]!;
-  const need = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
-  if (need === 0 || pos + need > b.length) return 0;
-  for (let i = 1; i < need; i++) if ((b[pos + i]! & 0xc0) !== 0x80) return 0;
-  return need;
+  return out;
 }

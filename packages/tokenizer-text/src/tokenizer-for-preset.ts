@@ -9,12 +9,12 @@ import { loadClipVocabulary, loadVocabJson } from './vocab-files.js';
  * a missing or malformed file throws `DecodeError` naming it.
  */
 export function tokenizerForPreset(preset: TextPreset, cache: Map<string, TextTokenizer> = new Map()): TextTokenizer {
-  const key = JSON.stringify([preset.kind, preset.contextLength, preset.merges, preset.vocab, preset.endOfWord, preset.maxMerges, preset.normalization, preset.model, preset.addEos, preset.padId, preset.canonicalize]);
+  const key = JSON.stringify([preset.kind, preset.contextLength, preset.merges, preset.vocab, preset.endOfWord, preset.maxMerges, preset.normalization, preset.model, preset.addEos, preset.addBos, preset.padId, preset.canonicalize]);
   let tokenizer = cache.get(key);
   if (!tokenizer) {
     const { contextLength } = preset;
     if (preset.kind === 'bytes') tokenizer = new ByteTokenizer({ contextLength, normalization: preset.normalization });
-    else if (preset.kind === 'sentencepiece') tokenizer = SentencePieceTokenizer.fromFile(preset.model!, { contextLength, addEos: preset.addEos, padId: preset.padId, canonicalize: preset.canonicalize });
+    else if (preset.kind === 'sentencepiece') tokenizer = SentencePieceTokenizer.fromFile(preset.model!, { contextLength, addEos: preset.addEos, addBos: preset.addBos, padId: preset.padId, canonicalize: preset.canonicalize });
     else if (preset.kind === 'clip-bpe') {
       tokenizer = clipTokenizer({ contextLength, ...(preset.merges !== undefined ? { mergesPath: preset.merges } : {}), ...(preset.maxMerges !== undefined ? { maxMerges: preset.maxMerges } : {}) });
     } else if (preset.vocab !== undefined) {

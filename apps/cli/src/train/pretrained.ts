@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type HfClipConfig, hfClipModelConfig, type HfClipShapes, hfClipShapes, isHfClipDir, readHfClipDir } from '@omnitok/clip';
 import { CheckpointError } from '@omnitok/core/runtime';
 import { CLIP_MEAN, CLIP_STD, imagePresetFromHfProcessor, imagePresetFromOpenClip } from '@omnitok/tokenizer-image';
+import { SentencePieceTokenizer } from '@omnitok/tokenizer-text';
 import { type TokenShape, towerTokenShape } from './prepare.js';
 import type { PresetRef } from './presets.js';
 
@@ -40,12 +41,19 @@ export function readPretrainedClip(path: string, cwd: string): PretrainedClip | 
   return { dir, config, shapes, presets: { image: { ...image, augment: FINE_TUNE_AUGMENT } as unknown as PresetRef, text: textPreset(dir, shapes, name) } };
 }
 
-/** CLIP and open_clip: the bundled BPE (or the folder's merges.txt for another vocabulary); SigLIP: the folder's spiece.model as HF's SiglipTokenizer uses it. */
+/**
+ * CLIP and open_clip: the bundled BPE (or the folder's merges.txt for another vocabulary). SigLIP: the
+ * folder's spiece.model as HF's SiglipTokenizer uses it; SigLIP 2 (a SiglipModel with Gemma's
+ * tokenizer.model): as it was trained and as HF's Siglip2Tokenizer does it — lowercased, `<eos>`
+ * appended, padded with `<pad>` (tokenizer_config.json's add_bos_token / add_eos_token / pad_token
+ * when it has them).
+ */
 function textPreset(dir: string, shapes: HfClipShapes, name: string): PresetRef {
   if (shapes.family === 'siglip') {
-    const model = join(dir, 'spiece.model');
-    if (!existsSync(model)) throw new CheckpointError(dir, 'has no spiece.model (the SentencePiece model of SigLIP\'s tokenizer)');
-    return { name, kind: 'sentencepiece', model, contextLength: shapes.contextLength, canonicalize: 'siglip' };
+    const spiece = join(dir, 'spiece.model');
+    if (existsSync(spiece)) return { name, kind: 'sentencepiece', model: spiece, contextLength: shapes.contextLength, canonicalize: 'siglip' };
+    if (existsSync(join(dir, 'tokenizer.model'))) return gemmaTextPreset(dir, shapes, name);
+    throw new CheckpointError(dir, "has no spiece.model (SigLIP's SentencePiece model) nor tokenizer.model (SigLIP 2's Gemma tokenizer)");
   }
   const text = { name, kind: 'clip-bpe', contextLength: shapes.contextLength };
   if (shapes.vocabSize === CLIP_VOCAB) return text;
@@ -58,4 +66,36 @@ function textPreset(dir: string, shapes: HfClipShapes, name: string): PresetRef 
 export function pretrainedTokenShapes(p: PretrainedClip): Map<string, TokenShape> {
   const { towers } = hfClipModelConfig(p.config);
   return new Map(PRETRAINED_MODALITIES.map((m) => [m, towerTokenShape(towers[m]!.tokens)] as const));
+}
+
+/** SigLIP 2's text preset from its Gemma `tokenizer.model` and `tokenizer_config.json`. */
+function gemmaTextPreset(dir: string, shapes: HfClipShapes, name: string): PresetRef {
+  const model = join(dir, 'tokenizer.model');
+  const configPath = join(dir, 'tokenizer_config.json');
+  let config: Record<string, unknown> = {};
+  if (existsSync(configPath)) {
+    try {
+      config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new CheckpointError(configPath, `not valid JSON (${(error as Error).message})`, { cause: error });
+    }
+  }
+  let tokenizer: SentencePieceTokenizer;
+  try {
+    tokenizer = SentencePieceTokenizer.fromFile(model, { addEos: false });
+  } catch (error) {
+    throw new CheckpointError(model, (error as Error).message, { cause: error });
+  }
+  if (tokenizer.vocabSize > shapes.vocabSize) throw new CheckpointError(model, `has ${tokenizer.vocabSize} pieces, but the text tower embeds ${shapes.vocabSize} ids`);
+  const pad = config.pad_token;
+  const padPiece = typeof pad === 'string' ? pad : typeof (pad as { content?: unknown } | null)?.content === 'string' ? (pad as { content: string }).content : '<pad>';
+  const padId = tokenizer.pieceToId(padPiece);
+  if (tokenizer.idToPiece(padId) !== padPiece) throw new CheckpointError(configPath, `pad_token ${JSON.stringify(padPiece)} is no piece of tokenizer.model`);
+  const flag = (key: string, fallback: boolean): boolean => {
+    const v = config[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'boolean') throw new CheckpointError(configPath, `${key} must be a boolean, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  return { name, kind: 'sentencepiece', model, contextLength: shapes.contextLength, addBos: flag('add_bos_token', false), addEos: flag('add_eos_token', true), padId, canonicalize: 'lowercase' };
 }

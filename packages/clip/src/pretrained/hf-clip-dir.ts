@@ -35,11 +35,15 @@ function readJson(path: string): unknown {
   }
 }
 
-/** True when `dir` is a folder with a Hugging Face CLIPModel / SiglipModel config.json or an open_clip_config.json. */
+/**
+ * True when `dir` is a folder with a Hugging Face CLIPModel / SiglipModel config.json or an
+ * open_clip_config.json — or a SigLIP 2 NaFlex config.json, which `readHfClipDir` refuses by name.
+ */
 export function isHfClipDir(dir: string): boolean {
   const check = (name: string) => {
     try {
-      return isHfClipConfig(JSON.parse(readFileSync(join(dir, name), 'utf8')));
+      const config = JSON.parse(readFileSync(join(dir, name), 'utf8')) as unknown;
+      return isHfClipConfig(config) || (config as { model_type?: unknown } | null)?.model_type === 'siglip2';
     } catch {
       return false;
     }
@@ -71,6 +75,9 @@ export function readHfClipDir(dir: string): HfClipDir {
   const family = hfModelFamily(config);
   if (!family || family === 'open_clip') {
     const c = config as { model_type?: unknown } | null;
+    if (c?.model_type === 'siglip2') {
+      throw new CheckpointError(join(root, 'config.json'), 'is a SigLIP 2 NaFlex model (model_type "siglip2", variable resolution), which is not supported; the FixRes checkpoints (e.g. google/siglip2-base-patch16-224, model_type "siglip") are');
+    }
     throw new CheckpointError(join(root, 'config.json'), `model_type ${JSON.stringify(c?.model_type)} is neither "clip" nor "siglip" (a Hugging Face CLIPModel or SiglipModel)`);
   }
   const processorPath = join(root, 'preprocessor_config.json');

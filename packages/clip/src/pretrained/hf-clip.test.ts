@@ -25,6 +25,8 @@ interface Reference {
   logits_per_image: number[][];
 }
 const ref = JSON.parse(readFileSync(join(FIXTURES, 'reference.json'), 'utf8')) as Reference;
+const SP_UNIGRAM = fileURLToPath(new URL('../../../tokenizer-text/src/__fixtures__/sp-unigram.model', import.meta.url));
+const SP_BPE = fileURLToPath(new URL('../../../tokenizer-text/src/__fixtures__/sp-bpe.model', import.meta.url));
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
 
 /**
@@ -207,10 +209,9 @@ function concat(parts: Float32Array[]): Float32Array {
 // SentencePiece fixture, copied in as a download would have it.
 describe('Hugging Face SigLIP model folders', () => {
   const sref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip.json'), 'utf8')) as Reference & { logit_bias: number; logits_per_text: number[][] };
-  const spiece = fileURLToPath(new URL('../../../tokenizer-text/src/__fixtures__/sp-unigram.model', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'omnitok-siglip-'));
   for (const f of ['config.json', 'model.safetensors', 'preprocessor_config.json']) copyFileSync(join(FIXTURES, 'hf-siglip-tiny', f), join(dir, f));
-  copyFileSync(spiece, join(dir, 'spiece.model'));
+  copyFileSync(SP_UNIGRAM, join(dir, 'spiece.model'));
   const loaded = loadHfClipDir(dir);
   const { model } = loaded;
   afterAll(() => {
@@ -261,6 +262,44 @@ describe('Hugging Face SigLIP model folders', () => {
     sref.texts.forEach((t, i) =>
       sref.images.forEach((img, j) => expect(Math.abs(scale * img.embedding.reduce((s, x, k) => s + x * plain.data[i * 16 + k]!, 0) + sref.logit_bias - sref.logits_per_text[i]![j]!)).toBeLessThan(1e-4)),
     );
+  });
+});
+
+// SigLIP 2 (FixRes) is a SiglipModel with Gemma's tokenizer: a random bfloat16 folder
+// (make-hf-siglip-tiny.py --siglip2) whose tokenizer.model is the text package's SentencePiece BPE fixture.
+describe('Hugging Face SigLIP 2 model folders', () => {
+  const sref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip2.json'), 'utf8')) as Reference;
+  const dir = mkdtempSync(join(tmpdir(), 'omnitok-siglip2-'));
+  for (const f of readdirSync(join(FIXTURES, 'hf-siglip2-tiny'))) copyFileSync(join(FIXTURES, 'hf-siglip2-tiny', f), join(dir, f));
+  copyFileSync(SP_BPE, join(dir, 'tokenizer.model'));
+  const loaded = loadHfClipDir(dir);
+  const { model } = loaded;
+  afterAll(() => {
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reproduces the image embeddings; a NaFlex folder (model_type "siglip2") is refused by name', async () => {
+    expect(loaded.shapes).toMatchObject({ family: 'siglip', vocabSize: 900, contextLength: 64 });
+    const naflex = mkdtempSync(join(tmpdir(), 'omnitok-naflex-'));
+    writeFileSync(join(naflex, 'config.json'), JSON.stringify({ model_type: 'siglip2', architectures: ['Siglip2Model'] }));
+    expect(() => readHfClipDir(naflex)).toThrow(/SigLIP 2 NaFlex .* not supported; the FixRes checkpoints/);
+    rmSync(naflex, { recursive: true, force: true });
+    await checkImages(model, imagePresetFromHfProcessor(loaded.processor!, { patchSize: 16 }), sref.images);
+  });
+
+  it('reproduces the Gemma tokenizer ids (lowercased, <eos>, <pad> padding; byte fallback, a user-defined symbol) and text embeddings', async () => {
+    const tokenizer = SentencePieceTokenizer.fromFile(join(dir, 'tokenizer.model'), { contextLength: 64, padId: 0, canonicalize: 'lowercase' });
+    const batch = tokenizer.encodeBatch(sref.texts.map((t) => t.text));
+    const n = sref.texts.length;
+    sref.texts.forEach((t, i) => {
+      expect([...batch.ids.subarray(i * 64, i * 64 + t.ids.length)]).toEqual(t.ids);
+      expect(batch.ids[i * 64 + 63]).toBe(tokenizer.padId);
+    });
+    const ids = tf.tensor(batch.ids, [n, 64], 'int32');
+    const e = await model.embed('text', ids);
+    ids.dispose();
+    sref.texts.forEach((t, i) => expect(maxDiff(e.data.subarray(i * 16, i * 16 + 16), t.embedding), t.text).toBeLessThan(2e-5));
   });
 });
 
@@ -328,9 +367,10 @@ describeBackends(
   'pretrained folders on every backend',
   (backend) => {
     const cases = [
-      { name: 'CLIP (HF)', dir: DIR, ref: 'reference.json' },
-      { name: 'SigLIP (HF)', dir: join(FIXTURES, 'hf-siglip-tiny'), ref: 'reference-siglip.json' },
-      { name: 'open_clip', dir: join(FIXTURES, 'open-clip-tiny'), ref: 'reference-open-clip.json' },
+      { name: 'CLIP (HF)', dir: DIR, ref: 'reference.json', tokenizer: () => clipTokenizer({ contextLength: 77 }) },
+      { name: 'SigLIP (HF)', dir: join(FIXTURES, 'hf-siglip-tiny'), ref: 'reference-siglip.json', tokenizer: () => SentencePieceTokenizer.fromFile(SP_UNIGRAM, { contextLength: 64, canonicalize: 'siglip' }) },
+      { name: 'SigLIP 2 (HF)', dir: join(FIXTURES, 'hf-siglip2-tiny'), ref: 'reference-siglip2.json', tokenizer: () => SentencePieceTokenizer.fromFile(SP_BPE, { contextLength: 64, padId: 0, canonicalize: 'lowercase' }) },
+      { name: 'open_clip', dir: join(FIXTURES, 'open-clip-tiny'), ref: 'reference-open-clip.json', tokenizer: () => clipTokenizer({ contextLength: 77 }) },
     ];
     for (const c of cases) {
       it(`${c.name}: image and text embeddings equal the reference`, async () => {
@@ -339,14 +379,13 @@ describeBackends(
         const tmp = mkdtempSync(join(tmpdir(), 'omnitok-pretrained-'));
         try {
           for (const f of readdirSync(c.dir)) copyFileSync(join(c.dir, f), join(tmp, f));
-          copyFileSync(fileURLToPath(new URL('../../../tokenizer-text/src/__fixtures__/sp-unigram.model', import.meta.url)), join(tmp, 'spiece.model'));
           const { model, shapes, processor, family } = loadHfClipDir(tmp);
           const preset = family === 'open_clip' ? imagePresetFromOpenClip(processor!, { size: 32, patchSize: 16 }) : imagePresetFromHfProcessor(processor!, { patchSize: 16 });
           const D = model.config.embedDim;
           const patches = await Promise.all(r.images.map(async (img) => patchify(preprocessImage(await decodeImage(join(FIXTURES, img.file)), preset)).data));
           const image = await model.embed('image', tf.tensor(concat(patches), [r.images.length, 4, 768]));
           r.images.forEach((img, i) => expect(maxDiff(image.data.subarray(i * D, (i + 1) * D), img.embedding), `${img.file} on ${backend().name}`).toBeLessThan(tol));
-          const tokenizer = family === 'siglip' ? SentencePieceTokenizer.fromFile(join(tmp, 'spiece.model'), { contextLength: 64, canonicalize: 'siglip' }) : clipTokenizer({ contextLength: shapes.contextLength });
+          const tokenizer = c.tokenizer();
           const batch = tokenizer.encodeBatch(r.texts.map((t) => t.text));
           const n = r.texts.length;
           const L = shapes.contextLength;

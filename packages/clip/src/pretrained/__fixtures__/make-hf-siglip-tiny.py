@@ -17,8 +17,16 @@ model modeling_siglip.py (conv patch embedding with bias, no CLS, gelu_pytorch_t
 the attention-pooling head with torch.nn.MultiheadAttention, the text tower without causal or padding
 mask pooled at the last position through its head; logits_per_text = text·imageᵀ·exp(scale) + bias).
 PyTorch 1.13, CPU, float32; sentencepiece 0.1.97.
+
+    /usr/bin/python3 make-hf-siglip-tiny.py --siglip2
+
+writes the same for a SigLIP 2 (FixRes) folder, hf-siglip2-tiny/ and reference-siglip2.json: the model
+is a SiglipModel too, its text tokenizer Gemma's (here tokenizer-text's sp-bpe.model, vocab 900, a
+SentencePiece BPE model with byte fallback; tests copy it in as tokenizer.model) as SigLIP 2 uses it:
+lowercased (HF Siglip2Tokenizer), no <bos>, <eos> appended, padded with <pad> to 64
+(tokenizer_config.json of the released checkpoints).
 """
-import json, math, os, re, string, struct
+import json, math, os, re, string, struct, sys
 import numpy as np
 import sentencepiece as spm
 import torch
@@ -26,12 +34,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "hf-siglip-tiny")
+SIGLIP2 = "--siglip2" in sys.argv
+OUT = os.path.join(HERE, "hf-siglip2-tiny" if SIGLIP2 else "hf-siglip-tiny")
 os.makedirs(OUT, exist_ok=True)
-torch.manual_seed(11)
+torch.manual_seed(12 if SIGLIP2 else 11)
 
 D, L, H, MLP, IMG, P, C = 16, 2, 2, 48, 32, 16, 3
-VOCAB, CTX = 600, 64
+VOCAB, CTX = (900 if SIGLIP2 else 600), 64
 EPS = 1e-6
 config = {
     "architectures": ["SiglipModel"], "model_type": "siglip", "initializer_factor": 1.0, "torch_dtype": "bfloat16",
@@ -84,6 +93,11 @@ h = json.dumps(header, separators=(",", ":")).encode(); h += b" " * ((8 - len(h)
 with open(os.path.join(OUT, "model.safetensors"), "wb") as f: f.write(struct.pack("<Q", len(h)) + h + b"".join(payload))
 json.dump(config, open(os.path.join(OUT, "config.json"), "w"), indent=2)
 json.dump(processor, open(os.path.join(OUT, "preprocessor_config.json"), "w"), indent=2)
+if SIGLIP2:
+    tokenizer_config = {"add_bos_token": False, "add_eos_token": True, "bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>",
+                        "model_max_length": 1000000000000000019884624838656, "padding_side": "right", "processor_class": "SiglipProcessor",
+                        "model_input_names": ["input_ids"], "tokenizer_class": "GemmaTokenizer"}
+    json.dump(tokenizer_config, open(os.path.join(OUT, "tokenizer_config.json"), "w"), indent=2)
 
 # ---------------------------------------------------------------- SiglipImageProcessor
 files = ["wide-45x41.png", "tall-30x37.png"]
@@ -94,14 +108,16 @@ def siglip_processor(f):
 pixels = torch.from_numpy(np.stack([siglip_processor(f) for f in files]))
 
 # ---------------------------------------------------------------- SiglipTokenizer
-sp = spm.SentencePieceProcessor(model_file=os.path.join(HERE, "..", "..", "..", "..", "tokenizer-text", "src", "__fixtures__", "sp-unigram.model"))
+sp = spm.SentencePieceProcessor(model_file=os.path.join(HERE, "..", "..", "..", "..", "tokenizer-text", "src", "__fixtures__", "sp-bpe.model" if SIGLIP2 else "sp-unigram.model"))
 EOS = sp.eos_id()
-texts = ["A photo of a cat!", "a DOG, sitting   next to a red car.", "mountain lake"]
+PAD = sp.pad_id() if SIGLIP2 else EOS
+texts = ["A photo of a cat!", "a DOG, sitting   next to a red car.", "mountain lake"] + (["Ünïcödé ☃ <start_of_turn> 2024"] if SIGLIP2 else [])
 def canonicalize(t):
+    if SIGLIP2: return t.lower()  # Siglip2Tokenizer: Lowercase normalizer only
     t = t.lower().translate(str.maketrans("", "", string.punctuation))
     return re.sub(r"\s+", " ", t).strip()
 rows = [sp.encode(canonicalize(t)) + [EOS] for t in texts]
-ids = torch.tensor([r + [EOS] * (CTX - len(r)) for r in rows])
+ids = torch.tensor([r + [PAD] * (CTX - len(r)) for r in rows])
 
 # ---------------------------------------------------------------- SiglipModel forward
 def encoder(h, prefix):
@@ -146,5 +162,5 @@ reference = {
     "logits_per_text": logits_per_text.tolist(),
     "torch": torch.__version__,
 }
-json.dump(reference, open(os.path.join(HERE, "reference-siglip.json"), "w"), indent=1)
+json.dump(reference, open(os.path.join(HERE, "reference-siglip2.json" if SIGLIP2 else "reference-siglip.json"), "w"), indent=1)
 print("ok", {f: os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT)}, rows)
