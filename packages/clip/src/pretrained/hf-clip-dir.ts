@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { decodeSafetensors, type SafetensorsFile } from '@omnitok/core';
+import { InvalidArgumentError, openSafetensors, type SafetensorsFile } from '@omnitok/core';
 import { CheckpointError } from '@omnitok/core/runtime';
 import type { HfFamily } from '@omnitok/core/runtime';
 import { type HfClipConfig, type HfClipOptions, hfModelFamily, isHfClipConfig, type LoadedHfClip, loadHfClip } from './hf-clip.js';
@@ -89,20 +89,18 @@ export function readHfClipDir(dir: string): HfClipDir {
 /**
  * The folder's safetensors weights: `model.safetensors` or every shard its index names, or for an
  * open_clip upload `open_clip_model.safetensors` (`family`: as `readHfClipDir` found it; read when absent).
+ * Headers are read and checked now; each tensor's data is read from its file when asked for
+ * (`openSafetensors`), so the files must stay in place until the weights are imported.
  */
 export function readHfClipWeights(dir: string, family: HfFamily = readHfClipDir(dir).family): SafetensorsFile[] {
   const root = resolve(dir);
+  // tensor by tensor from the file: an import holds the model and one tensor, never the whole file
   const decode = (path: string): SafetensorsFile => {
-    let bytes: Uint8Array;
     try {
-      bytes = readFileSync(path);
+      return openSafetensors(path);
     } catch (error) {
-      throw new CheckpointError(path, `cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
-    }
-    try {
-      return decodeSafetensors(bytes, { views: true }); // the file's bytes are ours alone: no second copy
-    } catch (error) {
-      throw new CheckpointError(path, `not a safetensors file: ${(error as Error).message}`, { cause: error });
+      const reason = error instanceof InvalidArgumentError ? `not a safetensors file: ${error.message}` : `cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+      throw new CheckpointError(path, reason, { cause: error });
     }
   };
   if (family === 'open_clip' && existsSync(join(root, OPEN_CLIP_WEIGHTS))) return [decode(join(root, OPEN_CLIP_WEIGHTS))];

@@ -24,7 +24,7 @@ export interface DenseArray<A extends NumericArray = NumericArray> {
   readonly shape: readonly number[];
 }
 
-interface DTypeInfo {
+export interface DTypeInfo {
   readonly dtype: DType;
   /** The NumPy descr, where NumPy has the type. */
   readonly npy?: string;

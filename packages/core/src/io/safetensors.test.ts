@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors/index.js';
 import { corruptedCopies } from '../testing/corrupt-bytes.js';
-import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, openSafetensors } from './safetensors.js';
 
 describe('encodeSafetensors', () => {
   it('follows the published layout: u64 LE header size, JSON header, packed little-endian data', () => {
@@ -152,5 +155,57 @@ describe('encodeSafetensors', () => {
     const odd = decodeSafetensors(shifted.subarray(1), { views: true });
     expect(odd.tensors.a!.data.buffer).not.toBe(shifted.buffer);
     expect([...odd.tensors.a!.data]).toEqual([1, 2, 3]);
+  });
+});
+
+describe('openSafetensors (tensor by tensor from the file)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'omnitok-safetensors-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const tensors = {
+    w: { data: Float32Array.from({ length: 12 }, (_, i) => i / 3), shape: [3, 4] },
+    ids: { data: new Int32Array([5, -6, 7]), shape: [3] },
+    b: { data: new Float64Array([Math.PI]), shape: [] },
+  };
+
+  it('gives what decodeSafetensors gives: names, shapes, dtypes, values, metadata', () => {
+    const bytes = encodeSafetensors(tensors, { format: 'pt' });
+    writeFileSync(join(dir, 'a.safetensors'), bytes);
+    const lazy = openSafetensors(join(dir, 'a.safetensors'));
+    const eager = decodeSafetensors(bytes);
+    expect(lazy.metadata).toEqual({ format: 'pt' });
+    expect(Object.keys(lazy.tensors)).toEqual(Object.keys(eager.tensors));
+    for (const [name, t] of Object.entries(eager.tensors)) {
+      const l = lazy.tensors[name]!;
+      expect([l.shape, l.dtype], name).toEqual([t.shape, t.dtype]);
+      expect(l.data.constructor).toBe(t.data.constructor);
+      expect(Array.from(l.data)).toEqual(Array.from(t.data));
+    }
+  });
+
+  it('reads each tensor when asked, into a fresh array every time (nothing kept, the file not held open)', () => {
+    writeFileSync(join(dir, 'b.safetensors'), encodeSafetensors(tensors));
+    const file = openSafetensors(join(dir, 'b.safetensors'));
+    const first = file.tensors.w!.data;
+    first[0] = 99;
+    expect(file.tensors.w!.data[0]).toBe(0);
+    expect(file.tensors.w!.data).not.toBe(first);
+    // rewritten in place with other values: the next read sees them (data is not cached)
+    writeFileSync(join(dir, 'b.safetensors'), encodeSafetensors({ ...tensors, w: { data: new Float32Array(12).fill(2), shape: [3, 4] } }));
+    expect(file.tensors.w!.data[5]).toBe(2);
+  });
+
+  it('refuses a truncated file or a damaged header at open, naming the entry, and a missing file with ENOENT', () => {
+    const path = join(dir, 'c.safetensors');
+    const bytes = encodeSafetensors(tensors);
+    writeFileSync(path, bytes);
+    truncateSync(path, bytes.length - 4);
+    expect(() => openSafetensors(path)).toThrow(/b\.data_offsets/);
+    writeFileSync(path, bytes.subarray(0, 5));
+    expect(() => openSafetensors(path)).toThrow(InvalidArgumentError);
+    const bad = new Uint8Array(bytes);
+    bad[9] = 0x7d; // '{}w"…': not JSON
+    writeFileSync(path, bad);
+    expect(() => openSafetensors(path)).toThrow(/safetensors header/);
+    expect(() => openSafetensors(join(dir, 'none.safetensors'))).toThrow(/ENOENT/);
   });
 });

@@ -1,5 +1,6 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
-import { bytesOf, checkShape, type DenseArray, type DType, dtypeByName, dtypeOf, type NumericArray, readElements } from './dtype.js';
+import { bytesOf, checkShape, type DenseArray, type DType, dtypeByName, type DTypeInfo, dtypeOf, type NumericArray, readElements } from './dtype.js';
 
 /*
  * safetensors (huggingface/safetensors, docs "Format"):
@@ -59,17 +60,79 @@ export function encodeSafetensors(tensors: Record<string, DenseArray>, metadata?
  */
 export function decodeSafetensors(bytes: Uint8Array, options: { readonly views?: boolean } = {}): SafetensorsFile {
   if (bytes.length < 8) throw new InvalidArgumentError('safetensors bytes', bytes, 'at least 8 bytes (the header size)');
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (8 + n > bytes.length) throw new InvalidArgumentError('safetensors header size', n, `at most ${bytes.length - 8}`);
+  const n = headerSize(bytes, bytes.length);
+  const { entries, metadata } = parseHeader(bytes.subarray(8, 8 + n), bytes.length - 8 - n);
+  const base = 8 + n;
+  const tensors: SafetensorsFile['tensors'] = {};
+  for (const e of entries) tensors[e.name] = { data: readElements(e.info, bytes, base + e.begin, e.size, options.views), shape: e.shape, dtype: e.info.dtype };
+  return { tensors, metadata };
+}
+
+/**
+ * Opens a safetensors file for reading tensor by tensor: the header is read and checked now (against
+ * the file's size), and each tensor's `data` is read from the file when it is asked for — a fresh
+ * array on every access, nothing kept. Importing a checkpoint this way holds one tensor at a time
+ * rather than the whole file. The file must not change while it is used.
+ */
+export function openSafetensors(path: string): SafetensorsFile {
+  const fd = openSync(path, 'r');
+  let entries: HeaderEntry[];
+  let metadata: Record<string, string>;
+  let base: number;
+  try {
+    const fileSize = fstatSync(fd).size;
+    const head = readRange(fd, 0, Math.min(8, fileSize));
+    if (head.length < 8) throw new InvalidArgumentError('safetensors bytes', head, 'at least 8 bytes (the header size)');
+    const n = headerSize(head, fileSize);
+    base = 8 + n;
+    ({ entries, metadata } = parseHeader(readRange(fd, 8, n), fileSize - base));
+  } finally {
+    closeSync(fd);
+  }
+  const tensors: SafetensorsFile['tensors'] = {};
+  for (const e of entries) {
+    tensors[e.name] = {
+      shape: e.shape,
+      dtype: e.info.dtype,
+      get data() {
+        const reader = openSync(path, 'r');
+        try {
+          return readElements(e.info, readRange(reader, base + e.begin, e.size * e.info.bytes), 0, e.size, true);
+        } finally {
+          closeSync(reader);
+        }
+      },
+    };
+  }
+  return { tensors, metadata };
+}
+
+interface HeaderEntry {
+  readonly name: string;
+  readonly info: DTypeInfo;
+  readonly shape: number[];
+  /** Byte offset in the data buffer. */
+  readonly begin: number;
+  /** Elements. */
+  readonly size: number;
+}
+
+function headerSize(head: Uint8Array, total: number): number {
+  const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
+  if (8 + n > total) throw new InvalidArgumentError('safetensors header size', n, `at most ${total - 8}`);
+  return n;
+}
+
+/** The header's tensors and metadata, each entry checked against a data buffer of `dataBytes`. */
+function parseHeader(json: Uint8Array, dataBytes: number): { entries: HeaderEntry[]; metadata: Record<string, string> } {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder().decode(json));
   } catch (error) {
     throw new InvalidArgumentError('safetensors header', '<unparsable JSON>', 'a JSON object', { cause: error });
   }
   if (!isRecord(header)) throw new InvalidArgumentError('safetensors header', header, 'a JSON object of tensors');
-  const base = 8 + n;
-  const tensors: SafetensorsFile['tensors'] = {};
+  const entries: HeaderEntry[] = [];
   let metadata: Record<string, string> = {};
   // a damaged or hostile file gets an error naming the entry, never a TypeError or a wrong array
   const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -89,12 +152,24 @@ export function decodeSafetensors(bytes: Uint8Array, options: { readonly views?:
     }
     const [begin, end] = data_offsets as [number, number];
     const size = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== size * info.bytes || base + end > bytes.length) {
+    if (end - begin !== size * info.bytes || end > dataBytes) {
       throw new InvalidArgumentError(`${name}.data_offsets`, data_offsets, `${size * info.bytes} bytes inside the buffer`);
     }
-    tensors[name] = { data: readElements(info, bytes, base + begin, size, options.views), shape: shape as number[], dtype: info.dtype };
+    entries.push({ name, info, shape: shape as number[], begin, size });
   }
-  return { tensors, metadata };
+  return { entries, metadata };
+}
+
+/** `length` bytes of `fd` from `position` (fewer only at the end of the file). */
+function readRange(fd: number, position: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, out, done, length - done, position + done);
+    if (n === 0) return out.subarray(0, done);
+    done += n;
+  }
+  return out;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
