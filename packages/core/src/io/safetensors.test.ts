@@ -178,7 +178,7 @@ describe('openSafetensors (tensor by tensor from the file)', () => {
       const l = lazy.tensors[name]!;
       expect([l.shape, l.dtype], name).toEqual([t.shape, t.dtype]);
       expect(l.data.constructor).toBe(t.data.constructor);
-      expect(Array.from(l.data)).toEqual(Array.from(t.data));
+      expect(Array.from(l.data as ArrayLike<number>)).toEqual(Array.from(t.data as ArrayLike<number>));
     }
   });
 
