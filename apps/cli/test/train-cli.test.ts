@@ -153,6 +153,8 @@ describe('omnitok eval and embed on the trained run', () => {
     const stop = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'image', '--data', 'data.jsonl', '--out', 'd.npy', '--backend', 'cpu');
     expect(stop.code).toBe(1);
     expect(stop.stderr).toMatch(/missing\.png/);
+    // rows already written went to a partial file, removed on failure: nothing under the output name
+    expect(readdirSync(dir).filter((f) => f.startsWith('d.npy'))).toEqual([]);
     const r = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'image', '--data', 'data.jsonl', '--skip-bad', '--batch-size', '4', '--concurrency', '3', '--out', 'd.safetensors', '--backend', 'cpu', '--json');
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as { shape: number[]; skipped: { input: string; reason: string }[] };
@@ -164,6 +166,7 @@ describe('omnitok eval and embed on the trained run', () => {
     expect(reasons).toMatch(/malformed JSON/);
     expect(reasons).toMatch(/escapes the manifest folder/);
     expect(r.stderr).toMatch(/omnitok: skipped .*missing\.png/);
+    expect(readdirSync(dir).filter((f) => f.startsWith('d.safetensors'))).toEqual(['d.safetensors']);
     const st = decodeSafetensors(readFileSync(join(dir, 'd.safetensors')));
     expect(JSON.parse(st.metadata.inputs!)).toHaveLength(GOOD + 1);
     const one = await omnitok(dir, 'embed', '--checkpoint', 'run-a', '--modality', 'image', ...good, '--batch-size', '1', '--out', 'd1.npy', '--backend', 'cpu');

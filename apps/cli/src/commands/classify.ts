@@ -48,25 +48,26 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
       const templates = o.templates === undefined ? (config.zeroShot?.templates ?? PRETRAINED_TEMPLATES) : await readTemplates(o.templates as string, '--templates', io.cwd);
       const setup = run.setups.get(modality)!;
       const records = await commandRecords(inputs, o.data as string | undefined, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities: textModalities(reg), allowOutsideRoot: Boolean(o.allowOutsideRoot) });
-      const set = await embedRecords(run.backend.tf, model, [setup], records, {
+      const classifier = await buildZeroShotClassifier({ classNames, templates, encode: textEncoder(run.backend.tf, model, text) });
+      const C = classNames.length;
+      const top = Math.min(o.top as number, C);
+      const D = model.config.embedDim;
+      const logits = { objective: model.objective, logitScale: pair.logitScale.dataSync()[0]!, logitBias: pair.logitBias?.dataSync()[0] };
+      // each batch is classified and printed as it is embedded: output streams, memory holds one batch
+      await embedRecords(run.backend.tf, model, [setup], records, {
         skipBad: Boolean(o.skipBad),
         batchSize: o.batchSize as number,
         concurrency: o.concurrency as number,
         onSkip: (input, reason) => io.stderr(`omnitok: skipped ${input}: ${reason}\n`),
-      });
-      const classifier = await buildZeroShotClassifier({ classNames, templates, encode: textEncoder(run.backend.tf, model, text) });
-      const probs = zeroShotProbabilities(set.embeddings.get(modality)!, classifier, {
-        objective: model.objective,
-        logitScale: pair.logitScale.dataSync()[0]!,
-        logitBias: pair.logitBias?.dataSync()[0],
-      });
-      const C = classNames.length;
-      const top = Math.min(o.top as number, C);
-      set.keys.forEach((input, i) => {
-        const row = probs.data.subarray(i * C, (i + 1) * C);
-        const best = [...row.keys()].sort((a, b) => row[b]! - row[a]! || a - b).slice(0, top);
-        if (o.json) io.stdout(`${JSON.stringify({ input, classes: best.map((c) => ({ name: classNames[c], p: row[c] })) })}\n`);
-        else io.stdout(`${input}: ${best.map((c) => `${classNames[c]} ${pct(row[c]!)}`).join(', ')}\n`);
+        onBatch: (keys, rows) => {
+          const probs = zeroShotProbabilities({ data: rows.get(modality)!, shape: [keys.length, D] }, classifier, logits);
+          keys.forEach((input, i) => {
+            const row = probs.data.subarray(i * C, (i + 1) * C);
+            const best = [...row.keys()].sort((a, b) => row[b]! - row[a]! || a - b).slice(0, top);
+            if (o.json) io.stdout(`${JSON.stringify({ input, classes: best.map((c) => ({ name: classNames[c], p: row[c] })) })}\n`);
+            else io.stdout(`${input}: ${best.map((c) => `${classNames[c]} ${pct(row[c]!)}`).join(', ')}\n`);
+          });
+        },
       });
       model.dispose();
     });

@@ -1,13 +1,12 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { type Embeddings, encodeEmbeddings } from '@omnitok/clip';
+import { resolve } from 'node:path';
 import { extensionOf, InvalidArgumentError, type ModalityRegistry, type TokenSequence } from '@omnitok/core';
 import type { BackendChoice } from '@omnitok/core/runtime';
 import type { Command } from 'commander';
 import type { VideoPreset } from '@omnitok/tokenizer-video';
 import { textModalities } from '../data/open-source.js';
 import type { CliIO } from '../io.js';
-import { commandRecords, embedRecords, stackRows } from '../train/embed-stream.js';
+import { type EmbeddingsWriter, openEmbeddingsWriter } from '../embeddings-writer.js';
+import { commandRecords, embedRecords } from '../train/embed-stream.js';
 import { embedSamples } from '../train/evaluate.js';
 import { type LoadedRun, loadRun } from '../train/load-run.js';
 import type { ModalitySetup } from '../train/prepare.js';
@@ -42,33 +41,40 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
       const modality = o.modality as string;
       const setup = run.setups.get(modality);
       if (!setup) throw new InvalidArgumentError('--modality', modality, `one of the run's modalities (${run.config.modalities.join(', ')})`);
-      let e: Embeddings;
+      const writer = await openEmbeddingsWriter(out, modality, run.model.config.embedDim);
       let embedded: string[];
       let skipped: { input: string; reason: string }[] = [];
       const metadata: Record<string, string> = { checkpoint: run.path, step: String(run.step), modality };
-      if (o.window !== undefined) {
-        if (setup.plugin.modality !== 'video') throw new InvalidArgumentError('--window', o.window, `a video modality (${modality} is ${setup.plugin.modality})`);
-        const windows = await embedWindows(run, setup, inputs.map((i) => resolve(io.cwd, i)), o.window as number, (o.hop as number | undefined) ?? (o.window as number));
-        e = windows.embeddings;
-        embedded = inputs;
-        metadata.windows = JSON.stringify(windows.spans); // [input index, start s, end s] per row
-      } else {
-        const records = await commandRecords(inputs, data, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities: textModalities(reg), allowOutsideRoot: Boolean(o.allowOutsideRoot) });
-        const result = await embedRecords(run.backend.tf, run.model, [setup], records, { skipBad: Boolean(o.skipBad), batchSize: o.batchSize as number, concurrency: o.concurrency as number });
-        e = result.embeddings.get(modality)!;
-        embedded = [...result.keys];
-        skipped = [...result.skipped];
-        if (skipped.length > 0) {
-          for (const s of skipped.slice(0, 5)) io.stderr(`omnitok: skipped ${s.input}: ${s.reason}\n`);
-          if (skipped.length > 5) io.stderr(`omnitok: … ${skipped.length - 5} more skipped (listed with --json)\n`);
+      let shape: [number, number];
+      try {
+        if (o.window !== undefined) {
+          if (setup.plugin.modality !== 'video') throw new InvalidArgumentError('--window', o.window, `a video modality (${modality} is ${setup.plugin.modality})`);
+          const spans = await embedWindows(run, setup, inputs.map((i) => resolve(io.cwd, i)), o.window as number, (o.hop as number | undefined) ?? (o.window as number), writer);
+          embedded = inputs;
+          metadata.windows = JSON.stringify(spans); // [input index, start s, end s] per row
+        } else {
+          const records = await commandRecords(inputs, data, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities: textModalities(reg), allowOutsideRoot: Boolean(o.allowOutsideRoot) });
+          const result = await embedRecords(run.backend.tf, run.model, [setup], records, {
+            skipBad: Boolean(o.skipBad),
+            batchSize: o.batchSize as number,
+            concurrency: o.concurrency as number,
+            onBatch: (_keys, rows) => writer.append(rows.get(modality)!),
+          });
+          embedded = [...result.keys];
+          skipped = [...result.skipped];
+          if (skipped.length > 0) {
+            for (const s of skipped.slice(0, 5)) io.stderr(`omnitok: skipped ${s.input}: ${s.reason}\n`);
+            if (skipped.length > 5) io.stderr(`omnitok: … ${skipped.length - 5} more skipped (listed with --json)\n`);
+          }
         }
+        metadata.inputs = JSON.stringify(embedded); // row i embeds embedded[i] (--data: record keys)
+        shape = await writer.finish(metadata);
+      } catch (error) {
+        await writer.abort();
+        throw error;
       }
-      metadata.inputs = JSON.stringify(embedded); // row i embeds embedded[i] (--data: record keys)
-      const bytes = encodeEmbeddings(ext, { [modality]: e }, metadata);
-      await mkdir(dirname(out), { recursive: true });
-      await writeFile(out, bytes);
-      const summary = { out, modality, shape: e.shape, checkpoint: run.path, step: run.step, backend: run.backend.name, skipped };
-      io.stdout(o.json ? `${JSON.stringify(summary)}\n` : `omnitok embed: ${embedded.length} ${modality} input(s) → ${out} [${e.shape.join(', ')}] float32 (unit rows; ${run.path})${skipped.length ? `; ${skipped.length} skipped` : ''}\n`);
+      const summary = { out, modality, shape, checkpoint: run.path, step: run.step, backend: run.backend.name, skipped };
+      io.stdout(o.json ? `${JSON.stringify(summary)}\n` : `omnitok embed: ${embedded.length} ${modality} input(s) → ${out} [${shape.join(', ')}] float32 (unit rows; ${run.path})${skipped.length ? `; ${skipped.length} skipped` : ''}\n`);
       run.model.dispose();
     });
 }
@@ -78,17 +84,15 @@ const WINDOW_BATCH = 32;
 
 /**
  * `--window`: every input's windows through `streamVideoWindows` with the run's preset (one read per
- * file, only open windows in memory), embedded WINDOW_BATCH at a time. The rows' order: input by
- * input, windows in time order; `spans` says which input and seconds each row covers.
+ * file, only open windows in memory), embedded WINDOW_BATCH at a time into `writer`. The rows' order:
+ * input by input, windows in time order; the spans say which input and seconds each row covers.
  */
-async function embedWindows(run: LoadedRun, setup: ModalitySetup, paths: readonly string[], seconds: number, hop: number): Promise<{ embeddings: Embeddings; spans: [number, number, number][] }> {
+async function embedWindows(run: LoadedRun, setup: ModalitySetup, paths: readonly string[], seconds: number, hop: number, writer: EmbeddingsWriter): Promise<[number, number, number][]> {
   const { streamVideoWindows } = await import('@omnitok/tokenizer-video');
-  const D = run.model.config.embedDim;
-  const parts: Float32Array[] = [];
   const spans: [number, number, number][] = [];
   let batch: TokenSequence[] = [];
   const flush = async () => {
-    if (batch.length > 0) parts.push((await embedSamples(run.backend.tf, run.model, setup.modality, batch)).data);
+    if (batch.length > 0) await writer.append((await embedSamples(run.backend.tf, run.model, setup.modality, batch)).data);
     batch = [];
   };
   for (const [i, path] of paths.entries()) {
@@ -100,5 +104,5 @@ async function embedWindows(run: LoadedRun, setup: ModalitySetup, paths: readonl
     }
   }
   await flush();
-  return { embeddings: stackRows(parts, spans.length, D), spans };
+  return spans;
 }

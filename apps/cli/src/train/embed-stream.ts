@@ -21,6 +21,11 @@ export interface EmbedRecordsOptions {
   readonly limit?: number;
   /** Called for each record left out (with `skipBad`). */
   readonly onSkip?: (input: string, reason: string) => void;
+  /**
+   * Receives each batch's unit rows per modality, with the batch's record keys, in stream order, instead
+   * of the rows being kept: the result's `embeddings` is then empty (memory holds one batch of rows).
+   */
+  readonly onBatch?: (keys: readonly string[], rows: ReadonlyMap<string, Float32Array>) => Promise<void> | void;
 }
 
 export interface EmbeddedRecords extends EmbeddedSet {
@@ -55,9 +60,11 @@ export async function embedRecords(tf: TF, model: ClipModel, setups: readonly Mo
   const skipped: { input: string; reason: string }[] = [];
   let batch: Record<string, TokenSequence>[] = [];
   const flush = async () => {
-    for (const { modality: m } of setups) {
-      if (batch.length > 0) parts.get(m)!.push((await embedSamples(tf, model, m, batch.map((t) => t[m]!))).data);
-    }
+    if (batch.length === 0) return;
+    const rows = new Map<string, Float32Array>();
+    for (const { modality: m } of setups) rows.set(m, (await embedSamples(tf, model, m, batch.map((t) => t[m]!))).data);
+    if (options.onBatch) await options.onBatch(keys.slice(keys.length - batch.length), rows);
+    else for (const [m, r] of rows) parts.get(m)!.push(r);
     batch = [];
   };
   const take = async (done: Tokenized) => {
@@ -85,7 +92,7 @@ export async function embedRecords(tf: TF, model: ClipModel, setups: readonly Mo
   while (inFlight.length > 0) await take(await inFlight.shift()!);
   await flush();
   const D = model.config.embedDim;
-  const embeddings = new Map<string, Embeddings>([...parts].map(([m, ps]) => [m, stackRows(ps, keys.length, D)] as const));
+  const embeddings = new Map<string, Embeddings>(options.onBatch ? [] : [...parts].map(([m, ps]) => [m, stackRows(ps, keys.length, D)] as const));
   const groups = new Map([...digests].map(([m, d]) => [m, groupDigests(d)] as const));
   return { n: keys.length, keys, labels, embeddings, groups, skipped };
 }
@@ -112,7 +119,7 @@ export async function commandRecords(
 }
 
 /** Batches of embedding rows → one [n, d] matrix. */
-export function stackRows(parts: readonly Float32Array[], n: number, d: number): Embeddings {
+function stackRows(parts: readonly Float32Array[], n: number, d: number): Embeddings {
   const data = new Float32Array(n * d);
   let at = 0;
   for (const p of parts) {

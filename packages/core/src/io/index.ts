@@ -1,3 +1,3 @@
 export type { NumericArray, DType, DenseArray } from './dtype.js';
-export { encodeNpy, decodeNpy } from './npy.js';
-export { encodeSafetensors, decodeSafetensors, openSafetensors, type SafetensorsFile } from './safetensors.js';
+export { encodeNpy, encodeNpyHeader, decodeNpy } from './npy.js';
+export { encodeSafetensors, encodeSafetensorsHeader, decodeSafetensors, openSafetensors, type SafetensorsFile } from './safetensors.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors/index.js';
 import { corruptedCopies } from '../testing/corrupt-bytes.js';
-import { decodeNpy, encodeNpy } from './npy.js';
+import { decodeNpy, encodeNpy, encodeNpyHeader } from './npy.js';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url)));
 
@@ -92,5 +92,19 @@ describe('encodeNpy', () => {
       }
     }
     expect(decoded).toBeGreaterThan(0);
+  });
+});
+
+describe('encodeNpyHeader (streamed writers)', () => {
+  it('is the head of encodeNpy, and the same length for 0 rows as for any count (a rewrite in place fits)', () => {
+    const array = { data: Float32Array.from({ length: 12 }, (_, i) => i), shape: [3, 4] };
+    const full = encodeNpy(array);
+    const header = encodeNpyHeader('F32', [3, 4]);
+    expect(Array.from(full.subarray(0, header.length))).toEqual(Array.from(header));
+    expect(full.length - header.length).toBe(48);
+    for (const n of [0, 9, 123_456_789, 2 ** 52]) expect(encodeNpyHeader('F32', [n, 4]).length, String(n)).toBe(header.length);
+    expect(encodeNpyHeader('I32', [7]).length % 64).toBe(0);
+    expect(() => encodeNpyHeader('BF16', [1])).toThrow(/dtype/);
+    expect(() => encodeNpyHeader('F32', [-1, 2])).toThrow(/shape/);
   });
 });

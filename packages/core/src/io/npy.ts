@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
-import { bytesOf, checkShape, type DenseArray, dtypeByName, dtypeOf, type NumericArray, readElements } from './dtype.js';
+import { bytesOf, checkShape, type DenseArray, type DType, dtypeByName, dtypeOf, type NumericArray, readElements } from './dtype.js';
 
 /*
  * NumPy's `.npy` format (numpy/lib/format.py, version 1.0; 2.0 when the header outgrows 64 KiB):
@@ -23,7 +23,29 @@ export function encodeNpy(array: DenseArray): Uint8Array {
   const { data, shape } = array;
   const info = dtypeOf(data);
   checkShape(data, shape, 'shape');
-  let header = `{'descr': '${info.npy}', 'fortran_order': False, 'shape': ${pythonTuple(shape)}, }`;
+  const header = npyHeader(info.npy!, shape);
+  const payload = bytesOf(data);
+  const out = new Uint8Array(header.length + payload.byteLength);
+  out.set(header, 0);
+  out.set(payload, header.length);
+  return out;
+}
+
+/**
+ * The `.npy` header (magic, version, length, padded dict) of an array of `dtype` and `shape`, as
+ * `numpy.save` writes it: the data follows directly. Its length does not depend on `shape[0]` (NumPy
+ * leaves room for 21 digits), so a writer can put a header for 0 rows first, append rows as they come
+ * and rewrite the header in place with the final count.
+ */
+export function encodeNpyHeader(dtype: DType, shape: readonly number[]): Uint8Array {
+  const info = dtypeByName(dtype, 'dtype');
+  if (!info?.npy || dtype === 'F16') throw new InvalidArgumentError('dtype', dtype, 'one of F32 F64 I8 I16 I32 I64 U8 U16 U32');
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new InvalidArgumentError('shape', shape, 'non-negative integers');
+  return npyHeader(info.npy, shape);
+}
+
+function npyHeader(descr: string, shape: readonly number[]): Uint8Array {
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${pythonTuple(shape)}, }`;
   if (shape.length > 0) header += ' '.repeat(GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length);
   const hlen = header.length + 1; // + "\n"
   let lengthBytes = 2;
@@ -34,8 +56,7 @@ export function encodeNpy(array: DenseArray): Uint8Array {
   }
   const headerTotal = hlen + padlen;
   const prefix = MAGIC.length + 2 + lengthBytes;
-  const payload = bytesOf(data);
-  const out = new Uint8Array(prefix + headerTotal + payload.byteLength);
+  const out = new Uint8Array(prefix + headerTotal);
   out.set(MAGIC, 0);
   out[6] = lengthBytes === 2 ? 1 : 2;
   out[7] = 0;
@@ -44,7 +65,6 @@ export function encodeNpy(array: DenseArray): Uint8Array {
   else view.setUint32(8, headerTotal, true);
   const text = header + ' '.repeat(padlen) + '\n';
   for (let i = 0; i < text.length; i++) out[prefix + i] = text.charCodeAt(i);
-  out.set(payload, prefix + headerTotal);
   return out;
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors/index.js';
 import { corruptedCopies } from '../testing/corrupt-bytes.js';
-import { decodeSafetensors, encodeSafetensors, openSafetensors } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, encodeSafetensorsHeader, openSafetensors } from './safetensors.js';
 
 describe('encodeSafetensors', () => {
   it('follows the published layout: u64 LE header size, JSON header, packed little-endian data', () => {
@@ -207,5 +207,17 @@ describe('openSafetensors (tensor by tensor from the file)', () => {
     writeFileSync(path, bad);
     expect(() => openSafetensors(path)).toThrow(/safetensors header/);
     expect(() => openSafetensors(join(dir, 'none.safetensors'))).toThrow(/ENOENT/);
+  });
+});
+
+describe('encodeSafetensorsHeader (streamed writers)', () => {
+  it('is the head of encodeSafetensors for the same dtypes, shapes, order and metadata', () => {
+    const tensors = { a: { data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [2, 3] }, b: { data: new Int32Array([7, 8]), shape: [2] } };
+    const full = encodeSafetensors(tensors, { k: 'v' });
+    const header = encodeSafetensorsHeader({ a: { dtype: 'F32', shape: [2, 3] }, b: { dtype: 'I32', shape: [2] } }, { k: 'v' });
+    expect(Array.from(full.subarray(0, header.length))).toEqual(Array.from(header));
+    expect(full.length - header.length).toBe(32);
+    expect(() => encodeSafetensorsHeader({ a: { dtype: 'F16', shape: [1] } })).toThrow(/a\.dtype/);
+    expect(() => encodeSafetensorsHeader({ a: { dtype: 'F32', shape: [1.5] } })).toThrow(/a\.shape/);
   });
 });

@@ -17,6 +17,30 @@ export interface SafetensorsFile {
 
 /** Encodes named arrays (in insertion order) and optional string metadata as safetensors bytes. */
 export function encodeSafetensors(tensors: Record<string, DenseArray>, metadata?: Record<string, string>): Uint8Array {
+  const specs: Record<string, { dtype: DType; shape: readonly number[] }> = {};
+  const payloads: Uint8Array[] = [];
+  for (const [name, array] of Object.entries(tensors)) {
+    checkShape(array.data, array.shape, `${name}.shape`);
+    specs[name] = { dtype: dtypeOf(array.data).dtype, shape: array.shape };
+    payloads.push(bytesOf(array.data));
+  }
+  const header = encodeSafetensorsHeader(specs, metadata);
+  const out = new Uint8Array(header.length + payloads.reduce((n, p) => n + p.byteLength, 0));
+  out.set(header, 0);
+  let at = header.length;
+  for (const p of payloads) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The header (size, then the JSON padded with spaces to a multiple of 8) of a safetensors file holding
+ * tensors of these dtypes and shapes, packed in this order, and string metadata: the tensors' bytes
+ * follow directly. For writers that stream the data after it.
+ */
+export function encodeSafetensorsHeader(tensors: Record<string, { readonly dtype: DType; readonly shape: readonly number[] }>, metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -25,15 +49,14 @@ export function encodeSafetensors(tensors: Record<string, DenseArray>, metadata?
     header.__metadata__ = metadata;
   }
   let offset = 0;
-  const payloads: Uint8Array[] = [];
-  for (const [name, array] of Object.entries(tensors)) {
+  for (const [name, { dtype, shape }] of Object.entries(tensors)) {
     if (name === '__metadata__' || name.length === 0) throw new InvalidArgumentError('tensor name', name, 'a non-empty name other than __metadata__');
-    const info = dtypeOf(array.data);
-    checkShape(array.data, array.shape, `${name}.shape`);
-    const bytes = bytesOf(array.data);
-    header[name] = { dtype: info.dtype, shape: [...array.shape], data_offsets: [offset, offset + bytes.byteLength] };
-    payloads.push(bytes);
-    offset += bytes.byteLength;
+    const info = dtypeByName(dtype, 'dtype');
+    if (!info || dtype === 'F16' || dtype === 'BF16') throw new InvalidArgumentError(`${name}.dtype`, dtype, 'one of F32 F64 I8 I16 I32 I64 U8 U16 U32');
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new InvalidArgumentError(`${name}.shape`, shape, 'non-negative integers');
+    const bytes = shape.reduce((a, b) => a * b, 1) * info.bytes;
+    header[name] = { dtype, shape: [...shape], data_offsets: [offset, offset + bytes] };
+    offset += bytes;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
@@ -42,14 +65,9 @@ export function encodeSafetensors(tensors: Record<string, DenseArray>, metadata?
     withSpaces.set(json);
     json = withSpaces;
   }
-  const out = new Uint8Array(8 + json.length + offset);
+  const out = new Uint8Array(8 + json.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
-  let at = 8 + json.length;
-  for (const p of payloads) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
   return out;
 }
 
