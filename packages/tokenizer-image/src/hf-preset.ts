@@ -23,6 +23,30 @@ export interface HfImageProcessorConfig {
   readonly do_pad?: boolean;
 }
 
+const HALF: readonly number[] = [0.5, 0.5, 0.5];
+const CLIP_DEFAULTS: HfImageProcessorConfig = { size: { shortest_edge: 224 }, resample: 3, do_center_crop: true, crop_size: { height: 224, width: 224 }, image_mean: CLIP_MEAN, image_std: CLIP_STD };
+const SQUARE_224 = { height: 224, width: 224 };
+
+/**
+ * What transformers' processor classes use for a field their preprocessor_config.json leaves out (the
+ * `__init__` defaults of image_processing_clip.py, _siglip.py, _vit.py; the Fast variants share them).
+ */
+const CLASS_DEFAULTS: Record<string, HfImageProcessorConfig> = {
+  CLIPImageProcessor: CLIP_DEFAULTS,
+  CLIPFeatureExtractor: CLIP_DEFAULTS,
+  SiglipImageProcessor: { size: SQUARE_224, resample: 3, do_center_crop: false, image_mean: HALF, image_std: HALF },
+  ViTImageProcessor: { size: SQUARE_224, resample: 2, do_center_crop: false, image_mean: HALF, image_std: HALF },
+  ViTFeatureExtractor: { size: SQUARE_224, resample: 2, do_center_crop: false, image_mean: HALF, image_std: HALF },
+};
+
+/** The processor class's defaults for the fields a config leaves out (none for a class not listed). */
+function withClassDefaults(config: HfImageProcessorConfig): HfImageProcessorConfig {
+  const type = (config.image_processor_type ?? config.feature_extractor_type ?? '').replace(/Fast$/, '');
+  const defaults = CLASS_DEFAULTS[type] ?? {};
+  const present = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined && v !== null));
+  return { ...defaults, ...present };
+}
+
 // PIL.Image.Resampling values as HF stores them; LANCZOS (1), BOX (4) and HAMMING (5) have no preset kernel.
 const RESAMPLE: Record<number, ImagePreset['interpolation']> = { 0: 'nearest', 2: 'bilinear', 3: 'bicubic' };
 
@@ -33,6 +57,11 @@ const RESAMPLE: Record<number, ImagePreset['interpolation']> = { 0: 'nearest', 2
  * height × width, Pillow's filter on 8-bit pixels, `center_crop` with HF's floor rounding, ×1/255,
  * normalize. `patchSize` comes from the model (`vision_config.patch_size`), not the processor.
  *
+ * A field the config leaves out takes its processor class's default, as transformers does
+ * (CLIPImageProcessor: shortest edge 224, center crop 224, bicubic, OpenAI CLIP's mean / std;
+ * SiglipImageProcessor: 224 × 224, bicubic, 0.5 / 0.5; ViTImageProcessor: 224 × 224, bilinear,
+ * 0.5 / 0.5); for another class: 224, bicubic, no normalization.
+ *
  * A processor step the presets cannot express (no resize, a Lanczos filter, padding, a rescale other
  * than 1/255) is a `BadPresetError` naming the field, never a silently different pipeline.
  */
@@ -42,6 +71,7 @@ export function imagePresetFromHfProcessor(config: HfImageProcessorConfig, optio
     throw new BadPresetError('image', name, { field, reason });
   };
   if (typeof config !== 'object' || config === null || Array.isArray(config)) bad('(preprocessor_config.json)', 'must be a JSON object');
+  config = withClassDefaults(config);
   const type = config.image_processor_type ?? config.feature_extractor_type ?? '';
   // CLIP's processors read an integer `size` as the shortest edge; the others (SigLIP, ViT) as a square.
   const intIsShortestEdge = /^CLIP|^ChineseCLIP|^OwlViT/.test(type);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type HfClipConfig, hfClipModelConfig, type HfClipShapes, hfClipShapes, isHfClipDir, readHfClipDir } from '@omnitok/clip';
 import { CheckpointError } from '@omnitok/core/runtime';
-import { CLIP_MEAN, CLIP_STD, imagePresetFromHfProcessor, imagePresetFromOpenClip } from '@omnitok/tokenizer-image';
+import { imagePresetFromHfProcessor, imagePresetFromOpenClip } from '@omnitok/tokenizer-image';
 import { SentencePieceTokenizer } from '@omnitok/tokenizer-text';
 import { type TokenShape, towerTokenShape } from './prepare.js';
 import type { PresetRef } from './presets.js';
@@ -32,10 +32,10 @@ export function readPretrainedClip(path: string, cwd: string): PretrainedClip | 
   const shapes = hfClipShapes(config);
   const name = `${family === 'open_clip' ? 'open_clip' : 'hf'}:${path}`;
   const S = shapes.imageSize;
-  // a folder without preprocessor_config.json: the family's processor defaults at the model's resolution
+  // a folder without preprocessor_config.json: the family's processor (its class defaults) at the model's resolution
   const fallback = family === 'siglip'
-    ? { image_processor_type: 'SiglipImageProcessor', size: { height: S, width: S }, resample: 3, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] }
-    : { image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: S }, crop_size: S, do_center_crop: true, resample: 3, image_mean: [...CLIP_MEAN], image_std: [...CLIP_STD] };
+    ? { image_processor_type: 'SiglipImageProcessor', size: { height: S, width: S } }
+    : { image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: S }, crop_size: S };
   const image = family === 'open_clip' ? imagePresetFromOpenClip(processor ?? {}, { size: S, patchSize: shapes.patchSize, name }) : imagePresetFromHfProcessor(processor ?? fallback, { patchSize: shapes.patchSize, name });
   if (image.size !== S) throw new CheckpointError(join(dir, family === 'open_clip' ? 'open_clip_config.json' : 'preprocessor_config.json'), `makes ${JSON.stringify(image.size)}-pixel images, but the model's image size is ${S}`);
   return { dir, config, shapes, presets: { image: { ...image, augment: FINE_TUNE_AUGMENT } as unknown as PresetRef, text: textPreset(dir, shapes, name) } };
