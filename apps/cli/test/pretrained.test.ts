@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadHfClipDir, SIMPLE_IMAGENET_TEMPLATES } from '@omnitok/clip';
+import { IMAGENET_CLASSNAMES, loadHfClipDir, SIMPLE_IMAGENET_TEMPLATES } from '@omnitok/clip';
 import { decodeNpy } from '@omnitok/core';
 import { loadCheckpoint } from '@omnitok/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -239,6 +239,37 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     const srow = JSON.parse(s.stdout) as { classes: { name: string; p: number }[] };
     // (near the −10 bias the probabilities are ~1e-4: compared in log space)
     for (const c of srow.classes) expect(Math.abs(Math.log(c.p) + Math.log1p(Math.exp(-sref.logits_per_text[sref.texts.findIndex((t) => t.text === c.name)]![1]!))), c.name).toBeLessThan(1e-3);
+  });
+
+  it('eval over class folders (ImageNet layout): --classes names the folders by their sorted order; the top-1 the reference logits give', async () => {
+    const full = JSON.parse(readFileSync(join(FIXTURES, 'reference.json'), 'utf8')) as Reference & { logits_per_image: number[][] };
+    const root = join(dir, 'imagefolder');
+    // n03 holds both images, n01 the wide one, n02 the tall one (synset-like names, not class names)
+    const layout: [string, number][] = [['n01', 0], ['n02', 1], ['n03', 1], ['n03', 0]]; // records in folder order, files by name
+    for (const [folder, i] of layout) {
+      mkdirSync(join(root, folder), { recursive: true });
+      copyFileSync(join(FIXTURES, ref.images[i]!.file), join(root, folder, ref.images[i]!.file));
+    }
+    writeFileSync(join(dir, 'folder-classes.txt'), `${ref.texts.map((t) => t.text).join('\n')}\n`);
+    const r = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'imagefolder', '--task', 'zero-shot', '--classes', 'folder-classes.txt', '--templates', '{}', '--backend', 'cpu', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { samples: number; data: string; zeroShot: { top1: number; n: number; classes: number } };
+    // the template '{}' makes the classifier rows the reference text embeddings: predictions are the argmax of logits_per_image
+    const argmax = (row: number[]) => row.indexOf(Math.max(...row));
+    const expected = layout.filter(([folder, i]) => argmax(full.logits_per_image[i]!) === ['n01', 'n02', 'n03'].indexOf(folder)).length / layout.length;
+    expect(out).toMatchObject({ samples: 4, zeroShot: { n: 4, classes: 3 } });
+    expect(out.data).toMatch(/class folders .* \(3 classes\)/);
+    expect(out.zeroShot.top1).toBe(expected);
+    const wrong = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'imagefolder', '--task', 'zero-shot', '--classes', 'a,b', '--backend', 'cpu');
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/--classes.*the names of the 3 class folders, or 3 class names in the folders' sorted order \(got 2\)/);
+    // classify reads the same folders, and --classes imagenet is open_clip's 1 000 names
+    // (1 000 prompts: the default backend, the pure-JS one takes seconds; only names are checked)
+    const c = await omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'imagenet', '--top', '2', '--data', 'imagefolder', '--json');
+    expect(c.code, c.stderr).toBe(0);
+    const rows = c.stdout.trim().split('\n').map((l) => JSON.parse(l) as { input: string; classes: { name: string }[] });
+    expect(rows.map((x) => x.input)).toEqual(layout.map(([folder, i]) => `${folder}/${ref.images[i]!.file}`));
+    for (const row of rows) for (const cls of row.classes) expect(IMAGENET_CLASSNAMES).toContain(cls.name);
   });
 
   it('train --lock image (LiT): the pretrained image tower stays as loaded, the text tower trains', async () => {

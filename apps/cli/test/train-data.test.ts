@@ -1,10 +1,12 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { discreteTokens } from '@omnitok/core';
 import { describe, expect, it } from 'vitest';
 import { expandBraces } from '../src/data/brace.js';
 import { BatchLoader, type PreparedSample } from '../src/data/loader.js';
+import { folderSource } from '../src/data/folder-source.js';
 import { csvSource, jsonlSource, MAX_CSV_FIELD, parseRow } from '../src/data/manifest-sources.js';
+import { openSource } from '../src/data/open-source.js';
 import type { DataSource, RawRecord } from '../src/data/records.js';
 import { readTar } from '../src/data/tar-reader.js';
 import { webDatasetSource } from '../src/data/webdataset-source.js';
@@ -184,6 +186,31 @@ describe('manifest sources', () => {
     expect(rs[0]).toMatchObject({ label: 'c0', fields: { text: { kind: 'text', text: 'zero' }, image: { kind: 'bytes', name: 's-0.tar:000.jpg' } } });
     expect(Object.keys(rs[2]!.fields).sort()).toEqual(['audio', 'text']);
     expect(rs[3]!.error).toMatch(/no such shard/);
+  });
+});
+
+describe('class-folder source (torchvision ImageFolder)', () => {
+  it("classes in sorted order, each class's folders by path and files by name; other files passed over; a linked loop walked once", async () => {
+    const root = tempDir('folders');
+    const files = ['n02/b.png', 'n02/a.JPG', 'n01/z.webp', 'n01/sub/a.png', 'n01/sub b/c.wav', 'n01/notes.txt', 'n01/sub/deeper/d.mp4', 'top.png', '.hidden/x.png'];
+    for (const f of files) {
+      mkdirSync(join(root, f, '..'), { recursive: true });
+      writeFileSync(join(root, f), 'x');
+    }
+    mkdirSync(join(root, 'n03-empty'));
+    symlinkSync(join(root, 'n01'), join(root, 'n01', 'sub', 'loop'));
+    const source = await folderSource(root);
+    expect(source.classes).toEqual(['n01', 'n02', 'n03-empty']);
+    const rs = await all(source);
+    // torchvision: sorted(os.walk(class)) orders folders by path — Python's sorted gives n01, n01/sub,
+    // n01/sub b, n01/sub/deeper (" " sorts before "/") — and files by name
+    expect(rs.map((r) => r.key)).toEqual(['n01/z.webp', 'n01/sub/a.png', 'n01/sub b/c.wav', 'n01/sub/deeper/d.mp4', 'n02/a.JPG', 'n02/b.png']);
+    expect(rs.map((r) => r.label)).toEqual(['n01', 'n01', 'n01', 'n01', 'n02', 'n02']);
+    expect(rs.map((r) => Object.keys(r.fields)[0])).toEqual(['image', 'image', 'audio', 'video', 'image', 'image']);
+    expect(rs[0]!.fields.image).toEqual({ kind: 'path', path: join(root, 'n01/z.webp') });
+    const opened = await openSource(root, { cwd: '/', textModalities: text, allowOutsideRoot: false });
+    expect(opened.kind).toBe('folder');
+    expect((await all(opened)).map((r) => r.key)).toEqual(rs.map((r) => r.key));
   });
 });
 

@@ -19,6 +19,7 @@ export {
 } from './loss/logit-scale.js';
 export { type Embeddings, type EmbeddingFormat, encodeEmbeddings, normalizeRows, checkEmbeddings } from './eval/embeddings.js';
 export { OPENAI_IMAGENET_TEMPLATES, PROMPT_TEMPLATE_SETS, SIMPLE_IMAGENET_TEMPLATES } from './eval/templates.js';
+export { CLASS_NAME_SETS, IMAGENET_CLASSNAMES } from './eval/imagenet-classnames.js';
 export { retrievalMetrics, rankMetrics, type RankMetrics, type RetrievalMetrics, type RetrievalOptions, type RetrievalPositives } from './eval/retrieval.js';
 export {
   zeroShotPrompts,

@@ -8,7 +8,7 @@ import { commandRecords, embedRecords } from '../train/embed-stream.js';
 import { textEncoder } from '../train/evaluate.js';
 import { loadRun, PRETRAINED_TEMPLATES } from '../train/load-run.js';
 import { pct } from '../train/progress.js';
-import { readList, readTemplates } from './lists.js';
+import { readClasses, readTemplates } from './lists.js';
 import { BACKEND_OPTION, intArg } from './train.js';
 
 /**
@@ -23,7 +23,7 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
     .description('zero-shot classification: the probability of each class name for each input')
     .argument('[inputs...]', 'files of the classified modality (images, audio, …)')
     .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, or a Hugging Face CLIP / SigLIP or open_clip model folder')
-    .requiredOption('--classes <names>', 'class names separated by commas, or a file with one per line')
+    .requiredOption('--classes <names>', 'class names separated by commas, a file with one per line, or "imagenet" (open_clip\'s 1 000 names)')
     .option('--templates <file>', "prompt templates with {} for the class, one per line (default: the run's, else \"a photo of a {}.\"), a set (openai: CLIP's 80 ImageNet prompts; simple: 7), or one template with {}")
     .option('--modality <m>', 'the classified modality (default: the one paired with text)')
     .option('--top <k>', 'classes shown per input', intArg('--top'), 5)
@@ -44,7 +44,7 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
       const modality = (o.modality as string | undefined) ?? others[0]!;
       const pair = model.pairs.find((p) => (p.a === modality && p.b === text.modality) || (p.b === modality && p.a === text.modality));
       if (!pair) throw new InvalidArgumentError('--modality', modality, `a modality paired with ${text.modality} (${others.join(', ') || 'none'})`);
-      const classNames = await readList(o.classes as string, '--classes', io.cwd);
+      const classNames = await readClasses(o.classes as string, '--classes', io.cwd);
       const templates = o.templates === undefined ? (config.zeroShot?.templates ?? PRETRAINED_TEMPLATES) : await readTemplates(o.templates as string, '--templates', io.cwd);
       const setup = run.setups.get(modality)!;
       const records = await commandRecords(inputs, o.data as string | undefined, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities: textModalities(reg), allowOutsideRoot: Boolean(o.allowOutsideRoot) });

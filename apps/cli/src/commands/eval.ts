@@ -9,7 +9,7 @@ import { evaluateEmbedded } from '../train/evaluate.js';
 import { loadRun } from '../train/load-run.js';
 import { pct } from '../train/progress.js';
 import { parsePair } from '../train/run-train.js';
-import { readLines, readTemplates } from './lists.js';
+import { readClasses, readTemplates } from './lists.js';
 import { BACKEND_OPTION, intArg } from './train.js';
 
 /** `omnitok eval`: retrieval R@1/5/10 both ways, or zero-shot top-1/top-5, of a trained run. */
@@ -21,7 +21,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
     .option('--data <source>', "demo, FILE.jsonl, FILE.csv or shards (default: the run's own data, held-out split)")
     .addOption(new Option('--task <task>', 'what to measure').choices(['retrieval', 'zero-shot']).default('retrieval'))
     .option('--pair <A:B>', 'the pair for retrieval (default: every pair of the model)')
-    .option('--classes <file>', 'zero-shot class names, one per line (default: the run\'s, else the labels in the data)')
+    .option('--classes <names>', 'zero-shot class names: a file (one per line), "imagenet" (open_clip\'s 1 000 names) or "a,b,c" (default: the run\'s, else the labels in the data; with class folders, names in the folders\' sorted order)')
     .option('--templates <file>', 'zero-shot prompt templates with {} for the class, one per line; a set (openai: CLIP\'s 80 ImageNet prompts; simple: 7); or one template as text')
     .addOption(new Option('--split <split>', 'which samples: held-out (default for the run\'s own data) or all').choices(['held-out', 'all']))
     .option('--limit <n>', 'samples evaluated at most', intArg('--limit'), 5000)
@@ -51,6 +51,12 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       const zsPair = textSetup && pairs.find((p) => p.includes(textSetup.modality));
       if (task === 'zero-shot' && (!textSetup || !zsPair)) throw new InvalidArgumentError('--task', task, 'retrieval: zero-shot needs a pair with a text modality');
       const needed = task === 'retrieval' ? [...new Set(pairs.flat())] : [zsPair![0] === textSetup!.modality ? zsPair![1] : zsPair![0]];
+      // the class names and prompts are read before any sample is embedded: a bad --classes fails fast
+      const givenClasses = task === 'zero-shot' && o.classes ? await readClasses(o.classes as string, '--classes', io.cwd) : undefined;
+      const templates = task === 'zero-shot' && o.templates ? await readTemplates(o.templates as string, '--templates', io.cwd) : (config.zeroShot?.templates ?? ['{}', 'a {}']);
+      if (givenClasses && source.classes && !source.classes.every((c) => givenClasses.includes(c)) && givenClasses.length !== source.classes.length) {
+        throw new InvalidArgumentError('--classes', o.classes, `the names of the ${source.classes.length} class folders, or ${source.classes.length} class names in the folders' sorted order (got ${givenClasses.length})`);
+      }
       // streamed: tokens of one batch at a time, the embeddings of all (a 50 000-image set fits)
       let shown = 0;
       const set = await embedRecords(backend.tf, model, needed.map((m) => run.setups.get(m)!), source.records(), {
@@ -67,15 +73,21 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       if (set.n < 2) throw new TrainDataError(`${source.description} (${split} split) gave ${set.n} usable sample(s); evaluation needs at least 2`);
       const { tf } = backend;
       let zeroShot;
+      let labelled: typeof set = set;
       if (task === 'zero-shot') {
         const labels = [...new Set(set.labels.filter((l): l is string => l !== undefined))].sort();
-        const classNames = o.classes ? await readLines(o.classes as string, '--classes', io.cwd) : (config.zeroShot?.classNames ?? labels);
-        const templates = o.templates ? await readTemplates(o.templates as string, '--templates', io.cwd) : (config.zeroShot?.templates ?? ['{}', 'a {}']);
+        const classNames = givenClasses ?? config.zeroShot?.classNames ?? labels;
         if (classNames.length === 0) throw new TrainDataError(`no class names: the samples have no label; pass --classes`);
+        // class folders named otherwise (ImageNet's synsets) take the given names by their sorted index, as torchvision numbers them
+        const folders = source.classes;
+        if (givenClasses && folders && !folders.every((c) => givenClasses.includes(c))) {
+          const index = new Map(folders.map((c, i) => [c, i]));
+          labelled = { ...set, classIndices: set.labels.map((l) => (l === undefined ? undefined : index.get(l))) };
+        }
         zeroShot = { classNames, templates, text: textSetup!, modality: needed[0]! };
       }
       // Retrieval only over the requested pairs: evaluate() walks model.pairs, so filter after.
-      const result = await evaluateEmbedded(tf, model, set, zeroShot, { retrieval: task === 'retrieval' });
+      const result = await evaluateEmbedded(tf, model, labelled, zeroShot, { retrieval: task === 'retrieval' });
       const retrieval = task === 'retrieval' ? result.retrieval.filter((r) => pairs.some(([a, b]) => r.pair === `${a}__${b}`)) : [];
       const out = { checkpoint: run.path, step: run.step, data: source.description, split, samples: set.n, skipped, backend: backend.name, task, ...(task === 'retrieval' ? { retrieval } : { zeroShot: result.zeroShot }) };
       if (o.json) {

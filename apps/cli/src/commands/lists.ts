@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { PROMPT_TEMPLATE_SETS } from '@omnitok/clip';
+import { CLASS_NAME_SETS, PROMPT_TEMPLATE_SETS } from '@omnitok/clip';
 import { InvalidArgumentError } from '@omnitok/core';
 
 /** The non-empty lines of a text file (`#` comments skipped); an unreadable or empty file is a usage error naming `flag`. */
@@ -16,11 +16,15 @@ export async function readLines(path: string, flag: string, cwd: string): Promis
   return out;
 }
 
-/** A file of one entry per line when `value` names a file, else `value` split on `separator`. */
-export async function readList(value: string, flag: string, cwd: string, separator = ','): Promise<string[]> {
+/**
+ * Class names: a file of one per line when `value` names a file, a named set (`imagenet`: open_clip's
+ * 1 000 ImageNet names; a file of that name wins), else `value` split on commas.
+ */
+export async function readClasses(value: string, flag: string, cwd: string): Promise<string[]> {
   if (await stat(resolve(cwd, value)).then((s) => s.isFile(), () => false)) return readLines(value, flag, cwd);
-  const out = value.split(separator).map((s) => s.trim()).filter((s) => s !== '');
-  if (out.length === 0) throw new InvalidArgumentError(flag, value, `a file, or entries separated by "${separator}"`);
+  if (CLASS_NAME_SETS[value]) return [...CLASS_NAME_SETS[value]];
+  const out = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (out.length === 0) throw new InvalidArgumentError(flag, value, `a file, a set (${Object.keys(CLASS_NAME_SETS).join(', ')}), or names separated by ","`);
   return out;
 }
 

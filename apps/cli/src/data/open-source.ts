@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import { demoSource } from './demo-source.js';
+import { folderSource } from './folder-source.js';
 import { csvSource, jsonlSource } from './manifest-sources.js';
 import type { DataSource } from './records.js';
 import { webDatasetSource } from './webdataset-source.js';
@@ -18,8 +19,8 @@ export interface OpenSourceOptions {
 }
 
 /**
- * `--data SOURCE`: `demo` (default), a `.jsonl` manifest, a `.csv`/`.tsv` table, or WebDataset shards
- * (`.tar`, brace patterns allowed).
+ * `--data SOURCE`: `demo` (default), a `.jsonl` manifest, a `.csv`/`.tsv` table, WebDataset shards
+ * (`.tar`, brace patterns allowed), or a folder of class folders (torchvision's ImageFolder layout).
  */
 export async function openSource(spec: string | undefined, options: OpenSourceOptions): Promise<DataSource> {
   if (spec === undefined || spec === 'demo') return demoSource();
@@ -28,8 +29,9 @@ export async function openSource(spec: string | undefined, options: OpenSourceOp
     return webDatasetSource(spec, { cwd: options.cwd, textModalities: options.textModalities });
   }
   const path = resolve(options.cwd, spec);
-  const ok = await stat(path).then((s) => s.isFile(), () => false);
-  if (!ok) throw new InvalidArgumentError('--data', spec, 'demo, a readable .jsonl / .csv / .tsv manifest, or .tar shards');
+  const kind = await stat(path).then((s) => (s.isFile() ? 'file' : s.isDirectory() ? 'folder' : undefined), () => undefined);
+  if (kind === 'folder') return folderSource(path);
+  if (!kind) throw new InvalidArgumentError('--data', spec, 'demo, a readable .jsonl / .csv / .tsv manifest, .tar shards, or a folder of class folders');
   if (/\.(jsonl|ndjson)$/.test(lower)) return jsonlSource(path, options);
   if (/\.(csv|tsv|tab)$/.test(lower)) return csvSource(path, options);
   throw new InvalidArgumentError('--data', spec, 'demo, a .jsonl / .csv / .tsv manifest, or .tar shards (by extension)');

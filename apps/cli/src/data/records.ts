@@ -27,11 +27,13 @@ export interface RawRecord {
 
 /** A streamed data set. `records()` starts a fresh pass (one epoch) in the source's own order. */
 export interface DataSource {
-  readonly kind: 'jsonl' | 'csv' | 'webdataset' | 'demo';
+  readonly kind: 'jsonl' | 'csv' | 'webdataset' | 'demo' | 'folder';
   readonly description: string;
   /** The modalities its records may hold. */
   readonly modalities: readonly string[];
   records(): AsyncIterable<RawRecord>;
+  /** A class-folder source's classes (its folder names) in the order torchvision indexes them. */
+  readonly classes?: readonly string[];
   /** Zero-shot setup the source suggests (the demo's categories and prompt templates). */
   readonly zeroShot?: { readonly classNames: readonly string[]; readonly templates: readonly string[] };
 }

@@ -91,6 +91,8 @@ export function textEncoder(tf: TF, model: ClipModel, text: ModalitySetup) {
 export interface EmbeddedSet {
   readonly n: number;
   readonly labels: readonly (string | undefined)[];
+  /** Each sample's zero-shot class by index, where the labels are not class names (class folders given names by their order). */
+  readonly classIndices?: readonly (number | undefined)[];
   readonly embeddings: ReadonlyMap<string, Embeddings>;
   readonly groups: ReadonlyMap<string, { readonly first: readonly number[]; readonly of: Int32Array }>;
 }
@@ -151,7 +153,8 @@ export async function evaluateEmbedded(tf: TF, model: ClipModel, set: EmbeddedSe
   let zs: ZeroShotEval | undefined;
   if (zeroShot) {
     const index = new Map(zeroShot.classNames.map((c, i) => [c, i]));
-    const rows = set.labels.map((label, i) => ({ i, y: label === undefined ? undefined : index.get(label) })).filter((r) => r.y !== undefined);
+    const classOf = (label: string | undefined, i: number) => (set.classIndices ? set.classIndices[i] : label === undefined ? undefined : index.get(label));
+    const rows = set.labels.map((label, i) => ({ i, y: classOf(label, i) })).filter((r) => r.y !== undefined);
     if (rows.length > 0) {
       const classifier = await buildZeroShotClassifier({ classNames: zeroShot.classNames, templates: zeroShot.templates, encode: textEncoder(tf, model, zeroShot.text) });
       const labelled = selectRows(need(set.embeddings, zeroShot.modality), rows.map((r) => r.i));

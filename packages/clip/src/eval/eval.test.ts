@@ -2,6 +2,8 @@ import { decodeNpy, decodeSafetensors } from '@omnitok/core';
 import { describe, expect, it } from 'vitest';
 import { encodeEmbeddings, type Embeddings, normalizeRows } from './embeddings.js';
 import { rankMetrics, retrievalMetrics } from './retrieval.js';
+import { createHash } from 'node:crypto';
+import { CLASS_NAME_SETS, IMAGENET_CLASSNAMES } from './imagenet-classnames.js';
 import { OPENAI_IMAGENET_TEMPLATES, PROMPT_TEMPLATE_SETS, SIMPLE_IMAGENET_TEMPLATES } from './templates.js';
 import { buildZeroShotClassifier, zeroShotAccuracy, zeroShotClassifier, zeroShotProbabilities, zeroShotPrompts } from './zero-shot.js';
 
@@ -104,6 +106,14 @@ describe('zero-shot classification', () => {
     expect(new Set(OPENAI_IMAGENET_TEMPLATES).size).toBe(80);
     for (const t of SIMPLE_IMAGENET_TEMPLATES) expect(OPENAI_IMAGENET_TEMPLATES).toContain(t);
     expect(PROMPT_TEMPLATE_SETS.openai).toBe(OPENAI_IMAGENET_TEMPLATES);
+  });
+
+  it("ships open_clip's 1 000 ImageNet class names in class-index order (SHA-256 of the list equals open_clip's)", () => {
+    expect(IMAGENET_CLASSNAMES).toHaveLength(1000);
+    // sha256('\n'.join(open_clip.zero_shot_metadata.IMAGENET_CLASSNAMES)), open_clip 89fb801
+    expect(createHash('sha256').update(IMAGENET_CLASSNAMES.join('\n')).digest('hex')).toBe('571ae1c583b4be7da87519494c52bf405a46af05d5815627c7a0dee997068b60');
+    expect([IMAGENET_CLASSNAMES[0], IMAGENET_CLASSNAMES[999]]).toEqual(['tench', 'toilet paper']);
+    expect(CLASS_NAME_SETS.imagenet).toBe(IMAGENET_CLASSNAMES);
   });
 
   it('zeroShotProbabilities: a softmax of exp(scale)·cos over classes (CLIP), an independent sigmoid of exp(scale)·cos + bias (SigLIP)', () => {
