@@ -5,6 +5,7 @@ import { IMAGENET_CLASSNAMES, loadHfClipDir, SIMPLE_IMAGENET_TEMPLATES } from '@
 import { decodeNpy } from '@omnitok/core';
 import { loadCheckpoint } from '@omnitok/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { startFakeHub } from '../../../packages/clip/src/pretrained/__fixtures__/fake-hub.js';
 import { omnitok, tempDir } from './train-fixtures.js';
 
 // `omnitok embed / eval / train` on a Hugging Face CLIP model folder: the random float16 CLIPModel of
@@ -270,6 +271,35 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     const rows = c.stdout.trim().split('\n').map((l) => JSON.parse(l) as { input: string; classes: { name: string }[] });
     expect(rows.map((x) => x.input)).toEqual(layout.map(([folder, i]) => `${folder}/${ref.images[i]!.file}`));
     for (const row of rows) for (const cls of row.classes) expect(IMAGENET_CLASSNAMES).toContain(cls.name);
+  });
+
+  it('a Hugging Face model id: downloaded into the cache once (progress on stderr), then used from it offline', async () => {
+    const fake = await startFakeHub(join(dir, 'hub'));
+    fake.repo('tiny/clip', MODEL);
+    const saved = { ...process.env };
+    Object.assign(process.env, { HF_ENDPOINT: fake.endpoint, HF_HUB_CACHE: join(dir, 'hf-cache') });
+    delete process.env.HF_HUB_OFFLINE;
+    try {
+      const embed = (out: string) => omnitok(dir, 'embed', '--checkpoint', 'tiny/clip', '--modality', 'image', ...ref.images.map((r) => r.file), '--out', out, '--backend', 'cpu');
+      const first = await embed(join(dir, 'hub-1.npy'));
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).toMatch(/omnitok: downloading tiny\/clip\/model-00001-of-00002\.safetensors \(0\.\d MB\)/);
+      const e = decodeNpy(readFileSync(join(dir, 'hub-1.npy')));
+      ref.images.forEach((r, i) => r.embedding.forEach((x, k) => expect(Math.abs(Number(e.data[i * 8 + k]) - x)).toBeLessThan(2e-5)));
+      fake.log.length = 0;
+      process.env.HF_HUB_OFFLINE = '1';
+      const again = await embed(join(dir, 'hub-2.npy'));
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toBe('');
+      expect(fake.log).toEqual([]);
+      expect(Buffer.compare(readFileSync(join(dir, 'hub-1.npy')), readFileSync(join(dir, 'hub-2.npy')))).toBe(0);
+      const typo = await omnitok(dir, 'embed', '--checkpoint', 'runs/nothing', '--modality', 'image', ref.images[0]!.file, '--out', join(dir, 'x.npy'), '--backend', 'cpu');
+      expect(typo.code).toBe(1);
+      expect(typo.stderr).toMatch(/runs\/nothing: is no local folder, and as a Hugging Face model: .*not in the Hugging Face cache/);
+    } finally {
+      process.env = saved;
+      fake.close();
+    }
   });
 
   it('train --lock image (LiT): the pretrained image tower stays as loaded, the text tower trains', async () => {

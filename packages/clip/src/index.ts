@@ -57,4 +57,5 @@ export {
   type LoadedHfClip,
 } from './pretrained/hf-clip.js';
 export { isHfClipDir, loadHfClipDir, readHfClipDir, readHfClipWeights, type HfClipDir } from './pretrained/hf-clip-dir.js';
+export { hfHubCacheDir, type HfHubOptions, type HfModelId, parseHfModelId, resolveHfClip } from './pretrained/hf-hub.js';
 export { syntheticShapes, shapesCaption, SHAPES_VOCAB, type ShapesDataset, type ShapesOptions } from './data/synthetic-shapes.js';

@@ -4,7 +4,7 @@ import type { ModalityRegistry } from '@omnitok/core';
 import { type BackendChoice, type BackendInfo, CheckpointError, loadCheckpoint } from '@omnitok/core/runtime';
 import { pluginFor } from '../tokenize-input.js';
 import { selectBackend } from './backend.js';
-import { PRETRAINED_MODALITIES, type PretrainedClip, readPretrainedClip } from './pretrained.js';
+import { findPretrainedClip, PRETRAINED_MODALITIES, type PretrainedClip } from './pretrained.js';
 import type { ModalitySetup } from './prepare.js';
 import type { RunConfig } from './run-train.js';
 
@@ -33,10 +33,11 @@ export interface LoadedRun {
 
 /**
  * A model from `--checkpoint`: a run directory (its newest checkpoint), a step-* directory, or a
- * pretrained model folder (Hugging Face CLIP / SigLIP, or an open_clip upload; step 0).
+ * pretrained model (Hugging Face CLIP / SigLIP, or an open_clip upload; step 0) as a local folder or a
+ * Hub id (`findPretrainedClip`).
  */
-export async function loadRun(checkpoint: string, cwd: string, registry: ModalityRegistry, backendChoice: BackendChoice): Promise<LoadedRun> {
-  const pretrained = readPretrainedClip(checkpoint, cwd);
+export async function loadRun(checkpoint: string, cwd: string, registry: ModalityRegistry, backendChoice: BackendChoice, log?: (line: string) => void): Promise<LoadedRun> {
+  const pretrained = await findPretrainedClip(checkpoint, cwd, log);
   if (pretrained) return loadPretrained(pretrained, registry, backendChoice);
   const ck = loadCheckpoint(resolve(cwd, checkpoint));
   const config = ck.config as RunConfig;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type HfClipConfig, hfClipModelConfig, type HfClipShapes, hfClipShapes, isHfClipDir, readHfClipDir } from '@omnitok/clip';
+import { type HfClipConfig, hfClipModelConfig, type HfClipShapes, hfClipShapes, isHfClipDir, parseHfModelId, readHfClipDir, resolveHfClip } from '@omnitok/clip';
 import { CheckpointError } from '@omnitok/core/runtime';
 import { imagePresetFromHfProcessor, imagePresetFromOpenClip } from '@omnitok/tokenizer-image';
 import { SentencePieceTokenizer } from '@omnitok/tokenizer-text';
@@ -24,13 +24,32 @@ const FINE_TUNE_AUGMENT = { scale: [0.9, 1], ratio: [3 / 4, 4 / 3], hflip: 0 };
 const CLIP_VOCAB = 49408;
 const CLIP_BYTE_TOKENS = 514; // 256 bytes, 256 bytes + </w>, then merges, then 2 specials
 
+/**
+ * A pretrained CLIP / SigLIP / open_clip model named by `spec` (configs only, not the weights): a local
+ * model folder, or a Hugging Face Hub id (`org/name`, `hf:org/name[@revision]`, `hf-hub:…`) that is no
+ * local path — taken from huggingface_hub's cache, or downloaded into it (progress lines to `log`).
+ * Undefined when `spec` is a local path that is no model folder (an omnitok run), or no id either.
+ */
+export async function findPretrainedClip(spec: string, cwd: string, log?: (line: string) => void): Promise<PretrainedClip | undefined> {
+  if (existsSync(resolve(cwd, spec))) return readPretrainedClip(spec, cwd);
+  const id = parseHfModelId(spec);
+  if (!id) return undefined;
+  let dir: string;
+  try {
+    dir = await resolveHfClip(id, { onDownload: (file, bytes) => log?.(`omnitok: downloading ${id.repo}/${file}${bytes === undefined ? '' : ` (${(bytes / 1e6).toFixed(1)} MB)`}\n`) });
+  } catch (error) {
+    throw new CheckpointError(spec, `is no local folder, and as a Hugging Face model: ${(error as Error).message}`, { cause: error });
+  }
+  return readPretrainedClip(dir, cwd, `hf:${id.repo}${id.revision === 'main' ? '' : `@${id.revision}`}`);
+}
+
 /** Reads `path` as a pretrained CLIP / SigLIP / open_clip folder (configs only), or undefined when it is none. */
-export function readPretrainedClip(path: string, cwd: string): PretrainedClip | undefined {
+export function readPretrainedClip(path: string, cwd: string, label?: string): PretrainedClip | undefined {
   const dir = resolve(cwd, path);
   if (!isHfClipDir(dir)) return undefined;
   const { config, processor, family } = readHfClipDir(dir);
   const shapes = hfClipShapes(config);
-  const name = `${family === 'open_clip' ? 'open_clip' : 'hf'}:${path}`;
+  const name = label ?? `${family === 'open_clip' ? 'open_clip' : 'hf'}:${path}`;
   const S = shapes.imageSize;
   // a folder without preprocessor_config.json: the family's processor (its class defaults) at the model's resolution
   const fallback = family === 'siglip'

@@ -207,7 +207,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   }
   const modalities = [...new Set(pairs.flat())];
   // a resumed run's model and presets are in its config: the --model file or folder is not read again
-  const spec: ModelSpec = saved ? { name: saved.modelName, size: 'saved', common: {}, embedDim: saved.model.embedDim, towers: {} } : await loadModelSpec(opts.model, io.cwd);
+  const spec: ModelSpec = saved ? { name: saved.modelName, size: 'saved', common: {}, embedDim: saved.model.embedDim, towers: {} } : await loadModelSpec(opts.model, io.cwd, io.stderr);
   if (spec.pretrained && !(modalities.length === 2 && modalities.includes('image') && modalities.includes('text'))) {
     throw new InvalidArgumentError('--pair', pairs.map((p) => p.join(':')), `image:text (the two towers of the pretrained CLIP model ${spec.name})`);
   }
