@@ -27,6 +27,7 @@ beforeAll(async () => {
   serve('tiny/siglip2', join(FIXTURES, 'hf-siglip2-tiny'), { 'tokenizer.model': SP_BPE });
   serve('tiny/open-clip', join(FIXTURES, 'open-clip-tiny'));
   serve('tiny/gated', join(FIXTURES, 'hf-clip-tiny'));
+  serve('tiny/clip-rc', join(FIXTURES, 'hf-clip-tiny'));
   const pickle = join(work, 'pickle-src');
   mkdirSync(pickle);
   copyFileSync(join(FIXTURES, 'hf-clip-tiny', 'config.json'), join(pickle, 'config.json'));
@@ -75,6 +76,17 @@ describe('resolveHfClip (a fake Hub on localhost)', () => {
     expect(await resolveHfClip({ repo: 'tiny/clip', revision: 'main' }, options(cache))).toBe(dir);
     expect(await resolveHfClip({ repo: 'tiny/clip', revision: COMMIT }, options(cache, { offline: true }))).toBe(dir);
     expect(log).toEqual([]);
+  });
+
+  it("follows a relative redirect to the Hub's resolve cache with the token, taking the commit and etag from its answer", async () => {
+    const cache = join(work, 'cache-rc');
+    log.length = 0;
+    const dir = await resolveHfClip({ repo: 'tiny/clip-rc', revision: 'main' }, options(cache, { token: 'secret' }));
+    expect(readFileSync(join(cache, 'models--tiny--clip-rc', 'refs', 'main'), 'utf8')).toBe(COMMIT);
+    expect(Buffer.compare(readFileSync(join(dir, 'config.json')), readFileSync(join(repos['tiny/clip-rc']!, 'config.json')))).toBe(0);
+    expect(lstatSync(join(dir, 'config.json')).isSymbolicLink()).toBe(true);
+    expect(log.filter((r) => r.url.startsWith('/api/resolve-cache/')).every((r) => r.auth)).toBe(true);
+    expect(log.some((r) => r.url.startsWith('/api/resolve-cache/'))).toBe(true);
   });
 
   it('SigLIP 2: the Gemma tokenizer.model and tokenizer_config.json (no spiece.model); open_clip: its own config and weights', async () => {

@@ -177,7 +177,7 @@ class HubClient {
     if (this.commit && existsSync(join(this.dir(), file))) return true;
     const url = `${this.endpoint}/${this.id.repo}/resolve/${encodeURIComponent(this.id.revision)}/${file}`;
     let response = await this.get(url, true);
-    const commit = response.headers.get('x-repo-commit') ?? undefined;
+    let commit = response.headers.get('x-repo-commit') ?? undefined;
     if (response.status === 404) {
       if (commit) this.setCommit(commit);
       if (required) throw new CheckpointError(`${this.id.repo}@${this.id.revision}`, `has no ${file} on the Hub (404 from ${url})`);
@@ -186,15 +186,23 @@ class HubClient {
     if (response.status === 401 || response.status === 403) {
       throw new CheckpointError(`${this.id.repo}@${this.id.revision}`, `the Hub refused ${file} (${response.status}): ${this.token ? 'no such repository, or the token in HF_TOKEN has no access to it' : 'no such repository, or a gated or private one that needs an access token in HF_TOKEN'}`);
     }
-    const etag = (response.headers.get('x-linked-etag') ?? response.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
-    const size = Number(response.headers.get('x-linked-size') ?? response.headers.get('content-length') ?? Number.NaN);
+    let etag = response.headers.get('x-linked-etag') ?? response.headers.get('etag') ?? undefined;
+    let size = Number(response.headers.get('x-linked-size') ?? response.headers.get('content-length') ?? Number.NaN);
     if (response.status >= 300 && response.status < 400) {
       const location = response.headers.get('location');
       if (!location) throw new CheckpointError(url, `a ${response.status} redirect without a location`);
       const target = new URL(location, url);
       // the token goes to the Hub only, not to the storage it redirects to
-      response = await this.get(target.href, target.origin === new URL(url).origin ? 'follow-with-token' : false);
+      const sameOrigin = target.origin === new URL(url).origin;
+      response = await this.get(target.href, sameOrigin ? 'follow-with-token' : false);
+      // a redirect within the Hub (its resolve cache) may carry the metadata on the final answer
+      if (sameOrigin) {
+        commit ??= response.headers.get('x-repo-commit') ?? undefined;
+        etag ??= response.headers.get('x-linked-etag') ?? response.headers.get('etag') ?? undefined;
+        if (!Number.isFinite(size)) size = Number(response.headers.get('content-length') ?? Number.NaN);
+      }
     }
+    etag = etag?.replace(/^W\//, '').replace(/"/g, '');
     if (!response.ok || !response.body) throw new CheckpointError(url, `the download failed (HTTP ${response.status})`);
     if (!commit) throw new CheckpointError(url, 'the Hub sent no x-repo-commit header');
     this.setCommit(commit);

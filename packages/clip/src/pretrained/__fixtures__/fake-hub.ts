@@ -21,7 +21,9 @@ export interface FakeHub {
  * files directly (etag: a git-like blob id), LFS files (safetensors, .model) by a redirect to storage on
  * another origin with `x-linked-etag` (their sha256) and `x-linked-size`; `x-repo-commit` on every
  * answer; 404 EntryNotFound for a missing file, RepoNotFound for an unknown repository or revision;
- * repositories named `…/gated` answer 401 without the token `secret`. Repositories live under `work`.
+ * repositories named `…/gated` answer 401 without the token `secret`; those named `…-rc` send small files
+ * by a relative redirect to the Hub's resolve cache, the commit and etag only on the final answer.
+ * Repositories live under `work`.
  */
 export async function startFakeHub(work: string): Promise<FakeHub> {
   const repos: Record<string, string> = {};
@@ -36,6 +38,12 @@ export async function startFakeHub(work: string): Promise<FakeHub> {
   const storageUrl = await listen(storage);
   const hub = createServer((req, res) => {
     log.push({ url: req.url!, auth: req.headers.authorization === 'Bearer secret' });
+    // the Hub's own cache of small files: …-rc repositories redirect there, metadata only on the final answer
+    const cached = /^\/api\/resolve-cache\/models\/([^/]+\/[^/]+)\/[0-9a-f]{40}\/(.+)$/.exec(req.url!);
+    if (cached) {
+      const bytes = readFileSync(join(repos[cached[1]!]!, decodeURIComponent(cached[2]!)));
+      return res.writeHead(200, { 'x-repo-commit': FAKE_COMMIT, etag: `"${createHash('sha1').update(bytes).digest('hex')}"`, 'content-length': bytes.length }).end(bytes);
+    }
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url!);
     const dir = m && repos[m[1]!];
     if (!m || !dir || (m[2] !== 'main' && m[2] !== FAKE_COMMIT)) return res.writeHead(404, { 'x-error-code': 'RepoNotFound' }).end();
@@ -48,6 +56,7 @@ export async function startFakeHub(work: string): Promise<FakeHub> {
       blobs.set(sha, bytes);
       return res.writeHead(302, { location: `${storageUrl}/${sha}?signature=x`, 'x-repo-commit': FAKE_COMMIT, 'x-linked-etag': `"${sha}"`, 'x-linked-size': bytes.length }).end();
     }
+    if (m[1]!.endsWith('-rc')) return res.writeHead(307, { location: `/api/resolve-cache/models/${m[1]}/${FAKE_COMMIT}/${m[3]}` }).end();
     res.writeHead(200, { 'x-repo-commit': FAKE_COMMIT, etag: `"${createHash('sha1').update(bytes).digest('hex')}"`, 'content-length': bytes.length }).end(bytes);
   });
   const endpoint = await listen(hub);
