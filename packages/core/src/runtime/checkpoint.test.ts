@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { decodeSafetensors } from '../io/index.js';
+import { decodeSafetensors, encodeSafetensors } from '../io/index.js';
 import { corruptedCopies } from '../testing/corrupt-bytes.js';
 import { CheckpointError } from './errors.js';
 import { checkpointName, latestCheckpoint, listCheckpoints, loadCheckpoint, pruneCheckpoints, saveCheckpoint } from './checkpoint.js';
@@ -85,6 +85,22 @@ describe('checkpoint files', () => {
     expect(st.metadata).toEqual({ format: 'omnitok-runtime-checkpoint/1', step: '7' });
     expect(JSON.parse(readFileSync(join(path, 'config.json'), 'utf8'))).toEqual({ width: 2 });
     expect(loadCheckpoint(path).rng).toEqual(new Rng(1).state());
+  });
+
+  it("streams a module's and an optimizer's tensors: the bytes of encodeSafetensors of their state dicts", async () => {
+    const run = makeRun(3);
+    await run.step(); // moments that are not zero
+    const dir = mkdtempSync(join(tmpdir(), 'omnitok-ckpt-'));
+    const path = await saveCheckpoint(dir, { step: 1, model: run.model, config: {}, optimizer: run.optimizer });
+    const meta = { format: 'omnitok-runtime-checkpoint/1', step: '1' };
+    const state = await run.optimizer.stateDict();
+    expect(Buffer.compare(readFileSync(join(path, 'model.safetensors')), Buffer.from(encodeSafetensors(await run.model.stateDict(), meta)))).toBe(0);
+    expect(Buffer.compare(readFileSync(join(path, 'optimizer.safetensors')), Buffer.from(encodeSafetensors(state.tensors, { ...meta, optimizerStep: '1' })))).toBe(0);
+    expect(Object.keys(state.tensors)).toEqual(run.optimizer.stateVariables().map(([n]) => n));
+    // arrays of other dtypes are written as they are
+    const ints = await saveCheckpoint(dir, { step: 2, model: { ids: { data: new Int32Array([3, -4]), shape: [2] } }, config: {} });
+    expect(decodeSafetensors(readFileSync(join(ints, 'model.safetensors'))).tensors.ids).toMatchObject({ dtype: 'I32', shape: [2] });
+    run.dispose();
   });
 
   it('a crash mid-write never touches the last good checkpoint', async () => {

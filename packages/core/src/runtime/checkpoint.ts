@@ -1,7 +1,9 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors/index.js';
-import { type DenseArray, decodeSafetensors, encodeSafetensors } from '../io/index.js';
+import * as tf from '@tensorflow/tfjs';
+import { bytesOf, checkShape, dtypeOf, type DType } from '../io/dtype.js';
+import { type DenseArray, decodeSafetensors, encodeSafetensorsHeader } from '../io/index.js';
 import { CheckpointError } from './errors.js';
 import type { Module } from './module.js';
 import type { AdamW } from './optim.js';
@@ -62,12 +64,13 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
   mkdirSync(tmp);
   try {
     const meta = { format: CHECKPOINT_FORMAT, step: String(contents.step) };
-    const weights = isModule(contents.model) ? await contents.model.stateDict() : contents.model;
-    writeDurable(join(tmp, 'model.safetensors'), encodeSafetensors(weights, meta));
+    // tensor by tensor from the device: a checkpoint of a large model never holds a second copy of it
+    const weights = isModule(contents.model) ? [...contents.model.parameters()] : Object.entries(contents.model);
+    await writeTensorsDurable(join(tmp, 'model.safetensors'), weights, meta);
     writeDurable(join(tmp, 'config.json'), utf8(`${JSON.stringify(contents.config, null, 2)}\n`));
     if (contents.optimizer) {
-      const state = await contents.optimizer.stateDict();
-      writeDurable(join(tmp, 'optimizer.safetensors'), encodeSafetensors(state.tensors, { ...meta, optimizerStep: String(state.step) }));
+      const optimizerStep = contents.optimizer.stepCount;
+      await writeTensorsDurable(join(tmp, 'optimizer.safetensors'), contents.optimizer.stateVariables(), { ...meta, optimizerStep: String(optimizerStep) });
     }
     const rng = contents.rng instanceof Rng ? contents.rng.state() : contents.rng;
     const state = { format: CHECKPOINT_FORMAT, step: contents.step, rng: rng ?? null, data: contents.data ?? null, extra: contents.extra ?? null };
@@ -178,6 +181,36 @@ export function pruneCheckpoints(dir: string, keep: number): string[] {
   }
   for (const d of removed) rmSync(d, { recursive: true, force: true });
   return removed;
+}
+
+/**
+ * A safetensors file written tensor by tensor (each read from its variable, or taken as the array it
+ * is, then written and dropped), then fsynced: the bytes of `encodeSafetensors` of the same tensors.
+ */
+async function writeTensorsDurable(path: string, tensors: readonly [string, tf.Variable | DenseArray][], metadata: Record<string, string>): Promise<void> {
+  const dtypeOfVariable = (v: tf.Variable) => (v.dtype === 'float32' ? 'F32' : v.dtype === 'int32' ? 'I32' : undefined);
+  const specs: Record<string, { dtype: DType; shape: readonly number[] }> = {};
+  for (const [name, t] of tensors) {
+    if (t instanceof tf.Variable) {
+      const dtype = dtypeOfVariable(t);
+      if (!dtype) throw new InvalidArgumentError(`${name}.dtype`, t.dtype, 'float32 or int32');
+      specs[name] = { dtype, shape: t.shape };
+    } else {
+      checkShape(t.data, t.shape, `${name}.shape`);
+      specs[name] = { dtype: dtypeOf(t.data).dtype, shape: t.shape };
+    }
+  }
+  const fd = openSync(path, 'w');
+  try {
+    const write = (bytes: Uint8Array) => {
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+    };
+    write(encodeSafetensorsHeader(specs, metadata));
+    for (const [, t] of tensors) write(bytesOf(t instanceof tf.Variable ? ((await t.data()) as Float32Array | Int32Array) : t.data));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function writeDurable(path: string, bytes: Uint8Array): void {

@@ -139,9 +139,18 @@ export class AdamW {
   /** The moments as named arrays (`m.<param>`, `v.<param>`) plus the step, for checkpoints. */
   async stateDict(): Promise<{ tensors: Record<string, DenseArray<Float32Array>>; step: number }> {
     const tensors: Record<string, DenseArray<Float32Array>> = {};
-    for (const [name, m] of this.m) tensors[`m.${name}`] = { data: (await m.data()) as Float32Array, shape: [...m.shape] };
-    for (const [name, v] of this.v) tensors[`v.${name}`] = { data: (await v.data()) as Float32Array, shape: [...v.shape] };
+    for (const [name, t] of this.stateVariables()) tensors[name] = { data: (await t.data()) as Float32Array, shape: [...t.shape] };
     return { tensors, step: this.step };
+  }
+
+  /** The moment variables by their `stateDict` names, in its order (`m.*` then `v.*`): a writer reads them one at a time. */
+  stateVariables(): [string, tf.Variable][] {
+    return [...[...this.m].map(([n, t]) => [`m.${n}`, t] as [string, tf.Variable]), ...[...this.v].map(([n, t]) => [`v.${n}`, t] as [string, tf.Variable])];
+  }
+
+  /** The number of updates applied (the bias correction's t). */
+  get stepCount(): number {
+    return this.step;
   }
 
   loadStateDict(state: { tensors: Record<string, DenseArray>; step: number }): void {
