@@ -22,7 +22,7 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
     .command('classify')
     .description('zero-shot classification: the probability of each class name for each input')
     .argument('[inputs...]', 'files of the classified modality (images, audio, …)')
-    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, or a Hugging Face CLIP / SigLIP or open_clip model folder')
+    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, a CLIP / SigLIP / open_clip model folder, or a Hugging Face model id (org/name, hf:org/name@revision)')
     .requiredOption('--classes <names>', 'class names separated by commas, a file with one per line, or "imagenet" (open_clip\'s 1 000 names)')
     .option('--templates <file>', "prompt templates with {} for the class, one per line (default: the run's, else \"a photo of a {}.\"), a set (openai: CLIP's 80 ImageNet prompts; simple: 7), or one template with {}")
     .option('--modality <m>', 'the classified modality (default: the one paired with text)')

@@ -18,7 +18,7 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
     .command('embed')
     .description('embed inputs of one modality with a trained run or a pretrained model into FILE.npy or FILE.safetensors')
     .argument('[inputs...]', 'files (or inline texts for a text modality)')
-    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, or a Hugging Face CLIP / SigLIP or open_clip model folder')
+    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, a CLIP / SigLIP / open_clip model folder, or a Hugging Face model id (org/name, hf:org/name@revision)')
     .requiredOption('--modality <m>', "one of the run's modalities")
     .requiredOption('--out <file>', 'FILE.npy (one [n, d] float32 matrix) or FILE.safetensors (with metadata)')
     .option('--data <source>', "instead of inputs: the modality's field of every record of FILE.jsonl, FILE.csv or shards (streamed)")

@@ -17,7 +17,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
   program
     .command('eval')
     .description('evaluate a trained run: retrieval R@1/5/10 both ways, or zero-shot top-1/top-5')
-    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, or a Hugging Face CLIP / SigLIP or open_clip model folder')
+    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, a CLIP / SigLIP / open_clip model folder, or a Hugging Face model id (org/name, hf:org/name@revision)')
     .option('--data <source>', "demo, FILE.jsonl, FILE.csv or shards (default: the run's own data, held-out split)")
     .addOption(new Option('--task <task>', 'what to measure').choices(['retrieval', 'zero-shot']).default('retrieval'))
     .option('--pair <A:B>', 'the pair for retrieval (default: every pair of the model)')

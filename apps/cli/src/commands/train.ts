@@ -39,7 +39,7 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
     .option('--pair <A:B>', 'modalities to align, repeatable (several sharing one modality: N-way binding)', collect)
     .option('--data <source>', 'demo (default), FILE.jsonl, FILE.csv / FILE.tsv, or WebDataset shards (dir/{00000..00009}.tar)')
     .addOption(new Option('--objective <name>', "contrastive loss (default: clip, or a pretrained model's own)").choices(['clip', 'siglip']))
-    .option('--model <name>', 'tiny | small | base | FILE.json | a Hugging Face CLIP / SigLIP or open_clip model folder to fine-tune', 'tiny')
+    .option('--model <name>', 'tiny | small | base | FILE.json | a CLIP / SigLIP / open_clip model folder or Hugging Face model id (org/name) to fine-tune', 'tiny')
     .option('--preset <M=NAME>', 'tokenizer preset per modality (a name or FILE.json), repeatable', collect, [])
     .option('--batch-size <n>', `samples per step (default ${DEMO_BATCH} for the demo, else 32)`, intArg('--batch-size', 2))
     .option('--grad-cache-chunk <m>', 'gradient caching: embed the batch m samples at a time (big batches in little memory)', intArg('--grad-cache-chunk'))
