@@ -51,6 +51,7 @@ export {
   loadHfClip,
   type HfClipConfig,
   type HfClipOptions,
+  type LoadHfClipOptions,
   type HfClipShapes,
   type HfClipTextConfig,
   type HfClipVisionConfig,

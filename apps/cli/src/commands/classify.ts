@@ -36,7 +36,7 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
     .option('--json', 'one JSON object per input: { input, classes: [{ name, p }] } best first')
     .action(async (inputs: string[], o: Record<string, unknown>) => {
       const reg = await registry();
-      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, io.stderr);
+      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, { log: io.stderr });
       const { model, config } = run;
       const text = [...run.setups.values()].find((s) => s.plugin.acceptsText);
       if (!text) throw new InvalidArgumentError('--checkpoint', o.checkpoint, `a model with a text tower (this one has ${config.modalities.join(', ')})`);

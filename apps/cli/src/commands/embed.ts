@@ -37,8 +37,8 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
       const data = o.data as string | undefined;
       if (o.window !== undefined && (data !== undefined || inputs.length === 0)) throw new InvalidArgumentError('--window', o.window, 'input video files as arguments (not --data)');
       const reg = await registry();
-      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, io.stderr);
       const modality = o.modality as string;
+      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, { log: io.stderr, modalities: [modality] });
       const setup = run.setups.get(modality);
       if (!setup) throw new InvalidArgumentError('--modality', modality, `one of the run's modalities (${run.config.modalities.join(', ')})`);
       const writer = await openEmbeddingsWriter(out, modality, run.model.config.embedDim);

@@ -32,7 +32,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
     .option('--json', 'print one JSON object')
     .action(async (o: Record<string, unknown>) => {
       const reg = await registry();
-      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, io.stderr);
+      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, { log: io.stderr });
       const { config, model, backend } = run;
       const dataSpec = (o.data as string | undefined) ?? config.data;
       if (dataSpec === undefined) throw new InvalidArgumentError('--data', undefined, `a data source (demo, FILE.jsonl, FILE.csv or shards): ${run.path} is a pretrained model with no data of its own`);

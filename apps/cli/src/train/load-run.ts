@@ -31,14 +31,24 @@ export interface LoadedRun {
   readonly backend: BackendInfo;
 }
 
+export interface LoadRunOptions {
+  /** Progress lines (a Hub model's downloads). */
+  readonly log?: (line: string) => void;
+  /**
+   * The modalities the command uses: a pretrained model builds and reads only their towers (an image
+   * embedding never allocates the text tower). A trained run loads every tower.
+   */
+  readonly modalities?: readonly string[];
+}
+
 /**
  * A model from `--checkpoint`: a run directory (its newest checkpoint), a step-* directory, or a
  * pretrained model (Hugging Face CLIP / SigLIP, or an open_clip upload; step 0) as a local folder or a
  * Hub id (`findPretrainedClip`).
  */
-export async function loadRun(checkpoint: string, cwd: string, registry: ModalityRegistry, backendChoice: BackendChoice, log?: (line: string) => void): Promise<LoadedRun> {
-  const pretrained = await findPretrainedClip(checkpoint, cwd, log);
-  if (pretrained) return loadPretrained(pretrained, registry, backendChoice);
+export async function loadRun(checkpoint: string, cwd: string, registry: ModalityRegistry, backendChoice: BackendChoice, options: LoadRunOptions = {}): Promise<LoadedRun> {
+  const pretrained = await findPretrainedClip(checkpoint, cwd, options.log);
+  if (pretrained) return loadPretrained(pretrained, registry, backendChoice, options.modalities);
   const ck = loadCheckpoint(resolve(cwd, checkpoint));
   const config = ck.config as RunConfig;
   if (config?.format !== 'omnitok-train/1') throw new CheckpointError(ck.path, 'config.json is not an omnitok train run config (format omnitok-train/1)');
@@ -50,10 +60,11 @@ export async function loadRun(checkpoint: string, cwd: string, registry: Modalit
 }
 
 /** A pretrained model as a step-0 run of an image and a text tower, tokenized as the model was trained. */
-async function loadPretrained(p: PretrainedClip, registry: ModalityRegistry, backendChoice: BackendChoice): Promise<LoadedRun> {
+async function loadPretrained(p: PretrainedClip, registry: ModalityRegistry, backendChoice: BackendChoice, used?: readonly string[]): Promise<LoadedRun> {
   const weights = readHfClipWeights(p.dir, p.shapes.family);
   const backend = await selectBackend(backendChoice);
-  const { model } = loadHfClip(weights, p.config, { source: p.dir });
+  const towers = used?.filter((m) => (PRETRAINED_MODALITIES as readonly string[]).includes(m));
+  const { model } = loadHfClip(weights, p.config, { source: p.dir, towers: towers?.length ? towers : undefined });
   const modalities = [...PRETRAINED_MODALITIES];
   const config: ModelRunConfig = {
     model: model.config,

@@ -60,13 +60,17 @@ export class ClipModel extends Module {
   readonly pairs: readonly PairParams[];
   readonly locked: ReadonlySet<string>;
   readonly rng: Rng;
+  /** Towers of the config that were not built (`only`). */
+  private readonly unbuilt: readonly string[];
 
   /**
    * `init: 'skip'` (for a model whose every weight is loaded next: `loadStateDict`, a pretrained import)
    * makes the towers' weights zeros instead of drawing them (`Rng.skipDraws`); the logit scales and
-   * biases still take their configured values.
+   * biases still take their configured values. `only` builds just these towers (e.g. the image tower
+   * of a pretrained model that only embeds images: the text tower is never allocated); the others
+   * stay in the config and the pairs, and asking for one (`tower`, `encode`, `embed`) is an error.
    */
-  constructor(config: ClipModelConfig, options: { readonly init?: 'random' | 'skip' } = {}) {
+  constructor(config: ClipModelConfig, options: { readonly init?: 'random' | 'skip'; readonly only?: readonly string[] } = {}) {
     super();
     const objective = config.objective ?? 'clip';
     if (objective !== 'clip' && objective !== 'siglip') throw new InvalidArgumentError('objective', objective, '"clip" or "siglip"');
@@ -76,7 +80,10 @@ export class ClipModel extends Module {
     this.config = config;
     this.objective = objective;
     this.rng = new Rng(config.seed ?? 0);
-    const build = () => buildTowers(config.towers, config.embedDim, this.rng);
+    for (const name of options.only ?? []) if (!names.includes(name)) throw new InvalidArgumentError('only', name, `a tower name (${names.join(', ')})`);
+    const specs = options.only ? Object.fromEntries(Object.entries(config.towers).filter(([n]) => options.only!.includes(n))) : config.towers;
+    this.unbuilt = names.filter((n) => !(n in specs));
+    const build = () => buildTowers(specs, config.embedDim, this.rng);
     const towers = options.init === 'skip' ? this.rng.skipDraws(build) : build();
     for (const [name, tower] of towers) this.child(`towers.${name}`, tower);
     this.towers = towers;
@@ -88,7 +95,7 @@ export class ClipModel extends Module {
       const logitBias = objective === 'siglip' ? this.param(`pairs.${key}.logit_bias`, tf.scalar(config.logitBiasInit ?? SIGLIP_LOGIT_BIAS_INIT)) : undefined;
       return { a, b, key, logitScale, logitBias };
     });
-    for (const name of config.locked ?? []) if (!towers.has(name)) throw new InvalidArgumentError('locked', name, `a tower name (${names.join(', ')})`);
+    for (const name of config.locked ?? []) if (!names.includes(name)) throw new InvalidArgumentError('locked', name, `a tower name (${names.join(', ')})`);
     const locked = new Set(config.locked ?? []);
     for (const [name, tower] of towers) {
       const trunkOwner = 'trunk' in tower ? [...towers].find(([, t]) => 'encoder' in t && (t as { encoder: unknown }).encoder === (tower as { trunk: unknown }).trunk)?.[0] : undefined;
@@ -102,13 +109,14 @@ export class ClipModel extends Module {
 
   tower(name: string): Tower {
     const t = this.towers.get(name);
+    if (!t && this.unbuilt.includes(name)) throw new InvalidArgumentError('modality', name, `a tower this model was built with (only ${[...this.towers.keys()].join(', ')}; "${name}" was left out)`);
     if (!t) throw new InvalidArgumentError('modality', name, `one of the model's towers (${[...this.towers.keys()].join(', ')})`);
     return t;
   }
 
   override train(on = true): this {
     super.train(on);
-    for (const name of this.locked) this.towers.get(name)!.train(false);
+    for (const name of this.locked) this.towers.get(name)?.train(false);
     return this;
   }
 

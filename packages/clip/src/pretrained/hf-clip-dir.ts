@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { InvalidArgumentError, openSafetensors, type SafetensorsFile } from '@omnitok/core';
 import { CheckpointError } from '@omnitok/core/runtime';
 import type { HfFamily } from '@omnitok/core/runtime';
-import { type HfClipConfig, type HfClipOptions, hfModelFamily, isHfClipConfig, type LoadedHfClip, loadHfClip } from './hf-clip.js';
+import { type HfClipConfig, hfModelFamily, isHfClipConfig, type LoadedHfClip, type LoadHfClipOptions, loadHfClip } from './hf-clip.js';
 
 /**
  * A downloaded model folder (`huggingface-cli download …`, or `git clone`): a Hugging Face CLIP or
@@ -129,7 +129,7 @@ export function readHfClipWeights(dir: string, family: HfFamily = readHfClipDir(
  * BF16; sharded or not) and the preprocessing config (for @omnitok/tokenizer-image's
  * `imagePresetFromHfProcessor` / `imagePresetFromOpenClip`).
  */
-export function loadHfClipDir(dir: string, options: HfClipOptions = {}): LoadedHfClip & HfClipDir {
+export function loadHfClipDir(dir: string, options: Omit<LoadHfClipOptions, 'source'> = {}): LoadedHfClip & HfClipDir {
   const read = readHfClipDir(dir);
   const loaded = loadHfClip(readHfClipWeights(read.dir, read.family), read.config, { ...options, source: read.dir });
   return { ...read, ...loaded };

@@ -102,6 +102,17 @@ describe('Hugging Face CLIP model folders', () => {
     await checkImages(model, preset, ref.images);
   });
 
+  it('builds and imports only the towers asked for (an image embedding never allocates the text tower)', async () => {
+    const only = loadHfClipDir(DIR, { towers: ['image'] });
+    expect([...only.model.towers.keys()]).toEqual(['image']);
+    expect(() => only.model.tower('text')).toThrow(/only image; "text" was left out/);
+    expect(only.report.unexpected).toEqual([]);
+    expect([...only.model.parameters().keys()].some((k) => k.startsWith('towers.text.'))).toBe(false);
+    await checkImages(only.model, imagePresetFromHfProcessor(only.processor!, { patchSize: 16 }), ref.images);
+    expect(() => loadHfClipDir(DIR, { towers: ['audio'] })).toThrow(/only.*audio.*a tower name \(image, text\)/);
+    only.model.dispose();
+  });
+
   it("reproduces openai/CLIP's token ids and CLIPModel text embeddings and logits", async () => {
     const tokenizer = clipTokenizer({ contextLength: loaded.shapes.contextLength });
     const batch = tokenizer.encodeBatch(ref.texts.map((t) => t.text));

@@ -80,6 +80,17 @@ export interface HfClipOptions {
   readonly seed?: number;
 }
 
+/** Options of `loadHfClip` / `loadHfClipDir`. */
+export interface LoadHfClipOptions extends HfClipOptions {
+  /** Where the weights came from, for messages. */
+  readonly source?: string;
+  /**
+   * Build and import only these towers (by name, e.g. `['image']` to embed images): the others are
+   * neither allocated nor read. Default both.
+   */
+  readonly towers?: readonly string[];
+}
+
 const DEFAULTS = {
   clip: {
     vision: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, image_size: 224, patch_size: 32, num_channels: 3 },
@@ -281,19 +292,21 @@ export function hfClipLogits(weights: Weights): { logitScale?: number; logitBias
  * towers `vision` and `text` of a model built from its config (`hfClipModelConfig`), e.g. before
  * fine-tuning: every tensor mapped, every shape checked first, missing or unexpected tensors a
  * `WeightImportError`, nothing assigned on error. The pair's logit scale and bias are left to the
- * config (`hfClipModelConfig`'s `logitScale` / `logitBias`, from `hfClipLogits`).
+ * config (`hfClipModelConfig`'s `logitScale` / `logitBias`, from `hfClipLogits`). A tower given as
+ * `null` is not imported (its tensors are not read, nor reported unexpected).
  */
 export function importHfClipWeights(
   model: ClipModel,
   weights: Weights,
-  options: { readonly vision?: string; readonly text?: string; readonly source?: string; readonly family?: HfFamily } = {},
+  options: { readonly vision?: string | null; readonly text?: string | null; readonly source?: string; readonly family?: HfFamily } = {},
 ): HfClipImportReport {
-  const encoder = (name: string) => {
+  const encoder = (name: string | null) => {
+    if (name === null) return undefined; // that tower's tensors are left unread
     const tower = model.tower(name);
     if (!(tower instanceof EncoderTower)) throw new InvalidArgumentError('tower', name, 'a tower with its own encoder (not a shared trunk)');
     return tower.encoder;
   };
-  return importHfClip(mergeFiles(weights), { vision: encoder(options.vision ?? 'image'), text: encoder(options.text ?? 'text') }, { patchLayout: 'chw', source: options.source, family: options.family });
+  return importHfClip(mergeFiles(weights), { vision: encoder(options.vision === undefined ? 'image' : options.vision), text: encoder(options.text === undefined ? 'text' : options.text) }, { patchLayout: 'chw', source: options.source, family: options.family });
 }
 
 /**
@@ -301,14 +314,15 @@ export function importHfClipWeights(
  * (safetensors bytes or decoded files; several for a sharded checkpoint). The pair's logit scale (and
  * SigLIP's bias) come from the checkpoint. The model is returned in eval mode.
  */
-export function loadHfClip(weights: Weights, config: HfClipConfig, options: HfClipOptions & { readonly source?: string } = {}): LoadedHfClip {
+export function loadHfClip(weights: Weights, config: HfClipConfig, options: LoadHfClipOptions = {}): LoadedHfClip {
   const file = mergeFiles(weights);
   const shapes = hfClipShapes(config);
   const modelConfig = hfClipModelConfig(config, { ...options, ...hfClipLogits(file) });
   const [vision, text] = Object.keys(modelConfig.towers) as [string, string];
-  const model = new ClipModel(modelConfig, { init: 'skip' }); // every weight is imported next
+  const built = (name: string) => !options.towers || options.towers.includes(name);
+  const model = new ClipModel(modelConfig, { init: 'skip', only: options.towers }); // every weight is imported next
   try {
-    const report = importHfClipWeights(model, file, { vision, text, source: options.source, family: shapes.family });
+    const report = importHfClipWeights(model, file, { vision: built(vision) ? vision : null, text: built(text) ? text : null, source: options.source, family: shapes.family });
     model.eval();
     return { model, report, shapes };
   } catch (error) {
