@@ -261,6 +261,12 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     expect(out).toMatchObject({ samples: 4, zeroShot: { n: 4, classes: 3 } });
     expect(out.data).toMatch(/class folders .* \(3 classes\)/);
     expect(out.zeroShot.top1).toBe(expected);
+    expect((out as unknown as { limited: boolean }).limited).toBe(false);
+    // --limit cuts a class-ordered stream: said on stderr and in the JSON
+    const cut = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'imagefolder', '--task', 'zero-shot', '--classes', 'folder-classes.txt', '--templates', '{}', '--limit', '2', '--backend', 'cpu', '--json');
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(JSON.parse(cut.stdout)).toMatchObject({ samples: 2, limited: true });
+    expect(cut.stderr).toMatch(/evaluated the first 2 samples \(--limit 2\); the data has more: class folders are read class by class/);
     const wrong = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'imagefolder', '--task', 'zero-shot', '--classes', 'a,b', '--backend', 'cpu');
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/--classes.*the names of the 3 class folders, or 3 class names in the folders' sorted order \(got 2\)/);

@@ -70,6 +70,10 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
         },
       });
       const skipped = set.skipped.length;
+      if (set.limited) {
+        const why = source.kind === 'folder' ? ': class folders are read class by class, so these are the first classes only' : '';
+        io.stderr(`omnitok: evaluated the first ${set.n} samples (--limit ${o.limit}); the data has more${why} — raise --limit to evaluate all\n`);
+      }
       if (set.n < 2) throw new TrainDataError(`${source.description} (${split} split) gave ${set.n} usable sample(s); evaluation needs at least 2`);
       const { tf } = backend;
       let zeroShot;
@@ -89,7 +93,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       // Retrieval only over the requested pairs: evaluate() walks model.pairs, so filter after.
       const result = await evaluateEmbedded(tf, model, labelled, zeroShot, { retrieval: task === 'retrieval' });
       const retrieval = task === 'retrieval' ? result.retrieval.filter((r) => pairs.some(([a, b]) => r.pair === `${a}__${b}`)) : [];
-      const out = { checkpoint: run.path, step: run.step, data: source.description, split, samples: set.n, skipped, backend: backend.name, task, ...(task === 'retrieval' ? { retrieval } : { zeroShot: result.zeroShot }) };
+      const out = { checkpoint: run.path, step: run.step, data: source.description, split, samples: set.n, limited: set.limited, skipped, backend: backend.name, task, ...(task === 'retrieval' ? { retrieval } : { zeroShot: result.zeroShot }) };
       if (o.json) {
         io.stdout(`${JSON.stringify(out)}\n`);
         return;

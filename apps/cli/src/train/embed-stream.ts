@@ -32,6 +32,8 @@ export interface EmbeddedRecords extends EmbeddedSet {
   /** The key of each embedded record (row k of every modality). */
   readonly keys: readonly string[];
   readonly skipped: readonly { readonly input: string; readonly reason: string }[];
+  /** True when `limit` stopped the stream before its end (records were left unread). */
+  readonly limited: boolean;
 }
 
 type Tokenized = { r: RawRecord; tokens?: Record<string, TokenSequence>; error?: unknown };
@@ -58,6 +60,7 @@ export async function embedRecords(tf: TF, model: ClipModel, setups: readonly Mo
   const keys: string[] = [];
   const labels: (string | undefined)[] = [];
   const skipped: { input: string; reason: string }[] = [];
+  let limited = false;
   let batch: Record<string, TokenSequence>[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
@@ -75,7 +78,10 @@ export async function embedRecords(tf: TF, model: ClipModel, setups: readonly Mo
       options.onSkip?.(done.r.key, reason);
       return;
     }
-    if (options.limit !== undefined && keys.length >= options.limit) return;
+    if (options.limit !== undefined && keys.length >= options.limit) {
+      limited = true;
+      return;
+    }
     for (const { modality: m } of setups) digests.get(m)!.push(tokenDigest(done.tokens![m]!));
     batch.push(done.tokens!);
     keys.push(done.r.key);
@@ -84,8 +90,11 @@ export async function embedRecords(tf: TF, model: ClipModel, setups: readonly Mo
   };
   const inFlight: Promise<Tokenized>[] = [];
   for await (const r of records) {
-    if (options.limit !== undefined && keys.length >= options.limit) break;
     if (options.accept && !options.accept(r)) continue;
+    if (options.limit !== undefined && keys.length >= options.limit) {
+      limited = true;
+      break;
+    }
     inFlight.push(tokenize(r));
     if (inFlight.length >= options.concurrency) await take(await inFlight.shift()!);
   }
@@ -94,7 +103,7 @@ export async function embedRecords(tf: TF, model: ClipModel, setups: readonly Mo
   const D = model.config.embedDim;
   const embeddings = new Map<string, Embeddings>(options.onBatch ? [] : [...parts].map(([m, ps]) => [m, stackRows(ps, keys.length, D)] as const));
   const groups = new Map([...digests].map(([m, d]) => [m, groupDigests(d)] as const));
-  return { n: keys.length, keys, labels, embeddings, groups, skipped };
+  return { n: keys.length, keys, labels, embeddings, groups, skipped, limited };
 }
 
 /**
