@@ -21,6 +21,9 @@ export interface HfImageProcessorConfig {
   readonly image_std?: number | readonly number[];
   readonly do_convert_rgb?: boolean;
   readonly do_pad?: boolean;
+  /** Siglip2ImageProcessor (NaFlex): the patch budget per image and the patch side. */
+  readonly max_num_patches?: number;
+  readonly patch_size?: number;
 }
 
 const HALF: readonly number[] = [0.5, 0.5, 0.5];
@@ -36,6 +39,7 @@ const CLASS_DEFAULTS: Record<string, HfImageProcessorConfig> = {
   CLIPFeatureExtractor: CLIP_DEFAULTS,
   SiglipImageProcessor: { size: SQUARE_224, resample: 3, do_center_crop: false, image_mean: HALF, image_std: HALF },
   ViTImageProcessor: { size: SQUARE_224, resample: 2, do_center_crop: false, image_mean: HALF, image_std: HALF },
+  Siglip2ImageProcessor: { resample: 2, image_mean: HALF, image_std: HALF, max_num_patches: 256, patch_size: 16 },
   ViTFeatureExtractor: { size: SQUARE_224, resample: 2, do_center_crop: false, image_mean: HALF, image_std: HALF },
 };
 
@@ -73,6 +77,7 @@ export function imagePresetFromHfProcessor(config: HfImageProcessorConfig, optio
   if (typeof config !== 'object' || config === null || Array.isArray(config)) bad('(preprocessor_config.json)', 'must be a JSON object');
   config = withClassDefaults(config);
   const type = config.image_processor_type ?? config.feature_extractor_type ?? '';
+  if (type.replace(/Fast$/, '') === 'Siglip2ImageProcessor') return naflexPreset(config, options.patchSize, name, type);
   // CLIP's processors read an integer `size` as the shortest edge; the others (SigLIP, ViT) as a square.
   const intIsShortestEdge = /^CLIP|^ChineseCLIP|^OwlViT/.test(type);
   if (config.do_resize === false) bad('do_resize', 'false is not supported (every preset resizes)');
@@ -116,6 +121,42 @@ export function imagePresetFromHfProcessor(config: HfImageProcessorConfig, optio
     ...(resize.resize === 'shortest' ? { resizeSize: resize.edge } : resize.height !== out[0] || resize.width !== out[1] ? { resizeSize: resize.height } : {}),
     crop: crop ? 'center' : 'none',
     ...(crop ? { cropRounding: 'floor' as const } : {}),
+    interpolation,
+    mean: vector(config.image_mean, 'image_mean', 0),
+    std: vector(config.image_std, 'image_std', 1),
+    channels: 3,
+  };
+  validateImagePreset(preset, name);
+  return preset;
+}
+
+/** SigLIP 2 NaFlex's Siglip2ImageProcessor: aspect-preserving resize to the patch budget, tokens padded to it. */
+function naflexPreset(config: HfImageProcessorConfig, patchSize: number, name: string, type: string): ImagePreset {
+  const bad = (field: string, reason: string): never => {
+    throw new BadPresetError('image', name, { field, reason });
+  };
+  if (config.do_resize === false) bad('do_resize', 'false is not supported (every preset resizes)');
+  if (config.do_rescale === false) bad('do_rescale', 'false is not supported (presets scale pixels by 1/255)');
+  if (config.rescale_factor !== undefined && Math.abs(config.rescale_factor * 255 - 1) > 1e-9) bad('rescale_factor', `must be 1/255, got ${config.rescale_factor}`);
+  if (config.patch_size !== patchSize) bad('patch_size', `${JSON.stringify(config.patch_size)} differs from the model's patch size ${patchSize}`);
+  const maxPatches = config.max_num_patches!;
+  if (!Number.isInteger(maxPatches) || maxPatches < 1) bad('max_num_patches', `must be a positive integer, got ${JSON.stringify(maxPatches)}`);
+  const interpolation = RESAMPLE[config.resample ?? 2] ?? bad('resample', `${JSON.stringify(config.resample)} is not supported (0 nearest, 2 bilinear, 3 bicubic)`);
+  const normalize = config.do_normalize !== false;
+  const vector = (v: unknown, field: string, fallback: number): number[] => {
+    if (!normalize) return [fallback, fallback, fallback];
+    const arr = typeof v === 'number' ? [v, v, v] : v;
+    if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((x) => typeof x === 'number' && Number.isFinite(x))) return bad(field, `must be 3 finite numbers, got ${JSON.stringify(v)}`);
+    return [...arr] as number[];
+  };
+  const preset: ImagePreset = {
+    name,
+    description: `${type}: aspect-preserving resize to at most ${maxPatches} patches of ${patchSize} (NaFlex), ${interpolation}`,
+    size: patchSize * Math.max(1, Math.floor(Math.sqrt(maxPatches))),
+    patchSize,
+    resize: 'naflex',
+    maxPatches,
+    crop: 'none',
     interpolation,
     mean: vector(config.image_mean, 'image_mean', 0),
     std: vector(config.image_std, 'image_std', 1),

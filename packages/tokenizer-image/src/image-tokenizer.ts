@@ -54,6 +54,7 @@ export function imageTokenizer(options: ImageTokenizerOptions = {}): ImageTokeni
     tokenize: (features: ImageFeatures) => patchify(features),
     async preprocessAndTokenize(decoded: DecodedImage, preset?: string | ImagePreset, preprocessOptions: ImagePreprocessOptions = {}) {
       const p = prepareImagePreset(preset, presets, defaultPreset);
+      if (p.preset.resize === 'naflex') return patchify(preprocessImage(decoded, p, preprocessOptions)); // a size per image: no fused path
       const { channels: C, height: H, width: W } = p;
       const P = checkPatch(p.preset.patchSize, H, W);
       const data = new Float32Array(C * H * W);

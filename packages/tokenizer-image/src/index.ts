@@ -34,6 +34,7 @@ export {
   IMAGENET_MEAN,
   IMAGENET_STD,
   validateImagePreset,
+  naflexSize,
   type ImagePreset,
   type ImageAugmentation,
   type ResolvedImagePreset,

@@ -8,6 +8,9 @@ import type { ImageFeatures } from './preprocess-image.js';
  * - Each patch vector is flattened in `(C, P, P)` order: channel, then row, then column — the layout of a
  *   conv weight `[D, C, P, P]`, so a linear layer on these vectors equals the ViT patch-embedding conv.
  *
+ * - NaFlex features (`maxPatches`) give `[maxPatches, C·P·P]`: the image's patches, then zero rows,
+ *   with `mask` 1 for the real patches; `grid` is the image's `[H/P, W/P]`.
+ *
  * Throws `InvalidArgumentError` when `H` or `W` is not a multiple of `P`.
  */
 export function patchify(features: ImageFeatures, patchSize: number = features.patchSize): ContinuousTokens {
@@ -15,16 +18,32 @@ export function patchify(features: ImageFeatures, patchSize: number = features.p
   const P = checkPatch(patchSize, H, W);
   const gridH = H / P;
   const gridW = W / P;
-  const data = new Float32Array(C * H * W);
+  const n = gridH * gridW;
+  // NaFlex: zero rows after the image's patches up to the budget, masked out
+  const rows = features.maxPatches ?? n;
+  if (rows < n) throw new InvalidArgumentError('features.maxPatches', rows, `at least the ${n} patches of a ${H}×${W} image`);
+  const data = new Float32Array(rows * C * P * P);
   patchifyInto(features.data, 0, C, H, W, P, data, 0);
+  const padded = features.maxPatches !== undefined;
   return continuousTokens({
     data,
-    shape: [gridH * gridW, C * P * P],
+    shape: [rows, C * P * P],
     grid: [gridH, gridW],
     modality: features.modality,
     preset: features.preset,
     source: features.source,
+    ...(padded ? { positions: paddedPositions(gridH, gridW, rows), mask: new Uint8Array(rows).fill(1, 0, n) } : {}),
   });
+}
+
+/** Row-major grid coordinates of the first gridH·gridW tokens, zeros for the padding rows. */
+function paddedPositions(gridH: number, gridW: number, rows: number): Int32Array {
+  const out = new Int32Array(rows * 2);
+  for (let i = 0; i < gridH * gridW; i++) {
+    out[2 * i] = Math.floor(i / gridW);
+    out[2 * i + 1] = i % gridW;
+  }
+  return out;
 }
 
 /** The patch layout of {@link patchify} from `src[srcOffset..]` (`[C, H, W]`) into `dst[dstOffset..]`. */

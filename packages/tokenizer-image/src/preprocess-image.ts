@@ -1,6 +1,6 @@
 import { type Features, InvalidArgumentError, loadOptionalNativeKernels, type OptionalNativeKernels, type PreprocessOptions, resolvePreset } from '@omnitok/core';
 import type { DecodedImage } from './decode-image.js';
-import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset, type ResolvedImagePreset, validateImagePreset } from './presets.js';
+import { DEFAULT_IMAGE_PRESET, IMAGE_PRESETS, type ImagePreset, naflexSize, type ResolvedImagePreset, validateImagePreset } from './presets.js';
 import { drawAugmentation, mulberry32, roundHalfEven } from './random-resized-crop.js';
 import { axisCoefficients, type OutputWindow, type PixelView, resizeNormalizeRgb, resizeView } from './resample.js';
 
@@ -11,6 +11,8 @@ export interface ImageFeatures extends Features {
   readonly axes: readonly ['channel', 'height', 'width'];
   /** The preset's ViT patch side, used by `patchify`. */
   readonly patchSize: number;
+  /** `naflex` presets: the rows `patchify` pads the tokens to (with a mask). */
+  readonly maxPatches?: number;
 }
 
 /** Options of {@link preprocessImage}: augmentation and, for presets that crop, where the crop sits. */
@@ -71,7 +73,8 @@ export function preprocessImage(
   preset?: string | ImagePreset | PreparedImagePreset,
   options: ImagePreprocessOptions = {},
 ): ImageFeatures {
-  const p = prepareImagePreset(preset);
+  const prepared = prepareImagePreset(preset);
+  const p = prepared.preset.resize === 'naflex' ? naflexPreset(decoded, prepared) : prepared;
   const data = new Float32Array(p.channels * p.height * p.width);
   preprocessImageInto(decoded, p, options, data, 0);
   return {
@@ -79,10 +82,19 @@ export function preprocessImage(
     shape: [p.channels, p.height, p.width],
     axes: ['channel', 'height', 'width'],
     modality: 'image',
-    preset: p.name,
+    preset: prepared.name,
     source: decoded.source,
     patchSize: p.preset.patchSize,
+    ...(prepared.preset.maxPatches !== undefined ? { maxPatches: prepared.preset.maxPatches } : {}),
   };
+}
+
+/** A `naflex` preset made concrete for one image: a squash to the size its patch budget allows. */
+function naflexPreset(decoded: DecodedImage, p: PreparedImagePreset): PreparedImagePreset {
+  checkDecoded(decoded);
+  const { maxPatches, ...rest } = p.preset;
+  const [height, width] = naflexSize(decoded.height, decoded.width, rest.patchSize, maxPatches!);
+  return prepareImagePreset({ ...rest, size: [height, width], resize: 'squash', crop: 'none' });
 }
 
 /**

@@ -15,6 +15,11 @@ import { INTERPOLATIONS, type Interpolation } from './resample.js';
  * - `resize: 'longest-pad'` — scale so the longer side is the output side (shorter side
  *   `int(side * short / long)`, at least 1), then pad to a square with `padColor`, the image centered
  *   (offset `floor((side - n) / 2)`, as LLaVA's `expand2square`). Needs a square `size` and `crop: 'none'`.
+ * - `resize: 'naflex'` — SigLIP 2 NaFlex: keep the aspect ratio and scale each image to the largest size
+ *   whose sides are multiples of `patchSize` with at most `maxPatches` patches (transformers'
+ *   `get_image_size_for_max_num_patches`), so the output size varies per image; the tokens are padded
+ *   to `maxPatches` rows with a mask, their grid the image's. `size` is then only the square image at
+ *   the budget (informational); `crop: 'none'`, no augmentation.
  * Then `/255`, and `(x - mean) / std` per channel, in float32 as torch does.
  *
  * Training pipeline (`preprocess(..., { augment: true, seed })`): torchvision `RandomResizedCrop(size,
@@ -29,7 +34,9 @@ export interface ImagePreset {
   readonly size: number | readonly [number, number];
   /** ViT patch side; `size` must be a multiple of it. */
   readonly patchSize: number;
-  readonly resize: 'shortest' | 'squash' | 'longest-pad';
+  readonly resize: 'shortest' | 'squash' | 'longest-pad' | 'naflex';
+  /** `naflex` only: the patch budget per image (Siglip2ImageProcessor's `max_num_patches`). */
+  readonly maxPatches?: number;
   /** Resize target before the crop (`shortest`: the short side; `squash`: both sides). */
   readonly resizeSize?: number;
   readonly crop: 'center' | 'none';
@@ -135,7 +142,7 @@ export const IMAGE_PRESETS: Readonly<Record<string, ImagePreset>> = Object.freez
 export const DEFAULT_IMAGE_PRESET = 'clip-vit-b-16';
 
 const KNOWN_FIELDS = new Set([
-  'name', 'description', 'size', 'patchSize', 'resize', 'resizeSize', 'crop', 'cropRounding', 'interpolation', 'mean', 'std', 'channels', 'padColor', 'augment',
+  'name', 'description', 'size', 'patchSize', 'resize', 'resizeSize', 'crop', 'cropRounding', 'interpolation', 'mean', 'std', 'channels', 'padColor', 'augment', 'maxPatches',
 ]);
 const MAX_SIDE = 16384;
 
@@ -169,9 +176,15 @@ export function validateImagePreset(preset: ImagePreset, name = preset.name ?? '
   const patch = p.patchSize as number;
   if (height % patch !== 0 || width % patch !== 0) bad('patchSize', `${patch} must divide the output size ${height}×${width}`);
 
-  if (p.resize !== 'shortest' && p.resize !== 'squash' && p.resize !== 'longest-pad') {
-    bad('resize', `must be "shortest", "squash" or "longest-pad", got ${JSON.stringify(p.resize)}`);
+  if (p.resize !== 'shortest' && p.resize !== 'squash' && p.resize !== 'longest-pad' && p.resize !== 'naflex') {
+    bad('resize', `must be "shortest", "squash", "longest-pad" or "naflex", got ${JSON.stringify(p.resize)}`);
   }
+  if (p.resize === 'naflex') {
+    if (!Number.isInteger(p.maxPatches) || (p.maxPatches as number) < 1 || (p.maxPatches as number) > 1 << 20) bad('maxPatches', `must be a positive integer with resize "naflex", got ${JSON.stringify(p.maxPatches)}`);
+    if (p.crop !== 'none') bad('crop', 'must be "none" with resize "naflex"');
+    if (p.augment !== undefined) bad('augment', 'is not supported with resize "naflex"');
+    if (p.interpolation === 'bilinear-torch') bad('interpolation', '"bilinear-torch" works with resize "shortest" or "squash"');
+  } else if (p.maxPatches !== undefined) bad('maxPatches', 'is only used with resize "naflex"');
   if (p.crop !== 'center' && p.crop !== 'none') bad('crop', `must be "center" or "none", got ${JSON.stringify(p.crop)}`);
   if (!INTERPOLATIONS.includes(p.interpolation as Interpolation) && p.interpolation !== 'bilinear-torch') {
     bad('interpolation', `must be one of ${[...INTERPOLATIONS, 'bilinear-torch'].join(', ')}, got ${JSON.stringify(p.interpolation)}`);
@@ -192,7 +205,7 @@ export function validateImagePreset(preset: ImagePreset, name = preset.name ?? '
     if (p.crop === 'none' && resizeSize !== undefined && (resizeSize !== height || resizeSize !== width)) {
       bad('crop', `must be "center" when resizeSize ${resizeSize} differs from the output size ${height}×${width}`);
     }
-  } else {
+  } else if (p.resize === 'longest-pad') {
     if (height !== width) bad('size', `must be square with resize "longest-pad", got ${height}×${width}`);
     if (p.crop !== 'none') bad('crop', 'must be "none" with resize "longest-pad"');
     if (resizeSize !== undefined) bad('resizeSize', 'is not used with resize "longest-pad" (the longer side becomes the output side)');
@@ -220,4 +233,21 @@ function validateAugment(a: unknown, bad: (field: string, reason: string) => nev
   if (!range(aug.scale, (x) => x > 0 && x <= 1)) bad('augment.scale', `must be [min, max] with 0 < min <= max <= 1, got ${JSON.stringify(aug.scale)}`);
   if (!range(aug.ratio, (x) => x > 0)) bad('augment.ratio', `must be [min, max] with 0 < min <= max, got ${JSON.stringify(aug.ratio)}`);
   if (typeof aug.hflip !== 'number' || !(aug.hflip >= 0 && aug.hflip <= 1)) bad('augment.hflip', `must be a probability in [0, 1], got ${JSON.stringify(aug.hflip)}`);
+}
+
+/**
+ * The size a `naflex` preset scales an image to: transformers' `get_image_size_for_max_num_patches` —
+ * a binary search (to 1e-5) for the largest scale whose sides, each rounded up to a multiple of the
+ * patch size (at least one patch), give at most `maxPatches` patches. Returns `[height, width]`.
+ */
+export function naflexSize(height: number, width: number, patchSize: number, maxPatches: number): [number, number] {
+  const scaled = (scale: number, side: number) => Math.max(patchSize, Math.ceil((side * scale) / patchSize) * patchSize);
+  let lo = 1e-5 / 10;
+  let hi = 100;
+  while (hi - lo >= 1e-5) {
+    const mid = (lo + hi) / 2;
+    if ((scaled(mid, height) / patchSize) * (scaled(mid, width) / patchSize) <= maxPatches) lo = mid;
+    else hi = mid;
+  }
+  return [scaled(lo, height), scaled(lo, width)];
 }

@@ -20,7 +20,12 @@ import { l2Normalize } from '../loss/scalar.js';
  * What a tower eats: the token tensor alone ([B, N, dim] float32 for continuous tokens, [B, N] int32
  * ids for discrete ones) or with its padding mask [B, N] and, for `eot` pooling, the [B] pooled index.
  */
-export type TowerInput = tf.Tensor | { readonly tokens: tf.Tensor; readonly mask?: tf.Tensor; readonly eotIndex?: tf.Tensor };
+/**
+ * A tower's batch: the tokens, or the tokens with their padding mask, end-of-text positions (`eot`
+ * pooling) and, for towers whose positions follow each sample's own grid (SigLIP 2 NaFlex), the grids
+ * `[h, w]` per row on the host (`[B·2]`).
+ */
+export type TowerInput = tf.Tensor | { readonly tokens: tf.Tensor; readonly mask?: tf.Tensor; readonly eotIndex?: tf.Tensor; readonly grid?: Int32Array };
 
 /**
  * One tower per modality: modality embedder (continuous patch projection or discrete-id table) →
@@ -44,15 +49,15 @@ export interface Tower extends Module {
   setGradCheckpointing(on: boolean): void;
 }
 
-export function splitInput(input: TowerInput): { tokens: tf.Tensor; mask?: tf.Tensor; eotIndex?: tf.Tensor } {
+export function splitInput(input: TowerInput): { tokens: tf.Tensor; mask?: tf.Tensor; eotIndex?: tf.Tensor; grid?: Int32Array } {
   return input instanceof tf.Tensor ? { tokens: input } : input;
 }
 
-/** Rows [start, start + size) of an input (tokens, mask and eotIndex together). */
+/** Rows [start, start + size) of an input (tokens, mask, eotIndex and grids together). */
 export function sliceInput(input: TowerInput, start: number, size: number): TowerInput {
-  const { tokens, mask, eotIndex } = splitInput(input);
+  const { tokens, mask, eotIndex, grid } = splitInput(input);
   const rows = (t: tf.Tensor) => t.slice([start], [size]);
-  return { tokens: rows(tokens), mask: mask && rows(mask), eotIndex: eotIndex && rows(eotIndex) };
+  return { tokens: rows(tokens), mask: mask && rows(mask), eotIndex: eotIndex && rows(eotIndex), grid: grid?.subarray(2 * start, 2 * (start + size)) };
 }
 
 export function batchSize(input: TowerInput): number {
@@ -75,8 +80,8 @@ export class EncoderTower extends Module implements Tower {
   }
 
   forward(input: TowerInput): tf.Tensor {
-    const { tokens, mask, eotIndex } = splitInput(input);
-    return tf.tidy(() => l2Normalize(this.encoder.forward(tokens, { mask, eotIndex }).embedding));
+    const { tokens, mask, eotIndex, grid } = splitInput(input);
+    return tf.tidy(() => l2Normalize(this.encoder.forward(tokens, { mask, eotIndex, grid }).embedding));
   }
 
   setGradCheckpointing(on: boolean): void {

@@ -35,15 +35,11 @@ function readJson(path: string): unknown {
   }
 }
 
-/**
- * True when `dir` is a folder with a Hugging Face CLIPModel / SiglipModel config.json or an
- * open_clip_config.json — or a SigLIP 2 NaFlex config.json, which `readHfClipDir` refuses by name.
- */
+/** True when `dir` is a folder with a Hugging Face CLIPModel / SiglipModel / Siglip2Model config.json or an open_clip_config.json. */
 export function isHfClipDir(dir: string): boolean {
   const check = (name: string) => {
     try {
-      const config = JSON.parse(readFileSync(join(dir, name), 'utf8')) as unknown;
-      return isHfClipConfig(config) || (config as { model_type?: unknown } | null)?.model_type === 'siglip2';
+      return isHfClipConfig(JSON.parse(readFileSync(join(dir, name), 'utf8')));
     } catch {
       return false;
     }
@@ -75,10 +71,7 @@ export function readHfClipDir(dir: string): HfClipDir {
   const family = hfModelFamily(config);
   if (!family || family === 'open_clip') {
     const c = config as { model_type?: unknown } | null;
-    if (c?.model_type === 'siglip2') {
-      throw new CheckpointError(join(root, 'config.json'), 'is a SigLIP 2 NaFlex model (model_type "siglip2", variable resolution), which is not supported; the FixRes checkpoints (e.g. google/siglip2-base-patch16-224, model_type "siglip") are');
-    }
-    throw new CheckpointError(join(root, 'config.json'), `model_type ${JSON.stringify(c?.model_type)} is neither "clip" nor "siglip" (a Hugging Face CLIPModel or SiglipModel)`);
+    throw new CheckpointError(join(root, 'config.json'), `model_type ${JSON.stringify(c?.model_type)} is not "clip", "siglip" or "siglip2" (a Hugging Face CLIPModel, SiglipModel or Siglip2Model)`);
   }
   const processorPath = join(root, 'preprocessor_config.json');
   const processor = existsSync(processorPath) ? readJson(processorPath) : undefined;
@@ -131,6 +124,8 @@ export function readHfClipWeights(dir: string, family: HfFamily = readHfClipDir(
  */
 export function loadHfClipDir(dir: string, options: Omit<LoadHfClipOptions, 'source'> = {}): LoadedHfClip & HfClipDir {
   const read = readHfClipDir(dir);
-  const loaded = loadHfClip(readHfClipWeights(read.dir, read.family), read.config, { ...options, source: read.dir });
+  // NaFlex: as many patch rows as the folder's processor makes
+  const maxPatches = read.family === 'siglip2' && typeof read.processor?.max_num_patches === 'number' ? read.processor.max_num_patches : undefined;
+  const loaded = loadHfClip(readHfClipWeights(read.dir, read.family), read.config, { maxPatches, ...options, source: read.dir });
   return { ...read, ...loaded };
 }

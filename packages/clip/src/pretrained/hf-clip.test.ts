@@ -160,7 +160,7 @@ describe('Hugging Face CLIP model folders', () => {
       expect(() => readHfClipDir(tmp)).toThrow(CheckpointError);
       expect(() => readHfClipDir(tmp)).toThrow(/config\.json.*cannot read it \(ENOENT\)/);
       writeFileSync(join(tmp, 'config.json'), JSON.stringify({ model_type: 'bert' }));
-      expect(() => readHfClipDir(tmp)).toThrow(/model_type "bert" is neither "clip" nor "siglip"/);
+      expect(() => readHfClipDir(tmp)).toThrow(/model_type "bert" is not "clip", "siglip" or "siglip2"/);
       expect(isHfClipDir(tmp)).toBe(false);
       copyFileSync(join(DIR, 'config.json'), join(tmp, 'config.json'));
       writeFileSync(join(tmp, 'pytorch_model.bin'), 'not read');
@@ -290,12 +290,8 @@ describe('Hugging Face SigLIP 2 model folders', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reproduces the image embeddings; a NaFlex folder (model_type "siglip2") is refused by name', async () => {
+  it('reproduces the image embeddings', async () => {
     expect(loaded.shapes).toMatchObject({ family: 'siglip', vocabSize: 900, contextLength: 64 });
-    const naflex = mkdtempSync(join(tmpdir(), 'omnitok-naflex-'));
-    writeFileSync(join(naflex, 'config.json'), JSON.stringify({ model_type: 'siglip2', architectures: ['Siglip2Model'] }));
-    expect(() => readHfClipDir(naflex)).toThrow(/SigLIP 2 NaFlex .* not supported; the FixRes checkpoints/);
-    rmSync(naflex, { recursive: true, force: true });
     await checkImages(model, imagePresetFromHfProcessor(loaded.processor!, { patchSize: 16 }), sref.images);
   });
 
@@ -311,6 +307,78 @@ describe('Hugging Face SigLIP 2 model folders', () => {
     const e = await model.embed('text', ids);
     ids.dispose();
     sref.texts.forEach((t, i) => expect(maxDiff(e.data.subarray(i * 16, i * 16 + 16), t.embedding), t.text).toBeLessThan(2e-5));
+  });
+});
+
+// SigLIP 2 NaFlex (Siglip2Model): each image keeps its aspect ratio within a patch budget, the position
+// table is resized to its grid (make-hf-siglip2-naflex-tiny.py: budget 12 patches of 8, a 4 × 4 table).
+interface NaflexReference extends Reference {
+  images: (Reference['images'][number] & { resized: [number, number]; grid: [number, number] })[];
+}
+const NAFLEX = join(FIXTURES, 'hf-siglip2-naflex-tiny');
+
+/** The reference images as NaFlex tokens: pixels checked, then one padded batch with masks and grids. */
+async function naflexBatch(preset: ImagePreset, images: NaflexReference['images']) {
+  const rows = [];
+  for (const r of images) {
+    const features = preprocessImage(await decodeImage(join(FIXTURES, r.file)), preset);
+    expect([features.shape[1], features.shape[2]], r.file).toEqual(r.resized);
+    const plane = features.shape[1] * features.shape[2];
+    for (let c = 0; c < 3; c++) {
+      let sum = 0;
+      for (let i = c * plane; i < (c + 1) * plane; i++) sum += features.data[i]!;
+      expect(Math.abs(sum - r.pixels_sum[c]!), `${r.file} channel ${c}`).toBeLessThan(1e-3);
+    }
+    const tokens = patchify(features);
+    expect(tokens.grid, r.file).toEqual(r.grid);
+    rows.push(tokens);
+  }
+  const [N, F] = rows[0]!.shape;
+  return {
+    tokens: tf.tensor(concat(rows.map((t) => t.data)), [rows.length, N, F]),
+    mask: tf.tensor(rows.flatMap((t) => Array.from(t.mask!)), [rows.length, N]),
+    grid: Int32Array.from(rows.flatMap((t) => t.grid)),
+  };
+}
+
+describe('Hugging Face SigLIP 2 NaFlex folders', () => {
+  const nref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip2-naflex.json'), 'utf8')) as NaflexReference;
+  const dir = mkdtempSync(join(tmpdir(), 'omnitok-naflex-'));
+  for (const f of readdirSync(NAFLEX)) copyFileSync(join(NAFLEX, f), join(dir, f));
+  copyFileSync(SP_BPE, join(dir, 'tokenizer.model'));
+  const loaded = loadHfClipDir(dir);
+  const { model } = loaded;
+  afterAll(() => {
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("reads a Siglip2Model config: a linear patch embedding, a 4 × 4 position table resized per image, the processor's 12-patch budget", () => {
+    expect(loaded.family).toBe('siglip2');
+    expect(loaded.shapes).toMatchObject({ family: 'siglip2', patchSize: 8, positionGrid: [4, 4], vocabSize: 900 });
+    expect((model.tower('image') as EncoderTower).config).toMatchObject({ posGrid: [4, 4], pooling: 'map', padMask: true, tokens: { count: 12, dim: 192 } });
+    expect(loaded.report.missing).toEqual([]);
+    expect(loaded.report.unexpected).toEqual([]);
+    expect(model.config.objective).toBe('siglip');
+  });
+
+  it("reproduces Siglip2ImageProcessor's sizes, grids and pixels and Siglip2Model's image embeddings (3 × 4, 4 × 3 and 2 × 5 grids)", async () => {
+    const preset = imagePresetFromHfProcessor(loaded.processor!, { patchSize: 8 });
+    expect(preset).toMatchObject({ resize: 'naflex', maxPatches: 12, interpolation: 'bilinear' });
+    const batch = await naflexBatch(preset, nref.images);
+    const e = await model.embed('image', batch);
+    tf.dispose([batch.tokens, batch.mask]);
+    nref.images.forEach((r, i) => expect(maxDiff(e.data.subarray(i * 16, (i + 1) * 16), r.embedding), r.file).toBeLessThan(2e-5));
+  });
+
+  it('its text tower is SigLIP 2 as ever: Gemma ids, text embeddings', async () => {
+    const tokenizer = SentencePieceTokenizer.fromFile(join(dir, 'tokenizer.model'), { contextLength: 64, padId: 0, canonicalize: 'lowercase' });
+    const batch = tokenizer.encodeBatch(nref.texts.map((t) => t.text));
+    nref.texts.forEach((t, i) => expect([...batch.ids.subarray(i * 64, i * 64 + t.ids.length)]).toEqual(t.ids));
+    const ids = tf.tensor(batch.ids, [nref.texts.length, 64], 'int32');
+    const e = await model.embed('text', ids);
+    ids.dispose();
+    nref.texts.forEach((t, i) => expect(maxDiff(e.data.subarray(i * 16, (i + 1) * 16), t.embedding), t.text).toBeLessThan(2e-5));
   });
 });
 
@@ -383,6 +451,16 @@ describeBackends(
       { name: 'SigLIP 2 (HF)', dir: join(FIXTURES, 'hf-siglip2-tiny'), ref: 'reference-siglip2.json', tokenizer: () => SentencePieceTokenizer.fromFile(SP_BPE, { contextLength: 64, padId: 0, canonicalize: 'lowercase' }) },
       { name: 'open_clip', dir: join(FIXTURES, 'open-clip-tiny'), ref: 'reference-open-clip.json', tokenizer: () => clipTokenizer({ contextLength: 77 }) },
     ];
+    it('SigLIP 2 NaFlex (HF): image embeddings over per-image grids equal the reference', async () => {
+      const nref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip2-naflex.json'), 'utf8')) as NaflexReference;
+      const { model, processor } = loadHfClipDir(NAFLEX, { towers: ['image'] });
+      const batch = await naflexBatch(imagePresetFromHfProcessor(processor!, { patchSize: 8 }), nref.images);
+      const e = await model.embed('image', batch);
+      tf.dispose([batch.tokens, batch.mask]);
+      nref.images.forEach((r, i) => expect(maxDiff(e.data.subarray(i * 16, (i + 1) * 16), r.embedding), `${r.file} on ${backend().name}`).toBeLessThan(tolerance(backend().name)));
+      model.dispose();
+    });
+
     for (const c of cases) {
       it(`${c.name}: image and text embeddings equal the reference`, async () => {
         const tol = tolerance(backend().name);

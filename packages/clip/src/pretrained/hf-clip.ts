@@ -71,6 +71,8 @@ export interface HfClipShapes {
   /** Text positions (77 for every released CLIP, 64 for SigLIP). */
   readonly contextLength: number;
   readonly embedDim: number;
+  /** SigLIP 2 NaFlex: the position table's grid, resized to each image's (`imageSize` is then its side in pixels). */
+  readonly positionGrid?: readonly [number, number];
 }
 
 export interface HfClipOptions {
@@ -78,6 +80,11 @@ export interface HfClipOptions {
   readonly names?: { readonly vision?: string; readonly text?: string };
   /** Seed of the model's RNG (dropout; every weight comes from the checkpoint). */
   readonly seed?: number;
+  /**
+   * SigLIP 2 NaFlex: patch rows per image (the processor's `max_num_patches`; default the model's
+   * `num_patches`).
+   */
+  readonly maxPatches?: number;
 }
 
 /** Options of `loadHfClip` / `loadHfClipDir`. */
@@ -100,11 +107,15 @@ const DEFAULTS = {
     vision: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6, image_size: 224, patch_size: 16, num_channels: 3 },
     text: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6, vocab_size: 32000, max_position_embeddings: 64 },
   },
+  siglip2: {
+    vision: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6, num_patches: 256, patch_size: 16, num_channels: 3 },
+    text: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6, vocab_size: 256000, max_position_embeddings: 64 },
+  },
 } as const;
 // transformers' ACT2FN names → our GELU kinds (the exact erf GELU, its tanh approximation, x·σ(1.702x))
 const ACTIVATIONS: Record<string, 'erf' | 'tanh' | 'quick'> = { quick_gelu: 'quick', gelu: 'erf', gelu_new: 'tanh', gelu_pytorch_tanh: 'tanh', gelu_fast: 'tanh' };
 
-/** `clip` for a CLIPModel config, `siglip` for a SiglipModel config, `open_clip` for an open_clip_config.json, else undefined. */
+/** `clip` for a CLIPModel config, `siglip` for a SiglipModel, `siglip2` for a Siglip2Model (NaFlex), `open_clip` for an open_clip_config.json, else undefined. */
 export function hfModelFamily(config: unknown): HfFamily | undefined {
   if (typeof config !== 'object' || config === null) return undefined;
   const c = config as HfClipConfig;
@@ -112,6 +123,7 @@ export function hfModelFamily(config: unknown): HfFamily | undefined {
   const has = (arch: string) => Array.isArray(c.architectures) && c.architectures.includes(arch);
   if (c.model_type === 'clip' || has('CLIPModel')) return 'clip';
   if (c.model_type === 'siglip' || has('SiglipModel')) return 'siglip';
+  if (c.model_type === 'siglip2' || has('Siglip2Model')) return 'siglip2';
   return undefined;
 }
 
@@ -186,8 +198,16 @@ export function hfClipShapes(config: HfClipConfig): HfClipShapes {
   const family = familyOf(config);
   const v = section(config, 'vision');
   const t = section(config, 'text');
-  const imageSize = positive(v.image_size, 'vision_config.image_size');
   const patchSize = positive(v.patch_size, 'vision_config.patch_size');
+  // NaFlex: a square table of num_patches positions, resized to each image's grid
+  let positionGrid: [number, number] | undefined;
+  if (family === 'siglip2') {
+    const n = positive(v.num_patches, 'vision_config.num_patches');
+    const side = Math.round(Math.sqrt(n));
+    if (side * side !== n) throw new InvalidArgumentError('config.json vision_config.num_patches', n, 'a square number (a square position table)');
+    positionGrid = [side, side];
+  }
+  const imageSize = positionGrid ? positionGrid[0] * patchSize : positive(v.image_size, 'vision_config.image_size');
   if (imageSize % patchSize !== 0) throw new InvalidArgumentError('config.json vision_config.patch_size', patchSize, `a divisor of image_size (${imageSize})`);
   let embedDim: number;
   if (family === 'clip') embedDim = positive(config.projection_dim ?? 512, 'projection_dim');
@@ -207,6 +227,7 @@ export function hfClipShapes(config: HfClipConfig): HfClipShapes {
     vocabSize: positive(t.vocab_size, 'text_config.vocab_size'),
     contextLength: positive(t.max_position_embeddings, 'text_config.max_position_embeddings'),
     embedDim,
+    ...(positionGrid ? { positionGrid } : {}),
   };
 }
 
@@ -234,9 +255,13 @@ export function hfClipModelConfig(config: HfClipConfig, options: HfClipOptions &
   const text = options.names?.text ?? 'text';
   if (vision === text) throw new InvalidArgumentError('names', options.names, 'two different tower names');
   const side = shapes.imageSize / shapes.patchSize;
-  const imageTokens = { kind: 'continuous', dim: shapes.channels * shapes.patchSize * shapes.patchSize, count: side * side, grid: [side, side] } as const;
+  const dim = shapes.channels * shapes.patchSize * shapes.patchSize;
+  const grid = shapes.positionGrid;
+  if (options.maxPatches !== undefined && (!grid || !Number.isInteger(options.maxPatches) || options.maxPatches < 1)) throw new InvalidArgumentError('options.maxPatches', options.maxPatches, 'a positive integer, for a SigLIP 2 NaFlex model');
+  // NaFlex: rows of patches padded to the processor's budget, positions from each image's own grid
+  const imageTokens = grid ? ({ kind: 'continuous', dim, count: options.maxPatches ?? grid[0] * grid[1] } as const) : ({ kind: 'continuous', dim, count: side * side, grid: [side, side] } as const);
   const textTokens = { kind: 'discrete', vocabSize: shapes.vocabSize, count: shapes.contextLength } as const;
-  const siglip = shapes.family === 'siglip';
+  const siglip = shapes.family === 'siglip' || shapes.family === 'siglip2';
   const layerScale = (c: Record<string, unknown>) => (c.layer_scale != null ? { layerScale: c.layer_scale as number } : {});
   const towers: Record<string, TowerSpec> = shapes.family === 'open_clip'
     ? {
@@ -245,7 +270,7 @@ export function hfClipModelConfig(config: HfClipConfig, options: HfClipOptions &
       }
     : siglip
     ? {
-        [vision]: { ...encoderFields(v, 'vision_config'), pooling: 'map', projectionDim: null, tokens: imageTokens },
+        [vision]: { ...encoderFields(v, 'vision_config'), pooling: 'map', projectionDim: null, tokens: imageTokens, ...(grid ? { posGrid: grid } : {}) },
         [text]: { ...encoderFields(t, 'text_config'), pooling: 'last', projectionBias: true, padMask: false, tokens: textTokens },
       }
     : {

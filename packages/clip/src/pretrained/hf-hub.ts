@@ -93,7 +93,7 @@ export async function resolveHfClip(id: HfModelId, options: HfHubOptions = {}): 
     }
   }
   await hub.file('preprocessor_config.json', false);
-  if (family === 'siglip') {
+  if (family === 'siglip' || family === 'siglip2') {
     if (!(await hub.file('spiece.model', false))) {
       await hub.file('tokenizer.model', false);
       await hub.file('tokenizer_config.json', false);
@@ -134,7 +134,7 @@ function missingFiles(dir: string): string[] {
     if (!map) missing.push('model.safetensors');
     else missing.push(...new Set(Object.values(map).filter((s) => !has(s))));
   }
-  if (family === 'siglip' && !has('spiece.model') && !has('tokenizer.model')) missing.push('spiece.model or tokenizer.model');
+  if ((family === 'siglip' || family === 'siglip2') && !has('spiece.model') && !has('tokenizer.model')) missing.push('spiece.model or tokenizer.model');
   return missing;
 }
 

@@ -57,6 +57,13 @@ export interface EncoderConfig {
    * with the tokens is then ignored, and the row is encoded exactly as it was in training.
    */
   readonly padMask: boolean;
+  /**
+   * The learned position table as a 2-D grid `[h, w]` resized to each sample's own token grid
+   * (`EncodeOptions.grid`) with antialiased bilinear interpolation — SigLIP 2 NaFlex, whose images keep
+   * their aspect ratio and so have grids of their own, padded to `tokens.count` rows. The table then
+   * has h·w rows whatever `tokens.count` is. Absent: one fixed row per token.
+   */
+  readonly posGrid?: readonly [number, number];
 }
 
 /** Named sizes: width / depth / heads / mlpRatio. `tiny` is the benchmark shape. */
@@ -104,6 +111,7 @@ export function resolveEncoderConfig(input: EncoderConfigInput): EncoderConfig {
     embedBias: pick('embedBias', true),
     projectionBias: pick('projectionBias', false),
     padMask: pick('padMask', true),
+    ...(input.posGrid !== undefined ? { posGrid: input.posGrid } : {}),
   };
   validate(config);
   return config;
@@ -141,6 +149,11 @@ function validate(c: EncoderConfig): void {
     }
   } else {
     posInt('tokens.vocabSize', t.vocabSize);
+  }
+  if (c.posGrid !== undefined) {
+    const g = c.posGrid as unknown;
+    if (!Array.isArray(g) || g.length !== 2 || !g.every((x) => Number.isInteger(x) && x > 0)) throw new InvalidArgumentError('config.posGrid', g, 'two positive integers [h, w]');
+    if (c.posEmb !== 'learned' || t.kind !== 'continuous' || c.clsToken) throw new InvalidArgumentError('config.posGrid', g, 'learned positions of continuous tokens without a CLS token');
   }
   if (c.posEmb === 'sincos') {
     const axes = t.kind === 'continuous' && t.grid ? t.grid.length : 1;

@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors/index.js';
 import { type EncoderConfigInput, MODEL_SIZES, resolveEncoderConfig } from './config.js';
-import { TransformerEncoder } from './encoder.js';
+import { antialiasedBilinear, TransformerEncoder } from './encoder.js';
 import { Rng } from './rng.js';
 import { describeBackends, fixtureMetadata, loadFixture, maxAbsDiff, tolerance, withPrefix } from './test-utils/backends.js';
 
@@ -159,6 +160,47 @@ describe('encoder configs', () => {
     const { pos_embed: _, ...noPos } = w;
     expect(() => enc.loadStateDict({ ...noPos, extra: w.cls_token! })).toThrow(/missing: pos_embed; unexpected: extra/);
     expect(() => enc.loadStateDict({ ...w, cls_token: { data: new Float32Array(3), shape: [3] } })).toThrow(/cls_token: expected \[16\] got \[3\]/);
+    enc.dispose();
+  });
+});
+
+describe('position tables resized per sample (posGrid: SigLIP 2 NaFlex)', () => {
+  const ref = JSON.parse(readFileSync(new URL('./__fixtures__/antialiased-bilinear.json', import.meta.url), 'utf8')) as { cases: { in: number; out: number; weights: number[] }[] };
+
+  it("antialiasedBilinear gives F.interpolate(bilinear, antialias=True)'s weights (make-antialiased-bilinear.py), shrinking and growing", () => {
+    for (const c of ref.cases) expect(maxAbsDiff(antialiasedBilinear(c.in, c.out), c.weights), `${c.in} → ${c.out}`).toBeLessThan(1e-6);
+  });
+
+});
+
+describeBackends('position tables resized per sample (posGrid) run', (backend) => {
+  const base = { size: 'custom', width: 8, depth: 1, heads: 2, pooling: 'map', tokens: { kind: 'continuous', dim: 6, count: 4 } } as const;
+
+  it("the table's own grid leaves it as it is: the same output as fixed positions with the same weights", async () => {
+    const grid = new TransformerEncoder({ ...base, posGrid: [2, 2] }, new Rng(3));
+    const fixed = new TransformerEncoder(base, new Rng(3));
+    const x = tf.tensor3d(new Rng(5).normals(2 * 4 * 6, 1, false), [2, 4, 6]);
+    const a = grid.forward(x, { grid: Int32Array.of(2, 2, 2, 2) }).pooled;
+    const b = fixed.forward(x).pooled;
+    const tol = tolerance(backend().name);
+    expect(maxAbsDiff(await a.data(), await b.data())).toBeLessThan(tol);
+    expect(maxAbsDiff(await grid.forward(x).pooled.data(), await b.data())).toBeLessThan(tol); // no grid: the table's
+    tf.dispose([x, a, b]);
+    grid.dispose();
+    fixed.dispose();
+  });
+
+  it('a smaller grid with its padding masked: the padded rows change nothing; a grid beyond the tokens is refused', async () => {
+    const enc = new TransformerEncoder({ ...base, posGrid: [2, 2] }, new Rng(3));
+    const values = new Rng(6).normals(4 * 6, 1, false);
+    const padded = (fill: number) => tf.tensor3d(values.map((v, i) => (i < 2 * 6 ? v : fill)), [1, 4, 6]);
+    const mask = tf.tensor2d([[1, 1, 0, 0]]);
+    const run = (fill: number) => enc.forward(padded(fill), { grid: Int32Array.of(1, 2), mask }).pooled.data();
+    expect(maxAbsDiff(await run(0), await run(7))).toBeLessThan(tolerance(backend().name));
+    expect(maxAbsDiff(await run(0), await enc.forward(padded(0), { grid: Int32Array.of(2, 2), mask }).pooled.data())).toBeGreaterThan(1e-4);
+    expect(() => enc.forward(padded(0), { grid: Int32Array.of(3, 2) })).toThrow(/grid\[0\]/);
+    expect(() => resolveEncoderConfig({ ...base, posGrid: [2, 2], clsToken: true, pooling: 'cls' })).toThrow(/posGrid/);
+    mask.dispose();
     enc.dispose();
   });
 });

@@ -19,6 +19,12 @@ export interface EncodeOptions {
   readonly mask?: tf.Tensor;
   /** [B] int32: position (0-based, among the N input tokens) of the token to pool with `eot` pooling. */
   readonly eotIndex?: tf.Tensor;
+  /**
+   * `[B·2]` on the host: each sample's token grid `[h, w]`, its first h·w tokens in row-major order —
+   * for an encoder with `posGrid`, whose position table is resized to each grid (the weights are built
+   * on the host, so the grids are not read back from a device).
+   */
+  readonly grid?: Int32Array;
 }
 
 export interface EncoderOutput {
@@ -88,7 +94,8 @@ export class TransformerEncoder extends Module {
     this.embed = this.child('embed', t.kind === 'continuous' ? new PatchEmbed(t.dim, D, rng, { bias: c.embedBias }) : new TokenEmbed(t.vocabSize, D, rng));
     this.clsToken = c.clsToken ? this.param('cls_token', tf.tensor(rng.normals(D, 0.02), [D])) : undefined;
     const prefix = c.clsToken ? 1 : 0;
-    if (c.posEmb === 'learned') this.posEmbed = this.param('pos_embed', tf.tensor(rng.normals((t.count + prefix) * D, 0.02), [t.count + prefix, D]));
+    const rows = c.posGrid ? c.posGrid[0] * c.posGrid[1] : t.count + prefix;
+    if (c.posEmb === 'learned') this.posEmbed = this.param('pos_embed', tf.tensor(rng.normals(rows * D, 0.02), [rows, D]));
     else if (c.posEmb === 'sincos') {
       const grid = t.kind === 'continuous' && t.grid ? t.grid : [t.count];
       const table = sincosTensor(D, grid); // [N, D]
@@ -129,7 +136,8 @@ export class TransformerEncoder extends Module {
     let h = this.embed.forward(x); // [B, N, D]
     if (this.clsToken) h = tf.concat([repeatBatch(this.clsToken.reshape([1, 1, D]), B), h], 1); // [B, 1+N, D]
     const pos = this.posEmbed ?? this.fixedPos;
-    if (pos) h = tf.add(h, pos); // pos [N(+1), D] broadcast over B
+    if (c.posGrid) h = tf.add(h, this.gridPositions(B, N, options.grid)); // [B, N, D]
+    else if (pos) h = tf.add(h, pos); // pos [N(+1), D] broadcast over B
     h = this.embDrop.forward(h);
     if (this.lnPre) h = this.lnPre.forward(h);
     let keyMask = c.padMask ? options.mask?.cast('float32') : undefined; // [B, N]
@@ -139,6 +147,36 @@ export class TransformerEncoder extends Module {
     const pooled = this.pool(tokens, keyMask, options.eotIndex);
     const embedding = this.proj ? this.proj.forward(pooled) : pooled;
     return { tokens, pooled, embedding };
+  }
+
+  /**
+   * The position table resized to each sample's grid: [B, N, D] = R · table, R [B·N, h·w] holding the
+   * antialiased bilinear weights (rows past a sample's h·w tokens repeat its first row, as
+   * transformers' Siglip2 pads them). Without `grid`, every sample takes the table's own grid.
+   */
+  private gridPositions(B: number, N: number, g: Int32Array | undefined): tf.Tensor {
+    const [gh, gw] = this.config.posGrid!;
+    if (g && g.length !== 2 * B) throw new InvalidArgumentError('grid', `${g.length} values`, `[h, w] for each of the ${B} samples`);
+    const R = new Float32Array(B * N * gh * gw);
+    for (let b = 0; b < B; b++) {
+      const h = g ? g[2 * b]! : gh;
+      const w = g ? g[2 * b + 1]! : gw;
+      if (!(h >= 1 && w >= 1 && h * w <= N)) throw new InvalidArgumentError(`grid[${b}]`, [h, w], `a grid of at most the ${N} tokens`);
+      const wy = antialiasedBilinear(gh, h);
+      const wx = antialiasedBilinear(gw, w);
+      for (let r = 0; r < N; r++) {
+        const t = r < h * w ? r : 0;
+        const y = Math.floor(t / w);
+        const x = t % w;
+        const row = (b * N + r) * gh * gw;
+        for (let i = 0; i < gh; i++) {
+          const a = wy[y * gh + i]!;
+          if (a === 0) continue;
+          for (let j = 0; j < gw; j++) R[row + i * gw + j] = a * wx[x * gw + j]!;
+        }
+      }
+    }
+    return tf.tidy(() => tf.matMul(tf.tensor2d(R, [B * N, gh * gw]), this.posEmbed!).reshape([B, N, this.config.width])); // [B·N, h·w] × [h·w, D] → [B, N, D]
   }
 
   private pool(tokens: tf.Tensor, keyMask: tf.Tensor | undefined, eotIndex: tf.Tensor | undefined): tf.Tensor {
@@ -191,4 +229,30 @@ export function poolTokens(
 /** Builds an encoder from a config (JSON) with a seed; the usual entry point. */
 export function createEncoder(config: EncoderConfigInput | EncoderConfig, seed = 0): TransformerEncoder {
   return new TransformerEncoder(config, new Rng(seed));
+}
+
+/**
+ * [out, in] weights of `F.interpolate(mode='bilinear', align_corners=False, antialias=True)` along one
+ * axis (PyTorch's `_upsample_bilinear2d_aa`, Pillow's resampling): a triangle filter widened by the
+ * scale when shrinking, each row normalized to sum 1.
+ */
+export function antialiasedBilinear(inSize: number, outSize: number): Float32Array {
+  const out = new Float32Array(outSize * inSize);
+  const scale = inSize / outSize;
+  const support = scale >= 1 ? scale : 1;
+  const invscale = scale >= 1 ? 1 / scale : 1;
+  for (let i = 0; i < outSize; i++) {
+    const center = scale * (i + 0.5);
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xsize = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    let total = 0;
+    const w: number[] = [];
+    for (let j = 0; j < xsize; j++) {
+      const x = Math.abs((j + xmin - center + 0.5) * invscale);
+      w.push(x < 1 ? 1 - x : 0);
+      total += w[j]!;
+    }
+    for (let j = 0; j < xsize; j++) out[i * inSize + xmin + j] = total !== 0 ? w[j]! / total : 0;
+  }
+  return out;
 }

@@ -57,8 +57,12 @@ import { clearBufferPool } from './kernels/native-backend.js';
  *   logit_scale (logit_bias)                                           → report
  */
 
-/** Which model's names: Hugging Face `CLIPModel` or `SiglipModel`, or open_clip's `CLIP`. */
-export type HfFamily = 'clip' | 'siglip' | 'open_clip';
+/**
+ * Which model's names: Hugging Face `CLIPModel`, `SiglipModel` or `Siglip2Model` (SigLIP 2 NaFlex: a
+ * linear patch embedding over (row, column, channel) patches and a position table per grid), or
+ * open_clip's `CLIP`.
+ */
+export type HfFamily = 'clip' | 'siglip' | 'siglip2' | 'open_clip';
 
 export type PatchLayout = 'hwc' | 'chw';
 
@@ -96,7 +100,9 @@ type Rule =
   | { kind: 'copy'; hf: string }
   | { kind: 'linearT'; hf: string }
   | { kind: 'qkvWeight' | 'qkvBias'; hf: [string, string, string] }
-  | { kind: 'conv'; hf: string };
+  | { kind: 'conv'; hf: string }
+  // nn.Linear over 3-channel patches flattened (row, column, channel): Siglip2's patch embedding
+  | { kind: 'patchLinear'; hf: string };
 
 /** Loads an HF CLIPModel (or SiglipModel) safetensors checkpoint into one or both towers; checks every shape first. */
 export function importHfClip(
@@ -106,8 +112,8 @@ export function importHfClip(
 ): HfClipImportReport {
   const file = source instanceof Uint8Array ? decodeSafetensors(source) : source;
   const family = options.family ?? 'clip';
-  if (family !== 'clip' && family !== 'siglip' && family !== 'open_clip') throw new InvalidArgumentError('options.family', family, '"clip", "siglip" or "open_clip"');
-  const label = options.source ?? `the ${{ clip: 'HF CLIP', siglip: 'HF SigLIP', open_clip: 'open_clip' }[family]} checkpoint`;
+  if (family !== 'clip' && family !== 'siglip' && family !== 'siglip2' && family !== 'open_clip') throw new InvalidArgumentError('options.family', family, '"clip", "siglip", "siglip2" or "open_clip"');
+  const label = options.source ?? `the ${{ clip: 'HF CLIP', siglip: 'HF SigLIP', siglip2: 'HF SigLIP 2', open_clip: 'open_clip' }[family]} checkpoint`;
   const layout = options.patchLayout ?? 'chw';
   if (layout !== 'hwc' && layout !== 'chw') throw new InvalidArgumentError('options.patchLayout', layout, '"hwc" or "chw"');
   const used = new Set<string>();
@@ -156,7 +162,7 @@ export function importHfClip(
 
 function rulesFor(key: 'vision' | 'text', family: HfFamily): (ours: string) => Rule | undefined {
   const T = key === 'vision' ? 'vision_model' : 'text_model';
-  const fixed: Record<string, Rule> = family === 'siglip' ? siglipStems(key) : {
+  const fixed: Record<string, Rule> = family === 'siglip' || family === 'siglip2' ? siglipStems(key, family === 'siglip2') : {
     cls_token: { kind: 'copy', hf: `${T}.embeddings.class_embedding` },
     'embed.proj.weight': { kind: 'conv', hf: `${T}.embeddings.patch_embedding.weight` },
     'embed.proj.bias': { kind: 'copy', hf: `${T}.embeddings.patch_embedding.bias` },
@@ -226,7 +232,7 @@ function openClipRules(key: 'vision' | 'text', file: SafetensorsFile): (ours: st
   };
 }
 
-function siglipStems(key: 'vision' | 'text'): Record<string, Rule> {
+function siglipStems(key: 'vision' | 'text', linearPatches = false): Record<string, Rule> {
   if (key === 'text') {
     return {
       'embed.weight': { kind: 'copy', hf: 'text_model.embeddings.token_embedding.weight' },
@@ -240,7 +246,7 @@ function siglipStems(key: 'vision' | 'text'): Record<string, Rule> {
   const V = 'vision_model';
   const H = `${V}.head`;
   return {
-    'embed.proj.weight': { kind: 'conv', hf: `${V}.embeddings.patch_embedding.weight` },
+    'embed.proj.weight': { kind: linearPatches ? 'patchLinear' : 'conv', hf: `${V}.embeddings.patch_embedding.weight` },
     'embed.proj.bias': { kind: 'copy', hf: `${V}.embeddings.patch_embedding.bias` },
     pos_embed: { kind: 'copy', hf: `${V}.embeddings.position_embedding.weight` },
     'ln_final.weight': { kind: 'copy', hf: `${V}.post_layernorm.weight` },
@@ -288,6 +294,13 @@ function shapeError(rule: Rule, arrays: DenseArray[], ours: readonly number[]): 
       const bad = arrays.find((a) => !eq(a.shape, want));
       return bad ? `expected q/k/v${rule.kind === 'qkvBias' ? ' bias' : ''} ${fmt(want)} got ${fmt(bad.shape)}` : undefined;
     }
+    case 'patchLinear': {
+      const a = arrays[0]!;
+      const [F, D] = ours as [number, number];
+      const P = Math.round(Math.sqrt(F / 3));
+      const ok = a.shape.length === 2 && a.shape[0] === D && a.shape[1] === F && 3 * P * P === F;
+      return ok ? undefined : `expected a linear patch embedding [${D}, P·P·3] with P·P·3 = ${F} got ${fmt(a.shape)}`;
+    }
     case 'conv': {
       const a = arrays[0]!;
       const [F, D] = ours as [number, number];
@@ -317,6 +330,24 @@ function convert(rule: Rule, arrays: DenseArray[], ours: readonly number[], layo
     case 'qkvBias': {
       const out = new Float32Array(ours[0]!);
       arrays.forEach((a, i) => out.set(floats(a), (i * ours[0]!) / 3));
+      return { data: out, shape: ours };
+    }
+    case 'patchLinear': {
+      const [F, D] = ours as [number, number];
+      const C = 3;
+      const P = Math.round(Math.sqrt(F / C));
+      const src = floats(arrays[0]!); // [D, F] with features (y, x, c)
+      const out = new Float32Array(F * D);
+      for (let d = 0; d < D; d++) {
+        for (let y = 0; y < P; y++) {
+          for (let x = 0; x < P; x++) {
+            for (let c = 0; c < C; c++) {
+              const f = layout === 'hwc' ? (y * P + x) * C + c : (c * P + y) * P + x;
+              out[f * D + d] = src[d * F + (y * P + x) * C + c]!;
+            }
+          }
+        }
+      }
       return { data: out, shape: ours };
     }
     case 'conv': {
