@@ -170,12 +170,40 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     const bad = await embedText(join(dir, 'x.npy'));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/pad_token "<nope>" is no piece of tokenizer\.model/);
+  });
+
+  it('a SigLIP 2 NaFlex folder: embed equals Siglip2Model over per-image grids, and fine-tuning starts from its weights (step 1 loss = the reference)', async () => {
+    const nref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip2-naflex.json'), 'utf8')) as Reference & { logit_bias: number };
     const naflex = join(dir, 'siglip2-naflex');
     mkdirSync(naflex);
-    writeFileSync(join(naflex, 'config.json'), JSON.stringify({ model_type: 'siglip2' }));
-    const refused = await omnitok(dir, 'embed', '--checkpoint', naflex, '--modality', 'text', 'a cat', '--out', join(dir, 'x.npy'), '--backend', 'cpu');
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/SigLIP 2 NaFlex model .* not supported/);
+    for (const f of readdirSync(join(FIXTURES, 'hf-siglip2-naflex-tiny'))) copyFileSync(join(FIXTURES, 'hf-siglip2-naflex-tiny', f), join(naflex, f));
+    copyFileSync(fileURLToPath(new URL('../../../packages/tokenizer-text/src/__fixtures__/sp-bpe.model', import.meta.url)), join(naflex, 'tokenizer.model'));
+    for (const r of nref.images) copyFileSync(join(FIXTURES, r.file), join(dir, r.file));
+    for (const [modality, inputs, expected] of [
+      ['image', nref.images.map((r) => r.file), nref.images.map((r) => r.embedding)],
+      ['text', nref.texts.map((t) => t.text), nref.texts.map((t) => t.embedding)],
+    ] as const) {
+      const out = join(dir, `naflex-${modality}.npy`);
+      const r = await omnitok(dir, 'embed', '--checkpoint', naflex, '--modality', modality, ...inputs, '--batch-size', '2', '--out', out, '--backend', 'cpu');
+      expect(r.code, r.stderr).toBe(0);
+      const e = decodeNpy(readFileSync(out));
+      expected.forEach((row, i) => row.forEach((x, k) => expect(Math.abs(Number(e.data[i * 16 + k]) - x), `${modality} ${i}`).toBeLessThan(2e-5)));
+    }
+    const lines = nref.texts.map((t, i) => JSON.stringify({ image: nref.images[i]!.file, text: t.text }));
+    writeFileSync(join(dir, 'naflex-pairs.jsonl'), `${lines.join('\n')}\n`);
+    const out = join(dir, 'naflex-tune');
+    const r = await omnitok(dir, 'train', '--model', naflex, '--data', 'naflex-pairs.jsonl', '--pair', 'image:text', '--steps', '1', '--batch-size', '2', '--eval-fraction', '0', '--warmup', '0', '--backend', 'cpu', '--out', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const loss = (readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; loss: number }).find((m) => m.type === 'step'))!.loss;
+    const scale = Math.exp(nref.logit_scale);
+    const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    let expected = 0;
+    nref.images.slice(0, 2).forEach((a, i) => nref.texts.forEach((b, j) => (expected += softplus(-(i === j ? 1 : -1) * (scale * dot(a.embedding, b.embedding) + nref.logit_bias)))));
+    expected /= 2;
+    expect(Math.abs(loss - expected), `step 1 loss ${loss} vs ${expected}`).toBeLessThan(1e-4 * (1 + expected));
+    const config = JSON.parse(readFileSync(join(out, readdirSync(out).find((d) => d.startsWith('step-'))!, 'config.json'), 'utf8'));
+    expect(config.presets.image).toMatchObject({ resize: 'naflex', maxPatches: 12 });
+    expect(config.model.towers.image).toMatchObject({ posGrid: [4, 4], tokens: { count: 12 } });
   });
 
   it('an open_clip folder: embed equals open_clip, eval ranks with it, and train --model fine-tunes it', async () => {

@@ -64,7 +64,7 @@ async function loadPretrained(p: PretrainedClip, registry: ModalityRegistry, bac
   const weights = readHfClipWeights(p.dir, p.shapes.family);
   const backend = await selectBackend(backendChoice);
   const towers = used?.filter((m) => (PRETRAINED_MODALITIES as readonly string[]).includes(m));
-  const { model } = loadHfClip(weights, p.config, { source: p.dir, towers: towers?.length ? towers : undefined });
+  const { model } = loadHfClip(weights, p.config, { ...p.options, source: p.dir, towers: towers?.length ? towers : undefined });
   const modalities = [...PRETRAINED_MODALITIES];
   const config: ModelRunConfig = {
     model: model.config,

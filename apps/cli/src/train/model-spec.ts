@@ -49,7 +49,7 @@ export async function loadModelSpec(model: string, cwd: string, log?: (line: str
  * or a pretrained model's two towers (`logits`: the checkpoint's temperature and SigLIP bias).
  */
 export function buildModelConfig(spec: ModelSpec, shapes: ReadonlyMap<string, TokenShape>, modalities: readonly string[], pairs: readonly (readonly [string, string])[], objective: Objective, seed: number, logits: { logitScale?: number; logitBias?: number } = {}): ClipModelConfig {
-  if (spec.pretrained) return { ...hfClipModelConfig(spec.pretrained.config, { seed, ...logits }), pairs: pairs.map(([a, b]) => [a, b] as [string, string]), objective };
+  if (spec.pretrained) return { ...hfClipModelConfig(spec.pretrained.config, { seed, ...spec.pretrained.options, ...logits }), pairs: pairs.map(([a, b]) => [a, b] as [string, string]), objective };
   const towers: Record<string, TowerSpec> = {};
   for (const m of modalities) {
     const s = shapes.get(m)!;

@@ -14,6 +14,8 @@ export interface PretrainedClip {
   readonly shapes: HfClipShapes;
   /** The tokenizer presets that reproduce the model's own preprocessing. */
   readonly presets: { readonly image: PresetRef; readonly text: PresetRef };
+  /** How the model config is read from its files (SigLIP 2 NaFlex: the processor's patch budget). */
+  readonly options: { readonly maxPatches?: number };
 }
 
 /** The two modalities of a pretrained model, as the CLI names towers and data fields. */
@@ -52,12 +54,18 @@ export function readPretrainedClip(path: string, cwd: string, label?: string): P
   const name = label ?? `${family === 'open_clip' ? 'open_clip' : 'hf'}:${path}`;
   const S = shapes.imageSize;
   // a folder without preprocessor_config.json: the family's processor (its class defaults) at the model's resolution
-  const fallback = family === 'siglip'
+  const grid = shapes.positionGrid;
+  const fallback = family === 'siglip2'
+    ? { image_processor_type: 'Siglip2ImageProcessor', patch_size: shapes.patchSize, max_num_patches: grid![0] * grid![1] }
+    : family === 'siglip'
     ? { image_processor_type: 'SiglipImageProcessor', size: { height: S, width: S } }
     : { image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: S }, crop_size: S };
   const image = family === 'open_clip' ? imagePresetFromOpenClip(processor ?? {}, { size: S, patchSize: shapes.patchSize, name }) : imagePresetFromHfProcessor(processor ?? fallback, { patchSize: shapes.patchSize, name });
-  if (image.size !== S) throw new CheckpointError(join(dir, family === 'open_clip' ? 'open_clip_config.json' : 'preprocessor_config.json'), `makes ${JSON.stringify(image.size)}-pixel images, but the model's image size is ${S}`);
-  return { dir, config, shapes, presets: { image: { ...image, augment: FINE_TUNE_AUGMENT } as unknown as PresetRef, text: textPreset(dir, shapes, name) } };
+  // NaFlex keeps each image's aspect within a patch budget: no fixed size to check, no random crop to add
+  const naflex = image.resize === 'naflex';
+  if (!naflex && image.size !== S) throw new CheckpointError(join(dir, family === 'open_clip' ? 'open_clip_config.json' : 'preprocessor_config.json'), `makes ${JSON.stringify(image.size)}-pixel images, but the model's image size is ${S}`);
+  const imagePreset = (naflex ? image : { ...image, augment: FINE_TUNE_AUGMENT }) as unknown as PresetRef;
+  return { dir, config, shapes, presets: { image: imagePreset, text: textPreset(dir, shapes, name) }, options: naflex ? { maxPatches: image.maxPatches } : {} };
 }
 
 /**
@@ -68,7 +76,7 @@ export function readPretrainedClip(path: string, cwd: string, label?: string): P
  * when it has them).
  */
 function textPreset(dir: string, shapes: HfClipShapes, name: string): PresetRef {
-  if (shapes.family === 'siglip') {
+  if (shapes.family === 'siglip' || shapes.family === 'siglip2') {
     const spiece = join(dir, 'spiece.model');
     if (existsSync(spiece)) return { name, kind: 'sentencepiece', model: spiece, contextLength: shapes.contextLength, canonicalize: 'siglip' };
     if (existsSync(join(dir, 'tokenizer.model'))) return gemmaTextPreset(dir, shapes, name);
@@ -83,7 +91,7 @@ function textPreset(dir: string, shapes: HfClipShapes, name: string): PresetRef 
 
 /** The token layout the pretrained towers expect (what every sample must tokenize to). */
 export function pretrainedTokenShapes(p: PretrainedClip): Map<string, TokenShape> {
-  const { towers } = hfClipModelConfig(p.config);
+  const { towers } = hfClipModelConfig(p.config, p.options);
   return new Map(PRETRAINED_MODALITIES.map((m) => [m, towerTokenShape(towers[m]!.tokens)] as const));
 }
 

@@ -224,7 +224,8 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   const t = saved?.train;
   const batchSize = t?.batchSize ?? opts.batchSize ?? (isDemo ? DEMO_BATCH : 32);
   const seed = t?.seed ?? opts.seed;
-  const objective = t?.objective ?? opts.objective ?? (spec.pretrained?.shapes.family === 'siglip' ? 'siglip' : 'clip');
+  const family = spec.pretrained?.shapes.family;
+  const objective = t?.objective ?? opts.objective ?? (family === 'siglip' || family === 'siglip2' ? 'siglip' : 'clip');
   const augment = t?.augment ?? opts.augment;
   const shuffleBuffer = t?.shuffleBuffer ?? opts.shuffleBuffer ?? (isDemo ? 4096 : 1000);
   if (!Number.isInteger(batchSize) || batchSize < 2) throw new InvalidArgumentError('--batch-size', batchSize, 'an integer ≥ 2 (contrastive losses need negatives)');

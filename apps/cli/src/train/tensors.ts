@@ -17,7 +17,9 @@ export function stackTokens(tf: TF, rows: readonly TokenSequence[]): TowerInput 
         for (let i = 0; i < N; i++) mask[b * N + i] = r.mask[i]!;
       }
     });
-    return { tokens: tf.tensor3d(data, [B, N, D]), mask: mask && tf.tensor2d(mask, [B, N]) };
+    // padded 2-D rows (NaFlex images) carry their own grids: towers with per-grid positions read them
+    const grid = mask && rows.every((r) => r.kind === 'continuous' && r.grid.length === 2) ? Int32Array.from(rows.flatMap((r) => (r as typeof first).grid)) : undefined;
+    return { tokens: tf.tensor3d(data, [B, N, D]), mask: mask && tf.tensor2d(mask, [B, N]), ...(grid ? { grid } : {}) };
   }
   const L = first.shape[0];
   const ids = new Int32Array(B * L);

@@ -112,6 +112,7 @@ export class SharedTrunkTower extends Module implements Tower {
     const t = trunk.config;
     // The stem follows this tower's tokens; everything after it follows the trunk's config.
     const c = resolveEncoderConfig({ ...t, ...config, width: t.width, depth: t.depth, heads: t.heads, clsToken: t.clsToken, pooling: t.pooling, projectionDim: t.projectionDim, projectionBias: t.projectionBias, causal: t.causal });
+    if (c.posGrid) throw new InvalidArgumentError(`towers.${name}.posGrid`, c.posGrid, 'absent: a tower on a shared trunk has a fixed position table');
     this.config = c;
     const D = c.width;
     const tok = c.tokens;
