@@ -19,7 +19,7 @@ import { INTERPOLATIONS, type Interpolation } from './resample.js';
  *   whose sides are multiples of `patchSize` with at most `maxPatches` patches (transformers'
  *   `get_image_size_for_max_num_patches`), so the output size varies per image; the tokens are padded
  *   to `maxPatches` rows with a mask, their grid the image's. `size` is then only the square image at
- *   the budget (informational); `crop: 'none'`, no augmentation.
+ *   the budget (informational); `crop: 'none'`. Augmentation crops within the image's own size.
  * Then `/255`, and `(x - mean) / std` per channel, in float32 as torch does.
  *
  * Training pipeline (`preprocess(..., { augment: true, seed })`): torchvision `RandomResizedCrop(size,
@@ -182,7 +182,6 @@ export function validateImagePreset(preset: ImagePreset, name = preset.name ?? '
   if (p.resize === 'naflex') {
     if (!Number.isInteger(p.maxPatches) || (p.maxPatches as number) < 1 || (p.maxPatches as number) > 1 << 20) bad('maxPatches', `must be a positive integer with resize "naflex", got ${JSON.stringify(p.maxPatches)}`);
     if (p.crop !== 'none') bad('crop', 'must be "none" with resize "naflex"');
-    if (p.augment !== undefined) bad('augment', 'is not supported with resize "naflex"');
     if (p.interpolation === 'bilinear-torch') bad('interpolation', '"bilinear-torch" works with resize "shortest" or "squash"');
   } else if (p.maxPatches !== undefined) bad('maxPatches', 'is only used with resize "naflex"');
   if (p.crop !== 'center' && p.crop !== 'none') bad('crop', `must be "center" or "none", got ${JSON.stringify(p.crop)}`);

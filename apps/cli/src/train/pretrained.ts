@@ -61,10 +61,10 @@ export function readPretrainedClip(path: string, cwd: string, label?: string): P
     ? { image_processor_type: 'SiglipImageProcessor', size: { height: S, width: S } }
     : { image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: S }, crop_size: S };
   const image = family === 'open_clip' ? imagePresetFromOpenClip(processor ?? {}, { size: S, patchSize: shapes.patchSize, name }) : imagePresetFromHfProcessor(processor ?? fallback, { patchSize: shapes.patchSize, name });
-  // NaFlex keeps each image's aspect within a patch budget: no fixed size to check, no random crop to add
+  // NaFlex keeps each image's aspect within a patch budget: no fixed size to check
   const naflex = image.resize === 'naflex';
   if (!naflex && image.size !== S) throw new CheckpointError(join(dir, family === 'open_clip' ? 'open_clip_config.json' : 'preprocessor_config.json'), `makes ${JSON.stringify(image.size)}-pixel images, but the model's image size is ${S}`);
-  const imagePreset = (naflex ? image : { ...image, augment: FINE_TUNE_AUGMENT }) as unknown as PresetRef;
+  const imagePreset = { ...image, augment: FINE_TUNE_AUGMENT } as unknown as PresetRef;
   return { dir, config, shapes, presets: { image: imagePreset, text: textPreset(dir, shapes, name) }, options: naflex ? { maxPatches: image.maxPatches } : {} };
 }
 
