@@ -18,7 +18,9 @@ export interface TokenMetadata {
  *   `[T/t, H/P, W/P]` for video). Tokens enumerate the grid row-major (last axis fastest).
  * - `positions` is `[tokens, grid.length]` row-major: the integer grid coordinate of each token, so
  *   positional embeddings never have to re-derive the layout.
- * - `mask`, when present, is `[tokens]` with 1 for a real token and 0 for padding.
+ * - `mask`, when present, is `[tokens]` with 1 for a real token and 0 for padding. Padded tokens (SigLIP 2
+ *   NaFlex images, padded to a patch budget) come after the grid's: the grid then covers the first
+ *   `grid` product tokens, and the padding's positions are zeros.
  */
 export interface ContinuousTokens extends TokenMetadata {
   readonly kind: 'continuous';
