@@ -89,6 +89,14 @@ describe('resolveHfClip (a fake Hub on localhost)', () => {
     expect(log.some((r) => r.url.startsWith('/api/resolve-cache/'))).toBe(true);
   });
 
+  it('two downloads of one model at once into one cache both succeed, with whole files', async () => {
+    const cache = join(work, 'cache-twice');
+    const [a, b] = await Promise.all([0, 1].map(() => resolveHfClip({ repo: 'tiny/clip', revision: 'main' }, options(cache))));
+    expect(a).toBe(b);
+    for (const f of readdirSync(repos['tiny/clip']!)) expect(Buffer.compare(readFileSync(join(a!, f)), readFileSync(join(repos['tiny/clip']!, f))), f).toBe(0);
+    expect(readdirSync(join(cache, 'models--tiny--clip', 'blobs')).filter((f) => f.endsWith('.incomplete'))).toEqual([]);
+  });
+
   it('SigLIP 2: the Gemma tokenizer.model and tokenizer_config.json (no spiece.model); open_clip: its own config and weights', async () => {
     const cache = join(work, 'cache-b');
     const s2 = await resolveHfClip({ repo: 'tiny/siglip2', revision: 'main' }, options(cache));

@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { Readable } from 'node:stream';
@@ -211,7 +211,8 @@ class HubClient {
     const blob = etag && /^[\w-]+$/.test(etag) ? join(this.repoDir, 'blobs', etag) : undefined;
     const dest = blob ?? target;
     mkdirSync(dirname(dest), { recursive: true });
-    const partial = `${dest}.incomplete`;
+    // a name of this process's own: two processes fetching one model never write into each other's file
+    const partial = `${dest}.${process.pid}.${Date.now().toString(36)}.incomplete`;
     try {
       await pipeline(Readable.fromWeb(response.body as never), createWriteStream(partial));
       renameSync(partial, dest);
@@ -221,11 +222,14 @@ class HubClient {
     }
     if (blob) {
       mkdirSync(dirname(target), { recursive: true });
-      rmSync(target, { force: true });
+      const link = `${target}.${process.pid}.link`;
+      rmSync(link, { force: true });
       try {
-        symlinkSync(relative(dirname(target), blob), target);
+        symlinkSync(relative(dirname(target), blob), link);
+        renameSync(link, target); // replaces atomically whatever another process linked meanwhile
       } catch {
-        renameSync(blob, target); // no symlinks here: the file itself
+        rmSync(link, { force: true });
+        copyFileSync(blob, target); // no symlinks here: the file itself
       }
     }
     return true;
