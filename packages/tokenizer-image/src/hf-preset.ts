@@ -80,11 +80,8 @@ export function imagePresetFromHfProcessor(config: HfImageProcessorConfig, optio
   if (type.replace(/Fast$/, '') === 'Siglip2ImageProcessor') return naflexPreset(config, options.patchSize, name, type);
   // CLIP's processors read an integer `size` as the shortest edge; the others (SigLIP, ViT) as a square.
   const intIsShortestEdge = /^CLIP|^ChineseCLIP|^OwlViT/.test(type);
-  if (config.do_resize === false) bad('do_resize', 'false is not supported (every preset resizes)');
   if (config.do_pad === true) bad('do_pad', 'true is not supported');
-  if (config.do_rescale === false) bad('do_rescale', 'false is not supported (presets scale pixels by 1/255)');
-  if (config.rescale_factor !== undefined && Math.abs(config.rescale_factor * 255 - 1) > 1e-9) bad('rescale_factor', `must be 1/255, got ${config.rescale_factor}`);
-  const interpolation = RESAMPLE[config.resample ?? 3] ?? bad('resample', `${JSON.stringify(config.resample)} is not supported (0 nearest, 2 bilinear, 3 bicubic)`);
+  const { interpolation, mean, std } = pixelSteps(config, bad, 3);
 
   const side = (v: unknown, field: string): number => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : bad(field, `must be a positive integer, got ${JSON.stringify(v)}`));
   let resize: { resize: 'shortest'; edge: number } | { resize: 'squash'; height: number; width: number };
@@ -105,13 +102,6 @@ export function imagePresetFromHfProcessor(config: HfImageProcessorConfig, optio
   else return bad('do_center_crop', 'must be true with a shortest_edge resize (the resized image has a variable size)');
   if (resize.resize === 'squash' && crop && resize.height !== resize.width) bad('size', `a center crop after a non-square resize (${resize.height}×${resize.width}) is not supported`);
 
-  const normalize = config.do_normalize !== false;
-  const vector = (v: unknown, field: string, fallback: number): number[] => {
-    if (!normalize || v === undefined) return [fallback, fallback, fallback];
-    const arr = typeof v === 'number' ? [v, v, v] : v;
-    if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((x) => typeof x === 'number' && Number.isFinite(x))) return bad(field, `must be 3 finite numbers, got ${JSON.stringify(v)}`);
-    return [...arr] as number[];
-  };
   const preset: ImagePreset = {
     name,
     description: `${type || 'Hugging Face image processor'}: ${resize.resize === 'shortest' ? `shortest edge ${resize.edge}` : `resize to ${resize.height}×${resize.width}`} ${interpolation}${crop ? `, center crop ${out[0]}×${out[1]} (floor)` : ''}, patch ${options.patchSize}`,
@@ -122,12 +112,31 @@ export function imagePresetFromHfProcessor(config: HfImageProcessorConfig, optio
     crop: crop ? 'center' : 'none',
     ...(crop ? { cropRounding: 'floor' as const } : {}),
     interpolation,
-    mean: vector(config.image_mean, 'image_mean', 0),
-    std: vector(config.image_std, 'image_std', 1),
+    mean,
+    std,
     channels: 3,
   };
   validateImagePreset(preset, name);
   return preset;
+}
+
+/**
+ * The steps every Hugging Face image processor shares, checked: a resize (with a Pillow filter), ×1/255,
+ * and the normalization (mean 0 / std 1 when `do_normalize` is false or the values are absent).
+ */
+function pixelSteps(config: HfImageProcessorConfig, bad: (field: string, reason: string) => never, defaultResample: number) {
+  if (config.do_resize === false) bad('do_resize', 'false is not supported (every preset resizes)');
+  if (config.do_rescale === false) bad('do_rescale', 'false is not supported (presets scale pixels by 1/255)');
+  if (config.rescale_factor !== undefined && Math.abs(config.rescale_factor * 255 - 1) > 1e-9) bad('rescale_factor', `must be 1/255, got ${config.rescale_factor}`);
+  const interpolation = RESAMPLE[config.resample ?? defaultResample] ?? bad('resample', `${JSON.stringify(config.resample)} is not supported (0 nearest, 2 bilinear, 3 bicubic)`);
+  const normalize = config.do_normalize !== false;
+  const vector = (v: unknown, field: string, fallback: number): number[] => {
+    if (!normalize || v === undefined) return [fallback, fallback, fallback];
+    const arr = typeof v === 'number' ? [v, v, v] : v;
+    if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((x) => typeof x === 'number' && Number.isFinite(x))) return bad(field, `must be 3 finite numbers, got ${JSON.stringify(v)}`);
+    return [...arr] as number[];
+  };
+  return { interpolation, mean: vector(config.image_mean, 'image_mean', 0), std: vector(config.image_std, 'image_std', 1) };
 }
 
 /** SigLIP 2 NaFlex's Siglip2ImageProcessor: aspect-preserving resize to the patch budget, tokens padded to it. */
@@ -135,20 +144,10 @@ function naflexPreset(config: HfImageProcessorConfig, patchSize: number, name: s
   const bad = (field: string, reason: string): never => {
     throw new BadPresetError('image', name, { field, reason });
   };
-  if (config.do_resize === false) bad('do_resize', 'false is not supported (every preset resizes)');
-  if (config.do_rescale === false) bad('do_rescale', 'false is not supported (presets scale pixels by 1/255)');
-  if (config.rescale_factor !== undefined && Math.abs(config.rescale_factor * 255 - 1) > 1e-9) bad('rescale_factor', `must be 1/255, got ${config.rescale_factor}`);
+  const { interpolation, mean, std } = pixelSteps(config, bad, 2);
   if (config.patch_size !== patchSize) bad('patch_size', `${JSON.stringify(config.patch_size)} differs from the model's patch size ${patchSize}`);
   const maxPatches = config.max_num_patches!;
   if (!Number.isInteger(maxPatches) || maxPatches < 1) bad('max_num_patches', `must be a positive integer, got ${JSON.stringify(maxPatches)}`);
-  const interpolation = RESAMPLE[config.resample ?? 2] ?? bad('resample', `${JSON.stringify(config.resample)} is not supported (0 nearest, 2 bilinear, 3 bicubic)`);
-  const normalize = config.do_normalize !== false;
-  const vector = (v: unknown, field: string, fallback: number): number[] => {
-    if (!normalize) return [fallback, fallback, fallback];
-    const arr = typeof v === 'number' ? [v, v, v] : v;
-    if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((x) => typeof x === 'number' && Number.isFinite(x))) return bad(field, `must be 3 finite numbers, got ${JSON.stringify(v)}`);
-    return [...arr] as number[];
-  };
   const preset: ImagePreset = {
     name,
     description: `${type}: aspect-preserving resize to at most ${maxPatches} patches of ${patchSize} (NaFlex), ${interpolation}`,
@@ -158,8 +157,8 @@ function naflexPreset(config: HfImageProcessorConfig, patchSize: number, name: s
     maxPatches,
     crop: 'none',
     interpolation,
-    mean: vector(config.image_mean, 'image_mean', 0),
-    std: vector(config.image_std, 'image_std', 1),
+    mean,
+    std,
     channels: 3,
   };
   validateImagePreset(preset, name);
