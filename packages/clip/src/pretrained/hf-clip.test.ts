@@ -216,19 +216,27 @@ function concat(parts: Float32Array[]): Float32Array {
   return out;
 }
 
+/**
+ * A copy of fixture folder `name` with its SentencePiece model added as a download has it (`tokenizer`:
+ * file name → source), loaded; the model is disposed and the copy removed after the describe block.
+ */
+function loadedCopy(name: string, tokenizer: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), `omnitok-${name}-`));
+  for (const f of readdirSync(join(FIXTURES, name))) copyFileSync(join(FIXTURES, name, f), join(dir, f));
+  for (const [f, src] of Object.entries(tokenizer)) copyFileSync(src, join(dir, f));
+  const loaded = loadHfClipDir(dir);
+  afterAll(() => {
+    loaded.model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, loaded, model: loaded.model };
+}
+
 // A random bfloat16 SiglipModel folder (make-hf-siglip-tiny.py); its spiece.model is the text package's
 // SentencePiece fixture, copied in as a download would have it.
 describe('Hugging Face SigLIP model folders', () => {
   const sref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip.json'), 'utf8')) as Reference & { logit_bias: number; logits_per_text: number[][] };
-  const dir = mkdtempSync(join(tmpdir(), 'omnitok-siglip-'));
-  for (const f of ['config.json', 'model.safetensors', 'preprocessor_config.json']) copyFileSync(join(FIXTURES, 'hf-siglip-tiny', f), join(dir, f));
-  copyFileSync(SP_UNIGRAM, join(dir, 'spiece.model'));
-  const loaded = loadHfClipDir(dir);
-  const { model } = loaded;
-  afterAll(() => {
-    model.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, loaded, model } = loadedCopy('hf-siglip-tiny', { 'spiece.model': SP_UNIGRAM });
 
   it('reads a SiglipModel config into a MAP-pooled image tower and an unmasked last-token text tower with the sigmoid objective', () => {
     expect(loaded.shapes).toMatchObject({ family: 'siglip', imageSize: 32, patchSize: 16, vocabSize: 600, contextLength: 64, embedDim: 16 });
@@ -280,15 +288,7 @@ describe('Hugging Face SigLIP model folders', () => {
 // (make-hf-siglip-tiny.py --siglip2) whose tokenizer.model is the text package's SentencePiece BPE fixture.
 describe('Hugging Face SigLIP 2 model folders', () => {
   const sref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip2.json'), 'utf8')) as Reference;
-  const dir = mkdtempSync(join(tmpdir(), 'omnitok-siglip2-'));
-  for (const f of readdirSync(join(FIXTURES, 'hf-siglip2-tiny'))) copyFileSync(join(FIXTURES, 'hf-siglip2-tiny', f), join(dir, f));
-  copyFileSync(SP_BPE, join(dir, 'tokenizer.model'));
-  const loaded = loadHfClipDir(dir);
-  const { model } = loaded;
-  afterAll(() => {
-    model.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, loaded, model } = loadedCopy('hf-siglip2-tiny', { 'tokenizer.model': SP_BPE });
 
   it('reproduces the image embeddings', async () => {
     expect(loaded.shapes).toMatchObject({ family: 'siglip', vocabSize: 900, contextLength: 64 });
@@ -343,15 +343,7 @@ async function naflexBatch(preset: ImagePreset, images: NaflexReference['images'
 
 describe('Hugging Face SigLIP 2 NaFlex folders', () => {
   const nref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip2-naflex.json'), 'utf8')) as NaflexReference;
-  const dir = mkdtempSync(join(tmpdir(), 'omnitok-naflex-'));
-  for (const f of readdirSync(NAFLEX)) copyFileSync(join(NAFLEX, f), join(dir, f));
-  copyFileSync(SP_BPE, join(dir, 'tokenizer.model'));
-  const loaded = loadHfClipDir(dir);
-  const { model } = loaded;
-  afterAll(() => {
-    model.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, loaded, model } = loadedCopy('hf-siglip2-naflex-tiny', { 'tokenizer.model': SP_BPE });
 
   it("reads a Siglip2Model config: a linear patch embedding, a 4 × 4 position table resized per image, the processor's 12-patch budget", () => {
     expect(loaded.family).toBe('siglip2');
