@@ -38,7 +38,15 @@ export async function findPretrainedClip(spec: string, cwd: string, log?: (line:
   if (!id) return undefined;
   let dir: string;
   try {
-    dir = await resolveHfClip(id, { onDownload: (file, bytes) => log?.(`omnitok: downloading ${id.repo}/${file}${bytes === undefined ? '' : ` (${(bytes / 1e6).toFixed(1)} MB)`}\n`) });
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+    dir = await resolveHfClip(id, {
+      onDownload: (file, bytes) => log?.(`omnitok: downloading ${id.repo}/${file}${bytes === undefined ? '' : ` (${mb(bytes)})`}\n`),
+      // large files report as they arrive (every 10 s)
+      progressInterval: 10_000,
+      onProgress: (file, received, bytes) => {
+        if (bytes !== undefined && bytes >= 50e6 && received < bytes) log?.(`omnitok:   ${file}: ${mb(received)} of ${mb(bytes)} (${Math.floor((100 * received) / bytes)} %)\n`);
+      },
+    });
   } catch (error) {
     throw new CheckpointError(spec, `is no local folder, and as a Hugging Face model: ${(error as Error).message}`, { cause: error });
   }

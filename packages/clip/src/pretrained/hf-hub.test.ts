@@ -61,11 +61,15 @@ describe('resolveHfClip (a fake Hub on localhost)', () => {
     const cache = join(work, 'cache-a');
     log.length = 0;
     const downloads: string[] = [];
-    const dir = await resolveHfClip({ repo: 'tiny/clip', revision: 'main' }, options(cache, { token: 'secret', onDownload: (f: string) => downloads.push(f) }));
+    const progress = new Map<string, [number, number | undefined]>();
+    const onProgress = (f: string, received: number, bytes: number | undefined) => progress.set(f, [received, bytes]);
+    const dir = await resolveHfClip({ repo: 'tiny/clip', revision: 'main' }, options(cache, { token: 'secret', onDownload: (f: string) => downloads.push(f), onProgress }));
     expect(dir).toBe(join(cache, 'models--tiny--clip', 'snapshots', COMMIT));
     expect(readFileSync(join(cache, 'models--tiny--clip', 'refs', 'main'), 'utf8')).toBe(COMMIT);
     expect(downloads.sort()).toEqual(['config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'preprocessor_config.json']);
     for (const f of readdirSync(repos['tiny/clip']!)) expect(Buffer.compare(readFileSync(join(dir, f)), readFileSync(join(repos['tiny/clip']!, f))), f).toBe(0);
+    // every file's last progress report is its whole size (the Hub's x-linked-size / content-length)
+    for (const f of downloads) expect(progress.get(f), f).toEqual([readFileSync(join(dir, f)).length, readFileSync(join(dir, f)).length]);
     expect(lstatSync(join(dir, 'model-00001-of-00002.safetensors')).isSymbolicLink()).toBe(true);
     expect(readdirSync(join(cache, 'models--tiny--clip', 'blobs'))).toHaveLength(5);
     expect(readHfClipDir(dir).family).toBe('clip');

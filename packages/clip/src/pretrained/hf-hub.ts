@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CheckpointError } from '@omnitok/core/runtime';
 import { hfClipShapes, hfModelFamily, type HfClipConfig } from './hf-clip.js';
@@ -34,6 +35,10 @@ export interface HfHubOptions {
   readonly offline?: boolean;
   /** Called before a file is downloaded, with its size when the Hub says it. */
   readonly onDownload?: (file: string, bytes: number | undefined) => void;
+  /** Called as a file's bytes arrive (at most every `progressInterval` ms, and once at its end). */
+  readonly onProgress?: (file: string, received: number, bytes: number | undefined) => void;
+  /** Milliseconds between `onProgress` calls (default 1000). */
+  readonly progressInterval?: number;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -206,15 +211,31 @@ class HubClient {
     if (!response.ok || !response.body) throw new CheckpointError(url, `the download failed (HTTP ${response.status})`);
     if (!commit) throw new CheckpointError(url, 'the Hub sent no x-repo-commit header');
     this.setCommit(commit);
-    this.options.onDownload?.(file, Number.isFinite(size) ? size : undefined);
+    const total = Number.isFinite(size) ? size : undefined;
+    this.options.onDownload?.(file, total);
     const target = join(this.dir(), file);
     const blob = etag && /^[\w-]+$/.test(etag) ? join(this.repoDir, 'blobs', etag) : undefined;
     const dest = blob ?? target;
     mkdirSync(dirname(dest), { recursive: true });
-    // a name of this process's own: two processes fetching one model never write into each other's file
-    const partial = `${dest}.${process.pid}.${Date.now().toString(36)}.incomplete`;
+    // a name of this download's own: two downloads of one model (processes, or calls) never share a file
+    const unique = `${process.pid}.${randomBytes(6).toString('hex')}`;
+    const partial = `${dest}.${unique}.incomplete`;
     try {
-      await pipeline(Readable.fromWeb(response.body as never), createWriteStream(partial));
+      let received = 0;
+      let last = Date.now();
+      const every = this.options.progressInterval ?? 1000;
+      const count = new Transform({
+        transform: (chunk: Buffer, _encoding, done) => {
+          received += chunk.length;
+          if (this.options.onProgress && Date.now() - last >= every) {
+            last = Date.now();
+            this.options.onProgress(file, received, total);
+          }
+          done(null, chunk);
+        },
+      });
+      await pipeline(Readable.fromWeb(response.body as never), count, createWriteStream(partial));
+      this.options.onProgress?.(file, received, total);
       renameSync(partial, dest);
     } catch (error) {
       rmSync(partial, { force: true });
@@ -222,7 +243,7 @@ class HubClient {
     }
     if (blob) {
       mkdirSync(dirname(target), { recursive: true });
-      const link = `${target}.${process.pid}.link`;
+      const link = `${target}.${unique}.link`;
       rmSync(link, { force: true });
       try {
         symlinkSync(relative(dirname(target), blob), link);
