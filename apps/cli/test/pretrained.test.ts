@@ -119,6 +119,16 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
       const e = decodeNpy(readFileSync(out));
       expected.forEach((row, i) => row.forEach((x, k) => expect(Math.abs(Number(e.data[i * 16 + k]) - x), `${modality} ${i}`).toBeLessThan(2e-5)));
     }
+    // a patch size that does not divide the image (20 pixels, patches of 6): the first 18 × 18 pixels, as the model's conv sees them
+    const oref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip-odd.json'), 'utf8')) as Reference;
+    const odd = join(dir, 'siglip-odd');
+    mkdirSync(odd);
+    for (const f of readdirSync(join(FIXTURES, 'hf-siglip-odd-tiny'))) copyFileSync(join(FIXTURES, 'hf-siglip-odd-tiny', f), join(odd, f));
+    copyFileSync(join(siglip, 'spiece.model'), join(odd, 'spiece.model'));
+    const oddOut = await omnitok(dir, 'embed', '--checkpoint', odd, '--modality', 'image', ...oref.images.map((r) => r.file), '--out', join(dir, 'odd.npy'), '--backend', 'cpu');
+    expect(oddOut.code, oddOut.stderr).toBe(0);
+    const oddE = decodeNpy(readFileSync(join(dir, 'odd.npy')));
+    oref.images.forEach((r, i) => r.embedding.forEach((x, k) => expect(Math.abs(Number(oddE.data[i * 16 + k]) - x), `odd ${i}`).toBeLessThan(2e-5)));
     const lines = sref.images.map((r, i) => JSON.stringify({ image: r.file, text: sref.texts[i]!.text }));
     writeFileSync(join(dir, 'siglip-pairs.jsonl'), `${lines.join('\n')}\n`);
     const out = join(dir, 'siglip-tune');

@@ -101,16 +101,24 @@ export function imagePresetFromHfProcessor(config: HfImageProcessorConfig, optio
   } else if (resize.resize === 'squash') out = [resize.height, resize.width];
   else return bad('do_center_crop', 'must be true with a shortest_edge resize (the resized image has a variable size)');
   if (resize.resize === 'squash' && crop && resize.height !== resize.width) bad('size', `a center crop after a non-square resize (${resize.height}×${resize.width}) is not supported`);
+  // a patch size that does not divide a squashed image: the model's "valid" patch convolution keeps the
+  // first whole patches (SigLIP so400m-patch14-384: 27 × 14 = 378 of 384 pixels), a crop at the corner
+  const P = options.patchSize;
+  const edge = !crop && resize.resize === 'squash' && (out[0] % P !== 0 || out[1] % P !== 0);
+  if (edge) {
+    if (out[0] !== out[1]) bad('size', `${out[0]}×${out[1]} with patch ${P}: a patch size that does not divide a non-square image is not supported`);
+    out = [Math.floor(out[0] / P) * P, Math.floor(out[1] / P) * P];
+  }
 
   const preset: ImagePreset = {
     name,
-    description: `${type || 'Hugging Face image processor'}: ${resize.resize === 'shortest' ? `shortest edge ${resize.edge}` : `resize to ${resize.height}×${resize.width}`} ${interpolation}${crop ? `, center crop ${out[0]}×${out[1]} (floor)` : ''}, patch ${options.patchSize}`,
+    description: `${type || 'Hugging Face image processor'}: ${resize.resize === 'shortest' ? `shortest edge ${resize.edge}` : `resize to ${resize.height}×${resize.width}`} ${interpolation}${crop ? `, center crop ${out[0]}×${out[1]} (floor)` : edge ? `, the first ${out[0]}×${out[1]} pixels (whole patches)` : ''}, patch ${options.patchSize}`,
     size: out[0] === out[1] ? out[0] : out,
     patchSize: options.patchSize,
     resize: resize.resize,
     ...(resize.resize === 'shortest' ? { resizeSize: resize.edge } : resize.height !== out[0] || resize.width !== out[1] ? { resizeSize: resize.height } : {}),
-    crop: crop ? 'center' : 'none',
-    ...(crop ? { cropRounding: 'floor' as const } : {}),
+    crop: crop || edge ? 'center' : 'none',
+    ...(crop ? { cropRounding: 'floor' as const } : edge ? { cropRounding: 'start' as const } : {}),
     interpolation,
     mean,
     std,

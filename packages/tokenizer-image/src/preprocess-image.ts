@@ -442,8 +442,8 @@ function checkDecoded(decoded: DecodedImage): void {
  * `ceil`, Hugging Face `floor`), or moved to the start / end of the longer side (pytorchvideo
  * `uniform_crop` spatial_idx 0 / 2).
  */
-function cropWindow(resizedW: number, resizedH: number, W: number, H: number, rounding: 'round' | 'ceil' | 'floor', position: 'start' | 'center' | 'end'): OutputWindow {
-  const centre = (margin: number) => (rounding === 'ceil' ? Math.ceil(margin / 2) : rounding === 'floor' ? Math.floor(margin / 2) : roundHalfEven(margin / 2));
+function cropWindow(resizedW: number, resizedH: number, W: number, H: number, rounding: 'round' | 'ceil' | 'floor' | 'start', position: 'start' | 'center' | 'end'): OutputWindow {
+  const centre = (margin: number) => (rounding === 'start' ? 0 : rounding === 'ceil' ? Math.ceil(margin / 2) : rounding === 'floor' ? Math.floor(margin / 2) : roundHalfEven(margin / 2));
   let x = centre(resizedW - W);
   let y = centre(resizedH - H);
   if (position !== 'center') {

@@ -51,9 +51,12 @@ export interface ImagePreset {
   /**
    * Where an odd margin puts the centre crop: `round` (default) is torchvision's `CenterCrop`
    * (`round((size − crop) / 2)`, half to even), `ceil` is pytorchvideo / SlowFast `uniform_crop`
-   * (`ceil(...)`), `floor` is Hugging Face image processors' `center_crop` (`(size − crop) // 2`).
+   * (`ceil(...)`), `floor` is Hugging Face image processors' `center_crop` (`(size − crop) // 2`);
+   * `start` puts the whole margin after the crop — what a ViT's "valid" patch convolution keeps when
+   * the patch size does not divide the image (google/siglip-so400m-patch14-384: 27 patches of 14 from
+   * the first 378 of 384 pixels).
    */
-  readonly cropRounding?: 'round' | 'ceil' | 'floor';
+  readonly cropRounding?: 'round' | 'ceil' | 'floor' | 'start';
   /** Per-channel mean and std on the [0, 1] scale; one entry per output channel. */
   readonly mean: readonly number[];
   readonly std: readonly number[];
@@ -189,8 +192,8 @@ export function validateImagePreset(preset: ImagePreset, name = preset.name ?? '
     bad('interpolation', `must be one of ${[...INTERPOLATIONS, 'bilinear-torch'].join(', ')}, got ${JSON.stringify(p.interpolation)}`);
   }
   if (p.interpolation === 'bilinear-torch' && p.resize === 'longest-pad') bad('interpolation', '"bilinear-torch" works with resize "shortest" or "squash"');
-  if (p.cropRounding !== undefined && p.cropRounding !== 'round' && p.cropRounding !== 'ceil' && p.cropRounding !== 'floor') {
-    bad('cropRounding', `must be "round", "ceil" or "floor", got ${JSON.stringify(p.cropRounding)}`);
+  if (p.cropRounding !== undefined && p.cropRounding !== 'round' && p.cropRounding !== 'ceil' && p.cropRounding !== 'floor' && p.cropRounding !== 'start') {
+    bad('cropRounding', `must be "round", "ceil", "floor" or "start", got ${JSON.stringify(p.cropRounding)}`);
   }
   if (p.resizeSize !== undefined && !isSide(p.resizeSize)) bad('resizeSize', `must be a positive integer, got ${JSON.stringify(p.resizeSize)}`);
   const resizeSize = p.resizeSize as number | undefined;

@@ -71,7 +71,9 @@ export function readPretrainedClip(path: string, cwd: string, label?: string): P
   const image = family === 'open_clip' ? imagePresetFromOpenClip(processor ?? {}, { size: S, patchSize: shapes.patchSize, name }) : imagePresetFromHfProcessor(processor ?? fallback, { patchSize: shapes.patchSize, name });
   // NaFlex keeps each image's aspect within a patch budget: no fixed size to check
   const naflex = image.resize === 'naflex';
-  if (!naflex && image.size !== S) throw new CheckpointError(join(dir, family === 'open_clip' ? 'open_clip_config.json' : 'preprocessor_config.json'), `makes ${JSON.stringify(image.size)}-pixel images, but the model's image size is ${S}`);
+  // the model sees whole patches: floor(S / P) of them per side (SigLIP so400m-patch14-384: 378 of 384 pixels)
+  const seen = Math.floor(S / shapes.patchSize) * shapes.patchSize;
+  if (!naflex && image.size !== seen) throw new CheckpointError(join(dir, family === 'open_clip' ? 'open_clip_config.json' : 'preprocessor_config.json'), `makes ${JSON.stringify(image.size)}-pixel images, but the model sees ${seen} (image size ${S}, patch ${shapes.patchSize})`);
   const imagePreset = { ...image, augment: FINE_TUNE_AUGMENT } as unknown as PresetRef;
   return { dir, config, shapes, presets: { image: imagePreset, text: textPreset(dir, shapes, name) }, options: naflex ? { maxPatches: image.maxPatches } : {} };
 }

@@ -284,6 +284,27 @@ describe('Hugging Face SigLIP model folders', () => {
   });
 });
 
+// A patch size that does not divide the image (make-hf-siglip-tiny.py --odd: 20 pixels, patches of 6, as
+// google/siglip-so400m-patch14-384's 384 and 14): the valid convolution sees the first 18 × 18 pixels.
+describe('Hugging Face SigLIP folders whose patch size does not divide the image', () => {
+  const oref = JSON.parse(readFileSync(join(FIXTURES, 'reference-siglip-odd.json'), 'utf8')) as Reference;
+  const { loaded, model } = loadedCopy('hf-siglip-odd-tiny', { 'spiece.model': SP_UNIGRAM });
+
+  it('keeps the whole patches at the corner (3 × 3 of 6 from 20 pixels): pixels and image embeddings equal SiglipModel', async () => {
+    expect((model.tower('image') as EncoderTower).config.tokens).toMatchObject({ count: 9, dim: 108, grid: [3, 3] });
+    const preset = imagePresetFromHfProcessor(loaded.processor!, { patchSize: 6 });
+    expect(preset).toMatchObject({ size: 18, resize: 'squash', resizeSize: 20, crop: 'center', cropRounding: 'start' });
+    const tokens: Float32Array[] = [];
+    for (const r of oref.images) {
+      const features = preprocessImage(await decodeImage(join(FIXTURES, r.file)), preset);
+      expect(maxDiff(features.data.subarray(0, 8), r.pixels_first), r.file).toBeLessThan(1e-6); // row 0 of the 20-pixel image
+      tokens.push(patchify(features).data);
+    }
+    const e = await model.embed('image', tf.tensor(concat(tokens), [oref.images.length, 9, 108]));
+    oref.images.forEach((r, i) => expect(maxDiff(e.data.subarray(i * 16, (i + 1) * 16), r.embedding), r.file).toBeLessThan(2e-5));
+  });
+});
+
 // SigLIP 2 (FixRes) is a SiglipModel with Gemma's tokenizer: a random bfloat16 folder
 // (make-hf-siglip-tiny.py --siglip2) whose tokenizer.model is the text package's SentencePiece BPE fixture.
 describe('Hugging Face SigLIP 2 model folders', () => {

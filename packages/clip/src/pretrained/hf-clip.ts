@@ -208,7 +208,8 @@ export function hfClipShapes(config: HfClipConfig): HfClipShapes {
     positionGrid = [side, side];
   }
   const imageSize = positionGrid ? positionGrid[0] * patchSize : positive(v.image_size, 'vision_config.image_size');
-  if (imageSize % patchSize !== 0) throw new InvalidArgumentError('config.json vision_config.patch_size', patchSize, `a divisor of image_size (${imageSize})`);
+  // a patch size that does not divide the image: the "valid" patch convolution keeps floor(size / patch) per side
+  if (imageSize < patchSize) throw new InvalidArgumentError('config.json vision_config.patch_size', patchSize, `at most image_size (${imageSize})`);
   let embedDim: number;
   if (family === 'clip') embedDim = positive(config.projection_dim ?? 512, 'projection_dim');
   else if (family === 'open_clip') embedDim = positive(config.model_cfg!.embed_dim ?? 512, 'model_cfg.embed_dim');
@@ -254,7 +255,7 @@ export function hfClipModelConfig(config: HfClipConfig, options: HfClipOptions &
   const vision = options.names?.vision ?? 'image';
   const text = options.names?.text ?? 'text';
   if (vision === text) throw new InvalidArgumentError('names', options.names, 'two different tower names');
-  const side = shapes.imageSize / shapes.patchSize;
+  const side = Math.floor(shapes.imageSize / shapes.patchSize); // [H/P] whole patches, as the conv
   const dim = shapes.channels * shapes.patchSize * shapes.patchSize;
   const grid = shapes.positionGrid;
   if (options.maxPatches !== undefined && (!grid || !Number.isInteger(options.maxPatches) || options.maxPatches < 1)) throw new InvalidArgumentError('options.maxPatches', options.maxPatches, 'a positive integer, for a SigLIP 2 NaFlex model');

@@ -25,6 +25,12 @@ is a SiglipModel too, its text tokenizer Gemma's (here tokenizer-text's sp-bpe.m
 SentencePiece BPE model with byte fallback; tests copy it in as tokenizer.model) as SigLIP 2 uses it:
 lowercased (HF Siglip2Tokenizer), no <bos>, <eos> appended, padded with <pad> to 64
 (tokenizer_config.json of the released checkpoints).
+
+    /usr/bin/python3 make-hf-siglip-tiny.py --odd
+
+writes a SigLIP folder whose patch size does not divide its image size (20-pixel images, patches of 6:
+the "valid" patch convolution covers the first 18 pixels, 3 × 3 patches — as google/siglip-so400m-
+patch14-384's 384 pixels make 27 × 27 patches of 14), hf-siglip-odd-tiny/ and reference-siglip-odd.json.
 """
 import json, math, os, re, string, struct, sys
 import numpy as np
@@ -35,11 +41,12 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIGLIP2 = "--siglip2" in sys.argv
-OUT = os.path.join(HERE, "hf-siglip2-tiny" if SIGLIP2 else "hf-siglip-tiny")
+ODD = "--odd" in sys.argv
+OUT = os.path.join(HERE, "hf-siglip2-tiny" if SIGLIP2 else "hf-siglip-odd-tiny" if ODD else "hf-siglip-tiny")
 os.makedirs(OUT, exist_ok=True)
-torch.manual_seed(12 if SIGLIP2 else 11)
+torch.manual_seed(12 if SIGLIP2 else 14 if ODD else 11)
 
-D, L, H, MLP, IMG, P, C = 16, 2, 2, 48, 32, 16, 3
+D, L, H, MLP, IMG, P, C = (16, 2, 2, 48, 20, 6, 3) if ODD else (16, 2, 2, 48, 32, 16, 3)
 VOCAB, CTX = (900 if SIGLIP2 else 600), 64
 EPS = 1e-6
 config = {
@@ -162,5 +169,5 @@ reference = {
     "logits_per_text": logits_per_text.tolist(),
     "torch": torch.__version__,
 }
-json.dump(reference, open(os.path.join(HERE, "reference-siglip2.json" if SIGLIP2 else "reference-siglip.json"), "w"), indent=1)
+json.dump(reference, open(os.path.join(HERE, "reference-siglip2.json" if SIGLIP2 else "reference-siglip-odd.json" if ODD else "reference-siglip.json"), "w"), indent=1)
 print("ok", {f: os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT)}, rows)
