@@ -61,6 +61,48 @@ function* fields(buf: Uint8Array): Generator<[number, number, number | Uint8Arra
 }
 
 const utf8 = new TextDecoder('utf-8');
+
+/**
+ * One `SentencePiece` message (piece = 1, score = 2, type = 3), read inline: a model has up to
+ * 256 000 of them, and a generator per piece would make loading one several times slower.
+ */
+function parsePiece(buf: Uint8Array): { piece: string; score: number; type: number } {
+  let piece = '';
+  let score = 0;
+  let type: number = PIECE_TYPE.NORMAL;
+  let pos = 0;
+  const varint = (): number => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (pos >= buf.length) throw new Error('truncated varint');
+      const b = buf[pos++]!;
+      result += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return result;
+      shift += 7;
+    }
+  };
+  while (pos < buf.length) {
+    const key = varint();
+    const field = Math.floor(key / 8);
+    const wire = key & 7;
+    if (wire === 0) {
+      const v = varint();
+      if (field === 3) type = v;
+    } else if (wire === 2) {
+      const len = varint();
+      if (pos + len > buf.length) throw new Error('truncated field');
+      if (field === 1) piece = utf8.decode(buf.subarray(pos, pos + len));
+      pos += len;
+    } else if (wire === 5) {
+      if (pos + 4 > buf.length) throw new Error('truncated fixed32');
+      if (field === 2) score = new DataView(buf.buffer, buf.byteOffset + pos, 4).getFloat32(0, true);
+      pos += 4;
+    } else if (wire === 1) pos += 8;
+    else throw new Error(`unsupported protobuf wire type ${wire}`);
+  }
+  return { piece, score, type };
+}
 const MODEL_TYPES: Record<number, string> = { 1: 'unigram', 2: 'bpe', 3: 'word', 4: 'char' };
 
 /**
@@ -78,15 +120,8 @@ export function parseSentencePieceModel(bytes: Uint8Array): SentencePieceModel {
   let suffixWhitespace = false;
   try {
     for (const [field, wire, value] of fields(bytes)) {
-      if (field === 1 && wire === 2) {
-        const p = { piece: '', score: 0, type: PIECE_TYPE.NORMAL as number };
-        for (const [f, w, v] of fields(value as Uint8Array)) {
-          if (f === 1 && w === 2) p.piece = utf8.decode(v as Uint8Array);
-          else if (f === 2 && w === 5) p.score = v as number;
-          else if (f === 3 && w === 0) p.type = v as number;
-        }
-        pieces.push(p);
-      } else if (field === 2 && wire === 2) {
+      if (field === 1 && wire === 2) pieces.push(parsePiece(value as Uint8Array));
+      else if (field === 2 && wire === 2) {
         for (const [f, w, v] of fields(value as Uint8Array)) {
           if (w === 0) {
             if (f === 3) modelType = v as number;

@@ -110,7 +110,8 @@ export class SentencePieceTokenizer implements TextTokenizer {
       const map = normal ? this.index : this.reserved;
       if (map.has(p.piece)) throw new InvalidArgumentError('model', `a duplicate piece ${JSON.stringify(p.piece)}`, 'a sentencepiece .model file');
       map.set(p.piece, id);
-      if (normal) maxLength = Math.max(maxLength, [...p.piece].length);
+      // in code units: an upper bound on the characters, enough for the Viterbi's window
+      if (normal && p.piece.length > maxLength) maxLength = p.piece.length;
       if (p.type === TYPE.NORMAL) minScore = Math.min(minScore, p.score);
       if (p.type === TYPE.USER_DEFINED) userDefined.push(p.piece);
       if (p.type === TYPE.BYTE) {
