@@ -305,6 +305,16 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     expect(cut.code, cut.stderr).toBe(0);
     expect(JSON.parse(cut.stdout)).toMatchObject({ samples: 2, limited: true });
     expect(cut.stderr).toMatch(/evaluated the first 2 samples \(--limit 2\); the data has more: class folders are read class by class/);
+    // WordNet-id folders without --classes: prompts would name the ids, and the command says so
+    for (const [folder, i] of [['n01440764', 0], ['n01443537', 1]] as const) {
+      mkdirSync(join(dir, 'wnids', folder), { recursive: true });
+      copyFileSync(join(FIXTURES, ref.images[i]!.file), join(dir, 'wnids', folder, ref.images[i]!.file));
+    }
+    const hint = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'wnids', '--task', 'zero-shot', '--backend', 'cpu', '--json');
+    expect(hint.code, hint.stderr).toBe(0);
+    expect(hint.stderr).toMatch(/class folders are WordNet ids \(n01440764, …\).*--classes imagenet/);
+    const named = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'imagefolder', '--task', 'zero-shot', '--backend', 'cpu', '--json');
+    expect(named.stderr).not.toMatch(/WordNet/); // n01…n03 are not WordNet ids (n + 8 digits)
     const wrong = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'imagefolder', '--task', 'zero-shot', '--classes', 'a,b', '--backend', 'cpu');
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/--classes.*the names of the 3 class folders, or 3 class names in the folders' sorted order \(got 2\)/);

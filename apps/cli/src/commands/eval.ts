@@ -54,6 +54,9 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
       // the class names and prompts are read before any sample is embedded: a bad --classes fails fast
       const givenClasses = task === 'zero-shot' && o.classes ? await readClasses(o.classes as string, '--classes', io.cwd) : undefined;
       const templates = task === 'zero-shot' && o.templates ? await readTemplates(o.templates as string, '--templates', io.cwd) : (config.zeroShot?.templates ?? ['{}', 'a {}']);
+      if (task === 'zero-shot' && !givenClasses && source.classes?.length && source.classes.every((c) => /^n\d{8}$/.test(c))) {
+        io.stderr(`omnitok: the class folders are WordNet ids (${source.classes[0]}, …): prompts will name them as they are; for ImageNet pass --classes imagenet\n`);
+      }
       if (givenClasses && source.classes && !source.classes.every((c) => givenClasses.includes(c)) && givenClasses.length !== source.classes.length) {
         throw new InvalidArgumentError('--classes', o.classes, `the names of the ${source.classes.length} class folders, or ${source.classes.length} class names in the folders' sorted order (got ${givenClasses.length})`);
       }
