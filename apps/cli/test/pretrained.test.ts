@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IMAGENET_CLASSNAMES, loadHfClipDir, SIMPLE_IMAGENET_TEMPLATES } from '@omnitok/clip';
-import { decodeNpy } from '@omnitok/core';
+import { decodeNpy, decodeSafetensors, encodeSafetensors } from '@omnitok/core';
 import { loadCheckpoint } from '@omnitok/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startFakeHub } from '../../../packages/clip/src/pretrained/__fixtures__/fake-hub.js';
@@ -280,6 +280,28 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     for (const c of srow.classes) expect(Math.abs(Math.log(c.p) + Math.log1p(Math.exp(-sref.logits_per_text[sref.texts.findIndex((t) => t.text === c.name)]![1]!))), c.name).toBeLessThan(1e-3);
   });
 
+  it('--classifier keeps the class embeddings: written once, read back when the classes, templates and text tower match, rebuilt otherwise', async () => {
+    const run = (classes: string, templates: string) => omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', classes, '--templates', templates, '--classifier', 'zs.safetensors', ...ref.images.map((x) => x.file), '--backend', 'cpu', '--json');
+    const plain = await omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'cat,dog,car', '--templates', 'simple', ...ref.images.map((x) => x.file), '--backend', 'cpu', '--json');
+    const first = await run('cat,dog,car', 'simple');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe(plain.stdout);
+    const stored = decodeSafetensors(readFileSync(join(dir, 'zs.safetensors')));
+    expect(stored.tensors.classifier!.shape).toEqual([4, 8]); // 3 classes, then the probe prompt
+    expect(JSON.parse(stored.metadata.classNames!)).toEqual(['cat', 'dog', 'car']);
+    // read back: the same output; a file whose rows were altered would show it, so alter one and see it used
+    const altered = encodeSafetensors({ classifier: { data: stored.tensors.classifier!.data.map((x, i) => (i < 8 ? -x : x)) as Float32Array, shape: [4, 8] } }, stored.metadata);
+    writeFileSync(join(dir, 'zs.safetensors'), altered);
+    const again = await run('cat,dog,car', 'simple');
+    expect(again.stdout).not.toBe(plain.stdout); // the stored (altered) classifier was used, not rebuilt
+    const other = await run('cat,dog,bird', 'simple');
+    expect(other.stderr).toMatch(/zs\.safetensors was made for other classes, templates or another model: building the classifier again/);
+    expect(JSON.parse(decodeSafetensors(readFileSync(join(dir, 'zs.safetensors'))).metadata.classNames!)).toEqual(['cat', 'dog', 'bird']);
+    const bad = await omnitok(dir, 'classify', '--checkpoint', MODEL, '--classes', 'a,b', '--classifier', 'zs.npy', ref.images[0]!.file, '--backend', 'cpu');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--classifier.*FILE\.safetensors/);
+  });
+
   it('eval over class folders (ImageNet layout): --classes names the folders by their sorted order; the top-1 the reference logits give', async () => {
     const full = JSON.parse(readFileSync(join(FIXTURES, 'reference.json'), 'utf8')) as Reference & { logits_per_image: number[][] };
     const root = join(dir, 'imagefolder');
@@ -300,6 +322,12 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     expect(out.data).toMatch(/class folders .* \(3 classes\)/);
     expect(out.zeroShot.top1).toBe(expected);
     expect((out as unknown as { limited: boolean }).limited).toBe(false);
+    // the same evaluation through a kept classifier (written, then read)
+    for (let i = 0; i < 2; i++) {
+      const kept = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'imagefolder', '--task', 'zero-shot', '--classes', 'folder-classes.txt', '--templates', '{}', '--classifier', 'folder-zs.safetensors', '--backend', 'cpu', '--json');
+      expect(kept.code, kept.stderr).toBe(0);
+      expect(JSON.parse(kept.stdout).zeroShot.top1).toBe(expected);
+    }
     // --limit cuts a class-ordered stream: said on stderr and in the JSON
     const cut = await omnitok(dir, 'eval', '--checkpoint', MODEL, '--data', 'imagefolder', '--task', 'zero-shot', '--classes', 'folder-classes.txt', '--templates', '{}', '--limit', '2', '--backend', 'cpu', '--json');
     expect(cut.code, cut.stderr).toBe(0);

@@ -1,11 +1,11 @@
-import { buildZeroShotClassifier, zeroShotProbabilities } from '@omnitok/clip';
+import { zeroShotProbabilities } from '@omnitok/clip';
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import type { BackendChoice } from '@omnitok/core/runtime';
 import type { Command } from 'commander';
 import { textModalities } from '../data/open-source.js';
 import type { CliIO } from '../io.js';
 import { commandRecords, embedRecords } from '../train/embed-stream.js';
-import { textEncoder } from '../train/evaluate.js';
+import { classifierFile, zeroShotClassifierFor } from '../train/classifier-cache.js';
 import { loadRun, PRETRAINED_TEMPLATES } from '../train/load-run.js';
 import { pct } from '../train/progress.js';
 import { readClasses, readTemplates } from './lists.js';
@@ -27,6 +27,7 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
     .option('--templates <file>', "prompt templates with {} for the class, one per line (default: the run's, else \"a photo of a {}.\"), a set (openai: CLIP's 80 ImageNet prompts; simple: 7), or one template with {}")
     .option('--modality <m>', 'the classified modality (default: the one paired with text)')
     .option('--top <k>', 'classes shown per input', intArg('--top'), 5)
+    .option('--classifier <file>', 'FILE.safetensors keeping the class embeddings: read when made for the same classes, templates and text tower, else built and written')
     .option('--data <source>', "instead of inputs: the modality's field of every record of FILE.jsonl, FILE.csv or shards")
     .option('--skip-bad', 'skip inputs that fail to decode instead of stopping at the first')
     .option('--batch-size <n>', 'inputs tokenized, then embedded, at a time', intArg('--batch-size'), 64)
@@ -48,7 +49,7 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
       const templates = o.templates === undefined ? (config.zeroShot?.templates ?? PRETRAINED_TEMPLATES) : await readTemplates(o.templates as string, '--templates', io.cwd);
       const setup = run.setups.get(modality)!;
       const records = await commandRecords(inputs, o.data as string | undefined, { cwd: io.cwd, modality, acceptsText: Boolean(setup.plugin.acceptsText), textModalities: textModalities(reg), allowOutsideRoot: Boolean(o.allowOutsideRoot) });
-      const classifier = await buildZeroShotClassifier({ classNames, templates, encode: textEncoder(run.backend.tf, model, text) });
+      const classifier = await zeroShotClassifierFor(run.backend.tf, model, text, classNames, templates, { file: classifierFile(o.classifier, io.cwd), log: io.stderr });
       const C = classNames.length;
       const top = Math.min(o.top as number, C);
       const D = model.config.embedDim;

@@ -5,6 +5,7 @@ import { openSource, textModalities } from '../data/open-source.js';
 import { isHeldOut, TrainDataError } from '../data/records.js';
 import type { CliIO } from '../io.js';
 import { embedRecords } from '../train/embed-stream.js';
+import { classifierFile, zeroShotClassifierFor } from '../train/classifier-cache.js';
 import { evaluateEmbedded } from '../train/evaluate.js';
 import { loadRun } from '../train/load-run.js';
 import { pct } from '../train/progress.js';
@@ -22,6 +23,7 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
     .addOption(new Option('--task <task>', 'what to measure').choices(['retrieval', 'zero-shot']).default('retrieval'))
     .option('--pair <A:B>', 'the pair for retrieval (default: every pair of the model)')
     .option('--classes <names>', 'zero-shot class names: a file (one per line), "imagenet" (open_clip\'s 1 000 names) or "a,b,c" (default: the run\'s, else the labels in the data; with class folders, names in the folders\' sorted order)')
+    .option('--classifier <file>', 'zero-shot: FILE.safetensors keeping the class embeddings (read when made for the same classes, templates and text tower, else built and written)')
     .option('--templates <file>', 'zero-shot prompt templates with {} for the class, one per line; a set (openai: CLIP\'s 80 ImageNet prompts; simple: 7); or one template as text')
     .addOption(new Option('--split <split>', 'which samples: held-out (default for the run\'s own data) or all').choices(['held-out', 'all']))
     .option('--limit <n>', 'samples evaluated at most', intArg('--limit'), 5000)
@@ -91,7 +93,8 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
           const index = new Map(folders.map((c, i) => [c, i]));
           labelled = { ...set, classIndices: set.labels.map((l) => (l === undefined ? undefined : index.get(l))) };
         }
-        zeroShot = { classNames, templates, text: textSetup!, modality: needed[0]! };
+        const classifier = await zeroShotClassifierFor(tf, model, textSetup!, classNames, templates, { file: classifierFile(o.classifier, io.cwd), log: io.stderr });
+        zeroShot = { classNames, templates, text: textSetup!, modality: needed[0]!, classifier };
       }
       // Retrieval only over the requested pairs: evaluate() walks model.pairs, so filter after.
       const result = await evaluateEmbedded(tf, model, labelled, zeroShot, { retrieval: task === 'retrieval' });

@@ -49,6 +49,8 @@ export interface ZeroShotSetup {
   readonly text: ModalitySetup;
   /** The modality classified (the other side of the first pair with text). */
   readonly modality: string;
+  /** The class embeddings, when built already (`zeroShotClassifierFor`); else built from the prompts. */
+  readonly classifier?: Embeddings;
 }
 
 /** Embeddings of every sample of one modality, `chunk` at a time, in eval mode. */
@@ -156,7 +158,7 @@ export async function evaluateEmbedded(tf: TF, model: ClipModel, set: EmbeddedSe
     const classOf = (label: string | undefined, i: number) => (set.classIndices ? set.classIndices[i] : label === undefined ? undefined : index.get(label));
     const rows = set.labels.map((label, i) => ({ i, y: classOf(label, i) })).filter((r) => r.y !== undefined);
     if (rows.length > 0) {
-      const classifier = await buildZeroShotClassifier({ classNames: zeroShot.classNames, templates: zeroShot.templates, encode: textEncoder(tf, model, zeroShot.text) });
+      const classifier = zeroShot.classifier ?? (await buildZeroShotClassifier({ classNames: zeroShot.classNames, templates: zeroShot.templates, encode: textEncoder(tf, model, zeroShot.text) }));
       const labelled = selectRows(need(set.embeddings, zeroShot.modality), rows.map((r) => r.i));
       const labels = rows.map((r) => r.y!);
       const acc = zeroShotAccuracy(labelled, classifier, labels);

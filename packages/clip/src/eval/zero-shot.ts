@@ -42,6 +42,8 @@ export async function buildZeroShotClassifier(options: {
   readonly templates: readonly PromptTemplate[];
   readonly encode: (texts: string[]) => Embeddings | Promise<Embeddings>;
   readonly classesPerBatch?: number;
+  /** Called after each batch of classes with the prompts encoded so far and in all. */
+  readonly onProgress?: (prompts: number, total: number) => void;
 }): Promise<Embeddings> {
   const { classNames, templates, encode } = options;
   const per = options.classesPerBatch ?? 10;
@@ -53,6 +55,7 @@ export async function buildZeroShotClassifier(options: {
     const { n } = checkEmbeddings(e, 'encode(texts)');
     if (n !== texts.length) throw new InvalidArgumentError('encode(texts)', `${n} rows`, `${texts.length} rows, one per prompt`);
     parts.push(zeroShotClassifier(e, names.length));
+    options.onProgress?.(Math.min(c0 + per, classNames.length) * templates.length, classNames.length * templates.length);
   }
   const d = parts[0]!.shape[1]!;
   const data = new Float32Array(classNames.length * d);
