@@ -199,6 +199,22 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
       const e = decodeNpy(readFileSync(out));
       expected.forEach((row, i) => row.forEach((x, k) => expect(Math.abs(Number(e.data[i * 16 + k]) - x), `${modality} ${i}`).toBeLessThan(2e-5)));
     }
+    // --max-patches: another resolution for the same model (16 patches), as a folder whose processor says 16 gives it
+    const more = await omnitok(dir, 'embed', '--checkpoint', naflex, '--modality', 'image', nref.images[0]!.file, '--max-patches', '16', '--out', join(dir, 'naflex-16.npy'), '--backend', 'cpu');
+    expect(more.code, more.stderr).toBe(0);
+    const sixteen = join(dir, 'siglip2-naflex-16');
+    mkdirSync(sixteen);
+    for (const f of readdirSync(naflex)) copyFileSync(join(naflex, f), join(sixteen, f));
+    const processor = JSON.parse(readFileSync(join(naflex, 'preprocessor_config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(sixteen, 'preprocessor_config.json'), JSON.stringify({ ...processor, max_num_patches: 16 }));
+    const viaConfig = await omnitok(dir, 'embed', '--checkpoint', sixteen, '--modality', 'image', nref.images[0]!.file, '--out', join(dir, 'naflex-16b.npy'), '--backend', 'cpu');
+    expect(viaConfig.code, viaConfig.stderr).toBe(0);
+    const e16 = decodeNpy(readFileSync(join(dir, 'naflex-16.npy'))).data as Float32Array;
+    expect(Array.from(e16)).toEqual(Array.from(decodeNpy(readFileSync(join(dir, 'naflex-16b.npy'))).data as Float32Array));
+    expect(Math.max(...Array.from(e16).map((x, k) => Math.abs(x - nref.images[0]!.embedding[k]!)))).toBeGreaterThan(1e-3); // another resolution: another embedding
+    const notNaflex = await omnitok(dir, 'embed', '--checkpoint', MODEL, '--modality', 'image', nref.images[0]!.file, '--max-patches', '16', '--out', join(dir, 'x.npy'), '--backend', 'cpu');
+    expect(notNaflex.code).toBe(2);
+    expect(notNaflex.stderr).toMatch(/--max-patches.*a SigLIP 2 NaFlex model/);
     const lines = nref.texts.map((t, i) => JSON.stringify({ image: nref.images[i]!.file, text: t.text }));
     writeFileSync(join(dir, 'naflex-pairs.jsonl'), `${lines.join('\n')}\n`);
     const out = join(dir, 'naflex-tune');

@@ -33,11 +33,12 @@ export function classifyCommand(program: Command, io: CliIO, registry: () => Pro
     .option('--batch-size <n>', 'inputs tokenized, then embedded, at a time', intArg('--batch-size'), 64)
     .option('--concurrency <n>', 'inputs decoded at the same time', intArg('--concurrency'), 8)
     .option('--allow-outside-root', 'let manifest paths leave the manifest folder')
+    .option('--max-patches <n>', 'SigLIP 2 NaFlex models: patches per image (default the processor\'s max_num_patches, e.g. 256; more is more resolution)', intArg('--max-patches'))
     .addOption(BACKEND_OPTION())
     .option('--json', 'one JSON object per input: { input, classes: [{ name, p }] } best first')
     .action(async (inputs: string[], o: Record<string, unknown>) => {
       const reg = await registry();
-      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, { log: io.stderr });
+      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, { log: io.stderr, maxPatches: o.maxPatches as number | undefined });
       const { model, config } = run;
       const text = [...run.setups.values()].find((s) => s.plugin.acceptsText);
       if (!text) throw new InvalidArgumentError('--checkpoint', o.checkpoint, `a model with a text tower (this one has ${config.modalities.join(', ')})`);

@@ -28,6 +28,7 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
     .option('--allow-outside-root', 'let manifest paths leave the manifest folder')
     .option('--window <seconds>', 'video: one row per window of this many seconds of each input, in time order (metadata: the windows)', numArg('--window', 1e-3))
     .option('--hop <seconds>', 'with --window: seconds between window starts (default: the window length)', numArg('--hop', 1e-3))
+    .option('--max-patches <n>', 'SigLIP 2 NaFlex models: patches per image (default the processor\'s max_num_patches, e.g. 256; more is more resolution)', intArg('--max-patches'))
     .addOption(BACKEND_OPTION())
     .option('--json', 'print a JSON summary')
     .action(async (inputs: string[], o: Record<string, unknown>) => {
@@ -38,7 +39,7 @@ export function embedCommand(program: Command, io: CliIO, registry: () => Promis
       if (o.window !== undefined && (data !== undefined || inputs.length === 0)) throw new InvalidArgumentError('--window', o.window, 'input video files as arguments (not --data)');
       const reg = await registry();
       const modality = o.modality as string;
-      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, { log: io.stderr, modalities: [modality] });
+      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, { log: io.stderr, modalities: [modality], maxPatches: o.maxPatches as number | undefined });
       const setup = run.setups.get(modality);
       if (!setup) throw new InvalidArgumentError('--modality', modality, `one of the run's modalities (${run.config.modalities.join(', ')})`);
       const writer = await openEmbeddingsWriter(out, modality, run.model.config.embedDim);

@@ -30,11 +30,12 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
     .option('--batch-size <n>', 'samples tokenized, then embedded, at a time', intArg('--batch-size'), 64)
     .option('--concurrency <n>', 'samples decoded at the same time', intArg('--concurrency'), 8)
     .option('--allow-outside-root', 'let manifest paths leave the manifest folder')
+    .option('--max-patches <n>', 'SigLIP 2 NaFlex models: patches per image (default the processor\'s max_num_patches, e.g. 256; more is more resolution)', intArg('--max-patches'))
     .addOption(BACKEND_OPTION())
     .option('--json', 'print one JSON object')
     .action(async (o: Record<string, unknown>) => {
       const reg = await registry();
-      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, { log: io.stderr });
+      const run = await loadRun(o.checkpoint as string, io.cwd, reg, o.backend as BackendChoice, { log: io.stderr, maxPatches: o.maxPatches as number | undefined });
       const { config, model, backend } = run;
       const dataSpec = (o.data as string | undefined) ?? config.data;
       if (dataSpec === undefined) throw new InvalidArgumentError('--data', undefined, `a data source (demo, FILE.jsonl, FILE.csv or shards): ${run.path} is a pretrained model with no data of its own`);

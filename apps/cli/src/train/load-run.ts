@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { type ClipModel, createClipModel, loadHfClip, readHfClipWeights } from '@omnitok/clip';
-import type { ModalityRegistry } from '@omnitok/core';
+import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
 import { type BackendChoice, type BackendInfo, CheckpointError, loadCheckpoint } from '@omnitok/core/runtime';
 import { pluginFor } from '../tokenize-input.js';
 import { selectBackend } from './backend.js';
@@ -39,6 +39,8 @@ export interface LoadRunOptions {
    * embedding never allocates the text tower). A trained run loads every tower.
    */
   readonly modalities?: readonly string[];
+  /** SigLIP 2 NaFlex: another patch budget per image than the processor's (`--max-patches`). */
+  readonly maxPatches?: number;
 }
 
 /**
@@ -47,8 +49,9 @@ export interface LoadRunOptions {
  * Hub id (`findPretrainedClip`).
  */
 export async function loadRun(checkpoint: string, cwd: string, registry: ModalityRegistry, backendChoice: BackendChoice, options: LoadRunOptions = {}): Promise<LoadedRun> {
-  const pretrained = await findPretrainedClip(checkpoint, cwd, options.log);
+  const pretrained = await findPretrainedClip(checkpoint, cwd, options.log, { maxPatches: options.maxPatches });
   if (pretrained) return loadPretrained(pretrained, registry, backendChoice, options.modalities);
+  if (options.maxPatches !== undefined) throw new InvalidArgumentError('--max-patches', options.maxPatches, `a SigLIP 2 NaFlex model folder or Hub id (${checkpoint} is a trained run: its patch budget is its own)`);
   const ck = loadCheckpoint(resolve(cwd, checkpoint));
   const config = ck.config as RunConfig;
   if (config?.format !== 'omnitok-train/1') throw new CheckpointError(ck.path, 'config.json is not an omnitok train run config (format omnitok-train/1)');

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type HfClipConfig, hfClipModelConfig, type HfClipShapes, hfClipShapes, isHfClipDir, parseHfModelId, readHfClipDir, resolveHfClip } from '@omnitok/clip';
+import { InvalidArgumentError } from '@omnitok/core';
 import { CheckpointError } from '@omnitok/core/runtime';
 import { imagePresetFromHfProcessor, imagePresetFromOpenClip } from '@omnitok/tokenizer-image';
 import { SentencePieceTokenizer } from '@omnitok/tokenizer-text';
@@ -32,8 +33,8 @@ const CLIP_BYTE_TOKENS = 514; // 256 bytes, 256 bytes + </w>, then merges, then 
  * local path — taken from huggingface_hub's cache, or downloaded into it (progress lines to `log`).
  * Undefined when `spec` is a local path that is no model folder (an omnitok run), or no id either.
  */
-export async function findPretrainedClip(spec: string, cwd: string, log?: (line: string) => void): Promise<PretrainedClip | undefined> {
-  if (existsSync(resolve(cwd, spec))) return readPretrainedClip(spec, cwd);
+export async function findPretrainedClip(spec: string, cwd: string, log?: (line: string) => void, overrides: PretrainedOverrides = {}): Promise<PretrainedClip | undefined> {
+  if (existsSync(resolve(cwd, spec))) return readPretrainedClip(spec, cwd, undefined, overrides);
   const id = parseHfModelId(spec);
   if (!id) return undefined;
   let dir: string;
@@ -50,14 +51,23 @@ export async function findPretrainedClip(spec: string, cwd: string, log?: (line:
   } catch (error) {
     throw new CheckpointError(spec, `is no local folder, and as a Hugging Face model: ${(error as Error).message}`, { cause: error });
   }
-  return readPretrainedClip(dir, cwd, `hf:${id.repo}${id.revision === 'main' ? '' : `@${id.revision}`}`);
+  return readPretrainedClip(dir, cwd, `hf:${id.repo}${id.revision === 'main' ? '' : `@${id.revision}`}`, overrides);
+}
+
+/** Changes to a pretrained model's own preprocessing that the command line may make. */
+export interface PretrainedOverrides {
+  /** SigLIP 2 NaFlex: the patch budget per image (the processor's `max_num_patches`; more patches, more resolution). */
+  readonly maxPatches?: number;
 }
 
 /** Reads `path` as a pretrained CLIP / SigLIP / open_clip folder (configs only), or undefined when it is none. */
-export function readPretrainedClip(path: string, cwd: string, label?: string): PretrainedClip | undefined {
+export function readPretrainedClip(path: string, cwd: string, label?: string, overrides: PretrainedOverrides = {}): PretrainedClip | undefined {
   const dir = resolve(cwd, path);
   if (!isHfClipDir(dir)) return undefined;
-  const { config, processor, family } = readHfClipDir(dir);
+  const read = readHfClipDir(dir);
+  const { config, family } = read;
+  if (overrides.maxPatches !== undefined && family !== 'siglip2') throw new InvalidArgumentError('--max-patches', overrides.maxPatches, `a SigLIP 2 NaFlex model (${path} is ${family})`);
+  const processor = overrides.maxPatches !== undefined ? { ...read.processor, max_num_patches: overrides.maxPatches } : read.processor;
   const shapes = hfClipShapes(config);
   const name = label ?? `${family === 'open_clip' ? 'open_clip' : 'hf'}:${path}`;
   const S = shapes.imageSize;
