@@ -230,6 +230,16 @@ describe('a Hugging Face CLIP model folder as --checkpoint and --model', () => {
     const config = JSON.parse(readFileSync(join(out, readdirSync(out).find((d) => d.startsWith('step-'))!, 'config.json'), 'utf8'));
     expect(config.presets.image).toMatchObject({ resize: 'naflex', maxPatches: 12 });
     expect(config.model.towers.image).toMatchObject({ posGrid: [4, 4], tokens: { count: 12 } });
+    // fine-tuning at another budget: the run's preset and tower take it
+    const out16 = join(dir, 'naflex-tune-16');
+    const r16 = await omnitok(dir, 'train', '--model', naflex, '--max-patches', '16', '--data', 'naflex-pairs.jsonl', '--pair', 'image:text', '--steps', '1', '--batch-size', '2', '--eval-fraction', '0', '--backend', 'cpu', '--out', out16);
+    expect(r16.code, r16.stderr).toBe(0);
+    const config16 = JSON.parse(readFileSync(join(out16, readdirSync(out16).find((d) => d.startsWith('step-'))!, 'config.json'), 'utf8'));
+    expect(config16.presets.image).toMatchObject({ maxPatches: 16 });
+    expect(config16.model.towers.image).toMatchObject({ tokens: { count: 16 } });
+    const tiny = await omnitok(dir, 'train', '--model', 'tiny', '--max-patches', '16', '--steps', '1', '--backend', 'cpu', '--out', join(dir, 'never'));
+    expect(tiny.code).toBe(2);
+    expect(tiny.stderr).toMatch(/--max-patches.*a SigLIP 2 NaFlex --model \(tiny is none\)/);
   });
 
   it('an open_clip folder: embed equals open_clip, eval ranks with it, and train --model fine-tunes it', async () => {

@@ -43,6 +43,7 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
     .option('--preset <M=NAME>', 'tokenizer preset per modality (a name or FILE.json), repeatable', collect, [])
     .option('--batch-size <n>', `samples per step (default ${DEMO_BATCH} for the demo, else 32)`, intArg('--batch-size', 2))
     .option('--grad-cache-chunk <m>', 'gradient caching: embed the batch m samples at a time (big batches in little memory)', intArg('--grad-cache-chunk'))
+    .option('--max-patches <n>', 'a SigLIP 2 NaFlex --model: patches per image (default its processor\'s max_num_patches)', intArg('--max-patches'))
     .option('--lock <modality>', 'freeze that tower (LiT: --lock image fine-tunes the text tower against a pretrained image tower), repeatable', collect, [])
     .option('--grad-checkpointing', "recompute each transformer block in the backward: ~1/16 of the blocks' activation memory for ~30% more compute, same gradients")
     .option('--steps <n>', `optimizer steps (default: demo ${demoLength}, else one epoch)`, intArg('--steps'))
@@ -83,6 +84,7 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
         gradCacheChunk: o.gradCacheChunk as number | undefined,
         gradCheckpointing: Boolean(o.gradCheckpointing),
         lock: o.lock as string[],
+        maxPatches: o.maxPatches as number | undefined,
         steps: o.steps as number | undefined,
         epochs: o.epochs as number | undefined,
         lr: o.lr as number,

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { type ClipModelConfig, hfClipModelConfig, type Objective, type TowerSpec } from '@omnitok/clip';
 import { InvalidArgumentError } from '@omnitok/core';
 import type { TokenShape } from './prepare.js';
-import { findPretrainedClip, type PretrainedClip } from './pretrained.js';
+import { findPretrainedClip, type PretrainedClip, type PretrainedOverrides } from './pretrained.js';
 
 /**
  * `--model tiny|small|base|FILE.json|DIR`. A JSON file holds encoder overrides applied to every tower
@@ -23,9 +23,13 @@ export interface ModelSpec {
 
 const EMBED_DIMS: Record<string, number> = { tiny: 128, small: 256, base: 512 };
 
-export async function loadModelSpec(model: string, cwd: string, log?: (line: string) => void): Promise<ModelSpec> {
+export async function loadModelSpec(model: string, cwd: string, log?: (line: string) => void, overrides: PretrainedOverrides = {}): Promise<ModelSpec> {
+  if (overrides.maxPatches !== undefined && (model in EMBED_DIMS || model.toLowerCase().endsWith('.json'))) {
+    throw new InvalidArgumentError('--max-patches', overrides.maxPatches, `a SigLIP 2 NaFlex --model (${model} is none)`);
+  }
   if (model in EMBED_DIMS) return { name: model, size: model, common: { size: model }, embedDim: EMBED_DIMS[model]!, towers: {} };
-  const pretrained = model.toLowerCase().endsWith('.json') ? undefined : await findPretrainedClip(model, cwd, log);
+  const pretrained = model.toLowerCase().endsWith('.json') ? undefined : await findPretrainedClip(model, cwd, log, overrides);
+  if (!pretrained && overrides.maxPatches !== undefined) throw new InvalidArgumentError('--max-patches', overrides.maxPatches, `a SigLIP 2 NaFlex --model (${model} is none)`);
   if (pretrained) return { name: model, size: 'pretrained', common: {}, embedDim: pretrained.shapes.embedDim, towers: {}, pretrained };
   if (!model.toLowerCase().endsWith('.json')) throw new InvalidArgumentError('--model', model, 'tiny, small, base, a FILE.json model config, or a CLIP / SigLIP / open_clip model folder or Hugging Face model id');
   let json: unknown;

@@ -31,6 +31,8 @@ export interface TrainOptions {
   readonly gradCheckpointing?: boolean;
   /** Towers frozen (LiT: `['image']` trains the text tower against a fixed pretrained image tower). */
   readonly lock?: readonly string[];
+  /** A SigLIP 2 NaFlex `--model`: patches per image instead of its processor's budget. */
+  readonly maxPatches?: number;
   readonly steps?: number;
   readonly epochs?: number;
   readonly lr: number;
@@ -207,7 +209,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   }
   const modalities = [...new Set(pairs.flat())];
   // a resumed run's model and presets are in its config: the --model file or folder is not read again
-  const spec: ModelSpec = saved ? { name: saved.modelName, size: 'saved', common: {}, embedDim: saved.model.embedDim, towers: {} } : await loadModelSpec(opts.model, io.cwd, io.stderr);
+  const spec: ModelSpec = saved ? { name: saved.modelName, size: 'saved', common: {}, embedDim: saved.model.embedDim, towers: {} } : await loadModelSpec(opts.model, io.cwd, io.stderr, { maxPatches: opts.maxPatches });
   if (spec.pretrained && !(modalities.length === 2 && modalities.includes('image') && modalities.includes('text'))) {
     throw new InvalidArgumentError('--pair', pairs.map((p) => p.join(':')), `image:text (the two towers of the pretrained CLIP model ${spec.name})`);
   }
