@@ -26,83 +26,82 @@ export interface SentencePieceModel {
   readonly unkSurface: string;
 }
 
-/** A minimal protobuf reader: (field, wire type, value) triples of one message. */
-function* fields(buf: Uint8Array): Generator<[number, number, number | Uint8Array]> {
-  let pos = 0;
-  const varint = (): number => {
+/** A cursor over one protobuf message (the wire types a `.model` file uses). */
+class ProtoReader {
+  private pos = 0;
+
+  constructor(private readonly buf: Uint8Array) {}
+
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  varint(): number {
     let result = 0;
     let shift = 0;
     for (;;) {
-      if (pos >= buf.length) throw new Error('truncated varint');
-      const b = buf[pos++]!;
+      if (this.pos >= this.buf.length) throw new Error('truncated varint');
+      const b = this.buf[this.pos++]!;
       result += (b & 0x7f) * 2 ** shift;
       if (b < 0x80) return result;
       shift += 7;
     }
-  };
-  while (pos < buf.length) {
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const wire = key & 7;
-    if (wire === 0) yield [field, wire, varint()];
-    else if (wire === 2) {
-      const len = varint();
-      if (pos + len > buf.length) throw new Error('truncated field');
-      yield [field, wire, buf.subarray(pos, pos + len)];
-      pos += len;
-    } else if (wire === 5) {
-      if (pos + 4 > buf.length) throw new Error('truncated fixed32');
-      yield [field, wire, new DataView(buf.buffer, buf.byteOffset + pos, 4).getFloat32(0, true)];
-      pos += 4;
-    } else if (wire === 1) {
-      pos += 8;
-    } else throw new Error(`unsupported protobuf wire type ${wire}`);
+  }
+
+  /** The value after a key of wire type `wire`: a number (varint, fixed32 as float) or bytes; undefined for fixed64, skipped. */
+  value(wire: number): number | Uint8Array | undefined {
+    if (wire === 0) return this.varint();
+    if (wire === 2) {
+      const len = this.varint();
+      if (this.pos + len > this.buf.length) throw new Error('truncated field');
+      this.pos += len;
+      return this.buf.subarray(this.pos - len, this.pos);
+    }
+    if (wire === 5) {
+      if (this.pos + 4 > this.buf.length) throw new Error('truncated fixed32');
+      this.pos += 4;
+      return new DataView(this.buf.buffer, this.buf.byteOffset + this.pos - 4, 4).getFloat32(0, true);
+    }
+    if (wire === 1) {
+      this.pos += 8;
+      return undefined;
+    }
+    throw new Error(`unsupported protobuf wire type ${wire}`);
+  }
+}
+
+/** (field, wire type, value) triples of one message. */
+function* fields(buf: Uint8Array): Generator<[number, number, number | Uint8Array]> {
+  const r = new ProtoReader(buf);
+  while (!r.done) {
+    const key = r.varint();
+    const value = r.value(key & 7);
+    if (value !== undefined) yield [Math.floor(key / 8), key & 7, value];
   }
 }
 
 const utf8 = new TextDecoder('utf-8');
 
 /**
- * One `SentencePiece` message (piece = 1, score = 2, type = 3), read inline: a model has up to
- * 256 000 of them, and a generator per piece would make loading one several times slower.
+ * One `SentencePiece` message (piece = 1, score = 2, type = 3), read without a generator: a model has
+ * up to 256 000 of them, and a generator per piece makes loading one markedly slower.
  */
 function parsePiece(buf: Uint8Array): { piece: string; score: number; type: number } {
   let piece = '';
   let score = 0;
   let type: number = PIECE_TYPE.NORMAL;
-  let pos = 0;
-  const varint = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= buf.length) throw new Error('truncated varint');
-      const b = buf[pos++]!;
-      result += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return result;
-      shift += 7;
-    }
-  };
-  while (pos < buf.length) {
-    const key = varint();
+  const r = new ProtoReader(buf);
+  while (!r.done) {
+    const key = r.varint();
+    const value = r.value(key & 7);
     const field = Math.floor(key / 8);
-    const wire = key & 7;
-    if (wire === 0) {
-      const v = varint();
-      if (field === 3) type = v;
-    } else if (wire === 2) {
-      const len = varint();
-      if (pos + len > buf.length) throw new Error('truncated field');
-      if (field === 1) piece = utf8.decode(buf.subarray(pos, pos + len));
-      pos += len;
-    } else if (wire === 5) {
-      if (pos + 4 > buf.length) throw new Error('truncated fixed32');
-      if (field === 2) score = new DataView(buf.buffer, buf.byteOffset + pos, 4).getFloat32(0, true);
-      pos += 4;
-    } else if (wire === 1) pos += 8;
-    else throw new Error(`unsupported protobuf wire type ${wire}`);
+    if (field === 1 && value instanceof Uint8Array) piece = utf8.decode(value);
+    else if (field === 2 && (key & 7) === 5) score = value as number;
+    else if (field === 3 && (key & 7) === 0) type = value as number;
   }
   return { piece, score, type };
 }
+
 const MODEL_TYPES: Record<number, string> = { 1: 'unigram', 2: 'bpe', 3: 'word', 4: 'char' };
 
 /**
