@@ -183,6 +183,8 @@ class HubClient {
     const url = `${this.endpoint}/${this.id.repo}/resolve/${encodeURIComponent(this.id.revision)}/${file}`;
     let response = await this.get(url, true);
     let commit = response.headers.get('x-repo-commit') ?? undefined;
+    // an answer whose body is not the file is drained, so its connection is free again
+    if (response.status === 404 || response.status === 401 || response.status === 403 || (response.status >= 300 && response.status < 400)) await response.body?.cancel();
     if (response.status === 404) {
       if (commit) this.setCommit(commit);
       if (required) throw new CheckpointError(`${this.id.repo}@${this.id.revision}`, `has no ${file} on the Hub (404 from ${url})`);
