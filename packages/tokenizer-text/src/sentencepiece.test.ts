@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidArgumentError } from '@omnitok/core';
 import { describe, expect, it } from 'vitest';
 import { SentencePieceTokenizer, siglipCanonicalize } from './sentencepiece.js';
@@ -200,5 +202,22 @@ describe('SentencePiece BPE as a text plugin preset', () => {
     expect(() => plugin.preprocess('x', { kind: 'sentencepiece', model: path, contextLength: 12, addBos: 'yes' } as never)).toThrow(/addBos/);
     expect(() => plugin.preprocess('x', { kind: 'sentencepiece', model: path, contextLength: 12, canonicalize: 'upper' } as never)).toThrow(/canonicalize/);
     expect(() => plugin.preprocess('x', { kind: 'clip-bpe', contextLength: 12, addBos: true } as never)).toThrow(/addBos/);
+  });
+});
+
+describe('SentencePieceTokenizer.fromFile', () => {
+  it('reads a model file once for tokenizers of other options, and again when the file changes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'omnitok-sp-'));
+    const path = join(dir, 'tokenizer.model');
+    writeFileSync(path, bpeModel);
+    const a = SentencePieceTokenizer.fromFile(path, { addEos: false });
+    const b = SentencePieceTokenizer.fromFile(path, { canonicalize: 'lowercase', padId: 0 });
+    expect([a.modelType, b.modelType]).toEqual(['bpe', 'bpe']);
+    expect(Array.from(b.encodeIds('A Cat'))).toEqual(Array.from(a.encodeIds('a cat')));
+    expect([a.eot, b.eot]).toEqual([undefined, bpe.eosId]);
+    writeFileSync(path, model); // now the unigram model: not the cached parse
+    utimesSync(path, new Date(), new Date(Date.now() + 5000));
+    expect(SentencePieceTokenizer.fromFile(path).modelType).toBe('unigram');
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { DecodeError, InvalidArgumentError } from '@omnitok/core';
 import { BinaryHeap } from './binary-heap.js';
 import type { DecodeIdsOptions, TextTokenizer } from './bpe-tokenizer.js';
@@ -154,13 +154,21 @@ export class SentencePieceTokenizer implements TextTokenizer {
 
   /** {@link fromModel} of a file; a missing or unreadable one throws `DecodeError` naming it. */
   static fromFile(path: string, options: SentencePieceOptions = {}): SentencePieceTokenizer {
+    let stat: { size: number; mtimeMs: number };
     let bytes: Uint8Array;
     try {
+      stat = statSync(path);
+      // a file read again unchanged (tokenizers of other options over one model) is parsed once
+      const cached = parsedFiles.get(path);
+      if (cached && cached.size === stat.size && cached.mtimeMs === stat.mtimeMs) return new SentencePieceTokenizer(cached.model, options);
       bytes = readFileSync(path);
     } catch (error) {
       throw new DecodeError(path, 'text', `cannot read the SentencePiece model (${(error as Error).message})`, { cause: error });
     }
-    return SentencePieceTokenizer.fromModel(bytes, options);
+    const model = parseSentencePieceModel(bytes);
+    if (parsedFiles.size >= 4) parsedFiles.delete(parsedFiles.keys().next().value!);
+    parsedFiles.set(path, { ...stat, model });
+    return new SentencePieceTokenizer(model, options);
   }
 
   /** The text as sentencepiece normalizes it ("▁" for spaces), before segmentation. */
@@ -359,6 +367,9 @@ export class SentencePieceTokenizer implements TextTokenizer {
     return out;
   }
 }
+
+/** The last few model files parsed, by path (checked against their size and modification time). */
+const parsedFiles = new Map<string, { size: number; mtimeMs: number; model: SentencePieceModel }>();
 
 interface SymbolPair {
   readonly left: number;
