@@ -9,6 +9,7 @@ import { classifierFile, zeroShotClassifierFor } from '../train/classifier-cache
 import { loadRun, PRETRAINED_TEMPLATES } from '../train/load-run.js';
 import { pct } from '../train/progress.js';
 import { readClasses, readTemplates } from './lists.js';
+import { addStreamOptions, CHECKPOINT_OPTION, MAX_PATCHES_OPTION } from './model-options.js';
 import { BACKEND_OPTION, intArg } from './train.js';
 
 /**
@@ -18,22 +19,20 @@ import { BACKEND_OPTION, intArg } from './train.js';
  * sigmoid per class for SigLIP (as transformers' zero-shot pipelines report them).
  */
 export function classifyCommand(program: Command, io: CliIO, registry: () => Promise<ModalityRegistry>): void {
-  program
+  const command = program
     .command('classify')
     .description('zero-shot classification: the probability of each class name for each input')
     .argument('[inputs...]', 'files of the classified modality (images, audio, …)')
-    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, a CLIP / SigLIP / open_clip model folder, or a Hugging Face model id (org/name, hf:org/name@revision)')
+    .addOption(CHECKPOINT_OPTION())
     .requiredOption('--classes <names>', 'class names separated by commas, a file with one per line, or "imagenet" (open_clip\'s 1 000 names)')
     .option('--templates <file>', "prompt templates with {} for the class, one per line (default: the run's, else \"a photo of a {}.\"), a set (openai: CLIP's 80 ImageNet prompts; simple: 7), or one template with {}")
     .option('--modality <m>', 'the classified modality (default: the one paired with text)')
     .option('--top <k>', 'classes shown per input', intArg('--top'), 5)
     .option('--classifier <file>', 'FILE.safetensors keeping the class embeddings: read when made for the same classes, templates and text tower, else built and written')
     .option('--data <source>', "instead of inputs: the modality's field of every record of FILE.jsonl, FILE.csv or shards")
-    .option('--skip-bad', 'skip inputs that fail to decode instead of stopping at the first')
-    .option('--batch-size <n>', 'inputs tokenized, then embedded, at a time', intArg('--batch-size'), 64)
-    .option('--concurrency <n>', 'inputs decoded at the same time', intArg('--concurrency'), 8)
-    .option('--allow-outside-root', 'let manifest paths leave the manifest folder')
-    .option('--max-patches <n>', 'SigLIP 2 NaFlex models: patches per image (default the processor\'s max_num_patches, e.g. 256; more is more resolution)', intArg('--max-patches'))
+    .option('--skip-bad', 'skip inputs that fail to decode instead of stopping at the first');
+  addStreamOptions(command, 'inputs')
+    .addOption(MAX_PATCHES_OPTION())
     .addOption(BACKEND_OPTION())
     .option('--json', 'one JSON object per input: { input, classes: [{ name, p }] } best first')
     .action(async (inputs: string[], o: Record<string, unknown>) => {

@@ -10,25 +10,24 @@ import { commandRecords, embedRecords } from '../train/embed-stream.js';
 import { embedSamples } from '../train/evaluate.js';
 import { type LoadedRun, loadRun } from '../train/load-run.js';
 import type { ModalitySetup } from '../train/prepare.js';
-import { BACKEND_OPTION, intArg, numArg } from './train.js';
+import { addStreamOptions, CHECKPOINT_OPTION, MAX_PATCHES_OPTION } from './model-options.js';
+import { BACKEND_OPTION, numArg } from './train.js';
 
 /** `omnitok embed`: unit embeddings [n, embedDim] of inputs of one modality, as .npy or .safetensors. */
 export function embedCommand(program: Command, io: CliIO, registry: () => Promise<ModalityRegistry>): void {
-  program
+  const command = program
     .command('embed')
     .description('embed inputs of one modality with a trained run or a pretrained model into FILE.npy or FILE.safetensors')
     .argument('[inputs...]', 'files (or inline texts for a text modality)')
-    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, a CLIP / SigLIP / open_clip model folder, or a Hugging Face model id (org/name, hf:org/name@revision)')
+    .addOption(CHECKPOINT_OPTION())
     .requiredOption('--modality <m>', "one of the run's modalities")
     .requiredOption('--out <file>', 'FILE.npy (one [n, d] float32 matrix) or FILE.safetensors (with metadata)')
     .option('--data <source>', "instead of inputs: the modality's field of every record of FILE.jsonl, FILE.csv or shards (streamed)")
-    .option('--skip-bad', 'skip inputs that fail to decode or tokenize (listed in the summary) instead of stopping at the first')
-    .option('--batch-size <n>', 'inputs tokenized, then embedded, at a time', intArg('--batch-size'), 64)
-    .option('--concurrency <n>', 'inputs decoded at the same time', intArg('--concurrency'), 8)
-    .option('--allow-outside-root', 'let manifest paths leave the manifest folder')
+    .option('--skip-bad', 'skip inputs that fail to decode or tokenize (listed in the summary) instead of stopping at the first');
+  addStreamOptions(command, 'inputs')
     .option('--window <seconds>', 'video: one row per window of this many seconds of each input, in time order (metadata: the windows)', numArg('--window', 1e-3))
     .option('--hop <seconds>', 'with --window: seconds between window starts (default: the window length)', numArg('--hop', 1e-3))
-    .option('--max-patches <n>', 'SigLIP 2 NaFlex models: patches per image (default the processor\'s max_num_patches, e.g. 256; more is more resolution)', intArg('--max-patches'))
+    .addOption(MAX_PATCHES_OPTION())
     .addOption(BACKEND_OPTION())
     .option('--json', 'print a JSON summary')
     .action(async (inputs: string[], o: Record<string, unknown>) => {

@@ -11,14 +11,15 @@ import { loadRun } from '../train/load-run.js';
 import { pct } from '../train/progress.js';
 import { parsePair } from '../train/run-train.js';
 import { readClasses, readTemplates } from './lists.js';
+import { addStreamOptions, CHECKPOINT_OPTION, MAX_PATCHES_OPTION } from './model-options.js';
 import { BACKEND_OPTION, intArg } from './train.js';
 
 /** `omnitok eval`: retrieval R@1/5/10 both ways, or zero-shot top-1/top-5, of a trained run. */
 export function evalCommand(program: Command, io: CliIO, registry: () => Promise<ModalityRegistry>): void {
-  program
+  const command = program
     .command('eval')
     .description('evaluate a trained run: retrieval R@1/5/10 both ways, or zero-shot top-1/top-5')
-    .requiredOption('--checkpoint <dir>', 'a run directory (its newest checkpoint), a step-* directory, a CLIP / SigLIP / open_clip model folder, or a Hugging Face model id (org/name, hf:org/name@revision)')
+    .addOption(CHECKPOINT_OPTION())
     .option('--data <source>', "demo, FILE.jsonl, FILE.csv or shards (default: the run's own data, held-out split)")
     .addOption(new Option('--task <task>', 'what to measure').choices(['retrieval', 'zero-shot']).default('retrieval'))
     .option('--pair <A:B>', 'the pair for retrieval (default: every pair of the model)')
@@ -26,11 +27,9 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
     .option('--classifier <file>', 'zero-shot: FILE.safetensors keeping the class embeddings (read when made for the same classes, templates and text tower, else built and written)')
     .option('--templates <file>', 'zero-shot prompt templates with {} for the class, one per line; a set (openai: CLIP\'s 80 ImageNet prompts; simple: 7); or one template as text')
     .addOption(new Option('--split <split>', 'which samples: held-out (default for the run\'s own data) or all').choices(['held-out', 'all']))
-    .option('--limit <n>', 'samples evaluated at most', intArg('--limit'), 5000)
-    .option('--batch-size <n>', 'samples tokenized, then embedded, at a time', intArg('--batch-size'), 64)
-    .option('--concurrency <n>', 'samples decoded at the same time', intArg('--concurrency'), 8)
-    .option('--allow-outside-root', 'let manifest paths leave the manifest folder')
-    .option('--max-patches <n>', 'SigLIP 2 NaFlex models: patches per image (default the processor\'s max_num_patches, e.g. 256; more is more resolution)', intArg('--max-patches'))
+    .option('--limit <n>', 'samples evaluated at most', intArg('--limit'), 5000);
+  addStreamOptions(command, 'samples')
+    .addOption(MAX_PATCHES_OPTION())
     .addOption(BACKEND_OPTION())
     .option('--json', 'print one JSON object')
     .action(async (o: Record<string, unknown>) => {
