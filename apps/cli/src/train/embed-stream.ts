@@ -23,7 +23,8 @@ export interface EmbedRecordsOptions {
   readonly onSkip?: (input: string, reason: string) => void;
   /**
    * Receives each batch's unit rows per modality, with the batch's record keys, in stream order, instead
-   * of the rows being kept: the result's `embeddings` is then empty (memory holds one batch of rows).
+   * of the rows being kept: the result's `embeddings` and `groups` are then empty (memory holds one
+   * batch of rows, and no input is hashed for grouping).
    */
   readonly onBatch?: (keys: readonly string[], rows: ReadonlyMap<string, Float32Array>) => Promise<void> | void;
 }
@@ -82,7 +83,8 @@ export async function embedRecords(tf: TF, model: ClipModel, setups: readonly Mo
       limited = true;
       return;
     }
-    for (const { modality: m } of setups) digests.get(m)!.push(tokenDigest(done.tokens![m]!));
+    // identical inputs are grouped for retrieval over the kept rows; a batch sink keeps none to group
+    if (!options.onBatch) for (const { modality: m } of setups) digests.get(m)!.push(tokenDigest(done.tokens![m]!));
     batch.push(done.tokens!);
     keys.push(done.r.key);
     labels.push(done.r.label);
@@ -102,7 +104,7 @@ export async function embedRecords(tf: TF, model: ClipModel, setups: readonly Mo
   await flush();
   const D = model.config.embedDim;
   const embeddings = new Map<string, Embeddings>(options.onBatch ? [] : [...parts].map(([m, ps]) => [m, stackRows(ps, keys.length, D)] as const));
-  const groups = new Map([...digests].map(([m, d]) => [m, groupDigests(d)] as const));
+  const groups = new Map(options.onBatch ? [] : [...digests].map(([m, d]) => [m, groupDigests(d)] as const));
   return { n: keys.length, keys, labels, embeddings, groups, skipped, limited };
 }
 
