@@ -93,7 +93,10 @@ export function evalCommand(program: Command, io: CliIO, registry: () => Promise
           const index = new Map(folders.map((c, i) => [c, i]));
           labelled = { ...set, classIndices: set.labels.map((l) => (l === undefined ? undefined : index.get(l))) };
         }
-        const classifier = await zeroShotClassifierFor(tf, model, textSetup!, classNames, templates, { file: classifierFile(o.classifier, io.cwd), log: io.stderr });
+        // no sample with a class: nothing to classify (the error below says so), so no prompt is encoded
+        const names = new Set(classNames);
+        const anyLabelled = labelled.classIndices ? labelled.classIndices.some((i) => i !== undefined) : labelled.labels.some((l) => l !== undefined && names.has(l));
+        const classifier = anyLabelled ? await zeroShotClassifierFor(tf, model, textSetup!, classNames, templates, { file: classifierFile(o.classifier, io.cwd), log: io.stderr }) : undefined;
         zeroShot = { classNames, templates, text: textSetup!, modality: needed[0]!, classifier };
       }
       // Retrieval only over the requested pairs: evaluate() walks model.pairs, so filter after.
