@@ -167,7 +167,7 @@ async function initTensorflow(load: (s: string) => Promise<unknown>): Promise<Om
 
 interface AdapterLike {
   info?: { vendor?: string; architecture?: string; device?: string; description?: string };
-  features?: { has(f: string): boolean };
+  features?: { has(f: string): boolean; [Symbol.iterator]?(): Iterator<unknown> };
   limits?: { maxStorageBuffersPerShaderStage?: number };
   requestDevice?(descriptor?: { requiredFeatures?: unknown[]; requiredLimits?: Record<string, number> }): Promise<unknown>;
 }
@@ -196,7 +196,7 @@ export function withOptionalFeatures(gpu: GpuLike & { omnitokFeatures?: boolean 
     const requestDevice = adapter.requestDevice.bind(adapter);
     adapter.requestDevice = (descriptor = {}) => {
       const extra = OPTIONAL_FEATURES.filter((f) => adapter.features?.has(f));
-      noteWebgpuAdapter(adapter.info);
+      noteWebgpuAdapter(adapter.info, adapter.features?.[Symbol.iterator] ? (adapter.features as Iterable<unknown>) : undefined);
       const features = { ...descriptor, requiredFeatures: [...(descriptor.requiredFeatures ?? []), ...extra] };
       // no more than the grouped AdamW can use; a device refused with it is asked for again without
       const storage = Math.min(adapter.limits?.maxStorageBuffersPerShaderStage ?? 8, STORAGE_BUFFERS_WANTED);

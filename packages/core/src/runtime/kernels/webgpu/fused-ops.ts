@@ -109,14 +109,36 @@ export function webgpuStepGuard(grads: readonly tf.Tensor[], loss: tf.Tensor, cl
 }
 
 /**
+ * Largest probability matrix P [B·H, N, N] (bytes, one layer) the GEMM forward keeps for the backward.
+ * ViT-S at batch 128 keeps 119 MB a layer, ViT-B/16 at batch 256 477 MB; past this the flash-style
+ * forward runs instead (O(N) memory: long sequences, large batches of them).
+ */
+export const GEMM_ATTENTION_MAX_PROBS_BYTES = 512 * 2 ** 20;
+
+/**
+ * Whether the attention forward runs as GEMMs (S = QKᵀ, softmax, P·V, P kept) rather than the
+ * flash-style program: OMNITOK_WEBGPU_ATTN_FWD=gemm always, =fused or =tiled never, unset when P fits
+ * GEMM_ATTENTION_MAX_PROBS_BYTES. On an H200 the GEMM forward made a ViT-S step (batch 128) 5.4 ms
+ * shorter in GPU time (attention programs 24.8 → 19.2 ms: the backward needs no S and P of its own)
+ * and ran 986 against 917 samples/s (bench/results/train-gpu-h200-s-attn-gemm-run5.txt).
+ */
+export function gemmAttentionForward(batch: number, heads: number, tokens: number): boolean {
+  const mode = envVar('OMNITOK_WEBGPU_ATTN_FWD');
+  if (mode === 'gemm') return true;
+  if (mode) return false;
+  return batch * heads * tokens * tokens * 4 <= GEMM_ATTENTION_MAX_PROBS_BYTES;
+}
+
+/**
  * Multi-head self-attention core from the fused projection qkv [B, N, 3D] → merged heads [B, N, D]
- * (before the output projection), flash-attention style (no [B, H, N, N] tensor in either direction),
- * with MultiHeadAttention's −1e9 masking. keyMask [B, N] (1 keep, 0 pad). Head dim ≤ MAX_ATTN_HEAD_DIM.
+ * (before the output projection), with MultiHeadAttention's −1e9 masking: as GEMMs keeping the
+ * probabilities where they fit (`gemmAttentionForward`), else flash-attention style (no [B, H, N, N]
+ * tensor kept). keyMask [B, N] (1 keep, 0 pad). Head dim ≤ MAX_ATTN_HEAD_DIM.
  */
 export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.Tensor | undefined, causal: boolean): tf.Tensor {
   const body: AttentionBody = (qs, ms, save) => {
     const inputs: Record<string, tf.Tensor> = ms ? { qkv: qs, mask: ms } : { qkv: qs };
-    if (envVar('OMNITOK_WEBGPU_ATTN_FWD') === 'gemm') {
+    if (gemmAttentionForward(qs.shape[0]!, heads, qs.shape[1]!)) {
       // S, P and O by GEMMs; P kept, so the backward skips S = QKᵀ and the probabilities
       const [out, probs] = tf.engine().runKernel(WG_ATTENTION_GEMM, inputs as never, { heads, causal } as never) as unknown as [tf.Tensor, tf.Tensor];
       save([qs, out, probs]);

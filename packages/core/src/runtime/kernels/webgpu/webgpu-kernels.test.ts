@@ -8,6 +8,7 @@ import { linear } from '../../layers/linear.js';
 import { AdamW, Trainer, clipByGlobalNorm, globalNorm } from '../../optim.js';
 import { TransformerEncoder } from '../../encoder.js';
 import { Rng } from '../../rng.js';
+import { GEMM_ATTENTION_MAX_PROBS_BYTES, gemmAttentionForward } from './fused-ops.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
 import { attentionValuesAndGrads, rand } from '../../test-utils/kernel-cases.js';
 import { probeBackend } from '../../backend.js';
@@ -274,6 +275,24 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     });
   }
 
+  it('plans ViT-S products as measured on an H200: 64×128 tiles for the forward and input gradients, split 128×128 for weight gradients', () => {
+    for (const [m, n, k] of [[25216, 1152, 384], [25216, 1536, 384], [25216, 384, 1536], [4096, 1152, 384]] as const) {
+      expect(planMatMul(m, n, k, 1), `${m}×${n}×${k}`).toMatchObject({ tile: { rm: 4, rn: 8, vec4: true }, splits: 1 });
+    }
+    const dW = planMatMul(384, 1536, 25216, 1);
+    expect(dW.tile).toMatchObject({ rm: 8, rn: 8, vec4: true });
+    expect(dW.splits).toBeGreaterThan(1);
+    expect(planMatMul(25216, 64, 384, 1).tile).toMatchObject({ rm: 4, rn: 4 }); // narrow output: no 128-wide tile
+    process.env.OMNITOK_WEBGPU_MATMUL_VARIANT = 'scalar';
+    try {
+      const tile = planMatMul(25216, 1152, 384, 1).tile;
+      expect(tile).toMatchObject({ rm: 8, rn: 8 });
+      expect(tile.vec4).toBeFalsy();
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_MATMUL_VARIANT;
+    }
+  });
+
   it('split-K: weight-gradient shapes (few output tiles, long K) split K and sum the partials; bias and batches too', async () => {
     expect(planMatMul(40, 37, 3000, 1)).toMatchObject({ splits: 11 });
     expect(planMatMul(130, 131, 2100, 1)).toMatchObject({ splits: 8, tile: { vec4: true } });
@@ -362,7 +381,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
       it(`fused self-attention (${title}; ${bwd} backward) equals the composite one, values and every gradient`, async () => {
         process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd === 'flash' ? 'flash' : 'gemm';
         if (bwd === 'gemm on the vec4 64-tile') process.env.OMNITOK_WEBGPU_ATTN_TILE = '64v';
-        if (bwd.startsWith('gemm, after')) process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
+        process.env.OMNITOK_WEBGPU_ATTN_FWD = bwd.startsWith('gemm, after') ? 'gemm' : 'fused';
         const r = await onBoth(() => {
           // row 0 keeps everything, row 1 the first third, row 2 only the first token
           const keep = [N, Math.ceil(N / 3), 1].flatMap((n) => Array.from({ length: N }, (_, j) => (j < n ? 1 : 0)));
@@ -415,6 +434,26 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   }
 
+  it('without OMNITOK_WEBGPU_ATTN_FWD the forward runs as GEMMs while the kept probabilities fit, flash-style past that', async () => {
+    expect(gemmAttentionForward(128, 6, 197)).toBe(true); // ViT-S at batch 128: 119 MB a layer
+    expect(gemmAttentionForward(256, 12, 197)).toBe(true); // ViT-B/16 at batch 256: 477 MB
+    expect(gemmAttentionForward(32, 8, 1500)).toBe(false); // Whisper-length audio: 2.3 GB
+    expect(GEMM_ATTENTION_MAX_PROBS_BYTES).toBe(512 * 2 ** 20);
+    for (const [mode, small, large] of [['fused', false, false], ['tiled', false, false], ['gemm', true, true]] as const) {
+      process.env.OMNITOK_WEBGPU_ATTN_FWD = mode;
+      try {
+        expect([gemmAttentionForward(2, 2, 9), gemmAttentionForward(32, 8, 1500)], mode).toEqual([small, large]);
+      } finally {
+        delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
+      }
+    }
+    const programs: string[] = [];
+    const r = await onBoth(() => recordPrograms(programs, () => attentionValuesAndGrads(32, 4, rand(18, [3, 9, 32]), rand(19, [3, 9, 32]), { causal: false })));
+    expect(programs.filter((k) => k.startsWith('omnitokAttentionSoftmax')).length, 'GEMM forwards').toBe(3);
+    expect(programs.filter((k) => k.startsWith('omnitokAttention_')).length, 'flash-style forwards').toBe(0);
+    expectClose(r, GRAD, 'default attention forward');
+  });
+
   // rows whose every key is masked (a sample with an all-zero key mask; causal with left padding): the
   // −1e9 masking spreads their weight evenly over the keys they may see. The backward recomputes P from
   // the forward's row statistics, which kept as one logsumexp (−1e9 + log n = −1e9 in f32) made P n
@@ -423,9 +462,9 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ['a sample with no key kept', false, (b: number, j: number) => (b === 0 ? 0 : 1)],
     ['causal with left padding', true, (b: number, j: number) => (j >= 10 * b + 5 ? 1 : 0)],
   ] as const) {
-    for (const [fwd, bwd] of [['', 'gemm'], ['', 'flash'], ['tiled', 'tiled'], ['gemm', 'gemm']] as const) {
-      it(`self-attention rows with only masked keys (${title}; ${fwd || 'fused'} forward, ${bwd} backward) equal the composite one`, async () => {
-        if (fwd) process.env.OMNITOK_WEBGPU_ATTN_FWD = fwd;
+    for (const [fwd, bwd] of [['fused', 'gemm'], ['fused', 'flash'], ['tiled', 'tiled'], ['gemm', 'gemm']] as const) {
+      it(`self-attention rows with only masked keys (${title}; ${fwd} forward, ${bwd} backward) equal the composite one`, async () => {
+        process.env.OMNITOK_WEBGPU_ATTN_FWD = fwd;
         process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd;
         const programs: string[] = [];
         const r = await onBoth(() => {

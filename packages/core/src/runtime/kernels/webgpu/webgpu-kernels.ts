@@ -108,8 +108,11 @@ export interface MatMulPlan {
 }
 
 /**
- * Tile and split-K choice. 128×128 tiles (8×8 per thread) when both output sides reach 128 and there
- * are enough of them, or K is long enough to split into enough; else 64×64 (4×4). Split-K when the
+ * Tile and split-K choice. Products with enough output tiles (a layer's forward and input gradient:
+ * M = batch × tokens) take 64×128 tiles (4×8 per thread, vec4 reads): on an H200 they ran the ViT-S
+ * forward GEMMs at 20–28 TFLOP/s against 15–21 on 128×128 and the input gradients at 18–26 against
+ * 17–24 (bench/results/gemm-gpu-h200-run4.txt). Products with few output tiles and a long K (weight
+ * gradients) take 128×128 tiles (8×8, vec4) split over K; the rest 64×64 (4×4). Split-K when the
  * tiles alone leave the GPU mostly idle and K is long (the weight gradients XᵀdY of a linear layer:
  * M, N = the layer's widths, K = batch × tokens). OMNITOK_WEBGPU_MATMUL_TILE=64|128|128v|128x64v|64x128v|64v
  * forces the tile (the last three: vec4 tiles of other shapes, for the GPU sweep),
@@ -120,12 +123,14 @@ export interface MatMulPlan {
  */
 export function planMatMul(m: number, n: number, k: number, batch: number, allowMatrix = false): MatMulPlan {
   const tiles = (t: MatMulTile) => Math.ceil(m / (16 * t.rm)) * Math.ceil(n / (16 * t.rn)) * batch;
-  const big = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT') === 'scalar' ? TILE_128 : TILE_128V;
+  const scalar = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT') === 'scalar';
+  const big = scalar ? TILE_128 : TILE_128V;
+  const wide = scalar ? TILE_128 : TILE_64X128V;
   const forced = FORCED_TILES[envVar('OMNITOK_WEBGPU_MATMUL_TILE') ?? ''];
   let tile: MatMulTile;
   if (allowMatrix && matrixUnit) tile = matrixTile(matrixUnit);
   else if (forced) tile = forced;
-  else if (tiles(big) >= TARGET_WORKGROUPS) tile = big;
+  else if (n >= 128 && tiles(TILE_64X128V) >= TARGET_WORKGROUPS) tile = wide;
   else if (m >= 128 && n >= 128 && k >= 8 * MIN_K_CHUNK) tile = big;
   else tile = TILE_64;
   const count = tiles(tile);
@@ -566,16 +571,18 @@ interface MatrixAdapterFacts {
   readonly subgroupMinSize?: number;
   readonly subgroupMaxSize?: number;
   readonly configs: readonly { componentType: string; resultComponentType: string; M: number; N: number; K: number }[];
+  /** The adapter's feature names (sorted), quoted when f16 is refused for a missing device feature. */
+  readonly features: readonly string[];
 }
 
-let adapterFacts: MatrixAdapterFacts = { configs: [] };
+let adapterFacts: MatrixAdapterFacts = { configs: [], features: [] };
 let precisionState: MatmulPrecisionState = { precision: 'f32' };
 
 /**
  * Records the adapter's subgroup sizes and subgroup-matrix configurations (Dawn's `GPUAdapterInfo`;
  * WebIDL objects, so read field by field). Called by initBackend for the adapter it hands tfjs.
  */
-export function noteWebgpuAdapter(info: unknown): void {
+export function noteWebgpuAdapter(info: unknown, features?: Iterable<unknown>): void {
   const i = (info ?? {}) as { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: Iterable<Record<string, unknown>> };
   adapterFacts = {
     subgroupMinSize: i.subgroupMinSize,
@@ -587,6 +594,7 @@ export function noteWebgpuAdapter(info: unknown): void {
       N: Number(c.N),
       K: Number(c.K),
     })),
+    features: [...(features ?? [])].map(String).sort(),
   };
 }
 
@@ -618,18 +626,20 @@ export async function setWebgpuMatmulPrecision(precision: MatmulPrecision): Prom
   const refuse = (reason: string) => (precisionState = { precision: 'f32', reason: `${precision} GEMMs unavailable: ${reason}` });
   if (!webgpuKernelsActive()) return refuse('the webgpu backend with omnitok kernels is not active');
   const device = (tf.backend() as { device?: PrecisionDevice }).device;
-  if (!device?.features?.has('shader-f16')) return refuse('the device has no shader-f16');
+  const configs = () => adapterFacts.configs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(', ') || 'none';
+  const offered = () => `the adapter offers: ${adapterFacts.features.join(', ') || 'nothing'}; subgroup-matrix configurations: ${configs()}`;
+  if (!device?.features?.has('shader-f16')) return refuse(`the device has no shader-f16 (${offered()})`);
   const limit = device.limits?.maxComputeWorkgroupStorageSize ?? 16384;
   if (limit < MATRIX_GEMM_WORKGROUP_BYTES) return refuse(`the device grants ${limit} bytes of workgroup memory, the program needs ${MATRIX_GEMM_WORKGROUP_BYTES}`);
   let units: MatrixUnit[] = ['emulated'];
   if (precision === 'f16') {
     if (!device.features.has('chromium-experimental-subgroup-matrix')) {
-      return refuse('the device has no chromium-experimental-subgroup-matrix (Dawn offers it with allow_unsafe_apis where the Vulkan driver has cooperative matrices)');
+      return refuse(`the device has no chromium-experimental-subgroup-matrix (Dawn offers it with allow_unsafe_apis where the Vulkan driver has cooperative matrices; ${offered()})`);
     }
-    const { subgroupMinSize: lo, subgroupMaxSize: hi, configs } = adapterFacts;
+    const { subgroupMinSize: lo, subgroupMaxSize: hi } = adapterFacts;
     if (lo !== 32 || hi !== 32) return refuse(`subgroups are ${lo ?? '?'}–${hi ?? '?'} wide; the program needs exactly 32`);
-    const f16 = configs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16);
-    if (!f16) return refuse(`no f16 → f32 16×16×16 subgroup-matrix configuration (the adapter has: ${configs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(', ') || 'none'})`);
+    const f16 = adapterFacts.configs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16);
+    if (!f16) return refuse(`no f16 → f32 16×16×16 subgroup-matrix configuration (the adapter has: ${configs()})`);
     units = ['subgroup', 'subgroup-bool'];
   }
   const failures: string[] = [];
