@@ -335,3 +335,125 @@ describe('GPU errors', () => {
     }
   }, 60_000);
 });
+
+/** Program dispatches and host←device reads in the order the backend saw them. */
+function recordDeviceOrder<T>(events: string[], f: () => Promise<T>): Promise<T> {
+  const backend = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string }, ...r: unknown[]) => unknown; read: (...r: unknown[]) => unknown; readSync: (...r: unknown[]) => unknown };
+  const { runWebGPUProgram, read, readSync } = backend;
+  backend.runWebGPUProgram = function (this: unknown, p: { shaderKey: string }, ...r: unknown[]) {
+    events.push(p.shaderKey);
+    return runWebGPUProgram.call(this, p, ...r);
+  };
+  backend.read = function (this: unknown, ...r: unknown[]) {
+    events.push('read');
+    return read.apply(this, r);
+  };
+  backend.readSync = function (this: unknown, ...r: unknown[]) {
+    events.push('readSync');
+    return readSync.apply(this, r);
+  };
+  return f().finally(() => Object.assign(backend, { runWebGPUProgram, read, readSync }));
+}
+
+describe('trainer on webgpu: the update queued behind the device step guard', () => {
+  const run = webgpu.available || needWebgpu ? describe : describe.skip;
+  run('', () => {
+    async function train(backend: 'cpu' | 'webgpu', config: { objective: 'clip' | 'siglip'; gradCache: false | { chunkSize: number }; clipNorm?: number }) {
+      await initBackend(backend);
+      const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 9, objective: config.objective, logitScaleInit: 4.7 });
+      // eps 1e-3: the attention's key biases get a zero gradient (softmax ignores a shift per query), and
+      // with the default 1e-6 Adam turns each backend's float noise there into steps of up to lr
+      const trainer = createTrainer({ model, gradCache: config.gradCache, clipNorm: config.clipNorm, optimizer: { lr: 0.02, eps: 1e-3 } });
+      const b = batch(6, 61);
+      const stats = [];
+      for (let i = 0; i < 3; i++) stats.push(await trainer.step(b));
+      const state = await model.stateDict();
+      tf.dispose(Object.values(b));
+      trainer.dispose();
+      model.dispose();
+      return { stats, state };
+    }
+
+    for (const config of [
+      { objective: 'clip', gradCache: false, clipNorm: 0.05 }, // clipped every step, the scale clamped at ln 100
+      { objective: 'siglip', gradCache: { chunkSize: 4 } },
+    ] as const) {
+      it(`steps like the cpu backend (${config.objective}, ${config.gradCache ? 'grad-cached' : 'plain'}): losses, norms, logit scales and weights`, async () => {
+        try {
+          const cpu = await train('cpu', config);
+          const gpu = await train('webgpu', config);
+          for (let i = 0; i < 3; i++) {
+            const [a, b] = [cpu.stats[i]!, gpu.stats[i]!];
+            expect(b.step).toBe(i);
+            expect(b.loss / a.loss).toBeCloseTo(1, 5);
+            expect(b.gradNorm / a.gradNorm).toBeCloseTo(1, 3);
+            for (const k of Object.keys(a.pairLosses)) expect(b.pairLosses[k]! / a.pairLosses[k]!).toBeCloseTo(1, 5);
+            for (const k of Object.keys(a.logitScales)) expect(b.logitScales[k]! / a.logitScales[k]!).toBeCloseTo(1, 4);
+            for (const k of Object.keys(a.logitBiases)) expect(b.logitBiases[k]).toBeCloseTo(a.logitBiases[k]!, 4);
+            expect(Object.keys(b.logitBiases)).toEqual(Object.keys(a.logitBiases));
+          }
+          if (config.clipNorm) expect(cpu.stats.every((s) => s.gradNorm > config.clipNorm)).toBe(true);
+          for (const k of Object.keys(cpu.state)) expect(gpu.state[k]!.data.every((v, j) => Math.abs(v - cpu.state[k]!.data[j]!) < 2e-4), k).toBe(true);
+        } finally {
+          await tf.setBackend('cpu');
+        }
+      }, 120_000);
+    }
+
+    it('reads nothing back before the last dispatch of a step (loss, norm, pair losses and logit scales read together, after)', async () => {
+      await initBackend('webgpu');
+      try {
+        const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 3 });
+        const trainer = createTrainer({ model, clipNorm: 1 });
+        const b = batch(4, 71);
+        await trainer.step(b); // compiles the pipelines
+        const events: string[] = [];
+        const stats = await recordDeviceOrder(events, () => trainer.step(b));
+        const firstRead = events.findIndex((e) => e.startsWith('read'));
+        expect(events.filter((e) => e.startsWith('omnitokStepGuard')).length).toBe(1);
+        expect(firstRead).toBeGreaterThan(events.findIndex((e) => e.startsWith('omnitokStepGuard')));
+        expect(events.slice(firstRead).every((e) => e === 'read'), events.slice(firstRead).join(', ')).toBe(true);
+        expect(events).not.toContain('readSync');
+        expect(Number.isFinite(stats.loss) && stats.gradNorm > 0).toBe(true);
+        tf.dispose(Object.values(b));
+        trainer.dispose();
+        model.dispose();
+      } finally {
+        await tf.setBackend('cpu');
+      }
+    }, 60_000);
+
+    it('a non-finite step updates nothing: a dynamic scale skips it (no step counted) and halves; without one, NonFiniteError', async () => {
+      await initBackend('webgpu');
+      try {
+        const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 6 });
+        const trainer = createTrainer({ model, lossScale: { init: 256, growthInterval: 100 } });
+        const good = batch(6, 41);
+        const bad = { ...good, image: tf.fill([6, 4, 12], Infinity) };
+        await trainer.step(good);
+        const before = await model.stateDict();
+        const beforeM = await Promise.all([...trainer.optimizer.stateVariables()].map(([, v]) => v.data()));
+        const skipped = await trainer.step(bad);
+        expect(skipped).toMatchObject({ step: 1, skipped: true, lossScale: 256 });
+        expect(trainer.stepCount).toBe(1);
+        const after = await model.stateDict();
+        for (const k of Object.keys(before)) expect(after[k]!.data.every((v, i) => v === before[k]!.data[i]), k).toBe(true);
+        const afterM = await Promise.all([...trainer.optimizer.stateVariables()].map(([, v]) => v.data()));
+        afterM.forEach((m, j) => expect(m.every((v, i) => v === beforeM[j]![i])).toBe(true));
+        expect(await trainer.step(good)).toMatchObject({ step: 1, lossScale: 128 });
+        const plain = createTrainer({ model });
+        const kept = await model.stateDict();
+        await expect(plain.step(bad)).rejects.toMatchObject({ code: 'E_NON_FINITE', step: 0 });
+        expect(plain.stepCount).toBe(0);
+        const unchanged = await model.stateDict();
+        for (const k of Object.keys(kept)) expect(unchanged[k]!.data.every((v, i) => v === kept[k]!.data[i]), k).toBe(true);
+        plain.dispose();
+        tf.dispose([...Object.values(good), bad.image]);
+        trainer.dispose();
+        model.dispose();
+      } finally {
+        await tf.setBackend('cpu');
+      }
+    }, 60_000);
+  });
+});

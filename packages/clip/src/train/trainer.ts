@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@omnitok/core';
-import { AdamW, type AdamWOptions, LossScaler, type LossScale, clipByGlobalNorm, globalNorm, skipNonFiniteStep, throwOnDeviceErrors, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
+import { AdamW, type AdamWOptions, LossScaler, type LossScale, applyGuardedStep, clipByGlobalNorm, globalNorm, skipNonFiniteStep, throwOnDeviceErrors, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
 import { clampLogitScale, CLIP_LOGIT_SCALE_MAX } from '../loss/logit-scale.js';
 import type { ClipModel, Objective } from '../model/clip-model.js';
 import { type TowerInput, batchSize, sliceInput } from '../model/tower.js';
@@ -65,6 +65,15 @@ export interface Gradients {
   readonly grads: Map<string, tf.Tensor>;
 }
 
+/** A step's gradients before anything is read back: the loss tensors stay on the device. */
+interface TensorGradients {
+  /** S·loss (the loss itself without a loss scale). */
+  readonly scaledLoss: tf.Scalar;
+  readonly pairLosses: Map<string, tf.Tensor>;
+  /** Gradients of S·loss by parameter name. */
+  readonly grads: Map<string, tf.Tensor>;
+}
+
 /** The training loop's unit: `step(batch)` = forward, loss, gradients, AdamW, logit-scale clamp. */
 export interface ClipTrainer {
   readonly model: ClipModel;
@@ -104,12 +113,18 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
     return out;
   };
 
-  /** Reads and disposes the kept per-pair losses. */
+  /** Reads the kept per-pair losses (all at once: one wait for the device) and disposes them. */
   const readPairs = async (kept: Map<string, tf.Tensor>): Promise<Record<string, number>> => {
-    const out: Record<string, number> = {};
-    for (const [k, v] of kept) out[k] = (await v.data())[0]!;
+    const values = await Promise.all([...kept.values()].map((v) => v.data()));
     tf.dispose([...kept.values()]);
-    return out;
+    return Object.fromEntries([...kept.keys()].map((k, i) => [k, values[i]![0]!] as const));
+  };
+
+  /** Reads and disposes a step's loss tensors: the Gradients the public `gradients` returns (still of S·loss). */
+  const readLosses = async (t: TensorGradients): Promise<Gradients> => {
+    const [value, pairLosses] = await Promise.all([t.scaledLoss.data(), readPairs(t.pairLosses)]);
+    t.scaledLoss.dispose();
+    return { loss: unscale(value[0]!), pairLosses, grads: t.grads };
   };
 
   const present = (batch: ClipBatch) => {
@@ -120,8 +135,8 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
     return { names: names.filter((n) => model.activePairs(names).some((p) => p.a === n || p.b === n)), n: [...sizes][0]! };
   };
 
-  /** Plain step: every tower's activations for the whole batch are taped at once. */
-  async function plainGradients(batch: ClipBatch): Promise<Gradients> {
+  /** Plain step: every tower's activations for the whole batch are taped at once. Nothing is read back. */
+  function plainGradients(batch: ClipBatch): TensorGradients {
     const { names } = present(batch);
     const kept = new Map<string, tf.Tensor>();
     const { value, grads } = tf.variableGrads(() => {
@@ -130,13 +145,11 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
       for (const [k, v] of byPair) kept.set(k, tf.keep(v));
       return scaled(total);
     }, varList);
-    const loss = unscale((await value.data())[0]!);
-    value.dispose();
-    return { loss, pairLosses: await readPairs(kept), grads: named(grads) };
+    return { scaledLoss: value, pairLosses: kept, grads: named(grads) };
   }
 
-  /** GradCache step (see TrainerConfig.gradCache). */
-  async function cachedGradients(batch: ClipBatch, chunkSize: number): Promise<Gradients> {
+  /** GradCache step (see TrainerConfig.gradCache). Nothing is read back. */
+  function cachedGradients(batch: ClipBatch, chunkSize: number): TensorGradients {
     const { names, n } = present(batch);
     // 1. Embeddings of the whole batch, no tape, chunk by chunk.
     const embs = new Map<string, tf.Tensor>();
@@ -155,12 +168,13 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
         tf.dispose([prev, g]);
       }
     };
+    const kept = new Map<string, tf.Tensor>();
+    let value: tf.Scalar | undefined;
     try {
       // 2. Full-batch loss; gradient w.r.t. the embeddings (inputs) and the pair parameters (variables).
       const active = model.activePairs(names);
       const pairVars = active.flatMap((p) => (p.logitBias ? [p.logitScale, p.logitBias] : [p.logitScale])).filter((v) => nameOf.has(v.name));
       const embNames = [...embs.keys()];
-      const kept = new Map<string, tf.Tensor>();
       const lossOf =
         (keep: boolean) =>
         (...xs: tf.Tensor[]) => {
@@ -169,10 +183,8 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
           return scaled(total);
         };
       const embInputs = embNames.map((k) => embs.get(k)!);
-      const { value, grads: embGrads } = tf.valueAndGrads(lossOf(true))(embInputs);
-      const loss = unscale((await value.data())[0]!);
-      value.dispose();
-      const pairLosses = await readPairs(kept);
+      const { value: lossValue, grads: embGrads } = tf.valueAndGrads(lossOf(true))(embInputs);
+      value = lossValue as tf.Scalar;
       if (pairVars.length > 0) {
         const pv = tf.variableGrads(() => lossOf(false)(...embInputs), pairVars);
         pv.value.dispose();
@@ -190,12 +202,65 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
         }
       });
       tf.dispose(embGrads);
-      return { loss, pairLosses, grads };
+      return { scaledLoss: value, pairLosses: kept, grads };
     } catch (error) {
-      tf.dispose([...grads.values()]);
+      tf.dispose([...grads.values(), ...kept.values(), ...(value ? [value] : [])]);
       throw error;
     } finally {
       tf.dispose([...embs.values()]);
+    }
+  }
+
+  const gradientTensors = (batch: ClipBatch): TensorGradients => (chunk !== undefined ? cachedGradients(batch, chunk) : plainGradients(batch));
+
+  /** The read-back Gradients of the loss itself (divided by the scale S the step ran with). */
+  const unscaledGradients = async (t: TensorGradients, scale = 1): Promise<Gradients> => {
+    const g = await readLosses(t);
+    if (scale === 1) return g;
+    // the gradients of S·loss, back to those of the loss
+    const grads = new Map([...g.grads].map(([k, v]) => [k, tf.div(v, scale)] as const));
+    tf.dispose([...g.grads.values()]);
+    return { ...g, grads };
+  };
+
+  /** exp(logit scale) and logit bias of every pair, read at once. */
+  const readLogitParams = async (): Promise<Pick<StepStats, 'logitScales' | 'logitBiases'>> => {
+    const logitScales: Record<string, number> = {};
+    const logitBiases: Record<string, number> = {};
+    await Promise.all(
+      model.pairs.map(async (p) => {
+        const [scale, bias] = await Promise.all([p.logitScale.data(), p.logitBias?.data()]);
+        logitScales[p.key] = Math.exp(scale[0]!);
+        if (bias) logitBiases[p.key] = bias[0]!;
+      }),
+    );
+    return { logitScales, logitBiases };
+  };
+
+  /** The step off webgpu: loss and norm read first, the host clips and decides, then the update. */
+  async function hostStep(step: number, n: number, lr: number, ran: number | undefined, t0: number, g: Gradients): Promise<StepStats> {
+    const { loss, pairLosses, grads } = g;
+    try {
+      // a GPU error (out of memory, …) shows as zeros or NaN: named instead
+      throwOnDeviceErrors();
+      const skip = (gradNorm: number): StepStats => ({ step, loss, pairLosses, gradNorm, lr, logitScales: {}, logitBiases: {}, samples: n, seconds: (performance.now() - t0) / 1000, lossScale: ran, skipped: true });
+      // a dynamic loss scale skips a non-finite step (an overflow), else NonFiniteError
+      if (!Number.isFinite(loss) && skipNonFiniteStep(scaler, step, loss, NaN)) return skip(NaN);
+      const normT = globalNorm(grads.values());
+      const gradNorm = (await normT.data())[0]!;
+      normT.dispose();
+      throwOnDeviceErrors();
+      if (!Number.isFinite(gradNorm) && skipNonFiniteStep(scaler, step, loss, gradNorm)) return skip(gradNorm);
+      scaler?.finite();
+      if (config.clipNorm && config.clipNorm > 0 && gradNorm > config.clipNorm) {
+        const clipped = clipByGlobalNorm(grads, config.clipNorm, gradNorm);
+        optimizer.apply(clipped, lr);
+        tf.dispose([...clipped.values()]);
+      } else optimizer.apply(grads, lr);
+      if (clamp) for (const p of model.pairs) clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX);
+      return { step, loss, pairLosses, gradNorm, lr, ...(await readLogitParams()), samples: n, seconds: (performance.now() - t0) / 1000, ...(ran === undefined ? {} : { lossScale: ran }) };
+    } finally {
+      tf.dispose([...grads.values()]);
     }
   }
 
@@ -206,49 +271,46 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
     get stepCount() {
       return optimizer.step;
     },
-    async gradients(batch) {
-      const scale = scaler?.scale ?? 1;
-      const g = await (chunk !== undefined ? cachedGradients(batch, chunk) : plainGradients(batch));
-      if (scale === 1) return g;
-      // the gradients of S·loss, back to those of the loss
-      const grads = new Map([...g.grads].map(([k, t]) => [k, tf.div(t, scale)] as const));
-      tf.dispose([...g.grads.values()]);
-      return { ...g, grads };
+    gradients(batch) {
+      return unscaledGradients(gradientTensors(batch), scaler?.scale);
     },
     async step(batch) {
       const t0 = performance.now();
       const step = optimizer.step;
       const { n } = present(batch);
       const ran = scaler?.scale;
-      const { loss, pairLosses, grads } = await trainer.gradients(batch);
+      const lr = schedule ? schedule(step) : optimizer.lr;
+      const t = gradientTensors(batch);
+      // webgpu: the whole update is queued behind a device step guard (norm, clip and finiteness on the
+      // device; a non-finite step updates nothing) and the step reads everything it reports at the end,
+      // at once; elsewhere the loss and the norm are read before the update, as the host decides
+      const loss = tf.div(t.scaledLoss, ran ?? 1) as tf.Scalar;
+      let guard: tf.Tensor | undefined;
       try {
-        // a GPU error (out of memory, …) shows as zeros or NaN: named instead
+        guard = applyGuardedStep(optimizer, t.grads, loss, { lr, clipNorm: config.clipNorm, gradScale: 1 / (ran ?? 1) });
+      } catch (error) {
+        tf.dispose([loss, t.scaledLoss, ...t.pairLosses.values(), ...t.grads.values()]);
+        throw error;
+      }
+      if (!guard) {
+        loss.dispose();
+        return hostStep(step, n, lr, ran, t0, await unscaledGradients(t, ran));
+      }
+      try {
+        if (clamp) for (const p of model.pairs) clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX);
+        const [lossData, guardData, pairLosses, pairs] = await Promise.all([loss.data(), guard.data(), readPairs(t.pairLosses), readLogitParams()]);
         throwOnDeviceErrors();
-        const lr = schedule ? schedule(step) : optimizer.lr;
-        const skip = (gradNorm: number): StepStats => ({ step, loss, pairLosses, gradNorm, lr, logitScales: {}, logitBiases: {}, samples: n, seconds: (performance.now() - t0) / 1000, lossScale: ran, skipped: true });
-        // a dynamic loss scale skips a non-finite step (an overflow), else NonFiniteError
-        if (!Number.isFinite(loss) && skipNonFiniteStep(scaler, step, loss, NaN)) return skip(NaN);
-        const normT = globalNorm(grads.values());
-        const gradNorm = (await normT.data())[0]!;
-        normT.dispose();
-        throwOnDeviceErrors();
-        if (!Number.isFinite(gradNorm) && skipNonFiniteStep(scaler, step, loss, gradNorm)) return skip(gradNorm);
-        scaler?.finite();
-        if (config.clipNorm && config.clipNorm > 0 && gradNorm > config.clipNorm) {
-          const clipped = clipByGlobalNorm(grads, config.clipNorm, gradNorm);
-          optimizer.apply(clipped, lr);
-          tf.dispose([...clipped.values()]);
-        } else optimizer.apply(grads, lr);
-        const logitScales: Record<string, number> = {};
-        const logitBiases: Record<string, number> = {};
-        for (const p of model.pairs) {
-          if (clamp) clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX);
-          logitScales[p.key] = Math.exp((await p.logitScale.data())[0]!);
-          if (p.logitBias) logitBiases[p.key] = (await p.logitBias.data())[0]!;
+        const [value, gradNorm] = [lossData[0]!, guardData[0]!];
+        const stats: StepStats = { step, loss: value, pairLosses, gradNorm, lr, ...pairs, samples: n, seconds: (performance.now() - t0) / 1000, ...(ran === undefined ? {} : { lossScale: ran }) };
+        if (!Number.isFinite(value) || !Number.isFinite(gradNorm)) {
+          optimizer.undoStepCount(); // the guard made AdamW skip it
+          skipNonFiniteStep(scaler, step, value, gradNorm); // NonFiniteError without a dynamic scale
+          return { ...stats, skipped: true };
         }
-        return { step, loss, pairLosses, gradNorm, lr, logitScales, logitBiases, samples: n, seconds: (performance.now() - t0) / 1000, ...(ran === undefined ? {} : { lossScale: ran }) };
+        scaler?.finite();
+        return stats;
       } finally {
-        tf.dispose([...grads.values()]);
+        tf.dispose([loss, guard, t.scaledLoss, ...t.grads.values()]);
       }
     },
     dispose() {

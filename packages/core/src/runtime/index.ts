@@ -37,6 +37,7 @@ export {
   AdamW,
   LossScaler,
   skipNonFiniteStep,
+  applyGuardedStep,
   Trainer,
   warmupCosine,
   globalNorm,

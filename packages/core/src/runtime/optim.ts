@@ -333,6 +333,25 @@ export function skipNonFiniteStep(scaler: LossScaler | undefined, step: number, 
 }
 
 /**
+ * Queues a whole AdamW update on the webgpu device behind a step guard (`webgpuStepGuard`): the global
+ * gradient norm, the clip factor and the finiteness of loss and norm are computed on the device, and a
+ * non-finite step leaves p, m and v as they were — so a train step needs no read-back before its update
+ * (issue 12: "zero readbacks inside a step"). `grads` are the gradients of `loss`/`gradScale` (under a
+ * loss scale S, gradScale = 1/S: the guard's norm is that of the true gradients). Returns the guard
+ * [norm, scale], to be read together with the loss once everything of the step is queued (the caller
+ * disposes it, and calls `optimizer.undoStepCount()` when loss or norm came back non-finite), or
+ * undefined when the device path is unavailable (not webgpu, a non-float32 parameter, an empty
+ * gradient): then nothing was queued and the caller takes the host path.
+ */
+export function applyGuardedStep(optimizer: AdamW, grads: Map<string, tf.Tensor>, loss: tf.Tensor, options: { readonly lr: number; readonly clipNorm?: number; readonly gradScale?: number }): tf.Tensor | undefined {
+  if (!optimizer.canApplyGuarded()) return undefined;
+  const guard = webgpuStepGuard([...grads.values()], loss, options.clipNorm ?? 0, options.gradScale ?? 1);
+  if (!guard) return undefined;
+  optimizer.applyGuarded(grads, options.lr, guard);
+  return guard;
+}
+
+/**
  * One optimizer step from one or more micro-batches (gradient accumulation): `lossFn(i)` builds the
  * scalar loss of micro-batch i; gradients are averaged over the micro-batches, clipped, checked and
  * applied. A NaN/±Inf loss or gradient norm throws NonFiniteError naming the step, before any update.
@@ -426,10 +445,9 @@ export class Trainer {
   private async deviceStep(step: number, grads: Map<string, tf.Tensor>, lossSum: tf.Scalar, microBatches: number, lr: number): Promise<StepResult> {
     const scale = this.lossScale;
     const lossT = tf.div(lossSum, microBatches * scale);
-    const guard = webgpuStepGuard([...grads.values()], lossT, this.options.clipNorm ?? 0, 1 / scale);
+    const guard = applyGuardedStep(this.options.optimizer, grads, lossT, { lr, clipNorm: this.options.clipNorm, gradScale: 1 / scale });
     if (!guard) throw new Error('webgpu step guard unavailable although the kernels are active');
     try {
-      this.options.optimizer.applyGuarded(grads, lr, guard);
       const [lossData, guardData] = await Promise.all([lossT.data(), guard.data()]);
       throwOnDeviceErrors();
       const loss = lossData[0]!;
