@@ -55,3 +55,37 @@ export function buildClip(runtime, tf, B, shape = TINY_SHAPE, { lossScale, gradC
   };
   return { trainer, loss, params: img.parameterCount() + txt.parameterCount(), dispose };
 }
+
+/**
+ * The same shapes through the product's path: `@omnitok/clip`'s createClipModel + createTrainer, the
+ * trainer `omnitok train` drives (learnable logit scale, clamped; per-pair losses and logit scales read
+ * each step). Returns buildClip's interface: `trainer.trainStep()` runs one `step(batch)`.
+ */
+export function buildClipTrainer(clip, runtime, tf, B, shape = TINY_SHAPE, { gradCheckpointing = false } = {}) {
+  const { width, depth, heads, imageTokens, grid, features, textTokens, vocab, proj } = shape;
+  const common = { size: 'custom', width, depth, heads, mlpRatio: 4, gelu: 'erf' };
+  const image = { ...common, tokens: { kind: 'continuous', dim: features, count: imageTokens, grid } };
+  const text = { ...common, tokens: { kind: 'discrete', vocabSize: vocab, count: textTokens }, pooling: 'eot', causal: true };
+  const model = clip.createClipModel({ towers: { image, text }, embedDim: proj, seed: 0 });
+  model.setGradCheckpointing?.(gradCheckpointing);
+  const trainer = clip.createTrainer({ model, clipNorm: 1, optimizer: { lr: 1e-4, weightDecay: 0.1 } });
+  const data = new runtime.Rng(1);
+  const batch = {
+    image: tf.tensor(data.normals(B * imageTokens * features, 1, false), [B, imageTokens, features]),
+    text: { tokens: tf.tensor(Int32Array.from({ length: B * textTokens }, () => data.int(vocab)), [B, textTokens], 'int32'), eotIndex: tf.fill([B], textTokens - 1, 'int32') },
+  };
+  const params = trainer.optimizer.params;
+  const adapter = {
+    options: { optimizer: trainer.optimizer },
+    params,
+    lossScale: 1,
+    trainStep: () => trainer.step(batch),
+  };
+  const count = [...params.values()].reduce((n, v) => n + v.size, 0);
+  const dispose = () => {
+    trainer.dispose();
+    model.dispose();
+    tf.dispose([batch.image, batch.text.tokens, batch.text.eotIndex]);
+  };
+  return { trainer: adapter, loss: undefined, params: count, dispose };
+}

@@ -18,7 +18,10 @@
  *
  * Options: --shape s|b16 --batch N --steps N --repeats N --before-steps N --before-repeats N
  *          --torch-steps N --torch-bf16 --torch-fp16 --grad-checkpointing --smoke --only before|after --no-torch
- *          --no-profile --out FILE.
+ *          --no-profile --trainer runtime|clip --pipeline --out FILE.
+ * --trainer clip trains the same shapes through @omnitok/clip's createTrainer (what `omnitok train`
+ * runs: learnable, clamped logit scale; per-pair losses and logit scales reported each step) instead of
+ * the runtime's Trainer on an inline loss.
  * --grad-checkpointing recomputes every transformer block in the backward, in omnitok and in PyTorch
  * (torch.utils.checkpoint, non-reentrant), keeping one [B, N, D] tensor per block.
  * With OMNITOK_WEBGPU_MATMUL=f16 (or f16-emulated) the "after" GEMMs take f16 operands with f32
@@ -31,7 +34,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as runtime from '../packages/core/dist/runtime/index.js';
 import { flag, log, opt, startWebgpu } from './gpu-common.mjs';
-import { buildClip, GPU_SHAPES } from './train-cpu-model.mjs';
+import * as clip from '../packages/clip/dist/index.js';
+import { buildClip, buildClipTrainer, GPU_SHAPES } from './train-cpu-model.mjs';
 
 const SMOKE = flag('smoke');
 const SHAPES = GPU_SHAPES;
@@ -48,6 +52,13 @@ const TORCH_STEPS = Number(opt('torch-steps', SMOKE ? 2 : 50));
 const ONLY = opt('only', '');
 // recompute every block in the backward (both runners): what lets ViT-B/16 at batch 256 fit an 80 GB card
 const GRAD_CHECKPOINTING = flag('grad-checkpointing');
+// --trainer clip: the same shapes through @omnitok/clip's createTrainer, the path `omnitok train` takes
+const TRAINER = opt('trainer', 'runtime');
+// --pipeline: the timed loop queues step n + 1 before it reads step n's loss (for measuring how much the
+// GPU idles between steps; the trainers themselves read each step before the next, which is what lets a
+// non-finite step stop training with nothing after it applied)
+const PIPELINE = flag('pipeline');
+if (TRAINER !== 'runtime' && TRAINER !== 'clip') throw new Error(`--trainer must be runtime or clip; got ${TRAINER}`);
 /** Wraps the webgpu backend to count dispatches, submits and reads during `fn`. */
 async function counted(tf, fn) {
   const backend = tf.backend();
@@ -132,7 +143,10 @@ async function measure(kernels) {
   const precision = runtime.webgpuMatmulPrecision();
   if (kernels) log(`GEMMs: ${precision.precision}${precision.unit ? ` (${precision.unit})` : ''}${precision.reason ? ` — ${precision.reason}` : ''}`);
   if (kernels) log(`AdamW: ${runtime.webgpuAdamWGroupSize?.() ?? 1} parameter(s) a dispatch (the device grants ${tf.backend().device?.limits?.maxStorageBuffersPerShaderStage ?? '?'} storage buffers a stage)`);
-  const m = buildClip(runtime, tf, B, SHAPE, { lossScale: kernels && precision.precision !== 'f32' ? 'dynamic' : undefined, gradCheckpointing: GRAD_CHECKPOINTING });
+  const m =
+    TRAINER === 'clip'
+      ? buildClipTrainer(clip, runtime, tf, B, SHAPE, { gradCheckpointing: GRAD_CHECKPOINTING })
+      : buildClip(runtime, tf, B, SHAPE, { lossScale: kernels && precision.precision !== 'f32' ? 'dynamic' : undefined, gradCheckpointing: GRAD_CHECKPOINTING });
   const tc = performance.now();
   const first = await m.trainer.trainStep(m.loss); // warmup: compiles every pipeline
   log(`\n## ${label}: first step (pipeline compilation) ${((performance.now() - tc) / 1000).toFixed(1)} s`);
@@ -144,10 +158,18 @@ async function measure(kernels) {
   for (let r = 0; r < repeats; r++) {
     const t0 = performance.now();
     let last;
+    let inFlight;
     for (let i = 0; i < steps; i++) {
-      last = await m.trainer.trainStep(m.loss);
-      if (last.skipped) skipped++;
+      if (!PIPELINE) last = await m.trainer.trainStep(m.loss);
+      else {
+        // the next step is queued before the previous one's results are read (the host runs a step ahead)
+        const next = m.trainer.trainStep(m.loss);
+        if (inFlight) last = await inFlight;
+        inFlight = next;
+      }
+      if (last?.skipped) skipped++;
     }
+    if (inFlight) last = await inFlight;
     rates.push((B * steps) / ((performance.now() - t0) / 1000));
     log(`  repeat ${r + 1}: ${rates.at(-1).toFixed(1)} samples/s`);
     if (!Number.isFinite(last.loss)) throw new Error(`${label}: non-finite loss`);
@@ -279,7 +301,7 @@ function torchRun(precision = 'fp32') {
 // no top-level await: the GPU bundle is CommonJS
 async function main() {
   log(`# bench/train-gpu.mjs ${SMOKE ? '(--smoke: tiny shapes, correctness only, not a performance figure)' : ''}`);
-  log(`shape ${SHAPE_NAME}: ${JSON.stringify(SHAPE)}, batch ${B}; after: ${STEPS} steps × ${REPEATS} repeats, before: ${BEFORE_STEPS} × ${BEFORE_REPEATS}, PyTorch: ${TORCH_STEPS}${GRAD_CHECKPOINTING ? '; gradient checkpointing (every block recomputed in the backward, both runners)' : ''}`);
+  log(`shape ${SHAPE_NAME}: ${JSON.stringify(SHAPE)}, batch ${B}${TRAINER === 'clip' ? ', @omnitok/clip trainer' : ''}${PIPELINE ? ', timed steps pipelined (one in flight)' : ''}; after: ${STEPS} steps × ${REPEATS} repeats, before: ${BEFORE_STEPS} × ${BEFORE_REPEATS}, PyTorch: ${TORCH_STEPS}${GRAD_CHECKPOINTING ? '; gradient checkpointing (every block recomputed in the backward, both runners)' : ''}`);
   // PyTorch first: it takes seconds, and its figure is the one every other line is compared with
   const t = torchRun();
   log('\n## PyTorch');
