@@ -290,4 +290,34 @@ describe('omnitok train --grad-checkpointing', () => {
     const config = JSON.parse(readFileSync(join(out, 'step-00000004', 'config.json'), 'utf8')) as { train: { gradCheckpointing?: boolean } };
     expect(config.train.gradCheckpointing).toBe(true);
   }, 120_000);
+
+  it('--resume refuses flags that would change the run (instead of ignoring them) and accepts its own values', async () => {
+    writeCaptionCsv('resume-flags.csv');
+    const out = join(dir, 'run-resume-flags');
+    const first = await omnitok(dir, 'train', '--data', 'resume-flags.csv', '--steps', '2', '--checkpoint-every', '1', '--eval-fraction', '0', '--out', out, ...common);
+    expect(first.code, first.stderr).toBe(0);
+    const resume = (...flags: string[]) => omnitok(dir, 'train', '--resume', '--out', out, '--backend', 'cpu', '--json', ...flags);
+    for (const [flags, pattern] of [
+      [['--steps', '4'], /Invalid --steps: got 4, expected the resumed run's own 2 or no --steps/],
+      [['--batch-size', '4'], /Invalid --batch-size: got 4, expected the resumed run's own 8/],
+      [['--lr', '0.01'], /Invalid --lr: got 0\.01, expected the resumed run's own 0\.003/],
+      [['--seed', '5'], /Invalid --seed: got 5/],
+      [['--data', 'data.jsonl'], /Invalid --data: got "data\.jsonl", expected the resumed run's own .*resume-flags\.csv/],
+      [['--objective', 'siglip'], /Invalid --objective: got "siglip", expected the resumed run's own clip/],
+      [['--model', 'tiny'], /Invalid --model: got "tiny"/],
+      [['--pair', 'text:image'], /Invalid --pair/],
+      [['--preset', 'image=clip-vit-b-16'], /Invalid --preset: got "image=clip-vit-b-16"/],
+      [['--augment'], /Invalid --augment: got true, expected the resumed run's own false/],
+    ] as const) {
+      const r = await resume(...flags);
+      expect(r.code, flags.join(' ')).toBe(2);
+      expect(r.stderr, flags.join(' ')).toMatch(pattern);
+      expect(r.stderr).toMatch(/start a new --out to change them/);
+    }
+    // nothing was trained by the refused attempts
+    expect(readdirSync(out).filter((f) => f.startsWith('step-')).sort()).toEqual(['step-00000001', 'step-00000002']);
+    // the run's own values (the first command line again) and settings that do not shape the run are fine
+    const again = await omnitok(dir, 'train', '--resume', '--data', join(dir, 'resume-flags.csv'), '--steps', '2', '--eval-fraction', '0', '--keep', '5', '--out', out, ...common);
+    expect(again.code, again.stderr).toBe(0);
+  }, 120_000);
 });

@@ -73,7 +73,7 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
     .option('--prefetch <n>', 'batches prepared ahead of the training step', intArg('--prefetch'), 2)
     .option('--shuffle-buffer <n>', 'records held for shuffling (default: 1000; demo: all)', intArg('--shuffle-buffer', 0))
     .option('--json', 'machine-readable: one JSON object per line (start, step, eval, end)')
-    .action(async (o: Record<string, unknown>) => {
+    .action(async (o: Record<string, unknown>, command: Command) => {
       if (o.steps !== undefined && o.epochs !== undefined) throw new InvalidArgumentError('--epochs', o.epochs, 'either --steps or --epochs, not both');
       const result = await runTrain(io, await registry(), {
         pairs: (o.pair as string[] | undefined)?.map(parsePair),
@@ -108,6 +108,7 @@ export function trainCommand(program: Command, io: CliIO, registry: () => Promis
         concurrency: o.concurrency as number,
         prefetch: o.prefetch as number,
         shuffleBuffer: o.shuffleBuffer as number | undefined,
+        explicit: new Set(command.options.filter((opt) => command.getOptionValueSource(opt.attributeName()) === 'cli').map((opt) => opt.long ?? opt.flags)),
         augment: Boolean(o.augment),
       });
       // Interrupted (SIGINT) after saving: exit 130 like a shell's Ctrl-C.

@@ -14,6 +14,7 @@ import { buildModelConfig, loadModelSpec, type ModelSpec } from './model-spec.js
 import { makePrepare, type ModalitySetup, type TokenShape, towerTokenShape } from './prepare.js';
 import { pretrainedTokenShapes } from './pretrained.js';
 import { defaultTrainPreset, parsePresetFlags, type PresetRef } from './presets.js';
+import { checkResumeFlags } from './resume-flags.js';
 import { formatDuration, pct, Progress, round } from './progress.js';
 import { type EvalMetric, type Metric, type StepMetric, writeReports } from './report.js';
 import { disposeBatch, makeBatch } from './tensors.js';
@@ -60,6 +61,11 @@ export interface TrainOptions {
   readonly augment: boolean;
   /** Force the progress style (default: bar on a TTY, plain lines otherwise, JSON with `json`). */
   readonly tty?: boolean;
+  /**
+   * The flags given on the command line (`--batch-size`, …): with `resume`, those that would change
+   * the run's own settings are refused (`checkResumeFlags`). Absent: not checked.
+   */
+  readonly explicit?: ReadonlySet<string>;
 }
 
 /** The run configuration stored in every checkpoint's config.json (what eval, embed and --resume read). */
@@ -182,7 +188,8 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   const metricsPath = join(outDir, 'metrics.jsonl');
   const skippedPath = join(outDir, 'skipped.jsonl');
 
-  // Resume: the checkpoint's config wins over the flags (same data order, same model, same schedule).
+  // Resume: the checkpoint's config is the run's (same data order, same model, same schedule); flags that
+  // would change it are refused (checkResumeFlags)
   let resumeFrom: LoadedCheckpoint | undefined;
   if (opts.resume) {
     resumeFrom = newestGoodCheckpoint(outDir, io);
@@ -191,6 +198,8 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     throw new InvalidArgumentError('--out', opts.out, `a directory without checkpoints (${outDir} has some: pass --resume to continue that run)`);
   }
   const saved = resumeFrom?.config as RunConfig | undefined;
+  const flagPresets = await parsePresetFlags(opts.presets, io.cwd);
+  if (saved && opts.explicit) checkResumeFlags(opts.explicit, opts, flagPresets, saved, io.cwd);
   const source = await openSource(saved?.data ?? dataSpec, { cwd: io.cwd, textModalities: textModalities(registry), allowOutsideRoot: opts.allowOutsideRoot });
   const evalFraction = saved?.train.evalFraction ?? (isDemo ? 0 : opts.evalFraction);
   const heldOut = (r: RawRecord) => isHeldOut(r, evalFraction);
@@ -215,7 +224,6 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   }
   for (const m of opts.lock ?? []) if (!modalities.includes(m)) throw new InvalidArgumentError('--lock', m, `a modality of the pairs (${modalities.join(', ')})`);
   if (modalities.every((m) => opts.lock?.includes(m))) throw new InvalidArgumentError('--lock', opts.lock, 'at most all towers but one (something must train)');
-  const flagPresets = await parsePresetFlags(opts.presets, io.cwd);
   for (const m of flagPresets.keys()) if (!modalities.includes(m)) throw new InvalidArgumentError('--preset', m, `a modality of the pairs (${modalities.join(', ')})`);
   const setups: ModalitySetup[] = modalities.map((m) => {
     const plugin = saved ? pluginFor(registry, saved.plugins[m] ?? m) : pluginFor(registry, m);
