@@ -64,6 +64,11 @@ export function gradCheckpoint<C extends readonly (tf.Tensor | undefined)[]>(
   return op(x, ...params);
 }
 
+/** True while TensorFlow.js records operations for gradients (inside tf.grad, variableGrads, …). */
+export function recordingGradients(): boolean {
+  return (tf.engine() as unknown as EngineInternals).state.gradientDepth > 0;
+}
+
 /** The parts of TensorFlow.js' Engine this reads (tfjs-core `engine.ts`). */
 interface EngineInternals {
   state: { gradientDepth: number; kernelDepth: number; activeTape: unknown };
