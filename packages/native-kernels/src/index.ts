@@ -16,6 +16,8 @@ type F = Float32Array;
 export interface NativeKernels {
   /** c[b] = alpha·op(a[b])·op(b[b]) + beta·c[b]; a/b batch strides in elements (0 = broadcast). */
   matmul(a: F, b: F, c: F, batch: number, M: number, N: number, K: number, transA: boolean, transB: boolean, strideA: number, strideB: number, alpha: number, beta: number): void;
+  /** c [M, N] = op(a)·op(b) + bias [N] (a linear layer: the output starts as the bias rows, no extra pass). */
+  matmulBias(a: F, b: F, c: F, bias: F, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
   /** c [M, N] += bias [N], in place. */
   addBias(c: F, bias: F): void;
   /**

@@ -93,6 +93,48 @@ describe.skipIf(!loaded.ok && !required)('@omnitok/native-kernels', () => {
     });
   }
 
+  it('matmul over the pool (tall products: shared packed B, row blocks split by thread count), matmulBias: every transpose, edges, alpha/beta; the same bits for any thread count', () => {
+    const original = k().info().threads;
+    // M not a multiple of the micro-tile's rows, N of its columns, K spanning two K blocks: ≥ 4e6 flops, so parallel
+    const [M, N, K] = [611, 300, 300];
+    const a = randn(M * K, 21);
+    const b = randn(K * N, 22);
+    const c0 = randn(M * N, 23);
+    const bias = randn(N, 24);
+    const reference = (ta: boolean, tb: boolean, alpha: number, beta: number, withBias: boolean) => {
+      const ref = new Float64Array(M * N);
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          for (let q = 0; q < K; q++) s += (ta ? a[q * M + i]! : a[i * K + q]!) * (tb ? b[j * K + q]! : b[q * N + j]!);
+          ref[i * N + j] = withBias ? s + bias[j]! : alpha * s + beta * c0[i * N + j]!;
+        }
+      return ref;
+    };
+    try {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const runs = [1, 2, 3].map((threads) => {
+          k().configure(threads, false);
+          const c = c0.slice();
+          k().matmul(a, b, c, 1, M, N, K, ta, tb, 0, 0, 0.5, 2);
+          const cb = new Float32Array(M * N).fill(NaN);
+          k().matmulBias(a, b, cb, bias, M, N, K, ta, tb);
+          return [c, cb];
+        });
+        expect(worst(runs[0]![0]!, reference(ta, tb, 0.5, 2, false)), `matmul ${ta}${tb}`).toBeLessThan(1e-4);
+        expect(worst(runs[0]![1]!, reference(ta, tb, 1, 0, true)), `matmulBias ${ta}${tb}`).toBeLessThan(1e-4);
+        for (const r of runs.slice(1)) r.forEach((c, i) => expect(Array.from(c), `threads, ${ta}${tb} #${i}`).toEqual(Array.from(runs[0]![i]!)));
+      }
+      // a small product takes the multiply-then-add path: the same values
+      const cs = new Float32Array(7 * 5);
+      k().matmulBias(a, b, cs, bias.subarray(0, 5), 7, 5, 3, false, false);
+      for (let i = 0; i < 7; i++) for (let j = 0; j < 5; j++) expect(cs[i * 5 + j]).toBeCloseTo(a[i * 3]! * b[j]! + a[i * 3 + 1]! * b[5 + j]! + a[i * 3 + 2]! * b[10 + j]! + bias[j]!, 4);
+      expect(() => k().matmulBias(a, b, cs, bias, 7, 5, 3, false, false)).toThrow(/bias not N long/);
+    } finally {
+      k().configure(original, true);
+    }
+  });
+
   it('binary ops with broadcast strides; reduceSum; transpose; slice', () => {
     const a = randn(4 * 5, 4);
     const b = randn(5, 5).map((v) => v + 2);

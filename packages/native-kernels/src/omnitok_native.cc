@@ -86,7 +86,7 @@ void load_blas() {
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,fma")
 namespace gemm_avx512 {
-constexpr int W = 16, MR = 8, NV = 2;
+constexpr int W = 16, MR = 14, NV = 2;
 #include "gemm-impl.inc"
 }  // namespace gemm_avx512
 #pragma GCC pop_options
@@ -104,21 +104,30 @@ constexpr int W = 4, MR = 4, NV = 2;
 }  // namespace gemm_base
 
 typedef void (*gemm_fn)(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int);
-const char* builtin_name = "builtin";
-gemm_fn pick_gemm() {
+typedef void (*gemm_par_fn)(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int, gemm_base::par_fn, int, const float*);
+struct BuiltinGemm {
+  const char* name;
+  gemm_fn one;       // on the calling thread
+  gemm_par_fn par;   // one product over the pool (shared packed B)
+};
+BuiltinGemm pick_gemm() {
 #if defined(__x86_64__) && !defined(OMNITOK_NO_CLONES)
   __builtin_cpu_init();
+  const BuiltinGemm avx512{"builtin AVX-512", gemm_avx512::gemm, gemm_avx512::gemm_par};
+  const BuiltinGemm avx2{"builtin AVX2+FMA", gemm_avx2::gemm, gemm_avx2::gemm_par};
   // OMNITOK_NATIVE_GEMM=builtin-avx2 | builtin-baseline: a narrower kernel (to measure other machines)
   if (const char* c = getenv("OMNITOK_NATIVE_GEMM")) {
-    if (std::string(c) == "builtin-baseline") return builtin_name = "builtin baseline", gemm_base::gemm;
-    if (std::string(c) == "builtin-avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return builtin_name = "builtin AVX2+FMA", gemm_avx2::gemm;
+    if (std::string(c) == "builtin-baseline") return {"builtin baseline", gemm_base::gemm, gemm_base::gemm_par};
+    if (std::string(c) == "builtin-avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2;
   }
-  if (has_avx512()) return builtin_name = "builtin AVX-512", gemm_avx512::gemm;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return builtin_name = "builtin AVX2+FMA", gemm_avx2::gemm;
+  if (has_avx512()) return avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2;
 #endif
-  return builtin_name = "builtin baseline", gemm_base::gemm;
+  return {"builtin baseline", gemm_base::gemm, gemm_base::gemm_par};
 }
-gemm_fn builtin_gemm = pick_gemm();
+const BuiltinGemm builtin = pick_gemm();
+const char* builtin_name = builtin.name;
+gemm_fn builtin_gemm = builtin.one;
 
 // One single-threaded GEMM (callers parallelize).
 inline void sgemm1(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc) {
@@ -250,6 +259,15 @@ void parallel_for(long n, bool parallel, F&& f) {
   pool.run(n, [](void* c, long i) { (*(std::remove_reference_t<F>*)c)(i); }, (void*)&f);
 }
 
+// parallel_for's pool as a plain function (the built-in GEMM's gemm_par takes one)
+void pool_run(long n, void (*fn)(void*, long), void* ctx) {
+  if (max_threads <= 1 || n == 1) {
+    for (long i = 0; i < n; i++) fn(ctx, i);
+    return;
+  }
+  pool.run(n, fn, ctx);
+}
+
 // chunks of [0, n) of about `grain` items: [lo(i), lo(i + 1))
 struct Chunks {
   long long n, count;
@@ -258,8 +276,16 @@ struct Chunks {
 };
 
 // Batched GEMM, parallel over batches, or over row (or column) blocks of each product.
-void sgemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float* A, size_t sa, const float* B, size_t sb, float* C, size_t sc, float alpha, float beta) {
+void add_bias(float* c, const float* bias, size_t rows, size_t N);
+
+// `bias` (N values, or null): added to every output row (beta must then be 0).
+void sgemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float* A, size_t sa, const float* B, size_t sb, float* C, size_t sc, float alpha, float beta, const float* bias = nullptr) {
   int lda = ta ? M : K, ldb = tb ? K : N;
+  if (bias && !(batch == 1 && M >= N && (double)M * N * K >= 2e6 && !(blas_sgemm && use_blas))) {
+    sgemm_batched(batch, ta, tb, M, N, K, A, sa, B, sb, C, sc, alpha, beta);
+    add_bias(C, bias, (size_t)batch * M, N);
+    return;
+  }
   double flops = 2.0 * batch * M * N * K;
   bool parallel = flops >= 4e6;
   if (batch >= 8 || !parallel) {
@@ -270,8 +296,11 @@ void sgemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float
     const float* Ab = A + b * sa;
     const float* Bb = B + b * sb;
     float* Cb = C + b * sc;
-    // blocks of ≥ 128 rows (or 128 columns): B (or A) is packed once per block
-    if (M >= N) {
+    if (M >= N && !(blas_sgemm && use_blas)) {
+      // the built-in kernel splits the rows itself, sharing one packed copy of B
+      builtin.par(ta, tb, M, N, K, alpha, Ab, lda, Bb, ldb, beta, Cb, N, pool_run, max_threads, bias);
+    } else if (M >= N) {
+      // blocks of ≥ 128 rows (or 128 columns): B (or A) is packed once per block
       Chunks ch(M, std::max(128, M / 16));
       parallel_for(ch.count, true, [&](long t) {
         long i0 = ch.lo(t), m = ch.lo(t + 1) - i0;
@@ -364,18 +393,39 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
 }
 
 // addBias(c [M, N], bias [N]) in place
+void add_bias(float* c, const float* bias, size_t M, size_t N) {
+  Chunks ch(M, 32768 / (long long)N);
+  parallel_for(ch.count, M * N > 65536, [&](long t) {
+    for (long long i = ch.lo(t); i < ch.lo(t + 1); i++) {
+      float* r = c + i * N;
+      for (size_t j = 0; j < N; j++) r[j] += bias[j];
+    }
+  });
+}
+
 napi_value AddBias(napi_env env, napi_callback_info info) {
   ARGS(2);
   F32ARG(c, 0);
   F32ARG(bias, 1);
-  size_t N = bias.n, M = c.n / N;
-  Chunks ch(M, 32768 / (long long)N);
-  parallel_for(ch.count, c.n > 65536, [&](long t) {
-    for (long long i = ch.lo(t); i < ch.lo(t + 1); i++) {
-      float* r = c.p + i * N;
-      for (size_t j = 0; j < N; j++) r[j] += bias.p[j];
-    }
-  });
+  add_bias(c.p, bias.p, c.n / bias.n, bias.n);
+  return undefined(env);
+}
+
+// matmulBias(a, b, c, bias, M, N, K, transA, transB): c [M, N] = op(a)·op(b) + bias [N] — a linear
+// layer's forward; the built-in GEMM starts its output as the bias rows (no zeroing, no bias pass).
+napi_value MatmulBias(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  F32ARG(a, 0);
+  F32ARG(b, 1);
+  F32ARG(c, 2);
+  F32ARG(bias, 3);
+  int M = INT(4), N = INT(5), K = INT(6);
+  bool ta = get_bool(env, argv[7]), tb = get_bool(env, argv[8]);
+  if (c.n < (size_t)M * N || a.n < (size_t)M * K || b.n < (size_t)K * N || bias.n != (size_t)N) {
+    napi_throw_range_error(env, nullptr, "matmulBias: buffer too small for the shapes (or bias not N long)");
+    return nullptr;
+  }
+  sgemm_batched(1, ta, tb, M, N, K, a.p, 0, b.p, 0, c.p, (size_t)M * N, 1.f, 0.f, bias.p);
   return undefined(env);
 }
 
@@ -777,40 +827,89 @@ napi_value GeluBwd(napi_env env, napi_callback_info info) {
 
 // Rows i0 … i0 + m − 1 of the attention probabilities, in place over S (m × N, the scores QKᵀ):
 // softmax of scale·S + masks in the reference's order — scale, + (1 − keep)·(−1e9), + (−1e9) above the
-// diagonal when causal, then exp(s − max) / Σ — as separate simple passes so each vectorizes. With
-// `save`, each row's max and 1/Σ go to stats[2r], stats[2r + 1]; without, they are read from there
-// (the backward recomputes the forward's probabilities bit for bit). Cloned per ISA.
+// diagonal when causal, then exp(s − max) / Σ. With `save`, each row's max and 1/Σ go to stats[2r],
+// stats[2r + 1]; without, they are read from there (the backward recomputes the forward's
+// probabilities bit for bit). Written on 16-wide vectors with the row's tail padded in a buffer:
+// plain loops left a scalar remainder (13 of CLIP's 77 text tokens) that cost more than the rest of
+// the row and made this 44% of the attention's time. Cloned per ISA.
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+inline v16 fast_exp_v(v16 x) {
+  const v16 hi = (v16){} + 88.3762626647949f, lo = (v16){} + -87.3365478515625f;
+  x = x < hi ? x : hi;
+  x = x > lo ? x : lo;
+  const v16 magic = (v16){} + 12582912.f;
+  v16 fx = (x * 1.44269504088896341f + magic) - magic;
+  v16 z = x - fx * 0.693359375f + fx * 2.12194440e-4f;
+  v16 y = ((((1.9875691500E-4f * z + 1.3981999507E-3f) * z + 8.3334519073E-3f) * z + 4.1665795894E-2f) * z + 1.6666665459E-1f) * z + 5.0000001201E-1f;
+  y = y * z * z + z + 1.f;
+  v16i e = (__builtin_convertvector(fx, v16i) + 127) << 23;
+  v16 p;
+  std::memcpy(&p, &e, 64);
+  return y * p;
+}
+
 #ifndef OMNITOK_NO_CLONES
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #endif
 void softmax_rows(float* S, int m, int N, int i0, float scale, const float* keep, bool causal, float* stats, bool save) {
   const float MASKED = -1e9f;
+  const int chunks = (N + 15) / 16;
+  alignas(64) float row[16 * 64];  // one row, padded to whole vectors (N ≤ 1 024 here; longer rows go in parts below)
+  v16i lane;
+  for (int l = 0; l < 16; l++) lane[l] = l;
   for (int r = 0; r < m; r++) {
     float* s = S + (size_t)r * N;
-    if (keep) {
-#pragma omp simd
-      for (int j = 0; j < N; j++) s[j] = s[j] * scale + (1.f - keep[j]) * MASKED;
-    } else {
-#pragma omp simd
-      for (int j = 0; j < N; j++) s[j] *= scale;
+    const int limit = causal ? i0 + r : INT_MAX;  // keys past the query are masked
+    float mx = save ? -INFINITY : stats[2 * r];
+    v16 mxv = (v16){} - INFINITY;
+    // pass 1: scale and masks, into `row` (or in place past its size), and the row max
+    for (int c = 0; c < chunks; c++) {
+      const int j0 = c * 16, valid = std::min(16, N - j0);
+      v16 v, kv = (v16){} + 1.f;
+      if (valid == 16) {
+        v = *(const v16u*)(s + j0);
+        if (keep) kv = *(const v16u*)(keep + j0);
+      } else {  // the tail, padded element by element (a short copy then a vector load would stall store forwarding)
+        v = (v16){};
+        for (int l = 0; l < valid; l++) v[l] = s[j0 + l];
+        if (keep)
+          for (int l = 0; l < valid; l++) kv[l] = keep[j0 + l];
+      }
+      v *= scale;
+      if (keep) v = v + ((v16){} + 1.f - kv) * MASKED;
+      const v16i idx = lane + j0;
+      if (causal) v = idx > limit ? v + MASKED : v;
+      const v16i inRow = idx < N;
+      v = inRow ? v : (v16){} - INFINITY;
+      mxv = v > mxv ? v : mxv;
+      if (c < 64) *(v16*)(row + j0) = v;
+      else
+        for (int l = 0; l < valid; l++) s[j0 + l] = v[l];
     }
-    if (causal)
-      for (int j = i0 + r + 1; j < N; j++) s[j] += MASKED;
-    float mx, inv;
-    if (save) {
-      mx = s[0];
-#pragma omp simd reduction(max : mx)
-      for (int j = 0; j < N; j++) mx = std::max(mx, s[j]);
-    } else {
-      mx = stats[2 * r];
+    if (save)
+      for (int l = 0; l < 16; l++) mx = std::max(mx, mxv[l]);
+    // pass 2: exponentials and their sum (padding lanes are −inf: exp gives 0 after the select)
+    v16 sumv = {};
+    for (int c = 0; c < chunks; c++) {
+      const int j0 = c * 16, valid = std::min(16, N - j0);
+      v16 v = (v16){} - INFINITY;
+      if (c < 64) v = *(v16*)(row + j0);
+      else
+        for (int l = 0; l < valid; l++) v[l] = s[j0 + l];
+      const v16i inRow = (lane + j0) < N;
+      v16 e = fast_exp_v(v - mx);
+      e = inRow ? e : (v16){};
+      sumv += e;
+      if (c < 64) *(v16*)(row + j0) = e;
+      else
+        for (int l = 0; l < valid; l++) s[j0 + l] = e[l];
     }
     float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < N; j++) {
-      float e = fast_exp(s[j] - mx);
-      s[j] = e;
-      sum += e;
-    }
+    for (int l = 0; l < 16; l++) sum += sumv[l];
+    float inv;
     if (save) {
       inv = 1.f / sum;
       stats[2 * r] = mx;
@@ -818,8 +917,18 @@ void softmax_rows(float* S, int m, int N, int i0, float scale, const float* keep
     } else {
       inv = stats[2 * r + 1];
     }
-#pragma omp simd
-    for (int j = 0; j < N; j++) s[j] *= inv;
+    // pass 3: normalized, back into S
+    for (int c = 0; c < chunks; c++) {
+      const int j0 = c * 16, valid = std::min(16, N - j0);
+      v16 v = {};
+      if (c < 64) v = *(v16*)(row + j0);
+      else
+        for (int l = 0; l < valid; l++) v[l] = s[j0 + l];
+      v *= inv;
+      if (valid == 16) *(v16u*)(s + j0) = v;
+      else
+        for (int l = 0; l < valid; l++) s[j0 + l] = v[l];
+    }
   }
 }
 
@@ -844,6 +953,77 @@ void softmax_grad_rows(float* dS, const float* P, int m, int N) {
   }
 }
 
+// The attention's two small products per head, register-blocked (4 query rows × 32 columns of 16-wide
+// vectors a step) instead of the packed GEMM: at N = 77, Dh = 64 that GEMM spent its time packing and
+// in edge tiles (29 GFLOP/s for CLIP's text tower). The scores use one fixed order (d ascending, one
+// fused multiply-add each), and the backward recomputes them with the same function, so its
+// probabilities stay the forward's bit for bit.
+// Kt [Dh][Np] = the head's keys transposed, zero past N (Np = N rounded up to 32): K rows at stride ldk.
+void pack_keys_t(const float* K, int ldk, int N, int Dh, int Np, float* Kt) {
+  for (int d = 0; d < Dh; d++) {
+    float* row = Kt + (size_t)d * Np;
+    for (int j = 0; j < N; j++) row[j] = K[(size_t)j * ldk + d];
+    for (int j = N; j < Np; j++) row[j] = 0.f;
+  }
+}
+
+// S [m][N] = Q [m rows at stride ldq] · Kt (the unscaled scores QKᵀ).
+#ifndef OMNITOK_NO_CLONES
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#endif
+void attn_scores(const float* Q, int ldq, const float* Kt, int Np, int m, int N, int Dh, float* S) {
+  for (int r0 = 0; r0 < m; r0 += 4) {
+    const float* q[4];
+    for (int r = 0; r < 4; r++) q[r] = Q + (size_t)std::min(r0 + r, m - 1) * ldq;  // past m: row m − 1 again, not stored
+    for (int j0 = 0; j0 < Np; j0 += 32) {
+      v16 acc[4][2] = {};
+      for (int d = 0; d < Dh; d++) {
+        const v16 k0 = *(const v16*)(Kt + (size_t)d * Np + j0);
+        const v16 k1 = *(const v16*)(Kt + (size_t)d * Np + j0 + 16);
+        for (int r = 0; r < 4; r++) {
+          const v16 qd = (v16){} + q[r][d];
+          acc[r][0] += qd * k0;
+          acc[r][1] += qd * k1;
+        }
+      }
+      const int cols = std::min(32, N - j0);
+      for (int r = 0; r < 4 && r0 + r < m; r++) {
+        alignas(64) float tmp[32];
+        *(v16*)tmp = acc[r][0];
+        *(v16*)(tmp + 16) = acc[r][1];
+        std::memcpy(S + (size_t)(r0 + r) * N + j0, tmp, (size_t)cols * 4);
+      }
+    }
+  }
+}
+
+// O [m rows at stride ldo] = P [m][N] · V [N rows at stride ldv], Dh a multiple of 32.
+#ifndef OMNITOK_NO_CLONES
+__attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#endif
+void attn_pv(const float* P, int N, const float* V, int ldv, int m, int Dh, float* O, int ldo) {
+  for (int r0 = 0; r0 < m; r0 += 4) {
+    const float* p[4];
+    for (int r = 0; r < 4; r++) p[r] = P + (size_t)std::min(r0 + r, m - 1) * N;
+    for (int c0 = 0; c0 < Dh; c0 += 32) {
+      v16 acc[4][2] = {};
+      for (int j = 0; j < N; j++) {
+        const v16 v0 = *(const v16u*)(V + (size_t)j * ldv + c0);
+        const v16 v1 = *(const v16u*)(V + (size_t)j * ldv + c0 + 16);
+        for (int r = 0; r < 4; r++) {
+          const v16 pj = (v16){} + p[r][j];
+          acc[r][0] += pj * v0;
+          acc[r][1] += pj * v1;
+        }
+      }
+      for (int r = 0; r < 4 && r0 + r < m; r++) {
+        *(v16u*)(O + (size_t)(r0 + r) * ldo + c0) = acc[r][0];
+        *(v16u*)(O + (size_t)(r0 + r) * ldo + c0 + 16) = acc[r][1];
+      }
+    }
+  }
+}
+
 // Attention runs a block of query rows at a time (flash-attention's memory plan on the CPU): the
 // scores and probabilities of ATT_QB rows (ATT_QB × N floats) stay in cache and nothing of size N × N
 // is kept — the forward saves each row's max and 1/Σ, and the backward recomputes its block of P from
@@ -863,21 +1043,27 @@ napi_value FlashAttention(napi_env env, napi_callback_info info) {
   float scale = 1.f / std::sqrt((float)Dh);
   Chunks ch(B * H, std::max(1, 16384 / (N * N + 1)));
   parallel_for(ch.count, true, [&](long t) {
-    thread_local std::vector<float> buf;
+    thread_local std::vector<float> buf, kt;
     const int QB = std::min(ATT_QB, N);
+    const int Np = (N + 31) / 32 * 32;
     if (buf.size() < (size_t)QB * N) buf.resize((size_t)QB * N);
+    if (kt.size() < (size_t)Dh * Np + 16) kt.resize((size_t)Dh * Np + 16);
     float* S = buf.data();
+    float* Kt = (float*)(((uintptr_t)kt.data() + 63) & ~(uintptr_t)63);  // 64-byte aligned rows (Np · 4 bytes each)
     for (int bh = ch.lo(t); bh < ch.lo(t + 1); bh++) {
       int b = bh / H, h = bh % H;
       const float* Q = qkv.p + (size_t)b * N * 3 * D + h * Dh;
       const float* K = Q + D;
       const float* V = Q + 2 * D;
       const float* keep = mask.n ? mask.p + (size_t)b * N : nullptr;
+      pack_keys_t(K, 3 * D, N, Dh, Np, Kt);
       for (int i0 = 0; i0 < N; i0 += QB) {
         int m = std::min(QB, N - i0);
-        sgemm1(false, true, m, N, Dh, 1.f, Q + (size_t)i0 * 3 * D, 3 * D, K, 3 * D, 0.f, S, N);  // S = Q·Kᵀ
+        attn_scores(Q + (size_t)i0 * 3 * D, 3 * D, Kt, Np, m, N, Dh, S);  // S = Q·Kᵀ
         softmax_rows(S, m, N, i0, scale, keep, causal, stats.p + ((size_t)bh * N + i0) * 2, true);
-        sgemm1(false, false, m, Dh, N, 1.f, S, N, V, 3 * D, 0.f, out.p + ((size_t)b * N + i0) * D + h * Dh, D);  // O = P·V
+        float* O = out.p + ((size_t)b * N + i0) * D + h * Dh;
+        if (Dh % 32 == 0) attn_pv(S, N, V, 3 * D, m, Dh, O, D);  // O = P·V
+        else sgemm1(false, false, m, Dh, N, 1.f, S, N, V, 3 * D, 0.f, O, D);
       }
     }
   });
@@ -898,11 +1084,14 @@ napi_value FlashAttentionBwd(napi_env env, napi_callback_info info) {
   float scale = 1.f / std::sqrt((float)Dh);
   Chunks ch(B * H, std::max(1, 16384 / (N * N + 1)));
   parallel_for(ch.count, true, [&](long t) {
-    thread_local std::vector<float> buf;
+    thread_local std::vector<float> buf, kt;
     const int QB = std::min(ATT_QB, N);
+    const int Np = (N + 31) / 32 * 32;
     if (buf.size() < (size_t)2 * QB * N) buf.resize((size_t)2 * QB * N);
+    if (kt.size() < (size_t)Dh * Np + 16) kt.resize((size_t)Dh * Np + 16);
     float* P = buf.data();
     float* dS = P + (size_t)QB * N;
+    float* Kt = (float*)(((uintptr_t)kt.data() + 63) & ~(uintptr_t)63);
     for (int bh = ch.lo(t); bh < ch.lo(t + 1); bh++) {
       int b = bh / H, h = bh % H;
       size_t base = (size_t)b * N * 3 * D + h * Dh;
@@ -914,11 +1103,12 @@ napi_value FlashAttentionBwd(napi_env env, napi_callback_info info) {
       float* dV = dQ + 2 * D;
       const float* dO = dout.p + (size_t)b * N * D + h * Dh;
       const float* keep = mask.n ? mask.p + (size_t)b * N : nullptr;
+      pack_keys_t(K, 3 * D, N, Dh, Np, Kt);
       for (int i0 = 0; i0 < N; i0 += QB) {
         int m = std::min(QB, N - i0);
         const float* Qb = Q + (size_t)i0 * 3 * D;
         const float* dOb = dO + (size_t)i0 * D;
-        sgemm1(false, true, m, N, Dh, 1.f, Qb, 3 * D, K, 3 * D, 0.f, P, N);  // the forward's S, then P
+        attn_scores(Qb, 3 * D, Kt, Np, m, N, Dh, P);  // the forward's S (the same function: bit for bit), then P
         softmax_rows(P, m, N, i0, scale, keep, causal, stats.p + ((size_t)bh * N + i0) * 2, false);
         sgemm1(false, true, m, N, Dh, 1.f, dOb, D, V, 3 * D, 0.f, dS, N);  // dP = dO·Vᵀ
         softmax_grad_rows(dS, P, m, N);
@@ -1035,7 +1225,7 @@ napi_value Init(napi_env env, napi_value exports) {
     if (--envs == 0) pool.resize(0);
   }, nullptr);
   std::vector<std::pair<const char*, napi_callback>> fns = {
-      {"matmul", Matmul},       {"addBias", AddBias},         {"binary", Binary},         {"reduceSum", ReduceSum},
+      {"matmul", Matmul},       {"matmulBias", MatmulBias},   {"addBias", AddBias},         {"binary", Binary},         {"reduceSum", ReduceSum},
       {"transpose", Transpose}, {"slice", Slice}, {"layerNorm", LayerNormFwd},  {"layerNormBwd", LayerNormBwd}, {"gelu", GeluFwd},
       {"geluBwd", GeluBwd},     {"flashAttention", FlashAttention},  {"flashAttentionBwd", FlashAttentionBwd}, {"adamw", AdamW},
       {"sumSquares", SumSquares}, {"info", Info},           {"configure", Configure},

@@ -26,6 +26,8 @@ export const NATIVE = 'native';
 /** The addon's interface (structurally the same as @omnitok/native-kernels' NativeKernels). */
 export interface Kernels {
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, M: number, N: number, K: number, transA: boolean, transB: boolean, strideA: number, strideB: number, alpha: number, beta: number): void;
+  /** Absent in addons built before it (the caller then multiplies and adds the bias apart). */
+  matmulBias?(a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
   addBias(c: Float32Array, bias: Float32Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
   reduceSum(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number): void;
@@ -265,6 +267,20 @@ function makeOverrides(k: Kernels, cpu: Map<string, KernelFn>): Map<string, Kern
     if (preluActivationWeights || (activation && activation !== 'linear')) return fallback('_FusedMatMul', args);
     const biasV = bias ? f32(args.backend, bias) : undefined;
     if (bias && (!biasV || bias.shape.length !== 1)) return fallback('_FusedMatMul', args);
+    // x [..., K] · w [K, N] + b [N] (a linear layer; the leading dims folded into M): one call whose
+    // output starts as the bias rows
+    const av = f32(args.backend, a!);
+    const bv = f32(args.backend, b!);
+    if (biasV && av && bv && !transposeA && b!.shape.length === 2 && a!.shape.length >= 2 && k.matmulBias) {
+      const K = a!.shape.at(-1)!;
+      const N = transposeB ? b!.shape[0]! : b!.shape[1]!;
+      if ((transposeB ? b!.shape[1] : b!.shape[0]) === K && biasV.length === N) {
+        const M = size(a!.shape) / K;
+        const c = alloc(M * N);
+        k.matmulBias(av, bv, c, biasV, M, N, K, false, transposeB);
+        return out(args.backend, [...a!.shape.slice(0, -1), N], c);
+      }
+    }
     const y = matmul(a!, b!, transposeA, transposeB, args.backend);
     if (!y) return fallback('_FusedMatMul', args);
     if (biasV) {
