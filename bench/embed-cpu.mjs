@@ -4,16 +4,23 @@
  * openai/clip-vit-base-patch32, built by @omnitok/clip's hfClipModelConfig; random weights) embedding
  * batches, omnitok (default: the `native` backend) against PyTorch 1.13 on the same cores, in one run,
  * interleaved, `--repeats` times (default 3); prints every measurement, the medians and the ratios.
- * PyTorch runs with 1 thread and with every core (OpenBLAS, `torch.set_num_threads`).
+ * PyTorch runs with 1 thread and with every core (OpenBLAS, `torch.set_num_threads`). ONNX Runtime
+ * (onnxruntime-node from bench/node_modules: the engine transformers.js runs models on in Node, fp32,
+ * default graph optimizations) runs the same towers, exported once by bench/embed-cpu-onnx.py into
+ * $TMPDIR/omnitok-embed-onnx (PyTorch 1.13, opset 17; same seeded weights), with 1 and every core's
+ * intra-op threads. `--no-onnx` leaves it out.
  *
  *   npm run build
- *   node bench/embed-cpu.mjs [--backends native,wasm] [--batch 32] [--iters 3] [--repeats 3]
+ *   node bench/embed-cpu.mjs [--backends native,wasm] [--batch 32] [--iters 3] [--repeats 3] [--no-onnx]
  *
  * Times the towers' forward (model.embed: eval mode, no tape), not decoding or preprocessing (see
  * bench/image-tokenizer.bench.mjs for those).
  */
 import { spawnSync } from 'node:child_process';
-import { availableParallelism, loadavg } from 'node:os';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
@@ -21,6 +28,7 @@ const B = Number(args.batch ?? 32);
 const ITERS = Number(args.iters ?? 3);
 const REPEATS = Number(args.repeats ?? 3);
 const backends = (args.backends ?? 'native').split(',');
+const NO_ONNX = process.argv.includes('--no-onnx');
 const runtime = await import(new URL('../packages/core/dist/runtime/index.js', import.meta.url).href);
 const clip = await import(new URL('../packages/clip/dist/index.js', import.meta.url).href);
 const cores = availableParallelism();
@@ -36,6 +44,48 @@ function torchRun(threads) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The towers as ONNX files (exported once; ~600 MB in the temp dir), or why not. */
+function onnxModels() {
+  const dir = join(tmpdir(), 'omnitok-embed-onnx');
+  const paths = { vision: join(dir, 'vision.onnx'), text: join(dir, 'text.onnx') };
+  if (existsSync(paths.vision) && existsSync(paths.text)) return paths;
+  const script = fileURLToPath(new URL('./embed-cpu-onnx.py', import.meta.url));
+  const r = spawnSync('/usr/bin/python3', [script, dir], { encoding: 'utf8' });
+  if (r.status !== 0) return { error: `ONNX export failed: ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}` };
+  return paths;
+}
+
+let ort;
+async function ortRun(threads) {
+  if (NO_ONNX) return { error: '--no-onnx' };
+  try {
+    ort ??= createRequire(new URL('./package.json', import.meta.url)).call(null, 'onnxruntime-node');
+  } catch (error) {
+    return { error: `onnxruntime-node not installed in bench/ (${error.message.split('\n')[0]})` };
+  }
+  const paths = onnxModels();
+  if (paths.error) return paths;
+  const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+  const [vision, text] = [await ort.InferenceSession.create(paths.vision, options), await ort.InferenceSession.create(paths.text, options)];
+  const x = new ort.Tensor('float32', Float32Array.from({ length: B * 49 * 3072 }, () => Math.random() * 2 - 1), [B, 49, 3072]);
+  const ids = new ort.Tensor('int64', BigInt64Array.from({ length: B * 77 }, () => BigInt(Math.floor(Math.random() * 49408))), [B, 77]);
+  const eot = new ort.Tensor('int64', new BigInt64Array(B).fill(20n), [B]);
+  const rate = async (fn) => {
+    await fn();
+    const times = [];
+    for (let i = 0; i < ITERS; i++) {
+      const t = performance.now();
+      await fn();
+      times.push((performance.now() - t) / 1000);
+    }
+    return B / median(times);
+  };
+  const out = { image: await rate(() => vision.run({ x })), text: await rate(() => text.run({ ids, eot })), description: `onnxruntime-node ${ort.env.versions?.node ?? ''}` };
+  await vision.release();
+  await text.release();
+  return out;
+}
 
 async function omnitokRun(backend) {
   const info = await runtime.initBackend(backend);
@@ -76,13 +126,15 @@ for (let rep = 0; rep < REPEATS; rep++) {
   for (const b of backends) add(`omnitok ${b}`, await omnitokRun(b));
   add('pytorch 1 thread', torchRun(1));
   if (cores > 1) add(`pytorch ${cores} threads`, torchRun(cores));
+  add('onnxruntime 1 thread', await ortRun(1));
+  if (cores > 1) add(`onnxruntime ${cores} threads`, await ortRun(cores));
 }
 console.log(`medians (samples/s)  [load ${loadavg()[0].toFixed(2)}]`);
 const med = new Map([...runs].filter(([, rs]) => !rs[0].error).map(([n, rs]) => [n, { image: median(rs.map((r) => r.image)), text: median(rs.map((r) => r.text)) }]));
 for (const [n, m] of med) console.log(`  ${n.padEnd(18)} image ${m.image.toFixed(1)}  text ${m.text.toFixed(1)}`);
 for (const b of backends) {
   const o = med.get(`omnitok ${b}`);
-  for (const peer of [...med.keys()].filter((n) => n.startsWith('pytorch'))) {
+  for (const peer of [...med.keys()].filter((n) => n.startsWith('pytorch') || n.startsWith('onnxruntime'))) {
     const p = med.get(peer);
     if (o && p) console.log(`  omnitok ${b} / ${peer}: image ${(o.image / p.image).toFixed(2)}x  text ${(o.text / p.text).toFixed(2)}x`);
   }
