@@ -45,6 +45,18 @@ function torchRun(threads) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** Samples/s of `fn` (one batch of B): one warm-up, then the median of ITERS timed calls. */
+async function rate(fn) {
+  await fn();
+  const times = [];
+  for (let i = 0; i < ITERS; i++) {
+    const t = performance.now();
+    await fn();
+    times.push((performance.now() - t) / 1000);
+  }
+  return B / median(times);
+}
+
 /** The towers as ONNX files (exported once; ~600 MB in the temp dir), or why not. */
 function onnxModels() {
   const dir = join(tmpdir(), 'omnitok-embed-onnx');
@@ -71,16 +83,6 @@ async function ortRun(threads) {
   const x = new ort.Tensor('float32', Float32Array.from({ length: B * 49 * 3072 }, () => Math.random() * 2 - 1), [B, 49, 3072]);
   const ids = new ort.Tensor('int64', BigInt64Array.from({ length: B * 77 }, () => BigInt(Math.floor(Math.random() * 49408))), [B, 77]);
   const eot = new ort.Tensor('int64', new BigInt64Array(B).fill(20n), [B]);
-  const rate = async (fn) => {
-    await fn();
-    const times = [];
-    for (let i = 0; i < ITERS; i++) {
-      const t = performance.now();
-      await fn();
-      times.push((performance.now() - t) / 1000);
-    }
-    return B / median(times);
-  };
   const out = { image: await rate(() => vision.run({ x })), text: await rate(() => text.run({ ids, eot })), description: `onnxruntime-node ${ort.env.versions?.node ?? ''}` };
   await vision.release();
   await text.release();
@@ -95,16 +97,6 @@ async function omnitokRun(backend) {
   const ids = tf.randomUniform([B, 77], 0, 49408, 'int32');
   const mask = tf.ones([B, 77], 'int32');
   const eot = tf.fill([B], 20, 'int32');
-  const rate = async (fn) => {
-    await fn();
-    const times = [];
-    for (let i = 0; i < ITERS; i++) {
-      const t = performance.now();
-      await fn();
-      times.push((performance.now() - t) / 1000);
-    }
-    return B / median(times);
-  };
   const out = {
     image: await rate(() => model.embed('image', img, { batchSize: B })),
     text: await rate(() => model.embed('text', { tokens: ids, mask, eotIndex: eot }, { batchSize: B })),

@@ -252,6 +252,42 @@ describe('gradient checkpointing (ClipModel.setGradCheckpointing)', () => {
   }
 });
 
+/**
+ * A dynamic loss scale skips an overflowing batch — weights and AdamW moments unchanged, no step
+ * counted — and halves; without a scale the same batch is NonFiniteError naming the loss, nothing
+ * updated. On the backend now active (the webgpu trainer flags it on the device).
+ */
+async function nonFiniteStepsUpdateNothing(): Promise<void> {
+  const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 6 });
+  const trainer = createTrainer({ model, lossScale: { init: 256, growthInterval: 100 } });
+  const good = batch(6, 41);
+  const bad = { ...good, image: tf.fill([6, 4, 12], Infinity) };
+  const moments = () => Promise.all(trainer.optimizer.stateVariables().map(([, v]) => v.data()));
+  const expectSame = (a: Record<string, { data: ArrayLike<number> }>, b: Record<string, { data: ArrayLike<number> }>) => {
+    for (const k of Object.keys(a)) expect(Array.prototype.every.call(b[k]!.data, (v: number, i: number) => v === a[k]!.data[i]), k).toBe(true);
+  };
+  await trainer.step(good);
+  const before = await model.stateDict();
+  const beforeM = await moments();
+  const skipped = await trainer.step(bad);
+  expect(skipped).toMatchObject({ step: 1, skipped: true, lossScale: 256 });
+  expect(trainer.stepCount).toBe(1);
+  expectSame(before, await model.stateDict());
+  (await moments()).forEach((m, j) => expect(m.every((v, i) => v === beforeM[j]![i])).toBe(true));
+  const next = await trainer.step(good);
+  expect(next).toMatchObject({ step: 1, lossScale: 128 });
+  expect(next.skipped).toBeUndefined();
+  const plain = createTrainer({ model });
+  const kept = await model.stateDict();
+  await expect(plain.step(bad)).rejects.toMatchObject({ code: 'E_NON_FINITE', step: 0, quantity: 'loss' });
+  expect(plain.stepCount).toBe(0);
+  expectSame(kept, await model.stateDict());
+  plain.dispose();
+  tf.dispose([...Object.values(good), bad.image]);
+  trainer.dispose();
+  model.dispose();
+}
+
 describe('loss scaling (for f16 GEMMs)', () => {
   it('a static scale (a power of two) gives the plain gradients and steps, plain and grad-cached', async () => {
     for (const gradCache of [false, { chunkSize: 4 }] as const) {
@@ -281,32 +317,7 @@ describe('loss scaling (for f16 GEMMs)', () => {
     }
   });
 
-  it('a dynamic scale skips an overflowing batch (nothing updated, no step counted) and halves', async () => {
-    const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 6 });
-    const trainer = createTrainer({ model, lossScale: { init: 256, growthInterval: 100 } });
-    const good = batch(6, 41);
-    const bad = { ...good, image: tf.fill([6, 4, 12], Infinity) };
-    await trainer.step(good);
-    const before = await model.stateDict();
-    const skipped = await trainer.step(bad);
-    expect(skipped).toMatchObject({ step: 1, skipped: true, lossScale: 256 });
-    expect(trainer.stepCount).toBe(1);
-    const after = await model.stateDict();
-    for (const k of Object.keys(before)) expect(after[k]!.data.every((v, i) => v === before[k]!.data[i]), k).toBe(true);
-    const next = await trainer.step(good);
-    expect(next).toMatchObject({ step: 1, lossScale: 128 });
-    expect(next.skipped).toBeUndefined();
-    // without a loss scale the same batch is an error naming the loss, and nothing is updated
-    const plain = createTrainer({ model });
-    const kept = await model.stateDict();
-    await expect(plain.step(bad)).rejects.toMatchObject({ code: 'E_NON_FINITE', step: 0, quantity: 'loss' });
-    const unchanged = await model.stateDict();
-    for (const k of Object.keys(kept)) expect(unchanged[k]!.data.every((v, i) => v === kept[k]!.data[i]), k).toBe(true);
-    plain.dispose();
-    tf.dispose([...Object.values(good), bad.image]);
-    trainer.dispose();
-    model.dispose();
-  });
+  it('a dynamic scale skips an overflowing batch (nothing updated, no step counted) and halves', () => nonFiniteStepsUpdateNothing());
 });
 
 const webgpu = await probeBackend('webgpu');
@@ -335,6 +346,16 @@ describe('GPU errors', () => {
     }
   }, 60_000);
 });
+
+/** Runs `fn` on the webgpu backend, then back to cpu. */
+async function onWebgpu(fn: () => Promise<void>): Promise<void> {
+  await initBackend('webgpu');
+  try {
+    await fn();
+  } finally {
+    await tf.setBackend('cpu');
+  }
+}
 
 /** Program dispatches and host←device reads in the order the backend saw them. */
 function recordDeviceOrder<T>(events: string[], f: () => Promise<T>): Promise<T> {
@@ -400,9 +421,8 @@ describe('trainer on webgpu: the update queued behind the device step guard', ()
       }, 120_000);
     }
 
-    it('reads nothing back before the last dispatch of a step (loss, norm, pair losses and logit scales read together, after)', async () => {
-      await initBackend('webgpu');
-      try {
+    it('reads nothing back before the last dispatch of a step (loss, norm, pair losses and logit scales read together, after)', () =>
+      onWebgpu(async () => {
         const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 3 });
         const trainer = createTrainer({ model, clipNorm: 1 });
         const b = batch(4, 71);
@@ -418,42 +438,8 @@ describe('trainer on webgpu: the update queued behind the device step guard', ()
         tf.dispose(Object.values(b));
         trainer.dispose();
         model.dispose();
-      } finally {
-        await tf.setBackend('cpu');
-      }
-    }, 60_000);
+      }), 60_000);
 
-    it('a non-finite step updates nothing: a dynamic scale skips it (no step counted) and halves; without one, NonFiniteError', async () => {
-      await initBackend('webgpu');
-      try {
-        const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 6 });
-        const trainer = createTrainer({ model, lossScale: { init: 256, growthInterval: 100 } });
-        const good = batch(6, 41);
-        const bad = { ...good, image: tf.fill([6, 4, 12], Infinity) };
-        await trainer.step(good);
-        const before = await model.stateDict();
-        const beforeM = await Promise.all([...trainer.optimizer.stateVariables()].map(([, v]) => v.data()));
-        const skipped = await trainer.step(bad);
-        expect(skipped).toMatchObject({ step: 1, skipped: true, lossScale: 256 });
-        expect(trainer.stepCount).toBe(1);
-        const after = await model.stateDict();
-        for (const k of Object.keys(before)) expect(after[k]!.data.every((v, i) => v === before[k]!.data[i]), k).toBe(true);
-        const afterM = await Promise.all([...trainer.optimizer.stateVariables()].map(([, v]) => v.data()));
-        afterM.forEach((m, j) => expect(m.every((v, i) => v === beforeM[j]![i])).toBe(true));
-        expect(await trainer.step(good)).toMatchObject({ step: 1, lossScale: 128 });
-        const plain = createTrainer({ model });
-        const kept = await model.stateDict();
-        await expect(plain.step(bad)).rejects.toMatchObject({ code: 'E_NON_FINITE', step: 0 });
-        expect(plain.stepCount).toBe(0);
-        const unchanged = await model.stateDict();
-        for (const k of Object.keys(kept)) expect(unchanged[k]!.data.every((v, i) => v === kept[k]!.data[i]), k).toBe(true);
-        plain.dispose();
-        tf.dispose([...Object.values(good), bad.image]);
-        trainer.dispose();
-        model.dispose();
-      } finally {
-        await tf.setBackend('cpu');
-      }
-    }, 60_000);
+    it('a non-finite step updates nothing: a dynamic scale skips it (no step counted) and halves; without one, NonFiniteError', () => onWebgpu(nonFiniteStepsUpdateNothing), 60_000);
   });
 });
