@@ -225,15 +225,14 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
 
   /** exp(logit scale) and logit bias of every pair, read at once. */
   const readLogitParams = async (): Promise<Pick<StepStats, 'logitScales' | 'logitBiases'>> => {
+    const values = await Promise.all(model.pairs.map((p) => Promise.all([p.logitScale.data(), p.logitBias?.data()])));
     const logitScales: Record<string, number> = {};
     const logitBiases: Record<string, number> = {};
-    await Promise.all(
-      model.pairs.map(async (p) => {
-        const [scale, bias] = await Promise.all([p.logitScale.data(), p.logitBias?.data()]);
-        logitScales[p.key] = Math.exp(scale[0]!);
-        if (bias) logitBiases[p.key] = bias[0]!;
-      }),
-    );
+    model.pairs.forEach((p, i) => {
+      const [scale, bias] = values[i]!;
+      logitScales[p.key] = Math.exp(scale[0]!);
+      if (bias) logitBiases[p.key] = bias[0]!;
+    });
     return { logitScales, logitBiases };
   };
 
