@@ -441,5 +441,19 @@ describe('trainer on webgpu: the update queued behind the device step guard', ()
       }), 60_000);
 
     it('a non-finite step updates nothing: a dynamic scale skips it (no step counted) and halves; without one, NonFiniteError', () => onWebgpu(nonFiniteStepsUpdateNothing), 60_000);
+
+    it('a step queued before the previous one is read (one in flight) resolves with its own figures', () =>
+      onWebgpu(async () => {
+        const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 4 });
+        const trainer = createTrainer({ model, clipNorm: 1 });
+        const b = batch(4, 81);
+        const [first, second] = await Promise.all([trainer.step(b), trainer.step(b)]);
+        expect([first.step, second.step]).toEqual([0, 1]);
+        for (const s of [first, second]) expect(Number.isFinite(s.loss) && s.logitScales.image__text! > 0).toBe(true);
+        expect(trainer.stepCount).toBe(2);
+        tf.dispose(Object.values(b));
+        trainer.dispose();
+        model.dispose();
+      }), 60_000);
   });
 });

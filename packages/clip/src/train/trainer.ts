@@ -225,7 +225,10 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
 
   /** exp(logit scale) and logit bias of every pair, read at once. */
   const readLogitParams = async (): Promise<Pick<StepStats, 'logitScales' | 'logitBiases'>> => {
-    const values = await Promise.all(model.pairs.map((p) => Promise.all([p.logitScale.data(), p.logitBias?.data()])));
+    // snapshots (clones share the data): a step queued before this read resolves replaces the
+    // variables' data (the clamp's assign), which would fail a read of the variables themselves
+    const snaps = model.pairs.map((p) => [tf.clone(p.logitScale), p.logitBias ? tf.clone(p.logitBias) : undefined] as const);
+    const values = await Promise.all(snaps.map(([scale, bias]) => Promise.all([scale.data(), bias?.data()]))).finally(() => tf.dispose(snaps.flatMap(([a, b]) => (b ? [a, b] : [a]))));
     const logitScales: Record<string, number> = {};
     const logitBiases: Record<string, number> = {};
     model.pairs.forEach((p, i) => {
