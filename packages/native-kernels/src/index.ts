@@ -18,6 +18,12 @@ export interface NativeKernels {
   matmul(a: F, b: F, c: F, batch: number, M: number, N: number, K: number, transA: boolean, transB: boolean, strideA: number, strideB: number, alpha: number, beta: number): void;
   /** c [M, N] = op(a)·op(b) + bias [N] (a linear layer: the output starts as the bias rows, no extra pass). */
   matmulBias(a: F, b: F, c: F, bias: F, M: number, N: number, K: number, transA: boolean, transB: boolean): void;
+  /** The built-in GEMM's packed layout of op(b) [K, N] (a new array), or null when OpenBLAS does the GEMMs. */
+  packWeights(b: F, K: number, N: number, transB: boolean): F | null;
+  /** c [M, N] = a [M, K] · packed weights from packWeights (+ bias [N], or an empty array); M ≤ packedRowsMax(). */
+  matmulPacked(a: F, packed: F, c: F, bias: F, M: number, N: number, K: number): void;
+  /** The most rows matmulPacked takes (the built-in GEMM's row block: 224 on AVX-512). */
+  packedRowsMax(): number;
   /** c [M, N] += bias [N], in place. */
   addBias(c: F, bias: F): void;
   /**

@@ -135,6 +135,44 @@ describe.skipIf(!loaded.ok && !required)('@omnitok/native-kernels', () => {
     }
   });
 
+  it('packWeights + matmulPacked (few-row inference): equal to the reference for both weight layouts and edges, the same bits for any thread count, shapes checked', () => {
+    const original = k().info().threads;
+    k().configure(0, false);
+    try {
+      for (const [M, N, K, tb] of [[13, 1100, 513, true], [50, 333, 300, false], [224, 64, 17, false]] as const) {
+        const a = randn(M * K, 41);
+        const b = randn(K * N, 42);
+        const bias = randn(N, 43);
+        const packed = k().packWeights(b, K, N, tb)!;
+        expect(packed.length).toBeGreaterThanOrEqual(K * N);
+        const ref = new Float64Array(M * N);
+        for (let i = 0; i < M; i++)
+          for (let j = 0; j < N; j++) {
+            let s = bias[j]!;
+            for (let q = 0; q < K; q++) s += a[i * K + q]! * (tb ? b[j * K + q]! : b[q * N + j]!);
+            ref[i * N + j] = s;
+          }
+        const runs = [1, 2, 3].map((threads) => {
+          k().configure(threads, false);
+          const c = new Float32Array(M * N).fill(NaN);
+          k().matmulPacked(a, packed, c, bias, M, N, K);
+          return c;
+        });
+        expect(worst(runs[0]!, ref), `${M}×${N}×${K} ${tb}`).toBeLessThan(1e-4);
+        for (const c of runs.slice(1)) expect(Array.from(c)).toEqual(Array.from(runs[0]!));
+        const noBias = new Float32Array(M * N);
+        k().matmulPacked(a, packed, noBias, new Float32Array(0), M, N, K);
+        expect(noBias[0]).toBeCloseTo(runs[0]![0]! - bias[0]!, 4);
+      }
+      const rows = k().packedRowsMax();
+      const tiny = k().packWeights(randn(4, 1), 2, 2, false)!;
+      expect(() => k().matmulPacked(new Float32Array(2 * (rows + 1)), tiny, new Float32Array(2 * (rows + 1)), new Float32Array(0), rows + 1, 2, 2)).toThrow(/too many rows/);
+      expect(() => k().matmulPacked(new Float32Array(4), new Float32Array(3), new Float32Array(4), new Float32Array(0), 2, 2, 2)).toThrow(/do not fit/);
+    } finally {
+      k().configure(original, true);
+    }
+  });
+
   it('binary ops with broadcast strides; reduceSum; transpose; slice', () => {
     const a = randn(4 * 5, 4);
     const b = randn(5, 5).map((v) => v + 2);

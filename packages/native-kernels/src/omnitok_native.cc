@@ -105,25 +105,32 @@ constexpr int W = 4, MR = 4, NV = 2;
 
 typedef void (*gemm_fn)(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 typedef void (*gemm_par_fn)(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int, gemm_base::par_fn, int, const float*);
+typedef size_t (*packed_size_fn)(int, int);
+typedef void (*pack_weights_fn)(bool, const float*, int, int, int, float*);
+typedef void (*gemm_prepacked_fn)(int, int, int, const float*, int, const float*, float*, int, const float*, gemm_base::par_fn);
 struct BuiltinGemm {
   const char* name;
   gemm_fn one;       // on the calling thread
   gemm_par_fn par;   // one product over the pool (shared packed B)
+  packed_size_fn packedSize;  // prepacked weights (few-row inference)
+  pack_weights_fn packWeights;
+  gemm_prepacked_fn prepacked;
+  int rowBlock;      // MC: the most rows `prepacked` takes
 };
 BuiltinGemm pick_gemm() {
 #if defined(__x86_64__) && !defined(OMNITOK_NO_CLONES)
   __builtin_cpu_init();
-  const BuiltinGemm avx512{"builtin AVX-512", gemm_avx512::gemm, gemm_avx512::gemm_par};
-  const BuiltinGemm avx2{"builtin AVX2+FMA", gemm_avx2::gemm, gemm_avx2::gemm_par};
+  const BuiltinGemm avx512{"builtin AVX-512", gemm_avx512::gemm, gemm_avx512::gemm_par, gemm_avx512::packed_size, gemm_avx512::pack_weights, gemm_avx512::gemm_prepacked, gemm_avx512::MC};
+  const BuiltinGemm avx2{"builtin AVX2+FMA", gemm_avx2::gemm, gemm_avx2::gemm_par, gemm_avx2::packed_size, gemm_avx2::pack_weights, gemm_avx2::gemm_prepacked, gemm_avx2::MC};
   // OMNITOK_NATIVE_GEMM=builtin-avx2 | builtin-baseline: a narrower kernel (to measure other machines)
   if (const char* c = getenv("OMNITOK_NATIVE_GEMM")) {
-    if (std::string(c) == "builtin-baseline") return {"builtin baseline", gemm_base::gemm, gemm_base::gemm_par};
+    if (std::string(c) == "builtin-baseline") return {"builtin baseline", gemm_base::gemm, gemm_base::gemm_par, gemm_base::packed_size, gemm_base::pack_weights, gemm_base::gemm_prepacked, gemm_base::MC};
     if (std::string(c) == "builtin-avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2;
   }
   if (has_avx512()) return avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2;
 #endif
-  return {"builtin baseline", gemm_base::gemm, gemm_base::gemm_par};
+  return {"builtin baseline", gemm_base::gemm, gemm_base::gemm_par, gemm_base::packed_size, gemm_base::pack_weights, gemm_base::gemm_prepacked, gemm_base::MC};
 }
 const BuiltinGemm builtin = pick_gemm();
 const char* builtin_name = builtin.name;
@@ -409,6 +416,54 @@ napi_value AddBias(napi_env env, napi_callback_info info) {
   F32ARG(bias, 1);
   add_bias(c.p, bias.p, c.n / bias.n, bias.n);
   return undefined(env);
+}
+
+// packWeights(b, K, N, transB) → the built-in GEMM's packed layout of op(b) [K, N] (a new
+// Float32Array), or null when OpenBLAS does the GEMMs (it packs its own). For few-row inference:
+// matmulPacked then streams it instead of packing (or reading in place) the weights every call.
+napi_value PackWeights(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  F32ARG(b, 0);
+  int K = INT(1), N = INT(2);
+  bool tb = get_bool(env, argv[3]);
+  if (b.n < (size_t)K * N) {
+    napi_throw_range_error(env, nullptr, "packWeights: buffer too small for the shape");
+    return nullptr;
+  }
+  napi_value result;
+  if (blas_sgemm && use_blas) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  size_t n = builtin.packedSize(K, N);
+  napi_value ab;
+  void* data = nullptr;
+  if (napi_create_arraybuffer(env, n * 4, &data, &ab) != napi_ok || napi_create_typedarray(env, napi_float32_array, n, ab, 0, &result) != napi_ok) return nullptr;
+  builtin.packWeights(tb, b.p, tb ? K : N, K, N, (float*)data);
+  return result;
+}
+
+// matmulPacked(a, packed, c, bias (or empty), M, N, K): c [M, N] = a [M, K] · the packed weights (+ bias),
+// M ≤ packedRowsMax() (the built-in GEMM's row block: 224 rows on AVX-512).
+napi_value MatmulPacked(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  F32ARG(a, 0);
+  F32ARG(packed, 1);
+  F32ARG(c, 2);
+  F32ARG(bias, 3);
+  int M = INT(4), N = INT(5), K = INT(6);
+  if (c.n < (size_t)M * N || a.n < (size_t)M * K || packed.n != builtin.packedSize(K, N) || (bias.n && bias.n != (size_t)N) || M > builtin.rowBlock) {
+    napi_throw_range_error(env, nullptr, "matmulPacked: buffers do not fit the shapes (or too many rows)");
+    return nullptr;
+  }
+  builtin.prepacked(M, N, K, a.p, K, packed.p, c.p, N, bias.n ? bias.p : nullptr, pool_run);
+  return undefined(env);
+}
+
+napi_value PackedRowsMax(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_int32(env, builtin.rowBlock, &v);
+  return v;
 }
 
 // matmulBias(a, b, c, bias, M, N, K, transA, transB): c [M, N] = op(a)·op(b) + bias [N] — a linear
@@ -1225,7 +1280,7 @@ napi_value Init(napi_env env, napi_value exports) {
     if (--envs == 0) pool.resize(0);
   }, nullptr);
   std::vector<std::pair<const char*, napi_callback>> fns = {
-      {"matmul", Matmul},       {"matmulBias", MatmulBias},   {"addBias", AddBias},         {"binary", Binary},         {"reduceSum", ReduceSum},
+      {"matmul", Matmul},       {"matmulBias", MatmulBias},   {"packWeights", PackWeights}, {"matmulPacked", MatmulPacked}, {"packedRowsMax", PackedRowsMax},   {"addBias", AddBias},         {"binary", Binary},         {"reduceSum", ReduceSum},
       {"transpose", Transpose}, {"slice", Slice}, {"layerNorm", LayerNormFwd},  {"layerNormBwd", LayerNormBwd}, {"gelu", GeluFwd},
       {"geluBwd", GeluBwd},     {"flashAttention", FlashAttention},  {"flashAttentionBwd", FlashAttentionBwd}, {"adamw", AdamW},
       {"sumSquares", SumSquares}, {"info", Info},           {"configure", Configure},

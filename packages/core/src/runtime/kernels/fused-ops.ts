@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { attentionWithCustomGrad, type AttentionBody } from './attention-grad.js';
-import { ATTENTION, ATTENTION_GRAD, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, NATIVE, nativeKernels, soleOwner, tensorValues } from './native-backend.js';
+import { ATTENTION, ATTENTION_GRAD, forgetPackedWeights, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, NATIVE, nativeKernels, soleOwner, tensorValues } from './native-backend.js';
 
 /*
  * Fused ops with their own backward kernels, for the `native` backend. The layers call them only when
@@ -93,6 +93,7 @@ export function fusedAdamW(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.V
   const mv = tensorValues(m);
   const vv = tensorValues(v);
   if (!pv || !gv || !mv || !vv || pv.length !== gv.length || !soleOwner(p) || !soleOwner(m) || !soleOwner(v)) return false;
+  forgetPackedWeights(pv);
   k.adamw(pv, gv, mv, vv, h.lr, h.beta1, h.beta2, h.eps, h.decay, h.bc1, h.bc2, 1);
   return true;
 }

@@ -280,6 +280,37 @@ describe.skipIf(!native.available && !requireNative)('native backend kernels vs 
     expectClose(r, FWD);
   });
 
+  it('few-row inference reads packed weights (made once, per weight); AdamW updating a weight in place, and a freed weight array reused as another weight, are both seen by the next product', async () => {
+    const r = await onBoth(() => {
+      // 3 × 4 rows · [256, 320] (+ bias) through tf.fused.matMul, as a linear layer calls it (the weight arrives as [1, 256, 320])
+      const own = (t: tf.Tensor) => {
+        const v = tf.variable(t); // shares t's data until t is freed: then AdamW may update it in place
+        t.dispose();
+        return v;
+      };
+      const w = own(rand(30, [256, 320], 0.05));
+      const bias = own(rand(31, [320]));
+      const x = rand(32, [3, 4, 256]);
+      const layer = (weight: tf.Tensor) => tf.fused.matMul({ a: x, b: weight, bias });
+      const first = layer(w);
+      const again = layer(w); // the packed copy, reused
+      const opt = new AdamW(new Map([['w', w]]), { lr: 0.05 });
+      const grads = new Map([['w', tf.mul(tf.sin(w), 2)]]);
+      opt.apply(grads, 0.05); // in place on native: the packed copy must be dropped
+      const afterStep = layer(w);
+      tf.dispose([...grads.values()]);
+      opt.dispose();
+      w.dispose(); // its array goes back to the pool ...
+      const other = tf.add(rand(33, [256, 320], 0.05), 0); // ... and comes back as this tensor's
+      const withOther = layer(other);
+      const out = [first, again, afterStep, withOther];
+      tf.dispose([other, bias, x]);
+      return out;
+    });
+    expectClose(r, 1e-4); // native and tensor-op AdamW round apart by ~1e-5 here; a stale packed weight is off by the step's ~1e-1
+    expect(maxAbsDiff(r.native[0]!, r.native[2]!)).toBeGreaterThan(1e-2); // the step changed the output
+  });
+
   it('recycled buffers never change data already read or tensors still alive', async () => {
     await initBackend('native');
     const x = rand(22, [64, 128]);
