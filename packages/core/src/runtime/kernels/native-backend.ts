@@ -306,15 +306,17 @@ function makeOverrides(k: Kernels, cpu: Map<string, KernelFn>): Map<string, Kern
     // output starts as the bias rows
     const av = f32(args.backend, a!);
     const bv = f32(args.backend, b!);
-    // (tf.fused.matMul hands a rank-2 weight over as [1, K, N])
+    // (tf.fused.matMul hands a rank-2 weight over as [1, K, N]). Inference only: under a gradient tape
+    // the product and the bias stay apart as before, so training keeps its exact arithmetic (the bias
+    // added first rounds differently, and 800 demo steps then end elsewhere)
     const weight2d = b!.shape.length === 2 || (b!.shape.length === 3 && b!.shape[0] === 1);
-    if (biasV && av && bv && !transposeA && weight2d && a!.shape.length >= 2 && k.matmulBias) {
+    if (biasV && av && bv && !transposeA && weight2d && a!.shape.length >= 2 && k.matmulBias && !recordingGradients()) {
       const K = a!.shape.at(-1)!;
       const N = transposeB ? b!.shape.at(-2)! : b!.shape.at(-1)!;
       if ((transposeB ? b!.shape.at(-1) : b!.shape.at(-2)) === K && biasV.length === N) {
         const M = size(a!.shape) / K;
         const c = alloc(M * N);
-        const packed = M <= packedRows && K * N >= 65536 && !recordingGradients() ? packedWeight(bv, K, N, transposeB) : undefined;
+        const packed = M <= packedRows && K * N >= 65536 ? packedWeight(bv, K, N, transposeB) : undefined;
         if (packed) k.matmulPacked!(av, packed, c, biasV, M, N, K);
         else k.matmulBias(av, bv, c, biasV, M, N, K, false, transposeB);
         return out(args.backend, [...a!.shape.slice(0, -1), N], c);
