@@ -288,24 +288,19 @@ void add_bias(float* c, const float* bias, size_t rows, size_t N);
 // `bias` (N values, or null): added to every output row (beta must then be 0).
 void sgemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float* A, size_t sa, const float* B, size_t sb, float* C, size_t sc, float alpha, float beta, const float* bias = nullptr) {
   int lda = ta ? M : K, ldb = tb ? K : N;
-  if (bias && !(batch == 1 && M >= N && (double)M * N * K >= 2e6 && !(blas_sgemm && use_blas))) {
-    sgemm_batched(batch, ta, tb, M, N, K, A, sa, B, sb, C, sc, alpha, beta);
-    add_bias(C, bias, (size_t)batch * M, N);
-    return;
-  }
   double flops = 2.0 * batch * M * N * K;
   bool parallel = flops >= 4e6;
+  bool biasDone = false;  // the pooled built-in GEMM starts its output as the bias rows; elsewhere it is added after
   if (batch >= 8 || !parallel) {
     parallel_for(batch, parallel, [&](long b) { sgemm1(ta, tb, M, N, K, alpha, A + b * sa, lda, B + b * sb, ldb, beta, C + b * sc, N); });
-    return;
-  }
-  for (int b = 0; b < batch; b++) {
+  } else for (int b = 0; b < batch; b++) {
     const float* Ab = A + b * sa;
     const float* Bb = B + b * sb;
     float* Cb = C + b * sc;
     if (M >= N && !(blas_sgemm && use_blas)) {
       // the built-in kernel splits the rows itself, sharing one packed copy of B
       builtin.par(ta, tb, M, N, K, alpha, Ab, lda, Bb, ldb, beta, Cb, N, pool_run, max_threads, bias);
+      biasDone = true;
     } else if (M >= N) {
       // blocks of ≥ 128 rows (or 128 columns): B (or A) is packed once per block
       Chunks ch(M, std::max(128, M / 16));
@@ -321,6 +316,7 @@ void sgemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float
       });
     }
   }
+  if (bias && !biasDone) add_bias(C, bias, (size_t)batch * M, N);
 }
 
 // ------------------------------------------------------------------------------------- N-API glue
@@ -884,7 +880,7 @@ napi_value GeluBwd(napi_env env, napi_callback_info info) {
 // softmax of scale·S + masks in the reference's order — scale, + (1 − keep)·(−1e9), + (−1e9) above the
 // diagonal when causal, then exp(s − max) / Σ. With `save`, each row's max and 1/Σ go to stats[2r],
 // stats[2r + 1]; without, they are read from there (the backward recomputes the forward's
-// probabilities bit for bit). Written on 16-wide vectors with the row's tail padded in a buffer:
+// probabilities bit for bit). Written on 16-wide vectors, the row's tail padded lane by lane:
 // plain loops left a scalar remainder (13 of CLIP's 77 text tokens) that cost more than the rest of
 // the row and made this 44% of the attention's time. Cloned per ISA.
 typedef float v16 __attribute__((vector_size(64)));
@@ -912,55 +908,47 @@ __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 void softmax_rows(float* S, int m, int N, int i0, float scale, const float* keep, bool causal, float* stats, bool save) {
   const float MASKED = -1e9f;
   const int chunks = (N + 15) / 16;
-  alignas(64) float row[16 * 64];  // one row, padded to whole vectors (N ≤ 1 024 here; longer rows go in parts below)
   v16i lane;
   for (int l = 0; l < 16; l++) lane[l] = l;
+  // 16 values from p[j0], `fill` past the row's end: a whole vector at once, the tail element by
+  // element (a short copy then a vector load would stall store forwarding); and back
+  auto load = [&](const float* p, int j0, float fill) {
+    if (N - j0 >= 16) return (v16) * (const v16u*)(p + j0);
+    v16 v = (v16){} + fill;
+    for (int l = 0; l < N - j0; l++) v[l] = p[j0 + l];
+    return v;
+  };
+  auto store = [&](float* p, int j0, v16 v) {
+    if (N - j0 >= 16) *(v16u*)(p + j0) = v;
+    else
+      for (int l = 0; l < N - j0; l++) p[j0 + l] = v[l];
+  };
   for (int r = 0; r < m; r++) {
     float* s = S + (size_t)r * N;
     const int limit = causal ? i0 + r : INT_MAX;  // keys past the query are masked
     float mx = save ? -INFINITY : stats[2 * r];
     v16 mxv = (v16){} - INFINITY;
-    // pass 1: scale and masks, into `row` (or in place past its size), and the row max
+    // pass 1: scale and masks, in place, and the row max
     for (int c = 0; c < chunks; c++) {
-      const int j0 = c * 16, valid = std::min(16, N - j0);
-      v16 v, kv = (v16){} + 1.f;
-      if (valid == 16) {
-        v = *(const v16u*)(s + j0);
-        if (keep) kv = *(const v16u*)(keep + j0);
-      } else {  // the tail, padded element by element (a short copy then a vector load would stall store forwarding)
-        v = (v16){};
-        for (int l = 0; l < valid; l++) v[l] = s[j0 + l];
-        if (keep)
-          for (int l = 0; l < valid; l++) kv[l] = keep[j0 + l];
-      }
-      v *= scale;
-      if (keep) v = v + ((v16){} + 1.f - kv) * MASKED;
+      const int j0 = c * 16;
+      v16 v = load(s, j0, 0.f) * scale;
+      if (keep) v = v + ((v16){} + 1.f - load(keep, j0, 1.f)) * MASKED;
       const v16i idx = lane + j0;
       if (causal) v = idx > limit ? v + MASKED : v;
-      const v16i inRow = idx < N;
-      v = inRow ? v : (v16){} - INFINITY;
+      v = idx < N ? v : (v16){} - INFINITY;
       mxv = v > mxv ? v : mxv;
-      if (c < 64) *(v16*)(row + j0) = v;
-      else
-        for (int l = 0; l < valid; l++) s[j0 + l] = v[l];
+      store(s, j0, v);
     }
     if (save)
       for (int l = 0; l < 16; l++) mx = std::max(mx, mxv[l]);
     // pass 2: exponentials and their sum (padding lanes are −inf: exp gives 0 after the select)
     v16 sumv = {};
     for (int c = 0; c < chunks; c++) {
-      const int j0 = c * 16, valid = std::min(16, N - j0);
-      v16 v = (v16){} - INFINITY;
-      if (c < 64) v = *(v16*)(row + j0);
-      else
-        for (int l = 0; l < valid; l++) v[l] = s[j0 + l];
-      const v16i inRow = (lane + j0) < N;
-      v16 e = fast_exp_v(v - mx);
-      e = inRow ? e : (v16){};
+      const int j0 = c * 16;
+      v16 e = fast_exp_v(load(s, j0, -INFINITY) - mx);
+      e = (lane + j0) < N ? e : (v16){};
       sumv += e;
-      if (c < 64) *(v16*)(row + j0) = e;
-      else
-        for (int l = 0; l < valid; l++) s[j0 + l] = e[l];
+      store(s, j0, e);
     }
     float sum = 0;
     for (int l = 0; l < 16; l++) sum += sumv[l];
@@ -972,18 +960,8 @@ void softmax_rows(float* S, int m, int N, int i0, float scale, const float* keep
     } else {
       inv = stats[2 * r + 1];
     }
-    // pass 3: normalized, back into S
-    for (int c = 0; c < chunks; c++) {
-      const int j0 = c * 16, valid = std::min(16, N - j0);
-      v16 v = {};
-      if (c < 64) v = *(v16*)(row + j0);
-      else
-        for (int l = 0; l < valid; l++) v[l] = s[j0 + l];
-      v *= inv;
-      if (valid == 16) *(v16u*)(s + j0) = v;
-      else
-        for (int l = 0; l < valid; l++) s[j0 + l] = v[l];
-    }
+    // pass 3: normalized
+    for (int c = 0; c < chunks; c++) store(s, c * 16, load(s, c * 16, 0.f) * inv);
   }
 }
 
@@ -1020,6 +998,14 @@ void pack_keys_t(const float* K, int ldk, int N, int Dh, int Np, float* Kt) {
     for (int j = 0; j < N; j++) row[j] = K[(size_t)j * ldk + d];
     for (int j = N; j < Np; j++) row[j] = 0.f;
   }
+}
+
+// The calling thread's buffer for a head's transposed keys: Dh rows of Np floats, 64-byte aligned
+// (attn_scores reads whole vectors of them).
+float* keys_t_buffer(int Dh, int Np) {
+  thread_local std::vector<float> kt;
+  if (kt.size() < (size_t)Dh * Np + 16) kt.resize((size_t)Dh * Np + 16);
+  return (float*)(((uintptr_t)kt.data() + 63) & ~(uintptr_t)63);
 }
 
 // S [m][N] = Q [m rows at stride ldq] · Kt (the unscaled scores QKᵀ).
@@ -1098,13 +1084,12 @@ napi_value FlashAttention(napi_env env, napi_callback_info info) {
   float scale = 1.f / std::sqrt((float)Dh);
   Chunks ch(B * H, std::max(1, 16384 / (N * N + 1)));
   parallel_for(ch.count, true, [&](long t) {
-    thread_local std::vector<float> buf, kt;
+    thread_local std::vector<float> buf;
     const int QB = std::min(ATT_QB, N);
     const int Np = (N + 31) / 32 * 32;
     if (buf.size() < (size_t)QB * N) buf.resize((size_t)QB * N);
-    if (kt.size() < (size_t)Dh * Np + 16) kt.resize((size_t)Dh * Np + 16);
     float* S = buf.data();
-    float* Kt = (float*)(((uintptr_t)kt.data() + 63) & ~(uintptr_t)63);  // 64-byte aligned rows (Np · 4 bytes each)
+    float* Kt = keys_t_buffer(Dh, Np);
     for (int bh = ch.lo(t); bh < ch.lo(t + 1); bh++) {
       int b = bh / H, h = bh % H;
       const float* Q = qkv.p + (size_t)b * N * 3 * D + h * Dh;
@@ -1139,14 +1124,13 @@ napi_value FlashAttentionBwd(napi_env env, napi_callback_info info) {
   float scale = 1.f / std::sqrt((float)Dh);
   Chunks ch(B * H, std::max(1, 16384 / (N * N + 1)));
   parallel_for(ch.count, true, [&](long t) {
-    thread_local std::vector<float> buf, kt;
+    thread_local std::vector<float> buf;
     const int QB = std::min(ATT_QB, N);
     const int Np = (N + 31) / 32 * 32;
     if (buf.size() < (size_t)2 * QB * N) buf.resize((size_t)2 * QB * N);
-    if (kt.size() < (size_t)Dh * Np + 16) kt.resize((size_t)Dh * Np + 16);
     float* P = buf.data();
     float* dS = P + (size_t)QB * N;
-    float* Kt = (float*)(((uintptr_t)kt.data() + 63) & ~(uintptr_t)63);
+    float* Kt = keys_t_buffer(Dh, Np);
     for (int bh = ch.lo(t); bh < ch.lo(t + 1); bh++) {
       int b = bh / H, h = bh % H;
       size_t base = (size_t)b * N * 3 * D + h * Dh;
