@@ -20,12 +20,20 @@ export const GPU_SHAPES = {
  * `lossScale`: the Trainer's (bench/train-gpu.mjs passes 'dynamic' with f16 GEMMs); `gradCheckpointing`:
  * recompute every block in the backward (TransformerEncoder.setGradCheckpointing).
  */
+/** The two towers' encoder configs for `shape` (each projecting to `projectionDim` when given). */
+function towerConfigs(shape, projectionDim) {
+  const { width, depth, heads, imageTokens, grid, features, textTokens, vocab } = shape;
+  const common = { size: 'custom', width, depth, heads, mlpRatio: 4, gelu: 'erf', ...(projectionDim ? { projectionDim } : {}) };
+  return {
+    vision: { ...common, tokens: { kind: 'continuous', dim: features, count: imageTokens, grid } },
+    text: { ...common, tokens: { kind: 'discrete', vocabSize: vocab, count: textTokens }, pooling: 'eot', causal: true },
+  };
+}
+
 export function buildClip(runtime, tf, B, shape = TINY_SHAPE, { lossScale, gradCheckpointing = false } = {}) {
   const { TransformerEncoder, AdamW, Trainer, Rng } = runtime;
-  const { width, depth, heads, imageTokens, grid, features, textTokens, vocab, proj } = shape;
-  const common = { size: 'custom', width, depth, heads, mlpRatio: 4, projectionDim: proj, gelu: 'erf' };
-  const vision = { ...common, tokens: { kind: 'continuous', dim: features, count: imageTokens, grid } };
-  const text = { ...common, tokens: { kind: 'discrete', vocabSize: vocab, count: textTokens }, pooling: 'eot', causal: true };
+  const { imageTokens, features, textTokens, vocab } = shape;
+  const { vision, text } = towerConfigs(shape, shape.proj);
   const rng = new Rng(0);
   const img = new TransformerEncoder(vision, rng);
   const txt = new TransformerEncoder(text, rng);
@@ -62,10 +70,8 @@ export function buildClip(runtime, tf, B, shape = TINY_SHAPE, { lossScale, gradC
  * each step). Returns buildClip's interface: `trainer.trainStep()` runs one `step(batch)`.
  */
 export function buildClipTrainer(clip, runtime, tf, B, shape = TINY_SHAPE, { gradCheckpointing = false } = {}) {
-  const { width, depth, heads, imageTokens, grid, features, textTokens, vocab, proj } = shape;
-  const common = { size: 'custom', width, depth, heads, mlpRatio: 4, gelu: 'erf' };
-  const image = { ...common, tokens: { kind: 'continuous', dim: features, count: imageTokens, grid } };
-  const text = { ...common, tokens: { kind: 'discrete', vocabSize: vocab, count: textTokens }, pooling: 'eot', causal: true };
+  const { imageTokens, features, textTokens, vocab, proj } = shape;
+  const { vision: image, text } = towerConfigs(shape); // the model sets the projection to embedDim
   const model = clip.createClipModel({ towers: { image, text }, embedDim: proj, seed: 0 });
   model.setGradCheckpointing?.(gradCheckpointing);
   const trainer = clip.createTrainer({ model, clipNorm: 1, optimizer: { lr: 1e-4, weightDecay: 0.1 } });
