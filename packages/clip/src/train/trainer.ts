@@ -65,6 +65,9 @@ export interface Gradients {
   readonly grads: Map<string, tf.Tensor>;
 }
 
+/** A step's StepStats from what it measured (step, lr, samples, seconds and loss scale filled in). */
+type StepReport = (fields: Pick<StepStats, 'loss' | 'pairLosses' | 'gradNorm' | 'logitScales' | 'logitBiases'>) => StepStats;
+
 /** A step's gradients before anything is read back: the loss tensors stay on the device. */
 interface TensorGradients {
   /** S·loss (the loss itself without a loss scale). */
@@ -240,12 +243,12 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
   };
 
   /** The step off webgpu: loss and norm read first, the host clips and decides, then the update. */
-  async function hostStep(step: number, n: number, lr: number, ran: number | undefined, t0: number, g: Gradients): Promise<StepStats> {
+  async function hostStep(step: number, lr: number, g: Gradients, report: StepReport): Promise<StepStats> {
     const { loss, pairLosses, grads } = g;
     try {
       // a GPU error (out of memory, …) shows as zeros or NaN: named instead
       throwOnDeviceErrors();
-      const skip = (gradNorm: number): StepStats => ({ step, loss, pairLosses, gradNorm, lr, logitScales: {}, logitBiases: {}, samples: n, seconds: (performance.now() - t0) / 1000, lossScale: ran, skipped: true });
+      const skip = (gradNorm: number): StepStats => ({ ...report({ loss, pairLosses, gradNorm, logitScales: {}, logitBiases: {} }), skipped: true });
       // a dynamic loss scale skips a non-finite step (an overflow), else NonFiniteError
       if (!Number.isFinite(loss) && skipNonFiniteStep(scaler, step, loss, NaN)) return skip(NaN);
       const normT = globalNorm(grads.values());
@@ -260,7 +263,7 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
         tf.dispose([...clipped.values()]);
       } else optimizer.apply(grads, lr);
       if (clamp) for (const p of model.pairs) clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX);
-      return { step, loss, pairLosses, gradNorm, lr, ...(await readLogitParams()), samples: n, seconds: (performance.now() - t0) / 1000, ...(ran === undefined ? {} : { lossScale: ran }) };
+      return report({ loss, pairLosses, gradNorm, ...(await readLogitParams()) });
     } finally {
       tf.dispose([...grads.values()]);
     }
@@ -282,28 +285,29 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
       const { n } = present(batch);
       const ran = scaler?.scale;
       const lr = schedule ? schedule(step) : optimizer.lr;
+      const report: StepReport = (fields) => ({ step, lr, ...fields, samples: n, seconds: (performance.now() - t0) / 1000, ...(ran === undefined ? {} : { lossScale: ran }) });
       const t = gradientTensors(batch);
       // webgpu: the whole update is queued behind a device step guard (norm, clip and finiteness on the
       // device; a non-finite step updates nothing) and the step reads everything it reports at the end,
       // at once; elsewhere the loss and the norm are read before the update, as the host decides
-      const loss = tf.div(t.scaledLoss, ran ?? 1) as tf.Scalar;
+      const loss = optimizer.canApplyGuarded() ? (tf.div(t.scaledLoss, ran ?? 1) as tf.Scalar) : undefined;
       let guard: tf.Tensor | undefined;
       try {
-        guard = applyGuardedStep(optimizer, t.grads, loss, { lr, clipNorm: config.clipNorm, gradScale: 1 / (ran ?? 1) });
+        guard = loss && applyGuardedStep(optimizer, t.grads, loss, { lr, clipNorm: config.clipNorm, gradScale: 1 / (ran ?? 1) });
       } catch (error) {
-        tf.dispose([loss, t.scaledLoss, ...t.pairLosses.values(), ...t.grads.values()]);
+        tf.dispose([...(loss ? [loss] : []), t.scaledLoss, ...t.pairLosses.values(), ...t.grads.values()]);
         throw error;
       }
-      if (!guard) {
-        loss.dispose();
-        return hostStep(step, n, lr, ran, t0, await unscaledGradients(t, ran));
+      if (!loss || !guard) {
+        loss?.dispose();
+        return hostStep(step, lr, await unscaledGradients(t, ran), report);
       }
       try {
         if (clamp) for (const p of model.pairs) clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX);
         const [lossData, guardData, pairLosses, pairs] = await Promise.all([loss.data(), guard.data(), readPairs(t.pairLosses), readLogitParams()]);
         throwOnDeviceErrors();
         const [value, gradNorm] = [lossData[0]!, guardData[0]!];
-        const stats: StepStats = { step, loss: value, pairLosses, gradNorm, lr, ...pairs, samples: n, seconds: (performance.now() - t0) / 1000, ...(ran === undefined ? {} : { lossScale: ran }) };
+        const stats = report({ loss: value, pairLosses, gradNorm, ...pairs });
         if (!Number.isFinite(value) || !Number.isFinite(gradNorm)) {
           optimizer.undoStepCount(); // the guard made AdamW skip it
           skipNonFiniteStep(scaler, step, value, gradNorm); // NonFiniteError without a dynamic scale
