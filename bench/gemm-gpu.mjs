@@ -2,12 +2,15 @@
 /**
  * GEMM variants on WebGPU (issue 12): TFLOP/s of the matrix products of one ViT-S-like CLIP train step
  * (batch 128 × 197 tokens = 25,216 rows, width 384, MLP 1,536) — forward, input gradient (transposed B)
- * and weight gradient (transposed A, long K) — for TensorFlow.js' kernel and each omnitok variant:
+ * and weight gradient (transposed A, long K; and the `dW+db` rows: weight and bias gradient together, as a
+ * linear layer's backward runs them) — for TensorFlow.js' kernel and each omnitok variant:
  * the 64×64 tile, the 128×128 tile with scalar or vec4 operand reads, the vec4 reads on 128×64, 64×128
  * and 64×64 tiles (for short-K forward products, where the 128×128 tile reached only 15–17 TFLOP/s),
- * each without split-K, and the automatic plan (tile choice + split-K) with either 128 variant.
+ * each without split-K, the automatic plan (tile choice + split-K) with either 128 variant, and the
+ * 64×128 tile and the plan with K slices of 32 (`k32`).
  *
  *   npm run build && node bench/gemm-gpu.mjs --small        # here, on lavapipe: proves it runs
+ *   (--shapes 'fwd,dW+db' picks rows by their first word; --rows / --width other sizes)
  *   bash ../shared/tools/gpu-bundle.sh bench/gemm-gpu.mjs   # then on the GPU machine:
  *   bash .gpu/enter.sh node .gpu/gemm-gpu.cjs [--variants 'auto vec4,tfjs'] --out $OUT/gemm-gpu.txt
  *
@@ -21,10 +24,11 @@ import { flag, log, opt, startWebgpu } from './gpu-common.mjs';
 
 const SMALL = flag('small');
 
-const R = SMALL ? 600 : 25216;
-const D = SMALL ? 96 : 384;
-const F = SMALL ? 384 : 1536;
-// [name, a shape, b shape, transposeA, transposeB]
+// --rows R --width D: other sizes (lavapipe with --small --width 384 shows the weight-and-bias rows' tiling)
+const R = Number(opt('rows', SMALL ? 600 : 25216));
+const D = Number(opt('width', SMALL ? 96 : 384));
+const F = 4 * D;
+// [name, a shape, b shape, transposeA, transposeB, weight and bias gradient]
 const SHAPES = [
   ['fwd qkv    X·Wqkv', [R, D], [D, 3 * D], false, false],
   ['fwd fc1    X·W1', [R, D], [D, F], false, false],
@@ -34,6 +38,11 @@ const SHAPES = [
   ['dW fc1     Xᵀ·dY', [R, D], [R, F], true, false],
   ['dW fc2     Hᵀ·dY', [R, F], [R, D], true, false],
   ['dW qkv     Xᵀ·dY', [R, D], [R, 3 * D], true, false],
+  // what a linear layer's backward runs (OmnitokWgWeightBiasGrad: dW and db = Σ dY in one GEMM; tfjs
+  // and the kernels-off column: matMul + sum); FLOPs counted for dW alone
+  ['dW+db fc1  Xᵀ·dY, Σ dY', [R, D], [R, F], true, false, true],
+  ['dW+db fc2  Hᵀ·dY, Σ dY', [R, F], [R, D], true, false, true],
+  ['dW+db qkv  Xᵀ·dY, Σ dY', [R, D], [R, 3 * D], true, false, true],
   ['square 4096', [SMALL ? 512 : 4096, SMALL ? 512 : 4096], [SMALL ? 512 : 4096, SMALL ? 512 : 4096], false, false],
 ];
 const VARIANTS = [
@@ -46,12 +55,18 @@ const VARIANTS = [
   ['64 vec4', { OMNITOK_WEBGPU_MATMUL_TILE: '64v', OMNITOK_WEBGPU_SPLITK: '0' }],
   ['auto scalar', { OMNITOK_WEBGPU_MATMUL_VARIANT: 'scalar' }],
   ['auto vec4', {}],
+  // K slices of 32 instead of 16 (OMNITOK_WEBGPU_MATMUL_TK=32: half the barriers per FMA)
+  ['64x128 vec4 k32', { OMNITOK_WEBGPU_MATMUL_TILE: '64x128v', OMNITOK_WEBGPU_SPLITK: '0', OMNITOK_WEBGPU_MATMUL_TK: '32' }],
+  ['auto vec4 k32', { OMNITOK_WEBGPU_MATMUL_TK: '32' }],
   ['f16 matrix', { precision: 'f16' }],
 ];
-const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_MATMUL_VARIANT'];
+const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_MATMUL_VARIANT', 'OMNITOK_WEBGPU_MATMUL_TK'];
 // --variants 'auto vec4,128 vec4': a subset (comma-separated names of the table's columns)
 const ONLY = opt('variants', '');
 const CHOSEN = ONLY ? VARIANTS.filter(([name]) => ONLY.split(',').includes(name)) : VARIANTS;
+// --shapes 'fwd,dX,dW+db': the rows whose name starts with one of these words
+const ROWS = opt('shapes', '');
+const SHAPES_RUN = ROWS ? SHAPES.filter(([name]) => ROWS.split(',').includes(name.split(/\s+/)[0])) : SHAPES;
 
 async function main() {
   const info = await startWebgpu();
@@ -62,7 +77,7 @@ async function main() {
   log(`f16 matrix: ${f16.precision === 'f16' ? `on (${f16.unit})` : f16.reason}`);
   const header = `| product (M×N×K) | ${CHOSEN.map(([v]) => v).join(' | ')} |`;
   log(`TFLOP/s (median of 3 timings, each ≥ 10 products or 0.15 s):\n${header}\n|${'---|'.repeat(CHOSEN.length + 1)}`);
-  for (const [name, sa, sb, ta, tb] of SHAPES) {
+  for (const [name, sa, sb, ta, tb, withBias] of SHAPES_RUN) {
     const a = tf.randomNormal(sa);
     const b = tf.randomNormal(sb);
     const m = ta ? sa[1] : sa[0];
@@ -71,6 +86,15 @@ async function main() {
     const flops = 2 * m * n * k;
     const cells = [];
     let ref;
+    // the product (and for weight-and-bias rows the bias gradient, disposed with it)
+    const product = () => {
+      if (!withBias) return tf.matMul(a, b, ta, tb);
+      const [dw, db] = runtime.webgpuKernelsActive()
+        ? tf.engine().runKernel('OmnitokWgWeightBiasGrad', { x: a, dy: b }, {})
+        : [tf.matMul(a, b, true, false), tf.sum(b, 0)];
+      db.dispose();
+      return dw;
+    };
     for (const [, env] of CHOSEN) {
       for (const key of ENV_KEYS) delete process.env[key];
       Object.assign(process.env, Object.fromEntries(Object.entries(env).filter(([key]) => key !== 'kernels')));
@@ -80,7 +104,7 @@ async function main() {
         continue;
       }
       // warm-up (pipeline compile) and a value check against the first variant
-      const w = tf.matMul(a, b, ta, tb);
+      const w = product();
       const sample = (await w.slice([0, 0], [1, Math.min(8, n)]).data()).slice();
       w.dispose();
       if (!ref) ref = sample;
@@ -92,7 +116,7 @@ async function main() {
         let last;
         while (iters < 10 || performance.now() - t0 < 150) {
           last?.dispose();
-          last = tf.matMul(a, b, ta, tb);
+          last = product();
           iters++;
           if (iters >= 200) break;
         }

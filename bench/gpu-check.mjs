@@ -5,7 +5,7 @@
  * barrier or a bad vec4 read can pass on lavapipe and fail on NVIDIA). Random cases from a fixed seed,
  * sized for a GPU (GEMMs to 640, attention over 197 tokens): every GEMM tile and split-K, every attention
  * program (fused, tiled, GEMM forward; gemm, flash, tiled backward; rows with only masked keys),
- * LayerNorm → GELU, linear() through the ones-row GEMM, and AdamW behind the device step guard. Values
+ * LayerNorm → GELU, linear() through the column-sums GEMM, and AdamW behind the device step guard. Values
  * and gradients as max |Δ|/(1+|ref|); one line per group, PASS or FAIL with the first failing case.
  * Exits 1 on a failure, 2 when WebGPU did not start.
  *
@@ -26,7 +26,7 @@ const pick = (xs) => xs[Math.floor(random() * xs.length)];
 
 let tf; // the webgpu backend's TensorFlow.js, set by main()
 const rand = (s, shape, scale = 1) => tf.tensor(new runtime.Rng(s).normals(shape.reduce((a, b) => a * b, 1), scale), shape);
-const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD'];
+const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD'];
 
 /** Runs `program` on cpu and on webgpu with `env` set, returns the worst max |Δ|/(1+|ref|) per output. */
 async function compare(program, env) {
@@ -89,7 +89,11 @@ async function main() {
     const [ta, tb] = [random() < 0.5, random() < 0.5];
     const batch = pick([[], [], [3]]);
     const bias = random() < 0.3;
-    const env = { OMNITOK_WEBGPU_MATMUL_TILE: pick([undefined, undefined, '64', '128', '128v', '128x64v', '64x128v', '64v']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0', '4']) };
+    const env = {
+      OMNITOK_WEBGPU_MATMUL_TILE: pick([undefined, undefined, '64', '128', '128v', '128x64v', '64x128v', '64v']),
+      OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0', '4']),
+      OMNITOK_WEBGPU_MATMUL_TK: pick([undefined, '32']),
+    };
     const sa = [...batch, ...(ta ? [k, m] : [m, k])];
     const sb = [...batch, ...(tb ? [n, k] : [k, n])];
     const scale = 1 / Math.sqrt(Math.sqrt(k));
@@ -165,10 +169,10 @@ async function main() {
     };
   });
 
-  await group('linear() (dW and db from the ones-row GEMM or apart, split-K)', cap(6), (i) => {
+  await group('linear() (dW and db from the column-sums GEMM or apart, split-K)', cap(6), (i) => {
     const rows = pick([int(1, 300), SMOKE ? 394 : 25216 / 8]);
     const [inDim, outDim] = [pick([64, 384, 768, int(1, 300)]), pick([64, 384, 1536, int(1, 300)])];
-    const env = { OMNITOK_WEBGPU_BIAS_GRAD: pick([undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0']) };
+    const env = { OMNITOK_WEBGPU_BIAS_GRAD: pick([undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0']), OMNITOK_WEBGPU_MATMUL_TK: pick([undefined, '32']) };
     return {
       what: `case ${i}: [${rows}, ${inDim}] · [${inDim}, ${outDim}] ${JSON.stringify(env)}`,
       env,

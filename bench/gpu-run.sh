@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standard GPU measurement of issue 12 in one device call (~6 min on an H100/H200):
 #   here:    npm run build && bash ../shared/tools/gpu-bundle.sh bench/train-gpu.mjs bench/gemm-gpu.mjs bench/gpu-check.mjs
-#   device:  command "bash bench/gpu-run.sh", carry [".gpu"], timeout_s 515 (the timeouts below sum to 490 s; the
+#   device:  command "bash bench/gpu-run.sh", carry [".gpu"], timeout_s 575 (the timeouts below sum to 550 s; the
 #            machine takes ~35 s to start). The device tool returns at most 8 files: logs go to one run.log.
 # Writes to $OUT, each line as it is measured (a timeout keeps what was done), then prints the summary.
 # Run 4 (H200, 2026-11-27) measured the tiled attention programs slower than the defaults (730 vs 875–931
@@ -9,10 +9,12 @@
 # (OMNITOK_WEBGPU_ATTN_FWD/BWD=tiled and OMNITOK_WEBGPU_MATMUL=f16 still select them). Files:
 #   check.txt           the kernels' correctness on this GPU against the cpu backend (bench/gpu-check.mjs: every GEMM tile,
 #                       every attention program, LayerNorm/GELU, linear, guarded AdamW) — CI checks them on lavapipe only
-#   gemm.txt            TFLOP/s of every GEMM of a step per tile variant (pick the forward's tile from it), and of the f16 matrix GEMM
+#   gemm.txt            TFLOP/s of the GEMMs of a step (forward, input gradients, weight+bias gradients as a linear layer
+#                       runs them) on the 64×128 tile and the plan, each with K slices of 16 and of 32 (OMNITOK_WEBGPU_MATMUL_TK)
 #   s.txt               ViT-S at batch 128: PyTorch fp32, omnitok's defaults, per-kernel and per-program GPU tables
-#   s-attn-fused.txt    the same with the flash-style attention forward (OMNITOK_WEBGPU_ATTN_FWD=fused, the default
-#                       until run 5 measured the GEMM forward faster)
+#   s-k32.txt           the same with K slices of 32 in the vec4 GEMMs (OMNITOK_WEBGPU_MATMUL_TK=32)
+#   s-norobust.txt      the same with Dawn's bounds clamping off in every shader (disable_robustness): what the
+#                       index clamps cost the GEMMs' inner loops
 #   s-pipelined.txt     the same with step n + 1 queued before step n's loss is read (--pipeline): how long the GPU
 #                       idles between steps (run 5: steps 14–24 ms longer than their kernels)
 #   s-clip.txt          the same shapes through @omnitok/clip's createTrainer (--trainer clip): what `omnitok train` runs
@@ -25,9 +27,10 @@ O=${OUT:-/tmp/omnitok-gpu-out}; mkdir -p "$O"
 G="bash .gpu/enter.sh node"
 L="$O/run.log"
 # the GEMM sweep first (f16 requested: the "f16 matrix" column says why not where it is unavailable)
-OMNITOK_WEBGPU_MATMUL=f16 timeout 55 $G .gpu/gemm-gpu.cjs --variants "128 vec4,64x128 vec4,auto vec4,f16 matrix" --out "$O/gemm.txt" >> "$L" 2>&1; echo "gemm rc $?" >> "$L"
+OMNITOK_WEBGPU_MATMUL=f16 timeout 80 $G .gpu/gemm-gpu.cjs --shapes "fwd,dX,dW+db" --variants "64x128 vec4,64x128 vec4 k32,auto vec4,auto vec4 k32,f16 matrix" --out "$O/gemm.txt" >> "$L" 2>&1; echo "gemm rc $?" >> "$L"
 timeout 90 $G .gpu/train-gpu.cjs --only after --out "$O/s.txt" >> "$L" 2>&1; echo "s rc $?" >> "$L"
-OMNITOK_WEBGPU_ATTN_FWD=fused timeout 35 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-attn-fused.txt" >> "$L" 2>&1; echo "s-attn-fused rc $?" >> "$L"
+OMNITOK_WEBGPU_MATMUL_TK=32 timeout 35 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-k32.txt" >> "$L" 2>&1; echo "s-k32 rc $?" >> "$L"
+OMNITOK_DAWN_FLAGS="enable-dawn-features=disable_robustness" timeout 35 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-norobust.txt" >> "$L" 2>&1; echo "s-norobust rc $?" >> "$L"
 timeout 35 $G .gpu/train-gpu.cjs --pipeline --only after --no-torch --no-profile --out "$O/s-pipelined.txt" >> "$L" 2>&1; echo "s-pipelined rc $?" >> "$L"
 timeout 45 $G .gpu/train-gpu.cjs --trainer clip --only after --no-torch --no-profile --out "$O/s-clip.txt" >> "$L" 2>&1; echo "s-clip rc $?" >> "$L"
 if [ -s "$O/gemm.txt" ] && ! grep -q 'f16 GEMMs unavailable' "$O/gemm.txt"; then
@@ -47,11 +50,11 @@ fi
 # group (run 4 stopped at 45 s after the GEMM group)
 timeout 110 $G .gpu/gpu-check.cjs --out "$O/check.txt" >> "$L" 2>&1; echo "check rc $?" >> "$L"
 cat "$O/gemm.txt" 2>/dev/null
-grep -hE "^shape|^GEMMs|^AdamW|PyTorch|samples/s:|loss scale|host:|step wall|per step|failed|\| webgpu" "$O/s.txt" "$O/s-attn-fused.txt" "$O/s-pipelined.txt" "$O/s-clip.txt" "$O/s-f16.txt" "$O/b16.txt" 2>/dev/null
+grep -hE "^shape|^GEMMs|^AdamW|PyTorch|samples/s:|loss scale|host:|step wall|per step|failed|\| webgpu" "$O/s.txt" "$O/s-k32.txt" "$O/s-norobust.txt" "$O/s-pipelined.txt" "$O/s-clip.txt" "$O/s-f16.txt" "$O/b16.txt" 2>/dev/null
 grep -hE "Attention|MatMul" "$O/s.txt" 2>/dev/null | grep -E "^\| (Omnitok|BatchMatMul|_Fused)" | head -40
 cat "$O/check.txt" 2>/dev/null
 grep -E "rc |^b16|rror" "$L" | head -20
 # one line per configuration: its median samples/s (the lines above carry the rest)
-for f in s s-attn-fused s-pipelined s-clip s-f16 b16; do
+for f in s s-k32 s-norobust s-pipelined s-clip s-f16 b16; do
   printf '%-18s %s\n' "$f" "$(grep -h '^samples/s:' "$O/$f.txt" 2>/dev/null | sed -E 's/.*median ([0-9.]+).*/\1/' | tr '\n' ' ')"
 done

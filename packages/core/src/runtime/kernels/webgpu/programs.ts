@@ -112,9 +112,13 @@ export const matrixTile = (unit: MatrixUnit): MatMulTile => ({ rm: 8, rn: 8, tk:
  * writes its partial product at offset s·splitStride (a [splits, batch, M, N] output) that
  * `splitKSumProgram` then sums (adding the bias there).
  *
- * `onesRow`: op(A)'s last row (m = M − 1) reads as ones instead of memory (A holds M − 1 rows), so the
- * product's last row is the column sums of op(B): the weight gradient Xᵀ·dY of a linear layer and its
- * bias gradient Σ dY in one pass over dY.
+ * `columnSums` (op(B) not transposed, no bias): the output has a row M past the product, which the
+ * workgroups of the first row tile fill with the column sums of op(B) over their K range (α-scaled;
+ * per split, summed like the product): the weight gradient Xᵀ·dY of a linear layer and its bias
+ * gradient Σ dY in one pass over dY. Each thread adds up the B values it fetches for staging — with
+ * B not transposed they all lie in one column — and the 256 / TN threads of a column sum their totals
+ * through workgroup memory at the end. (Until run 5 this was a row of ones appended to op(A): M + 1
+ * rows, so a fourth 128-row tile for the 384-row weight gradients of ViT-S — a third more work there.)
  */
 export function matMulProgram(
   outputShape: number[],
@@ -126,9 +130,10 @@ export function matMulProgram(
   bias: boolean,
   tile: MatMulTile,
   splits = 1,
-  onesRow = false,
+  columnSums = false,
 ): Program {
-  if (tile.matrix) return matrixMatMulProgram({ outputShape, batch, m, n, transA, transB, bias, splits, onesRow }, tile.matrix);
+  if (columnSums && (transB || bias)) throw new Error('column sums of op(B) need B untransposed and no bias');
+  if (tile.matrix) return matrixMatMulProgram({ outputShape, batch, m, n, transA, transB, bias, splits, columnSums }, tile.matrix);
   const { rm, rn, tk } = tile;
   const vec4 = Boolean(tile.vec4);
   if (vec4 && (![4, 8].includes(rm) || ![4, 8].includes(rn))) throw new Error('the vec4 GEMM variant computes 4 or 8 rows and columns per thread');
@@ -159,7 +164,7 @@ export function matMulProgram(
       lines.push('}');
     }
   }
-  const { coordA, coordB, fetch } = gemmFetch(TM, TN, tk, transA, transB, onesRow);
+  const { coordA, coordB, fetch } = gemmFetch(TM, TN, tk, transA, transB);
   const storeA = vec4 ? `As[kq * ${strideA} + mm / 4][mm % 4] = ra[q];` : `As[kq * ${TM} + mm] = ra[q];`;
   const storeB = vec4 ? `Bs[kq * ${strideB} + nn / 4][nn % 4] = rb[q];` : `Bs[kq * ${TN} + nn] = rb[q];`;
   const addBias = bias && splits === 1;
@@ -186,7 +191,7 @@ export function matMulProgram(
         }`;
   return {
     outputShape,
-    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${onesRow ? '_ones' : ''}`,
+    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${columnSums ? '_colsum' : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
     variableNames: addBias ? ['A', 'B', 'bias'] : ['A', 'B'],
@@ -203,6 +208,7 @@ export function matMulProgram(
         var acc : array<${vec4 ? `vec4<f32>, ${rm * gb}` : `f32, ${rm * rn}`}>;
         var ra : array<f32, ${loadsA}>;
         var rb : array<f32, ${loadsB}>;
+        var csum = 0.0;
         {
           let k0 = kBegin;${fetch}
         }
@@ -210,7 +216,7 @@ export function matMulProgram(
         // workgroupId over through a private variable): the last split masks what it lacks
         for (var kt = 0; kt < uniforms.kChunk; kt = kt + ${tk}) {
           for (var q = 0; q < ${loadsA}; q = q + 1) { let e = li + q * 256; ${coordA} ${storeA} }
-          for (var q = 0; q < ${loadsB}; q = q + 1) { let e = li + q * 256; ${coordB} ${storeB} }
+          for (var q = 0; q < ${loadsB}; q = q + 1) { let e = li + q * 256; ${coordB} ${storeB}${columnSums ? ' csum = csum + rb[q];' : ''} }
           workgroupBarrier();
           if (kt + ${tk} < uniforms.kChunk) {
             let k0 = kBegin + kt + ${tk};${fetch}
@@ -221,6 +227,7 @@ export function matMulProgram(
           workgroupBarrier();
         }
         let cOff = uniforms.offC + split * uniforms.splitStride + b0 * uniforms.strideC0 + b1 * uniforms.strideC1;
+        ${columnSums ? columnSumsEpilogue(TN, vec4 ? 'As[li / 4][li % 4]' : 'As[li]', (i) => (vec4 ? `As[${i} / 4][${i} % 4]` : `As[${i}]`)) : ''}
         ${write}
       }`,
   };
@@ -236,11 +243,28 @@ export interface GemmSpec {
   readonly transB: boolean;
   readonly bias: boolean;
   readonly splits: number;
-  readonly onesRow: boolean;
+  readonly columnSums: boolean;
 }
 
 /**
- * The GEMM of `matMulProgram` (same uniforms, operand views, split-K, bias and ones-row) on a matrix
+ * The end of a `columnSums` GEMM: each thread's sum of the B values it staged (all in column li % TN)
+ * goes to workgroup memory (`slot`: element li of an f32 array of ≥ 256 that the K loop no longer
+ * needs; `at`: element i of it), and the first row tile's workgroups write the column totals as row M.
+ */
+function columnSumsEpilogue(TN: number, slot: string, at: (i: string) => string): string {
+  return `${slot} = csum;
+        workgroupBarrier();
+        if (m0 == 0 && li < ${TN}) {
+          var total = 0.0;
+          for (var g = 0; g < ${256 / TN}; g = g + 1) { let i = li + g * ${TN}; total = total + ${at('i')}; }
+          let gn = n0 + li;
+          if (gn < N) { result[cOff + M * uniforms.ldc + gn] = total * uniforms.alpha; }
+        }
+        workgroupBarrier();`;
+}
+
+/**
+ * The GEMM of `matMulProgram` (same uniforms, operand views, split-K, bias and column sums) on a matrix
  * unit: operands rounded to f16 as they are staged, products accumulated in f32 — mixed precision, as
  * PyTorch's fp16 autocast runs a GEMM (inputs stay f32 tensors; no cast passes, no f16 copies).
  *
@@ -261,14 +285,14 @@ export interface GemmSpec {
  */
 export const MATRIX_GEMM_WORKGROUP_BYTES = 2 * 128 * 40 + 2 * 32 * 136 + 4 * 8 * 256 + 4;
 export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
-  const { outputShape, batch, m, n, transA, transB, bias, splits, onesRow } = spec;
+  const { outputShape, batch, m, n, transA, transB, bias, splits, columnSums } = spec;
   const TM = 128;
   const TN = 128;
   const tk = 32;
   const SA = tk + 8;
   const SB = TN + 8;
   const real = unit !== 'emulated';
-  const { coordA, coordB, fetch } = gemmFetch(TM, TN, tk, transA, transB, onesRow);
+  const { coordA, coordB, fetch } = gemmFetch(TM, TN, tk, transA, transB);
   const addBias = bias && splits === 1;
   // result matrix t = 4i + j: rows sr + 16i, columns sc + 16j of the tile
   const tiles = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -335,7 +359,7 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
   const r = outputShape.length;
   return {
     outputShape,
-    shaderKey: `omnitokMatMulF16_${unit}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${onesRow ? '_ones' : ''}`,
+    shaderKey: `omnitokMatMulF16_${unit}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${columnSums ? '_colsum' : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
     variableNames: addBias ? ['A', 'B', 'bias'] : ['A', 'B'],
@@ -366,13 +390,14 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
         ${accumulators}
         var ra : array<f32, ${(TM * tk) / 256}>;
         var rb : array<f32, ${(TN * tk) / 256}>;
+        var csum = 0.0;
         var bad = false;
         {
           let k0 = kBegin;${fetch}
         }
         for (var kt = 0; kt < uniforms.kChunk; kt = kt + ${tk}) {
           for (var q = 0; q < ${(TM * tk) / 256}; q = q + 1) { let e = li + q * 256; ${coordA} As[mm * ${SA} + kq] = half(ra[q], &bad); }
-          for (var q = 0; q < ${(TN * tk) / 256}; q = q + 1) { let e = li + q * 256; ${coordB} Bs[kq * ${SB} + nn] = half(rb[q], &bad); }
+          for (var q = 0; q < ${(TN * tk) / 256}; q = q + 1) { let e = li + q * 256; ${coordB} Bs[kq * ${SB} + nn] = half(rb[q], &bad);${columnSums ? ' csum = csum + rb[q];' : ''} }
           workgroupBarrier();
           if (kt + ${tk} < uniforms.kChunk) {
             let k0 = kBegin + kt + ${tk};${fetch}
@@ -385,6 +410,7 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
         let nan = bitcast<f32>(atomicLoad(&poisoned) * 0x7fc00000u); // NaN when poisoned (else unused)
         let poison = atomicLoad(&poisoned) != 0u;
         let cOff = uniforms.offC + split * uniforms.splitStride + b0 * uniforms.strideC0 + b1 * uniforms.strideC1;
+        ${columnSums ? columnSumsEpilogue(TN, 'Cs[li]', (i) => `Cs[${i}]`) : ''}
         ${epilogue}
       }`,
   };
@@ -412,14 +438,13 @@ function gemmSetup(TM: number, TN: number): string {
  * Loading a (TM × tk) slice of op(A) and a (tk × TN) slice of op(B) with 256 threads: `coordA`/`coordB`
  * give load e's slice coordinates (kq, mm) / (kq, nn), following each operand's contiguous axis (so a
  * warp reads consecutive addresses whatever the transposes); `fetch` reads this thread's loads of the
- * slice at k0 into the registers ra / rb, zero outside the matrix or the split's K range (and ones for
- * the `onesRow` row of A).
+ * slice at k0 into the registers ra / rb, zero outside the matrix or the split's K range.
  */
-function gemmFetch(TM: number, TN: number, tk: number, transA: boolean, transB: boolean, onesRow: boolean) {
+function gemmFetch(TM: number, TN: number, tk: number, transA: boolean, transB: boolean) {
   const coordA = transA ? `let mm = e % ${TM}; let kq = e / ${TM};` : `let kq = e % ${tk}; let mm = e / ${tk};`;
   const coordB = transB ? `let kq = e % ${tk}; let nn = e / ${tk};` : `let nn = e % ${TN}; let kq = e / ${TN};`;
   const fetchA = `${coordA} let gm = m0 + mm; let gk = k0 + kq;
-       var val = 0.0; if (gm < M && gk < kEnd) { ${onesRow ? 'if (gm == M - 1) { val = 1.0; } else { ' : ''}val = A[aOff + ${transA ? 'gk * uniforms.lda + gm' : 'gm * uniforms.lda + gk'}];${onesRow ? ' }' : ''} }`;
+       var val = 0.0; if (gm < M && gk < kEnd) { val = A[aOff + ${transA ? 'gk * uniforms.lda + gm' : 'gm * uniforms.lda + gk'}]; }`;
   const fetchB = `${coordB} let gn = n0 + nn; let gk = k0 + kq;
        var val = 0.0; if (gn < N && gk < kEnd) { val = B[bOff + ${transB ? 'gn * uniforms.ldb + gk' : 'gk * uniforms.ldb + gn'}]; }`;
   const fetch = `
@@ -436,7 +461,7 @@ export const GEMM_UNIFORMS =
 /**
  * Sums the `splits` partial products of a split-K GEMM and adds the bias: result[i] = Σ_s
  * partial[offset + s·stride + i] (+ bias[i % cols]) for i < size — a whole partial ([splits, size],
- * stride = size) or a block of rows of each (a ones-row GEMM's weight and bias gradients).
+ * stride = size) or a block of rows of each (a column-sums GEMM's weight and bias gradients).
  */
 export function splitKSumProgram(outputShape: number[], size: number, bias: boolean): Program {
   return flat(

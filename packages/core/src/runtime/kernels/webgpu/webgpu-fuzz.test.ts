@@ -40,7 +40,7 @@ function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: nu
   });
 }
 
-const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_ADAMW', 'OMNITOK_WEBGPU_ADAMW_GROUP', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE'];
+const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_ADAMW', 'OMNITOK_WEBGPU_ADAMW_GROUP', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE'];
 function setEnv(vars: Record<string, string | undefined>): void {
   for (const [k, v] of Object.entries(vars)) {
     if (v === undefined) delete process.env[k];
@@ -60,6 +60,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
       const env = {
         OMNITOK_WEBGPU_MATMUL_TILE: g.pick([undefined, undefined, '64', '128', '128v', '128x64v', '64x128v', '64v']),
         OMNITOK_WEBGPU_SPLITK: g.pick([undefined, undefined, undefined, '0', '3']),
+        OMNITOK_WEBGPU_MATMUL_TK: g.pick([undefined, undefined, '32']),
       };
       const what = `case ${i}: ${c.describe} ${JSON.stringify(env)}`;
       setEnv(env);
@@ -69,7 +70,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
     }
   });
 
-  it('linear(): random rows and widths, with and without a bias; dW and db from the ones-row GEMM or apart, split-K or not', async () => {
+  it('linear(): random rows and widths, with and without a bias; dW and db from the column-sums GEMM or apart, split-K or not', async () => {
     const g = fuzzCases(90);
     for (let i = 0; i < 16; i++) {
       const lead = g.pick([[g.side(300)], [g.int(1, 4), g.side(140)], [g.int(1, 3), g.int(1, 3), g.side(70)]]);
@@ -79,7 +80,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
       const env = {
         OMNITOK_WEBGPU_BIAS_GRAD: g.pick([undefined, undefined, 'separate']),
         OMNITOK_WEBGPU_SPLITK: g.pick([undefined, undefined, '0', '4']),
-        OMNITOK_WEBGPU_MATMUL_TILE: g.pick([undefined, undefined, '64', '128v']),
+        OMNITOK_WEBGPU_MATMUL_TILE: g.pick([undefined, undefined, '64', '128', '128v', '64x128v']),
+        OMNITOK_WEBGPU_MATMUL_TK: g.pick([undefined, '32']),
       };
       const what = `case ${i}: x ${JSON.stringify([...lead, inDim])} · W [${inDim}, ${outDim}]${bias ? ' + b' : ''} (${rows} rows) ${JSON.stringify(env)}`;
       setEnv(env);

@@ -275,6 +275,35 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     });
   }
 
+  it('OMNITOK_WEBGPU_MATMUL_TK=32: K slices of 32 on vec4 tiles where the device grants the memory; every transpose, a bias, split-K', async () => {
+    await initBackend('webgpu');
+    const limit = (tf.backend() as unknown as { device: { limits: { maxComputeWorkgroupStorageSize: number } } }).device.limits.maxComputeWorkgroupStorageSize;
+    process.env.OMNITOK_WEBGPU_MATMUL_TK = '32';
+    try {
+      expect(planMatMul(25216, 1152, 384, 1).tile).toMatchObject({ rm: 4, rn: 8, tk: 32 }); // 25 KiB: fits WebGPU's 32 KiB tier
+      // staged slices: 64×128 needs 25 600 bytes, 128×128 33 792 (more than lavapipe's 32 KiB: stays at 16 there)
+      for (const [tile, bytes] of [['64x128v', 25600], ['128v', 33792]] as const) {
+        process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
+        const tk = limit >= bytes ? 32 : 16;
+        expect(planMatMul(131, 197, 77, 1).tile.tk, tile).toBe(tk);
+        const keys: string[] = [];
+        for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          // K = 77: two full slices of 32 and a partial one
+          const r = await onBoth(() => recordPrograms(keys, () => [tf.matMul(rand(3, ta ? [77, 131] : [131, 77]), rand(4, tb ? [197, 77] : [77, 197]), ta, tb)]));
+          expectClose(r, FWD, `tile ${tile} k${tk} ${ta}${tb}`);
+        }
+        const r = await onBoth(() => recordPrograms(keys, () => [tf.fused.matMul({ a: rand(5, [2, 140, 50]), b: rand(6, [2, 50, 129]), bias: rand(7, [129]) })]));
+        expectClose(r, FWD, `tile ${tile} k${tk} batched with bias`);
+        const split = await onBoth(() => recordPrograms(keys, () => [tf.matMul(rand(8, [2100, 130], 0.1), rand(9, [2100, 131], 0.1), true, false)]));
+        expectClose(split, FWD, `tile ${tile} k${tk} split-K`);
+        expect(keys.filter((k) => k.startsWith('omnitokMatMul_')).every((k) => k.includes(`x${tk}v_`)), keys.join()).toBe(true);
+      }
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_MATMUL_TK;
+      delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
+    }
+  });
+
   it('plans ViT-S products as measured on an H200: 64×128 tiles for the forward and input gradients, split 128×128 for weight gradients', () => {
     for (const [m, n, k] of [[25216, 1152, 384], [25216, 1536, 384], [25216, 384, 1536], [4096, 1152, 384]] as const) {
       expect(planMatMul(m, n, k, 1), `${m}×${n}×${k}`).toMatchObject({ tile: { rm: 4, rn: 8, vec4: true }, splits: 1 });
@@ -515,16 +544,20 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     expectClose(r, FWD, 'column sum');
   });
 
-  // [T, in, out]: one 64-tile GEMM; split-K on the 64 tile; split-K on the vec4 128 tile
-  const wbShapes = [[200, 7, 66], [3000, 40, 37], [2100, 130, 131]] as const;
-  it('linear(): dx, dW and db with the weight and bias gradients from one ones-row GEMM equal the cpu backend', async () => {
-    expect(planMatMul(7 + 1, 66, 200, 1).splits).toBe(1);
-    expect(planMatMul(40 + 1, 37, 3000, 1).splits).toBeGreaterThan(1);
-    const big = planMatMul(130 + 1, 131, 2100, 1);
-    expect(big.splits).toBeGreaterThan(1);
-    expect(big.tile.vec4).toBe(true);
+  // [T, in, out]: one 64-tile GEMM; split-K on the 64 tile; split-K on the vec4 128 tile with two row
+  // tiles (the second writes no column sums); 128 rows: exactly one row tile (a ones row made it two)
+  const wbShapes = [[200, 7, 66], [3000, 40, 37], [2100, 130, 131], [2100, 128, 131]] as const;
+  it('linear(): dx, dW and db with the weight and bias gradients from one column-sums GEMM equal the cpu backend', async () => {
+    expect(planMatMul(7, 66, 200, 1).splits).toBe(1);
+    expect(planMatMul(40, 37, 3000, 1).splits).toBeGreaterThan(1);
+    for (const inDim of [130, 128]) {
+      const big = planMatMul(inDim, 131, 2100, 1);
+      expect(big.splits).toBeGreaterThan(1);
+      expect(big.tile).toMatchObject({ rm: 8, vec4: true });
+    }
     for (const [t, inDim, outDim] of wbShapes) {
-      const r = await onBoth(() => {
+      const keys: string[] = [];
+      const r = await onBoth(() => recordPrograms(keys, () => {
         const x = rand(60 + t, [t, inDim]);
         const w = rand(61 + t, [inDim, outDim], 0.2);
         const b = rand(62 + t, [outDim]);
@@ -532,12 +565,13 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         // a loss whose dy differs per row and column, so db ≠ a multiple of ones
         const grads = tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(linear(a, ww, bb), target)))([x, w, b]);
         return grads;
-      });
+      }));
+      expect(keys.some((k) => k.endsWith('_TN_colsum')), keys.join()).toBe(true);
       expectClose(r, GRAD, `linear grads ${t}×${inDim}×${outDim}`);
     }
   });
 
-  it('the ones-row gradients equal the separate GEMM + column sums (OMNITOK_WEBGPU_BIAS_GRAD=separate)', async () => {
+  it('the column-sums GEMM gradients equal the separate GEMM + column sums (OMNITOK_WEBGPU_BIAS_GRAD=separate)', async () => {
     await initBackend('webgpu');
     const [t, inDim, outDim] = wbShapes[2];
     const grads = () =>
@@ -906,7 +940,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
   });
 
   // [T, in, out]: one tile; split-K (one tile, K = 3 000)
-  it('linear(): dx, dW and db (the ones-row GEMM, split-K) exact on values f16 holds', async () => {
+  it('linear(): dx, dW and db (the column-sums GEMM, split-K) exact on values f16 holds', async () => {
     for (const [t, inDim, outDim] of [[200, 7, 66], [3000, 40, 37]] as const) {
       const keys: string[] = [];
       const r = await onBoth(() =>
@@ -915,7 +949,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
           return tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(linear(a, ww, bb), target)))([eighths(60, [t, inDim]), eighths(61, [inDim, outDim]), eighths(62, [outDim])]);
         }),
       );
-      expect(keys).toContain('omnitokMatMulF16_emulated_TN_ones');
+      expect(keys).toContain('omnitokMatMulF16_emulated_TN_colsum');
       r.cpu.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `linear ${t}×${inDim}×${outDim} grad ${i}`).toBe(0));
     }
   }, 120_000);

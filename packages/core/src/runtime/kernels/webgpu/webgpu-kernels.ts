@@ -100,6 +100,15 @@ const MIN_K_CHUNK = 256;
 /** OMNITOK_WEBGPU_MATMUL_TILE values. */
 const FORCED_TILES: Readonly<Record<string, MatMulTile>> = { '64': TILE_64, '128': TILE_128, '128v': TILE_128V, '128x64v': TILE_128X64V, '64x128v': TILE_64X128V, '64v': TILE_64V };
 
+/** Workgroup memory of a vec4 tile's two staged K slices (rows padded by one vec4; see matMulProgram). */
+const vec4TileBytes = (t: MatMulTile) => t.tk * (4 * t.rm + 1 + 4 * t.rn + 1) * 16;
+
+/** What the active webgpu device grants a workgroup (WebGPU's default where it says nothing). */
+function workgroupStorageLimit(): number {
+  const backend = tf.backend() as { device?: { limits?: { maxComputeWorkgroupStorageSize?: number } } };
+  return backend.device?.limits?.maxComputeWorkgroupStorageSize ?? 16384;
+}
+
 export interface MatMulPlan {
   readonly tile: MatMulTile;
   readonly splits: number;
@@ -117,7 +126,10 @@ export interface MatMulPlan {
  * M, N = the layer's widths, K = batch × tokens). OMNITOK_WEBGPU_MATMUL_TILE=64|128|128v|128x64v|64x128v|64v
  * forces the tile (the last three: vec4 tiles of other shapes, for the GPU sweep),
  * OMNITOK_WEBGPU_MATMUL_VARIANT=scalar picks the large tile the plan uses (default: 128v),
- * OMNITOK_WEBGPU_SPLITK=0 turns splitting off, =N forces N splits where K allows. `allowMatrix` (the
+ * OMNITOK_WEBGPU_SPLITK=0 turns splitting off, =N forces N splits where K allows.
+ * OMNITOK_WEBGPU_MATMUL_TK=32 stages K slices of 32 instead of 16 in a vec4 tile (half the barriers per
+ * FMA, twice the workgroup memory: 128×128 needs 33 KiB) where the device grants the memory — a
+ * variant for the GPU sweep (bench/gemm-gpu.mjs), not measured there yet. `allowMatrix` (the
  * layers' GEMMs: matMul and a linear layer's weight gradient): the f16 matrix GEMM when
  * `setWebgpuMatmulPrecision` turned it on, with the same split-K rule.
  */
@@ -133,6 +145,10 @@ export function planMatMul(m: number, n: number, k: number, batch: number, allow
   else if (n >= 128 && tiles(TILE_64X128V) >= TARGET_WORKGROUPS) tile = wide;
   else if (m >= 128 && n >= 128 && k >= 8 * MIN_K_CHUNK) tile = big;
   else tile = TILE_64;
+  if (envVar('OMNITOK_WEBGPU_MATMUL_TK') === '32' && tile.vec4 && !tile.matrix) {
+    const deep = { ...tile, tk: 32 };
+    if (vec4TileBytes(deep) <= workgroupStorageLimit()) tile = deep;
+  }
   const count = tiles(tile);
   let splits = 1;
   const splitEnv = envVar('OMNITOK_WEBGPU_SPLITK');
@@ -501,30 +517,30 @@ FUSED[WG_COLUMN_SUM] = ({ inputs, backend }) => {
   return out;
 };
 
-// x [T, in], dy [T, out] → [dW = xᵀ·dy [in, out], db = Σ_T dy [out]]: one GEMM over [x | 1] (a ones
-// row appended to xᵀ, never stored), whose last output row is db, then one sum of the split-K partials
-// for each block — 3 dispatches and one pass over dy, where the GEMM plus column sums took 4 and two.
+// x [T, in], dy [T, out] → [dW = xᵀ·dy [in, out], db = Σ_T dy [out]]: one GEMM of xᵀ·dy that also
+// writes the column sums of dy as an extra output row (matMulProgram's `columnSums`), then one sum of the
+// split-K partials for each block — 3 dispatches and one pass over dy, where the GEMM plus column sums
+// took 4 and two.
 FUSED[WG_WEIGHT_BIAS_GRAD] = ({ inputs, backend }) => {
   const b = backend as WebGPUBackendLike;
   const x = inputs.x!;
   const dy = inputs.dy!;
   const [t, inDim] = x.shape as [number, number];
   const outDim = dy.shape[1]!;
-  const m = inDim + 1;
-  const plan = planMatMul(m, outDim, t, 1, true);
-  const partialShape = [plan.splits, m, outDim];
+  const plan = planMatMul(inDim, outDim, t, 1, true);
+  const partialShape = [plan.splits, inDim + 1, outDim]; // per split: dW rows, then the db row
   const uniforms = gemmUniforms({
-    m, n: outDim, k: t, batch1: 1, batch: 1, kChunk: plan.kChunk,
+    m: inDim, n: outDim, k: t, batch1: 1, batch: 1, kChunk: plan.kChunk,
     a: { off: 0, ld: inDim, s0: 0, s1: 0 },
     b: { off: 0, ld: outDim, s0: 0, s1: 0 },
     c: { off: 0, ld: outDim, s0: 0, s1: 0 },
-    splitStride: m * outDim,
+    splitStride: (inDim + 1) * outDim,
     alpha: 1,
   });
-  const program = matMulProgram(partialShape, 1, m, outDim, true, false, false, plan.tile, plan.splits, true);
+  const program = matMulProgram(partialShape, 1, inDim, outDim, true, false, false, plan.tile, plan.splits, true);
   const partial = runF32(b, program, [x, dy], uniforms, b.makeTensorInfo(partialShape, 'float32'));
   const block = (shape: number[], size: number, offset: number) =>
-    runF32(b, splitKSumProgram(shape, size, false), [partial], ints(plan.splits, outDim, m * outDim, offset));
+    runF32(b, splitKSumProgram(shape, size, false), [partial], ints(plan.splits, outDim, (inDim + 1) * outDim, offset));
   const dw = block([inDim, outDim], inDim * outDim, 0);
   const db = block([outDim], outDim, inDim * outDim);
   b.disposeData(partial.dataId);
