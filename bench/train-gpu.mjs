@@ -54,9 +54,9 @@ const ONLY = opt('only', '');
 const GRAD_CHECKPOINTING = flag('grad-checkpointing');
 // --trainer clip: the same shapes through @omnitok/clip's createTrainer, the path `omnitok train` takes
 const TRAINER = opt('trainer', 'runtime');
-// --pipeline: the timed loop queues step n + 1 before it reads step n's loss (for measuring how much the
-// GPU idles between steps; the trainers themselves read each step before the next, which is what lets a
-// non-finite step stop training with nothing after it applied)
+// --pipeline: the timed loop queues step n + 1 before it reads step n's loss (one step in flight, as
+// PyTorch's loop runs ahead of the GPU: how much the GPU idled between steps). Both trainers take it:
+// their device step guards are chained, so a step queued behind a non-finite one is not applied either
 const PIPELINE = flag('pipeline');
 if (TRAINER !== 'runtime' && TRAINER !== 'clip') throw new Error(`--trainer must be runtime or clip; got ${TRAINER}`);
 /** Wraps the webgpu backend to count dispatches, submits and reads during `fn`. */

@@ -379,7 +379,7 @@ function recordDeviceOrder<T>(events: string[], f: () => Promise<T>): Promise<T>
 describe('trainer on webgpu: the update queued behind the device step guard', () => {
   const run = webgpu.available || needWebgpu ? describe : describe.skip;
   run('', () => {
-    async function train(backend: 'cpu' | 'webgpu', config: { objective: 'clip' | 'siglip'; gradCache: false | { chunkSize: number }; clipNorm?: number }) {
+    async function train(backend: 'cpu' | 'webgpu', config: { objective: 'clip' | 'siglip'; gradCache: false | { chunkSize: number }; clipNorm?: number }, queued = false) {
       await initBackend(backend);
       const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 9, objective: config.objective, logitScaleInit: 4.7 });
       // eps 1e-3: the attention's key biases get a zero gradient (softmax ignores a shift per query), and
@@ -387,7 +387,9 @@ describe('trainer on webgpu: the update queued behind the device step guard', ()
       const trainer = createTrainer({ model, gradCache: config.gradCache, clipNorm: config.clipNorm, optimizer: { lr: 0.02, eps: 1e-3 } });
       const b = batch(6, 61);
       const stats = [];
-      for (let i = 0; i < 3; i++) stats.push(await trainer.step(b));
+      // queued: the three steps called at once (on webgpu two are in flight behind the first)
+      if (queued) stats.push(...(await Promise.all([0, 1, 2].map(() => trainer.step(b)))));
+      else for (let i = 0; i < 3; i++) stats.push(await trainer.step(b));
       const state = await model.stateDict();
       tf.dispose(Object.values(b));
       trainer.dispose();
@@ -442,16 +444,45 @@ describe('trainer on webgpu: the update queued behind the device step guard', ()
 
     it('a non-finite step updates nothing: a dynamic scale skips it (no step counted) and halves; without one, NonFiniteError', () => onWebgpu(nonFiniteStepsUpdateNothing), 60_000);
 
-    it('a step queued before the previous one is read (one in flight) resolves with its own figures', () =>
+    it('steps called before the previous one resolved (in flight on webgpu, in turn on cpu) equal steps awaited one by one', async () => {
+      const config = { objective: 'clip', gradCache: false, clipNorm: 0.05 } as const;
+      try {
+        for (const backend of ['cpu', 'webgpu'] as const) {
+          const awaited = await train(backend, config);
+          const queued = await train(backend, config, true);
+          queued.stats.forEach((s, i) => {
+            const a = awaited.stats[i]!;
+            expect(s.step).toBe(i);
+            expect(s.loss / a.loss, `${backend} step ${i}`).toBeCloseTo(1, 6);
+            expect(s.gradNorm / a.gradNorm).toBeCloseTo(1, 5);
+            expect(s.logitScales.image__text! / a.logitScales.image__text!).toBeCloseTo(1, 6);
+          });
+          for (const k of Object.keys(awaited.state)) expect(queued.state[k]!.data.every((v, j) => Math.abs(v - awaited.state[k]!.data[j]!) < 1e-6), `${backend} ${k}`).toBe(true);
+        }
+      } finally {
+        await tf.setBackend('cpu');
+      }
+    }, 120_000);
+
+    it('a step queued behind a non-finite one (still in flight) is skipped too: nothing applied after the NonFiniteError', () =>
       onWebgpu(async () => {
         const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 4 });
         const trainer = createTrainer({ model, clipNorm: 1 });
         const b = batch(4, 81);
-        const [first, second] = await Promise.all([trainer.step(b), trainer.step(b)]);
-        expect([first.step, second.step]).toEqual([0, 1]);
-        for (const s of [first, second]) expect(Number.isFinite(s.loss) && s.logitScales.image__text! > 0).toBe(true);
-        expect(trainer.stepCount).toBe(2);
-        tf.dispose(Object.values(b));
+        await trainer.step(b);
+        const before = await model.stateDict();
+        const nan = { ...b, image: tf.mul(b.image!, NaN) };
+        const bad = trainer.step(nan);
+        const behind = trainer.step(b);
+        await expect(bad).rejects.toMatchObject({ code: 'E_NON_FINITE', step: 1 });
+        const r = await behind;
+        expect(r).toMatchObject({ step: 2, skipped: true, behind: true });
+        expect(Number.isFinite(r.loss)).toBe(true);
+        expect(trainer.stepCount).toBe(1);
+        const after = await model.stateDict();
+        for (const k of Object.keys(before)) expect(after[k]!.data, k).toEqual(before[k]!.data);
+        expect(await trainer.step(b)).toMatchObject({ step: 1 });
+        tf.dispose([...Object.values(b), nan.image]);
         trainer.dispose();
         model.dispose();
       }), 60_000);

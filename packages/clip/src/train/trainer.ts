@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidArgumentError } from '@omnitok/core';
-import { AdamW, type AdamWOptions, LossScaler, type LossScale, applyGuardedStep, clipByGlobalNorm, globalNorm, skipNonFiniteStep, throwOnDeviceErrors, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
+import { AdamW, type AdamWOptions, GuardedSteps, LossScaler, type LossScale, type QueuedStep, clipByGlobalNorm, globalNorm, skipNonFiniteStep, throwOnDeviceErrors, warmupCosine, type WarmupCosineOptions } from '@omnitok/core/runtime';
 import { clampLogitScale, CLIP_LOGIT_SCALE_MAX } from '../loss/logit-scale.js';
 import type { ClipModel, Objective } from '../model/clip-model.js';
 import { type TowerInput, batchSize, sliceInput } from '../model/tower.js';
@@ -54,8 +54,13 @@ export interface StepStats {
   readonly seconds: number;
   /** The loss scale the step ran with (with `lossScale` set). */
   readonly lossScale?: number;
-  /** True when a dynamic loss scale skipped the step (an overflow): nothing was updated, `step` is still to come. */
+  /** True when nothing was updated, `step` is still to come: a dynamic loss scale skipped the step (an overflow), or `behind`. */
   readonly skipped?: boolean;
+  /**
+   * Skipped because it was queued while the step before it, which came out non-finite, was still in
+   * flight (webgpu): its own values do not count, and the batch may be stepped again (`omnitok train` does).
+   */
+  readonly behind?: boolean;
 }
 
 export interface Gradients {
@@ -269,6 +274,55 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
     }
   }
 
+  const deviceSteps = new GuardedSteps();
+  /** The last step called, done or not (a host step waits for it). */
+  let tail: Promise<unknown> = Promise.resolve();
+
+  async function runStep(batch: ClipBatch): Promise<StepStats> {
+    const t0 = performance.now();
+    const step = optimizer.step;
+    const { n } = present(batch);
+    const ran = scaler?.scale;
+    const lr = schedule ? schedule(step) : optimizer.lr;
+    const report: StepReport = (fields) => ({ step, lr, ...fields, samples: n, seconds: (performance.now() - t0) / 1000, ...(ran === undefined ? {} : { lossScale: ran }) });
+    const t = gradientTensors(batch);
+    // webgpu: the whole update is queued behind a device step guard (norm, clip and finiteness on the
+    // device; a non-finite step updates nothing) and the step reads everything it reports at the end,
+    // at once — the next step may be queued before that (GuardedSteps); elsewhere the loss and the norm
+    // are read before the update, as the host decides
+    const loss = optimizer.canApplyGuarded() ? (tf.div(t.scaledLoss, ran ?? 1) as tf.Scalar) : undefined;
+    let queued: QueuedStep | undefined;
+    try {
+      queued = loss && deviceSteps.queue(optimizer, t.grads, loss, { lr, clipNorm: config.clipNorm, gradScale: 1 / (ran ?? 1) });
+    } catch (error) {
+      tf.dispose([...(loss ? [loss] : []), t.scaledLoss, ...t.pairLosses.values(), ...t.grads.values()]);
+      throw error;
+    }
+    if (!loss || !queued) {
+      loss?.dispose();
+      return hostStep(step, lr, await unscaledGradients(t, ran), report);
+    }
+    let settled = false;
+    try {
+      if (clamp) for (const p of model.pairs) clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX);
+      const logitParams = readLogitParams(); // snapshots taken now, behind this step's update
+      // queued: the device reads the gradients before anything reuses their buffers
+      tf.dispose([t.scaledLoss, ...t.grads.values()]);
+      const [lossData, outcome, pairLosses, pairs] = await Promise.all([loss.data(), queued.read(), readPairs(t.pairLosses), logitParams]);
+      throwOnDeviceErrors();
+      const value = lossData[0]!;
+      const stats = report({ loss: value, pairLosses, gradNorm: outcome.gradNorm, ...pairs });
+      settled = true;
+      // not applied: its own non-finite loss or norm (NonFiniteError without a dynamic scale), or
+      // queued behind such a step
+      const how = queued.settle({ outcome, step, loss: value, scaler });
+      return how === 'applied' ? stats : { ...stats, skipped: true, ...(how === 'behind' ? { behind: true } : {}) };
+    } finally {
+      if (!settled) queued.settle();
+      tf.dispose([loss, t.scaledLoss, ...t.grads.values()]);
+    }
+  }
+
   const trainer: ClipTrainer = {
     model,
     optimizer,
@@ -279,45 +333,12 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
     gradients(batch) {
       return unscaledGradients(gradientTensors(batch), scaler?.scale);
     },
-    async step(batch) {
-      const t0 = performance.now();
-      const step = optimizer.step;
-      const { n } = present(batch);
-      const ran = scaler?.scale;
-      const lr = schedule ? schedule(step) : optimizer.lr;
-      const report: StepReport = (fields) => ({ step, lr, ...fields, samples: n, seconds: (performance.now() - t0) / 1000, ...(ran === undefined ? {} : { lossScale: ran }) });
-      const t = gradientTensors(batch);
-      // webgpu: the whole update is queued behind a device step guard (norm, clip and finiteness on the
-      // device; a non-finite step updates nothing) and the step reads everything it reports at the end,
-      // at once; elsewhere the loss and the norm are read before the update, as the host decides
-      const loss = optimizer.canApplyGuarded() ? (tf.div(t.scaledLoss, ran ?? 1) as tf.Scalar) : undefined;
-      let guard: tf.Tensor | undefined;
-      try {
-        guard = loss && applyGuardedStep(optimizer, t.grads, loss, { lr, clipNorm: config.clipNorm, gradScale: 1 / (ran ?? 1) });
-      } catch (error) {
-        tf.dispose([...(loss ? [loss] : []), t.scaledLoss, ...t.pairLosses.values(), ...t.grads.values()]);
-        throw error;
-      }
-      if (!loss || !guard) {
-        loss?.dispose();
-        return hostStep(step, lr, await unscaledGradients(t, ran), report);
-      }
-      try {
-        if (clamp) for (const p of model.pairs) clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX);
-        const [lossData, guardData, pairLosses, pairs] = await Promise.all([loss.data(), guard.data(), readPairs(t.pairLosses), readLogitParams()]);
-        throwOnDeviceErrors();
-        const [value, gradNorm] = [lossData[0]!, guardData[0]!];
-        const stats = report({ loss: value, pairLosses, gradNorm, ...pairs });
-        if (!Number.isFinite(value) || !Number.isFinite(gradNorm)) {
-          optimizer.undoStepCount(); // the guard made AdamW skip it
-          skipNonFiniteStep(scaler, step, value, gradNorm); // NonFiniteError without a dynamic scale
-          return { ...stats, skipped: true };
-        }
-        scaler?.finite();
-        return stats;
-      } finally {
-        tf.dispose([loss, guard, t.scaledLoss, ...t.grads.values()]);
-      }
+    step(batch) {
+      // a device step is queued at once (behind every step queued before it: the device runs in
+      // order); a host step waits until the previous one is done
+      const result = optimizer.canApplyGuarded() ? runStep(batch) : tail.then(() => runStep(batch));
+      tail = result.catch(() => undefined);
+      return result;
     },
     dispose() {
       optimizer.dispose();

@@ -37,7 +37,7 @@ export {
   AdamW,
   LossScaler,
   skipNonFiniteStep,
-  applyGuardedStep,
+  GuardedSteps,
   Trainer,
   warmupCosine,
   globalNorm,
@@ -48,6 +48,8 @@ export {
   type TrainerOptions,
   type LossScale,
   type StepResult,
+  type GuardOutcome,
+  type QueuedStep,
   type WarmupCosineOptions,
 } from './optim.js';
 export {

@@ -252,8 +252,16 @@ export interface StepResult {
   readonly lr: number;
   /** The loss scale this step ran with (with `lossScale` set). */
   readonly lossScale?: number;
-  /** True when a dynamic loss scale skipped this step (an overflow); nothing was updated. */
+  /**
+   * True when nothing was updated: a dynamic loss scale skipped this step (an overflow), or `behind`.
+   */
   readonly skipped?: boolean;
+  /**
+   * Skipped because it was queued while the step before it, which came out non-finite, was still in
+   * flight (webgpu, one step in flight): its own values (computed before that step's outcome was known,
+   * at its loss scale) do not count, and its batch may be stepped again.
+   */
+  readonly behind?: boolean;
 }
 
 /**
@@ -332,23 +340,93 @@ export function skipNonFiniteStep(scaler: LossScaler | undefined, step: number, 
   throw new NonFiniteError(step, 'gradient norm', gradNorm);
 }
 
+/** What a guarded device step came to (`QueuedStep.read`). */
+export interface GuardOutcome {
+  /** Global gradient norm (of the unscaled gradients). */
+  readonly gradNorm: number;
+  /** Loss and norm were finite. */
+  readonly finite: boolean;
+  /** The update was applied: finite, and not queued behind a non-finite step. */
+  readonly applied: boolean;
+}
+
+/** A step `GuardedSteps.queue` put on the device. */
+export interface QueuedStep {
+  /** The guard [norm, scale, finite] (owned by the queue: disposed by `settle`). */
+  readonly guard: tf.Tensor;
+  /** The guard's values, once every step queued before this one has settled. */
+  read(): Promise<GuardOutcome>;
+  /**
+   * The host's side of the outcome, in queue order: `applied` — a dynamic loss scale counts a clean
+   * step; otherwise the step count is taken back, and a step that was itself non-finite goes to
+   * `skipNonFiniteStep` (NonFiniteError unless a dynamic scale takes it as an overflow: `skipped`),
+   * while one queued behind a non-finite step is `behind` (finite or not: its batch may be stepped
+   * again, at the scale the step before left).
+   * Then (also when `read` or this throws: call it without an outcome in a `finally`) the step is
+   * settled and the next one may read. `loss`: the value read beside the guard, for the error's message.
+   */
+  settle(outcome?: { readonly outcome: GuardOutcome; readonly step: number; readonly loss: number; readonly scaler?: LossScaler }): 'applied' | 'skipped' | 'behind';
+}
+
 /**
- * Queues a whole AdamW update on the webgpu device behind a step guard (`webgpuStepGuard`): the global
- * gradient norm, the clip factor and the finiteness of loss and norm are computed on the device, and a
- * non-finite step leaves p, m and v as they were — so a train step needs no read-back before its update
- * (issue 12: "zero readbacks inside a step"). `grads` are the gradients of `loss`/`gradScale` (under a
- * loss scale S, gradScale = 1/S: the guard's norm is that of the true gradients). Returns the guard
- * [norm, scale], to be read together with the loss once everything of the step is queued (the caller
- * disposes it, and calls `optimizer.undoStepCount()` when loss or norm came back non-finite), or
- * undefined when the device path is unavailable (not webgpu, a non-float32 parameter, an empty
- * gradient): then nothing was queued and the caller takes the host path.
+ * The webgpu device steps of one training loop. `queue` puts a whole AdamW update on the device behind
+ * a step guard (`webgpuStepGuard`): the global gradient norm, the clip factor and the finiteness of
+ * loss and norm are computed there, and a non-finite step leaves p, m and v as they were — so a step
+ * needs no read-back before its update (issue 12: "zero readbacks inside a step"), and a loop may queue
+ * step n + 1 before it reads step n (one step in flight: the GPU never waits for the host between
+ * steps, as PyTorch's loop runs). For that, each guard is chained to the guard of the step still
+ * unsettled when it was queued, so a step behind a non-finite one is not applied either (as if the
+ * loop had stopped or, under a dynamic loss scale, skipped both), and steps settle in queue order.
  */
-export function applyGuardedStep(optimizer: AdamW, grads: Map<string, tf.Tensor>, loss: tf.Tensor, options: { readonly lr: number; readonly clipNorm?: number; readonly gradScale?: number }): tf.Tensor | undefined {
-  if (!optimizer.canApplyGuarded()) return undefined;
-  const guard = webgpuStepGuard([...grads.values()], loss, options.clipNorm ?? 0, options.gradScale ?? 1);
-  if (!guard) return undefined;
-  optimizer.applyGuarded(grads, options.lr, guard);
-  return guard;
+export class GuardedSteps {
+  private last: { readonly guard: tf.Tensor; readonly settled: Promise<void>; finite?: boolean } | undefined;
+
+  /**
+   * Queues the update: `grads` are the gradients of `loss`/`gradScale` (under a loss scale S,
+   * gradScale = 1/S: the guard's norm is that of the true gradients). Undefined when the device path
+   * is unavailable (not webgpu, a non-float32 parameter, an empty gradient): then nothing was queued
+   * and the caller takes the host path.
+   */
+  queue(optimizer: AdamW, grads: Map<string, tf.Tensor>, loss: tf.Tensor, options: { readonly lr: number; readonly clipNorm?: number; readonly gradScale?: number }): QueuedStep | undefined {
+    if (!optimizer.canApplyGuarded()) return undefined;
+    const before = this.last;
+    const guard = webgpuStepGuard([...grads.values()], loss, options.clipNorm ?? 0, options.gradScale ?? 1, before?.guard);
+    if (!guard) return undefined;
+    optimizer.applyGuarded(grads, options.lr, guard);
+    let markSettled!: () => void;
+    const entry: { readonly guard: tf.Tensor; readonly settled: Promise<void>; finite?: boolean } = { guard, settled: new Promise<void>((resolve) => (markSettled = resolve)) };
+    this.last = entry;
+    let done = false;
+    return {
+      guard,
+      read: async () => {
+        const [values] = await Promise.all([guard.data(), before?.settled]);
+        return { gradNorm: values[0]!, finite: values[2] === 1, applied: values[1] !== 0 };
+      },
+      settle: (result) => {
+        if (done) throw new Error('a queued step settles once');
+        try {
+          if (!result) return 'skipped';
+          if (result.outcome.applied) {
+            result.scaler?.finite();
+            return 'applied';
+          }
+          optimizer.undoStepCount(); // the guard made AdamW skip it
+          // behind a non-finite step: whatever its own values (computed at a loss scale since halved),
+          // only the step before counts
+          if (result.outcome.finite || before?.finite === false) return 'behind';
+          skipNonFiniteStep(result.scaler, result.step, result.loss, result.outcome.gradNorm);
+          return 'skipped';
+        } finally {
+          if (result) entry.finite = result.outcome.finite;
+          done = true;
+          if (this.last === entry) this.last = undefined;
+          guard.dispose(); // a step queued behind reads it on the device, which runs in queue order
+          markSettled();
+        }
+      },
+    };
+  }
 }
 
 /**
@@ -356,9 +434,17 @@ export function applyGuardedStep(optimizer: AdamW, grads: Map<string, tf.Tensor>
  * scalar loss of micro-batch i; gradients are averaged over the micro-batches, clipped, checked and
  * applied. A NaN/±Inf loss or gradient norm throws NonFiniteError naming the step, before any update.
  * All intermediate tensors are disposed.
+ *
+ * `trainStep` may be called again before the previous call's promise resolved: on webgpu the next step
+ * is then queued at once, behind the previous one on the device (one step in flight, the GPU never
+ * idle between steps; see GuardedSteps — a step queued behind a non-finite one is skipped, and resolves
+ * with `skipped`), elsewhere it starts once the previous one is done. Results resolve in order.
  */
 export class Trainer {
   private readonly scaler: LossScaler | undefined;
+  private readonly deviceSteps = new GuardedSteps();
+  /** The last step called, settled or not (host-path steps wait for it). */
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly params: Map<string, tf.Variable>,
@@ -376,8 +462,16 @@ export class Trainer {
     return this.scaler?.scale ?? 1;
   }
 
-  async trainStep(lossFn: (micro: number) => tf.Scalar, microBatches = 1): Promise<StepResult> {
-    if (!Number.isInteger(microBatches) || microBatches < 1) throw new InvalidArgumentError('microBatches', microBatches, 'a positive integer');
+  trainStep(lossFn: (micro: number) => tf.Scalar, microBatches = 1): Promise<StepResult> {
+    if (!Number.isInteger(microBatches) || microBatches < 1) return Promise.reject(new InvalidArgumentError('microBatches', microBatches, 'a positive integer'));
+    // the device step is queued now (its weights are those of every step queued before: the device runs
+    // in order); a host step needs the previous steps applied before it computes its gradients
+    const result = this.options.optimizer.canApplyGuarded() ? this.runStep(lossFn, microBatches) : this.tail.then(() => this.runStep(lossFn, microBatches));
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private async runStep(lossFn: (micro: number) => tf.Scalar, microBatches: number): Promise<StepResult> {
     const step = this.step;
     const trainable = [...this.params].filter(([, v]) => v.trainable);
     const byId = new Map(trainable.map(([n, v]) => [v.name, n] as const));
@@ -411,7 +505,13 @@ export class Trainer {
         sum = mean;
       }
       const grads = sum!;
-      if (device) return await this.deviceStep(step, grads, lossSum!, microBatches, lr);
+      if (device) {
+        // queued by the time deviceStep returns its promise: the gradients can go (the device reads
+        // them before anything reuses their buffers); a step in flight keeps none of them
+        const pending = this.deviceStep(step, grads, lossSum!, microBatches, lr);
+        tf.dispose([...grads.values(), lossSum!]);
+        return await pending;
+      }
       // the mean loss and the global gradient norm, read together (tf.stack of GPU-resident scalars
       // returns zeros on the WebGPU backend, so two concurrent reads instead of one)
       const lossT = tf.div(lossSum!, microBatches * scale);
@@ -437,7 +537,7 @@ export class Trainer {
   }
 
   /**
-   * The webgpu step: norm, clip factor and finiteness are computed on the device (`webgpuStepGuard`)
+   * The webgpu step: norm, clip factor and finiteness are computed on the device (`GuardedSteps`)
    * and the update is queued right behind the backward pass, so the GPU never waits for the host in
    * the middle of a step; loss and norm are read once, after. A non-finite step was skipped by the
    * AdamW kernels themselves, so the error still comes before any update.
@@ -445,20 +545,20 @@ export class Trainer {
   private async deviceStep(step: number, grads: Map<string, tf.Tensor>, lossSum: tf.Scalar, microBatches: number, lr: number): Promise<StepResult> {
     const scale = this.lossScale;
     const lossT = tf.div(lossSum, microBatches * scale);
-    const guard = applyGuardedStep(this.options.optimizer, grads, lossT, { lr, clipNorm: this.options.clipNorm, gradScale: 1 / scale });
-    if (!guard) throw new Error('webgpu step guard unavailable although the kernels are active');
+    const queued = this.deviceSteps.queue(this.options.optimizer, grads, lossT, { lr, clipNorm: this.options.clipNorm, gradScale: 1 / scale });
+    if (!queued) throw new Error('webgpu step guard unavailable although the kernels are active');
+    let settled = false;
     try {
-      const [lossData, guardData] = await Promise.all([lossT.data(), guard.data()]);
+      const [lossData, outcome] = await Promise.all([lossT.data(), queued.read()]);
       throwOnDeviceErrors();
       const loss = lossData[0]!;
-      const gradNorm = guardData[0]!;
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        this.options.optimizer.undoStepCount(); // the guard made AdamW skip it
-        return this.nonFinite(step, loss, gradNorm, lr);
-      }
-      return this.finite({ step, loss, gradNorm, lr });
+      const result: StepResult = { step, loss, gradNorm: outcome.gradNorm, lr, ...(this.scaler ? { lossScale: scale } : {}) };
+      settled = true;
+      const how = queued.settle({ outcome, step, loss, scaler: this.scaler });
+      return how === 'applied' ? result : { ...result, skipped: true, ...(how === 'behind' ? { behind: true } : {}) };
     } finally {
-      tf.dispose([lossT, guard]);
+      if (!settled) queued.settle();
+      lossT.dispose();
     }
   }
 

@@ -162,6 +162,63 @@ describeBackends('training', (backend) => {
     disposeAll(refOpt, ref.enc, ref, opt, s.enc, s);
   });
 
+  it('steps called before the previous one resolved (one in flight on webgpu) equal steps awaited one by one, results in order', async () => {
+    const run = async (queued: boolean) => {
+      const s = tinySetup(6);
+      const opt = new AdamW(s.enc.parameters(), { lr: 1e-2 });
+      const trainer = new Trainer(s.enc.parameters(), { optimizer: opt, clipNorm: 0.5 });
+      const results = [];
+      if (queued) results.push(...(await Promise.all([0, 1, 2].map(() => trainer.trainStep(() => s.loss())))));
+      else for (let i = 0; i < 3; i++) results.push(await trainer.trainStep(() => s.loss()));
+      const w = (await s.enc.parameters().get('blocks.0.mlp.fc1.weight')!.data()).slice();
+      disposeAll(opt, s.enc, s);
+      return { results, w, steps: trainer.step };
+    };
+    const awaited = await run(false);
+    const tensors = tf.memory().numTensors;
+    const queued = await run(true);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(queued.steps).toBe(3);
+    queued.results.forEach((r, i) => {
+      expect(r.step).toBe(i);
+      expect(r.skipped).toBeUndefined();
+      expect(r.loss).toBeCloseTo(awaited.results[i]!.loss, 5);
+      expect(r.gradNorm).toBeCloseTo(awaited.results[i]!.gradNorm, 4);
+    });
+    expect(queued.results[2]!.loss).toBeLessThan(queued.results[0]!.loss); // each step saw the updates before it
+    expect(maxAbsDiff(queued.w, awaited.w)).toBeLessThan(1e-6);
+  });
+
+  it('a step called while a non-finite one is in flight: skipped on webgpu (nothing applied after the error), run after it elsewhere', async () => {
+    const s = tinySetup(7);
+    const opt = new AdamW(s.enc.parameters(), { lr: 1e-2 });
+    const trainer = new Trainer(s.enc.parameters(), { optimizer: opt });
+    await trainer.trainStep(() => s.loss());
+    const before = Array.from(await s.enc.parameters().get('pos_embed')!.data());
+    const bad = trainer.trainStep(() => tf.mul(s.loss(), NaN) as tf.Scalar);
+    const behind = trainer.trainStep(() => s.loss());
+    await expect(bad).rejects.toMatchObject({ code: 'E_NON_FINITE', step: 1, quantity: 'loss' });
+    const r = await behind;
+    const ref = tinySetup(7);
+    const refOpt = new AdamW(ref.enc.parameters(), { lr: 1e-2 });
+    const refTrainer = new Trainer(ref.enc.parameters(), { optimizer: refOpt });
+    await refTrainer.trainStep(() => ref.loss());
+    if (backend().name === 'webgpu') {
+      // queued before the NaN step was read: the device guard skipped it too
+      expect(r).toMatchObject({ step: 2, skipped: true, behind: true });
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(trainer.step).toBe(1);
+      expect(Array.from(await s.enc.parameters().get('pos_embed')!.data())).toEqual(before);
+      // and left no trace: the next step equals the second step of a run that never failed
+      expect(await trainer.trainStep(() => s.loss())).toMatchObject({ step: 1 });
+    } else expect(r).toMatchObject({ step: 1 });
+    await refTrainer.trainStep(() => ref.loss());
+    expect(trainer.step).toBe(2);
+    const [got, want] = [await s.enc.parameters().get('blocks.0.mlp.fc1.weight')!.data(), await ref.enc.parameters().get('blocks.0.mlp.fc1.weight')!.data()];
+    expect(maxAbsDiff(got as Float32Array, want as Float32Array)).toBeLessThan(1e-6);
+    disposeAll(refOpt, ref.enc, ref, opt, s.enc, s);
+  });
+
   it('a static loss scale (a power of two) trains like none: same losses, norms and weights; clipping on the unscaled norm', async () => {
     const run = async (lossScale?: number) => {
       const s = tinySetup(4);
@@ -206,6 +263,7 @@ describeBackends('training', (backend) => {
     const tensors = tf.memory().numTensors;
     const skipped = await trainer.trainStep(overflow);
     expect(skipped).toMatchObject({ step: 2, skipped: true, lossScale: 8 });
+    expect(skipped.behind).toBeUndefined(); // its own overflow
     expect(trainer.lossScale).toBe(4);
     expect(trainer.step).toBe(2);
     expect(Array.from(await s.enc.parameters().get('pos_embed')!.data())).toEqual(before);

@@ -96,16 +96,18 @@ export function webgpuAdamW(params: readonly WebgpuAdamWParam[], h: Omit<AdamWHy
 }
 
 /**
- * The device-side step guard: [norm, scale] as one [2] tensor, norm = the global norm of
+ * The device-side step guard: [norm, scale, finite] as one [3] tensor, norm = the global norm of
  * `gradScale`·`grads` (the gradients a loss scale S made S times larger, with gradScale = 1/S),
  * scale = gradScale · the clip factor min(clipNorm / (norm + 1e-6), 1) (1 when clipNorm ≤ 0), or 0
- * when the norm or `loss` is NaN/±Inf. Lets a train step go from loss to update with no read-back in between (the
- * AdamW kernel applies the scale and skips a flagged step). Undefined when the webgpu kernels are not
- * active or a gradient is empty.
+ * when the norm or `loss` is NaN/±Inf (then finite = 0, else 1). Lets a train step go from loss to
+ * update with no read-back in between (the AdamW kernel applies the scale and skips a flagged step).
+ * `after`: the guard of the step before, when it may not have been read yet (a step queued while
+ * another is in flight): its finite = 0 makes this scale 0 too, so nothing is applied behind a
+ * non-finite step. Undefined when the webgpu kernels are not active or a gradient is empty.
  */
-export function webgpuStepGuard(grads: readonly tf.Tensor[], loss: tf.Tensor, clipNorm: number, gradScale = 1): tf.Tensor | undefined {
+export function webgpuStepGuard(grads: readonly tf.Tensor[], loss: tf.Tensor, clipNorm: number, gradScale = 1, after?: tf.Tensor): tf.Tensor | undefined {
   if (!webgpuKernelsActive() || grads.length === 0 || grads.some((t) => t.size === 0)) return undefined;
-  return tf.tidy(() => run(WG_STEP_GUARD, { partials: sumSquaresPartials(grads), loss: loss.reshape([1]) }, { clipNorm, gradScale }));
+  return tf.tidy(() => run(WG_STEP_GUARD, { partials: sumSquaresPartials(grads), loss: loss.reshape([1]), ...(after ? { prev: after } : {}) }, { clipNorm, gradScale }));
 }
 
 /**

@@ -716,18 +716,20 @@ ${bodies}
 
 /**
  * The step guard, one workgroup: from the sum-of-squares partials of every gradient and the loss,
- * [norm, scale] with norm = gradScale·√Σ and scale = gradScale·min(clipNorm / (norm + 1e-6), 1)
+ * [norm, scale, finite] with norm = gradScale·√Σ and scale = gradScale·min(clipNorm / (norm + 1e-6), 1)
  * (gradScale when clipNorm ≤ 0; gradScale = 1/S undoes a loss scale S),
- * like torch's clip_grad_norm_, or 0 when the loss or the norm is NaN/±Inf. Finiteness is tested on
- * the bits (exponent all ones), which no fast-math compiler folds away.
+ * like torch's clip_grad_norm_, or 0 when the loss or the norm is NaN/±Inf; finite = 1, or 0 then.
+ * `chained`: a fourth input, the guard of the step before (still in flight when this one was queued),
+ * whose finite = 0 sets this scale to 0 too — a step queued behind a non-finite one is not applied.
+ * Finiteness is tested on the bits (exponent all ones), which no fast-math compiler folds away.
  */
-export function stepGuardProgram(): Program {
+export function stepGuardProgram(chained = false): Program {
   return {
-    outputShape: [2],
-    shaderKey: 'omnitokStepGuard',
+    outputShape: [3],
+    shaderKey: `omnitokStepGuard${chained ? '_chained' : ''}`,
     dispatchLayout: { x: [0] },
     dispatch: [1, 1, 1],
-    variableNames: ['partials', 'loss'],
+    variableNames: chained ? ['partials', 'loss', 'prev'] : ['partials', 'loss'],
     workgroupSize: [256, 1, 1],
     uniforms: 'parts : i32, clipNorm : f32, gradScale : f32,',
     getUserCode: () => `
@@ -747,9 +749,11 @@ export function stepGuardProgram(): Program {
           let norm = sqrt(red[0]) * uniforms.gradScale;
           var scale = uniforms.gradScale;
           if (uniforms.clipNorm > 0.0) { scale = scale * min(uniforms.clipNorm / (norm + 1e-6), 1.0); }
-          if (!finite_(norm) || !finite_(loss[0])) { scale = 0.0; }
+          let finite = finite_(norm) && finite_(loss[0]);
+          if (!finite${chained ? ' || prev[2] == 0.0' : ''}) { scale = 0.0; }
           result[0] = norm;
           result[1] = scale;
+          result[2] = select(0.0, 1.0, finite);
         }
       }`,
   };

@@ -743,7 +743,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
               const scale = clip > 0 ? Math.min(clip / (n + 1e-6), 1) : 1;
               const clipped = clipByGlobalNorm(grads, clip > 0 ? clip : Infinity, n);
               opt.apply(clipped, 0.05);
-              out.push(tf.stack([norm, tf.scalar(scale)]));
+              out.push(tf.stack([norm, tf.scalar(scale), tf.scalar(1)])); // [norm, scale, finite]
             }
             tf.dispose([...grads.values()]);
           }
@@ -780,8 +780,9 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         ];
         for (const [what, grad, loss] of cases) {
           const guard = webgpuStepGuard([grad], loss, 1)!;
-          const [, scale] = Array.from(await guard.data());
+          const [, scale, finite] = Array.from(await guard.data());
           expect(scale, what).toBe(0);
+          expect(finite, what).toBe(0);
           opt.applyGuarded(new Map([['p', grad]]), 0.1, guard);
           opt.undoStepCount();
           expect(await state(), what).toEqual(before);
@@ -795,6 +796,29 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
       }
     });
   }
+
+  it('step guard chained to the guard of a step in flight: a non-finite one before sets scale 0 (finite stays 1); a finite one changes nothing', async () => {
+    await initBackend('webgpu');
+    const g = rand(44, [20, 9]);
+    const loss = tf.scalar(2);
+    const bad = webgpuStepGuard([g], tf.scalar(NaN), 1)!;
+    const good = webgpuStepGuard([g], loss, 1)!;
+    const alone = Array.from(await good.data());
+    const behindBad = webgpuStepGuard([g], loss, 1, 1, bad)!;
+    const behindGood = webgpuStepGuard([g], loss, 1, 1, good)!;
+    // behind a step that was itself finite but not applied (chained): applied again
+    const behindChained = webgpuStepGuard([g], loss, 1, 1, behindBad)!;
+    expect(Array.from(await bad.data()).slice(1)).toEqual([0, 0]);
+    expect(alone[1]).toBeGreaterThan(0);
+    expect(alone[2]).toBe(1);
+    const [normBad, scaleBad, finiteBad] = Array.from(await behindBad.data());
+    expect(normBad).toBeCloseTo(alone[0]!, 5);
+    expect(scaleBad).toBe(0);
+    expect(finiteBad).toBe(1);
+    expect(Array.from(await behindGood.data())).toEqual(alone);
+    expect(Array.from(await behindChained.data())).toEqual(alone);
+    tf.dispose([g, loss, bad, good, behindBad, behindGood, behindChained]);
+  });
 });
 
 /** x rounded to the nearest f16 (ties to even, subnormals below 2⁻¹⁴), as WGSL's f16(x) for |x| < 65 520. */

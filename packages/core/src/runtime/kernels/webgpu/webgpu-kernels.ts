@@ -332,11 +332,13 @@ const FUSED: Record<string, KernelFunc> = {
     const x = inputs.x!;
     return runF32(backend as WebGPUBackendLike, geluGradProgram([...x.shape], prod(x.shape), geluKind(attrs!.kind)), [x, inputs.dy!]);
   },
-  // partials (a WG_SUM_SQUARES output) and loss [1] → [norm, scale]: the device-side step guard
+  // partials (a WG_SUM_SQUARES output), loss [1] and the guard of a step still in flight (optional)
+  // → [norm, scale, finite]: the device-side step guard
   [WG_STEP_GUARD]: ({ inputs, backend, attrs }) => {
     const partials = inputs.partials!;
+    const prev = inputs.prev;
     const u: Uniforms = [...ints(prod(partials.shape)), ...floats((attrs!.clipNorm as number) ?? 0, (attrs!.gradScale as number | undefined) ?? 1)];
-    return runF32(backend as WebGPUBackendLike, stepGuardProgram(), [partials, inputs.loss!], u);
+    return runF32(backend as WebGPUBackendLike, stepGuardProgram(Boolean(prev)), prev ? [partials, inputs.loss!, prev] : [partials, inputs.loss!], u);
   },
 };
 
