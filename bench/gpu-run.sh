@@ -12,11 +12,13 @@
 #   gemm.txt            TFLOP/s of the GEMMs of a step (forward, input gradients, weight+bias gradients as a linear layer
 #                       runs them) on the 64×128 tile and the plan, each with K slices of 16 and of 32 (OMNITOK_WEBGPU_MATMUL_TK)
 #   s.txt               ViT-S at batch 128: PyTorch fp32, omnitok's defaults, per-kernel and per-program GPU tables
+#                       (timed steps pipelined since this session: step n + 1 queued before step n is read, as
+#                       `omnitok train` and PyTorch's loop run)
 #   s-k32.txt           the same with K slices of 32 in the vec4 GEMMs (OMNITOK_WEBGPU_MATMUL_TK=32)
 #   s-norobust.txt      the same with Dawn's bounds clamping off in every shader (disable_robustness): what the
 #                       index clamps cost the GEMMs' inner loops
-#   s-pipelined.txt     the same with step n + 1 queued before step n's loss is read (--pipeline): how long the GPU
-#                       idles between steps (run 5: steps 14–24 ms longer than their kernels)
+#   s-awaited.txt       the same with each step read before the next is queued (--no-pipeline, how runs 1–5 were
+#                       timed): how long the GPU idled between steps (run 5: steps 14–24 ms longer than their kernels)
 #   s-clip.txt          the same shapes through @omnitok/clip's createTrainer (--trainer clip): what `omnitok train` runs
 #   s-f16.txt           f16 GEMMs on the matrix unit (OMNITOK_WEBGPU_MATMUL=f16), only where the device has shader-f16
 #   b16.txt             ViT-B/16 at the issue's batch 256 (the lean backward: 51.7 GiB allocated on an H200), else at
@@ -31,7 +33,7 @@ OMNITOK_WEBGPU_MATMUL=f16 timeout 80 $G .gpu/gemm-gpu.cjs --shapes "fwd,dX,dW+db
 timeout 90 $G .gpu/train-gpu.cjs --only after --out "$O/s.txt" >> "$L" 2>&1; echo "s rc $?" >> "$L"
 OMNITOK_WEBGPU_MATMUL_TK=32 timeout 35 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-k32.txt" >> "$L" 2>&1; echo "s-k32 rc $?" >> "$L"
 OMNITOK_DAWN_FLAGS="enable-dawn-features=disable_robustness" timeout 35 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-norobust.txt" >> "$L" 2>&1; echo "s-norobust rc $?" >> "$L"
-timeout 35 $G .gpu/train-gpu.cjs --pipeline --only after --no-torch --no-profile --out "$O/s-pipelined.txt" >> "$L" 2>&1; echo "s-pipelined rc $?" >> "$L"
+timeout 35 $G .gpu/train-gpu.cjs --no-pipeline --only after --no-torch --no-profile --out "$O/s-awaited.txt" >> "$L" 2>&1; echo "s-awaited rc $?" >> "$L"
 timeout 45 $G .gpu/train-gpu.cjs --trainer clip --only after --no-torch --no-profile --out "$O/s-clip.txt" >> "$L" 2>&1; echo "s-clip rc $?" >> "$L"
 if [ -s "$O/gemm.txt" ] && ! grep -q 'f16 GEMMs unavailable' "$O/gemm.txt"; then
   OMNITOK_WEBGPU_MATMUL=f16 timeout 60 $G .gpu/train-gpu.cjs --only after --no-profile --torch-fp16 --torch-steps 20 --out "$O/s-f16.txt" >> "$L" 2>&1
@@ -50,11 +52,11 @@ fi
 # group (run 4 stopped at 45 s after the GEMM group)
 timeout 110 $G .gpu/gpu-check.cjs --out "$O/check.txt" >> "$L" 2>&1; echo "check rc $?" >> "$L"
 cat "$O/gemm.txt" 2>/dev/null
-grep -hE "^shape|^GEMMs|^AdamW|PyTorch|samples/s:|loss scale|host:|step wall|per step|failed|\| webgpu" "$O/s.txt" "$O/s-k32.txt" "$O/s-norobust.txt" "$O/s-pipelined.txt" "$O/s-clip.txt" "$O/s-f16.txt" "$O/b16.txt" 2>/dev/null
+grep -hE "^shape|^GEMMs|^AdamW|PyTorch|samples/s:|loss scale|host:|step wall|per step|failed|\| webgpu" "$O/s.txt" "$O/s-k32.txt" "$O/s-norobust.txt" "$O/s-awaited.txt" "$O/s-clip.txt" "$O/s-f16.txt" "$O/b16.txt" 2>/dev/null
 grep -hE "Attention|MatMul" "$O/s.txt" 2>/dev/null | grep -E "^\| (Omnitok|BatchMatMul|_Fused)" | head -40
 cat "$O/check.txt" 2>/dev/null
 grep -E "rc |^b16|rror" "$L" | head -20
 # one line per configuration: its median samples/s (the lines above carry the rest)
-for f in s s-k32 s-norobust s-pipelined s-clip s-f16 b16; do
+for f in s s-k32 s-norobust s-awaited s-clip s-f16 b16; do
   printf '%-18s %s\n' "$f" "$(grep -h '^samples/s:' "$O/$f.txt" 2>/dev/null | sed -E 's/.*median ([0-9.]+).*/\1/' | tr '\n' ' ')"
 done

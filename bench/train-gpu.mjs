@@ -18,7 +18,7 @@
  *
  * Options: --shape s|b16 --batch N --steps N --repeats N --before-steps N --before-repeats N
  *          --torch-steps N --torch-bf16 --torch-fp16 --grad-checkpointing --smoke --only before|after --no-torch
- *          --no-profile --trainer runtime|clip --pipeline --out FILE.
+ *          --no-profile --trainer runtime|clip --no-pipeline --out FILE.
  * --trainer clip trains the same shapes through @omnitok/clip's createTrainer (what `omnitok train`
  * runs: learnable, clamped logit scale; per-pair losses and logit scales reported each step) instead of
  * the runtime's Trainer on an inline loss.
@@ -54,10 +54,11 @@ const ONLY = opt('only', '');
 const GRAD_CHECKPOINTING = flag('grad-checkpointing');
 // --trainer clip: the same shapes through @omnitok/clip's createTrainer, the path `omnitok train` takes
 const TRAINER = opt('trainer', 'runtime');
-// --pipeline: the timed loop queues step n + 1 before it reads step n's loss (one step in flight, as
-// PyTorch's loop runs ahead of the GPU: how much the GPU idled between steps). Both trainers take it:
-// their device step guards are chained, so a step queued behind a non-finite one is not applied either
-const PIPELINE = flag('pipeline');
+// The timed loop queues step n + 1 before it reads step n's loss (one step in flight, as PyTorch's loop
+// runs ahead of the GPU, and as `omnitok train` runs on webgpu): both trainers take it, their device step
+// guards chained so that a step queued behind a non-finite one is not applied either. --no-pipeline:
+// each step read before the next is queued (the GPU idles in between: 14–24 ms a ViT-S step in run 5)
+const PIPELINE = !flag('no-pipeline');
 if (TRAINER !== 'runtime' && TRAINER !== 'clip') throw new Error(`--trainer must be runtime or clip; got ${TRAINER}`);
 /** Wraps the webgpu backend to count dispatches, submits and reads during `fn`. */
 async function counted(tf, fn) {
@@ -301,7 +302,7 @@ function torchRun(precision = 'fp32') {
 // no top-level await: the GPU bundle is CommonJS
 async function main() {
   log(`# bench/train-gpu.mjs ${SMOKE ? '(--smoke: tiny shapes, correctness only, not a performance figure)' : ''}`);
-  log(`shape ${SHAPE_NAME}: ${JSON.stringify(SHAPE)}, batch ${B}${TRAINER === 'clip' ? ', @omnitok/clip trainer' : ''}${PIPELINE ? ', timed steps pipelined (one in flight)' : ''}; after: ${STEPS} steps × ${REPEATS} repeats, before: ${BEFORE_STEPS} × ${BEFORE_REPEATS}, PyTorch: ${TORCH_STEPS}${GRAD_CHECKPOINTING ? '; gradient checkpointing (every block recomputed in the backward, both runners)' : ''}`);
+  log(`shape ${SHAPE_NAME}: ${JSON.stringify(SHAPE)}, batch ${B}${TRAINER === 'clip' ? ', @omnitok/clip trainer' : ''}${PIPELINE ? ', timed steps pipelined (one in flight)' : ', timed steps one at a time (--no-pipeline)'}; after: ${STEPS} steps × ${REPEATS} repeats, before: ${BEFORE_STEPS} × ${BEFORE_REPEATS}, PyTorch: ${TORCH_STEPS}${GRAD_CHECKPOINTING ? '; gradient checkpointing (every block recomputed in the backward, both runners)' : ''}`);
   // PyTorch first: it takes seconds, and its figure is the one every other line is compared with
   const t = torchRun();
   log('\n## PyTorch');
