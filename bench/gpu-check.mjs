@@ -5,12 +5,13 @@
  * barrier or a bad vec4 read can pass on lavapipe and fail on NVIDIA). Random cases from a fixed seed,
  * sized for a GPU (GEMMs to 640, attention over 197 tokens): every GEMM tile and split-K, every attention
  * program (fused, tiled, GEMM forward; gemm, flash, tiled backward; rows with only masked keys),
- * LayerNorm → GELU, linear() through the column-sums GEMM, and AdamW behind the device step guard. Values
+ * LayerNorm → GELU, linear() through the column-sums GEMM, AdamW behind the device step guard, and the
+ * Trainer with one step in flight (queued steps equal awaited ones; a step behind a NaN one skipped). Values
  * and gradients as max |Δ|/(1+|ref|); one line per group, PASS or FAIL with the first failing case.
  * Exits 1 on a failure, 2 when WebGPU did not start.
  *
  *   npm run build && node bench/gpu-check.mjs --smoke          # here, on lavapipe (smaller cases)
- *   bash ../shared/tools/gpu-bundle.sh bench/gpu-check.mjs      # then on the device (bench/gpu-run.sh runs it first)
+ *   bash ../shared/tools/gpu-bundle.sh bench/gpu-check.mjs      # then on the device (bench/gpu-run.sh runs it last)
  */
 import * as runtime from '../packages/core/dist/runtime/index.js';
 import { flag, importModule, log, startWebgpu } from './gpu-common.mjs';
@@ -216,9 +217,67 @@ async function main() {
     };
   });
 
+  await inFlightCheck();
+
   const passed = results.every(Boolean);
   log(`gpu-check: ${results.filter(Boolean).length} of ${results.length} groups passed${passed ? '' : ' — a kernel is wrong on this device'}`);
   return passed;
+}
+
+/**
+ * The trainer with one step in flight on this device (webgpu alone): four steps queued at once equal four
+ * awaited one by one, and a step queued behind a NaN one is skipped on the device (chained step guards).
+ */
+async function inFlightCheck() {
+  await runtime.initBackend('webgpu', { importModule });
+  const t0 = performance.now();
+  const setup = () => {
+    const enc = new runtime.TransformerEncoder({ size: 'custom', width: 64, depth: 2, heads: 2, mlpRatio: 4, dropout: 0, tokens: { kind: 'continuous', dim: 24, count: 16 }, projectionDim: 8 }, new runtime.Rng(5));
+    const x = rand(11, [16, 16, 24]);
+    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 8), 'int32'), 8);
+    const loss = (scale = 1) => () => tf.mul(tf.losses.softmaxCrossEntropy(y, enc.forward(x).embedding), scale);
+    const trainer = new runtime.Trainer(enc.parameters(), { optimizer: new runtime.AdamW(enc.parameters(), { lr: 1e-2 }), clipNorm: 0.5 });
+    const weights = async () => (await Promise.all([...enc.parameters().values()].map((p) => p.data()))).map((d) => Float32Array.from(d));
+    const dispose = () => {
+      trainer.options.optimizer.dispose();
+      enc.dispose();
+      tf.dispose([x, y]);
+    };
+    return { loss, trainer, weights, dispose };
+  };
+  let failure;
+  let worst = 0;
+  try {
+    const a = setup();
+    const awaited = [];
+    for (let i = 0; i < 4; i++) awaited.push(await a.trainer.trainStep(a.loss()));
+    const wa = await a.weights();
+    a.dispose();
+    const q = setup();
+    const queued = await Promise.all([0, 1, 2, 3].map(() => q.trainer.trainStep(q.loss())));
+    const wq = await q.weights();
+    queued.forEach((r, i) => {
+      worst = Math.max(worst, Math.abs(r.loss - awaited[i].loss) / (1 + Math.abs(awaited[i].loss)));
+      if (r.step !== i || r.skipped) failure ??= `queued step ${i}: ${JSON.stringify(r)}`;
+    });
+    wq.forEach((w, i) => w.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - wa[i][j]) / (1 + Math.abs(wa[i][j]))))));
+    if (!(worst < TOL.grad)) failure ??= `queued vs awaited: ${worst.toExponential(2)} ≥ ${TOL.grad}`;
+    // a NaN step with one queued behind it: the error, then the one behind skipped, nothing applied
+    const before = await q.weights();
+    const bad = q.trainer.trainStep(q.loss(NaN));
+    const behind = q.trainer.trainStep(q.loss());
+    const error = await bad.then(() => undefined, (e) => e);
+    const r = await behind;
+    const after = await q.weights();
+    if (error?.code !== 'E_NON_FINITE') failure ??= `NaN step: ${error ?? 'no error'}`;
+    if (!r.skipped || !r.behind || q.trainer.step !== 4) failure ??= `the step behind a NaN one: ${JSON.stringify(r)}, step count ${q.trainer.step}`;
+    if (after.some((w, i) => w.some((v, j) => v !== before[i][j]))) failure ??= 'weights changed behind the NaN step';
+    q.dispose();
+  } catch (error) {
+    failure ??= error.message;
+  }
+  results.push(!failure);
+  log(`check Trainer with one step in flight (queued = awaited; a step behind a NaN one skipped): worst ${worst.toExponential(2)} — ${failure ? `FAIL (${failure})` : 'PASS'} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
 main().then(
