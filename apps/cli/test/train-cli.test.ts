@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { decodeNpy, decodeSafetensors } from '@omnitok/core';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { probeBackend } from '@omnitok/core/runtime';
+import { probeBackend, warmupCosine } from '@omnitok/core/runtime';
 import { caption, COLOR_NAMES, makeTar, omnitok, tempDir, writeMicroConfig, writePng } from './train-fixtures.js';
 
 // In-process `omnitok train / eval / embed` on data the tests write: a micro model on the cpu backend.
@@ -346,7 +346,6 @@ describe('omnitok train --grad-checkpointing', () => {
     expect(first.code, first.stderr).toBe(0);
     const resume = (...flags: string[]) => omnitok(dir, 'train', '--resume', '--out', out, '--backend', 'cpu', '--json', ...flags);
     for (const [flags, pattern] of [
-      [['--steps', '4'], /Invalid --steps: got 4, expected the resumed run's own 2 or no --steps/],
       [['--batch-size', '4'], /Invalid --batch-size: got 4, expected the resumed run's own 8/],
       [['--lr', '0.01'], /Invalid --lr: got 0\.01, expected the resumed run's own 0\.003/],
       [['--seed', '5'], /Invalid --seed: got 5/],
@@ -367,5 +366,35 @@ describe('omnitok train --grad-checkpointing', () => {
     // the run's own values (the first command line again) and settings that do not shape the run are fine
     const again = await omnitok(dir, 'train', '--resume', '--data', join(dir, 'resume-flags.csv'), '--steps', '2', '--eval-fraction', '0', '--keep', '5', '--out', out, ...common);
     expect(again.code, again.stderr).toBe(0);
+  }, 120_000);
+
+  it('--resume --steps N gives a run a new end past its checkpoint: the schedule is recomputed over N, the config keeps it', async () => {
+    writeCaptionCsv('resume-extend.csv');
+    const out = join(dir, 'run-resume-extend');
+    const first = await omnitok(dir, 'train', '--data', 'resume-extend.csv', '--steps', '2', '--warmup', '1', '--eval-fraction', '0', '--out', out, ...common.filter((a) => a !== '--warmup' && a !== '0'));
+    expect(first.code, first.stderr).toBe(0);
+    const resume = (...flags: string[]) => omnitok(dir, 'train', '--resume', '--out', out, '--backend', 'cpu', ...flags);
+    // not past the checkpoint: refused, nothing trained (the run's own 2 is its first command line again)
+    const short = await resume('--steps', '1');
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/Invalid --steps: got 1, expected more than the 2 step\(s\) the resumed run's checkpoint has done \(it was a 2-step run\)/);
+    const done = await resume('--steps', '2');
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toMatch(/already reached step 2 of 2/);
+    const longer = await resume('--steps', '5', '--json');
+    expect(longer.code, longer.stderr).toBe(0);
+    const start = JSON.parse(longer.stdout.split('\n')[0]!) as { event: string; totalSteps: number; extendedFrom: number };
+    expect(start).toMatchObject({ event: 'start', totalSteps: 5, extendedFrom: 2 });
+    const steps = jsonl(join(out, 'metrics.jsonl')).filter((m) => m.type === 'step');
+    expect(steps.map((m) => m.step)).toEqual([1, 2, 3, 4, 5]);
+    // steps 1–2 ran on the 2-step schedule; 3–5 on the 5-step one (warmup 1, then cosine to 0 at step 5)
+    const schedule = (total: number) => warmupCosine({ baseLr: 0.003, warmupSteps: 1, totalSteps: total });
+    steps.forEach((m, i) => expect(m.lr as number, `step ${i + 1}`).toBeCloseTo(schedule(i < 2 ? 2 : 5)(i), 12));
+    expect(steps[2]!.lr as number).toBeGreaterThan(schedule(2)(2) + 1e-4); // where the 2-step schedule had ended
+    const config = JSON.parse(readFileSync(join(out, 'step-00000005', 'config.json'), 'utf8')) as { train: { totalSteps: number } };
+    expect(config.train.totalSteps).toBe(5);
+    // and a plain --resume now keeps the new end
+    const after = await resume();
+    expect(after.stdout).toMatch(/already reached step 5 of 5/);
   }, 120_000);
 });

@@ -7,10 +7,12 @@ import type { RunConfig, TrainOptions } from './run-train.js';
  * `train --resume` continues a run exactly as it was started: its model, data, pairs, presets and
  * training settings come from the checkpoint's config.json. A flag that would set one of those
  * (given on the command line, `explicit`) with another value than the run's is refused rather than
- * silently ignored — `--steps 2000` on a 1 000-step run would otherwise train 1 000 more steps of
- * nothing. The same value is accepted (re-running the first command line plus `--resume` works), and
- * settings that do not shape the run (`--backend`, `--grad-checkpointing`, `--keep`, `--eval-every`,
- * `--checkpoint-every`, `--concurrency`, …) may change.
+ * silently ignored — `--lr 0.01` on a run at 0.003 would otherwise go on at 0.003. The same value is
+ * accepted (re-running the first command line plus `--resume` works), and settings that do not shape
+ * the run (`--backend`, `--grad-checkpointing`, `--keep`, `--eval-every`, `--checkpoint-every`,
+ * `--concurrency`, …) may change. The length of the run may change too (`--steps` / `--epochs`: a new
+ * end past the checkpoint's step, the learning-rate schedule recomputed over it, as open_clip's
+ * scheduler is on a resume with other epochs; runTrain checks that it lies past the checkpoint).
  */
 export function checkResumeFlags(explicit: ReadonlySet<string>, opts: TrainOptions, flagPresets: ReadonlyMap<string, PresetRef>, saved: RunConfig, cwd: string): void {
   const t = saved.train;
@@ -23,8 +25,6 @@ export function checkResumeFlags(explicit: ReadonlySet<string>, opts: TrainOptio
     ['--batch-size', opts.batchSize, t.batchSize],
     ['--max-patches', opts.maxPatches, (saved.presets.image as { maxPatches?: number } | null | undefined)?.maxPatches],
     ['--lock', opts.lock ?? [], saved.model.locked ?? []],
-    ['--steps', opts.steps, t.totalSteps],
-    ['--epochs', opts.epochs, t.epochs],
     ['--lr', opts.lr, t.lr],
     ['--warmup', opts.warmup, t.warmup],
     ['--weight-decay', opts.weightDecay, t.weightDecay],

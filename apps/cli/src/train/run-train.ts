@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join, resolve } from 'node:path';
 import { type ClipModelConfig, createClipModel, createTrainer, hfClipLogits, importHfClipWeights, type Objective, readHfClipWeights, type StepStats } from '@omnitok/clip';
 import { InvalidArgumentError, type ModalityRegistry } from '@omnitok/core';
-import { asOutOfMemory, type BackendChoice, CheckpointError, listCheckpoints, loadCheckpoint, type LoadedCheckpoint, type MatmulPrecision, pruneCheckpoints, saveCheckpoint, webgpuMatmulPrecision } from '@omnitok/core/runtime';
+import { asOutOfMemory, type BackendChoice, CheckpointError, listCheckpoints, loadCheckpoint, type LoadedCheckpoint, type MatmulPrecision, pruneCheckpoints, saveCheckpoint, warmupCosine, webgpuMatmulPrecision } from '@omnitok/core/runtime';
 import { BatchLoader, type PreparedSample } from '../data/loader.js';
 import { openSource, textModalities } from '../data/open-source.js';
 import { type DataSource, isHeldOut, type RawRecord, TrainDataError } from '../data/records.js';
@@ -288,9 +288,11 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     return { modelConfig: config, model: built };
   })();
 
-  // Total steps: --steps, or --epochs × full batches per epoch (counted without decoding).
-  let epochs = t ? t.epochs ?? undefined : opts.epochs;
-  let totalSteps = t?.totalSteps ?? opts.steps;
+  // Total steps: --steps, or --epochs × full batches per epoch (counted without decoding); a resumed run
+  // keeps its own unless --steps / --epochs give it a new end (checkResumeFlags)
+  const extended = Boolean(t && (opts.explicit?.has('--steps') || opts.explicit?.has('--epochs')));
+  let epochs = t && !extended ? t.epochs ?? undefined : opts.epochs;
+  let totalSteps = t && !extended ? t.totalSteps : opts.steps;
   if (totalSteps === undefined) {
     if (isDemo && epochs === undefined) totalSteps = demoSteps(backend.name);
     else {
@@ -300,6 +302,10 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
       totalSteps = Math.floor(n / batchSize) * epochs;
       if (totalSteps < 1) throw new TrainDataError(`${source.description} has ${n} training records, fewer than one batch of ${batchSize}`);
     }
+  }
+  if (extended && t && resumeFrom && totalSteps !== t.totalSteps && totalSteps <= resumeFrom.step) {
+    const [flag, given, counted] = opts.explicit?.has('--steps') ? ['--steps', totalSteps, ''] : ['--epochs', epochs, `; ${epochs} epoch(s) are ${totalSteps} steps`];
+    throw new InvalidArgumentError(flag, given, `more than the ${resumeFrom.step} step(s) the resumed run's checkpoint has done (it was a ${t.totalSteps}-step run${counted})`);
   }
   const warmup = t?.warmup ?? opts.warmup ?? Math.min(Math.round(totalSteps * 0.1), 500);
   const lr = t?.lr ?? opts.lr;
@@ -343,6 +349,14 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   };
 
   const mode = opts.json ? 'json' : (opts.tty ?? (io === processIO && process.stderr.isTTY === true)) ? 'tty' : 'plain';
+  // a new end for a resumed run: the schedule (warmup, then cosine to the end) is recomputed over it
+  const extension =
+    extended && t && resumeFrom && t.totalSteps !== totalSteps
+      ? (() => {
+          const at = (total: number) => warmupCosine({ baseLr: lr, warmupSteps: Math.min(warmup, total), totalSteps: total })(resumeFrom.step);
+          return { from: t.totalSteps, text: `the run now ends at step ${totalSteps} instead of ${t.totalSteps}: the learning rate follows the schedule over ${totalSteps} steps from here (${at(t.totalSteps).toPrecision(3)} → ${at(totalSteps).toPrecision(3)} at step ${resumeFrom.step + 1})` };
+        })()
+      : undefined;
   const progress = new Progress(io, mode, backend.name, Math.max(1, Math.round(totalSteps / 20)));
   const paramCount = model.parameterCount();
   progress.line(
@@ -350,8 +364,9 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
       `  model ${spec.name} (${(paramCount / 1e6).toFixed(2)} M parameters, ${objective}), batch ${batchSize}, ${totalSteps} steps, lr ${lr}, warmup ${warmup}, seed ${seed}\n` +
       `  backend ${backend.name}: ${backend.description} (${backend.reason})\n` +
       `  presets ${setups.map((s) => `${s.modality}=${typeof s.preset === 'object' && s.preset ? (s.preset.name ?? 'custom') : (s.preset ?? s.plugin.defaultPreset)}`).join(', ')}\n` +
-      `  run directory ${outDir}${resumeFrom ? ` (resuming from ${resumeFrom.path})` : ''}`,
-    { event: 'start', outDir, pairs, totalSteps, batchSize, backend: backend.name, backendReason: backend.reason, matmulPrecision: backend.name === 'webgpu' ? webgpuMatmulPrecision().precision : 'f32', parameters: paramCount, resumedFrom: resumeFrom?.path ?? null, data: source.description },
+      `  run directory ${outDir}${resumeFrom ? ` (resuming from ${resumeFrom.path})` : ''}` +
+      (extension ? `\n  ${extension.text}` : ''),
+    { event: 'start', outDir, pairs, totalSteps, ...(extension ? { extendedFrom: extension.from } : {}), batchSize, backend: backend.name, backendReason: backend.reason, matmulPrecision: backend.name === 'webgpu' ? webgpuMatmulPrecision().precision : 'f32', parameters: paramCount, resumedFrom: resumeFrom?.path ?? null, data: source.description },
   );
 
   // Held-out set: tokenized once, kept in memory (bounded by --eval-samples).
