@@ -65,28 +65,30 @@ describe.skipIf(!loaded.ok && !required)('@omnitok/native-kernels', () => {
   });
 
   for (const blas of [true, false]) {
-    it(`matmul (${blas ? 'BLAS if present' : 'built-in'}): all transposes, batches, broadcast, alpha/beta`, () => {
+    it(`matmul (${blas ? 'BLAS if present' : 'built-in'}): all transposes, batches, broadcast, alpha/beta; last micro-tiles of 9, 8 and 4 rows`, () => {
       k().configure(0, blas);
-      const [B, M, N, K] = [3, 37, 53, 29];
-      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-        for (const bcast of [false, true]) {
-          const a = randn(B * M * K, 1);
-          const b = randn((bcast ? 1 : B) * K * N, 2);
-          const c = randn(B * M * N, 3);
-          const ref = new Float64Array(B * M * N);
-          for (let z = 0; z < B; z++)
-            for (let i = 0; i < M; i++)
-              for (let j = 0; j < N; j++) {
-                let s = 0;
-                for (let q = 0; q < K; q++) {
-                  const av = ta ? a[z * M * K + q * M + i]! : a[z * M * K + i * K + q]!;
-                  const bo = bcast ? 0 : z * K * N;
-                  s += av * (tb ? b[bo + j * K + q]! : b[bo + q * N + j]!);
+      // on AVX-512 (14-row micro-tiles) 37, 22 and 32 rows end in tiles of 9, 8 and 4 rows: the full, 8-row and 4-row kernels
+      for (const [B, M, N, K] of [[3, 37, 53, 29], [2, 22, 40, 31], [2, 32, 35, 20]] as const) {
+        for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          for (const bcast of [false, true]) {
+            const a = randn(B * M * K, 1);
+            const b = randn((bcast ? 1 : B) * K * N, 2);
+            const c = randn(B * M * N, 3);
+            const ref = new Float64Array(B * M * N);
+            for (let z = 0; z < B; z++)
+              for (let i = 0; i < M; i++)
+                for (let j = 0; j < N; j++) {
+                  let s = 0;
+                  for (let q = 0; q < K; q++) {
+                    const av = ta ? a[z * M * K + q * M + i]! : a[z * M * K + i * K + q]!;
+                    const bo = bcast ? 0 : z * K * N;
+                    s += av * (tb ? b[bo + j * K + q]! : b[bo + q * N + j]!);
+                  }
+                  ref[z * M * N + i * N + j] = 0.5 * s + 2 * c[z * M * N + i * N + j]!;
                 }
-                ref[z * M * N + i * N + j] = 0.5 * s + 2 * c[z * M * N + i * N + j]!;
-              }
-          k().matmul(a, b, c, B, M, N, K, ta, tb, M * K, bcast ? 0 : K * N, 0.5, 2);
-          expect(worst(c, ref)).toBeLessThan(1e-5);
+            k().matmul(a, b, c, B, M, N, K, ta, tb, M * K, bcast ? 0 : K * N, 0.5, 2);
+            expect(worst(c, ref)).toBeLessThan(1e-5);
+          }
         }
       }
       k().configure(0, true);
@@ -139,7 +141,9 @@ describe.skipIf(!loaded.ok && !required)('@omnitok/native-kernels', () => {
     const original = k().info().threads;
     k().configure(0, false);
     try {
-      for (const [M, N, K, tb] of [[13, 1100, 513, true], [50, 333, 300, false], [224, 64, 17, false]] as const) {
+      // rows ending in micro-tiles of 13, 8 and 4 rows (AVX-512: 14 a tile), K spanning up to five K blocks
+      // (each panel's next block prefetched while one is multiplied), several panels a thread
+      for (const [M, N, K, tb] of [[13, 1100, 513, true], [50, 333, 300, false], [224, 64, 17, false], [4, 700, 300, false], [33, 97, 1100, true]] as const) {
         const a = randn(M * K, 41);
         const b = randn(K * N, 42);
         const bias = randn(N, 43);

@@ -107,7 +107,7 @@ typedef void (*gemm_fn)(bool, bool, int, int, int, float, const float*, int, con
 typedef void (*gemm_par_fn)(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int, gemm_base::par_fn, int, const float*);
 typedef size_t (*packed_size_fn)(int, int);
 typedef void (*pack_weights_fn)(bool, const float*, int, int, int, float*);
-typedef void (*gemm_prepacked_fn)(int, int, int, const float*, int, const float*, float*, int, const float*, gemm_base::par_fn);
+typedef void (*gemm_prepacked_fn)(int, int, int, const float*, int, const float*, float*, int, const float*, gemm_base::par_fn, int);
 struct BuiltinGemm {
   const char* name;
   gemm_fn one;       // on the calling thread
@@ -452,7 +452,7 @@ napi_value MatmulPacked(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, "matmulPacked: buffers do not fit the shapes (or too many rows)");
     return nullptr;
   }
-  builtin.prepacked(M, N, K, a.p, K, packed.p, c.p, N, bias.n ? bias.p : nullptr, pool_run);
+  builtin.prepacked(M, N, K, a.p, K, packed.p, c.p, N, bias.n ? bias.p : nullptr, pool_run, max_threads);
   return undefined(env);
 }
 
