@@ -694,6 +694,41 @@ napi_value Slice(napi_env env, napi_callback_info info) {
 }
 
 // layerNorm(x, w, b, y, mean, rstd, rows, cols, eps)
+// Row sums in an order fixed whatever the ISA: LANES running sums (element c goes to sum c % LANES),
+// then combined pairwise. Vectorizes — one running sum is a chain of dependent adds, ~4 cycles each —
+// and gives the same bits on every machine.
+constexpr int LANES = 16;
+inline float lanes_total(float* acc) {
+  for (int w = LANES / 2; w > 0; w >>= 1)
+    for (int j = 0; j < w; j++) acc[j] += acc[j + w];
+  return acc[0];
+}
+
+// Σ x[c], and Σ (x[c] − mu)²
+inline float row_sum(const float* x, long long n) {
+  float acc[LANES] = {};
+  long long c = 0;
+  for (; c + LANES <= n; c += LANES)
+    for (int j = 0; j < LANES; j++) acc[j] += x[c + j];
+  for (int j = 0; c < n; c++, j++) acc[j] += x[c];
+  return lanes_total(acc);
+}
+
+inline float row_sq_dev(const float* x, float mu, long long n) {
+  float acc[LANES] = {};
+  long long c = 0;
+  for (; c + LANES <= n; c += LANES)
+    for (int j = 0; j < LANES; j++) {
+      float d = x[c + j] - mu;
+      acc[j] += d * d;
+    }
+  for (int j = 0; c < n; c++, j++) {
+    float d = x[c] - mu;
+    acc[j] += d * d;
+  }
+  return lanes_total(acc);
+}
+
 napi_value LayerNormFwd(napi_env env, napi_callback_info info) {
   ARGS(9);
   F32ARG(x, 0);
@@ -710,15 +745,8 @@ napi_value LayerNormFwd(napi_env env, napi_callback_info info) {
       for (long long r = ch_.lo(t_); r < ch_.lo(t_ + 1); r++) {
     const float* xr = x.p + r * C;
     float* yr = y.p + r * C;
-    float s = 0;
-    for (long long c = 0; c < C; c++) s += xr[c];
-    float mu = s / C;
-    float v = 0;
-    for (long long c = 0; c < C; c++) {
-      float d = xr[c] - mu;
-      v += d * d;
-    }
-    float rs = 1.f / std::sqrt(v / C + eps);
+    float mu = row_sum(xr, C) / C;
+    float rs = 1.f / std::sqrt(row_sq_dev(xr, mu, C) / C + eps);
     mean.p[r] = mu;
     rstd.p[r] = rs;
     for (long long c = 0; c < C; c++) yr[c] = (xr[c] - mu) * rs * w.p[c] + b.p[c];
@@ -751,16 +779,20 @@ napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
       const float* gr = dy.p + r * C;
       float* dr = dx.p + r * C;
       float mu = mean.p[r], rs = rstd.p[r];
-      float s1 = 0, s2 = 0;  // Σ g·w, Σ g·w·x̂
-      for (long long c = 0; c < C; c++) {
+      float a1[LANES] = {}, a2[LANES] = {};  // Σ g·w, Σ g·w·x̂ (by lanes, as row_sum)
+      auto add = [&](long long c, int j) {
         float xh = (xr[c] - mu) * rs;
         float gw = gr[c] * w.p[c];
-        s1 += gw;
-        s2 += gw * xh;
+        a1[j] += gw;
+        a2[j] += gw * xh;
         pw[c] += gr[c] * xh;
         pb[c] += gr[c];
-      }
-      s1 /= C, s2 /= C;
+      };
+      long long c0 = 0;
+      for (; c0 + LANES <= C; c0 += LANES)
+        for (int j = 0; j < LANES; j++) add(c0 + j, j);
+      for (int j = 0; c0 < C; c0++, j++) add(c0, j);
+      float s1 = lanes_total(a1) / C, s2 = lanes_total(a2) / C;
       for (long long c = 0; c < C; c++) {
         float xh = (xr[c] - mu) * rs;
         dr[c] = rs * (gr[c] * w.p[c] - s1 - xh * s2);
