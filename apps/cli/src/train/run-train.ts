@@ -15,6 +15,7 @@ import { makePrepare, type ModalitySetup, type TokenShape, towerTokenShape } fro
 import { pretrainedTokenShapes } from './pretrained.js';
 import { defaultTrainPreset, parsePresetFlags, type PresetRef } from './presets.js';
 import { checkResumeFlags } from './resume-flags.js';
+import { StepPipeline } from './step-pipeline.js';
 import { formatDuration, pct, Progress, round } from './progress.js';
 import { type EvalMetric, type Metric, type StepMetric, writeReports } from './report.js';
 import { disposeBatch, makeBatch } from './tensors.js';
@@ -446,57 +447,29 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   let last = performance.now();
   const trainStarted = performance.now();
   let trainedSamples = 0;
-  // webgpu: a batch's step is queued before the step ahead of it is read (one step in flight: the GPU
-  // does not idle while the host reads a step and records the next), but never behind a step that ends
-  // at an eval, a checkpoint or the last step — those see exactly the steps before them. Elsewhere the
-  // steps run one at a time anyway. OMNITOK_TRAIN_IN_FLIGHT=0: one at a time on webgpu too.
-  const pipelined = trainer.optimizer.canApplyGuarded() && process.env.OMNITOK_TRAIN_IN_FLIGHT !== '0';
-  const boundary = (s: number) => (canEval && s % evalEvery === 0) || s % checkpointEvery === 0 || s >= totalSteps;
-  interface Queued {
-    readonly result: Promise<StepStats>;
+  // webgpu: one step in flight (StepPipeline); OMNITOK_TRAIN_IN_FLIGHT=0: one at a time there too
+  interface Batch {
     readonly inputs: ReturnType<typeof makeBatch>;
     readonly samples: number;
     readonly epoch: number;
-    /** The step count once it is applied. */
-    readonly after: number;
   }
-  const queue = (inputs: ReturnType<typeof makeBatch>, samples: number, epoch: number): Queued => {
-    const after = trainer.stepCount + 1;
-    const result = trainer.step(inputs);
-    result.catch(() => undefined); // read by `finish`; one left in flight by an error must not go unhandled
-    return { result, inputs, samples, epoch, after };
-  };
-  /** The step's outcome, its batch freed. */
-  const outcome = async (q: Queued): Promise<StepStats> => {
-    try {
-      return await q.result;
-    } catch (error) {
-      throw asOutOfMemory(error, backend.name, OOM_HINT) ?? error;
-    } finally {
-      disposeBatch(tf, q.inputs);
-    }
-  };
-  /**
-   * Reads a step and records it (metrics, progress, and — with no step queued behind it, `alone` — the
-   * eval, checkpoint and stop it ends at): `skipped` (an overflow at this loss scale: nothing was
-   * updated, the next batch takes the same step), `over` (the last step, or interrupted), or `on`.
-   */
-  const finish = async (q: Queued, alone: boolean): Promise<'skipped' | 'over' | 'on'> => {
-    const stats = await outcome(q);
+  /** A step read: metrics and progress, and — with no step queued behind it — the eval, checkpoint and stop it ends at. */
+  const record = async (stats: StepStats, b: Batch, alone: boolean): Promise<'over' | 'on'> => {
     if (stats.skipped) {
+      // an overflow at this loss scale: nothing was updated, the next batch takes the same step
       progress.line(`step ${stats.step + 1}: non-finite gradients at loss scale ${stats.lossScale}; skipped, the scale halves`, { event: 'skip', step: stats.step + 1, lossScale: stats.lossScale ?? null });
-      return 'skipped';
+      return 'on';
     }
     step = stats.step + 1;
-    trainedSamples += q.samples;
+    trainedSamples += b.samples;
     const now = performance.now();
-    const inst = q.samples / ((now - last) / 1000);
+    const inst = b.samples / ((now - last) / 1000);
     last = now;
     rate = rate === 0 ? inst : 0.9 * rate + 0.1 * inst;
-    const m: StepMetric = { type: 'step', step, epoch: q.epoch, loss: stats.loss, lr: stats.lr, samplesPerSec: round(inst, 2), elapsed: round((now - started) / 1000, 2) };
+    const m: StepMetric = { type: 'step', step, epoch: b.epoch, loss: stats.loss, lr: stats.lr, samplesPerSec: round(inst, 2), elapsed: round((now - started) / 1000, 2) };
     addMetric(m);
-    progress.step({ step, total: totalSteps, epoch: q.epoch, loss: stats.loss, lr: stats.lr, samplesPerSec: rate, eta: ((totalSteps - step) * batchSize) / rate });
-    if (!alone) return 'on'; // not a boundary (never queued behind one); an interrupt waits for the step behind
+    progress.step({ step, total: totalSteps, epoch: b.epoch, loss: stats.loss, lr: stats.lr, samplesPerSec: rate, eta: ((totalSteps - step) * batchSize) / rate });
+    if (!alone) return 'on'; // not a boundary; an interrupt waits for the step behind
     const done = step >= totalSteps;
     if (step % evalEvery === 0 || done) await runEval();
     if (step % checkpointEvery === 0 || done || interrupted) {
@@ -505,13 +478,16 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     }
     return done || interrupted ? 'over' : 'on';
   };
-  /** A step queued behind one that was skipped comes back `behind`: its batch takes the step again, at once (batch order kept). */
-  const again = async (q: Queued): Promise<Queued> => {
-    const stats = await q.result.catch(() => undefined);
-    if (!stats?.behind) return q;
-    return queue(q.inputs, q.samples, q.epoch);
-  };
-  let inFlight: Queued | undefined;
+  const pipeline = new StepPipeline<Batch, StepStats>({
+    step: (b) => trainer.step(b.inputs),
+    stepCount: () => trainer.stepCount,
+    dispose: (b) => disposeBatch(tf, b.inputs),
+    inFlight: trainer.optimizer.canApplyGuarded() && process.env.OMNITOK_TRAIN_IN_FLIGHT !== '0',
+    boundary: (n) => (canEval && n % evalEvery === 0) || n % checkpointEvery === 0 || n >= totalSteps,
+    interrupted: () => interrupted,
+    record,
+    mapError: (error) => asOutOfMemory(error, backend.name, OOM_HINT) ?? error,
+  });
   try {
     if (step >= totalSteps) progress.line(`the run already reached step ${step} of ${totalSteps}`);
     else
@@ -533,26 +509,13 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
           dataState.position = 0;
         }
         if (batch.samples.length < batchSize) continue;
-        const next = queue(makeBatch(tf, batch.samples, modalities), batch.samples.length, batch.epoch);
-        const ahead = inFlight;
-        inFlight = next;
-        // behind a skipped step, `next` was skipped too: its batch goes again before any other
-        if (ahead && (await finish(ahead, false)) === 'skipped') inFlight = await again(next);
-        if (!pipelined || boundary(inFlight.after) || interrupted) {
-          const q = inFlight;
-          inFlight = undefined;
-          if ((await finish(q, true)) === 'over') break;
-        }
+        if ((await pipeline.push({ inputs: makeBatch(tf, batch.samples, modalities), samples: batch.samples.length, epoch: batch.epoch })) === 'over') break;
       }
-    if (inFlight) {
-      const q = inFlight;
-      inFlight = undefined;
-      await finish(q, true);
-    }
+    await pipeline.finish();
   } finally {
     // an error with a step still in flight: let it finish (the device guard skips it behind a
     // non-finite one) and free its batch
-    if (inFlight) await outcome(inFlight).catch(() => undefined);
+    await pipeline.abandon();
     process.off('SIGINT', onSigint);
     progress.end();
   }
