@@ -32,7 +32,8 @@ export interface StepPipelineOptions<B, S extends StepOutcome> {
   readonly interrupted: () => boolean;
   /**
    * Records a step that was read: `alone` when no step is queued behind it (then it may evaluate,
-   * save and stop: 'over'); `skipped` ones too (nothing was updated). Returns 'over' to stop.
+   * save and stop: 'over'; a step that is not alone never ends at a boundary, and what it returns is
+   * not used); `skipped` ones too (nothing was updated). Returns 'over' to stop.
    */
   readonly record: (stats: S, batch: B, alone: boolean) => Promise<'over' | 'on'>;
   /** Maps a step's error before it is thrown (out-of-memory hints). */
@@ -60,7 +61,7 @@ export class StepPipeline<B, S extends StepOutcome> {
       const stats = await this.read(ahead);
       // behind a skipped step, `next` was skipped too: its batch goes again before any other
       if (stats.skipped) this.ahead = await this.again(next);
-      if ((await this.o.record(stats, ahead.batch, false)) === 'over') throw new Error('a step with another queued behind it cannot end the run');
+      await this.o.record(stats, ahead.batch, false); // not alone: no eval, checkpoint or stop (see `record`)
     }
     const q = this.ahead;
     if (!this.o.inFlight || this.o.boundary(q.after) || this.o.interrupted()) return this.finish();
