@@ -397,4 +397,25 @@ describe('omnitok train --grad-checkpointing', () => {
     const after = await resume();
     expect(after.stdout).toMatch(/already reached step 5 of 5/);
   }, 120_000);
+
+  it('--resume --epochs N extends an epoch-based run to N epochs (counted in full batches); fewer steps than done are refused', async () => {
+    writeCaptionCsv('resume-epochs.csv'); // 16 rows, batch 8: two steps an epoch
+    const out = join(dir, 'run-resume-epochs');
+    const first = await omnitok(dir, 'train', '--data', 'resume-epochs.csv', '--epochs', '1', '--eval-fraction', '0', '--out', out, ...common);
+    expect(first.code, first.stderr).toBe(0);
+    const steps = () => jsonl(join(out, 'metrics.jsonl')).filter((m) => m.type === 'step').map((m) => [m.step, m.epoch]);
+    expect(steps()).toEqual([[1, 0], [2, 0]]);
+    const resume = (...flags: string[]) => omnitok(dir, 'train', '--resume', '--out', out, '--backend', 'cpu', ...flags);
+    const longer = await resume('--epochs', '3', '--json');
+    expect(longer.code, longer.stderr).toBe(0);
+    expect(JSON.parse(longer.stdout.split('\n')[0]!)).toMatchObject({ event: 'start', totalSteps: 6, extendedFrom: 2 });
+    expect(steps()).toEqual([[1, 0], [2, 0], [3, 1], [4, 1], [5, 2], [6, 2]]);
+    const config = JSON.parse(readFileSync(join(out, 'step-00000006', 'config.json'), 'utf8')) as { train: { totalSteps: number; epochs: number } };
+    expect(config.train).toMatchObject({ totalSteps: 6, epochs: 3 });
+    // an end before the checkpoint: refused, nothing trained
+    const fewer = await resume('--epochs', '2');
+    expect(fewer.code).toBe(2);
+    expect(fewer.stderr).toMatch(/Invalid --epochs: got 2, expected more than the 6 step\(s\) the resumed run's checkpoint has done \(it was a 6-step run; 2 epoch\(s\) are 4 steps\)/);
+    expect(steps()).toHaveLength(6);
+  }, 120_000);
 });
