@@ -278,7 +278,7 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
   /** The last step called, done or not (a host step waits for it). */
   let tail: Promise<unknown> = Promise.resolve();
 
-  async function runStep(batch: ClipBatch): Promise<StepStats> {
+  async function runStep(batch: ClipBatch, device: boolean): Promise<StepStats> {
     const t0 = performance.now();
     const step = optimizer.step;
     const { n } = present(batch);
@@ -290,7 +290,7 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
     // device; a non-finite step updates nothing) and the step reads everything it reports at the end,
     // at once — the next step may be queued before that (GuardedSteps); elsewhere the loss and the norm
     // are read before the update, as the host decides
-    const loss = optimizer.canApplyGuarded() ? (tf.div(t.scaledLoss, ran ?? 1) as tf.Scalar) : undefined;
+    const loss = device ? (tf.div(t.scaledLoss, ran ?? 1) as tf.Scalar) : undefined;
     let queued: QueuedStep | undefined;
     try {
       queued = loss && deviceSteps.queue(optimizer, t.grads, loss, { lr, clipNorm: config.clipNorm, gradScale: 1 / (ran ?? 1) });
@@ -302,7 +302,6 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
       loss?.dispose();
       return hostStep(step, lr, await unscaledGradients(t, ran), report);
     }
-    let settled = false;
     try {
       if (clamp) for (const p of model.pairs) clampLogitScale(p.logitScale, 0, CLIP_LOGIT_SCALE_MAX);
       const logitParams = readLogitParams(); // snapshots taken now, behind this step's update
@@ -311,14 +310,11 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
       const [lossData, outcome, pairLosses, pairs] = await Promise.all([loss.data(), queued.read(), readPairs(t.pairLosses), logitParams]);
       throwOnDeviceErrors();
       const value = lossData[0]!;
-      const stats = report({ loss: value, pairLosses, gradNorm: outcome.gradNorm, ...pairs });
-      settled = true;
       // not applied: its own non-finite loss or norm (NonFiniteError without a dynamic scale), or
       // queued behind such a step
-      const how = queued.settle({ outcome, step, loss: value, scaler });
-      return how === 'applied' ? stats : { ...stats, skipped: true, ...(how === 'behind' ? { behind: true } : {}) };
+      return { ...report({ loss: value, pairLosses, gradNorm: outcome.gradNorm, ...pairs }), ...queued.settle({ outcome, step, loss: value, scaler }) };
     } finally {
-      if (!settled) queued.settle();
+      queued.release();
       tf.dispose([loss, t.scaledLoss, ...t.grads.values()]);
     }
   }
@@ -336,7 +332,7 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
     step(batch) {
       // a device step is queued at once (behind every step queued before it: the device runs in
       // order); a host step waits until the previous one is done
-      const result = optimizer.canApplyGuarded() ? runStep(batch) : tail.then(() => runStep(batch));
+      const result = optimizer.canApplyGuarded() ? runStep(batch, true) : tail.then(() => runStep(batch, false));
       tail = result.catch(() => undefined);
       return result;
     },

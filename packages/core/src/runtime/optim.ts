@@ -357,15 +357,23 @@ export interface QueuedStep {
   /** The guard's values, once every step queued before this one has settled. */
   read(): Promise<GuardOutcome>;
   /**
-   * The host's side of the outcome, in queue order: `applied` — a dynamic loss scale counts a clean
-   * step; otherwise the step count is taken back, and a step that was itself non-finite goes to
-   * `skipNonFiniteStep` (NonFiniteError unless a dynamic scale takes it as an overflow: `skipped`),
-   * while one queued behind a non-finite step is `behind` (finite or not: its batch may be stepped
-   * again, at the scale the step before left).
-   * Then (also when `read` or this throws: call it without an outcome in a `finally`) the step is
-   * settled and the next one may read. `loss`: the value read beside the guard, for the error's message.
+   * The host's side of the outcome, in queue order, as the StepResult fields it adds: applied — a
+   * dynamic loss scale counts a clean step, `{}`; otherwise the step count is taken back, and a step
+   * that was itself non-finite goes to `skipNonFiniteStep` (NonFiniteError unless a dynamic scale takes
+   * it as an overflow: `{ skipped }`), while one queued behind a non-finite step is `{ skipped, behind }`
+   * (finite or not: its batch may be stepped again, at the scale the step before left). Then the step
+   * is settled and the next one may read. `loss`: the value read beside the guard, for the error's message.
    */
-  settle(outcome?: { readonly outcome: GuardOutcome; readonly step: number; readonly loss: number; readonly scaler?: LossScaler }): 'applied' | 'skipped' | 'behind';
+  settle(outcome: { readonly outcome: GuardOutcome; readonly step: number; readonly loss: number; readonly scaler?: LossScaler }): { readonly skipped?: true; readonly behind?: true };
+  /** Settles the step without an outcome when `read` or `settle` threw (call it in a `finally`; after `settle` it does nothing). */
+  release(): void;
+}
+
+/** A queued step until it settles: its guard, when it settles, and whether it was finite (for the step behind). */
+interface GuardEntry {
+  readonly guard: tf.Tensor;
+  readonly settled: Promise<void>;
+  finite?: boolean;
 }
 
 /**
@@ -379,7 +387,7 @@ export interface QueuedStep {
  * loop had stopped or, under a dynamic loss scale, skipped both), and steps settle in queue order.
  */
 export class GuardedSteps {
-  private last: { readonly guard: tf.Tensor; readonly settled: Promise<void>; finite?: boolean } | undefined;
+  private last: GuardEntry | undefined;
 
   /**
    * Queues the update: `grads` are the gradients of `loss`/`gradScale` (under a loss scale S,
@@ -394,9 +402,16 @@ export class GuardedSteps {
     if (!guard) return undefined;
     optimizer.applyGuarded(grads, options.lr, guard);
     let markSettled!: () => void;
-    const entry: { readonly guard: tf.Tensor; readonly settled: Promise<void>; finite?: boolean } = { guard, settled: new Promise<void>((resolve) => (markSettled = resolve)) };
+    const entry: GuardEntry = { guard, settled: new Promise<void>((resolve) => (markSettled = resolve)) };
     this.last = entry;
     let done = false;
+    const finish = (finite?: boolean) => {
+      done = true;
+      entry.finite = finite;
+      if (this.last === entry) this.last = undefined;
+      guard.dispose(); // a step queued behind reads it on the device, which runs in queue order
+      markSettled();
+    };
     return {
       guard,
       read: async () => {
@@ -406,24 +421,22 @@ export class GuardedSteps {
       settle: (result) => {
         if (done) throw new Error('a queued step settles once');
         try {
-          if (!result) return 'skipped';
           if (result.outcome.applied) {
             result.scaler?.finite();
-            return 'applied';
+            return {};
           }
           optimizer.undoStepCount(); // the guard made AdamW skip it
           // behind a non-finite step: whatever its own values (computed at a loss scale since halved),
           // only the step before counts
-          if (result.outcome.finite || before?.finite === false) return 'behind';
+          if (result.outcome.finite || before?.finite === false) return { skipped: true, behind: true };
           skipNonFiniteStep(result.scaler, result.step, result.loss, result.outcome.gradNorm);
-          return 'skipped';
+          return { skipped: true };
         } finally {
-          if (result) entry.finite = result.outcome.finite;
-          done = true;
-          if (this.last === entry) this.last = undefined;
-          guard.dispose(); // a step queued behind reads it on the device, which runs in queue order
-          markSettled();
+          finish(result.outcome.finite);
         }
+      },
+      release: () => {
+        if (!done) finish();
       },
     };
   }
@@ -466,12 +479,12 @@ export class Trainer {
     if (!Number.isInteger(microBatches) || microBatches < 1) return Promise.reject(new InvalidArgumentError('microBatches', microBatches, 'a positive integer'));
     // the device step is queued now (its weights are those of every step queued before: the device runs
     // in order); a host step needs the previous steps applied before it computes its gradients
-    const result = this.options.optimizer.canApplyGuarded() ? this.runStep(lossFn, microBatches) : this.tail.then(() => this.runStep(lossFn, microBatches));
+    const result = this.options.optimizer.canApplyGuarded() ? this.runStep(lossFn, microBatches, true) : this.tail.then(() => this.runStep(lossFn, microBatches, false));
     this.tail = result.catch(() => undefined);
     return result;
   }
 
-  private async runStep(lossFn: (micro: number) => tf.Scalar, microBatches: number): Promise<StepResult> {
+  private async runStep(lossFn: (micro: number) => tf.Scalar, microBatches: number, device: boolean): Promise<StepResult> {
     const step = this.step;
     const trainable = [...this.params].filter(([, v]) => v.trainable);
     const byId = new Map(trainable.map(([n, v]) => [v.name, n] as const));
@@ -495,9 +508,7 @@ export class Trainer {
         }
       }
       const lr = this.options.schedule ? this.options.schedule(step) : this.options.optimizer.lr;
-      const optimizer = this.options.optimizer;
       // the mean over micro-batches; the device step divides by the loss scale in its guard
-      const device = optimizer.canApplyGuarded();
       const divisor = microBatches * (device ? 1 : scale);
       if (divisor !== 1) {
         const mean = new Map([...sum!].map(([k, g]) => [k, tf.div(g, divisor)] as const));
@@ -547,17 +558,13 @@ export class Trainer {
     const lossT = tf.div(lossSum, microBatches * scale);
     const queued = this.deviceSteps.queue(this.options.optimizer, grads, lossT, { lr, clipNorm: this.options.clipNorm, gradScale: 1 / scale });
     if (!queued) throw new Error('webgpu step guard unavailable although the kernels are active');
-    let settled = false;
     try {
       const [lossData, outcome] = await Promise.all([lossT.data(), queued.read()]);
       throwOnDeviceErrors();
       const loss = lossData[0]!;
-      const result: StepResult = { step, loss, gradNorm: outcome.gradNorm, lr, ...(this.scaler ? { lossScale: scale } : {}) };
-      settled = true;
-      const how = queued.settle({ outcome, step, loss, scaler: this.scaler });
-      return how === 'applied' ? result : { ...result, skipped: true, ...(how === 'behind' ? { behind: true } : {}) };
+      return { step, loss, gradNorm: outcome.gradNorm, lr, ...(this.scaler ? { lossScale: scale } : {}), ...queued.settle({ outcome, step, loss, scaler: this.scaler }) };
     } finally {
-      if (!settled) queued.settle();
+      queued.release();
       lossT.dispose();
     }
   }
