@@ -103,10 +103,9 @@ const FORCED_TILES: Readonly<Record<string, MatMulTile>> = { '64': TILE_64, '128
 /** Workgroup memory of a vec4 tile's two staged K slices (rows padded by one vec4; see matMulProgram). */
 const vec4TileBytes = (t: MatMulTile) => t.tk * (4 * t.rm + 1 + 4 * t.rn + 1) * 16;
 
-/** What the active webgpu device grants a workgroup (WebGPU's default where it says nothing). */
-function workgroupStorageLimit(): number {
-  const backend = tf.backend() as { device?: { limits?: { maxComputeWorkgroupStorageSize?: number } } };
-  return backend.device?.limits?.maxComputeWorkgroupStorageSize ?? 16384;
+/** What a webgpu backend's device (the active one by default) grants a workgroup (WebGPU's default where it says nothing). */
+function workgroupStorageLimit(backend: unknown = tf.backend()): number {
+  return (backend as { device?: { limits?: { maxComputeWorkgroupStorageSize?: number } } }).device?.limits?.maxComputeWorkgroupStorageSize ?? 16384;
 }
 
 export interface MatMulPlan {
@@ -370,8 +369,7 @@ FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
  */
 function tiledAttention(backend: unknown, s: AttentionShape, env: 'OMNITOK_WEBGPU_ATTN_FWD' | 'OMNITOK_WEBGPU_ATTN_BWD'): boolean {
   if (envVar(env) !== 'tiled' || s.headDim !== TILED_ATTN_HEAD_DIM) return false;
-  const limit = (backend as { device?: { limits?: { maxComputeWorkgroupStorageSize?: number } } }).device?.limits?.maxComputeWorkgroupStorageSize ?? 16384;
-  return limit >= (env === 'OMNITOK_WEBGPU_ATTN_FWD' ? TILED_ATTN_WORKGROUP_BYTES : TILED_ATTN_GRAD_WORKGROUP_BYTES);
+  return workgroupStorageLimit(backend) >= (env === 'OMNITOK_WEBGPU_ATTN_FWD' ? TILED_ATTN_WORKGROUP_BYTES : TILED_ATTN_GRAD_WORKGROUP_BYTES);
 }
 
 /** Strided views of a GEMM attention call: a head of q/k/v in qkv [B, N, 3D], of dO/O in [B, N, D], of a score matrix in [B·H, N, N]. */
@@ -531,18 +529,19 @@ FUSED[WG_WEIGHT_BIAS_GRAD] = ({ inputs, backend }) => {
   const outDim = dy.shape[1]!;
   const plan = planMatMul(inDim, outDim, t, 1, true);
   const partialShape = [plan.splits, inDim + 1, outDim]; // per split: dW rows, then the db row
+  const partialSize = (inDim + 1) * outDim;
   const uniforms = gemmUniforms({
     m: inDim, n: outDim, k: t, batch1: 1, batch: 1, kChunk: plan.kChunk,
     a: { off: 0, ld: inDim, s0: 0, s1: 0 },
     b: { off: 0, ld: outDim, s0: 0, s1: 0 },
     c: { off: 0, ld: outDim, s0: 0, s1: 0 },
-    splitStride: (inDim + 1) * outDim,
+    splitStride: partialSize,
     alpha: 1,
   });
   const program = matMulProgram(partialShape, 1, inDim, outDim, true, false, false, plan.tile, plan.splits, true);
   const partial = runF32(b, program, [x, dy], uniforms, b.makeTensorInfo(partialShape, 'float32'));
   const block = (shape: number[], size: number, offset: number) =>
-    runF32(b, splitKSumProgram(shape, size, false), [partial], ints(plan.splits, outDim, (inDim + 1) * outDim, offset));
+    runF32(b, splitKSumProgram(shape, size, false), [partial], ints(plan.splits, outDim, partialSize, offset));
   const dw = block([inDim, outDim], inDim * outDim, 0);
   const db = block([outDim], outDim, inDim * outDim);
   b.disposeData(partial.dataId);
@@ -623,7 +622,6 @@ export function webgpuMatmulPrecision(): MatmulPrecisionState {
 
 interface PrecisionDevice {
   features?: { has(f: string): boolean };
-  limits?: { maxComputeWorkgroupStorageSize?: number };
   pushErrorScope?(filter: string): void;
   popErrorScope?(): Promise<{ message: string } | null>;
 }
@@ -647,7 +645,7 @@ export async function setWebgpuMatmulPrecision(precision: MatmulPrecision): Prom
   const configs = () => adapterFacts.configs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(', ') || 'none';
   const offered = () => `the adapter offers: ${adapterFacts.features.join(', ') || 'nothing'}; subgroup-matrix configurations: ${configs()}`;
   if (!device?.features?.has('shader-f16')) return refuse(`the device has no shader-f16 (${offered()})`);
-  const limit = device.limits?.maxComputeWorkgroupStorageSize ?? 16384;
+  const limit = workgroupStorageLimit();
   if (limit < MATRIX_GEMM_WORKGROUP_BYTES) return refuse(`the device grants ${limit} bytes of workgroup memory, the program needs ${MATRIX_GEMM_WORKGROUP_BYTES}`);
   let units: MatrixUnit[] = ['emulated'];
   if (precision === 'f16') {
