@@ -304,11 +304,15 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
       if (totalSteps < 1) throw new TrainDataError(`${source.description} has ${n} training records, fewer than one batch of ${batchSize}`);
     }
   }
-  if (extended && t && resumeFrom && totalSteps !== t.totalSteps && totalSteps <= resumeFrom.step) {
+  // a new end for a resumed run: past its checkpoint, the schedule recomputed over it
+  const newEnd = extended && t && resumeFrom && totalSteps !== t.totalSteps ? { from: t.totalSteps, done: resumeFrom.step } : undefined;
+  if (newEnd && totalSteps <= newEnd.done) {
     const [flag, given, counted] = opts.explicit?.has('--steps') ? ['--steps', totalSteps, ''] : ['--epochs', epochs, `; ${epochs} epoch(s) are ${totalSteps} steps`];
-    throw new InvalidArgumentError(flag, given, `more than the ${resumeFrom.step} step(s) the resumed run's checkpoint has done (it was a ${t.totalSteps}-step run${counted})`);
+    throw new InvalidArgumentError(flag, given, `more than the ${newEnd.done} step(s) the resumed run's checkpoint has done (it was a ${newEnd.from}-step run${counted})`);
   }
   const warmup = t?.warmup ?? opts.warmup ?? Math.min(Math.round(totalSteps * 0.1), 500);
+  /** The learning-rate schedule of a run of `total` steps: warmup, then cosine to the end. */
+  const scheduleOver = (total: number) => ({ warmupSteps: Math.min(warmup, total), totalSteps: total });
   const lr = t?.lr ?? opts.lr;
   const weightDecay = t?.weightDecay ?? opts.weightDecay;
   const clipNorm = t?.clipNorm ?? opts.clipNorm;
@@ -320,7 +324,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
     model,
     objective,
     optimizer: { lr, weightDecay },
-    schedule: { warmupSteps: Math.min(warmup, totalSteps), totalSteps },
+    schedule: scheduleOver(totalSteps),
     clipNorm,
     gradCache: gradCacheChunk ? { chunkSize: gradCacheChunk } : false,
     lossScale,
@@ -350,14 +354,7 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
   };
 
   const mode = opts.json ? 'json' : (opts.tty ?? (io === processIO && process.stderr.isTTY === true)) ? 'tty' : 'plain';
-  // a new end for a resumed run: the schedule (warmup, then cosine to the end) is recomputed over it
-  const extension =
-    extended && t && resumeFrom && t.totalSteps !== totalSteps
-      ? (() => {
-          const at = (total: number) => warmupCosine({ baseLr: lr, warmupSteps: Math.min(warmup, total), totalSteps: total })(resumeFrom.step);
-          return { from: t.totalSteps, text: `the run now ends at step ${totalSteps} instead of ${t.totalSteps}: the learning rate follows the schedule over ${totalSteps} steps from here (${at(t.totalSteps).toPrecision(3)} → ${at(totalSteps).toPrecision(3)} at step ${resumeFrom.step + 1})` };
-        })()
-      : undefined;
+  const lrAfter = (total: number, done: number) => warmupCosine({ baseLr: lr, ...scheduleOver(total) })(done).toPrecision(3);
   const progress = new Progress(io, mode, backend.name, Math.max(1, Math.round(totalSteps / 20)));
   const paramCount = model.parameterCount();
   progress.line(
@@ -366,8 +363,10 @@ export async function runTrain(io: CliIO, registry: ModalityRegistry, opts: Trai
       `  backend ${backend.name}: ${backend.description} (${backend.reason})\n` +
       `  presets ${setups.map((s) => `${s.modality}=${typeof s.preset === 'object' && s.preset ? (s.preset.name ?? 'custom') : (s.preset ?? s.plugin.defaultPreset)}`).join(', ')}\n` +
       `  run directory ${outDir}${resumeFrom ? ` (resuming from ${resumeFrom.path})` : ''}` +
-      (extension ? `\n  ${extension.text}` : ''),
-    { event: 'start', outDir, pairs, totalSteps, ...(extension ? { extendedFrom: extension.from } : {}), batchSize, backend: backend.name, backendReason: backend.reason, matmulPrecision: backend.name === 'webgpu' ? webgpuMatmulPrecision().precision : 'f32', parameters: paramCount, resumedFrom: resumeFrom?.path ?? null, data: source.description },
+      (newEnd
+        ? `\n  the run now ends at step ${totalSteps} instead of ${newEnd.from}: the learning rate follows the schedule over ${totalSteps} steps from here (${lrAfter(newEnd.from, newEnd.done)} → ${lrAfter(totalSteps, newEnd.done)} at step ${newEnd.done + 1})`
+        : ''),
+    { event: 'start', outDir, pairs, totalSteps, ...(newEnd ? { extendedFrom: newEnd.from } : {}), batchSize, backend: backend.name, backendReason: backend.reason, matmulPrecision: backend.name === 'webgpu' ? webgpuMatmulPrecision().precision : 'f32', parameters: paramCount, resumedFrom: resumeFrom?.path ?? null, data: source.description },
   );
 
   // Held-out set: tokenized once, kept in memory (bounded by --eval-samples).
