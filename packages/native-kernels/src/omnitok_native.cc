@@ -704,28 +704,28 @@ inline float lanes_total(float* acc) {
   return acc[0];
 }
 
+// Runs f(c, lane) for c < n in that order, lane = c % LANES (whole blocks of LANES, then the tail)
+template <class F>
+inline void for_lanes(long long n, F&& f) {
+  long long c = 0;
+  for (; c + LANES <= n; c += LANES)
+    for (int j = 0; j < LANES; j++) f(c + j, j);
+  for (int j = 0; c < n; c++, j++) f(c, j);
+}
+
 // Σ x[c], and Σ (x[c] − mu)²
 inline float row_sum(const float* x, long long n) {
   float acc[LANES] = {};
-  long long c = 0;
-  for (; c + LANES <= n; c += LANES)
-    for (int j = 0; j < LANES; j++) acc[j] += x[c + j];
-  for (int j = 0; c < n; c++, j++) acc[j] += x[c];
+  for_lanes(n, [&](long long c, int j) { acc[j] += x[c]; });
   return lanes_total(acc);
 }
 
 inline float row_sq_dev(const float* x, float mu, long long n) {
   float acc[LANES] = {};
-  long long c = 0;
-  for (; c + LANES <= n; c += LANES)
-    for (int j = 0; j < LANES; j++) {
-      float d = x[c + j] - mu;
-      acc[j] += d * d;
-    }
-  for (int j = 0; c < n; c++, j++) {
+  for_lanes(n, [&](long long c, int j) {
     float d = x[c] - mu;
     acc[j] += d * d;
-  }
+  });
   return lanes_total(acc);
 }
 
@@ -780,18 +780,14 @@ napi_value LayerNormBwd(napi_env env, napi_callback_info info) {
       float* dr = dx.p + r * C;
       float mu = mean.p[r], rs = rstd.p[r];
       float a1[LANES] = {}, a2[LANES] = {};  // Σ g·w, Σ g·w·x̂ (by lanes, as row_sum)
-      auto add = [&](long long c, int j) {
+      for_lanes(C, [&](long long c, int j) {
         float xh = (xr[c] - mu) * rs;
         float gw = gr[c] * w.p[c];
         a1[j] += gw;
         a2[j] += gw * xh;
         pw[c] += gr[c] * xh;
         pb[c] += gr[c];
-      };
-      long long c0 = 0;
-      for (; c0 + LANES <= C; c0 += LANES)
-        for (int j = 0; j < LANES; j++) add(c0 + j, j);
-      for (int j = 0; c0 < C; c0++, j++) add(c0, j);
+      });
       float s1 = lanes_total(a1) / C, s2 = lanes_total(a2) / C;
       for (long long c = 0; c < C; c++) {
         float xh = (xr[c] - mu) * rs;
