@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standard GPU measurement of issue 12 in one device call (~6 min on an H100/H200):
 #   here:    npm run build && bash ../shared/tools/gpu-bundle.sh bench/train-gpu.mjs bench/gemm-gpu.mjs bench/gpu-check.mjs
-#   device:  command "bash bench/gpu-run.sh", carry [".gpu"], timeout_s 575 (the timeouts below sum to 550 s; the
+#   device:  command "bash bench/gpu-run.sh", carry [".gpu"], timeout_s 575 (the commands share a 550 s budget; the
 #            machine takes ~35 s to start). The device tool returns at most 8 files: logs go to one run.log.
 # Writes to $OUT, each line as it is measured (a timeout keeps what was done), then prints the summary.
 # Run 4 (H200, 2026-11-27) measured the tiled attention programs slower than the defaults (730 vs 875–931
@@ -21,6 +21,7 @@
 #                       timed): how long the GPU idled between steps (run 5: steps 14–24 ms longer than their kernels)
 #   s-clip.txt          the same shapes through @omnitok/clip's createTrainer (--trainer clip): what `omnitok train` runs
 #   s-f16.txt           f16 GEMMs on the matrix unit (OMNITOK_WEBGPU_MATMUL=f16), only where the device has shader-f16
+#                       (on NVIDIA since this session's vulkan_enable_f16_on_nvidia toggle) and the self-check passed
 #   b16.txt             ViT-B/16 at the issue's batch 256 (the lean backward: 51.7 GiB allocated on an H200), else at
 #                       256 with gradient checkpointing on both sides (≈ 14 GiB); PyTorch fp32 and bf16
 #   run.log             every command's output and exit status
@@ -28,29 +29,45 @@ set -u
 O=${OUT:-/tmp/omnitok-gpu-out}; mkdir -p "$O"
 G="bash .gpu/enter.sh node"
 L="$O/run.log"
+# Every command runs under `timeout` within one budget (GPU_RUN_BUDGET, 550 s), of which the correctness
+# check's 110 s stay reserved until it runs: later commands get what is left (at least 15 s, else they are
+# skipped and the log says so), so the call never outruns the device tool's timeout_s 575.
+BUDGET=${GPU_RUN_BUDGET:-550}
+RESERVE=110
+run() { # run NAME SECONDS ENV... -- ARGS...: one bundled script under the budget, its exit status in the log
+  local name=$1 want=$2; shift 2
+  local envs=(); while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
+  local left=$((BUDGET - SECONDS - RESERVE)); [ "$left" -lt "$want" ] && want=$left
+  if [ "$want" -lt 15 ]; then echo "$name skipped: ${left}s of the budget left" >> "$L"; return 124; fi
+  env "${envs[@]}" timeout "$want" $G "$@" >> "$L" 2>&1; local rc=$?
+  echo "$name rc $rc (${want}s allowed, ${SECONDS}s into the run)" >> "$L"; return $rc
+}
 # the GEMM sweep first (f16 requested: the "f16 matrix" column says why not where it is unavailable)
-OMNITOK_WEBGPU_MATMUL=f16 timeout 80 $G .gpu/gemm-gpu.cjs --shapes "fwd,dX,dW+db" --variants "64x128 vec4,64x128 vec4 k32,auto vec4,auto vec4 k32,f16 matrix" --out "$O/gemm.txt" >> "$L" 2>&1; echo "gemm rc $?" >> "$L"
-timeout 90 $G .gpu/train-gpu.cjs --only after --out "$O/s.txt" >> "$L" 2>&1; echo "s rc $?" >> "$L"
-OMNITOK_WEBGPU_MATMUL_TK=32 timeout 35 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-k32.txt" >> "$L" 2>&1; echo "s-k32 rc $?" >> "$L"
-OMNITOK_DAWN_FLAGS="enable-dawn-features=disable_robustness" timeout 35 $G .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-norobust.txt" >> "$L" 2>&1; echo "s-norobust rc $?" >> "$L"
-timeout 35 $G .gpu/train-gpu.cjs --no-pipeline --only after --no-torch --no-profile --out "$O/s-awaited.txt" >> "$L" 2>&1; echo "s-awaited rc $?" >> "$L"
-timeout 45 $G .gpu/train-gpu.cjs --trainer clip --only after --no-torch --no-profile --out "$O/s-clip.txt" >> "$L" 2>&1; echo "s-clip rc $?" >> "$L"
+run gemm 80 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/gemm-gpu.cjs --shapes "fwd,dX,dW+db" --variants "64x128 vec4,64x128 vec4 k32,auto vec4,auto vec4 k32,f16 matrix" --out "$O/gemm.txt"
+run s 90 -- .gpu/train-gpu.cjs --only after --out "$O/s.txt"
+# f16 GEMMs on the tensor cores, where Dawn now offers shader-f16 (vulkan_enable_f16_on_nvidia, added by
+# OMNITOK_WEBGPU_MATMUL=f16) and the self-check passed: against PyTorch fp16 autocast + GradScaler
 if [ -s "$O/gemm.txt" ] && ! grep -q 'f16 GEMMs unavailable' "$O/gemm.txt"; then
-  OMNITOK_WEBGPU_MATMUL=f16 timeout 60 $G .gpu/train-gpu.cjs --only after --no-profile --torch-fp16 --torch-steps 20 --out "$O/s-f16.txt" >> "$L" 2>&1
+  run s-f16 60 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/train-gpu.cjs --only after --no-profile --torch-fp16 --torch-steps 20 --out "$O/s-f16.txt"
 fi
+run s-k32 35 OMNITOK_WEBGPU_MATMUL_TK=32 -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-k32.txt"
+run s-norobust 35 OMNITOK_DAWN_FLAGS="enable-dawn-features=disable_robustness" -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-norobust.txt"
+run s-awaited 35 -- .gpu/train-gpu.cjs --no-pipeline --only after --no-torch --no-profile --out "$O/s-awaited.txt"
+run s-clip 45 -- .gpu/train-gpu.cjs --trainer clip --only after --no-torch --no-profile --out "$O/s-clip.txt"
 # ViT-B/16 at the issue's batch 256 (the lean backward fits: 51.7 GiB allocated on the H200); where it does
 # not fit, at 256 with every block recomputed in the backward (both sides)
 MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -1 | tr -dc 0-9)
 echo "b16 batch 256 (GPU memory ${MIB:-?} MiB)" >> "$L"
-timeout 120 $G .gpu/train-gpu.cjs --shape b16 --batch 256 --only after --steps 3 --repeats 2 --torch-bf16 --torch-steps 20 --out "$O/b16.txt" >> "$L" 2>&1
+run b16 120 -- .gpu/train-gpu.cjs --shape b16 --batch 256 --only after --steps 3 --repeats 2 --torch-bf16 --torch-steps 20 --out "$O/b16.txt"
 if ! grep -q '^samples/s:' "$O/b16.txt" 2>/dev/null; then
   rm -f "$O/b16.txt"
   echo "b16 batch 256 failed; batch 256 with --grad-checkpointing" >> "$L"
-  timeout 70 $G .gpu/train-gpu.cjs --shape b16 --batch 256 --grad-checkpointing --only after --no-profile --steps 2 --repeats 2 --torch-bf16 --torch-steps 10 --out "$O/b16.txt" >> "$L" 2>&1
+  run b16-ckpt 70 -- .gpu/train-gpu.cjs --shape b16 --batch 256 --grad-checkpointing --only after --no-profile --steps 2 --repeats 2 --torch-bf16 --torch-steps 10 --out "$O/b16.txt"
 fi
 # correctness of every kernel on this GPU against the cpu backend, last: NVIDIA's compiler takes ~20 s a
 # group (run 4 stopped at 45 s after the GEMM group)
-timeout 110 $G .gpu/gpu-check.cjs --out "$O/check.txt" >> "$L" 2>&1; echo "check rc $?" >> "$L"
+RESERVE=0
+run check 110 -- .gpu/gpu-check.cjs --out "$O/check.txt"
 cat "$O/gemm.txt" 2>/dev/null
 grep -hE "^shape|^GEMMs|^AdamW|PyTorch|samples/s:|loss scale|host:|step wall|per step|failed|\| webgpu" "$O/s.txt" "$O/s-k32.txt" "$O/s-norobust.txt" "$O/s-awaited.txt" "$O/s-clip.txt" "$O/s-f16.txt" "$O/b16.txt" 2>/dev/null
 grep -hE "Attention|MatMul" "$O/s.txt" 2>/dev/null | grep -E "^\| (Omnitok|BatchMatMul|_Fused)" | head -40

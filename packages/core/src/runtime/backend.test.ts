@@ -78,9 +78,9 @@ describe('dawnFlags', () => {
       process.env.OMNITOK_WEBGPU_MATMUL = 'f16-emulated';
       expect(dawnFlags()).toEqual([]);
       process.env.OMNITOK_WEBGPU_MATMUL = 'f16';
-      expect(dawnFlags()).toEqual(['enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model']);
+      expect(dawnFlags()).toEqual(['enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia']);
       process.env.OMNITOK_DAWN_FLAGS = 'adapter=NVIDIA;enable-dawn-features=skip_validation,allow_unsafe_apis';
-      expect(dawnFlags()).toEqual(['adapter=NVIDIA', 'enable-dawn-features=skip_validation,allow_unsafe_apis,use_vulkan_memory_model']);
+      expect(dawnFlags()).toEqual(['adapter=NVIDIA', 'enable-dawn-features=skip_validation,allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia']);
     } finally {
       for (const [name, value] of [['OMNITOK_DAWN_FLAGS', before[0]], ['OMNITOK_WEBGPU_MATMUL', before[1]]] as const) {
         if (value === undefined) delete process.env[name];

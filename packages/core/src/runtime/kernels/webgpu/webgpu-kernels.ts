@@ -644,7 +644,7 @@ export async function setWebgpuMatmulPrecision(precision: MatmulPrecision): Prom
   const device = (tf.backend() as { device?: PrecisionDevice }).device;
   const configs = () => adapterFacts.configs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(', ') || 'none';
   const offered = () => `the adapter offers: ${adapterFacts.features.join(', ') || 'nothing'}; subgroup-matrix configurations: ${configs()}`;
-  if (!device?.features?.has('shader-f16')) return refuse(`the device has no shader-f16 (${offered()})`);
+  if (!device?.features?.has('shader-f16')) return refuse(`the device has no shader-f16 (${offered()}; on NVIDIA Dawn offers it only with its vulkan_enable_f16_on_nvidia toggle, which initBackend adds when f16 GEMMs are asked for at the start: OMNITOK_WEBGPU_MATMUL=f16 or { matmulPrecision: 'f16' })`);
   const limit = workgroupStorageLimit();
   if (limit < MATRIX_GEMM_WORKGROUP_BYTES) return refuse(`the device grants ${limit} bytes of workgroup memory, the program needs ${MATRIX_GEMM_WORKGROUP_BYTES}`);
   let units: MatrixUnit[] = ['emulated'];
