@@ -10,7 +10,8 @@
  * 64×128 tile and the plan with K slices of 32 (`k32`).
  *
  *   npm run build && node bench/gemm-gpu.mjs --small        # here, on lavapipe: proves it runs
- *   (--shapes 'fwd,dW+db' picks rows by their first word; --rows / --width other sizes)
+ *   (--shapes 'fwd,dW+db' picks rows by their first word — `attn`: attention's per-head products; --rows /
+ *   --width other sizes)
  *   bash ../shared/tools/gpu-bundle.sh bench/gemm-gpu.mjs   # then on the GPU machine:
  *   bash .gpu/enter.sh node .gpu/gemm-gpu.cjs [--variants 'auto vec4,tfjs'] --out $OUT/gemm-gpu.txt
  *
@@ -28,6 +29,10 @@ const SMALL = flag('small');
 const R = Number(opt('rows', SMALL ? 600 : 25216));
 const D = Number(opt('width', SMALL ? 96 : 384));
 const F = 4 * D;
+// attention: batch × heads, tokens, head dim (the rows are batch × 197 tokens, heads of 64)
+const T = SMALL ? 37 : 197;
+const DH = SMALL ? 32 : 64;
+const BH = SMALL ? 6 : Math.max(1, Math.round(R / 197)) * Math.max(1, Math.round(D / 64));
 // [name, a shape, b shape, transposeA, transposeB, weight and bias gradient]
 const SHAPES = [
   ['fwd qkv    X·Wqkv', [R, D], [D, 3 * D], false, false],
@@ -44,6 +49,12 @@ const SHAPES = [
   ['dW+db fc2  Hᵀ·dY, Σ dY', [R, F], [R, D], true, false, true],
   ['dW+db qkv  Xᵀ·dY, Σ dY', [R, D], [R, 3 * D], true, false, true],
   ['square 4096', [SMALL ? 512 : 4096, SMALL ? 512 : 4096], [SMALL ? 512 : 4096, SMALL ? 512 : 4096], false, false],
+  // attention's per-head products, batched over batch × heads (ViT-S: 128 × 6 heads of 64 over 197
+  // tokens), which the GEMM attention forward and backward run on the 64-tile (OMNITOK_WEBGPU_ATTN_TILE
+  // picks another one there): which tile serves them best has not been measured on a GPU
+  ['attn S=QKᵀ  (dP=dO·Vᵀ)', [BH, T, DH], [BH, T, DH], false, true],
+  ['attn P·V  (dQ=dS·K)', [BH, T, T], [BH, T, DH], false, false],
+  ['attn dK=dSᵀ·Q  (dV=Pᵀ·dO)', [BH, T, T], [BH, T, DH], true, false],
 ];
 const VARIANTS = [
   ['tfjs', { kernels: false }],
@@ -80,10 +91,12 @@ async function main() {
   for (const [name, sa, sb, ta, tb, withBias] of SHAPES_RUN) {
     const a = tf.randomNormal(sa);
     const b = tf.randomNormal(sb);
-    const m = ta ? sa[1] : sa[0];
-    const k = ta ? sa[0] : sa[1];
-    const n = tb ? sb[0] : sb[1];
-    const flops = 2 * m * n * k;
+    const [r0, c0] = sa.slice(-2);
+    const m = ta ? c0 : r0;
+    const k = ta ? r0 : c0;
+    const n = tb ? sb.at(-2) : sb.at(-1);
+    const batch = sa.slice(0, -2).reduce((x, y) => x * y, 1);
+    const flops = 2 * m * n * k * batch;
     const cells = [];
     let ref;
     // the product (and for weight-and-bias rows the bias gradient, disposed with it)
@@ -105,7 +118,7 @@ async function main() {
       }
       // warm-up (pipeline compile) and a value check against the first variant
       const w = product();
-      const sample = (await w.slice([0, 0], [1, Math.min(8, n)]).data()).slice();
+      const sample = (await w.slice(w.shape.map(() => 0), [...w.shape.slice(0, -1).map(() => 1), Math.min(8, n)]).data()).slice();
       w.dispose();
       if (!ref) ref = sample;
       const off = Math.max(...sample.map((x, i) => Math.abs(x - ref[i]) / (1 + Math.abs(ref[i]))));
@@ -128,7 +141,7 @@ async function main() {
       const tflops = flops / (times[1] / 1000) / 1e12;
       cells.push(`${tflops.toFixed(2)}${off > (env.precision === 'f16' ? 2e-2 : 1e-3) ? ' (WRONG)' : ''}`);
     }
-    log(`| ${name} (${m}×${n}×${k}) | ${cells.join(' | ')} |`);
+    log(`| ${name} (${batch > 1 ? `${batch} × ` : ''}${m}×${n}×${k}) | ${cells.join(' | ')} |`);
     tf.dispose([a, b]);
   }
   for (const key of ENV_KEYS) delete process.env[key];

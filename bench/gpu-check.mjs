@@ -128,7 +128,7 @@ async function main() {
     const env = {
       OMNITOK_WEBGPU_ATTN_FWD: pick(tiled ? ['fused', 'tiled', 'gemm'] : ['fused', 'gemm']),
       OMNITOK_WEBGPU_ATTN_BWD: pick(tiled ? ['gemm', 'flash', 'tiled', 'tiled'] : ['gemm', 'flash']),
-      OMNITOK_WEBGPU_ATTN_TILE: pick([undefined, undefined, '64v']),
+      OMNITOK_WEBGPU_ATTN_TILE: pick([undefined, undefined, '64v', '64x128v', '128x64v', 'plan']),
     };
     return {
       what: `case ${i}: B ${B}, N ${N}, ${heads} heads of ${headDim}, causal ${causal}, mask ${maskKind} ${JSON.stringify(env)}`,

@@ -10,18 +10,20 @@
 #   check.txt           the kernels' correctness on this GPU against the cpu backend (bench/gpu-check.mjs: every GEMM tile,
 #                       every attention program, LayerNorm/GELU, linear, guarded AdamW) — CI checks them on lavapipe only
 #   gemm.txt            TFLOP/s of the GEMMs of a step (forward, input gradients, weight+bias gradients as a linear layer
-#                       runs them) on the 64×128 tile and the plan, each with K slices of 16 and of 32 (OMNITOK_WEBGPU_MATMUL_TK)
+#                       runs them) on the 64×128 tile and the plan, each with K slices of 16 and of 32 (OMNITOK_WEBGPU_MATMUL_TK),
+#                       and f16 on the matrix unit; then attention's per-head products on each tile
 #   s.txt               ViT-S at batch 128: PyTorch fp32, omnitok's defaults, per-kernel and per-program GPU tables
 #                       (timed steps pipelined since this session: step n + 1 queued before step n is read, as
 #                       `omnitok train` and PyTorch's loop run)
-#   s-k32.txt           the same with K slices of 32 in the vec4 GEMMs (OMNITOK_WEBGPU_MATMUL_TK=32)
-#   s-norobust.txt      the same with Dawn's bounds clamping off in every shader (disable_robustness): what the
-#                       index clamps cost the GEMMs' inner loops
-#   s-awaited.txt       the same with each step read before the next is queued (--no-pipeline, how runs 1–5 were
-#                       timed): how long the GPU idled between steps (run 5: steps 14–24 ms longer than their kernels)
-#   s-clip.txt          the same shapes through @omnitok/clip's createTrainer (--trainer clip): what `omnitok train` runs
-#   s-f16.txt           f16 GEMMs on the matrix unit (OMNITOK_WEBGPU_MATMUL=f16), only where the device has shader-f16
-#                       (on NVIDIA since this session's vulkan_enable_f16_on_nvidia toggle) and the self-check passed
+#   ab.txt              the A/B runs of the same step, one section each (=== name):
+#     s-f16             f16 GEMMs on the matrix unit (OMNITOK_WEBGPU_MATMUL=f16) against PyTorch fp16 autocast, only where
+#                       the device has shader-f16 (on NVIDIA since the vulkan_enable_f16_on_nvidia toggle) and the self-check passed
+#     s-k32             K slices of 32 in the vec4 GEMMs (OMNITOK_WEBGPU_MATMUL_TK=32)
+#     s-norobust        Dawn's bounds clamping off in every shader (disable_robustness): what the index clamps cost
+#     s-awaited         each step read before the next is queued (--no-pipeline, how runs 1–5 were timed): how long
+#                       the GPU idled between steps (run 5: steps 14–24 ms longer than their kernels)
+#     s-attn64v         attention's per-head GEMMs on the vec4 64-tile (OMNITOK_WEBGPU_ATTN_TILE=64v)
+#     s-clip            the same shapes through @omnitok/clip's createTrainer (--trainer clip): what `omnitok train` runs
 #   b16.txt             ViT-B/16 at the issue's batch 256 (the lean backward: 51.7 GiB allocated on an H200), else at
 #                       256 with gradient checkpointing on both sides (≈ 14 GiB); PyTorch fp32 and bf16
 #   run.log             every command's output and exit status
@@ -53,7 +55,10 @@ fi
 run s-k32 35 OMNITOK_WEBGPU_MATMUL_TK=32 -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-k32.txt"
 run s-norobust 35 OMNITOK_DAWN_FLAGS="enable-dawn-features=disable_robustness" -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-norobust.txt"
 run s-awaited 35 -- .gpu/train-gpu.cjs --no-pipeline --only after --no-torch --no-profile --out "$O/s-awaited.txt"
-run s-clip 45 -- .gpu/train-gpu.cjs --trainer clip --only after --no-torch --no-profile --out "$O/s-clip.txt"
+# attention's per-head GEMMs (15 ms of run 5's 116 ms step, on the scalar 64-tile): each tile on their
+# shapes, then the step with the vec4 64-tile
+run gemm-attn 40 -- .gpu/gemm-gpu.cjs --shapes attn --variants "64,64 vec4,64x128 vec4,128x64 vec4,auto vec4" --out "$O/gemm-attn.txt"
+run s-attn64v 35 OMNITOK_WEBGPU_ATTN_TILE=64v -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-attn64v.txt"
 # ViT-B/16 at the issue's batch 256 (the lean backward fits: 51.7 GiB allocated on the H200); where it does
 # not fit, at 256 with every block recomputed in the backward (both sides)
 MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -1 | tr -dc 0-9)
@@ -64,16 +69,23 @@ if ! grep -q '^samples/s:' "$O/b16.txt" 2>/dev/null; then
   echo "b16 batch 256 failed; batch 256 with --grad-checkpointing" >> "$L"
   run b16-ckpt 70 -- .gpu/train-gpu.cjs --shape b16 --batch 256 --grad-checkpointing --only after --no-profile --steps 2 --repeats 2 --torch-bf16 --torch-steps 10 --out "$O/b16.txt"
 fi
+run s-clip 45 -- .gpu/train-gpu.cjs --trainer clip --only after --no-torch --no-profile --out "$O/s-clip.txt"
 # correctness of every kernel on this GPU against the cpu backend, last: NVIDIA's compiler takes ~20 s a
 # group (run 4 stopped at 45 s after the GEMM group)
 RESERVE=0
 run check 110 -- .gpu/gpu-check.cjs --out "$O/check.txt"
+# the device tool brings back 8 files at most: the A/B runs go into one ab.txt, the attention sweep into gemm.txt
+[ -f "$O/gemm-attn.txt" ] && { cat "$O/gemm-attn.txt" >> "$O/gemm.txt"; rm -f "$O/gemm-attn.txt"; }
+for f in s-f16 s-k32 s-norobust s-awaited s-attn64v s-clip; do
+  [ -f "$O/$f.txt" ] && { echo "=== $f.txt"; cat "$O/$f.txt"; } >> "$O/ab.txt"
+done
 cat "$O/gemm.txt" 2>/dev/null
-grep -hE "^shape|^GEMMs|^AdamW|PyTorch|samples/s:|loss scale|host:|step wall|per step|failed|\| webgpu" "$O/s.txt" "$O/s-k32.txt" "$O/s-norobust.txt" "$O/s-awaited.txt" "$O/s-clip.txt" "$O/s-f16.txt" "$O/b16.txt" 2>/dev/null
+grep -hE "^===|^shape|^GEMMs|^AdamW|PyTorch|samples/s:|loss scale|host:|step wall|per step|failed|\| webgpu" "$O/s.txt" "$O/ab.txt" "$O/b16.txt" 2>/dev/null
 grep -hE "Attention|MatMul" "$O/s.txt" 2>/dev/null | grep -E "^\| (Omnitok|BatchMatMul|_Fused)" | head -40
 cat "$O/check.txt" 2>/dev/null
-grep -E "rc |^b16|rror" "$L" | head -20
+grep -E "rc |skipped|^b16|rror" "$L" | head -24
 # one line per configuration: its median samples/s (the lines above carry the rest)
-for f in s s-k32 s-norobust s-awaited s-clip s-f16 b16; do
+for f in s s-f16 s-k32 s-norobust s-awaited s-attn64v s-clip b16; do
   printf '%-18s %s\n' "$f" "$(grep -h '^samples/s:' "$O/$f.txt" 2>/dev/null | sed -E 's/.*median ([0-9.]+).*/\1/' | tr '\n' ' ')"
 done
+rm -f "$O"/s-?*.txt

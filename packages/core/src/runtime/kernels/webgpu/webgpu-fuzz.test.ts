@@ -171,7 +171,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
       const env = {
         OMNITOK_WEBGPU_ATTN_FWD: g.pick(tiled ? ['fused', 'tiled', 'gemm'] : ['fused', 'gemm']),
         OMNITOK_WEBGPU_ATTN_BWD: g.pick(tiled ? ['gemm', 'flash', 'tiled'] : ['gemm', 'flash']),
-        OMNITOK_WEBGPU_ATTN_TILE: g.pick([undefined, undefined, '64v']),
+        OMNITOK_WEBGPU_ATTN_TILE: g.pick([undefined, undefined, '64v', '64x128v', '128x64v', 'plan']),
       };
       const what = `case ${i}: ${c.describe}, ${JSON.stringify(env)}`;
       setEnv(env);
@@ -182,7 +182,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
       if (c.causal && c.keep.some((row) => row[0] === 0)) covered.add('rows with only masked keys');
     }
     // the draws reach every program and mask kind (a changed seed or generator must keep them)
-    expect([...covered].sort()).toEqual(expect.arrayContaining(['OMNITOK_WEBGPU_ATTN_BWD=flash', 'OMNITOK_WEBGPU_ATTN_BWD=gemm', 'OMNITOK_WEBGPU_ATTN_BWD=tiled', 'OMNITOK_WEBGPU_ATTN_FWD=fused', 'OMNITOK_WEBGPU_ATTN_FWD=gemm', 'OMNITOK_WEBGPU_ATTN_FWD=tiled', 'OMNITOK_WEBGPU_ATTN_TILE=64v', 'mask holes', 'mask left', 'mask none', 'mask suffix', 'rows with only masked keys']));
+    expect([...covered].sort()).toEqual(expect.arrayContaining(['OMNITOK_WEBGPU_ATTN_BWD=flash', 'OMNITOK_WEBGPU_ATTN_BWD=gemm', 'OMNITOK_WEBGPU_ATTN_BWD=tiled', 'OMNITOK_WEBGPU_ATTN_FWD=fused', 'OMNITOK_WEBGPU_ATTN_FWD=gemm', 'OMNITOK_WEBGPU_ATTN_FWD=tiled', 'OMNITOK_WEBGPU_ATTN_TILE=128x64v', 'OMNITOK_WEBGPU_ATTN_TILE=64v', 'OMNITOK_WEBGPU_ATTN_TILE=64x128v', 'OMNITOK_WEBGPU_ATTN_TILE=plan', 'mask holes', 'mask left', 'mask none', 'mask suffix', 'rows with only masked keys']));
   });
 
   it('LayerNorm → GELU: random rows, widths (past a workgroup, past the γ/β partials\' 128-row chunks) and GELU kinds, values and gradients', async () => {

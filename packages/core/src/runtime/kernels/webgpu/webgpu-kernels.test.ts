@@ -406,23 +406,28 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ['key-padding mask, 70 tokens, head dim 12', { keyMask: true }, 70, 24, 2],
     ['causal + key-padding mask, head dim 64 (ViT-S)', { causal: true, keyMask: true }, 20, 128, 2],
   ] as const) {
-    for (const bwd of ['gemm', 'flash', 'gemm on the vec4 64-tile', 'gemm, after a GEMM forward that kept P'] as const) {
+    for (const bwd of ['gemm', 'flash', 'gemm on the vec4 64-tile', 'gemm, after a GEMM forward that kept P', 'gemm, after a GEMM forward, both on the 64×128 vec4 tile'] as const) {
       it(`fused self-attention (${title}; ${bwd} backward) equals the composite one, values and every gradient`, async () => {
         process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd === 'flash' ? 'flash' : 'gemm';
         if (bwd === 'gemm on the vec4 64-tile') process.env.OMNITOK_WEBGPU_ATTN_TILE = '64v';
+        if (bwd.endsWith('64×128 vec4 tile')) process.env.OMNITOK_WEBGPU_ATTN_TILE = '64x128v';
         process.env.OMNITOK_WEBGPU_ATTN_FWD = bwd.startsWith('gemm, after') ? 'gemm' : 'fused';
+        const programs: string[] = [];
         const r = await onBoth(() => {
           // row 0 keeps everything, row 1 the first third, row 2 only the first token
           const keep = [N, Math.ceil(N / 3), 1].flatMap((n) => Array.from({ length: N }, (_, j) => (j < n ? 1 : 0)));
           // int32 for the short cases (its float cast keeps i32 storage on webgpu), float32 for the long ones
           const keyMask = 'keyMask' in mask ? tf.tensor2d(keep, [3, N], N < 64 ? 'int32' : 'float32') : undefined;
-          return attentionValuesAndGrads(width, heads, rand(18, [3, N, width]), rand(19, [3, N, width]), { keyMask, causal: 'causal' in mask });
+          return recordPrograms(programs, () => attentionValuesAndGrads(width, heads, rand(18, [3, N, width]), rand(19, [3, N, width]), { keyMask, causal: 'causal' in mask }));
         }).finally(() => {
           delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
           delete process.env.OMNITOK_WEBGPU_ATTN_TILE;
           delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
         });
         expectClose(r, GRAD, `attention ${title} (${bwd})`);
+        // the per-head GEMMs ran on the tile asked for (S = QKᵀ, dP = dO·Vᵀ: NT; dK = dSᵀ·Q: TN)
+        const tile = bwd === 'gemm on the vec4 64-tile' ? '4x4x16v' : bwd.endsWith('64×128 vec4 tile') ? '4x8x16v' : '4x4x16';
+        if (bwd !== 'flash') expect(programs.filter((k) => k.startsWith(`omnitokMatMul_${tile}_`)).length, `GEMMs on ${tile}`).toBeGreaterThanOrEqual(bwd.startsWith('gemm, after') ? 8 : 6);
       });
     }
   }
