@@ -18,6 +18,8 @@
 #   ab.txt              the A/B runs of the same step, one section each (=== name):
 #     s-f16             f16 GEMMs on the matrix unit (OMNITOK_WEBGPU_MATMUL=f16) against PyTorch fp16 autocast, only where
 #                       the device has shader-f16 (on NVIDIA since the vulkan_enable_f16_on_nvidia toggle) and the self-check passed
+#     s-f16-attn        the same with attention's per-head GEMMs on the matrix unit too (OMNITOK_WEBGPU_ATTN_TILE=plan), profiled
+#     s-b16-f16         ViT-B/16 at batch 256 with both (f16 only) against PyTorch bf16 autocast
 #     s-k32             K slices of 32 in the vec4 GEMMs (OMNITOK_WEBGPU_MATMUL_TK=32)
 #     s-norobust        Dawn's bounds clamping off in every shader (disable_robustness): what the index clamps cost
 #     s-awaited         each step read before the next is queued (--no-pipeline, how runs 1–5 were timed): how long
@@ -51,6 +53,10 @@ run s 90 -- .gpu/train-gpu.cjs --only after --out "$O/s.txt"
 # OMNITOK_WEBGPU_MATMUL=f16) and the self-check passed: against PyTorch fp16 autocast + GradScaler
 if [ -s "$O/gemm.txt" ] && ! grep -q 'f16 GEMMs unavailable' "$O/gemm.txt"; then
   run s-f16 60 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/train-gpu.cjs --only after --no-profile --torch-fp16 --torch-steps 20 --out "$O/s-f16.txt"
+  # attention's per-head GEMMs on the matrix unit too (as autocast runs them), profiled: what is left
+  run s-f16-attn 50 OMNITOK_WEBGPU_MATMUL=f16 OMNITOK_WEBGPU_ATTN_TILE=plan -- .gpu/train-gpu.cjs --only after --no-torch --out "$O/s-f16-attn.txt"
+  # ViT-B/16 at batch 256 with f16 GEMMs against PyTorch bf16 autocast (the issue's second target)
+  run b16-f16 100 OMNITOK_WEBGPU_MATMUL=f16 OMNITOK_WEBGPU_ATTN_TILE=plan -- .gpu/train-gpu.cjs --shape b16 --batch 256 --only after --no-profile --steps 3 --repeats 2 --torch-bf16 --torch-steps 20 --out "$O/s-b16-f16.txt"
 fi
 run s-k32 35 OMNITOK_WEBGPU_MATMUL_TK=32 -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-k32.txt"
 run s-norobust 35 OMNITOK_DAWN_FLAGS="enable-dawn-features=disable_robustness" -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-norobust.txt"
@@ -76,7 +82,7 @@ RESERVE=0
 run check 110 -- .gpu/gpu-check.cjs --out "$O/check.txt"
 # the device tool brings back 8 files at most: the A/B runs go into one ab.txt, the attention sweep into gemm.txt
 [ -f "$O/gemm-attn.txt" ] && { cat "$O/gemm-attn.txt" >> "$O/gemm.txt"; rm -f "$O/gemm-attn.txt"; }
-for f in s-f16 s-k32 s-norobust s-awaited s-attn64v s-clip; do
+for f in s-f16 s-f16-attn s-b16-f16 s-k32 s-norobust s-awaited s-attn64v s-clip; do
   [ -f "$O/$f.txt" ] && { echo "=== $f.txt"; cat "$O/$f.txt"; } >> "$O/ab.txt"
 done
 cat "$O/gemm.txt" 2>/dev/null
@@ -85,7 +91,7 @@ grep -hE "Attention|MatMul" "$O/s.txt" 2>/dev/null | grep -E "^\| (Omnitok|Batch
 cat "$O/check.txt" 2>/dev/null
 grep -E "rc |skipped|^b16|rror" "$L" | head -24
 # one line per configuration: its median samples/s (the lines above carry the rest)
-for f in s s-f16 s-k32 s-norobust s-awaited s-attn64v s-clip b16; do
+for f in s s-f16 s-f16-attn s-b16-f16 s-k32 s-norobust s-awaited s-attn64v s-clip b16; do
   printf '%-18s %s\n' "$f" "$(grep -h '^samples/s:' "$O/$f.txt" 2>/dev/null | sed -E 's/.*median ([0-9.]+).*/\1/' | tr '\n' ' ')"
 done
 rm -f "$O"/s-?*.txt

@@ -75,5 +75,5 @@ const top = (map, n) =>
 console.log(`${counted} samples while queueing`);
 console.log(`--- self\n${top(self, 40)}`);
 console.log(`--- native (Dawn) time, by caller\n${top(nativeUnder, 15)}`);
-console.log(`--- inclusive\n${top(inclusive, 70)}`);
+console.log(`--- inclusive\n${top(inclusive, Number(process.env.PROFILE_TOP ?? 70))}`);
 process.exit(0);

@@ -968,6 +968,28 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
     expect(fromExact).toBeLessThan(2e-2);
   });
 
+  it('attention with OMNITOK_WEBGPU_ATTN_TILE=plan runs its per-head GEMMs on the matrix program as well: forward and backward within f16 rounding of f32', async () => {
+    const keys: string[] = [];
+    process.env.OMNITOK_WEBGPU_ATTN_TILE = 'plan';
+    process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
+    process.env.OMNITOK_WEBGPU_ATTN_BWD = 'gemm';
+    const r = await onBoth(() => {
+      const keep = [20, 7].flatMap((n) => Array.from({ length: 20 }, (_, j) => (j < n ? 1 : 0)));
+      const keyMask = tf.tensor2d(keep, [2, 20], 'float32');
+      return recordPrograms(keys, () => attentionValuesAndGrads(32, 2, rand(18, [2, 20, 32]), rand(19, [2, 20, 32]), { keyMask, causal: true }));
+    }).finally(() => {
+      delete process.env.OMNITOK_WEBGPU_ATTN_TILE;
+      delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
+      delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
+    });
+    // S = QKᵀ and dP = dO·Vᵀ (NT), P·V and dQ = dS·K (NN), dK = dSᵀ·Q and dV = Pᵀ·dO (TN): none on an f32 tile
+    for (const t of ['NT', 'NN', 'TN']) expect(keys, `per-head ${t} GEMMs`).toContain(`omnitokMatMulF16_emulated_${t}`);
+    expect(keys.filter((k) => k.startsWith('omnitokMatMul_'))).toEqual([]);
+    expectClose(r, 4e-3, 'attention on f16 GEMMs');
+    // and the f16 rounding is there (the same program in f32 is within GRAD)
+    expect(Math.max(...r.cpu.map((c, i) => maxAbsDiff(r.webgpu[i]!, c)))).toBeGreaterThan(GRAD);
+  });
+
   // [T, in, out]: one tile; split-K (one tile, K = 3 000)
   it('linear(): dx, dW and db (the column-sums GEMM, split-K) exact on values f16 holds', async () => {
     for (const [t, inDim, outDim] of [[200, 7, 66], [3000, 40, 37]] as const) {

@@ -200,11 +200,12 @@ function gemmUniforms(g: GemmCall): Uniforms {
 function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transA: boolean, transB: boolean, g: Omit<GemmCall, 'kChunk' | 'splitStride'>): void {
   // small products (attention's N × N per head): the 64-tile wastes less on edges. For the GPU sweep
   // (never measured on a GPU yet): OMNITOK_WEBGPU_ATTN_TILE names another tile for them (a key of
-  // FORCED_TILES: 64v reads the operands as vec4, 64x128v / 128x64v the wider vec4 tiles) or `plan`
-  // (planMatMul's choice, as for any other product)
+  // FORCED_TILES: 64v reads the operands as vec4, 64x128v / 128x64v the wider vec4 tiles) or `plan`:
+  // the layers' plan, f16 GEMMs on the matrix unit included where they are on (autocast's choice for
+  // attention's products)
   const attnTile = envVar('OMNITOK_WEBGPU_ATTN_TILE') ?? '';
-  const planned = () => planMatMul(g.m, g.n, g.k, g.batch).tile;
-  const small = attnTile === 'plan' ? planned() : (FORCED_TILES[attnTile] ?? TILE_64);
+  const planned = (allowMatrix = false) => planMatMul(g.m, g.n, g.k, g.batch, allowMatrix).tile;
+  const small = attnTile === 'plan' ? planned(true) : (FORCED_TILES[attnTile] ?? TILE_64);
   const tile = g.m * g.n <= 256 * 256 ? small : planned();
   const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
   runF32(backend, matMulProgram([...out.shape], g.batch, g.m, g.n, transA, transB, false, tile), [a, b], gemmUniforms(call), out);
