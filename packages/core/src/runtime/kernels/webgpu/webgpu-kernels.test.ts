@@ -107,6 +107,36 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     expect(maxAbsDiff(other, reference)).toBeLessThan(FWD);
   });
 
+  it('uniforms go to 64 KiB arena chunks, one queue write a chunk when the submit goes out: 600 dispatches in one submit (three chunks) give the cpu\'s results', async () => {
+    const program = () => {
+      let x = rand(90, [48, 48]); // past tfjs' CPU handoff size, so every op is a dispatch
+      for (let i = 0; i < 300; i++) x = tf.add(tf.mul(x, 0.99), (i % 7) / 100);
+      return x;
+    };
+    await initBackend('cpu');
+    const reference = Float32Array.from(await tf.tidy(program).data());
+    await initBackend('webgpu');
+    const queue = (tf.backend() as unknown as { queue: { writeBuffer: (...a: unknown[]) => void; submit: (...a: unknown[]) => void } }).queue;
+    const [write, submit] = [queue.writeBuffer, queue.submit];
+    const batch = tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
+    const log: string[] = [];
+    queue.writeBuffer = (...a: unknown[]) => (log.push('write'), write.apply(queue, a));
+    queue.submit = (...a: unknown[]) => (log.push('submit'), submit.apply(queue, a));
+    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 1000);
+    try {
+      const x = tf.tidy(program);
+      expect(log).toEqual([]); // 600 dispatches recorded: nothing written, nothing submitted yet
+      const got = Float32Array.from(await x.data());
+      x.dispose();
+      // 256-byte slots, 256 a chunk: the three chunks written, then the one submit
+      expect(log.slice(0, 4)).toEqual(['write', 'write', 'write', 'submit']);
+      expect(maxAbsDiff(got, reference)).toBeLessThan(FWD);
+    } finally {
+      [queue.writeBuffer, queue.submit] = [write, submit];
+      tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
+    }
+  });
+
   it('training steps reuse every bind group once the pool has grown (lowest free buffer first; AdamW\'s layout cached)', async () => {
     await initBackend('webgpu');
     const enc = new TransformerEncoder({ size: 'custom', width: 32, depth: 2, heads: 2, mlpRatio: 2, tokens: { kind: 'continuous', dim: 6, count: 5 }, projectionDim: 4 }, new Rng(3));

@@ -850,27 +850,40 @@ function hoistDirectives(device: ShaderDevice | undefined): void {
 
 type UniformEntry = { type: string; data: number[] };
 interface UniformBackend {
-  device: { createBuffer(d: { size: number; usage: number }): object };
+  device: { createBuffer(d: { size: number; usage: number }): object; limits?: { minUniformBufferOffsetAlignment?: number } };
   queue: { writeBuffer(buffer: object, offset: number, data: ArrayBuffer, dataOffset: number, size: number): void };
   makeUniforms(uniforms: UniformEntry[]): { offset: number; size: number; buffer: object };
   submitQueue(): void;
 }
 
+/** Bytes of one uniform arena chunk: WebGPU's smallest maxUniformBufferBindingSize, 256 dispatches at 256-byte slots. */
+const UNIFORM_CHUNK = 65536;
+
 /**
- * Uniform buffers that recur: tfjs takes each dispatch's uniform buffer from its buffer pool, in an
- * order that drifts from step to step, so no two steps bind the same buffers and bind groups could
- * never be reused. Here the k-th uniform buffer of a given size within one queue submit is always the
- * same buffer (k counts from 0 again after each submit: the queue runs a submit's dispatches before any
- * later writeBuffer lands, which is what tfjs' own pool relies on too). The layout is tfjs 4.x's
- * `makeUniforms`: WGSL alignment of scalars and vectors up to 6 lanes.
+ * Uniforms that recur, written once a submit. tfjs takes each dispatch's uniform buffer from its
+ * buffer pool, in an order that drifts from step to step (so no two steps bind the same buffers and
+ * bind groups could never be reused), and writes it with a `writeBuffer` of its own: ~780 queue writes
+ * a ViT-S step, each a call into Dawn. Here a submit's dispatches take consecutive slots (aligned to the
+ * device's minUniformBufferOffsetAlignment) of 64 KiB arena chunks, staged on the host and written with
+ * one `writeBuffer` per chunk when the submit goes out — the k-th dispatch of a submit always binds the
+ * same chunk and offset, so its bind group recurs, and the slots are free again after the submit (the
+ * queue runs a submit's dispatches before any later write lands: what tfjs' own pool relies on too).
+ * OMNITOK_WEBGPU_UNIFORM_ARENA=0: a buffer per dispatch (the k-th of its size in a submit, written at
+ * once), as before. The layout is tfjs 4.x's `makeUniforms`: WGSL alignment of scalars and vectors up
+ * to 6 lanes.
  */
 function stableUniformBuffers(backend: unknown): void {
   const b = backend as UniformBackend;
   if (typeof b?.makeUniforms !== 'function' || typeof b.submitQueue !== 'function' || !b.device || !b.queue) return;
   const UNIFORM = 0x40; // GPUBufferUsage.UNIFORM
   const COPY_DST = 0x8; // GPUBufferUsage.COPY_DST
-  const pools = new Map<number, object[]>();
-  const used = new Map<number, number>();
+  const arena = envVar('OMNITOK_WEBGPU_UNIFORM_ARENA') !== '0';
+  const slotAlign = Math.max(16, b.device.limits?.minUniformBufferOffsetAlignment ?? 256);
+  const chunks: { buffer: object; bytes: ArrayBuffer; i32: Int32Array; u32: Uint32Array; f32: Float32Array }[] = [];
+  let chunk = 0; // the chunk the next slot comes from
+  let used = 0; // its bytes taken
+  const pools = new Map<number, object[]>(); // without the arena: the buffers of each size
+  const taken = new Map<number, number>(); // and how many of them this submit took
   b.makeUniforms = (uniforms) => {
     let offset = 0;
     let previous = 0;
@@ -889,13 +902,32 @@ function stableUniformBuffers(backend: unknown): void {
       offset += n * 4;
     }
     const size = Math.ceil(offset / maxAlign) * maxAlign;
+    if (arena && size <= UNIFORM_CHUNK) {
+      if (used + size > UNIFORM_CHUNK) {
+        chunk++;
+        used = 0;
+      }
+      let c = chunks[chunk];
+      if (!c) {
+        const bytes = new ArrayBuffer(UNIFORM_CHUNK);
+        c = { buffer: b.device.createBuffer({ size: UNIFORM_CHUNK, usage: UNIFORM | COPY_DST }), bytes, i32: new Int32Array(bytes), u32: new Uint32Array(bytes), f32: new Float32Array(bytes) };
+        chunks.push(c);
+      }
+      const at = used;
+      uniforms.forEach((u, i) => {
+        const view = u.type === 'int32' ? c.i32 : u.type === 'uint32' ? c.u32 : c.f32;
+        view.set(u.data, (at + offsets[i]!) / 4);
+      });
+      used = Math.ceil((at + size) / slotAlign) * slotAlign;
+      return { offset: at, size, buffer: c.buffer };
+    }
     const bytes = new ArrayBuffer(size);
     uniforms.forEach((u, i) => {
       const View = u.type === 'int32' ? Int32Array : u.type === 'uint32' ? Uint32Array : Float32Array;
       new View(bytes, offsets[i]!, u.data.length).set(u.data);
     });
-    const k = used.get(size) ?? 0;
-    used.set(size, k + 1);
+    const k = taken.get(size) ?? 0;
+    taken.set(size, k + 1);
     let pool = pools.get(size);
     if (!pool) pools.set(size, (pool = []));
     const buffer = (pool[k] ??= b.device.createBuffer({ size, usage: UNIFORM | COPY_DST }));
@@ -904,8 +936,16 @@ function stableUniformBuffers(backend: unknown): void {
   };
   const submit = b.submitQueue.bind(b);
   b.submitQueue = () => {
+    // the staged slots land before the submit's dispatches run (a chunk that only the last slot
+    // overflowed into holds that slot)
+    for (let i = 0; i <= chunk && i < chunks.length; i++) {
+      const bytes = i < chunk ? UNIFORM_CHUNK : used;
+      if (bytes > 0) b.queue.writeBuffer(chunks[i]!.buffer, 0, chunks[i]!.bytes, 0, bytes);
+    }
+    chunk = 0;
+    used = 0;
     submit();
-    used.clear();
+    taken.clear();
   };
 }
 
