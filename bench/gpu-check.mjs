@@ -27,7 +27,7 @@ const pick = (xs) => xs[Math.floor(random() * xs.length)];
 
 let tf; // the webgpu backend's TensorFlow.js, set by main()
 const rand = (s, shape, scale = 1) => tf.tensor(new runtime.Rng(s).normals(shape.reduce((a, b) => a * b, 1), scale), shape);
-const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD'];
+const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD'];
 
 /** Runs `program` on cpu and on webgpu with `env` set, returns the worst max |Δ|/(1+|ref|) per output. */
 async function compare(program, env) {
@@ -85,8 +85,8 @@ async function main() {
     // long K (split-K) with few output tiles, as weight gradients; else square-ish up to 512
     const longK = random() < 0.3;
     const max = SMOKE ? 140 : longK ? 256 : 512;
-    const [m, n] = [side(max), side(max)];
-    const k = longK ? int(600, SMOKE ? 1500 : 4000) : side(max);
+    let [m, n] = [side(max), side(max)];
+    let k = longK ? int(600, SMOKE ? 1500 : 4000) : side(max);
     const [ta, tb] = [random() < 0.5, random() < 0.5];
     const batch = pick([[], [], [3]]);
     const bias = random() < 0.3;
@@ -94,7 +94,10 @@ async function main() {
       OMNITOK_WEBGPU_MATMUL_TILE: pick([undefined, undefined, '64', '128', '128v', '128x64v', '64x128v', '64v']),
       OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0', '4']),
       OMNITOK_WEBGPU_MATMUL_TK: pick([undefined, '32']),
+      OMNITOK_WEBGPU_MATMUL_LOADS: pick([undefined, 'vec4']),
     };
+    // vec4 loads: sides that allow them (multiples of 4) on most draws, an unaligned one now and then
+    if (env.OMNITOK_WEBGPU_MATMUL_LOADS && random() < 0.8) [m, n, k] = [m, n, k].map((x) => Math.ceil(x / 4) * 4);
     const sa = [...batch, ...(ta ? [k, m] : [m, k])];
     const sb = [...batch, ...(tb ? [n, k] : [k, n])];
     const scale = 1 / Math.sqrt(Math.sqrt(k));
@@ -173,7 +176,7 @@ async function main() {
   await group('linear() (dW and db from the column-sums GEMM or apart, split-K)', cap(6), (i) => {
     const rows = pick([int(1, 300), SMOKE ? 394 : 25216 / 8]);
     const [inDim, outDim] = [pick([64, 384, 768, int(1, 300)]), pick([64, 384, 1536, int(1, 300)])];
-    const env = { OMNITOK_WEBGPU_BIAS_GRAD: pick([undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0']), OMNITOK_WEBGPU_MATMUL_TK: pick([undefined, '32']) };
+    const env = { OMNITOK_WEBGPU_BIAS_GRAD: pick([undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0']), OMNITOK_WEBGPU_MATMUL_TK: pick([undefined, '32']), OMNITOK_WEBGPU_MATMUL_LOADS: pick([undefined, 'vec4']) };
     return {
       what: `case ${i}: [${rows}, ${inDim}] · [${inDim}, ${outDim}] ${JSON.stringify(env)}`,
       env,

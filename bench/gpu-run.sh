@@ -10,8 +10,9 @@
 #   check.txt           the kernels' correctness on this GPU against the cpu backend (bench/gpu-check.mjs: every GEMM tile,
 #                       every attention program, LayerNorm/GELU, linear, guarded AdamW) — CI checks them on lavapipe only
 #   gemm.txt            TFLOP/s of the GEMMs of a step (forward, input gradients, weight+bias gradients as a linear layer
-#                       runs them) on the 64×128 tile and the plan, each with K slices of 16 and of 32 (OMNITOK_WEBGPU_MATMUL_TK),
-#                       and f16 on the matrix unit; then attention's per-head products on each tile
+#                       runs them) on the 64×128 tile and the plan, with K slices of 32 (OMNITOK_WEBGPU_MATMUL_TK), with vec4
+#                       operand loads (OMNITOK_WEBGPU_MATMUL_LOADS), and f16 on the matrix unit; then attention's per-head
+#                       products on each tile
 #   s.txt               ViT-S at batch 128: PyTorch fp32, omnitok's defaults, per-kernel and per-program GPU tables
 #                       (timed steps pipelined since this session: step n + 1 queued before step n is read, as
 #                       `omnitok train` and PyTorch's loop run)
@@ -21,6 +22,7 @@
 #     s-f16-attn        the same with attention's per-head GEMMs on the matrix unit too (OMNITOK_WEBGPU_ATTN_TILE=plan), profiled
 #     s-b16-f16         ViT-B/16 at batch 256 with both (f16 only) against PyTorch bf16 autocast
 #     s-k32             K slices of 32 in the vec4 GEMMs (OMNITOK_WEBGPU_MATMUL_TK=32)
+#     s-ld4             operands read from global memory four floats a load where aligned (OMNITOK_WEBGPU_MATMUL_LOADS=vec4)
 #     s-norobust        Dawn's bounds clamping off in every shader (disable_robustness): what the index clamps cost
 #     s-awaited         each step read before the next is queued (--no-pipeline, how runs 1–5 were timed): how long
 #                       the GPU idled between steps (run 5: steps 14–24 ms longer than their kernels)
@@ -47,7 +49,7 @@ run() { # run NAME SECONDS ENV... -- ARGS...: one bundled script under the budge
   echo "$name rc $rc (${want}s allowed, ${SECONDS}s into the run)" >> "$L"; return $rc
 }
 # the GEMM sweep first (f16 requested: the "f16 matrix" column says why not where it is unavailable)
-run gemm 80 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/gemm-gpu.cjs --shapes "fwd,dX,dW+db" --variants "64x128 vec4,64x128 vec4 k32,auto vec4,auto vec4 k32,f16 matrix" --out "$O/gemm.txt"
+run gemm 80 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/gemm-gpu.cjs --shapes "fwd,dX,dW+db" --variants "64x128 vec4,auto vec4,auto vec4 k32,auto vec4 ld4,f16 matrix" --out "$O/gemm.txt"
 run s 90 -- .gpu/train-gpu.cjs --only after --out "$O/s.txt"
 # f16 GEMMs on the tensor cores, where Dawn now offers shader-f16 (vulkan_enable_f16_on_nvidia, added by
 # OMNITOK_WEBGPU_MATMUL=f16) and the self-check passed: against PyTorch fp16 autocast + GradScaler
@@ -59,11 +61,12 @@ if [ -s "$O/gemm.txt" ] && ! grep -q 'f16 GEMMs unavailable' "$O/gemm.txt"; then
   run b16-f16 100 OMNITOK_WEBGPU_MATMUL=f16 OMNITOK_WEBGPU_ATTN_TILE=plan -- .gpu/train-gpu.cjs --shape b16 --batch 256 --only after --no-profile --steps 3 --repeats 2 --torch-bf16 --torch-steps 20 --out "$O/s-b16-f16.txt"
 fi
 run s-k32 35 OMNITOK_WEBGPU_MATMUL_TK=32 -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-k32.txt"
+run s-ld4 35 OMNITOK_WEBGPU_MATMUL_LOADS=vec4 -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-ld4.txt"
 run s-norobust 35 OMNITOK_DAWN_FLAGS="enable-dawn-features=disable_robustness" -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-norobust.txt"
 run s-awaited 35 -- .gpu/train-gpu.cjs --no-pipeline --only after --no-torch --no-profile --out "$O/s-awaited.txt"
 # attention's per-head GEMMs (15 ms of run 5's 116 ms step, on the scalar 64-tile): each tile on their
 # shapes, then the step with the vec4 64-tile
-run gemm-attn 40 -- .gpu/gemm-gpu.cjs --shapes attn --variants "64,64 vec4,64x128 vec4,128x64 vec4,auto vec4" --out "$O/gemm-attn.txt"
+run gemm-attn 40 -- .gpu/gemm-gpu.cjs --shapes attn --variants "64,64 ld4,64 vec4,64x128 vec4,128x64 vec4,auto vec4" --out "$O/gemm-attn.txt"
 run s-attn64v 35 OMNITOK_WEBGPU_ATTN_TILE=64v -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-attn64v.txt"
 # ViT-B/16 at the issue's batch 256 (the lean backward fits: 51.7 GiB allocated on the H200); where it does
 # not fit, at 256 with every block recomputed in the backward (both sides)
@@ -82,7 +85,7 @@ RESERVE=0
 run check 110 -- .gpu/gpu-check.cjs --out "$O/check.txt"
 # the device tool brings back 8 files at most: the A/B runs go into one ab.txt, the attention sweep into gemm.txt
 [ -f "$O/gemm-attn.txt" ] && { cat "$O/gemm-attn.txt" >> "$O/gemm.txt"; rm -f "$O/gemm-attn.txt"; }
-for f in s-f16 s-f16-attn s-b16-f16 s-k32 s-norobust s-awaited s-attn64v s-clip; do
+for f in s-f16 s-f16-attn s-b16-f16 s-k32 s-ld4 s-norobust s-awaited s-attn64v s-clip; do
   [ -f "$O/$f.txt" ] && { echo "=== $f.txt"; cat "$O/$f.txt"; } >> "$O/ab.txt"
 done
 cat "$O/gemm.txt" 2>/dev/null
@@ -91,7 +94,7 @@ grep -hE "Attention|MatMul" "$O/s.txt" 2>/dev/null | grep -E "^\| (Omnitok|Batch
 cat "$O/check.txt" 2>/dev/null
 grep -E "rc |skipped|^b16|rror" "$L" | head -24
 # one line per configuration: its median samples/s (the lines above carry the rest)
-for f in s s-f16 s-f16-attn s-b16-f16 s-k32 s-norobust s-awaited s-attn64v s-clip b16; do
+for f in s s-f16 s-f16-attn s-b16-f16 s-k32 s-ld4 s-norobust s-awaited s-attn64v s-clip b16; do
   printf '%-18s %s\n' "$f" "$(grep -h '^samples/s:' "$O/$f.txt" 2>/dev/null | sed -E 's/.*median ([0-9.]+).*/\1/' | tr '\n' ' ')"
 done
 rm -f "$O"/s-?*.txt

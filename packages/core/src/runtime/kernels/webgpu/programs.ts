@@ -15,6 +15,8 @@ export interface Program {
   dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
   dispatch: [number, number, number];
   variableNames: string[];
+  /** Lanes per element of each input's storage array (tfjs declares array<vec4<f32>> for 4); 1 if absent. */
+  variableComponents?: number[];
   workgroupSize: [number, number, number];
   uniforms?: string;
   size?: boolean;
@@ -74,6 +76,17 @@ export interface MatMulTile {
   /** The f16 matrix-unit GEMM (`matrixMatMulProgram`) instead: see `MatrixUnit`. */
   readonly matrix?: MatrixUnit;
 }
+/**
+ * Which operands `matMulProgram` reads from global memory as vec4 (four neighbours along the operand's
+ * contiguous axis in one 16-byte load) instead of one f32 per load: a quarter of the load instructions
+ * and of their index arithmetic (and bounds clamps). Only for views the caller found aligned
+ * (`vec4Loadable`): offset, row and batch strides and the contiguous axis' length multiples of 4.
+ */
+export interface VecLoads {
+  readonly a: boolean;
+  readonly b: boolean;
+}
+export const SCALAR_LOADS: VecLoads = { a: false, b: false };
 export const TILE_64: MatMulTile = { rm: 4, rn: 4, tk: 16 };
 export const TILE_128: MatMulTile = { rm: 8, rn: 8, tk: 16 };
 export const TILE_128V: MatMulTile = { rm: 8, rn: 8, tk: 16, vec4: true };
@@ -131,6 +144,7 @@ export function matMulProgram(
   tile: MatMulTile,
   splits = 1,
   columnSums = false,
+  loads: VecLoads = SCALAR_LOADS,
 ): Program {
   if (columnSums && (transB || bias)) throw new Error('column sums of op(B) need B untransposed and no bias');
   if (tile.matrix) return matrixMatMulProgram({ outputShape, batch, m, n, transA, transB, bias, splits, columnSums }, tile.matrix);
@@ -141,8 +155,6 @@ export function matMulProgram(
   const gb = rn / 4;
   const TM = 16 * rm;
   const TN = 16 * rn;
-  const loadsA = (TM * tk) / 256;
-  const loadsB = (TN * tk) / 256;
   // vec4 variant: rows of the staged slices padded by one vec4 so that the k-strided stores of a
   // non-transposed operand spread over the banks
   const strideA = vec4 ? TM / 4 + 1 : TM;
@@ -164,9 +176,21 @@ export function matMulProgram(
       lines.push('}');
     }
   }
-  const { coordA, coordB, fetch } = gemmFetch(TM, TN, tk, transA, transB);
-  const storeA = vec4 ? `As[kq * ${strideA} + mm / 4][mm % 4] = ra[q];` : `As[kq * ${TM} + mm] = ra[q];`;
-  const storeB = vec4 ? `Bs[kq * ${strideB} + nn / 4][nn % 4] = rb[q];` : `Bs[kq * ${TN} + nn] = rb[q];`;
+  const staged = (tile: string, stride: number, T: number) => ({
+    // one value at (k, row): [k][row] as vec4 groups of rows (vec4 tiles) or scalars
+    one: (k: string, row: string, v: string) => (vec4 ? `${tile}[(${k}) * ${stride} + (${row}) / 4][(${row}) % 4] = ${v};` : `${tile}[(${k}) * ${T} + ${row}] = ${v};`),
+    // four rows row4·4 + [0, 4) at k (a vec4 load along the rows)
+    four: (k: string, row4: string, v: string) =>
+      vec4 ? `${tile}[(${k}) * ${stride} + ${row4}] = ${v};` : `for (var j = 0; j < 4; j = j + 1) { ${tile}[(${k}) * ${T} + (${row4}) * 4 + j] = ${v}[j]; }`,
+  });
+  const sa = staged('As', strideA, TM);
+  const sb = staged('Bs', strideB, TN);
+  const opA = operandLoads('A', TM, tk, transA, loads.a, 'ra', 'gm', 'M', 'aOff', 'uniforms.lda', 'm0', sa);
+  const opB = operandLoads('B', TN, tk, !transB, loads.b, 'rb', 'gn', 'N', 'bOff', 'uniforms.ldb', 'n0', sb);
+  const fetch = `
+          ${opA.fetch}
+          ${opB.fetch}`;
+  const colsumVec = columnSums && loads.b;
   const addBias = bias && splits === 1;
   const out = (v: string) => `result[cOff + gm * uniforms.ldc + gn] = ${v} * uniforms.alpha${addBias ? ' + bias[gn]' : ''};`;
   const write = vec4
@@ -191,10 +215,11 @@ export function matMulProgram(
         }`;
   return {
     outputShape,
-    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${columnSums ? '_colsum' : ''}`,
+    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${columnSums ? '_colsum' : ''}${loads.a || loads.b ? `_ld${loads.a ? 'a' : ''}${loads.b ? 'b' : ''}` : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
     variableNames: addBias ? ['A', 'B', 'bias'] : ['A', 'B'],
+    variableComponents: addBias ? [loads.a ? 4 : 1, loads.b ? 4 : 1, 1] : [loads.a ? 4 : 1, loads.b ? 4 : 1],
     workgroupSize: [16, 16, 1],
     uniforms: GEMM_UNIFORMS,
     getUserCode: () => `
@@ -206,17 +231,17 @@ export function matMulProgram(
         let li = ty * 16 + tx;
         ${gemmSetup(TM, TN)}
         var acc : array<${vec4 ? `vec4<f32>, ${rm * gb}` : `f32, ${rm * rn}`}>;
-        var ra : array<f32, ${loadsA}>;
-        var rb : array<f32, ${loadsB}>;
-        var csum = 0.0;
+        var ra : array<${opA.type}, ${opA.count}>;
+        var rb : array<${opB.type}, ${opB.count}>;
+        var csum = ${colsumVec ? 'vec4<f32>()' : '0.0'};
         {
           let k0 = kBegin;${fetch}
         }
         // a trip count from uniforms alone (the barriers need uniform control flow, and tfjs hands
         // workgroupId over through a private variable): the last split masks what it lacks
         for (var kt = 0; kt < uniforms.kChunk; kt = kt + ${tk}) {
-          for (var q = 0; q < ${loadsA}; q = q + 1) { let e = li + q * 256; ${coordA} ${storeA} }
-          for (var q = 0; q < ${loadsB}; q = q + 1) { let e = li + q * 256; ${coordB} ${storeB}${columnSums ? ' csum = csum + rb[q];' : ''} }
+          ${opA.store('')}
+          ${opB.store(columnSums ? ' csum = csum + rb[q];' : '')}
           workgroupBarrier();
           if (kt + ${tk} < uniforms.kChunk) {
             let k0 = kBegin + kt + ${tk};${fetch}
@@ -227,10 +252,78 @@ export function matMulProgram(
           workgroupBarrier();
         }
         let cOff = uniforms.offC + split * uniforms.splitStride + b0 * uniforms.strideC0 + b1 * uniforms.strideC1;
-        ${columnSums ? columnSumsEpilogue(TN, vec4 ? 'As[li / 4][li % 4]' : 'As[li]', (i) => (vec4 ? `As[${i} / 4][${i} % 4]` : `As[${i}]`)) : ''}
+        ${colsumVec ? columnSumsEpilogueVec4(TN, vec4) : columnSums ? columnSumsEpilogue(TN, vec4 ? 'As[li / 4][li % 4]' : 'As[li]', (i) => (vec4 ? `As[${i} / 4][${i} % 4]` : `As[${i}]`)) : ''}
         ${write}
       }`,
   };
+}
+
+/**
+ * One operand's share of a K slice for `matMulProgram`: `count` registers per thread (`type`), `fetch`
+ * reads them from global memory at k0 (zero outside the matrix or the split's K range), `store(extra)`
+ * moves them into the staged tile. `rowsContiguous`: the operand's rows of the tile (m of A, n of B) are
+ * its contiguous axis (A transposed, B not); else k is. Scalar loads follow the contiguous axis one f32
+ * each; vec4 loads (`vec`) take four neighbours along it — the caller guarantees the alignment.
+ */
+function operandLoads(
+  X: string,
+  T: number,
+  tk: number,
+  rowsContiguous: boolean,
+  vec: boolean,
+  reg: string,
+  g: string,
+  limit: string,
+  off: string,
+  ld: string,
+  origin: string,
+  tile: { one: (k: string, row: string, v: string) => string; four: (k: string, row4: string, v: string) => string },
+) {
+  const at = (row: string, k: string) => (rowsContiguous ? `${k} * ${ld} + ${row}` : `${row} * ${ld} + ${k}`);
+  if (!vec) {
+    const count = (T * tk) / 256;
+    const coord = rowsContiguous ? `let rr = e % ${T}; let kq = e / ${T};` : `let kq = e % ${tk}; let rr = e / ${tk};`;
+    return {
+      type: 'f32',
+      count,
+      fetch: `for (var q = 0; q < ${count}; q = q + 1) { let e = li + q * 256; ${coord} let ${g} = ${origin} + rr; let gk = k0 + kq;
+            var val = 0.0; if (${g} < ${limit} && gk < kEnd) { val = ${X}[${off} + ${at(g, 'gk')}]; } ${reg}[q] = val; }`,
+      store: (extra: string) => `for (var q = 0; q < ${count}; q = q + 1) { let e = li + q * 256; ${coord} ${tile.one('kq', 'rr', `${reg}[q]`)}${extra} }`,
+    };
+  }
+  const count = (T * tk) / 1024;
+  // rows contiguous: a vec4 is rows 4·r4 + [0, 4) at one k; else k-steps 4·k4 + [0, 4) of one row
+  const coord = rowsContiguous ? `let r4 = e % ${T / 4}; let kq = e / ${T / 4};` : `let k4 = e % ${tk / 4}; let rr = e / ${tk / 4};`;
+  const first = rowsContiguous ? { row: 'r4 * 4', k: 'kq' } : { row: 'rr', k: 'k4 * 4' };
+  return {
+    type: 'vec4<f32>',
+    count,
+    fetch: `for (var q = 0; q < ${count}; q = q + 1) { let e = li + q * 256; ${coord} let ${g} = ${origin} + ${first.row}; let gk = k0 + ${first.k};
+            var val = vec4<f32>(); if (${g} < ${limit} && gk < kEnd) { val = ${X}[(${off} + ${at(g, 'gk')}) / 4]; } ${reg}[q] = val; }`,
+    store: (extra: string) =>
+      `for (var q = 0; q < ${count}; q = q + 1) { let e = li + q * 256; ${coord} ${
+        rowsContiguous ? tile.four('kq', 'r4', `${reg}[q]`) : `for (var j = 0; j < 4; j = j + 1) { ${tile.one('k4 * 4 + j', 'rr', `${reg}[q][j]`)} }`
+      }${extra} }`,
+  };
+}
+
+/**
+ * `columnSumsEpilogue` for vec4 loads of B: a thread's staged values lie in the four columns
+ * 4·(li mod TN/4) + [0, 4) (the same for each of its loads, as 256 is a multiple of TN/4), its sums a
+ * vec4; the 256·4 / TN threads of a column add theirs up through workgroup memory.
+ */
+function columnSumsEpilogueVec4(TN: number, vec4Tile: boolean): string {
+  const groups = TN / 4;
+  const slot = (t: string, j: string) => (vec4Tile ? `As[${t}][${j}]` : `As[(${t}) * 4 + ${j}]`);
+  return `${vec4Tile ? 'As[li] = csum;' : 'for (var j = 0; j < 4; j = j + 1) { As[li * 4 + j] = csum[j]; }'}
+        workgroupBarrier();
+        if (m0 == 0 && li < ${TN}) {
+          var total = 0.0;
+          for (var g = 0; g < ${256 / groups}; g = g + 1) { let t = li / 4 + g * ${groups}; total = total + ${slot('t', 'li % 4')}; }
+          let gn = n0 + li;
+          if (gn < N) { result[cOff + M * uniforms.ldc + gn] = total * uniforms.alpha; }
+        }
+        workgroupBarrier();`;
 }
 
 /** What `matMulProgram` multiplies, as one object (its parameters of the same names). */

@@ -48,7 +48,9 @@ import {
   TILE_64V,
   TILE_64,
   splitKSumProgram,
+  SCALAR_LOADS,
   type Uniforms,
+  type VecLoads,
 } from './programs.js';
 
 /*
@@ -185,6 +187,18 @@ export interface GemmCall {
   readonly alpha: number;
 }
 
+/**
+ * OMNITOK_WEBGPU_MATMUL_LOADS=vec4: the f32 GEMMs read each operand whose view allows it four floats a
+ * load (`VecLoads`): offset, row and batch strides and the length of its contiguous axis (k for A and
+ * for a transposed B, else m / n) multiples of 4 — every ViT-S and ViT-B product, attention's P aside
+ * (rows of 197). For the GPU sweep: not yet measured there, so off unless asked for.
+ */
+function vecLoads(g: Pick<GemmCall, 'm' | 'n' | 'k' | 'a' | 'b'>, transA: boolean, transB: boolean): VecLoads {
+  if (envVar('OMNITOK_WEBGPU_MATMUL_LOADS') !== 'vec4') return SCALAR_LOADS;
+  const aligned = (v: GemmOperand, contiguous: number) => [v.off, v.ld, v.s0, v.s1, contiguous].every((x) => x % 4 === 0);
+  return { a: aligned(g.a, transA ? g.m : g.k), b: aligned(g.b, transB ? g.k : g.n) };
+}
+
 function gemmUniforms(g: GemmCall): Uniforms {
   return [
     ...ints(g.m, g.n, g.k, g.batch1, g.a.s0, g.a.s1, g.b.s0, g.b.s1, g.batch, g.kChunk),
@@ -208,7 +222,7 @@ function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorI
   const small = attnTile === 'plan' ? planned(true) : (FORCED_TILES[attnTile] ?? TILE_64);
   const tile = g.m * g.n <= 256 * 256 ? small : planned();
   const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
-  runF32(backend, matMulProgram([...out.shape], g.batch, g.m, g.n, transA, transB, false, tile), [a, b], gemmUniforms(call), out);
+  runF32(backend, matMulProgram([...out.shape], g.batch, g.m, g.n, transA, transB, false, tile, 1, false, vecLoads(g, transA, transB)), [a, b], gemmUniforms(call), out);
 }
 
 /** Runs our GEMM when the case is one it covers, else returns undefined (the stock kernel runs). */
@@ -247,22 +261,24 @@ function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefin
   if (batch > 65535) return undefined;
   const backend = args.backend as WebGPUBackendLike;
   const plan = planMatMul(m, n, k, batch, true);
-  const uniforms = gemmUniforms({
+  const call: GemmCall = {
     m, n, k, batch1: padOut[1]!, batch, kChunk: plan.kChunk,
     a: { off: 0, ld: transA ? m : k, s0: sa0!, s1: sa1! },
     b: { off: 0, ld: transB ? k : n, s0: sb0!, s1: sb1! },
     c: { off: 0, ld: n, s0: padOut[1]! * m * n, s1: m * n },
     splitStride: batch * m * n,
     alpha: 1,
-  });
+  };
+  const uniforms = gemmUniforms(call);
+  const loads = vecLoads(call, transA, transB);
   if (plan.splits === 1) {
     const output = backend.makeTensorInfo(outShape, 'float32');
-    const program = matMulProgram(outShape, batch, m, n, transA, transB, Boolean(bias), plan.tile);
+    const program = matMulProgram(outShape, batch, m, n, transA, transB, Boolean(bias), plan.tile, 1, false, loads);
     return runF32(backend, program, bias ? [a, b, bias] : [a, b], uniforms, output);
   }
   // split-K: partial products [splits·batch, M, N], then their sum (+ bias)
   const partialShape = [plan.splits * batch, m, n];
-  const partial = runF32(backend, matMulProgram(partialShape, batch, m, n, transA, transB, Boolean(bias), plan.tile, plan.splits), [a, b], uniforms, backend.makeTensorInfo(partialShape, 'float32'));
+  const partial = runF32(backend, matMulProgram(partialShape, batch, m, n, transA, transB, Boolean(bias), plan.tile, plan.splits, false, loads), [a, b], uniforms, backend.makeTensorInfo(partialShape, 'float32'));
   const size = batch * m * n;
   const out = runF32(backend, splitKSumProgram(outShape, size, Boolean(bias)), bias ? [partial, bias] : [partial], ints(plan.splits, n, size, 0));
   backend.disposeData(partial.dataId);
@@ -535,15 +551,16 @@ FUSED[WG_WEIGHT_BIAS_GRAD] = ({ inputs, backend }) => {
   const plan = planMatMul(inDim, outDim, t, 1, true);
   const partialShape = [plan.splits, inDim + 1, outDim]; // per split: dW rows, then the db row
   const partialSize = (inDim + 1) * outDim;
-  const uniforms = gemmUniforms({
+  const call: GemmCall = {
     m: inDim, n: outDim, k: t, batch1: 1, batch: 1, kChunk: plan.kChunk,
     a: { off: 0, ld: inDim, s0: 0, s1: 0 },
     b: { off: 0, ld: outDim, s0: 0, s1: 0 },
     c: { off: 0, ld: outDim, s0: 0, s1: 0 },
     splitStride: partialSize,
     alpha: 1,
-  });
-  const program = matMulProgram(partialShape, 1, inDim, outDim, true, false, false, plan.tile, plan.splits, true);
+  };
+  const uniforms = gemmUniforms(call);
+  const program = matMulProgram(partialShape, 1, inDim, outDim, true, false, false, plan.tile, plan.splits, true, vecLoads(call, true, false));
   const partial = runF32(b, program, [x, dy], uniforms, b.makeTensorInfo(partialShape, 'float32'));
   const block = (shape: number[], size: number, offset: number) =>
     runF32(b, splitKSumProgram(shape, size, false), [partial], ints(plan.splits, outDim, partialSize, offset));
