@@ -79,9 +79,10 @@ const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITO
 // --variants 'auto vec4,128 vec4': a subset (comma-separated names of the table's columns)
 const ONLY = opt('variants', '');
 const CHOSEN = ONLY ? VARIANTS.filter(([name]) => ONLY.split(',').includes(name)) : VARIANTS;
-// --shapes 'fwd,dX,dW+db': the rows whose name starts with one of these words
+// --shapes 'dW+db,fwd,dX': the rows whose name starts with one of these words, in that order (a
+// timeout cuts the last ones)
 const ROWS = opt('shapes', '');
-const SHAPES_RUN = ROWS ? SHAPES.filter(([name]) => ROWS.split(',').includes(name.split(/\s+/)[0])) : SHAPES;
+const SHAPES_RUN = ROWS ? ROWS.split(',').flatMap((word) => SHAPES.filter(([name]) => name.split(/\s+/)[0] === word)) : SHAPES;
 
 async function main() {
   const info = await startWebgpu();

@@ -48,8 +48,9 @@ run() { # run NAME SECONDS ENV... -- ARGS...: one bundled script under the budge
   env "${envs[@]}" timeout "$want" $G "$@" >> "$L" 2>&1; local rc=$?
   echo "$name rc $rc (${want}s allowed, ${SECONDS}s into the run)" >> "$L"; return $rc
 }
-# the GEMM sweep first (f16 requested: the "f16 matrix" column says why not where it is unavailable)
-run gemm 80 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/gemm-gpu.cjs --shapes "fwd,dX,dW+db" --variants "64x128 vec4,auto vec4,auto vec4 k32,auto vec4 ld4,f16 matrix" --out "$O/gemm.txt"
+# the GEMM sweep first (f16 requested: the "f16 matrix" column says why not where it is unavailable); the
+# weight-and-bias rows first (run 5's sweep was cut by its timeout after 8 rows)
+run gemm 80 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/gemm-gpu.cjs --shapes "dW+db,fwd,dX" --variants "64x128 vec4,auto vec4,auto vec4 k32,auto vec4 ld4,f16 matrix" --out "$O/gemm.txt"
 run s 90 -- .gpu/train-gpu.cjs --only after --out "$O/s.txt"
 # f16 GEMMs on the tensor cores, where Dawn now offers shader-f16 (vulkan_enable_f16_on_nvidia, added by
 # OMNITOK_WEBGPU_MATMUL=f16) and the self-check passed: against PyTorch fp16 autocast + GradScaler
