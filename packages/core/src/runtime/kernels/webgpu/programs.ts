@@ -80,7 +80,8 @@ export interface MatMulTile {
  * Which operands `matMulProgram` reads from global memory as vec4 (four neighbours along the operand's
  * contiguous axis in one 16-byte load) instead of one f32 per load: a quarter of the load instructions
  * and of their index arithmetic (and bounds clamps). Only for views the caller found aligned
- * (`vec4Loadable`): offset, row and batch strides and the contiguous axis' length multiples of 4.
+ * (`vecLoads` in webgpu-kernels.ts): offset, row and batch strides and the contiguous axis' length
+ * multiples of 4.
  */
 export interface VecLoads {
   readonly a: boolean;
@@ -259,9 +260,11 @@ export function matMulProgram(
 }
 
 /**
- * One operand's share of a K slice for `matMulProgram`: `count` registers per thread (`type`), `fetch`
- * reads them from global memory at k0 (zero outside the matrix or the split's K range), `store(extra)`
- * moves them into the staged tile. `rowsContiguous`: the operand's rows of the tile (m of A, n of B) are
+ * One operand's share of a K slice for the GEMMs' 256 threads (`matMulProgram`, `matrixMatMulProgram`):
+ * `count` registers per thread (`type`), `fetch` reads them from global memory at k0 (zero outside the
+ * matrix or the split's K range; consecutive threads read consecutive addresses whatever the
+ * transposes), `store(extra)` moves them into the staged tile (`tile.one`: one value at (k, row);
+ * `tile.four`: four rows at k, for vec4 loads along the rows). `rowsContiguous`: the operand's rows of the tile (m of A, n of B) are
  * its contiguous axis (A transposed, B not); else k is. Scalar loads follow the contiguous axis one f32
  * each; vec4 loads (`vec`) take four neighbours along it — the caller guarantees the alignment.
  */
@@ -277,7 +280,7 @@ function operandLoads(
   off: string,
   ld: string,
   origin: string,
-  tile: { one: (k: string, row: string, v: string) => string; four: (k: string, row4: string, v: string) => string },
+  tile: { one: (k: string, row: string, v: string) => string; four?: (k: string, row4: string, v: string) => string },
 ) {
   const at = (row: string, k: string) => (rowsContiguous ? `${k} * ${ld} + ${row}` : `${row} * ${ld} + ${k}`);
   if (!vec) {
@@ -302,7 +305,7 @@ function operandLoads(
             var val = vec4<f32>(); if (${g} < ${limit} && gk < kEnd) { val = ${X}[(${off} + ${at(g, 'gk')}) / 4]; } ${reg}[q] = val; }`,
     store: (extra: string) =>
       `for (var q = 0; q < ${count}; q = q + 1) { let e = li + q * 256; ${coord} ${
-        rowsContiguous ? tile.four('kq', 'r4', `${reg}[q]`) : `for (var j = 0; j < 4; j = j + 1) { ${tile.one('k4 * 4 + j', 'rr', `${reg}[q][j]`)} }`
+        rowsContiguous ? tile.four!('kq', 'r4', `${reg}[q]`) : `for (var j = 0; j < 4; j = j + 1) { ${tile.one('k4 * 4 + j', 'rr', `${reg}[q][j]`)} }`
       }${extra} }`,
   };
 }
@@ -385,7 +388,12 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
   const SA = tk + 8;
   const SB = TN + 8;
   const real = unit !== 'emulated';
-  const { coordA, coordB, fetch } = gemmFetch(TM, TN, tk, transA, transB);
+  // operands staged as f16: A as [m][k] rows of SA, B as [k][n] rows of SB
+  const opA = operandLoads('A', TM, tk, transA, false, 'ra', 'gm', 'M', 'aOff', 'uniforms.lda', 'm0', { one: (k, row, v) => `As[(${row}) * ${SA} + ${k}] = half(${v}, &bad);` });
+  const opB = operandLoads('B', TN, tk, !transB, false, 'rb', 'gn', 'N', 'bOff', 'uniforms.ldb', 'n0', { one: (k, row, v) => `Bs[(${k}) * ${SB} + ${row}] = half(${v}, &bad);` });
+  const fetch = `
+          ${opA.fetch}
+          ${opB.fetch}`;
   const addBias = bias && splits === 1;
   // result matrix t = 4i + j: rows sr + 16i, columns sc + 16j of the tile
   const tiles = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -489,8 +497,8 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
           let k0 = kBegin;${fetch}
         }
         for (var kt = 0; kt < uniforms.kChunk; kt = kt + ${tk}) {
-          for (var q = 0; q < ${(TM * tk) / 256}; q = q + 1) { let e = li + q * 256; ${coordA} As[mm * ${SA} + kq] = half(ra[q], &bad); }
-          for (var q = 0; q < ${(TN * tk) / 256}; q = q + 1) { let e = li + q * 256; ${coordB} Bs[kq * ${SB} + nn] = half(rb[q], &bad);${columnSums ? ' csum = csum + rb[q];' : ''} }
+          ${opA.store('')}
+          ${opB.store(columnSums ? ' csum = csum + rb[q];' : '')}
           workgroupBarrier();
           if (kt + ${tk} < uniforms.kChunk) {
             let k0 = kBegin + kt + ${tk};${fetch}
@@ -525,25 +533,6 @@ function gemmSetup(TM: number, TN: number): string {
         let b1 = bt - b0 * uniforms.batch1;
         let aOff = uniforms.offA + b0 * uniforms.strideA0 + b1 * uniforms.strideA1;
         let bOff = uniforms.offB + b0 * uniforms.strideB0 + b1 * uniforms.strideB1;`;
-}
-
-/**
- * Loading a (TM × tk) slice of op(A) and a (tk × TN) slice of op(B) with 256 threads: `coordA`/`coordB`
- * give load e's slice coordinates (kq, mm) / (kq, nn), following each operand's contiguous axis (so a
- * warp reads consecutive addresses whatever the transposes); `fetch` reads this thread's loads of the
- * slice at k0 into the registers ra / rb, zero outside the matrix or the split's K range.
- */
-function gemmFetch(TM: number, TN: number, tk: number, transA: boolean, transB: boolean) {
-  const coordA = transA ? `let mm = e % ${TM}; let kq = e / ${TM};` : `let kq = e % ${tk}; let mm = e / ${tk};`;
-  const coordB = transB ? `let kq = e % ${tk}; let nn = e / ${tk};` : `let nn = e % ${TN}; let kq = e / ${TN};`;
-  const fetchA = `${coordA} let gm = m0 + mm; let gk = k0 + kq;
-       var val = 0.0; if (gm < M && gk < kEnd) { val = A[aOff + ${transA ? 'gk * uniforms.lda + gm' : 'gm * uniforms.lda + gk'}]; }`;
-  const fetchB = `${coordB} let gn = n0 + nn; let gk = k0 + kq;
-       var val = 0.0; if (gn < N && gk < kEnd) { val = B[bOff + ${transB ? 'gn * uniforms.ldb + gk' : 'gk * uniforms.ldb + gn'}]; }`;
-  const fetch = `
-          for (var q = 0; q < ${(TM * tk) / 256}; q = q + 1) { let e = li + q * 256; ${fetchA} ra[q] = val; }
-          for (var q = 0; q < ${(TN * tk) / 256}; q = q + 1) { let e = li + q * 256; ${fetchB} rb[q] = val; }`;
-  return { coordA, coordB, fetch };
 }
 
 /** The uniforms of `matMulProgram`, in order (see `GemmView` in webgpu-kernels.ts). */
