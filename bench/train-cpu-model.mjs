@@ -12,6 +12,9 @@ export const GPU_SHAPES = {
   smoke: { width: 32, depth: 1, heads: 2, imageTokens: 16, grid: [4, 4], features: 12, textTokens: 8, vocab: 100, proj: 32 },
   // the first target: ViT-S-like towers, batch 128
   s: { width: 384, depth: 6, heads: 6, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 32, vocab: 49408, proj: 384 },
+  // ViT-S's structure (the same ops and dispatches a step) at width 64 with few tokens: for measuring the
+  // host's share of a step on lavapipe, where the GPU work of the real widths takes ~10 s a step
+  host: { width: 64, depth: 6, heads: 2, imageTokens: 16, grid: [4, 4], features: 48, textTokens: 8, vocab: 1000, proj: 64 },
   // the second target: ViT-B/16-like towers (both 768 wide, 12 layers), 77 text tokens, batch 256
   b16: { width: 768, depth: 12, heads: 12, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 77, vocab: 49408, proj: 512 },
 };

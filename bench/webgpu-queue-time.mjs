@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * How long the host takes to queue one WebGPU training step (what bounds a step once the GPU is fast
- * enough: 75 ms for ViT-S at batch 128 on the H200 machine in run 5): the ViT-S bench model's structure
- * (GPU_SHAPES.s: two 6-deep towers, the same ops and dispatches) at width 64, 16 image and 8 text tokens
- * and batch 2, so that lavapipe's GPU work stays small (`--full`: the real widths, ~10 s a step); the time
+ * enough: 75 ms for ViT-S at batch 128 on the H200 machine in run 5): GPU_SHAPES.host — the ViT-S bench
+ * model's structure (two 6-deep towers, the same ops and dispatches) at width 64 with few tokens — at
+ * batch 2, so that lavapipe's GPU work stays small (`--full`: the real widths, ~10 s a step); the time
  * from `trainStep` to the promise it returns (everything is queued by then), over `--steps` steps after
  * three warm-up steps, and how many queue writes, dispatches and submits a step makes. For A/B runs
  * alternate configurations in separate processes (this VM's spread is ±10 %):
@@ -17,9 +17,7 @@ import { buildClip, GPU_SHAPES } from './train-cpu-model.mjs';
 
 const STEPS = Number(opt('steps', 40));
 const { tf } = await startWebgpu(true);
-const shape = process.argv.includes('--full')
-  ? { ...GPU_SHAPES.s, vocab: 1000 }
-  : { ...GPU_SHAPES.s, width: 64, heads: 2, imageTokens: 16, grid: [4, 4], features: 48, textTokens: 8, vocab: 1000, proj: 64 };
+const shape = process.argv.includes('--full') ? { ...GPU_SHAPES.s, vocab: 1000 } : GPU_SHAPES.host;
 const m = buildClip(runtime, tf, 2, shape);
 for (let i = 0; i < 3; i++) await m.trainer.trainStep(m.loss);
 
