@@ -8,9 +8,12 @@
  *
  *   npm run build && XDG_RUNTIME_DIR=/tmp node bench/webgpu-host-profile.mjs
  *
- * Measured here (2-core VM, lavapipe): ~950 dispatches queue in 56–99 ms; Dawn calls ≈ 18 % (submit
- * 5 %, setPipeline/setBindGroup/dispatch 6 %, uniform writes 4 %), TensorFlow.js' engine per-op
- * bookkeeping most of the rest — per-dispatch overhead, which only fewer dispatches reduce.
+ * Measured here (2-core VM, lavapipe), GPU_SHAPES.s before the uniform arena: ~950 dispatches queue in
+ * 56–99 ms; Dawn calls ≈ 18 % (submit 5 %, setPipeline/setBindGroup/dispatch 6 %, uniform writes 4 %),
+ * TensorFlow.js' engine per-op bookkeeping most of the rest. GPU_SHAPES.host with the arena (783
+ * dispatches, 53 uniform writes): 37–56 ms; Dawn's calls under recordAndSubmit ≈ 21 %, the garbage
+ * collector 11–13 %, makeShaderKey 2 %, the bind-group cache's key 4 %; Dawn's skip_validation toggle
+ * changes nothing (three alternating runs) — per-dispatch overhead, which only fewer dispatches reduce.
  */
 import { Session } from 'node:inspector/promises';
 import * as runtime from '../packages/core/dist/runtime/index.js';
