@@ -45,7 +45,7 @@ run() { # run NAME SECONDS ENV... -- ARGS...: one bundled script under the budge
   local envs=(); while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
   local left=$((BUDGET - SECONDS - RESERVE)); [ "$left" -lt "$want" ] && want=$left
   if [ "$want" -lt 15 ]; then echo "$name skipped: ${left}s of the budget left" >> "$L"; return 124; fi
-  env "${envs[@]}" timeout "$want" $G "$@" >> "$L" 2>&1; local rc=$?
+  env ${envs[@]+"${envs[@]}"} timeout "$want" $G "$@" >> "$L" 2>&1; local rc=$?
   echo "$name rc $rc (${want}s allowed, ${SECONDS}s into the run)" >> "$L"; return $rc
 }
 # the GEMM sweep first (f16 requested: the "f16 matrix" column says why not where it is unavailable); the
