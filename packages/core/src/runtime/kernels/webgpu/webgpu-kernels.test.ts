@@ -506,6 +506,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
           delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
         });
         expectClose(r, GRAD, `attention ${title} (${bwd})`);
+        // a GEMM forward's softmax keeps its rows in registers, ⌈N / 32⌉ a lane
+        if (bwd.startsWith('gemm, after')) expect(programs).toContain(`omnitokAttentionSoftmaxRows${Math.ceil(N / 32)}_${'causal' in mask ? 'c' : 'n'}${'keyMask' in mask ? 'm' : ''}`);
         // the per-head GEMMs ran on the tile asked for (S = QKᵀ, dP = dO·Vᵀ: NT; dK = dSᵀ·Q: TN)
         const tile = bwd === 'gemm on the vec4 64-tile' ? '4x4x16v' : bwd.endsWith('64×128 vec4 tile') ? '4x8x16v' : '4x4x16';
         if (bwd !== 'flash') expect(programs.filter((k) => k.startsWith(`omnitokMatMul_${tile}_`)).length, `GEMMs on ${tile}`).toBeGreaterThanOrEqual(bwd.startsWith('gemm, after') ? 8 : 6);
@@ -548,6 +550,30 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
       });
     }
   }
+
+  it('the GEMM forward\'s softmax: rows in registers (8 a workgroup) and a workgroup per row (OMNITOK_WEBGPU_ATTN_SOFTMAX=block) agree with the cpu, lengths at and past multiples of 32, masked rows', async () => {
+    for (const N of [32, 33, 64, 97]) {
+      const results: { cpu: Float32Array[]; webgpu: Float32Array[] }[] = [];
+      for (const softmax of ['rows', 'block']) {
+        process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
+        if (softmax === 'block') process.env.OMNITOK_WEBGPU_ATTN_SOFTMAX = 'block';
+        const programs: string[] = [];
+        const r = await onBoth(() => {
+          // rows of sample 1 keep only the last third; causal: its early rows keep no key at all
+          const keep = [N, Math.ceil(N / 3)].flatMap((n) => Array.from({ length: N }, (_, j) => (j >= N - n ? 1 : 0)));
+          const keyMask = tf.tensor2d(keep, [2, N], 'float32');
+          return recordPrograms(programs, () => attentionValuesAndGrads(32, 2, rand(30 + N, [2, N, 32]), rand(31 + N, [2, N, 32]), { keyMask, causal: true }));
+        }).finally(() => {
+          delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
+          delete process.env.OMNITOK_WEBGPU_ATTN_SOFTMAX;
+        });
+        expect(programs).toContain(softmax === 'rows' ? `omnitokAttentionSoftmaxRows${Math.ceil(N / 32)}_cm` : 'omnitokAttentionSoftmax_cm');
+        expectClose(r, GRAD, `attention softmax ${softmax}, N ${N}`);
+        results.push(r);
+      }
+      results[0]!.webgpu.forEach((v, i) => expect(maxAbsDiff(v, results[1]!.webgpu[i]!), `rows vs block, N ${N}, output ${i}`).toBeLessThan(1e-5));
+    }
+  });
 
   it('without OMNITOK_WEBGPU_ATTN_FWD the forward runs as GEMMs while the kept probabilities fit, flash-style past that', async () => {
     expect(gemmAttentionForward(128, 6, 197)).toBe(true); // ViT-S at batch 128: 119 MB a layer

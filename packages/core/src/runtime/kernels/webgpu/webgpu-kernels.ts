@@ -20,6 +20,8 @@ import {
   TILED_ATTN_WORKGROUP_BYTES,
   attentionDeltaProgram,
   attentionSoftmaxProgram,
+  attentionSoftmaxRowsProgram,
+  SOFTMAX_ROWS_MAX_SEQ,
   GELU_CODES,
   geluGradProgram,
   geluProgram,
@@ -419,7 +421,10 @@ FUSED[WG_ATTENTION_GEMM] = ({ inputs, backend, attrs }) => {
   const { batch: B, seq: N, heads: H, headDim: Dh } = s;
   const probs = b.makeTensorInfo([B * H, N, N], 'float32');
   stridedGemm(b, qkv!, qkv!, probs, false, true, { ...v.nn, a: v.qkv(0), b: v.qkv(1), c: v.scores }); // S = Q·Kᵀ
-  runF32(b, attentionSoftmaxProgram(s), mask ? [mask] : [], [...attentionUniforms(s), ...ints(B * H * N)], probs); // S → P
+  // S → P: rows in registers, 8 to a workgroup, up to 512 keys (OMNITOK_WEBGPU_ATTN_SOFTMAX=block: a
+  // workgroup per row, as run 5 measured it)
+  const rowsSoftmax = N <= SOFTMAX_ROWS_MAX_SEQ && envVar('OMNITOK_WEBGPU_ATTN_SOFTMAX') !== 'block';
+  runF32(b, rowsSoftmax ? attentionSoftmaxRowsProgram(s) : attentionSoftmaxProgram(s), mask ? [mask] : [], [...attentionUniforms(s), ...ints(B * H * N)], probs);
   const out = b.makeTensorInfo([B, N, H * Dh], 'float32');
   stridedGemm(b, probs, qkv!, out, false, false, { ...v.nd, alpha: 1, a: v.scores, b: v.qkv(2), c: v.rows }); // O = P·V
   return [out, probs];
