@@ -1370,6 +1370,19 @@ export function attentionDeltaProgram(s: AttentionShape, withLse = true): Progra
   );
 }
 
+/** A softmax program's row `row` of the score matrices: its head bh, query i, sample b, offset base and length n (0 past the last row). */
+function softmaxRow(row: string): string {
+  return `let row = ${row};
+        let valid = row < uniforms.rows;
+        let N = uniforms.seqLen;
+        let r = select(0, row, valid);
+        let bh = r / N;
+        let i = r - bh * N;
+        let b = bh / uniforms.heads;
+        let base = r * N;
+        let n = select(0, N, valid);`;
+}
+
 /**
  * GEMM attention forward (`OMNITOK_WEBGPU_ATTN_FWD=gemm`), the step between S = QKᵀ and O = P·V: each
  * row of the score matrices [B·H, N, N] becomes P = softmax(masked(scale·S)) in place — one workgroup
@@ -1389,15 +1402,7 @@ export function attentionSoftmaxProgram(s: AttentionShape): Program {
       ${REDUCE}
       fn main() {
         // rows past the end do no work, but take part in the barriers (uniform control flow)
-        let row = rowIndex();
-        let valid = row < uniforms.rows;
-        let N = uniforms.seqLen;
-        let r = select(0, row, valid);
-        let bh = r / N;
-        let i = r - bh * N;
-        let b = bh / uniforms.heads;
-        let base = r * N;
-        let n = select(0, N, valid);
+        ${softmaxRow('rowIndex()')}
         let t = i32(localId.x);
         var m = ${NEG};
         for (var j = t; j < n; j = j + ${ROW_WG}) { m = max(m, maskedScore(result[base + j], b, i, j)); }
@@ -1452,15 +1457,7 @@ export function attentionSoftmaxRowsProgram(s: AttentionShape): Program {
       fn main() {
         let t = i32(localId.x);
         let lane = t % 32;
-        let row = i32(workgroupId.y * numWorkgroups.x + workgroupId.x) * 8 + t / 32;
-        let valid = row < uniforms.rows;
-        let N = uniforms.seqLen;
-        let r = select(0, row, valid);
-        let bh = r / N;
-        let i = r - bh * N;
-        let b = bh / uniforms.heads;
-        let base = r * N;
-        let n = select(0, N, valid);
+        ${softmaxRow('i32(workgroupId.y * numWorkgroups.x + workgroupId.x) * 8 + t / 32')}
         var v : array<f32, ${per}>;
         var m = ${NEG};
         for (var q = 0; q < ${per}; q = q + 1) {
