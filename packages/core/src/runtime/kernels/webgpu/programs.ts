@@ -253,7 +253,7 @@ export function matMulProgram(
           workgroupBarrier();
         }
         let cOff = uniforms.offC + split * uniforms.splitStride + b0 * uniforms.strideC0 + b1 * uniforms.strideC1;
-        ${colsumVec ? columnSumsEpilogueVec4(TN, vec4) : columnSums ? columnSumsEpilogue(TN, vec4 ? 'As[li / 4][li % 4]' : 'As[li]', (i) => (vec4 ? `As[${i} / 4][${i} % 4]` : `As[${i}]`)) : ''}
+        ${columnSums ? matMulColumnSums(TN, vec4, colsumVec) : ''}
         ${write}
       }`,
   };
@@ -310,23 +310,12 @@ function operandLoads(
   };
 }
 
-/**
- * `columnSumsEpilogue` for vec4 loads of B: a thread's staged values lie in the four columns
- * 4·(li mod TN/4) + [0, 4) (the same for each of its loads, as 256 is a multiple of TN/4), its sums a
- * vec4; the 256·4 / TN threads of a column add theirs up through workgroup memory.
- */
-function columnSumsEpilogueVec4(TN: number, vec4Tile: boolean): string {
-  const groups = TN / 4;
-  const slot = (t: string, j: string) => (vec4Tile ? `As[${t}][${j}]` : `As[(${t}) * 4 + ${j}]`);
-  return `${vec4Tile ? 'As[li] = csum;' : 'for (var j = 0; j < 4; j = j + 1) { As[li * 4 + j] = csum[j]; }'}
-        workgroupBarrier();
-        if (m0 == 0 && li < ${TN}) {
-          var total = 0.0;
-          for (var g = 0; g < ${256 / groups}; g = g + 1) { let t = li / 4 + g * ${groups}; total = total + ${slot('t', 'li % 4')}; }
-          let gn = n0 + li;
-          if (gn < N) { result[cOff + M * uniforms.ldc + gn] = total * uniforms.alpha; }
-        }
-        workgroupBarrier();`;
+/** `columnSumsEpilogue` in matMulProgram: the sums parked in As (vec4 elements on vec4 tiles), a vec4 per thread with vec4 loads of B. */
+function matMulColumnSums(TN: number, vec4Tile: boolean, vecB: boolean): string {
+  // element e of As as f32s
+  const f = (e: string) => (vec4Tile ? `As[(${e}) / 4][(${e}) % 4]` : `As[${e}]`);
+  if (!vecB) return columnSumsEpilogue(TN, 1, `${f('li')} = csum;`, (t) => f(t));
+  return columnSumsEpilogue(TN, 4, vec4Tile ? 'As[li] = csum;' : 'for (var j = 0; j < 4; j = j + 1) { As[li * 4 + j] = csum[j]; }', (t) => f(`${t} * 4 + li % 4`));
 }
 
 /** What `matMulProgram` multiplies, as one object (its parameters of the same names). */
@@ -343,16 +332,19 @@ export interface GemmSpec {
 }
 
 /**
- * The end of a `columnSums` GEMM: each thread's sum of the B values it staged (all in column li % TN)
- * goes to workgroup memory (`slot`: element li of an f32 array of ≥ 256 that the K loop no longer
- * needs; `at`: element i of it), and the first row tile's workgroups write the column totals as row M.
+ * The end of a `columnSums` GEMM: each thread's sums of the B values it staged — `lanes` columns
+ * lanes·(li mod TN/lanes) + [0, lanes), the same for each of its loads (1 with scalar loads of B, 4 with
+ * vec4 ones; 256 is a multiple of TN/lanes) — go to workgroup memory the K loop no longer needs
+ * (`store`), and the first row tile's workgroups add up each column's 256·lanes / TN threads (`at(t)`:
+ * thread t's sum for column li) and write the totals as row M.
  */
-function columnSumsEpilogue(TN: number, slot: string, at: (i: string) => string): string {
-  return `${slot} = csum;
+function columnSumsEpilogue(TN: number, lanes: 1 | 4, store: string, at: (t: string) => string): string {
+  const groups = TN / lanes;
+  return `${store}
         workgroupBarrier();
         if (m0 == 0 && li < ${TN}) {
           var total = 0.0;
-          for (var g = 0; g < ${256 / TN}; g = g + 1) { let i = li + g * ${TN}; total = total + ${at('i')}; }
+          for (var g = 0; g < ${256 / groups}; g = g + 1) { let t = li / ${lanes} + g * ${groups}; total = total + ${at('t')}; }
           let gn = n0 + li;
           if (gn < N) { result[cOff + M * uniforms.ldc + gn] = total * uniforms.alpha; }
         }
@@ -511,7 +503,7 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
         let nan = bitcast<f32>(atomicLoad(&poisoned) * 0x7fc00000u); // NaN when poisoned (else unused)
         let poison = atomicLoad(&poisoned) != 0u;
         let cOff = uniforms.offC + split * uniforms.splitStride + b0 * uniforms.strideC0 + b1 * uniforms.strideC1;
-        ${columnSums ? columnSumsEpilogue(TN, 'Cs[li]', (i) => `Cs[${i}]`) : ''}
+        ${columnSums ? columnSumsEpilogue(TN, 1, 'Cs[li] = csum;', (t) => `Cs[${t}]`) : ''}
         ${epilogue}
       }`,
   };
@@ -562,20 +554,30 @@ export function splitKSumProgram(outputShape: number[], size: number, bias: bool
 
 /** One workgroup per row; tree reductions in workgroup memory. */
 const ROW_WG = 128;
-const REDUCE = `
-  var<workgroup> red : array<f32, ${ROW_WG}>;
-  fn blockReduce(v : f32, isMax : bool) -> f32 {
+/**
+ * WGSL: workgroup memory `red` and `fn name(v, isMax)`, the max or the sum of v over each run of
+ * `segment` consecutive threads of a `threads`-thread workgroup (a tree in workgroup memory), returned to
+ * every thread of the run. Every thread must call it (its barriers need uniform control flow).
+ */
+function treeReduce(name: string, threads: number, segment: number): string {
+  return `
+  var<workgroup> red : array<f32, ${threads}>;
+  fn ${name}(v : f32, isMax : bool) -> f32 {
     let t = i32(localId.x);
+    let lane = ${segment === threads ? 't' : `t % ${segment}`};
     red[t] = v;
     workgroupBarrier();
-    for (var s = ${ROW_WG / 2}; s > 0; s = s >> 1u) {
-      if (t < s) { red[t] = select(red[t] + red[t + s], max(red[t], red[t + s]), isMax); }
+    for (var s = ${segment / 2}; s > 0; s = s >> 1u) {
+      if (lane < s) { red[t] = select(red[t] + red[t + s], max(red[t], red[t + s]), isMax); }
       workgroupBarrier();
     }
-    let total = red[0];
+    let total = red[t - lane];
     workgroupBarrier();
     return total;
-  }
+  }`;
+}
+
+const REDUCE = `${treeReduce('blockReduce', ROW_WG, ROW_WG)}
   fn blockSum(v : f32) -> f32 { return blockReduce(v, false); }
   fn rowIndex() -> i32 { return i32(workgroupId.y * numWorkgroups.x + workgroupId.x); }`;
 
@@ -1440,20 +1442,8 @@ export function attentionSoftmaxRowsProgram(s: AttentionShape): Program {
     workgroupSize: [256, 1, 1],
     uniforms: `${ATTN_UNIFORMS} rows : i32,`,
     getUserCode: () => `${attnCommon(s)}
-      var<workgroup> red : array<f32, 256>;
-      // the row's 32 lanes (threads t − lane … t − lane + 31) combine v; every thread takes part in the
-      // barriers (uniform control flow)
-      fn laneReduce(v : f32, isMax : bool, lane : i32, t : i32) -> f32 {
-        red[t] = v;
-        workgroupBarrier();
-        for (var s = 16; s > 0; s = s >> 1u) {
-          if (lane < s) { red[t] = select(red[t] + red[t + s], max(red[t], red[t + s]), isMax); }
-          workgroupBarrier();
-        }
-        let total = red[t - lane];
-        workgroupBarrier();
-        return total;
-      }
+      // a row's 32 lanes combine their values
+      ${treeReduce('laneReduce', 256, 32)}
       fn main() {
         let t = i32(localId.x);
         let lane = t % 32;
@@ -1464,13 +1454,13 @@ export function attentionSoftmaxRowsProgram(s: AttentionShape): Program {
           let j = lane + q * 32;
           if (j < n) { v[q] = maskedScore(result[base + j], b, i, j); m = max(m, v[q]); }
         }
-        m = laneReduce(m, true, lane, t);
+        m = laneReduce(m, true);
         var l = 0.0;
         for (var q = 0; q < ${per}; q = q + 1) {
           let j = lane + q * 32;
           if (j < n) { v[q] = exp(v[q] - m); l = l + v[q]; }
         }
-        l = laneReduce(l, false, lane, t);
+        l = laneReduce(l, false);
         for (var q = 0; q < ${per}; q = q + 1) {
           let j = lane + q * 32;
           if (j < n) { result[base + j] = v[q] / l; }
