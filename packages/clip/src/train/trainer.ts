@@ -275,8 +275,6 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
   }
 
   const deviceSteps = new GuardedSteps();
-  /** The last step called, done or not (a host step waits for it). */
-  let tail: Promise<unknown> = Promise.resolve();
 
   async function runStep(batch: ClipBatch, device: boolean): Promise<StepStats> {
     const t0 = performance.now();
@@ -330,11 +328,7 @@ export function createTrainer(config: TrainerConfig): ClipTrainer {
       return unscaledGradients(gradientTensors(batch), scaler?.scale);
     },
     step(batch) {
-      // a device step is queued at once (behind every step queued before it: the device runs in
-      // order); a host step waits until the previous one is done
-      const result = optimizer.canApplyGuarded() ? runStep(batch, true) : tail.then(() => runStep(batch, false));
-      tail = result.catch(() => undefined);
-      return result;
+      return deviceSteps.order(optimizer, (device) => runStep(batch, device));
     },
     dispose() {
       optimizer.dispose();

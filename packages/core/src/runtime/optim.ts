@@ -385,9 +385,24 @@ interface GuardEntry {
  * steps, as PyTorch's loop runs). For that, each guard is chained to the guard of the step still
  * unsettled when it was queued, so a step behind a non-finite one is not applied either (as if the
  * loop had stopped or, under a dynamic loss scale, skipped both), and steps settle in queue order.
+ * `order` runs each step of a trainer that way, or in turn where the optimizer takes host steps.
  */
 export class GuardedSteps {
   private last: GuardEntry | undefined;
+  /** The last step `order` ran, settled or not (host steps wait for it). */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs a training step in the loop's order: `run(true)` at once where `optimizer` takes device steps
+   * (queued behind every step before it: the device runs in order), else `run(false)` once every step
+   * called before it is done (a host step computes its gradients from the weights those applied).
+   * Results resolve in call order either way.
+   */
+  order<T>(optimizer: AdamW, run: (device: boolean) => Promise<T>): Promise<T> {
+    const result = optimizer.canApplyGuarded() ? run(true) : this.tail.then(() => run(false));
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
 
   /**
    * Queues the update: `grads` are the gradients of `loss`/`gradScale` (under a loss scale S,
@@ -456,8 +471,6 @@ export class GuardedSteps {
 export class Trainer {
   private readonly scaler: LossScaler | undefined;
   private readonly deviceSteps = new GuardedSteps();
-  /** The last step called, settled or not (host-path steps wait for it). */
-  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly params: Map<string, tf.Variable>,
@@ -477,11 +490,7 @@ export class Trainer {
 
   trainStep(lossFn: (micro: number) => tf.Scalar, microBatches = 1): Promise<StepResult> {
     if (!Number.isInteger(microBatches) || microBatches < 1) return Promise.reject(new InvalidArgumentError('microBatches', microBatches, 'a positive integer'));
-    // the device step is queued now (its weights are those of every step queued before: the device runs
-    // in order); a host step needs the previous steps applied before it computes its gradients
-    const result = this.options.optimizer.canApplyGuarded() ? this.runStep(lossFn, microBatches, true) : this.tail.then(() => this.runStep(lossFn, microBatches, false));
-    this.tail = result.catch(() => undefined);
-    return result;
+    return this.deviceSteps.order(this.options.optimizer, (device) => this.runStep(lossFn, microBatches, device));
   }
 
   private async runStep(lossFn: (micro: number) => tf.Scalar, microBatches: number, device: boolean): Promise<StepResult> {
