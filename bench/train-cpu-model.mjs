@@ -19,6 +19,9 @@ export const GPU_SHAPES = {
   b16: { width: 768, depth: 12, heads: 12, imageTokens: 196, grid: [14, 14], features: 768, textTokens: 77, vocab: 49408, proj: 512 },
 };
 
+/** The host-time benches' model (webgpu-queue-time, webgpu-host-profile): GPU_SHAPES.host, with `--full` ViT-S's real widths. */
+export const hostBenchShape = (argv = process.argv) => (argv.includes('--full') ? { ...GPU_SHAPES.s, vocab: 1000 } : GPU_SHAPES.host);
+
 /**
  * `lossScale`: the Trainer's (bench/train-gpu.mjs passes 'dynamic' with f16 GEMMs); `gradCheckpointing`:
  * recompute every block in the backward (TransformerEncoder.setGradCheckpointing).

@@ -18,11 +18,10 @@
 import { Session } from 'node:inspector/promises';
 import * as runtime from '../packages/core/dist/runtime/index.js';
 import { startWebgpu } from './gpu-common.mjs';
-import { buildClip, GPU_SHAPES } from './train-cpu-model.mjs';
+import { buildClip, hostBenchShape } from './train-cpu-model.mjs';
 
 const { tf } = await startWebgpu(true);
-// GPU_SHAPES.host: ViT-S's dispatches at a width lavapipe runs quickly (`--full`: the real widths)
-const m = buildClip(runtime, tf, 2, process.argv.includes('--full') ? { ...GPU_SHAPES.s, vocab: 1000 } : GPU_SHAPES.host);
+const m = buildClip(runtime, tf, 2, hostBenchShape());
 for (let i = 0; i < 3; i++) await m.trainer.trainStep(m.loss); // compile every pipeline, grow the pool
 
 const session = new Session();

@@ -13,12 +13,11 @@
  */
 import * as runtime from '../packages/core/dist/runtime/index.js';
 import { opt, startWebgpu } from './gpu-common.mjs';
-import { buildClip, GPU_SHAPES } from './train-cpu-model.mjs';
+import { buildClip, hostBenchShape } from './train-cpu-model.mjs';
 
 const STEPS = Number(opt('steps', 40));
 const { tf } = await startWebgpu(true);
-const shape = process.argv.includes('--full') ? { ...GPU_SHAPES.s, vocab: 1000 } : GPU_SHAPES.host;
-const m = buildClip(runtime, tf, 2, shape);
+const m = buildClip(runtime, tf, 2, hostBenchShape());
 for (let i = 0; i < 3; i++) await m.trainer.trainStep(m.loss);
 
 const backend = tf.backend();
