@@ -18,7 +18,6 @@ import {
   WG_LAYER_NORM,
   WG_LAYER_NORM_GRAD_PARAMS,
   WG_LAYER_NORM_GRAD_X,
-  WG_LAYER_NORM_STATS,
   webgpuKernelsActive,
   adamWInPlace,
 } from './webgpu-kernels.js';
@@ -36,21 +35,23 @@ const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<stri
   tf.engine().runKernel(name, inputs as never, attrs as never) as unknown as tf.Tensor;
 
 /**
- * LayerNorm over the last axis (biased variance, like torch). Forward: one dispatch. Backward: row
- * statistics, dx, the gamma/beta partial sums over row chunks, and their two sums.
+ * LayerNorm over the last axis (biased variance, like torch). Forward: one dispatch, which also writes
+ * the rows' mean and rstd for the backward. Backward: dx, the gamma/beta partial sums over row chunks,
+ * and their sums (one dispatch for both).
  */
 export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
   const op = tf.customGrad(((xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([xs, ws]);
+    const [y, stats] = tf.engine().runKernel(WG_LAYER_NORM, { x: xs, gamma: ws, beta: bs } as never, { eps } as never) as unknown as [tf.Tensor, tf.Tensor];
+    save([xs, ws, stats]);
     return {
-      value: run(WG_LAYER_NORM, { x: xs, gamma: ws, beta: bs }, { eps }),
+      value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
+        const [sx, sw, stats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
         return tf.tidy(() => {
-          const stats = run(WG_LAYER_NORM_STATS, { x: sx }, { eps });
           const dx = run(WG_LAYER_NORM_GRAD_X, { dy, x: sx, gamma: sw, stats });
           const partial = run(WG_LAYER_NORM_GRAD_PARAMS, { dy, x: sx, stats }); // [2, P, D]
-          return [dx, run(WG_PARTIALS_SUM, { partial }, { group: 0 }), run(WG_PARTIALS_SUM, { partial }, { group: 1 })];
+          const [dGamma, dBeta] = tf.engine().runKernel(WG_PARTIALS_SUM, { partial } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
+          return [dx, dGamma, dBeta];
         });
       },
     };

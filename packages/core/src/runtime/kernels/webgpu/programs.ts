@@ -6,7 +6,16 @@
  * Pipelines are cached by `shaderKey` + input ranks/dtypes, so every compile-time constant baked into
  * the code (tile sizes, transposes, variant) is part of the key; sizes travel as uniforms.
  * All accumulation is f32.
+ *
+ * A program with more than one output binds each further output as an input named `extraOutput(…)`
+ * (prefix EXTRA_OUTPUT), which the device's shader hook declares `read_write` (webgpu-kernels.ts,
+ * `rewriteShaders`); the kernel passes fresh tensors there. One dispatch then writes what took a
+ * dispatch per output (LayerNorm's row statistics, dγ and dβ, a weight gradient and its bias gradient).
  */
+
+/** Prefix of the input names a program writes (its extra outputs); see the header. */
+export const EXTRA_OUTPUT = 'omnitokOut';
+export const extraOutput = (name: string): string => `${EXTRA_OUTPUT}${name}`;
 
 /** The subset of tfjs-backend-webgpu's WebGPUProgram these programs fill in. */
 export interface Program {
@@ -535,19 +544,41 @@ export const GEMM_UNIFORMS =
 /**
  * Sums the `splits` partial products of a split-K GEMM and adds the bias: result[i] = Σ_s
  * partial[offset + s·stride + i] (+ bias[i % cols]) for i < size — a whole partial ([splits, size],
- * stride = size) or a block of rows of each (a column-sums GEMM's weight and bias gradients).
+ * stride = size) or a block of rows of each. `tail` > 0: the `tail` elements after the first `size`
+ * of each partial are summed into the extra output `Tail` (a column-sums GEMM's bias gradient after its
+ * weight gradient: both from one dispatch).
  */
-export function splitKSumProgram(outputShape: number[], size: number, bias: boolean): Program {
-  return flat(
-    outputShape,
-    size,
-    `omnitokSplitKSum${bias ? '_bias' : ''}`,
-    bias ? ['partial', 'bias'] : ['partial'],
-    'splits : i32, cols : i32, stride : i32, offset : i32,',
-    `var acc = 0.0;
-     for (var s = 0; s < uniforms.splits; s = s + 1) { acc = acc + partial[uniforms.offset + s * uniforms.stride + index]; }
+export function splitKSumProgram(outputShape: number[], size: number, bias: boolean, tail = 0): Program {
+  const sum = (i: string) => `var acc = 0.0;
+     for (var s = 0; s < uniforms.splits; s = s + 1) { acc = acc + partial[uniforms.offset + s * uniforms.stride + ${i}]; }`;
+  if (tail === 0) {
+    return flat(
+      outputShape,
+      size,
+      `omnitokSplitKSum${bias ? '_bias' : ''}`,
+      bias ? ['partial', 'bias'] : ['partial'],
+      'splits : i32, cols : i32, stride : i32, offset : i32,',
+      `${sum('index')}
      result[index] = acc${bias ? ' + bias[index % uniforms.cols]' : ''};`,
-  );
+    );
+  }
+  if (bias) throw new Error('splitKSumProgram: a tail and a bias together are not supported');
+  const tailOut = extraOutput('Tail');
+  return {
+    outputShape,
+    shaderKey: 'omnitokSplitKSum_tail',
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [ceil(size + tail, FLAT_WG), 1, 1],
+    variableNames: ['partial', tailOut],
+    workgroupSize: [FLAT_WG, 1, 1],
+    uniforms: 'splits : i32, cols : i32, stride : i32, offset : i32, size : i32, tail : i32,',
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index >= uniforms.size + uniforms.tail) { return; }
+        ${sum('index')}
+        if (index < uniforms.size) { result[index] = acc; } else { ${tailOut}[index - uniforms.size] = acc; }
+      }`,
+  };
 }
 
 // ----------------------------------------------------------------------------------------- LayerNorm
@@ -619,20 +650,18 @@ const STATS = `
   for (var i = t; i < D; i = i + ${ROW_WG}) { let c = x[base + i] - mean; q = q + c * c; }
   let rstd = inverseSqrt(blockSum(q) / f32(max(D, 1)) + uniforms.eps);`;
 
-/** y = (x − mean)·rstd·gamma + beta per row of D (two-pass variance, biased). */
+/**
+ * y = (x − mean)·rstd·gamma + beta per row of D (two-pass variance, biased), and each row's mean and
+ * rstd into the extra output `Stats` [rows, 2] (what the backward kernels read: kept, not recomputed).
+ */
 export function layerNormProgram(shape: number[], rows: number): Program {
-  return rowProgram(shape, rows, 'omnitokLayerNorm', ['x', 'gamma', 'beta'], 'rows : i32, dim : i32, eps : f32,', `
+  const stats = extraOutput('Stats');
+  return rowProgram(shape, rows, 'omnitokLayerNorm', ['x', 'gamma', 'beta', stats], 'rows : i32, dim : i32, eps : f32,', `
         ${STATS}
         for (var i = t; i < D; i = i + ${ROW_WG}) {
           result[base + i] = (x[base + i] - mean) * rstd * gamma[i] + beta[i];
-        }`);
-}
-
-/** [rows, 2]: mean and rstd of each row (what the backward kernels read). */
-export function layerNormStatsProgram(rows: number): Program {
-  return rowProgram([rows, 2], rows, 'omnitokLayerNormStats', ['x'], 'rows : i32, dim : i32, eps : f32,', `
-        ${STATS}
-        if (t == 0 && valid) { result[row * 2] = mean; result[row * 2 + 1] = rstd; }`);
+        }
+        if (t == 0 && valid) { ${stats}[row * 2] = mean; ${stats}[row * 2 + 1] = rstd; }`);
 }
 
 /** dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), g = dy·gamma, per row. */
@@ -1707,11 +1736,23 @@ export function columnPartialsProgram(rows: number, cols: number): Program {
   };
 }
 
-/** [cols]: Σ_p partial[group, p, c] over the P partials of one group of a [G, P, cols] buffer. */
-export function partialsSumProgram(cols: number): Program {
-  return flat([cols], cols, 'omnitokPartialsSum', ['partial'], 'parts : i32, group : i32,', `
+/**
+ * [cols]: Σ_p partial[group, p, c] over the P partials of one group of a [G, P, cols] buffer; `both`:
+ * groups 0 and 1 of a [2, P, cols] buffer in one dispatch, group 1 into the extra output `Second`
+ * (LayerNorm's dγ and dβ).
+ */
+export function partialsSumProgram(cols: number, both = false): Program {
+  const second = extraOutput('Second');
+  const sum = (acc: string, group: string) => `var ${acc} = 0.0;
+        for (var p = 0; p < uniforms.parts; p = p + 1) { ${acc} = ${acc} + partial[(${group} * uniforms.parts + p) * C + index]; }`;
+  const body = both
+    ? `${sum('first', '0')}
+        ${sum('other', '1')}
+        result[index] = first;
+        ${second}[index] = other;`
+    : `${sum('acc', 'uniforms.group')}
+        result[index] = acc;`;
+  return flat([cols], cols, `omnitokPartialsSum${both ? '_both' : ''}`, both ? ['partial', second] : ['partial'], 'parts : i32, group : i32,', `
         let C = uniforms.outShape;
-        var acc = 0.0;
-        for (var p = 0; p < uniforms.parts; p = p + 1) { acc = acc + partial[(uniforms.group * uniforms.parts + p) * C + index]; }
-        result[index] = acc;`);
+        ${body}`);
 }

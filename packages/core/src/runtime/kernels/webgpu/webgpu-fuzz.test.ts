@@ -48,7 +48,10 @@ function setEnv(vars: Record<string, string | undefined>): void {
   }
 }
 
-describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random cases (seeded) vs the cpu backend', () => {
+// lavapipe compiles each new pipeline with LLVM (0.2–6 s): on a cold Mesa shader cache (a fresh CI
+// machine) this suite's compiles take ~6× the warm time, so its tests get 3 minutes, not vitest's 30 s
+const COLD_COMPILES = { timeout: 180_000 };
+describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random cases (seeded) vs the cpu backend', COLD_COMPILES, () => {
   afterEach(() => {
     for (const k of ENV) delete process.env[k];
   });

@@ -14,7 +14,7 @@ import { attentionValuesAndGrads, rand } from '../../test-utils/kernel-cases.js'
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
-import { f16ExactValues, matrixSelfCheck, planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuAdamWGroupSize, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision } from './webgpu-kernels.js';
+import { WG_LAYER_NORM, f16ExactValues, matrixSelfCheck, planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuAdamWGroupSize, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision } from './webgpu-kernels.js';
 
 /*
  * omnitok's WebGPU kernels against the cpu backend (the reference): the same TensorFlow.js program runs
@@ -71,7 +71,10 @@ function recordPrograms<T>(keys: string[], f: () => T): T {
   }
 }
 
-describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs the cpu backend', () => {
+// lavapipe compiles each new pipeline with LLVM (0.2–6 s): on a cold Mesa shader cache (a fresh CI
+// machine) this suite's compiles take ~6× the warm time, so its tests get 3 minutes, not vitest's 30 s
+const COLD_COMPILES = { timeout: 180_000 };
+describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs the cpu backend', COLD_COMPILES, () => {
   afterAll(() => setWebgpuKernels(true));
 
   it('are registered when the webgpu backend initializes', async () => {
@@ -466,6 +469,40 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     });
   }
 
+  it('LayerNorm\'s forward also writes each row\'s mean and rstd (a second output of the same dispatch); its backward reads them: 3 dispatches, dγ and dβ from one', async () => {
+    await initBackend('webgpu');
+    const [rows, D] = [PARAM_GRAD_ROWS + 5, 150];
+    const x = rand(80, [rows, D], 3).add(1);
+    const gamma = rand(81, [D]);
+    const beta = rand(82, [D]);
+    const keys: string[] = [];
+    const [y, stats] = recordPrograms(keys, () => tf.engine().runKernel(WG_LAYER_NORM, { x, gamma, beta } as never, { eps: 1e-5 } as never) as unknown as tf.Tensor[]);
+    expect(keys).toEqual(['omnitokLayerNorm']);
+    expect(stats!.shape).toEqual([rows, 2]);
+    const [got, want] = await Promise.all([stats!.data(), tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, -1);
+      return tf.stack([mean, tf.rsqrt(tf.add(variance, 1e-5))], 1);
+    }).data()]);
+    expect(maxAbsDiff(Float32Array.from(got), Float32Array.from(want))).toBeLessThan(FWD);
+    const composite = tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta);
+    });
+    expect(maxAbsDiff(Float32Array.from(await y!.data()), Float32Array.from(await composite.data()))).toBeLessThan(FWD);
+    // the layer: forward 1 dispatch, backward dx, the partials and one sum of both
+    const ln = new LayerNorm(D, 1e-5);
+    const backward: string[] = [];
+    const grads = recordPrograms(backward, () => tf.variableGrads(() => tf.sum(tf.mul(ln.forward(x), gamma)) as tf.Scalar, [ln.weight, ln.bias]));
+    expect(backward.filter((k) => k.startsWith('omnitokLayerNorm') || k.startsWith('omnitokPartials'))).toEqual([
+      'omnitokLayerNorm',
+      'omnitokLayerNormGradX',
+      'omnitokLayerNormGradParams_128',
+      'omnitokPartialsSum_both',
+    ]);
+    tf.dispose([x, gamma, beta, y!, stats!, composite, grads.value, ...Object.values(grads.grads)]);
+    ln.dispose();
+  });
+
   for (const kind of ['erf', 'tanh', 'quick'] as GeluKind[]) {
     it(`fused GELU (${kind}) equals the composite one, values and gradients`, async () => {
       const r = await onBoth(() => {
@@ -679,6 +716,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         return grads;
       }));
       expect(keys.some((k) => k.includes('_TN_colsum')), keys.join()).toBe(true);
+      // dW and db from one sum of the partials (one partial without split-K), which writes both
+      expect(keys.filter((k) => k.startsWith('omnitokSplitKSum')), keys.join()).toEqual(['omnitokSplitKSum_tail']);
       expectClose(r, GRAD, `linear grads ${t}×${inDim}×${outDim}`);
     }
   });
@@ -952,7 +991,7 @@ function eighths(seed: number, shape: number[]): tf.Tensor {
   return tf.tensor(f16ExactValues(shape.reduce((p, d) => p * d, 1), seed), shape);
 }
 
-describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix program (emulated on lavapipe, which has no matrix unit)', () => {
+describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix program (emulated on lavapipe, which has no matrix unit)', COLD_COMPILES, () => {
   beforeAll(async () => {
     await initBackend('webgpu');
     expect(await setWebgpuMatmulPrecision('f16-emulated')).toEqual({ precision: 'f16-emulated', unit: 'emulated' });

@@ -28,8 +28,8 @@ import {
   layerNormGradParamsProgram,
   layerNormGradXProgram,
   layerNormProgram,
-  layerNormStatsProgram,
   MATRIX_GEMM_WORKGROUP_BYTES,
+  EXTRA_OUTPUT,
   matMulProgram,
   type MatMulTile,
   type MatrixUnit,
@@ -66,7 +66,6 @@ import {
 
 export const WEBGPU = 'webgpu';
 export const WG_LAYER_NORM = 'OmnitokWgLayerNorm';
-export const WG_LAYER_NORM_STATS = 'OmnitokWgLayerNormStats';
 export const WG_LAYER_NORM_GRAD_X = 'OmnitokWgLayerNormGradX';
 export const WG_LAYER_NORM_GRAD_PARAMS = 'OmnitokWgLayerNormGradParams';
 export const WG_GELU = 'OmnitokWgGelu';
@@ -309,6 +308,20 @@ function runF32(backend: WebGPUBackendLike, program: Program, inputs: tf.TensorI
   return result;
 }
 
+/**
+ * runF32 for a program that also writes `extras` (fresh float32 tensors, one per trailing
+ * `EXTRA_OUTPUT` name of its variableNames, bound after `inputs`): one dispatch, several outputs. The
+ * device's shaders get the rewrite that makes those bindings writable (`rewriteShaders`, idempotent).
+ */
+function runWithOutputs(backend: WebGPUBackendLike, program: Program, inputs: tf.TensorInfo[], extras: tf.TensorInfo[], uniforms?: Uniforms, output?: tf.TensorInfo): tf.TensorInfo {
+  const names = program.variableNames.slice(inputs.length);
+  if (names.length !== extras.length || names.some((n) => !n.startsWith(EXTRA_OUTPUT))) {
+    throw new Error(`${program.shaderKey}: ${extras.length} extra output(s) for the bindings ${JSON.stringify(names)}`);
+  }
+  rewriteShaders((backend as unknown as { device?: ShaderDevice }).device);
+  return runF32(backend, program, [...inputs, ...extras], uniforms, output);
+}
+
 /** An AdamW update's hyperparameters shared by all its parameters (each has its own decay). */
 type AdamWShared = Omit<AdamWHyper, 'decay'>;
 
@@ -322,17 +335,14 @@ const rowsOf = (x: tf.TensorInfo) => prod(x.shape.slice(0, -1));
 const dimOf = (x: tf.TensorInfo) => x.shape[x.shape.length - 1]!;
 
 const FUSED: Record<string, KernelFunc> = {
+  // x [..., D] → [y, stats [rows, 2] (mean, rstd)]: one dispatch; the backward reads the stats
   [WG_LAYER_NORM]: ({ inputs, backend, attrs }) => {
+    const b = backend as WebGPUBackendLike;
     const x = inputs.x!;
     const rows = rowsOf(x);
     const u: Uniforms = [...ints(rows, dimOf(x)), ...floats(attrs!.eps as number)];
-    return runF32(backend as WebGPUBackendLike, layerNormProgram([...x.shape], rows), [x, inputs.gamma!, inputs.beta!], u);
-  },
-  [WG_LAYER_NORM_STATS]: ({ inputs, backend, attrs }) => {
-    const x = inputs.x!;
-    const rows = rowsOf(x);
-    const u: Uniforms = [...ints(rows, dimOf(x)), ...floats(attrs!.eps as number)];
-    return runF32(backend as WebGPUBackendLike, layerNormStatsProgram(rows), [x], u);
+    const stats = b.makeTensorInfo([rows, 2], 'float32');
+    return [runWithOutputs(b, layerNormProgram([...x.shape], rows), [x, inputs.gamma!, inputs.beta!], [stats], u), stats] as never;
   },
   [WG_LAYER_NORM_GRAD_X]: ({ inputs, backend }) => {
     const x = inputs.x!;
@@ -522,13 +532,14 @@ FUSED[WG_SUM_SQUARES] = ({ inputs, backend }) => {
   return output;
 };
 
-// partial [G, P, C] → [C]: the sum over P of group `group` (LayerNorm's dγ = group 0, dβ = group 1)
-FUSED[WG_PARTIALS_SUM] = ({ inputs, backend, attrs }) => {
+// partial [2, P, C] → [Σ_P group 0, Σ_P group 1] (LayerNorm's dγ, dβ): one dispatch
+FUSED[WG_PARTIALS_SUM] = ({ inputs, backend }) => {
+  const b = backend as WebGPUBackendLike;
   const partial = inputs.partial!;
   const [groups, parts, cols] = partial.shape as [number, number, number];
-  const group = attrs!.group as number;
-  if (!(group >= 0 && group < groups)) throw new Error(`partials group ${group} is not in [0, ${groups})`);
-  return runF32(backend as WebGPUBackendLike, partialsSumProgram(cols), [partial], ints(parts, group));
+  if (groups !== 2) throw new Error(`partials: ${groups} groups where dγ and dβ make 2`);
+  const second = b.makeTensorInfo([cols], 'float32');
+  return [runWithOutputs(b, partialsSumProgram(cols, true), [partial], [second], ints(parts, 0)), second] as never;
 };
 
 // x [..., C] → [C]: column sums (a bias gradient) without tfjs' transpose + reduce
@@ -545,8 +556,8 @@ FUSED[WG_COLUMN_SUM] = ({ inputs, backend }) => {
 
 // x [T, in], dy [T, out] → [dW = xᵀ·dy [in, out], db = Σ_T dy [out]]: one GEMM of xᵀ·dy that also
 // writes the column sums of dy as an extra output row (matMulProgram's `columnSums`), then one sum of the
-// split-K partials for each block — 3 dispatches and one pass over dy, where the GEMM plus column sums
-// took 4 and two.
+// split-K partials writing both blocks — 2 dispatches and one pass over dy, where the GEMM plus column
+// sums took 4 and two.
 FUSED[WG_WEIGHT_BIAS_GRAD] = ({ inputs, backend }) => {
   const b = backend as WebGPUBackendLike;
   const x = inputs.x!;
@@ -567,10 +578,9 @@ FUSED[WG_WEIGHT_BIAS_GRAD] = ({ inputs, backend }) => {
   const uniforms = gemmUniforms(call);
   const program = matMulProgram(partialShape, 1, inDim, outDim, true, false, false, plan.tile, plan.splits, true, vecLoads(call, true, false));
   const partial = runF32(b, program, [x, dy], uniforms, b.makeTensorInfo(partialShape, 'float32'));
-  const block = (shape: number[], size: number, offset: number) =>
-    runF32(b, splitKSumProgram(shape, size, false), [partial], ints(plan.splits, outDim, partialSize, offset));
-  const dw = block([inDim, outDim], inDim * outDim, 0);
-  const db = block([outDim], outDim, inDim * outDim);
+  const db = b.makeTensorInfo([outDim], 'float32');
+  const size = inDim * outDim;
+  const dw = runWithOutputs(b, splitKSumProgram([inDim, outDim], size, false, outDim), [partial], [db], ints(plan.splits, outDim, partialSize, 0, size, outDim));
   b.disposeData(partial.dataId);
   return [dw, db];
 };
@@ -819,7 +829,7 @@ export function webgpuKernelsActive(): boolean {
 export function tuneWebgpuBackend(backend: unknown): void {
   const b = backend as { pipelineCache?: Record<string, unknown>; omnitokTuned?: boolean; device?: ShaderDevice };
   if (!b || b.omnitokTuned || !b.pipelineCache) return;
-  hoistDirectives(b.device);
+  rewriteShaders(b.device);
   const memo = (pipeline: unknown) => {
     const p = pipeline as { getBindGroupLayout?: (i: number) => unknown; omnitokMemo?: boolean };
     if (!p || typeof p.getBindGroupLayout !== 'function' || p.omnitokMemo) return;
@@ -852,22 +862,30 @@ export function tuneWebgpuBackend(backend: unknown): void {
 
 interface ShaderDevice {
   createShaderModule(d: { code: string }): unknown;
+  omnitokRewrites?: boolean;
 }
 
 /**
- * tfjs puts its bindings and helpers before a program's code, and WGSL wants `enable` and
- * `diagnostic` directives before any declaration: shader modules get them moved to the top (the
- * matrix GEMM's `enable f16;` and `enable chromium_experimental_subgroup_matrix;`).
+ * The device's shader modules, rewritten on the way to Dawn (once per device; idempotent):
+ * - tfjs puts its bindings and helpers before a program's code, and WGSL wants `enable` and
+ *   `diagnostic` directives before any declaration: they are moved to the top (the matrix GEMM's
+ *   `enable f16;` and `enable chromium_experimental_subgroup_matrix;`);
+ * - tfjs declares every input `var<storage, read>`: the inputs a program writes (named with the
+ *   EXTRA_OUTPUT prefix, programs.ts) are declared `read_write` instead — how one dispatch writes
+ *   several outputs (`runWithOutputs`). The pipelines' 'auto' layouts follow the declarations.
  */
-function hoistDirectives(device: ShaderDevice | undefined): void {
-  if (!device || typeof device.createShaderModule !== 'function') return;
+function rewriteShaders(device: ShaderDevice | undefined): void {
+  if (!device || typeof device.createShaderModule !== 'function' || device.omnitokRewrites) return;
   const create = device.createShaderModule.bind(device);
   const directive = /^[ \t]*(?:enable|diagnostic)\b[^;\n]*;[ \t]*$/gm;
+  const writable = new RegExp(`var<storage, read> (${EXTRA_OUTPUT}\\w*)\\s*:`, 'g');
   device.createShaderModule = (d: { code: string }) => {
-    const found = d.code.match(directive);
-    if (!found) return create(d);
-    return create({ ...d, code: `${found.map((l) => l.trim()).join('\n')}\n${d.code.replace(directive, '')}` });
+    let code = d.code.includes(EXTRA_OUTPUT) ? d.code.replace(writable, 'var<storage, read_write> $1 :') : d.code;
+    const found = code.match(directive);
+    if (found) code = `${found.map((l) => l.trim()).join('\n')}\n${code.replace(directive, '')}`;
+    return code === d.code ? create(d) : create({ ...d, code });
   };
+  device.omnitokRewrites = true;
 }
 
 type UniformEntry = { type: string; data: number[] };
