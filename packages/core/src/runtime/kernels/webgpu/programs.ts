@@ -1613,6 +1613,41 @@ export function attentionProbsProgram(s: AttentionShape): Program {
   return attnFlat(s, 'omnitokAttentionProbs', ['stats'], `let r = (bh * N + i) * 3; result[index] = exp((maskedScore(result[index], b, i, j) - stats[r]) - stats[r + 1]);`);
 }
 
+/**
+ * The GEMM backward's dP → dS with Δ computed in place (the path where the forward kept P): 8 rows of
+ * the score matrices to a 256-thread workgroup; a row's 32 lanes take Δ_i = dO_i · O_i over the head's
+ * Dh columns (lane d, d + 32, …; reduced over the lanes), then dS = P ∘ (dP − Δ_i) along the row, lane j,
+ * j + 32, … (coalesced). Replaces attentionDeltaProgram (a thread per row, each reading its Dh values
+ * with a stride of the model width: 0.79 ms of a ViT-S step in run 5) plus attentionDScoresProgram: one
+ * dispatch instead of two a layer. No row length limit (nothing kept in registers).
+ */
+export function attentionDScoresRowsProgram(s: AttentionShape): Program {
+  const rows = s.batch * s.heads * s.seq;
+  return {
+    outputShape: [s.batch * s.heads, s.seq, s.seq],
+    shaderKey: 'omnitokAttentionDScoresRows',
+    dispatchLayout: { x: [2], y: [0] },
+    dispatch: rowDispatch(ceil(rows, 8)),
+    variableNames: ['probs', 'dy', 'attnOut'],
+    workgroupSize: [256, 1, 1],
+    uniforms: `${ATTN_UNIFORMS} rows : i32,`,
+    getUserCode: () => `
+      ${treeReduce('laneReduce', 256, 32)}
+      fn main() {
+        let t = i32(localId.x);
+        let lane = t % 32;
+        ${softmaxRow('i32(workgroupId.y * numWorkgroups.x + workgroupId.x) * 8 + t / 32')}
+        let h = bh - b * uniforms.heads;
+        let o = (b * N + i) * uniforms.width + h * uniforms.hdim;
+        let dh = select(0, uniforms.hdim, valid);
+        var part = 0.0;
+        for (var d = lane; d < dh; d = d + 32) { part = part + dy[o + d] * attnOut[o + d]; }
+        let delta = laneReduce(part, false);
+        for (var j = lane; j < n; j = j + 32) { result[base + j] = probs[base + j] * (result[base + j] - delta); }
+      }`,
+  };
+}
+
 /** See attentionProbsProgram. */
 export function attentionDScoresProgram(s: AttentionShape): Program {
   return attnFlat({ ...s, masked: false }, 'omnitokAttentionDScores', ['probs', 'stats'], `result[index] = probs[index] * (result[index] - stats[(bh * N + i) * 3 + 2]);`);

@@ -524,12 +524,13 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ['key-padding mask, 70 tokens, head dim 12', { keyMask: true }, 70, 24, 2],
     ['causal + key-padding mask, head dim 64 (ViT-S)', { causal: true, keyMask: true }, 20, 128, 2],
   ] as const) {
-    for (const bwd of ['gemm', 'flash', 'gemm on the vec4 64-tile', 'gemm, after a GEMM forward that kept P', 'gemm, after a GEMM forward, both on the 64×128 vec4 tile'] as const) {
+    for (const bwd of ['gemm', 'flash', 'gemm on the vec4 64-tile', 'gemm, after a GEMM forward that kept P', 'gemm, after a GEMM forward that kept P, Δ apart', 'gemm, after a GEMM forward, both on the 64×128 vec4 tile'] as const) {
       it(`fused self-attention (${title}; ${bwd} backward) equals the composite one, values and every gradient`, async () => {
         process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd === 'flash' ? 'flash' : 'gemm';
         if (bwd === 'gemm on the vec4 64-tile') process.env.OMNITOK_WEBGPU_ATTN_TILE = '64v';
         if (bwd.endsWith('64×128 vec4 tile')) process.env.OMNITOK_WEBGPU_ATTN_TILE = '64x128v';
         process.env.OMNITOK_WEBGPU_ATTN_FWD = bwd.startsWith('gemm, after') ? 'gemm' : 'fused';
+        if (bwd.endsWith('Δ apart')) process.env.OMNITOK_WEBGPU_ATTN_DELTA = 'separate';
         const programs: string[] = [];
         const r = await onBoth(() => {
           // row 0 keeps everything, row 1 the first third, row 2 only the first token
@@ -541,8 +542,15 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
           delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
           delete process.env.OMNITOK_WEBGPU_ATTN_TILE;
           delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
+          delete process.env.OMNITOK_WEBGPU_ATTN_DELTA;
         });
         expectClose(r, GRAD, `attention ${title} (${bwd})`);
+        // with P kept, dS comes with its Δ from one program (or the Δ program and then dS, when asked)
+        if (bwd.startsWith('gemm, after')) {
+          const apart = bwd.endsWith('Δ apart');
+          expect(programs.includes('omnitokAttentionDScoresRows'), programs.join()).toBe(!apart);
+          expect(programs.includes('omnitokAttentionDelta_noLse'), programs.join()).toBe(apart);
+        }
         // a GEMM forward's softmax keeps its rows in registers, ⌈N / 32⌉ a lane
         if (bwd.startsWith('gemm, after')) expect(programs).toContain(`omnitokAttentionSoftmaxRows${Math.ceil(N / 32)}_${'causal' in mask ? 'c' : 'n'}${'keyMask' in mask ? 'm' : ''}`);
         // the per-head GEMMs ran on the tile asked for (S = QKᵀ, dP = dO·Vᵀ: NT; dK = dSᵀ·Q: TN)

@@ -8,6 +8,7 @@ import {
   adamWInPlaceProgram,
   type AttentionShape,
   attentionDScoresProgram,
+  attentionDScoresRowsProgram,
   attentionGradKVProgram,
   attentionProbsProgram,
   attentionGradQProgram,
@@ -473,30 +474,37 @@ FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
   const scores = b.makeTensorInfo([s.batch * s.heads, s.seq, s.seq], 'float32');
   stridedGemm(b, qkv!, qkv!, scores, false, true, { ...v.nn, a: v.qkv(0), b: v.qkv(1), c: v.scores }); // S = Q·Kᵀ
   runF32(b, attentionProbsProgram(s), withMask([stats]), u, scores); // S → P
-  const dqkv = attentionGradWithProbs(b, s, qkv!, dy!, scores, stats);
+  const dqkv = attentionGradWithProbs(b, s, qkv!, dy!, scores, (dScores) => runF32(b, attentionDScoresProgram(s), [scores, stats], u, dScores));
   for (const t of [stats, scores]) b.disposeData(t.dataId);
   return dqkv;
 };
 
-/** The GEMM backward with P kept by the GEMM forward: Δ, then the shared part below — 6 dispatches. */
+/**
+ * The GEMM backward with P kept by the GEMM forward — 5 dispatches: dP = dO·Vᵀ, then dS with Δ computed
+ * along (one program; OMNITOK_WEBGPU_ATTN_DELTA=separate: the Δ program first, then dS, as run 5
+ * measured them), then the three products below.
+ */
 function attentionGradFromProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf.TensorInfo, dy: tf.TensorInfo, out: tf.TensorInfo, probs: tf.TensorInfo): tf.TensorInfo {
-  const stats = runF32(b, attentionDeltaProgram(s, false), [dy, out], attentionUniforms(s)); // (unused, unused, Δ) per row
-  const dqkv = attentionGradWithProbs(b, s, qkv, dy, probs, stats);
-  b.disposeData(stats.dataId);
-  return dqkv;
+  if (envVar('OMNITOK_WEBGPU_ATTN_DELTA') === 'separate') {
+    const stats = runF32(b, attentionDeltaProgram(s, false), [dy, out], attentionUniforms(s)); // (unused, unused, Δ) per row
+    const dqkv = attentionGradWithProbs(b, s, qkv, dy, probs, (dScores) => runF32(b, attentionDScoresProgram(s), [probs, stats], attentionUniforms(s), dScores));
+    b.disposeData(stats.dataId);
+    return dqkv;
+  }
+  const rows = s.batch * s.heads * s.seq;
+  return attentionGradWithProbs(b, s, qkv, dy, probs, (dScores) => runF32(b, attentionDScoresRowsProgram(s), [probs, dy, out], [...attentionUniforms(s), ...ints(rows)], dScores));
 }
 
 /**
- * From P [B·H, N, N] and the rows' Δ (stats [B·H·N, 3], Δ third): dP = dO·Vᵀ, dS = P∘(dP − Δ) in
- * place, dQ = scale·dS·K, dK = scale·dSᵀ·Q, dV = Pᵀ·dO, each written into its column block of dqkv.
+ * From P [B·H, N, N]: dP = dO·Vᵀ, `toDScores` turns it into dS = P∘(dP − Δ) in place, then dQ =
+ * scale·dS·K, dK = scale·dSᵀ·Q, dV = Pᵀ·dO, each written into its column block of dqkv.
  */
-function attentionGradWithProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf.TensorInfo, dy: tf.TensorInfo, probs: tf.TensorInfo, stats: tf.TensorInfo): tf.TensorInfo {
-  const u = attentionUniforms(s);
+function attentionGradWithProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf.TensorInfo, dy: tf.TensorInfo, probs: tf.TensorInfo, toDScores: (dScores: tf.TensorInfo) => void): tf.TensorInfo {
   const v = attentionViews(s);
   const dqkv = b.makeTensorInfo([...qkv.shape], 'float32');
   const dScores = b.makeTensorInfo([s.batch * s.heads, s.seq, s.seq], 'float32');
   stridedGemm(b, dy, qkv, dScores, false, true, { ...v.nn, a: v.rows, b: v.qkv(2), c: v.scores }); // dP = dO·Vᵀ
-  runF32(b, attentionDScoresProgram(s), [probs, stats], u, dScores); // dP → dS
+  toDScores(dScores); // dP → dS
   const scale = 1 / Math.sqrt(s.headDim);
   stridedGemm(b, dScores, qkv, dqkv, false, false, { ...v.nd, alpha: scale, a: v.scores, b: v.qkv(1), c: v.qkv(0) }); // dQ = scale·dS·K
   stridedGemm(b, dScores, qkv, dqkv, true, false, { ...v.nd, alpha: scale, a: v.scores, b: v.qkv(0), c: v.qkv(1) }); // dK = scale·dSᵀ·Q
