@@ -1688,8 +1688,12 @@ export function toF32Program(shape: number[], size: number): Program {
 /** Elements per workgroup of the sum-of-squares partials (256 threads × 16). */
 export const SUMSQ_CHUNK = 4096;
 
-/** Tensors per sum-of-squares dispatch (+ the output: within WebGPU's minimum of 8 storage buffers). */
-export const SUMSQ_GROUP = 7;
+/**
+ * Most tensors one sum-of-squares dispatch reads: the output and 15 inputs fill the 16 storage buffers
+ * lavapipe and (run 5) the H200 grant a stage; a device with WebGPU's minimum of 8 takes 7
+ * (`sumSquaresGroupLimit`, webgpu-kernels.ts).
+ */
+export const SUMSQ_GROUP = 15;
 
 /**
  * Σ x² of up to SUMSQ_GROUP tensors as ceil(nᵢ / SUMSQ_CHUNK) partial sums each, written from

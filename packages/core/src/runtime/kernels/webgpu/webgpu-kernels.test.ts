@@ -14,7 +14,7 @@ import { attentionValuesAndGrads, rand } from '../../test-utils/kernel-cases.js'
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
-import { WG_LAYER_NORM, f16ExactValues, matrixSelfCheck, planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuAdamWGroupSize, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision } from './webgpu-kernels.js';
+import { WG_LAYER_NORM, f16ExactValues, matrixSelfCheck, planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuAdamWGroupSize, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision, webgpuSumSquaresGroupSize } from './webgpu-kernels.js';
 
 /*
  * omnitok's WebGPU kernels against the cpu backend (the reference): the same TensorFlow.js program runs
@@ -682,13 +682,19 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   });
 
-  it('global norm: gradients grouped 7 per dispatch into shared partial sums, across chunk boundaries', async () => {
-    // 4 tensors (one group), then 10 (a group of 7 and one of 3, chunk counts that differ between calls)
-    const r = await onBoth(() => [
+  it('global norm: gradients grouped per dispatch as the device\'s storage buffers allow into shared partial sums, across chunk boundaries', async () => {
+    await initBackend('webgpu');
+    const k = webgpuSumSquaresGroupSize();
+    expect(k).toBe(Math.min(15, (tf.backend() as unknown as { device: { limits: { maxStorageBuffersPerShaderStage: number } } }).device.limits.maxStorageBuffersPerShaderStage - 1));
+    // 4 tensors (one group), then 2k + 3 (two full groups and one of 3, chunk counts that differ between calls)
+    const many = 2 * k + 3;
+    const keys: string[] = [];
+    const r = await onBoth(() => recordPrograms(keys, () => [
       globalNorm([rand(30, [70, 100]), rand(31, [5]), rand(32, [4096]), rand(33, [3, 3000], 0.1)]),
-      globalNorm(Array.from({ length: 10 }, (_, i) => rand(50 + i, [i % 3 === 0 ? 5000 + i : 17 * (i + 1)]))),
-    ]);
+      globalNorm(Array.from({ length: many }, (_, i) => rand(50 + i, [i % 3 === 0 ? 5000 + i : 17 * (i + 1)]))),
+    ]));
     expectClose(r, FWD, 'global norm');
+    expect(keys.filter((key) => key.startsWith('omnitokSumSquares'))).toEqual(['omnitokSumSquares_4', `omnitokSumSquares_${k}`, `omnitokSumSquares_${k}`, 'omnitokSumSquares_3']);
   });
 
   it('column sums (bias gradients) over 390 rows × 70 columns equal tf.sum; the bias gradient of linear() too', async () => {

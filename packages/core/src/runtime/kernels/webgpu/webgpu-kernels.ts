@@ -525,8 +525,9 @@ FUSED[WG_SUM_SQUARES] = ({ inputs, backend }) => {
   // an empty tensor would leave its one slot unwritten
   if (list.some((t) => prod(t.shape) === 0)) throw new Error('sum of squares of an empty tensor');
   let offset = 0;
-  for (let g = 0; g < list.length; g += SUMSQ_GROUP) {
-    const group = list.slice(g, g + SUMSQ_GROUP);
+  const k = sumSquaresGroupLimit((b as unknown as Partial<RawDispatchBackend>).device);
+  for (let g = 0; g < list.length; g += k) {
+    const group = list.slice(g, g + k);
     const u: Uniforms = [];
     let chunks = 0;
     group.forEach((t, i) => {
@@ -1162,6 +1163,17 @@ function adamWGroupLimit(device: { limits?: { maxStorageBuffersPerShaderStage?: 
   const limit = Math.max(1, Math.min(MAX_ADAMW_GROUP, Math.floor((buffers - 1) / 4)));
   const asked = Number(envVar('OMNITOK_WEBGPU_ADAMW_GROUP'));
   return Number.isInteger(asked) && asked >= 1 ? Math.min(asked, limit) : limit;
+}
+
+/** Tensors one sum-of-squares dispatch reads: the device's storage buffers a stage less the output, at most SUMSQ_GROUP. */
+function sumSquaresGroupLimit(device: { limits?: { maxStorageBuffersPerShaderStage?: number } } | undefined): number {
+  const buffers = device?.limits?.maxStorageBuffersPerShaderStage ?? 8;
+  return Math.max(1, Math.min(SUMSQ_GROUP, buffers - 1));
+}
+
+/** How many gradients one sum-of-squares dispatch (the global norm) reads on the active webgpu device. */
+export function webgpuSumSquaresGroupSize(): number {
+  return sumSquaresGroupLimit((tf.backend() as unknown as Partial<RawDispatchBackend>).device);
 }
 
 /** How many parameters one AdamW dispatch updates on the active webgpu device (1 where it cannot tell). */
