@@ -49,7 +49,11 @@ export class MultiHeadAttention extends Module {
     return super.train(on);
   }
 
-  forward(x: tf.Tensor, kv?: tf.Tensor, mask: AttentionMask = {}): tf.Tensor {
+  /**
+   * `residual` [B, Nq, D]: added to the output projection (x + attn(…) of a pre-LN block, in the
+   * projection's epilogue on webgpu; see `linear`).
+   */
+  forward(x: tf.Tensor, kv?: tf.Tensor, mask: AttentionMask = {}, residual?: tf.Tensor): tf.Tensor {
     const [B, Nq] = x.shape as [number, number, number];
     const D = this.width;
     const H = this.heads;
@@ -59,11 +63,11 @@ export class MultiHeadAttention extends Module {
     let v: tf.Tensor;
     if (!kv && fusedAvailable() && !this.attnDrop.active()) {
       // `native`: QKᵀ, masks, softmax and ·V in one kernel each way, straight from the fused projection
-      return this.proj.forward(fusedSelfAttention(this.qkv.forward(x), H, mask.keyMask, Boolean(mask.causal))); // [B, N, D]
+      return this.proj.forward(fusedSelfAttention(this.qkv.forward(x), H, mask.keyMask, Boolean(mask.causal)), residual); // [B, N, D]
     }
     if (!kv && webgpuKernelsActive() && Dh <= MAX_ATTN_HEAD_DIM && !this.attnDrop.active()) {
       // `webgpu`: flash-attention style WGSL, one dispatch forward, three backward
-      return this.proj.forward(webgpuSelfAttention(this.qkv.forward(x), H, mask.keyMask, Boolean(mask.causal))); // [B, N, D]
+      return this.proj.forward(webgpuSelfAttention(this.qkv.forward(x), H, mask.keyMask, Boolean(mask.causal)), residual); // [B, N, D]
     }
     if (!kv) {
       const qkv = this.qkv.forward(x).reshape([B, Nq, 3, H, Dh]); // [B, N, 3, H, Dh]
@@ -93,6 +97,6 @@ export class MultiHeadAttention extends Module {
     const probs = this.attnDrop.forward(tf.softmax(scores, -1)); // [B, H, Nq, Nk]
     const out = tf.matMul(probs, v); // [B, H, Nq, Dh]
     const merged = out.transpose([0, 2, 1, 3]).reshape([B, Nq, D]); // [B, Nq, H·Dh]
-    return this.proj.forward(merged);
+    return this.proj.forward(merged, residual);
   }
 }

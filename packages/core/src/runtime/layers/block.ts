@@ -82,11 +82,17 @@ export class Block extends Module {
   }
 
   private body(x: tf.Tensor, mask: AttentionMask): tf.Tensor {
-    let a = this.drop.forward(this.attn.forward(this.ln1.forward(x), undefined, mask));
-    if (this.ls1) a = this.ls1.forward(a);
-    const h = tf.add(x, a);
-    let m = this.mlp.forward(this.ln2.forward(h));
-    if (this.ls2) m = this.ls2.forward(m);
-    return tf.add(h, m);
+    // without LayerScale or dropout on a branch, its last projection adds the residual itself (in the
+    // GEMM's epilogue on webgpu: no separate Add)
+    const fuse1 = !this.ls1 && !this.drop.active();
+    let h: tf.Tensor;
+    if (fuse1) h = this.attn.forward(this.ln1.forward(x), undefined, mask, x);
+    else {
+      let a = this.drop.forward(this.attn.forward(this.ln1.forward(x), undefined, mask));
+      if (this.ls1) a = this.ls1.forward(a);
+      h = tf.add(x, a);
+    }
+    if (!this.ls2) return this.mlp.forward(this.ln2.forward(h), h);
+    return tf.add(h, this.ls2.forward(this.mlp.forward(this.ln2.forward(h))));
   }
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedAvailable } from '../kernels/fused-ops.js';
-import { webgpuColumnSum, webgpuKernelsActive, webgpuWeightBiasGrad } from '../kernels/webgpu/fused-ops.js';
+import { webgpuColumnSum, webgpuKernelsActive, webgpuLinearResidual, webgpuWeightBiasGrad } from '../kernels/webgpu/fused-ops.js';
 import { check, Module } from '../module.js';
 import type { Rng } from '../rng.js';
 
@@ -17,23 +17,34 @@ function linearGrads(dy: tf.Tensor2D, xs: tf.Tensor2D, ws: tf.Tensor2D): [tf.Ten
   return [tf.matMul(dy, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy)];
 }
 
+/** [dx, dW, db] of x·W + b. */
+function linearBiasGrads(dy: tf.Tensor2D, xs: tf.Tensor2D, ws: tf.Tensor2D): tf.Tensor[] {
+  if (webgpuKernelsActive()) {
+    // `webgpu`: dW and db from one GEMM that also sums dy's columns (one pass over dy); else GEMM + column sums
+    const fused = webgpuWeightBiasGrad(xs, dy);
+    if (fused) return [tf.matMul(dy, ws, false, true), ...fused];
+    return [...linearGrads(dy, xs, ws), webgpuColumnSum(dy)];
+  }
+  return [...linearGrads(dy, xs, ws), tf.sum(dy, 0)];
+}
+
 const linearBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
     // `native`/`webgpu`: one kernel (the bias is added in the GEMM's epilogue)
     value: fusedAvailable() || webgpuKernelsActive() ? tf.fused.matMul({ a: x, b: w, bias: b }) : tf.add(tf.matMul(x, w), b),
-    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      if (webgpuKernelsActive()) {
-        // `webgpu`: dW and db from one GEMM over [x | 1] (one pass over dy); else GEMM + column sums
-        const fused = webgpuWeightBiasGrad(xs, dy);
-        if (fused) return [tf.matMul(dy, ws, false, true), ...fused];
-        return [...linearGrads(dy, xs, ws), webgpuColumnSum(dy)];
-      }
-      return [...linearGrads(dy, xs, ws), tf.sum(dy, 0)];
-    },
+    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => linearBiasGrads(dy, ...(saved as [tf.Tensor2D, tf.Tensor2D])),
   };
 }) as never) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+
+// `webgpu`: x·W + b + r in one GEMM, r added in its epilogue; r's gradient is dy itself
+const linearBiasResidual = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, r: tf.Tensor2D, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: webgpuLinearResidual(x, w, b, r),
+    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => [...linearBiasGrads(dy, ...(saved as [tf.Tensor2D, tf.Tensor2D])), tf.clone(dy)],
+  };
+}) as never) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, r: tf.Tensor2D) => tf.Tensor2D;
 
 const linearNoBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
   save([x, w]);
@@ -46,13 +57,26 @@ const linearNoBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.Gr
   };
 }) as never) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
 
-/** x [..., in] · w [in, out] (+ b [out]) → [..., out]. */
-export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+/**
+ * x [..., in] · w [in, out] (+ b [out]) (+ residual [..., out]) → [..., out]. `residual`: the stream a
+ * residual branch ending in this layer adds back (x + f(x)); on `webgpu` with a bias it is added in the
+ * GEMM's epilogue (no separate Add), elsewhere by an add after the product — the same value.
+ */
+export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
   const inDim = w.shape[0]!;
   const outDim = w.shape[1]!;
   const lead = x.shape.slice(0, -1);
+  if (residual) {
+    const want = [...lead, outDim];
+    check(tf.util.arraysEqual(residual.shape, want), 'linear residual shape', JSON.stringify(residual.shape), `the output's shape ${JSON.stringify(want)}`);
+    if (!b || !webgpuKernelsActive() || [x, w, b, residual].some((t) => t.dtype !== 'float32')) return tf.add(linear(x, w, b), residual);
+  }
   const x2 = x.reshape([-1, inDim]) as tf.Tensor2D; // [M, in], M = prod(lead)
-  const y2 = b ? linearBias(x2, w as tf.Tensor2D, b as tf.Tensor1D) : linearNoBias(x2, w as tf.Tensor2D);
+  const y2 = !b
+    ? linearNoBias(x2, w as tf.Tensor2D)
+    : residual
+      ? linearBiasResidual(x2, w as tf.Tensor2D, b as tf.Tensor1D, residual.reshape([-1, outDim]) as tf.Tensor2D) // residual: [M, out]
+      : linearBias(x2, w as tf.Tensor2D, b as tf.Tensor1D);
   return y2.reshape([...lead, outDim]); // [..., out]
 }
 
@@ -79,7 +103,8 @@ export class Linear extends Module {
     this.bias = options.bias === false ? undefined : this.param('bias', tf.zeros([outDim]));
   }
 
-  forward(x: tf.Tensor): tf.Tensor {
-    return linear(x, this.weight, this.bias);
+  /** x·W + b, plus `residual` (the output's shape) when given: see {@link linear}. */
+  forward(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
+    return linear(x, this.weight, this.bias, residual);
   }
 }

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { check, Module } from '../module.js';
 import type { Rng } from '../rng.js';
 import { gelu, type GeluKind } from './activations.js';
@@ -30,7 +30,11 @@ export class Mlp extends Module {
     return super.train(on);
   }
 
-  forward(x: tf.Tensor): tf.Tensor {
-    return this.drop.forward(this.fc2.forward(gelu(this.fc1.forward(x), this.geluKind)));
+  /** `residual`: added to the output (x + mlp(…) of a pre-LN block; in fc2's epilogue when no dropout follows it, see `linear`). */
+  forward(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
+    const h = gelu(this.fc1.forward(x), this.geluKind);
+    if (residual && !this.drop.active()) return this.fc2.forward(h, residual);
+    const y = this.drop.forward(this.fc2.forward(h));
+    return residual ? tf.add(residual, y) : y;
   }
 }

@@ -13,6 +13,7 @@ import {
   WG_WEIGHT_BIAS_GRAD,
   WG_ATTENTION_GRAD,
   WG_ATTENTION_GEMM,
+  WG_LINEAR_RESIDUAL,
   WG_GELU,
   WG_GELU_GRAD,
   WG_LAYER_NORM,
@@ -197,6 +198,11 @@ function sumSquaresPartials(tensors: readonly tf.Tensor[]): tf.Tensor {
 export function webgpuWeightBiasGrad(x: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tensor, tf.Tensor] | undefined {
   if (envVar('OMNITOK_WEBGPU_BIAS_GRAD') === 'separate') return undefined;
   return tf.engine().runKernel(WG_WEIGHT_BIAS_GRAD, { x, dy } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
+}
+
+/** x [M, K] · w [K, N] + b [N] + r [M, N] as one GEMM, r added in its epilogue (WG_LINEAR_RESIDUAL; float32 tensors). */
+export function webgpuLinearResidual(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, r: tf.Tensor2D): tf.Tensor2D {
+  return tf.engine().runKernel(WG_LINEAR_RESIDUAL, { a: x, b: w, bias: b, residual: r } as never, {} as never) as unknown as tf.Tensor2D;
 }
 
 /** Σ over every axis but the last: x [..., C] → [C] (a bias gradient), two dispatches, no transpose. */

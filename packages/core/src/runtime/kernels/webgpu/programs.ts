@@ -118,8 +118,14 @@ export type MatrixUnit = 'subgroup' | 'subgroup-bool' | 'emulated';
 /** The matrix GEMM's tile: 128 × 128 outputs, K slices of 32 (see matrixMatMulProgram). */
 export const matrixTile = (unit: MatrixUnit): MatMulTile => ({ rm: 8, rn: 8, tk: 32, matrix: unit });
 
+/** The GEMM epilogue's inputs after A and B: the bias [N], then the residual (C's shape and layout). */
+const epilogueInputs = (bias: boolean, residual: boolean): string[] => ['A', 'B', ...(bias ? ['bias'] : []), ...(residual ? ['residual'] : [])];
+/** WGSL added to α·acc for the output element (gm, gn) at cOff + gm·ldc + gn. */
+const epilogueTerms = (bias: boolean, residual: boolean): string =>
+  `${bias ? ' + bias[gn]' : ''}${residual ? ' + residual[cOff + gm * uniforms.ldc + gn]' : ''}`;
+
 /**
- * C[b] = α·op(A[b])·op(B[b]) (+ bias[n]) for b < batch; A and B read in place whatever their transposes
+ * C[b] = α·op(A[b])·op(B[b]) (+ bias[n]) (+ residual[b, m, n]: a linear layer that ends a residual branch, `residual`) for b < batch; A and B read in place whatever their transposes
  * (batch dims [B0, B1] with per-operand strides; a stride of 0 broadcasts). Tiles of (16·rm) × (16·rn) outputs per workgroup,
  * A and B slices staged in workgroup memory as [k][m] and [k][n]; loads follow the contiguous axis of
  * each operand (coalesced for both transposes); edge tiles are zero-filled and masked on write. The
@@ -155,9 +161,11 @@ export function matMulProgram(
   splits = 1,
   columnSums = false,
   loads: VecLoads = SCALAR_LOADS,
+  residual = false,
 ): Program {
   if (columnSums && (transB || bias)) throw new Error('column sums of op(B) need B untransposed and no bias');
-  if (tile.matrix) return matrixMatMulProgram({ outputShape, batch, m, n, transA, transB, bias, splits, columnSums }, tile.matrix);
+  if (residual && !bias) throw new Error('a residual is added with the bias (a linear layer\'s epilogue)');
+  if (tile.matrix) return matrixMatMulProgram({ outputShape, batch, m, n, transA, transB, bias, splits, columnSums, residual }, tile.matrix);
   const { rm, rn, tk } = tile;
   const vec4 = Boolean(tile.vec4);
   if (vec4 && (![4, 8].includes(rm) || ![4, 8].includes(rn))) throw new Error('the vec4 GEMM variant computes 4 or 8 rows and columns per thread');
@@ -202,7 +210,8 @@ export function matMulProgram(
           ${opB.fetch}`;
   const colsumVec = columnSums && loads.b;
   const addBias = bias && splits === 1;
-  const out = (v: string) => `result[cOff + gm * uniforms.ldc + gn] = ${v} * uniforms.alpha${addBias ? ' + bias[gn]' : ''};`;
+  const addResidual = residual && splits === 1;
+  const out = (v: string) => `result[cOff + gm * uniforms.ldc + gn] = ${v} * uniforms.alpha${epilogueTerms(addBias, addResidual)};`;
   const write = vec4
     ? `for (var i = 0; i < ${rm}; i = i + 1) {
           let gm = m0 + (i / 4) * 64 + ty * 4 + i % 4;
@@ -225,11 +234,11 @@ export function matMulProgram(
         }`;
   return {
     outputShape,
-    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${columnSums ? '_colsum' : ''}${loads.a || loads.b ? `_ld${loads.a ? 'a' : ''}${loads.b ? 'b' : ''}` : ''}`,
+    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${addResidual ? '_res' : ''}${columnSums ? '_colsum' : ''}${loads.a || loads.b ? `_ld${loads.a ? 'a' : ''}${loads.b ? 'b' : ''}` : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
-    variableNames: addBias ? ['A', 'B', 'bias'] : ['A', 'B'],
-    variableComponents: addBias ? [loads.a ? 4 : 1, loads.b ? 4 : 1, 1] : [loads.a ? 4 : 1, loads.b ? 4 : 1],
+    variableNames: epilogueInputs(addBias, addResidual),
+    variableComponents: [loads.a ? 4 : 1, loads.b ? 4 : 1, ...(addBias ? [1] : []), ...(addResidual ? [1] : [])],
     workgroupSize: [16, 16, 1],
     uniforms: GEMM_UNIFORMS,
     getUserCode: () => `
@@ -338,6 +347,8 @@ export interface GemmSpec {
   readonly bias: boolean;
   readonly splits: number;
   readonly columnSums: boolean;
+  /** Add a residual of C's shape in the epilogue (with the bias). */
+  readonly residual?: boolean;
 }
 
 /**
@@ -382,7 +393,7 @@ function columnSumsEpilogue(TN: number, lanes: 1 | 4, store: string, at: (t: str
  */
 export const MATRIX_GEMM_WORKGROUP_BYTES = 2 * 128 * 40 + 2 * 32 * 136 + 4 * 8 * 256 + 4;
 export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
-  const { outputShape, batch, m, n, transA, transB, bias, splits, columnSums } = spec;
+  const { outputShape, batch, m, n, transA, transB, bias, splits, columnSums, residual = false } = spec;
   const TM = 128;
   const TN = 128;
   const tk = 32;
@@ -396,6 +407,7 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
           ${opA.fetch}
           ${opB.fetch}`;
   const addBias = bias && splits === 1;
+  const addResidual = residual && splits === 1;
   // result matrix t = 4i + j: rows sr + 16i, columns sc + 16j of the tile
   const tiles = [0, 1, 2, 3, 4, 5, 6, 7];
   const left = (i: number, kk: number) =>
@@ -440,7 +452,7 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
           let e = lane + 32 * q;
           let gm = m0 + sr + 16 * (${t} / 4) + e / 16;
           let gn = n0 + sc + 16 * (${t} % 4) + e % 16;
-          if (gm < M && gn < N) { result[cOff + gm * uniforms.ldc + gn] = select(Cs[sg * 256 + e] * uniforms.alpha${addBias ? ' + bias[gn]' : ''}, nan, poison); }
+          if (gm < M && gn < N) { result[cOff + gm * uniforms.ldc + gn] = select(Cs[sg * 256 + e] * uniforms.alpha${epilogueTerms(addBias, addResidual)}, nan, poison); }
         }
         workgroupBarrier();`;
   const epilogue = real
@@ -461,10 +473,10 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
   const r = outputShape.length;
   return {
     outputShape,
-    shaderKey: `omnitokMatMulF16_${unit}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${columnSums ? '_colsum' : ''}`,
+    shaderKey: `omnitokMatMulF16_${unit}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${addResidual ? '_res' : ''}${columnSums ? '_colsum' : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
-    variableNames: addBias ? ['A', 'B', 'bias'] : ['A', 'B'],
+    variableNames: epilogueInputs(addBias, addResidual),
     workgroupSize: [256, 1, 1],
     uniforms: GEMM_UNIFORMS,
     // the enable / diagnostic directives are hoisted above tfjs' prelude (tuneWebgpuBackend)
@@ -543,26 +555,26 @@ export const GEMM_UNIFORMS =
 
 /**
  * Sums the `splits` partial products of a split-K GEMM and adds the bias: result[i] = Σ_s
- * partial[offset + s·stride + i] (+ bias[i % cols]) for i < size — a whole partial ([splits, size],
+ * partial[offset + s·stride + i] (+ bias[i % cols]) (+ residual[i]) for i < size — a whole partial ([splits, size],
  * stride = size) or a block of rows of each. `tail` > 0: the `tail` elements after the first `size`
  * of each partial are summed into the extra output `Tail` (a column-sums GEMM's bias gradient after its
  * weight gradient: both from one dispatch).
  */
-export function splitKSumProgram(outputShape: number[], size: number, bias: boolean, tail = 0): Program {
+export function splitKSumProgram(outputShape: number[], size: number, bias: boolean, tail = 0, residual = false): Program {
   const sum = (i: string) => `var acc = 0.0;
      for (var s = 0; s < uniforms.splits; s = s + 1) { acc = acc + partial[uniforms.offset + s * uniforms.stride + ${i}]; }`;
   if (tail === 0) {
     return flat(
       outputShape,
       size,
-      `omnitokSplitKSum${bias ? '_bias' : ''}`,
-      bias ? ['partial', 'bias'] : ['partial'],
+      `omnitokSplitKSum${bias ? '_bias' : ''}${residual ? '_res' : ''}`,
+      ['partial', ...(bias ? ['bias'] : []), ...(residual ? ['residual'] : [])],
       'splits : i32, cols : i32, stride : i32, offset : i32,',
       `${sum('index')}
-     result[index] = acc${bias ? ' + bias[index % uniforms.cols]' : ''};`,
+     result[index] = acc${bias ? ' + bias[index % uniforms.cols]' : ''}${residual ? ' + residual[index]' : ''};`,
     );
   }
-  if (bias) throw new Error('splitKSumProgram: a tail and a bias together are not supported');
+  if (bias || residual) throw new Error('splitKSumProgram: a tail with a bias or a residual is not supported');
   const tailOut = extraOutput('Tail');
   return {
     outputShape,

@@ -55,6 +55,21 @@ function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: nu
 }
 
 
+/** Runs `f`, pushing the name of every kernel the engine runs meanwhile onto `names`. */
+function recordKernels<T>(names: string[], f: () => T): T {
+  const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
+  const original = engine.runKernel;
+  engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
+    names.push(name);
+    return original.call(this, name, ...rest);
+  };
+  try {
+    return f();
+  } finally {
+    engine.runKernel = original;
+  }
+}
+
 /** Runs `f`, pushing the shader key of every program the webgpu backend runs meanwhile onto `keys`. */
 function recordPrograms<T>(keys: string[], f: () => T): T {
   const backend = tf.backend() as unknown as { runWebGPUProgram?: (program: { shaderKey: string }, ...rest: unknown[]) => unknown };
@@ -736,6 +751,32 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   });
 
+  it('linear() with a residual: added in the GEMM\'s epilogue (and in the split-K sum), no Add; values and the four gradients equal the cpu backend', async () => {
+    // [M, in, out]: one GEMM; split-K (K = 3000 over few output tiles) with the residual in the sum
+    for (const [t, inDim, outDim, split] of [[70, 33, 50, false], [40, 3000, 37, true]] as const) {
+      expect(planMatMul(t, outDim, inDim, 1).splits > 1).toBe(split);
+      const keys: string[] = [];
+      const kernels: string[] = [];
+      const r = await onBoth(() => recordPrograms(keys, () => recordKernels(tf.getBackend() === 'webgpu' ? kernels : [], () => {
+        const x = rand(90 + t, [2, t / 2, inDim]);
+        const w = rand(91, [inDim, outDim], 0.2);
+        const b = rand(92, [outDim]);
+        const res = rand(93, [2, t / 2, outDim]);
+        const target = rand(94, [2, t / 2, outDim]);
+        const f = (a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor, rr: tf.Tensor) => tf.sum(tf.mul(tf.sin(linear(a, ww, bb, rr)), target));
+        return [linear(x, w, b, res), ...tf.grads(f)([x, w, b, res])];
+      })));
+      expectClose(r, GRAD, `linear + residual ${t}×${inDim}×${outDim}`);
+      expect(kernels).toContain('OmnitokWgLinearResidual');
+      expect(kernels, 'no Add of the residual').not.toContain('Add');
+      expect(keys.some((k) => (split ? k === 'omnitokSplitKSum_bias_res' : /^omnitokMatMul_.*_bias_res/.test(k))), keys.join()).toBe(true);
+    }
+  });
+
+  it('linear() refuses a residual of another shape, naming both', () => {
+    expect(() => linear(tf.zeros([4, 3]), tf.zeros([3, 5]), tf.zeros([5]), tf.zeros([4, 4]))).toThrow(/residual shape.*\[4,4\].*\[4,5\]/);
+  });
+
   it('the column-sums GEMM gradients equal the separate GEMM + column sums (OMNITOK_WEBGPU_BIAS_GRAD=separate)', async () => {
     await initBackend('webgpu');
     const [t, inDim, outDim] = wbShapes[2];
@@ -1163,6 +1204,18 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
       expect(keys).toContain('omnitokMatMulF16_emulated_TN_colsum');
       r.cpu.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `linear ${t}×${inDim}×${outDim} grad ${i}`).toBe(0));
     }
+  }, 120_000);
+
+  it('linear() with a residual on the matrix program: the residual added in its epilogue, exact on values f16 holds', async () => {
+    const keys: string[] = [];
+    const r = await onBoth(() =>
+      recordPrograms(keys, () => {
+        const [x, w, b, res] = [eighths(64, [150, 40]), eighths(65, [40, 140]), eighths(66, [140]), eighths(67, [150, 140])];
+        return [linear(x, w, b, res), ...tf.grads((a: tf.Tensor, rr: tf.Tensor) => tf.sum(tf.mul(linear(a, w, b, rr), res)))([x, res])];
+      }),
+    );
+    expect(keys).toContain('omnitokMatMulF16_emulated_NN_bias_res');
+    r.cpu.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `output ${i}`).toBe(0));
   }, 120_000);
 
   it('training: small gradients flush in f16 without a loss scale; with a dynamic one f16 GEMMs train like f32', async () => {

@@ -79,6 +79,7 @@ export const WG_WEIGHT_BIAS_GRAD = 'OmnitokWgWeightBiasGrad';
 export const WG_ATTENTION = 'OmnitokWgAttention';
 export const WG_ATTENTION_GRAD = 'OmnitokWgAttentionGrad';
 export const WG_ATTENTION_GEMM = 'OmnitokWgAttentionGemm';
+export const WG_LINEAR_RESIDUAL = 'OmnitokWgLinearResidual';
 
 /** What runWebGPUProgram needs of tfjs-backend-webgpu's WebGPUBackend (not imported: optional peer). */
 interface WebGPUBackendLike {
@@ -227,8 +228,11 @@ function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorI
   runF32(backend, matMulProgram([...out.shape], g.batch, g.m, g.n, transA, transB, false, tile, 1, false, vecLoads(g, transA, transB)), [a, b], gemmUniforms(call), out);
 }
 
-/** Runs our GEMM when the case is one it covers, else returns undefined (the stock kernel runs). */
-function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefined {
+/**
+ * Runs our GEMM when the case is one it covers, else returns undefined (the stock kernel runs).
+ * `residual` (with a bias): added in the epilogue, a tensor of the output's size and layout.
+ */
+function ourMatMul(args: KernelArgs, withBias: boolean, residual?: tf.TensorInfo): tf.TensorInfo | undefined {
   const a = args.inputs.a!;
   const b = args.inputs.b!;
   const bias = withBias ? args.inputs.bias : undefined;
@@ -259,6 +263,7 @@ function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefin
   if (bias && (bias.dtype !== 'float32' || prod(bias.shape) !== n)) return undefined;
   const outShape = [...batchShape, m, n];
   if (outShape.length > 4) return undefined;
+  if (residual && (!bias || residual.dtype !== 'float32' || prod(residual.shape) !== prod(outShape))) return undefined;
   const batch = padOut[0]! * padOut[1]!;
   if (batch > 65535) return undefined;
   const backend = args.backend as WebGPUBackendLike;
@@ -273,16 +278,17 @@ function ourMatMul(args: KernelArgs, withBias: boolean): tf.TensorInfo | undefin
   };
   const uniforms = gemmUniforms(call);
   const loads = vecLoads(call, transA, transB);
+  const epilogue = [...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   if (plan.splits === 1) {
     const output = backend.makeTensorInfo(outShape, 'float32');
-    const program = matMulProgram(outShape, batch, m, n, transA, transB, Boolean(bias), plan.tile, 1, false, loads);
-    return runF32(backend, program, bias ? [a, b, bias] : [a, b], uniforms, output);
+    const program = matMulProgram(outShape, batch, m, n, transA, transB, Boolean(bias), plan.tile, 1, false, loads, Boolean(residual));
+    return runF32(backend, program, [a, b, ...epilogue], uniforms, output);
   }
-  // split-K: partial products [splits·batch, M, N], then their sum (+ bias)
+  // split-K: partial products [splits·batch, M, N], then their sum (+ bias, + residual)
   const partialShape = [plan.splits * batch, m, n];
   const partial = runF32(backend, matMulProgram(partialShape, batch, m, n, transA, transB, Boolean(bias), plan.tile, plan.splits, false, loads), [a, b], uniforms, backend.makeTensorInfo(partialShape, 'float32'));
   const size = batch * m * n;
-  const out = runF32(backend, splitKSumProgram(outShape, size, Boolean(bias)), bias ? [partial, bias] : [partial], ints(plan.splits, n, size, 0));
+  const out = runF32(backend, splitKSumProgram(outShape, size, Boolean(bias), 0, Boolean(residual)), [partial, ...epilogue], ints(plan.splits, n, size, 0));
   backend.disposeData(partial.dataId);
   return out;
 }
@@ -512,6 +518,14 @@ function attentionGradWithProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf
   b.disposeData(dScores.dataId);
   return dqkv;
 }
+
+// a [M, K] · b [K, N] + bias [N] + residual [M, N]: a linear layer that ends a residual branch, the
+// residual added in the GEMM's epilogue (the Add it replaces read two [M, N] tensors and wrote one)
+FUSED[WG_LINEAR_RESIDUAL] = (args) => {
+  const out = ourMatMul(args, true, args.inputs.residual);
+  if (!out) throw new Error(`${WG_LINEAR_RESIDUAL}: float32 a ${JSON.stringify(args.inputs.a?.shape)} · b ${JSON.stringify(args.inputs.b?.shape)} + bias + a residual of the product's size, got residual ${JSON.stringify(args.inputs.residual?.shape)}`);
+  return out;
+};
 
 // inputs g0, g1, … → [P] partial sums of squares (each gradient its own range); the caller sums them
 FUSED[WG_SUM_SQUARES] = ({ inputs, backend }) => {
