@@ -173,7 +173,7 @@ async function main() {
     };
   });
 
-  await group('linear() (dW and db from the column-sums GEMM or apart, split-K)', cap(6), (i) => {
+  await group('linear() (dW and db from the column-sums GEMM or apart, split-K; a residual in the epilogue)', cap(6), (i) => {
     const rows = pick([int(1, 300), SMOKE ? 394 : 25216 / 8]);
     const [inDim, outDim] = [pick([64, 384, 768, int(1, 300)]), pick([64, 384, 1536, int(1, 300)])];
     const env = { OMNITOK_WEBGPU_BIAS_GRAD: pick([undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0']), OMNITOK_WEBGPU_MATMUL_TK: pick([undefined, '32']), OMNITOK_WEBGPU_MATMUL_LOADS: pick([undefined, 'vec4']) };
@@ -186,7 +186,10 @@ async function main() {
         const w = rand(10 * i + 12, [inDim, outDim], s);
         const b = rand(10 * i + 13, [outDim]);
         const dy = rand(10 * i + 14, [rows, outDim], 1 / Math.sqrt(rows)); // sums over the rows of O(1)
-        return [runtime.linear(x, w, b), ...tf.grads((p, q, r) => tf.sum(tf.mul(runtime.linear(p, q, r), dy)))([x, w, b])];
+        if (i % 2 === 0) return [runtime.linear(x, w, b), ...tf.grads((p, q, r) => tf.sum(tf.mul(runtime.linear(p, q, r), dy)))([x, w, b])];
+        // odd cases: a residual (a block's attention projection or fc2)
+        const res = rand(10 * i + 15, [rows, outDim]);
+        return [runtime.linear(x, w, b, res), ...tf.grads((p, q, r, t) => tf.sum(tf.mul(runtime.linear(p, q, r, t), dy)))([x, w, b, res])];
       },
     };
   });

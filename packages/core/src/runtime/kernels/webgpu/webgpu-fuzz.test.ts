@@ -73,7 +73,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
     }
   });
 
-  it('linear(): random rows and widths, with and without a bias; dW and db from the column-sums GEMM or apart, split-K or not', async () => {
+  it('linear(): random rows and widths, with and without a bias and a residual; dW and db from the column-sums GEMM or apart, split-K or not', async () => {
     const g = fuzzCases(90);
     for (let i = 0; i < 16; i++) {
       const lead = g.pick([[g.side(300)], [g.int(1, 4), g.side(140)], [g.int(1, 3), g.int(1, 3), g.side(70)]]);
@@ -87,16 +87,19 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
         OMNITOK_WEBGPU_MATMUL_TK: g.pick([undefined, '32']),
         OMNITOK_WEBGPU_MATMUL_LOADS: g.pick([undefined, 'vec4']),
       };
-      const what = `case ${i}: x ${JSON.stringify([...lead, inDim])} · W [${inDim}, ${outDim}]${bias ? ' + b' : ''} (${rows} rows) ${JSON.stringify(env)}`;
+      const residual = g.next() < 0.4; // in the GEMM's epilogue (with a bias) or added after it
+      const what = `case ${i}: x ${JSON.stringify([...lead, inDim])} · W [${inDim}, ${outDim}]${bias ? ' + b' : ''}${residual ? ' + residual' : ''} (${rows} rows) ${JSON.stringify(env)}`;
       setEnv(env);
       const scale = 1 / Math.sqrt(Math.sqrt(Math.max(inDim, rows)));
       const r = await onBoth(() => {
         const x = rand(2 * i + 1, [...lead, inDim], scale);
         const w = rand(2 * i + 2, [inDim, outDim], scale);
         const b = bias ? rand(100 + i, [outDim]) : undefined;
+        const res = residual ? rand(300 + i, [...lead, outDim]) : undefined;
         const dy = rand(200 + i, [...lead, outDim]);
-        const f = (...t: tf.Tensor[]) => tf.sum(tf.mul(linear(t[0]!, t[1]!, t[2]), dy));
-        return [linear(x, w, b), ...tf.grads(f)(b ? [x, w, b] : [x, w])];
+        const args = [x, w, ...(b ? [b] : []), ...(res ? [res] : [])];
+        const f = (...t: tf.Tensor[]) => tf.sum(tf.mul(linear(t[0]!, t[1]!, b ? t[2] : undefined, res ? t[b ? 3 : 2] : undefined), dy));
+        return [linear(x, w, b, res), ...tf.grads(f)(args)];
       });
       expectClose(r, GRAD, what);
     }
