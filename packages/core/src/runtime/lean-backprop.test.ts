@@ -4,7 +4,7 @@ import { LayerNorm } from './layers/layer-norm.js';
 import { MultiHeadAttention } from './layers/attention.js';
 import { gelu } from './layers/activations.js';
 import { linear } from './layers/linear.js';
-import { installLeanBackprop, uninstallLeanBackprop } from './lean-backprop.js';
+import { claimGradientSum, installLeanBackprop, uninstallLeanBackprop } from './lean-backprop.js';
 import { Rng } from './rng.js';
 import { describeBackends } from './test-utils/backends.js';
 import { rand } from './test-utils/kernel-cases.js';
@@ -115,6 +115,56 @@ describeBackends('lean backprop', () => {
     expect(lean).toEqual(await withTfjsGradients(run));
     expect(lean.map((v) => Math.round(v * 1e4) / 1e4)).toEqual([0.1, 0.2, 0.3].map((v) => Math.round(Math.exp(2 * v) * 1e4) / 1e4)); // e^w · e^w
     w.dispose();
+  });
+
+  it('a gradient function may take the gradient its input\'s other consumers gave it (claimGradientSum) and return the sum: the backward then adds nothing', async () => {
+    // y = double(x) + x·3, double(x) = 2x with a gradient function that adds x's gradient so far into its
+    // own (the backward reaches x·3 first: taped after double)
+    let took: tf.Tensor | undefined;
+    const double = tf.customGrad(((a: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([]);
+      return {
+        value: tf.mul(a, 2),
+        gradFunc: (dy: tf.Tensor) => {
+          took = claimGradientSum(0);
+          const own = tf.mul(dy, 2);
+          return [took ? tf.add(own, took) : own];
+        },
+      };
+    }) as never) as unknown as (a: tf.Tensor) => tf.Tensor;
+    const x = rand(40, [3, 5]);
+    const w = rand(41, [3, 5]);
+    const run = async () => {
+      took = undefined;
+      const before = tf.memory().numTensors;
+      const adds: string[] = [];
+      const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
+      const original = engine.runKernel;
+      engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
+        if (name === 'Add') adds.push(name);
+        return original.call(this, name, ...rest);
+      };
+      let g: tf.Tensor;
+      try {
+        [g] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.add(double(t), tf.mul(t, 3)), w)))([x]) as [tf.Tensor];
+      } finally {
+        engine.runKernel = original;
+      }
+      const values = Array.from(await g.data());
+      g.dispose();
+      expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
+      return { values, adds: adds.length, took: took !== undefined };
+    };
+    const lean = await run();
+    const reference = await withTfjsGradients(run);
+    // lean: the x·3 branch's gradient reached double's function, which added it (the one Add: its own)
+    expect(lean.took).toBe(true);
+    expect(reference.took).toBe(false);
+    expect(lean.adds).toBe(reference.adds);
+    expect(lean.values).toEqual(reference.values);
+    const want = await tf.tidy(() => tf.mul(w, 5)).data();
+    lean.values.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+    tf.dispose([x, w]);
   });
 
   it('leaves a dy the caller passed alone, keeps second-order gradients right, and keeps TensorFlow.js’ errors', async () => {

@@ -61,6 +61,25 @@ export function uninstallLeanBackprop(): void {
   delete engine.omnitokLean;
 }
 
+/** The gradients other consumers accumulated for the inputs of the node whose gradient function runs. */
+let pending: { sums: Map<string, tf.Tensor>; claimed: Set<string> } | undefined;
+
+/**
+ * For a gradient function (a tf.customGrad's gradFunc) running in the lean backward: the gradient the
+ * other consumers of its input `input` (the customGrad's argument position, 0 for the first) have
+ * accumulated so far. A function that takes it must return, for that input, its own gradient plus
+ * this one — the backward then keeps that as the total instead of adding the two (a kernel that adds
+ * it in its epilogue saves the Add: LayerNorm's dx on webgpu, where a pre-LN block's residual stream
+ * gets its gradient from the residual and from the LayerNorm). Undefined when no other consumer has
+ * contributed yet, or outside the lean backward; the function then returns its own gradient as usual.
+ */
+export function claimGradientSum(input: number | string): tf.Tensor | undefined {
+  const name = String(input);
+  const sum = pending?.sums.get(name);
+  if (sum) pending!.claimed.add(name);
+  return sum;
+}
+
 function leanGradients(engine: EngineLike, original: Gradients): Gradients {
   return function gradients(f, xs, dy, allowNoGradients = false) {
     // nested (an outer tape is recording): TensorFlow.js' own, which keeps everything for the outer backward
@@ -91,7 +110,20 @@ function leanGradients(engine: EngineLike, original: Gradients): Gradients {
         const node = filtered[i]!;
         const dys = node.outputs.map((o) => grads.get(o.id) ?? null);
         if (node.gradient == null) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-        const inputGradients = node.gradient(dys);
+        const sums = new Map<string, tf.Tensor>();
+        for (const inputName in node.inputs) {
+          const current = grads.get(node.inputs[inputName]!.id);
+          if (current) sums.set(inputName, current);
+        }
+        pending = sums.size > 0 ? { sums, claimed: new Set() } : undefined;
+        let inputGradients: Record<string, () => tf.Tensor>;
+        let claimed: Set<string> | undefined;
+        try {
+          inputGradients = node.gradient(dys);
+        } finally {
+          claimed = pending?.claimed;
+          pending = undefined;
+        }
         for (const inputName in node.inputs) {
           if (!(inputName in inputGradients)) {
             throw new Error(`Cannot backprop through input ${inputName}. Available gradients found: ${Object.keys(inputGradients)}.`);
@@ -106,7 +138,11 @@ function leanGradients(engine: EngineLike, original: Gradients): Gradients {
           }
           const current = grads.get(x.id);
           if (current == null) grads.set(x.id, dx);
-          else {
+          else if (claimed?.has(inputName)) {
+            // the gradient function added `current` into dx itself (claimGradientSum)
+            grads.set(x.id, dx);
+            grads.release(current);
+          } else {
             grads.set(x.id, tf.add(current, dx));
             grads.release(current);
           }

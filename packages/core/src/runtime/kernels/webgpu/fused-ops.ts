@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { envVar } from '../../env.js';
+import { claimGradientSum } from '../../lean-backprop.js';
 import { attentionWithCustomGrad, type AttentionBody } from '../attention-grad.js';
 import type { AdamWHyper } from '../fused-ops.js';
 import {
@@ -37,8 +38,9 @@ const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<stri
 
 /**
  * LayerNorm over the last axis (biased variance, like torch). Forward: one dispatch, which also writes
- * the rows' mean and rstd for the backward. Backward: dx, the gamma/beta partial sums over row chunks,
- * and their sums (one dispatch for both).
+ * the rows' mean and rstd for the backward. Backward: dx (plus the gradient x's other consumers have
+ * given it so far, in the same dispatch: `claimGradientSum`), the gamma/beta partial sums over row
+ * chunks, and their sums (one dispatch for both).
  */
 export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
   const op = tf.customGrad(((xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -49,7 +51,9 @@ export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: n
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sw, stats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
         return tf.tidy(() => {
-          const dx = run(WG_LAYER_NORM_GRAD_X, { dy, x: sx, gamma: sw, stats });
+          // x's gradient from its other consumers so far (a pre-LN block's residual), added in the same dispatch
+          const acc = claimGradientSum(0);
+          const dx = run(WG_LAYER_NORM_GRAD_X, { dy, x: sx, gamma: sw, stats, ...(acc ? { acc } : {}) });
           const partial = run(WG_LAYER_NORM_GRAD_PARAMS, { dy, x: sx, stats }); // [2, P, D]
           const [dGamma, dBeta] = tf.engine().runKernel(WG_PARTIALS_SUM, { partial } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
           return [dx, dGamma, dBeta];

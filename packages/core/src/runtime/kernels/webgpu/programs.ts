@@ -676,9 +676,12 @@ export function layerNormProgram(shape: number[], rows: number): Program {
         if (t == 0 && valid) { ${stats}[row * 2] = mean; ${stats}[row * 2 + 1] = rstd; }`);
 }
 
-/** dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), g = dy·gamma, per row. */
-export function layerNormGradXProgram(shape: number[], rows: number): Program {
-  return rowProgram(shape, rows, 'omnitokLayerNormGradX', ['dy', 'x', 'gamma', 'stats'], 'rows : i32, dim : i32,', `
+/**
+ * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), g = dy·gamma, per row; `accumulate`: + acc (the gradient x's
+ * other consumers gave it: the residual stream's, in the same dispatch instead of an Add).
+ */
+export function layerNormGradXProgram(shape: number[], rows: number, accumulate = false): Program {
+  return rowProgram(shape, rows, `omnitokLayerNormGradX${accumulate ? '_acc' : ''}`, ['dy', 'x', 'gamma', 'stats', ...(accumulate ? ['acc'] : [])], 'rows : i32, dim : i32,', `
         let sr = select(0, row, valid);
         let mean = stats[sr * 2];
         let rstd = stats[sr * 2 + 1];
@@ -693,7 +696,7 @@ export function layerNormGradXProgram(shape: number[], rows: number): Program {
         let mgx = blockSum(s2) / f32(max(D, 1));
         for (var i = t; i < D; i = i + ${ROW_WG}) {
           let xh = (x[base + i] - mean) * rstd;
-          result[base + i] = rstd * (dy[base + i] * gamma[i] - mg - xh * mgx);
+          result[base + i] = rstd * (dy[base + i] * gamma[i] - mg - xh * mgx)${accumulate ? ' + acc[base + i]' : ''};
         }`);
 }
 

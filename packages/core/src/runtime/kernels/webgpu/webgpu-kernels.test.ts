@@ -518,6 +518,31 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ln.dispose();
   });
 
+  it('a pre-LN residual branch x + proj(LayerNorm(x)): x\'s gradient from the residual is added inside LayerNorm\'s dx dispatch (no Add); values and gradients equal the cpu backend', async () => {
+    const [rows, D] = [70, 48];
+    const keys: string[] = [];
+    const kernels: string[] = [];
+    const r = await onBoth(() => {
+      const ln = new LayerNorm(D, 1e-5);
+      ln.weight.assign(rand(100, [D], 0.5).add(1));
+      const w = rand(101, [D, D], 0.2);
+      const b = rand(102, [D]);
+      const target = rand(103, [rows, D]);
+      const x = rand(104, [rows, D], 2);
+      const onWebgpu = tf.getBackend() === 'webgpu';
+      const f = (t: tf.Tensor) => tf.sum(tf.mul(tf.sin(linear(ln.forward(t), w, b, t)), target));
+      const [dx] = recordPrograms(onWebgpu ? keys : [], () => recordKernels(onWebgpu ? kernels : [], () => tf.grads(f)([x])));
+      const { grads } = tf.variableGrads(() => f(x) as tf.Scalar, [ln.weight, ln.bias]);
+      const out = [dx!, grads[ln.weight.name]!, grads[ln.bias.name]!];
+      ln.dispose();
+      return out;
+    });
+    expectClose(r, GRAD, 'pre-LN residual');
+    expect(keys).toContain('omnitokLayerNormGradX_acc');
+    expect(keys).not.toContain('omnitokLayerNormGradX');
+    expect(kernels.filter((k) => k === 'Add'), 'Adds (the residual\'s gradient is accumulated in the LayerNorm dispatch)').toEqual([]);
+  });
+
   for (const kind of ['erf', 'tanh', 'quick'] as GeluKind[]) {
     it(`fused GELU (${kind}) equals the composite one, values and gradients`, async () => {
       const r = await onBoth(() => {

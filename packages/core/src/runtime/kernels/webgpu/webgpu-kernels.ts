@@ -355,7 +355,8 @@ const FUSED: Record<string, KernelFunc> = {
     const x = inputs.x!;
     const rows = rowsOf(x);
     const u: Uniforms = ints(rows, dimOf(x));
-    return runF32(backend as WebGPUBackendLike, layerNormGradXProgram([...x.shape], rows), [inputs.dy!, x, inputs.gamma!, inputs.stats!], u);
+    const acc = inputs.acc;
+    return runF32(backend as WebGPUBackendLike, layerNormGradXProgram([...x.shape], rows, Boolean(acc)), [inputs.dy!, x, inputs.gamma!, inputs.stats!, ...(acc ? [acc] : [])], u);
   },
   [WG_LAYER_NORM_GRAD_PARAMS]: ({ inputs, backend }) => {
     const x = inputs.x!;
