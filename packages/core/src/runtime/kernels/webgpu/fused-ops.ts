@@ -159,12 +159,7 @@ export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.T
       };
     }
     // one program writes the output and the rows' softmax statistics; the backward keeps both (no second pass over the keys)
-    const [out, lse] = tf.tidy(() => {
-      const packed = run(WG_ATTENTION, inputs, { heads, causal });
-      const [B, N, threeD] = qs.shape as [number, number, number];
-      const size = (B * N * threeD) / 3;
-      return [tf.reshape(tf.slice(packed, [0], [size]), [B, N, threeD / 3]), tf.slice(packed, [size], [2 * B * heads * N])]; // [B, N, D], [B·H·N, 2]
-    });
+    const [out, lse] = tf.engine().runKernel(WG_ATTENTION, inputs as never, { heads, causal } as never) as unknown as [tf.Tensor, tf.Tensor]; // [B, N, D], [B·H·N, 2]
     save([qs, out, lse]);
     return {
       value: out,

@@ -902,7 +902,7 @@ export function stepGuardProgram(chained = false): Program {
 export const MAX_ATTN_HEAD_DIM = 64;
 const ATTN_BQ = 64;
 const ATTN_BK = 16;
-const ATTN_UNIFORMS = 'seqLen : i32, heads : i32, width : i32, scale : f32, hdim : i32, bk : i32, lseBase : i32,';
+const ATTN_UNIFORMS = 'seqLen : i32, heads : i32, width : i32, scale : f32, hdim : i32, bk : i32,';
 const NEG = '-3.0e38';
 
 export interface AttentionShape {
@@ -947,13 +947,13 @@ function rolled(code: string): string {
     .replace(/(kj|qq) < ${ATTN_BK};/g, '$1 < uniforms.bk;');
 }
 
-function attnProgram(outputShape: number[], s: AttentionShape, key: string, variableNames: string[], dispatchX: number, body: string): Program {
+function attnProgram(outputShape: number[], s: AttentionShape, key: string, variableNames: string[], dispatchX: number, body: string, extraOutputs: string[] = []): Program {
   return {
     outputShape,
     shaderKey: attnKey(key, s),
     dispatchLayout: { x: [outputShape.length - 1], y: [0] },
     dispatch: [dispatchX, s.batch * s.heads, 1],
-    variableNames: s.masked ? [...variableNames, 'mask'] : variableNames,
+    variableNames: [...variableNames, ...(s.masked ? ['mask'] : []), ...extraOutputs],
     workgroupSize: [ATTN_BQ, 1, 1],
     uniforms: ATTN_UNIFORMS,
     getUserCode: () => `${attnCommon(s)}\n${s.unrolled ? body : rolled(body)}`,
@@ -1009,9 +1009,12 @@ function queryLoop(s: AttentionShape, withV: boolean, perBlock: string): string 
   }`;
 }
 
+/** The forward attention programs' second output: each query row's (m, log l), [B·H·N, 2]. */
+const LSE = extraOutput('Lse');
+
 /**
- * Forward: [B·N·D + 2·B·H·N] — the output [B, N, D] (heads merged), then every query row's max score
- * m and log Σ exp(score − m) (at lseBase + 2·(bh·N + i)), which the backward needs: with them, its
+ * Forward: the output [B, N, D] (heads merged) and, as a second output `Lse` [B·H·N, 2], every query
+ * row's max score m and log Σ exp(score − m), which the backward needs: with them, its
  * statistics are one dot product per row instead of another pass over every key. Kept apart, not as
  * one logsumexp m + log l: a row whose every key is masked has m ≈ −1e9, where f32 rounds the log
  * away and P = exp(s − lse) would come out n times too large for n equal keys (the composite
@@ -1039,11 +1042,11 @@ export function attentionProgram(s: AttentionShape): Program {
       'EPILOGUE',
       `if (validQ) {
       for (var d = 0; d < DH; d = d + 1) { result[oIndex(b, i, h) + d] = acc[d] / l; }
-      result[uniforms.lseBase + (bh * uniforms.seqLen + i) * 2] = m;
-      result[uniforms.lseBase + (bh * uniforms.seqLen + i) * 2 + 1] = log(l);
+      ${LSE}[(bh * uniforms.seqLen + i) * 2] = m;
+      ${LSE}[(bh * uniforms.seqLen + i) * 2 + 1] = log(l);
     }`,
     );
-  return attnProgram([s.batch * s.seq * D + 2 * s.batch * s.heads * s.seq], s, 'omnitokAttention', ['qkv'], Math.ceil(s.seq / ATTN_BQ), code);
+  return attnProgram([s.batch, s.seq, D], s, 'omnitokAttention', ['qkv'], Math.ceil(s.seq / ATTN_BQ), code, [LSE]);
 }
 
 /** Head dim of the tiled attention programs (ViT-S/B, CLIP): a row is 16 vec4, staged 17 apart. */
@@ -1129,8 +1132,8 @@ function assertTiledHeadDim(s: AttentionShape): void {
 }
 
 /**
- * Tiled forward (`OMNITOK_WEBGPU_ATTN_FWD=tiled`, Dh = 64), the same output as `attentionProgram`
- * ([B·N·D] then the rows' (m, log l) at lseBase): a workgroup of 128 threads takes 32 query rows of a
+ * Tiled forward (`OMNITOK_WEBGPU_ATTN_FWD=tiled`, Dh = 64), the same outputs as `attentionProgram`
+ * ([B, N, D] and the rows' (m, log l)): a workgroup of 128 threads takes 32 query rows of a
  * head and walks the keys 32 at a time, GEMM-style instead of a thread per row. Thread (ty, tx) =
  * (t / 16, t % 16) owns rows 4ty…4ty+3: their scores against keys tx and tx + 16 (8 vec4 FMA
  * accumulators over Dh, from vec4 reads of the staged Q and K rows — 32 FMAs per 6 vec4 loads where the
@@ -1199,17 +1202,17 @@ export function attentionTiledProgram(s: AttentionShape): Program {
       let i = q0 + ty * 4 + ${r};
       if (i < N) {
         store4(oIndex(b, i, h) + tx * 4, acc${r} / l.${c});
-        if (tx == 0) { result[uniforms.lseBase + (bh * N + i) * 2] = m.${c}; result[uniforms.lseBase + (bh * N + i) * 2 + 1] = log(l.${c}); }
+        if (tx == 0) { ${LSE}[(bh * N + i) * 2] = m.${c}; ${LSE}[(bh * N + i) * 2 + 1] = log(l.${c}); }
       }
     }`,
     )}
   }`;
   return {
-    outputShape: [s.batch * s.seq * D + 2 * s.batch * s.heads * s.seq],
+    outputShape: [s.batch, s.seq, D],
     shaderKey: attnKey('omnitokAttentionTiled', { ...s, unrolled: true }),
-    dispatchLayout: { x: [0], y: [0] }, // a y entry keeps tfjs from calling a flat main(index)
+    dispatchLayout: { x: [2], y: [0] }, // a y entry keeps tfjs from calling a flat main(index)
     dispatch: [Math.ceil(s.seq / TQ), s.batch * s.heads, 1],
-    variableNames: s.masked ? ['qkv', 'mask'] : ['qkv'],
+    variableNames: [...(s.masked ? ['qkv', 'mask'] : ['qkv']), LSE],
     workgroupSize: [128, 1, 1],
     uniforms: ATTN_UNIFORMS,
     getUserCode: () => `${attnCommon(s)}\n${code}`,

@@ -392,15 +392,17 @@ function attentionShape(qkv: tf.TensorInfo, attrs: Record<string, unknown>, mask
 const attentionUniforms = (s: AttentionShape): Uniforms => [
   ...ints(s.seq, s.heads, s.heads * s.headDim),
   ...floats(1 / Math.sqrt(s.headDim)),
-  ...ints(s.headDim, 16, s.batch * s.seq * s.heads * s.headDim), // lseBase: where the forward's (m, log l) rows start
+  ...ints(s.headDim, 16),
 ];
 
-// qkv [B, N, 3D] → [B·N·D + 2·B·H·N]: the output, then each query row's (max, log Σ exp) (split by the caller)
+// qkv [B, N, 3D] → [the output [B, N, D], each query row's (max, log Σ exp) [B·H·N, 2]]: one dispatch
 FUSED[WG_ATTENTION] = ({ inputs, backend, attrs }) => {
   const { qkv, mask } = inputs;
   const s = attentionShape(qkv!, attrs!, Boolean(mask));
+  const b = backend as WebGPUBackendLike;
   const program = tiledAttention(backend, s, 'OMNITOK_WEBGPU_ATTN_FWD') ? attentionTiledProgram(s) : attentionProgram(s);
-  return runF32(backend as WebGPUBackendLike, program, mask ? [qkv!, mask] : [qkv!], attentionUniforms(s));
+  const lse = b.makeTensorInfo([s.batch * s.heads * s.seq, 2], 'float32');
+  return [runWithOutputs(b, program, mask ? [qkv!, mask] : [qkv!], [lse], attentionUniforms(s)), lse] as never;
 };
 
 /**
