@@ -121,12 +121,14 @@ describeBackends('lean backprop', () => {
     // y = double(x) + x·3, double(x) = 2x with a gradient function that adds x's gradient so far into its
     // own (the backward reaches x·3 first: taped after double)
     let took: tf.Tensor | undefined;
+    // (its input itself; a saved clone shares the input's data on webgpu and cpu, which LayerNorm relies on)
     const double = tf.customGrad(((a: tf.Tensor, save: tf.GradSaveFunc) => {
       save([]);
       return {
         value: tf.mul(a, 2),
         gradFunc: (dy: tf.Tensor) => {
-          took = claimGradientSum(0);
+          expect(claimGradientSum(dy), 'a tensor that is not an input').toBeUndefined();
+          took = claimGradientSum(a);
           const own = tf.mul(dy, 2);
           return [took ? tf.add(own, took) : own];
         },

@@ -61,23 +61,28 @@ export function uninstallLeanBackprop(): void {
   delete engine.omnitokLean;
 }
 
-/** The gradients other consumers accumulated for the inputs of the node whose gradient function runs. */
-let pending: { sums: Map<string, tf.Tensor>; claimed: Set<string> } | undefined;
+/** The node whose gradient function runs: its inputs and the gradients other consumers gave them so far. */
+let pending: { inputs: Record<string, tf.Tensor>; sums: Map<string, tf.Tensor>; claimed: Set<string> } | undefined;
 
 /**
  * For a gradient function (a tf.customGrad's gradFunc) running in the lean backward: the gradient the
- * other consumers of its input `input` (the customGrad's argument position, 0 for the first) have
+ * other consumers of its input `x` (that input, or a tensor sharing its data: what `save` kept) have
  * accumulated so far. A function that takes it must return, for that input, its own gradient plus
  * this one — the backward then keeps that as the total instead of adding the two (a kernel that adds
  * it in its epilogue saves the Add: LayerNorm's dx on webgpu, where a pre-LN block's residual stream
  * gets its gradient from the residual and from the LayerNorm). Undefined when no other consumer has
- * contributed yet, or outside the lean backward; the function then returns its own gradient as usual.
+ * contributed yet, when `x` is not an input of the node being differentiated (a backward nested in
+ * a gradient function, such as gradient checkpointing's recomputation, sees only its own nodes), or
+ * outside the lean backward; the function then returns its own gradient as usual.
  */
-export function claimGradientSum(input: number | string): tf.Tensor | undefined {
-  const name = String(input);
-  const sum = pending?.sums.get(name);
-  if (sum) pending!.claimed.add(name);
-  return sum;
+export function claimGradientSum(x: tf.Tensor): tf.Tensor | undefined {
+  if (!pending) return undefined;
+  for (const [name, sum] of pending.sums) {
+    if (pending.inputs[name]!.dataId !== x.dataId) continue;
+    pending.claimed.add(name);
+    return sum;
+  }
+  return undefined;
 }
 
 function leanGradients(engine: EngineLike, original: Gradients): Gradients {
@@ -115,15 +120,17 @@ function leanGradients(engine: EngineLike, original: Gradients): Gradients {
           const current = grads.get(node.inputs[inputName]!.id);
           if (current) sums.set(inputName, current);
         }
-        pending = sums.size > 0 ? { sums, claimed: new Set() } : undefined;
+        // (a backward nested in this gradient function sets its own and puts this one back)
+        const outer = pending;
+        const mine = sums.size > 0 ? { inputs: node.inputs, sums, claimed: new Set<string>() } : undefined;
+        pending = mine;
         let inputGradients: Record<string, () => tf.Tensor>;
-        let claimed: Set<string> | undefined;
         try {
           inputGradients = node.gradient(dys);
         } finally {
-          claimed = pending?.claimed;
-          pending = undefined;
+          pending = outer;
         }
+        const claimed = mine?.claimed;
         for (const inputName in node.inputs) {
           if (!(inputName in inputGradients)) {
             throw new Error(`Cannot backprop through input ${inputName}. Available gradients found: ${Object.keys(inputGradients)}.`);

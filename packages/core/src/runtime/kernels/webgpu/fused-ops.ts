@@ -52,7 +52,7 @@ export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: n
         const [sx, sw, stats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
         return tf.tidy(() => {
           // x's gradient from its other consumers so far (a pre-LN block's residual), added in the same dispatch
-          const acc = claimGradientSum(0);
+          const acc = claimGradientSum(sx);
           const dx = run(WG_LAYER_NORM_GRAD_X, { dy, x: sx, gamma: sw, stats, ...(acc ? { acc } : {}) });
           const partial = run(WG_LAYER_NORM_GRAD_PARAMS, { dy, x: sx, stats }); // [2, P, D]
           const [dGamma, dBeta] = tf.engine().runKernel(WG_PARTIALS_SUM, { partial } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
