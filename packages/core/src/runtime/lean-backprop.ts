@@ -62,7 +62,7 @@ export function uninstallLeanBackprop(): void {
 }
 
 /** The node whose gradient function runs: its inputs and the gradients other consumers gave them so far. */
-let pending: { inputs: Record<string, tf.Tensor>; sums: Map<string, tf.Tensor>; claimed: Set<string> } | undefined;
+let pending: { inputs: Record<string, tf.Tensor>; grads: GradientMap; claimed: Set<string> } | undefined;
 
 /**
  * For a gradient function (a tf.customGrad's gradFunc) running in the lean backward: the gradient the
@@ -77,8 +77,10 @@ let pending: { inputs: Record<string, tf.Tensor>; sums: Map<string, tf.Tensor>; 
  */
 export function claimGradientSum(x: tf.Tensor): tf.Tensor | undefined {
   if (!pending) return undefined;
-  for (const [name, sum] of pending.sums) {
-    if (pending.inputs[name]!.dataId !== x.dataId) continue;
+  for (const name in pending.inputs) {
+    const input = pending.inputs[name]!;
+    const sum = input.dataId === x.dataId ? pending.grads.get(input.id) : undefined;
+    if (!sum) continue;
     pending.claimed.add(name);
     return sum;
   }
@@ -115,22 +117,17 @@ function leanGradients(engine: EngineLike, original: Gradients): Gradients {
         const node = filtered[i]!;
         const dys = node.outputs.map((o) => grads.get(o.id) ?? null);
         if (node.gradient == null) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-        const sums = new Map<string, tf.Tensor>();
-        for (const inputName in node.inputs) {
-          const current = grads.get(node.inputs[inputName]!.id);
-          if (current) sums.set(inputName, current);
-        }
-        // (a backward nested in this gradient function sets its own and puts this one back)
+        // what claimGradientSum looks up (a backward nested in this gradient function sets its own and
+        // puts this one back)
         const outer = pending;
-        const mine = sums.size > 0 ? { inputs: node.inputs, sums, claimed: new Set<string>() } : undefined;
-        pending = mine;
+        const claimed = new Set<string>();
+        pending = { inputs: node.inputs, grads, claimed };
         let inputGradients: Record<string, () => tf.Tensor>;
         try {
           inputGradients = node.gradient(dys);
         } finally {
           pending = outer;
         }
-        const claimed = mine?.claimed;
         for (const inputName in node.inputs) {
           if (!(inputName in inputGradients)) {
             throw new Error(`Cannot backprop through input ${inputName}. Available gradients found: ${Object.keys(inputGradients)}.`);
@@ -145,7 +142,7 @@ function leanGradients(engine: EngineLike, original: Gradients): Gradients {
           }
           const current = grads.get(x.id);
           if (current == null) grads.set(x.id, dx);
-          else if (claimed?.has(inputName)) {
+          else if (claimed.has(inputName)) {
             // the gradient function added `current` into dx itself (claimGradientSum)
             grads.set(x.id, dx);
             grads.release(current);
