@@ -494,14 +494,15 @@ FUSED[WG_ATTENTION_GRAD] = ({ inputs, backend, attrs }) => {
  * measured them), then the three products below.
  */
 function attentionGradFromProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf.TensorInfo, dy: tf.TensorInfo, out: tf.TensorInfo, probs: tf.TensorInfo): tf.TensorInfo {
+  const u = attentionUniforms(s);
   if (envVar('OMNITOK_WEBGPU_ATTN_DELTA') === 'separate') {
-    const stats = runF32(b, attentionDeltaProgram(s, false), [dy, out], attentionUniforms(s)); // (unused, unused, Δ) per row
-    const dqkv = attentionGradWithProbs(b, s, qkv, dy, probs, (dScores) => runF32(b, attentionDScoresProgram(s), [probs, stats], attentionUniforms(s), dScores));
+    const stats = runF32(b, attentionDeltaProgram(s, false), [dy, out], u); // (unused, unused, Δ) per row
+    const dqkv = attentionGradWithProbs(b, s, qkv, dy, probs, (dScores) => runF32(b, attentionDScoresProgram(s), [probs, stats], u, dScores));
     b.disposeData(stats.dataId);
     return dqkv;
   }
   const rows = s.batch * s.heads * s.seq;
-  return attentionGradWithProbs(b, s, qkv, dy, probs, (dScores) => runF32(b, attentionDScoresRowsProgram(s), [probs, dy, out], [...attentionUniforms(s), ...ints(rows)], dScores));
+  return attentionGradWithProbs(b, s, qkv, dy, probs, (dScores) => runF32(b, attentionDScoresRowsProgram(s), [probs, dy, out], [...u, ...ints(rows)], dScores));
 }
 
 /**
@@ -1175,17 +1176,20 @@ const adamWPipelines = new WeakMap<object, Map<number, { pipeline: object; layou
  * lowers it (1: a dispatch per parameter, as before, for measuring one against the other).
  */
 export const MAX_ADAMW_GROUP = 8;
-function adamWGroupLimit(device: { limits?: { maxStorageBuffersPerShaderStage?: number } } | undefined): number {
-  const buffers = device?.limits?.maxStorageBuffersPerShaderStage ?? 8;
+type LimitsDevice = { limits?: { maxStorageBuffersPerShaderStage?: number } } | undefined;
+/** Storage buffers one shader stage may bind on `device` (WebGPU's default 8 where it cannot tell). */
+const storageBuffersPerStage = (device: LimitsDevice): number => device?.limits?.maxStorageBuffersPerShaderStage ?? 8;
+
+function adamWGroupLimit(device: LimitsDevice): number {
+  const buffers = storageBuffersPerStage(device);
   const limit = Math.max(1, Math.min(MAX_ADAMW_GROUP, Math.floor((buffers - 1) / 4)));
   const asked = Number(envVar('OMNITOK_WEBGPU_ADAMW_GROUP'));
   return Number.isInteger(asked) && asked >= 1 ? Math.min(asked, limit) : limit;
 }
 
 /** Tensors one sum-of-squares dispatch reads: the device's storage buffers a stage less the output, at most SUMSQ_GROUP. */
-function sumSquaresGroupLimit(device: { limits?: { maxStorageBuffersPerShaderStage?: number } } | undefined): number {
-  const buffers = device?.limits?.maxStorageBuffersPerShaderStage ?? 8;
-  return Math.max(1, Math.min(SUMSQ_GROUP, buffers - 1));
+function sumSquaresGroupLimit(device: LimitsDevice): number {
+  return Math.max(1, Math.min(SUMSQ_GROUP, storageBuffersPerStage(device) - 1));
 }
 
 /** How many gradients one sum-of-squares dispatch (the global norm) reads on the active webgpu device. */
