@@ -7,7 +7,7 @@ import { linear } from './layers/linear.js';
 import { claimGradientSum, installLeanBackprop, uninstallLeanBackprop } from './lean-backprop.js';
 import { Rng } from './rng.js';
 import { describeBackends } from './test-utils/backends.js';
-import { rand } from './test-utils/kernel-cases.js';
+import { rand, recordKernels } from './test-utils/kernel-cases.js';
 
 /*
  * The lean backward (installed by initBackend) against TensorFlow.js' own engine.gradients: the same
@@ -139,19 +139,9 @@ describeBackends('lean backprop', () => {
     const run = async () => {
       took = undefined;
       const before = tf.memory().numTensors;
-      const adds: string[] = [];
-      const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
-      const original = engine.runKernel;
-      engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
-        if (name === 'Add') adds.push(name);
-        return original.call(this, name, ...rest);
-      };
-      let g: tf.Tensor;
-      try {
-        [g] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.add(double(t), tf.mul(t, 3)), w)))([x]) as [tf.Tensor];
-      } finally {
-        engine.runKernel = original;
-      }
+      const kernels: string[] = [];
+      const [g] = recordKernels(kernels, () => tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.add(double(t), tf.mul(t, 3)), w)))([x])) as [tf.Tensor];
+      const adds = kernels.filter((k) => k === 'Add');
       const values = Array.from(await g.data());
       g.dispose();
       expect(tf.memory().numTensors, 'tensors left behind').toBe(before);

@@ -138,3 +138,18 @@ export function normCaseValuesAndGrads(c: ReturnType<typeof drawNormCase>, seed:
   ln.dispose();
   return out;
 }
+
+/** Runs `f`, pushing the name of every kernel TensorFlow.js' engine runs meanwhile onto `names`. */
+export function recordKernels<T>(names: string[], f: () => T): T {
+  const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
+  const original = engine.runKernel;
+  engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
+    names.push(name);
+    return original.call(this, name, ...rest);
+  };
+  try {
+    return f();
+  } finally {
+    engine.runKernel = original;
+  }
+}

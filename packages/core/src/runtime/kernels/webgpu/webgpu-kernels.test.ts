@@ -10,7 +10,7 @@ import { TransformerEncoder } from '../../encoder.js';
 import { Rng } from '../../rng.js';
 import { GEMM_ATTENTION_MAX_PROBS_BYTES, gemmAttentionForward } from './fused-ops.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
-import { attentionValuesAndGrads, rand } from '../../test-utils/kernel-cases.js';
+import { attentionValuesAndGrads, rand, recordKernels } from '../../test-utils/kernel-cases.js';
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
@@ -54,21 +54,6 @@ function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: nu
   });
 }
 
-
-/** Runs `f`, pushing the name of every kernel the engine runs meanwhile onto `names`. */
-function recordKernels<T>(names: string[], f: () => T): T {
-  const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
-  const original = engine.runKernel;
-  engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
-    names.push(name);
-    return original.call(this, name, ...rest);
-  };
-  try {
-    return f();
-  } finally {
-    engine.runKernel = original;
-  }
-}
 
 /** Runs `f`, pushing the shader key of every program the webgpu backend runs meanwhile onto `keys`. */
 function recordPrograms<T>(keys: string[], f: () => T): T {
@@ -813,24 +798,15 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     const grads = () =>
       tf.tidy(() => tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.sin(linear(a, ww, bb))))([rand(70, [t, inDim]), rand(71, [inDim, outDim], 0.2), rand(72, [outDim])]));
     // which kernels each way runs
-    const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
-    const original = engine.runKernel;
+    const ranFused: string[] = [];
     const ran: string[] = [];
-    engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
-      ran.push(name);
-      return original.call(this, name, ...rest);
-    };
-    let fused: tf.Tensor[];
+    const fused = recordKernels(ranFused, grads);
     let separate: tf.Tensor[];
-    let ranFused: string[];
+    process.env.OMNITOK_WEBGPU_BIAS_GRAD = 'separate';
     try {
-      fused = grads();
-      ranFused = ran.splice(0);
-      process.env.OMNITOK_WEBGPU_BIAS_GRAD = 'separate';
-      separate = grads();
+      separate = recordKernels(ran, grads);
     } finally {
       delete process.env.OMNITOK_WEBGPU_BIAS_GRAD;
-      engine.runKernel = original;
     }
     expect(ranFused).toContain('OmnitokWgWeightBiasGrad');
     expect(ranFused).not.toContain('OmnitokWgColumnSum');
