@@ -5,7 +5,7 @@
  * barrier or a bad vec4 read can pass on lavapipe and fail on NVIDIA). Random cases from a fixed seed,
  * sized for a GPU (GEMMs to 640, attention over 197 tokens): every GEMM tile and split-K, every attention
  * program (fused, tiled, GEMM forward; gemm, flash, tiled backward; rows with only masked keys),
- * LayerNorm → GELU, linear() through the column-sums GEMM, AdamW behind the device step guard, and the
+ * LayerNorm → GELU, linear() through the column-sums GEMM, the MLP with GELU in its GEMMs' epilogues, AdamW behind the device step guard, and the
  * Trainer with one step in flight (queued steps equal awaited ones; a step behind a NaN one skipped). Values
  * and gradients as max |Δ|/(1+|ref|); one line per group, PASS or FAIL with the first failing case.
  * Exits 1 on a failure, 2 when WebGPU did not start.
@@ -27,7 +27,7 @@ const pick = (xs) => xs[Math.floor(random() * xs.length)];
 
 let tf; // the webgpu backend's TensorFlow.js, set by main()
 const rand = (s, shape, scale = 1) => tf.tensor(new runtime.Rng(s).normals(shape.reduce((a, b) => a * b, 1), scale), shape);
-const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD'];
+const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_MLP'];
 
 /** Runs `program` on cpu and on webgpu with `env` set, returns the worst max |Δ|/(1+|ref|) per output. */
 async function compare(program, env) {
@@ -190,6 +190,32 @@ async function main() {
         // odd cases: a residual (a block's attention projection or fc2)
         const res = rand(10 * i + 15, [rows, outDim]);
         return [runtime.linear(x, w, b, res), ...tf.grads((p, q, r, t) => tf.sum(tf.mul(runtime.linear(p, q, r, t), dy)))([x, w, b, res])];
+      },
+    };
+  });
+
+  await group('MLP (GELU in fc1\'s epilogue, GELU′ in the GEMM through fc2; split-K or not; a residual)', cap(4), (i) => {
+    const rows = pick([int(1, 300), SMOKE ? 394 : 25216 / 8]);
+    const width = pick([64, 384, int(1, 200)]);
+    const hidden = pick([4 * width, int(1, 600)]);
+    const kind = pick(['erf', 'tanh', 'quick']);
+    const env = { OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0', '3']), OMNITOK_WEBGPU_MLP: pick([undefined, undefined, 'separate']) };
+    return {
+      what: `case ${i}: [${rows}, ${width}] → ${hidden} gelu ${kind} ${JSON.stringify(env)}`,
+      env,
+      program: () => {
+        const mlp = new runtime.Mlp(width, hidden, kind, new runtime.Rng(10 * i + 16));
+        mlp.fc1.weight.assign(rand(10 * i + 17, [width, hidden], 1.5 / Math.sqrt(width))); // GELU's inputs over its curved range
+        mlp.fc1.bias.assign(rand(10 * i + 18, [hidden], 0.5));
+        const x = rand(10 * i + 19, [rows, width]);
+        const res = rand(10 * i + 20, [rows, width]);
+        const dy = rand(10 * i + 21, [rows, width], 1 / Math.sqrt(rows));
+        const params = [...mlp.parameters().values()];
+        const f = (p, r) => tf.sum(tf.mul(mlp.forward(p, r), dy));
+        const { grads } = tf.variableGrads(() => f(x, res), params);
+        const out = [mlp.forward(x, res), ...tf.grads(f)([x, res]), ...params.map((p) => grads[p.name])];
+        mlp.dispose();
+        return out;
       },
     };
   });

@@ -11,21 +11,28 @@ import type { Rng } from '../rng.js';
  * backend runs transposed/batched matmuls 10–50× slower than a plain 2-D one, and autodiff of a
  * rank-3 matMul produces exactly those.
  */
-/** [dx, dW]; the `native` and omnitok `webgpu` GEMMs take the transposes as flags (no transposed copies). */
-function linearGrads(dy: tf.Tensor2D, xs: tf.Tensor2D, ws: tf.Tensor2D): [tf.Tensor, tf.Tensor] {
-  if (fusedAvailable() || webgpuKernelsActive()) return [tf.matMul(dy, ws, false, true), tf.matMul(xs, dy, true, false)];
-  return [tf.matMul(dy, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy)];
+/** dx = dy·Wᵀ; the `native` and omnitok `webgpu` GEMMs take the transpose as a flag (no transposed copy). */
+function inputGrad(dy: tf.Tensor2D, ws: tf.Tensor2D): tf.Tensor {
+  return fusedAvailable() || webgpuKernelsActive() ? tf.matMul(dy, ws, false, true) : tf.matMul(dy, tf.transpose(ws));
+}
+
+/** dW = xᵀ·dy, likewise. */
+function weightGrad(dy: tf.Tensor2D, xs: tf.Tensor2D): tf.Tensor {
+  return fusedAvailable() || webgpuKernelsActive() ? tf.matMul(xs, dy, true, false) : tf.matMul(tf.transpose(xs), dy);
+}
+
+/** [dW, db] of x·W + b for x [T, in], dy [T, out]. */
+export function weightBiasGrads(dy: tf.Tensor2D, xs: tf.Tensor2D): tf.Tensor[] {
+  if (webgpuKernelsActive()) {
+    // `webgpu`: dW and db from one GEMM that also sums dy's columns (one pass over dy); else GEMM + column sums
+    return webgpuWeightBiasGrad(xs, dy) ?? [weightGrad(dy, xs), webgpuColumnSum(dy)];
+  }
+  return [weightGrad(dy, xs), tf.sum(dy, 0)];
 }
 
 /** [dx, dW, db] of x·W + b. */
 function linearBiasGrads(dy: tf.Tensor2D, xs: tf.Tensor2D, ws: tf.Tensor2D): tf.Tensor[] {
-  if (webgpuKernelsActive()) {
-    // `webgpu`: dW and db from one GEMM that also sums dy's columns (one pass over dy); else GEMM + column sums
-    const fused = webgpuWeightBiasGrad(xs, dy);
-    if (fused) return [tf.matMul(dy, ws, false, true), ...fused];
-    return [...linearGrads(dy, xs, ws), webgpuColumnSum(dy)];
-  }
-  return [...linearGrads(dy, xs, ws), tf.sum(dy, 0)];
+  return [inputGrad(dy, ws), ...weightBiasGrads(dy, xs)];
 }
 
 const linearBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
@@ -52,7 +59,7 @@ const linearNoBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.Gr
     value: tf.matMul(x, w),
     gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return linearGrads(dy, xs, ws);
+      return [inputGrad(dy, ws), weightGrad(dy, xs)];
     },
   };
 }) as never) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { gelu, type GeluKind } from '../layers/activations.js';
 import { MultiHeadAttention } from '../layers/attention.js';
 import { LayerNorm } from '../layers/layer-norm.js';
+import { Mlp } from '../layers/mlp.js';
 import { mulberry32 } from '../../numeric/mulberry32.js';
 import { Rng } from '../rng.js';
 
@@ -24,6 +25,26 @@ export function attentionValuesAndGrads(width: number, heads: number, x: tf.Tens
   const [dx] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(attn.forward(t, undefined, mask), w)))([x]);
   const out = [attn.forward(x, undefined, mask), dx!, ...params.map((p) => grads[p.name]!)];
   attn.dispose();
+  return out;
+}
+
+/**
+ * An MLP (width → hidden → width, GELU `kind`) on x [..., width], plus `residual` when given, with a
+ * weighted-sum loss (weights w): its output, the gradients of x (and of the residual), then of every
+ * parameter, in that order. Parameters from seeds 5–8, fc1 scaled so that GELU's inputs spread over
+ * its curved range (|v| up to ~4), not only its near-linear middle.
+ */
+export function mlpValuesAndGrads(width: number, hidden: number, kind: GeluKind, x: tf.Tensor, w: tf.Tensor, residual?: tf.Tensor): tf.Tensor[] {
+  const mlp = new Mlp(width, hidden, kind, new Rng(5));
+  mlp.fc1.weight.assign(rand(6, [width, hidden], 1.5 / Math.sqrt(width)));
+  mlp.fc1.bias!.assign(rand(7, [hidden], 0.5));
+  mlp.fc2.bias!.assign(rand(8, [width], 0.5));
+  const params = [...mlp.parameters().values()];
+  const loss = (t: tf.Tensor, r?: tf.Tensor) => tf.sum(tf.mul(mlp.forward(t, r), w)) as tf.Scalar;
+  const { grads } = tf.variableGrads(() => loss(x, residual), params);
+  const dInputs = tf.grads((...ts: tf.Tensor[]) => loss(ts[0]!, ts[1]))(residual ? [x, residual] : [x]);
+  const out = [mlp.forward(x, residual), ...dInputs, ...params.map((p) => grads[p.name]!)];
+  mlp.dispose();
   return out;
 }
 

@@ -15,6 +15,8 @@ import {
   WG_ATTENTION_GRAD,
   WG_ATTENTION_GEMM,
   WG_LINEAR_RESIDUAL,
+  WG_LINEAR_GELU,
+  WG_MATMUL_GELU_GRAD,
   WG_GELU,
   WG_GELU_GRAD,
   WG_LAYER_NORM,
@@ -202,6 +204,22 @@ export function webgpuWeightBiasGrad(x: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tenso
 /** x [M, K] · w [K, N] + b [N] + r [M, N] as one GEMM, r added in its epilogue (WG_LINEAR_RESIDUAL; float32 tensors). */
 export function webgpuLinearResidual(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, r: tf.Tensor2D): tf.Tensor2D {
   return tf.engine().runKernel(WG_LINEAR_RESIDUAL, { a: x, b: w, bias: b, residual: r } as never, {} as never) as unknown as tf.Tensor2D;
+}
+
+/**
+ * x [M, K] · w [K, N] + b [N] → [GELU(v), v], v = x·w + b, as one GEMM with GELU in its epilogue
+ * (WG_LINEAR_GELU; float32 tensors): a linear layer followed by GELU, v kept for the backward.
+ */
+export function webgpuLinearGelu(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, kind: keyof typeof GELU_CODES): [tf.Tensor2D, tf.Tensor2D] {
+  return tf.engine().runKernel(WG_LINEAR_GELU, { a: x, b: w, bias: b } as never, { kind: GELU_CODES[kind] } as never) as unknown as [tf.Tensor2D, tf.Tensor2D];
+}
+
+/**
+ * (dy [M, N] · wᵀ, w [K, N]) ∘ GELU′(pre [M, K]) as one GEMM (WG_MATMUL_GELU_GRAD; float32 tensors):
+ * the input gradient of a linear layer that a GELU feeds, carried back through that GELU.
+ */
+export function webgpuMatMulGeluGrad(dy: tf.Tensor2D, w: tf.Tensor2D, pre: tf.Tensor2D, kind: keyof typeof GELU_CODES): tf.Tensor2D {
+  return tf.engine().runKernel(WG_MATMUL_GELU_GRAD, { a: dy, b: w, pre } as never, { transposeB: true, kind: GELU_CODES[kind] } as never) as unknown as tf.Tensor2D;
 }
 
 /** Σ over every axis but the last: x [..., C] → [C] (a bias gradient), two dispatches, no transpose. */

@@ -39,7 +39,7 @@ const ceil = (a: number, b: number) => Math.ceil(a / b);
 
 /** Flat elementwise programs: one invocation per output element, `main(index)`. */
 const FLAT_WG = 256;
-function flat(outputShape: number[], size: number, key: string, variableNames: string[], uniforms: string, body: string): Program {
+function flat(outputShape: number[], size: number, key: string, variableNames: string[], uniforms: string, body: string, helpers = ''): Program {
   return {
     outputShape,
     shaderKey: key,
@@ -50,7 +50,7 @@ function flat(outputShape: number[], size: number, key: string, variableNames: s
     uniforms,
     size: true,
     getUserCode: () => `
-      ${ERF}
+      ${helpers}
       fn main(index : i32) {
         if (index >= uniforms.size) { return; }
         ${body}
@@ -66,6 +66,28 @@ const ERF = `
     let poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t;
     return sign(z) * (1.0 - poly * exp(-a * a));
   }`;
+
+export const GELU_CODES = { erf: 0, tanh: 1, quick: 2 } as const;
+export type GeluKind = keyof typeof GELU_CODES;
+
+/**
+ * WGSL `gelu_(v)` and its derivative `geluD_(v)` for a kind (the GELU programs and the GEMM epilogues
+ * share them): `erf` v·Φ(v) with ERF's erf_, `tanh` the GPT-2 approximation, `quick` v·σ(1.702v).
+ */
+function geluFns(kind: GeluKind): string {
+  const [y, d] = {
+    erf: ['0.5 * v * (1.0 + erf_(v * 0.7071067811865476))', '0.5 * (1.0 + erf_(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * v * v)'],
+    tanh: [
+      '0.5 * v * (1.0 + tanh(clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0)))',
+      `0.5 * (1.0 + th) + 0.5 * v * (1.0 - th * th) * 0.7978845608028654 * (1.0 + 0.134145 * v * v)`,
+    ],
+    quick: ['v / (1.0 + exp(-1.702 * v))', 's + 1.702 * v * s * (1.0 - s)'],
+  }[kind];
+  const pre = { erf: '', tanh: 'let th = tanh(clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0));', quick: 'let s = 1.0 / (1.0 + exp(-1.702 * v));' }[kind];
+  return `${kind === 'erf' ? ERF : ''}
+  fn gelu_(v : f32) -> f32 { return ${y}; }
+  fn geluD_(v : f32) -> f32 { ${pre} return ${d}; }`;
+}
 
 // ---------------------------------------------------------------------------------------------- GEMM
 
@@ -118,14 +140,49 @@ export type MatrixUnit = 'subgroup' | 'subgroup-bool' | 'emulated';
 /** The matrix GEMM's tile: 128 × 128 outputs, K slices of 32 (see matrixMatMulProgram). */
 export const matrixTile = (unit: MatrixUnit): MatMulTile => ({ rm: 8, rn: 8, tk: 32, matrix: unit });
 
-/** The GEMM epilogue's inputs after A and B: the bias [N], then the residual (C's shape and layout). */
-const epilogueInputs = (bias: boolean, residual: boolean): string[] => ['A', 'B', ...(bias ? ['bias'] : []), ...(residual ? ['residual'] : [])];
-/** WGSL added to α·acc for the output element (gm, gn) at cOff + gm·ldc + gn. */
-const epilogueTerms = (bias: boolean, residual: boolean): string =>
-  `${bias ? ' + bias[gn]' : ''}${residual ? ' + residual[cOff + gm * uniforms.ldc + gn]' : ''}`;
+/**
+ * What a GEMM does to v = α·acc of the output element (gm, gn) at index `idx` of C before it stores
+ * it, in this order: + bias[gn]; + residual[idx] (a linear layer that ends a residual branch); then
+ * either `gelu` — C gets GELU(v) and the extra output `Pre` gets v (a linear layer followed by GELU,
+ * whose backward needs v) — or `geluGrad` — C gets v·GELU′(pre[idx]) (the input gradient of a linear
+ * layer that a GELU feeds: dY·Wᵀ times GELU′ of that GELU's input). `residual`, `pre` and `Pre` have
+ * C's shape and layout. A split-K GEMM leaves it all to the sum of its partials (`splitKSumProgram`).
+ */
+export interface GemmEpilogue {
+  readonly bias?: boolean;
+  readonly residual?: boolean;
+  readonly gelu?: GeluKind;
+  readonly geluGrad?: GeluKind;
+}
+/** The extra output of a `gelu` epilogue: GELU's input. */
+export const GELU_PRE_OUT = extraOutput('Pre');
+/** An epilogue's bindings after the GEMM's operands: bias, residual, pre, then the extra output. */
+const epilogueInputs = (e: GemmEpilogue): string[] => [
+  ...(e.bias ? ['bias'] : []),
+  ...(e.residual ? ['residual'] : []),
+  ...(e.geluGrad ? ['pre'] : []),
+  ...(e.gelu ? [GELU_PRE_OUT] : []),
+];
+const epilogueKey = (e: GemmEpilogue): string =>
+  `${e.bias ? '_bias' : ''}${e.residual ? '_res' : ''}${e.gelu ? `_gelu_${e.gelu}` : ''}${e.geluGrad ? `_geluGrad_${e.geluGrad}` : ''}`;
+/** The WGSL functions an epilogue calls (module scope). */
+const epilogueFns = (e: GemmEpilogue): string => (e.gelu ? geluFns(e.gelu) : e.geluGrad ? geluFns(e.geluGrad) : '');
+function checkEpilogue(e: GemmEpilogue): void {
+  if (e.gelu && e.geluGrad) throw new Error('a GEMM epilogue applies GELU or its gradient, not both');
+}
+/**
+ * WGSL that stores `v` with epilogue `e` at C's index `idx` (column `gn`); `wrap` applies to the value
+ * before the activation (the matrix GEMM's overflow poisoning).
+ */
+function epilogueStore(e: GemmEpilogue, v: string, idx: string, gn: string, wrap = (c: string) => c): string {
+  const c = wrap(`${v}${e.bias ? ` + bias[${gn}]` : ''}${e.residual ? ` + residual[${idx}]` : ''}`);
+  if (e.gelu) return `{ let c = ${c}; ${GELU_PRE_OUT}[${idx}] = c; result[${idx}] = gelu_(c); }`;
+  if (e.geluGrad) return `result[${idx}] = (${c}) * geluD_(pre[${idx}]);`;
+  return `result[${idx}] = ${c};`;
+}
 
 /**
- * C[b] = α·op(A[b])·op(B[b]) (+ bias[n]) (+ residual[b, m, n]: a linear layer that ends a residual branch, `residual`) for b < batch; A and B read in place whatever their transposes
+ * C[b] = epilogue(α·op(A[b])·op(B[b])) for b < batch (`GemmEpilogue`: bias, residual, GELU or its gradient); A and B read in place whatever their transposes
  * (batch dims [B0, B1] with per-operand strides; a stride of 0 broadcasts). Tiles of (16·rm) × (16·rn) outputs per workgroup,
  * A and B slices staged in workgroup memory as [k][m] and [k][n]; loads follow the contiguous axis of
  * each operand (coalesced for both transposes); edge tiles are zero-filled and masked on write. The
@@ -139,9 +196,9 @@ const epilogueTerms = (bias: boolean, residual: boolean): string =>
  * Split-K (`splits` > 1, for few output tiles over a long K: weight gradients XᵀdY): workgroup z
  * covers batch entry z % batch and the K range [s·kChunk, (s+1)·kChunk) with s = z / batch, and
  * writes its partial product at offset s·splitStride (a [splits, batch, M, N] output) that
- * `splitKSumProgram` then sums (adding the bias there).
+ * `splitKSumProgram` then sums (applying the epilogue there).
  *
- * `columnSums` (op(B) not transposed, no bias): the output has a row M past the product, which the
+ * `columnSums` (op(B) not transposed, no epilogue): the output has a row M past the product, which the
  * workgroups of the first row tile fill with the column sums of op(B) over their K range (α-scaled;
  * per split, summed like the product): the weight gradient Xᵀ·dY of a linear layer and its bias
  * gradient Σ dY in one pass over dY. Each thread adds up the B values it fetches for staging — with
@@ -149,23 +206,11 @@ const epilogueTerms = (bias: boolean, residual: boolean): string =>
  * through workgroup memory at the end. (Until run 5 this was a row of ones appended to op(A): M + 1
  * rows, so a fourth 128-row tile for the 384-row weight gradients of ViT-S — a third more work there.)
  */
-export function matMulProgram(
-  outputShape: number[],
-  batch: number,
-  m: number,
-  n: number,
-  transA: boolean,
-  transB: boolean,
-  bias: boolean,
-  tile: MatMulTile,
-  splits = 1,
-  columnSums = false,
-  loads: VecLoads = SCALAR_LOADS,
-  residual = false,
-): Program {
-  if (columnSums && (transB || bias)) throw new Error('column sums of op(B) need B untransposed and no bias');
-  if (residual && !bias) throw new Error('a residual is added with the bias (a linear layer\'s epilogue)');
-  if (tile.matrix) return matrixMatMulProgram({ outputShape, batch, m, n, transA, transB, bias, splits, columnSums, residual }, tile.matrix);
+export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads = SCALAR_LOADS): Program {
+  const { outputShape, batch, m, n, transA, transB, splits = 1, columnSums = false } = spec;
+  checkEpilogue(spec.epilogue ?? {});
+  if (columnSums && (transB || Object.values(spec.epilogue ?? {}).some(Boolean))) throw new Error('column sums of op(B) need B untransposed and no epilogue');
+  if (tile.matrix) return matrixMatMulProgram(spec, tile.matrix);
   const { rm, rn, tk } = tile;
   const vec4 = Boolean(tile.vec4);
   if (vec4 && (![4, 8].includes(rm) || ![4, 8].includes(rn))) throw new Error('the vec4 GEMM variant computes 4 or 8 rows and columns per thread');
@@ -209,9 +254,8 @@ export function matMulProgram(
           ${opA.fetch}
           ${opB.fetch}`;
   const colsumVec = columnSums && loads.b;
-  const addBias = bias && splits === 1;
-  const addResidual = residual && splits === 1;
-  const out = (v: string) => `result[cOff + gm * uniforms.ldc + gn] = ${v} * uniforms.alpha${epilogueTerms(addBias, addResidual)};`;
+  const e = splits === 1 ? (spec.epilogue ?? {}) : {};
+  const out = (v: string) => epilogueStore(e, `${v} * uniforms.alpha`, 'cOff + gm * uniforms.ldc + gn', 'gn');
   const write = vec4
     ? `for (var i = 0; i < ${rm}; i = i + 1) {
           let gm = m0 + (i / 4) * 64 + ty * 4 + i % 4;
@@ -234,14 +278,14 @@ export function matMulProgram(
         }`;
   return {
     outputShape,
-    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${addResidual ? '_res' : ''}${columnSums ? '_colsum' : ''}${loads.a || loads.b ? `_ld${loads.a ? 'a' : ''}${loads.b ? 'b' : ''}` : ''}`,
+    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${epilogueKey(e)}${columnSums ? '_colsum' : ''}${loads.a || loads.b ? `_ld${loads.a ? 'a' : ''}${loads.b ? 'b' : ''}` : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
-    variableNames: epilogueInputs(addBias, addResidual),
-    variableComponents: [loads.a ? 4 : 1, loads.b ? 4 : 1, ...(addBias ? [1] : []), ...(addResidual ? [1] : [])],
+    variableNames: ['A', 'B', ...epilogueInputs(e)],
+    variableComponents: [loads.a ? 4 : 1, loads.b ? 4 : 1, ...epilogueInputs(e).map(() => 1)],
     workgroupSize: [16, 16, 1],
     uniforms: GEMM_UNIFORMS,
-    getUserCode: () => `
+    getUserCode: () => `${epilogueFns(e)}
       var<workgroup> As : array<${vec4 ? 'vec4<f32>' : 'f32'}, ${vec4 ? tk * strideA : TM * tk}>;
       var<workgroup> Bs : array<${vec4 ? 'vec4<f32>' : 'f32'}, ${vec4 ? tk * strideB : TN * tk}>;
       fn main() {
@@ -336,7 +380,7 @@ function matMulColumnSums(TN: number, vec4Tile: boolean, vecB: boolean): string 
   return columnSumsEpilogue(TN, 4, vec4Tile ? 'As[li] = csum;' : 'for (var j = 0; j < 4; j = j + 1) { As[li * 4 + j] = csum[j]; }', (t) => f(`${t} * 4 + li % 4`));
 }
 
-/** What `matMulProgram` multiplies, as one object (its parameters of the same names). */
+/** What `matMulProgram` multiplies (`splits` defaults to 1, `columnSums` to false, the epilogue to none). */
 export interface GemmSpec {
   readonly outputShape: number[];
   readonly batch: number;
@@ -344,11 +388,10 @@ export interface GemmSpec {
   readonly n: number;
   readonly transA: boolean;
   readonly transB: boolean;
-  readonly bias: boolean;
-  readonly splits: number;
-  readonly columnSums: boolean;
-  /** Add a residual of C's shape in the epilogue (with the bias). */
-  readonly residual?: boolean;
+  readonly splits?: number;
+  /** The column sums of op(B) as an extra row M of C (see matMulProgram). */
+  readonly columnSums?: boolean;
+  readonly epilogue?: GemmEpilogue;
 }
 
 /**
@@ -393,7 +436,7 @@ function columnSumsEpilogue(TN: number, lanes: 1 | 4, store: string, at: (t: str
  */
 export const MATRIX_GEMM_WORKGROUP_BYTES = 2 * 128 * 40 + 2 * 32 * 136 + 4 * 8 * 256 + 4;
 export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
-  const { outputShape, batch, m, n, transA, transB, bias, splits, columnSums, residual = false } = spec;
+  const { outputShape, batch, m, n, transA, transB, splits = 1, columnSums = false } = spec;
   const TM = 128;
   const TN = 128;
   const tk = 32;
@@ -406,8 +449,7 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
   const fetch = `
           ${opA.fetch}
           ${opB.fetch}`;
-  const addBias = bias && splits === 1;
-  const addResidual = residual && splits === 1;
+  const ep = splits === 1 ? (spec.epilogue ?? {}) : {};
   // result matrix t = 4i + j: rows sr + 16i, columns sc + 16j of the tile
   const tiles = [0, 1, 2, 3, 4, 5, 6, 7];
   const left = (i: number, kk: number) =>
@@ -452,7 +494,7 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
           let e = lane + 32 * q;
           let gm = m0 + sr + 16 * (${t} / 4) + e / 16;
           let gn = n0 + sc + 16 * (${t} % 4) + e % 16;
-          if (gm < M && gn < N) { result[cOff + gm * uniforms.ldc + gn] = select(Cs[sg * 256 + e] * uniforms.alpha${epilogueTerms(addBias, addResidual)}, nan, poison); }
+          if (gm < M && gn < N) { ${epilogueStore(ep, 'Cs[sg * 256 + e] * uniforms.alpha', 'cOff + gm * uniforms.ldc + gn', 'gn', (c) => `select(${c}, nan, poison)`)} }
         }
         workgroupBarrier();`;
   const epilogue = real
@@ -473,16 +515,17 @@ export function matrixMatMulProgram(spec: GemmSpec, unit: MatrixUnit): Program {
   const r = outputShape.length;
   return {
     outputShape,
-    shaderKey: `omnitokMatMulF16_${unit}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${addBias ? '_bias' : ''}${addResidual ? '_res' : ''}${columnSums ? '_colsum' : ''}`,
+    shaderKey: `omnitokMatMulF16_${unit}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${epilogueKey(ep)}${columnSums ? '_colsum' : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
-    variableNames: epilogueInputs(addBias, addResidual),
+    variableNames: ['A', 'B', ...epilogueInputs(ep)],
     workgroupSize: [256, 1, 1],
     uniforms: GEMM_UNIFORMS,
     // the enable / diagnostic directives are hoisted above tfjs' prelude (tuneWebgpuBackend)
     getUserCode: () => `
       enable f16;
       ${real ? 'enable chromium_experimental_subgroup_matrix;\n      diagnostic(off, chromium.subgroup_matrix_uniformity);' : ''}
+      ${epilogueFns(ep)}
       var<workgroup> As : array<f16, ${TM * SA}>;
       var<workgroup> Bs : array<f16, ${tk * SB}>;
       var<workgroup> Cs : array<f32, ${8 * 256}>;
@@ -554,27 +597,30 @@ export const GEMM_UNIFORMS =
   'lda : i32, ldb : i32, ldc : i32, offA : i32, offB : i32, offC : i32, strideC0 : i32, strideC1 : i32, splitStride : i32, alpha : f32,';
 
 /**
- * Sums the `splits` partial products of a split-K GEMM and adds the bias: result[i] = Σ_s
- * partial[offset + s·stride + i] (+ bias[i % cols]) (+ residual[i]) for i < size — a whole partial ([splits, size],
- * stride = size) or a block of rows of each. `tail` > 0: the `tail` elements after the first `size`
- * of each partial are summed into the extra output `Tail` (a column-sums GEMM's bias gradient after its
- * weight gradient: both from one dispatch).
+ * Sums the `splits` partial products of a split-K GEMM and applies the GEMM's epilogue (bias, residual,
+ * GELU or its gradient: `GemmEpilogue`, at column i % cols): result[i] = epilogue(Σ_s partial[offset +
+ * s·stride + i]) for i < size — a whole partial ([splits, size], stride = size) or a block of rows of
+ * each. `tail` > 0 (no epilogue): the `tail` elements after the first `size` of each partial are summed
+ * into the extra output `Tail` (a column-sums GEMM's bias gradient after its weight gradient: both from
+ * one dispatch).
  */
-export function splitKSumProgram(outputShape: number[], size: number, bias: boolean, tail = 0, residual = false): Program {
+export function splitKSumProgram(outputShape: number[], size: number, epilogue: GemmEpilogue = {}, tail = 0): Program {
+  checkEpilogue(epilogue);
   const sum = (i: string) => `var acc = 0.0;
      for (var s = 0; s < uniforms.splits; s = s + 1) { acc = acc + partial[uniforms.offset + s * uniforms.stride + ${i}]; }`;
   if (tail === 0) {
     return flat(
       outputShape,
       size,
-      `omnitokSplitKSum${bias ? '_bias' : ''}${residual ? '_res' : ''}`,
-      ['partial', ...(bias ? ['bias'] : []), ...(residual ? ['residual'] : [])],
+      `omnitokSplitKSum${epilogueKey(epilogue)}`,
+      ['partial', ...epilogueInputs(epilogue)],
       'splits : i32, cols : i32, stride : i32, offset : i32,',
       `${sum('index')}
-     result[index] = acc${bias ? ' + bias[index % uniforms.cols]' : ''}${residual ? ' + residual[index]' : ''};`,
+     ${epilogueStore(epilogue, 'acc', 'index', 'index % uniforms.cols')}`,
+      epilogueFns(epilogue),
     );
   }
-  if (bias || residual) throw new Error('splitKSumProgram: a tail with a bias or a residual is not supported');
+  if (Object.values(epilogue).some(Boolean)) throw new Error('splitKSumProgram: a tail with an epilogue is not supported');
   const tailOut = extraOutput('Tail');
   return {
     outputShape,
@@ -741,28 +787,14 @@ export function layerNormGradParamsProgram(rows: number, dim: number): Program {
 
 // ---------------------------------------------------------------------------------------------- GELU
 
-export const GELU_CODES = { erf: 0, tanh: 1, quick: 2 } as const;
-export type GeluKind = keyof typeof GELU_CODES;
-
 /** GELU forward; `erf`: x·Φ(x), `tanh`: the GPT-2 approximation, `quick`: x·σ(1.702x). */
 export function geluProgram(shape: number[], size: number, kind: GeluKind): Program {
-  const body = {
-    erf: 'let y = 0.5 * v * (1.0 + erf_(v * 0.7071067811865476));',
-    tanh: 'let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0); let y = 0.5 * v * (1.0 + tanh(u));',
-    quick: 'let y = v / (1.0 + exp(-1.702 * v));',
-  }[kind];
-  return flat(shape, size, `omnitokGelu_${kind}`, ['x'], '', `let v = x[index]; ${body} result[index] = y;`);
+  return flat(shape, size, `omnitokGelu_${kind}`, ['x'], '', 'result[index] = gelu_(x[index]);', geluFns(kind));
 }
 
 /** dy · GELU'(x). */
 export function geluGradProgram(shape: number[], size: number, kind: GeluKind): Program {
-  const body = {
-    erf: 'let d = 0.5 * (1.0 + erf_(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * v * v);',
-    tanh: `let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0); let th = tanh(u);
-           let d = 0.5 * (1.0 + th) + 0.5 * v * (1.0 - th * th) * 0.7978845608028654 * (1.0 + 0.134145 * v * v);`,
-    quick: 'let s = 1.0 / (1.0 + exp(-1.702 * v)); let d = s + 1.702 * v * s * (1.0 - s);',
-  }[kind];
-  return flat(shape, size, `omnitokGeluGrad_${kind}`, ['x', 'dy'], '', `let v = x[index]; ${body} result[index] = dy[index] * d;`);
+  return flat(shape, size, `omnitokGeluGrad_${kind}`, ['x', 'dy'], '', 'result[index] = dy[index] * geluD_(x[index]);', geluFns(kind));
 }
 
 // --------------------------------------------------------------------------------------------- AdamW

@@ -4,7 +4,7 @@ import { initBackend, probeBackend } from '../../backend.js';
 import { linear } from '../../layers/linear.js';
 import { AdamW, clipByGlobalNorm, globalNorm } from '../../optim.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
-import { attentionCaseValuesAndGrads, drawAttentionCase, drawMatMulCase, drawNormCase, fuzzCases, matMulCaseValuesAndGrads, normCaseValuesAndGrads, rand } from '../../test-utils/kernel-cases.js';
+import { attentionCaseValuesAndGrads, drawAttentionCase, drawMatMulCase, drawNormCase, fuzzCases, matMulCaseValuesAndGrads, mlpValuesAndGrads, normCaseValuesAndGrads, rand } from '../../test-utils/kernel-cases.js';
 import { webgpuStepGuard } from './fused-ops.js';
 import { f16ExactValues, setWebgpuMatmulPrecision } from './webgpu-kernels.js';
 
@@ -40,7 +40,7 @@ function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: nu
   });
 }
 
-const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_ADAMW', 'OMNITOK_WEBGPU_ADAMW_GROUP', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE'];
+const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_ADAMW', 'OMNITOK_WEBGPU_ADAMW_GROUP', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_MLP'];
 function setEnv(vars: Record<string, string | undefined>): void {
   for (const [k, v] of Object.entries(vars)) {
     if (v === undefined) delete process.env[k];
@@ -101,6 +101,21 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
         const f = (...t: tf.Tensor[]) => tf.sum(tf.mul(linear(t[0]!, t[1]!, b ? t[2] : undefined, res ? t[b ? 3 : 2] : undefined), dy));
         return [linear(x, w, b, res), ...tf.grads(f)(args)];
       });
+      expectClose(r, GRAD, what);
+    }
+  });
+
+  it('MLP: random rows, widths and GELU kinds, a residual or not; GELU in the GEMM epilogues or apart, split-K or not', async () => {
+    const g = fuzzCases(93);
+    for (let i = 0; i < 8; i++) {
+      const lead = g.pick([[g.side(200)], [g.int(1, 3), g.side(70)]]);
+      const [width, hidden] = [g.side(100), g.side(140)];
+      const kind = g.pick(['erf', 'tanh', 'quick'] as const);
+      const residual = g.next() < 0.5;
+      const env = { OMNITOK_WEBGPU_MLP: g.pick([undefined, undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: g.pick([undefined, '0', '3']), OMNITOK_WEBGPU_MATMUL_TILE: g.pick([undefined, '64', '64x128v']) };
+      const what = `case ${i}: x ${JSON.stringify([...lead, width])} → ${hidden} gelu ${kind}${residual ? ' + residual' : ''} ${JSON.stringify(env)}`;
+      setEnv(env);
+      const r = await onBoth(() => mlpValuesAndGrads(width, hidden, kind, rand(400 + i, [...lead, width]), rand(500 + i, [...lead, width]), residual ? rand(600 + i, [...lead, width]) : undefined));
       expectClose(r, GRAD, what);
     }
   });

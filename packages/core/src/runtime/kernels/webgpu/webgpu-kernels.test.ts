@@ -5,12 +5,13 @@ import { gelu, type GeluKind } from '../../layers/activations.js';
 import { MultiHeadAttention } from '../../layers/attention.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
 import { linear } from '../../layers/linear.js';
+import { Mlp } from '../../layers/mlp.js';
 import { AdamW, Trainer, clipByGlobalNorm, globalNorm } from '../../optim.js';
 import { TransformerEncoder } from '../../encoder.js';
 import { Rng } from '../../rng.js';
 import { GEMM_ATTENTION_MAX_PROBS_BYTES, gemmAttentionForward } from './fused-ops.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
-import { attentionValuesAndGrads, rand, recordKernels } from '../../test-utils/kernel-cases.js';
+import { attentionValuesAndGrads, mlpValuesAndGrads, rand, recordKernels } from '../../test-utils/kernel-cases.js';
 import { probeBackend } from '../../backend.js';
 import { PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
@@ -788,6 +789,75 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   });
 
+  it('an MLP: GELU in fc1\'s epilogue, GELU′ in the epilogue of the GEMM through fc2 (or in the split-K sums); values and gradients equal the cpu backend', async () => {
+    // [T, D, hidden]: one GEMM each, with a residual; split-K (K = D = 3000 over few output tiles)
+    for (const [t, d, hidden, split] of [[70, 33, 50, false], [40, 3000, 37, true]] as const) {
+      expect(planMatMul(t, hidden, d, 1).splits > 1).toBe(split);
+      for (const kind of ['erf', 'tanh', 'quick'] as const) {
+        const keys: string[] = [];
+        const kernels: string[] = [];
+        const r = await onBoth(() =>
+          recordPrograms(keys, () =>
+            recordKernels(tf.getBackend() === 'webgpu' ? kernels : [], () =>
+              mlpValuesAndGrads(d, hidden, kind, rand(95 + t, [2, t / 2, d]), rand(96, [2, t / 2, d]), split ? undefined : rand(97, [2, t / 2, d])),
+            ),
+          ),
+        );
+        expectClose(r, GRAD, `mlp ${kind} ${t}×${d}×${hidden}`);
+        expect(kernels).toContain('OmnitokWgLinearGelu');
+        expect(kernels).toContain('OmnitokWgMatMulGeluGrad');
+        expect(kernels, 'no separate GELU dispatches').not.toContain('OmnitokWgGelu');
+        expect(kernels).not.toContain('OmnitokWgGeluGrad');
+        const fwd = split ? `omnitokSplitKSum_bias_gelu_${kind}` : new RegExp(`^omnitokMatMul_.*_NN_bias_gelu_${kind}$`);
+        const bwd = split ? `omnitokSplitKSum_geluGrad_${kind}` : new RegExp(`^omnitokMatMul_.*_NT_geluGrad_${kind}$`);
+        for (const want of [fwd, bwd]) expect(keys.some((k) => (typeof want === 'string' ? k === want : want.test(k))), `${String(want)} in ${keys.join()}`).toBe(true);
+      }
+    }
+  });
+
+  it('an MLP forward and backward takes 2 dispatches fewer than with OMNITOK_WEBGPU_MLP=separate, the same values', async () => {
+    await initBackend('webgpu');
+    const [t, d, hidden] = [24, 20, 40];
+    const run = (separate: boolean) => {
+      if (separate) process.env.OMNITOK_WEBGPU_MLP = 'separate';
+      const keys: string[] = [];
+      try {
+        const out = recordPrograms(keys, () => tf.tidy(() => {
+          const x = rand(98, [t, d]);
+          const res = rand(99, [t, d]);
+          const mlp = new Mlp(d, hidden, 'erf', new Rng(5));
+          mlp.fc1.weight.assign(rand(6, [d, hidden], 0.4));
+          const params = [...mlp.parameters().values()];
+          // the loss, then y from one more forward, then the four parameter gradients
+          const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(mlp.forward(x, res), res)) as tf.Scalar, params);
+          const y = mlp.forward(x, res);
+          const list = [value, y, ...params.map((p) => grads[p.name]!)];
+          mlp.dispose();
+          return list;
+        }));
+        return { keys, out };
+      } finally {
+        delete process.env.OMNITOK_WEBGPU_MLP;
+      }
+    };
+    const fused = run(false);
+    const separate = run(true);
+    expect(separate.keys.filter((k) => k.startsWith('omnitokGelu')).length, separate.keys.join()).toBe(3); // two forwards, one backward
+    expect(fused.keys.some((k) => k.startsWith('omnitokGelu')), fused.keys.join()).toBe(false);
+    // one forward with its backward, and one more forward: 2 + 1 fewer
+    expect(separate.keys.length - fused.keys.length, `${separate.keys.join()}\n${fused.keys.join()}`).toBe(3);
+    const [a, b] = [await values(fused.out), await values(separate.out)];
+    tf.dispose([...fused.out, ...separate.out]);
+    for (let i = 0; i < a.length; i++) expect(maxAbsDiff(a[i]!, b[i]!), `output ${i}`).toBeLessThan(1e-6);
+  });
+
+  it('an MLP refuses a residual of another shape, naming both', async () => {
+    await initBackend('webgpu');
+    const mlp = new Mlp(3, 8, 'erf', new Rng(1));
+    expect(() => mlp.forward(tf.zeros([4, 3]), tf.zeros([4, 4]))).toThrow(/residual shape.*\[4,4\].*\[4,3\]/);
+    mlp.dispose();
+  });
+
   it('linear() refuses a residual of another shape, naming both', () => {
     expect(() => linear(tf.zeros([4, 3]), tf.zeros([3, 5]), tf.zeros([5]), tf.zeros([4, 4]))).toThrow(/residual shape.*\[4,4\].*\[4,5\]/);
   });
@@ -1222,6 +1292,28 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
     );
     expect(keys).toContain('omnitokMatMulF16_emulated_NN_bias_res');
     r.cpu.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `output ${i}`).toBe(0));
+  }, 120_000);
+
+  it('an MLP on the matrix program: GELU and GELU′ in its epilogue, equal to the three separate ops on the same program', async () => {
+    const keys: string[] = [];
+    const mlp = () => mlpValuesAndGrads(40, 140, 'erf', eighths(68, [150, 40]), eighths(69, [150, 40]), eighths(70, [150, 40]));
+    const r = await onBoth(() => recordPrograms(keys, mlp));
+    expect(keys).toContain('omnitokMatMulF16_emulated_NN_bias_gelu_erf');
+    expect(keys).toContain('omnitokMatMulF16_emulated_NT_geluGrad_erf');
+    // the parameters and GELU's outputs are not f16 values: each GEMM rounds them (2⁻¹¹ relative) and
+    // the weight gradients sum 150 such products — near the cpu's values, not equal
+    r.cpu.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `output ${i} vs cpu`).toBeLessThan(3e-2));
+    // the same GEMMs round the same operands when GELU runs apart: equal up to f32 rounding
+    process.env.OMNITOK_WEBGPU_MLP = 'separate';
+    let separate: Float32Array[];
+    try {
+      const list = tf.tidy(mlp);
+      separate = await values(list);
+      tf.dispose(list);
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_MLP;
+    }
+    separate.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `output ${i} vs separate`).toBeLessThan(1e-6));
   }, 120_000);
 
   it('training: small gradients flush in f16 without a loss scale; with a dynamic one f16 GEMMs train like f32', async () => {

@@ -36,6 +36,8 @@ import {
   type MatrixUnit,
   matrixTile,
   type Program,
+  type GemmEpilogue,
+  type GeluKind,
   toF32Program,
   columnPartialsProgram,
   partialsSumProgram,
@@ -80,6 +82,8 @@ export const WG_ATTENTION = 'OmnitokWgAttention';
 export const WG_ATTENTION_GRAD = 'OmnitokWgAttentionGrad';
 export const WG_ATTENTION_GEMM = 'OmnitokWgAttentionGemm';
 export const WG_LINEAR_RESIDUAL = 'OmnitokWgLinearResidual';
+export const WG_LINEAR_GELU = 'OmnitokWgLinearGelu';
+export const WG_MATMUL_GELU_GRAD = 'OmnitokWgMatMulGeluGrad';
 
 /** What runWebGPUProgram needs of tfjs-backend-webgpu's WebGPUBackend (not imported: optional peer). */
 interface WebGPUBackendLike {
@@ -225,25 +229,36 @@ function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorI
   const small = attnTile === 'plan' ? planned(true) : (FORCED_TILES[attnTile] ?? TILE_64);
   const tile = g.m * g.n <= 256 * 256 ? small : planned();
   const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
-  runF32(backend, matMulProgram([...out.shape], g.batch, g.m, g.n, transA, transB, false, tile, 1, false, vecLoads(g, transA, transB)), [a, b], gemmUniforms(call), out);
+  runF32(backend, matMulProgram({ outputShape: [...out.shape], batch: g.batch, m: g.m, n: g.n, transA, transB }, tile, vecLoads(g, transA, transB)), [a, b], gemmUniforms(call), out);
 }
 
 /**
- * Runs our GEMM when the case is one it covers, else returns undefined (the stock kernel runs).
- * `residual` (with a bias): added in the epilogue, a tensor of the output's size and layout.
+ * What `ourMatMul` applies in the GEMM's epilogue (`GemmEpilogue`): the bias [N], a residual and GELU's
+ * input `pre` (tensors of the output's size and layout), `gelu` (then it returns [GELU(v), v]) or
+ * `geluGrad`.
  */
-function ourMatMul(args: KernelArgs, withBias: boolean, residual?: tf.TensorInfo): tf.TensorInfo | undefined {
+interface EpilogueArgs {
+  readonly bias?: tf.TensorInfo;
+  readonly residual?: tf.TensorInfo;
+  readonly pre?: tf.TensorInfo;
+  readonly gelu?: GeluKind;
+  readonly geluGrad?: GeluKind;
+}
+
+/**
+ * Runs our GEMM when the case is one it covers, else returns undefined (the stock kernel runs) — with
+ * `ep`, the epilogue: [C, GELU's input] for a `gelu` one, else C.
+ */
+function ourMatMul(args: KernelArgs, ep: EpilogueArgs = {}): tf.TensorInfo | tf.TensorInfo[] | undefined {
   const a = args.inputs.a!;
   const b = args.inputs.b!;
-  const bias = withBias ? args.inputs.bias : undefined;
+  const { bias, residual, pre } = ep;
   const attrs = args.attrs ?? {};
   const transA = Boolean(attrs.transposeA);
   const transB = Boolean(attrs.transposeB);
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
-  if (withBias) {
-    const act = attrs.activation as string | undefined;
-    if ((act !== undefined && act !== 'linear') || args.inputs.preluActivationWeights) return undefined;
-  }
+  const act = attrs.activation as string | undefined;
+  if ((act !== undefined && act !== 'linear') || args.inputs.preluActivationWeights) return undefined;
   const dims = matMulDims(a.shape, b.shape, transA, transB);
   if (!dims) return undefined; // the stock kernel throws the proper error
   const { m, k, n } = dims;
@@ -263,7 +278,7 @@ function ourMatMul(args: KernelArgs, withBias: boolean, residual?: tf.TensorInfo
   if (bias && (bias.dtype !== 'float32' || prod(bias.shape) !== n)) return undefined;
   const outShape = [...batchShape, m, n];
   if (outShape.length > 4) return undefined;
-  if (residual && (!bias || residual.dtype !== 'float32' || prod(residual.shape) !== prod(outShape))) return undefined;
+  if ([residual, pre].some((t) => t && (t.dtype !== 'float32' || prod(t.shape) !== prod(outShape)))) return undefined;
   const batch = padOut[0]! * padOut[1]!;
   if (batch > 65535) return undefined;
   const backend = args.backend as WebGPUBackendLike;
@@ -278,19 +293,23 @@ function ourMatMul(args: KernelArgs, withBias: boolean, residual?: tf.TensorInfo
   };
   const uniforms = gemmUniforms(call);
   const loads = vecLoads(call, transA, transB);
-  const epilogue = [...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  const epilogue: GemmEpilogue = { bias: Boolean(bias), residual: Boolean(residual), gelu: ep.gelu, geluGrad: ep.geluGrad };
+  const epInputs = [bias, residual, pre].filter((t): t is tf.TensorInfo => t !== undefined);
+  // a `gelu` epilogue's second output: GELU's input, the output's shape
+  const extras = ep.gelu ? [backend.makeTensorInfo(outShape, 'float32')] : [];
+  const spec = { outputShape: outShape, batch, m, n, transA, transB };
+  let out: tf.TensorInfo;
   if (plan.splits === 1) {
-    const output = backend.makeTensorInfo(outShape, 'float32');
-    const program = matMulProgram(outShape, batch, m, n, transA, transB, Boolean(bias), plan.tile, 1, false, loads, Boolean(residual));
-    return runF32(backend, program, [a, b, ...epilogue], uniforms, output);
+    out = runWithOutputs(backend, matMulProgram({ ...spec, epilogue }, plan.tile, loads), [a, b, ...epInputs], extras, uniforms, backend.makeTensorInfo(outShape, 'float32'));
+  } else {
+    // split-K: partial products [splits·batch, M, N], then their sum with the epilogue
+    const partialShape = [plan.splits * batch, m, n];
+    const partial = runF32(backend, matMulProgram({ ...spec, outputShape: partialShape, splits: plan.splits }, plan.tile, loads), [a, b], uniforms, backend.makeTensorInfo(partialShape, 'float32'));
+    const size = batch * m * n;
+    out = runWithOutputs(backend, splitKSumProgram(outShape, size, epilogue), [partial, ...epInputs], extras, ints(plan.splits, n, size, 0));
+    backend.disposeData(partial.dataId);
   }
-  // split-K: partial products [splits·batch, M, N], then their sum (+ bias, + residual)
-  const partialShape = [plan.splits * batch, m, n];
-  const partial = runF32(backend, matMulProgram(partialShape, batch, m, n, transA, transB, Boolean(bias), plan.tile, plan.splits, false, loads), [a, b], uniforms, backend.makeTensorInfo(partialShape, 'float32'));
-  const size = batch * m * n;
-  const out = runF32(backend, splitKSumProgram(outShape, size, Boolean(bias), 0, Boolean(residual)), [partial, ...epilogue], ints(plan.splits, n, size, 0));
-  backend.disposeData(partial.dataId);
-  return out;
+  return ep.gelu ? [out, extras[0]!] : out;
 }
 
 /** The dtype of the buffer behind t (the webgpu backend keeps a cast int32 → float32 in i32 storage). */
@@ -325,7 +344,7 @@ function runWithOutputs(backend: WebGPUBackendLike, program: Program, inputs: tf
   if (names.length !== extras.length || names.some((n) => !n.startsWith(EXTRA_OUTPUT))) {
     throw new Error(`${program.shaderKey}: ${extras.length} extra output(s) for the bindings ${JSON.stringify(names)}`);
   }
-  rewriteShaders((backend as unknown as { device?: ShaderDevice }).device);
+  if (extras.length > 0) rewriteShaders((backend as unknown as { device?: ShaderDevice }).device);
   return runF32(backend, program, [...inputs, ...extras], uniforms, output);
 }
 
@@ -526,8 +545,26 @@ function attentionGradWithProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf
 // a [M, K] · b [K, N] + bias [N] + residual [M, N]: a linear layer that ends a residual branch, the
 // residual added in the GEMM's epilogue (the Add it replaces read two [M, N] tensors and wrote one)
 FUSED[WG_LINEAR_RESIDUAL] = (args) => {
-  const out = ourMatMul(args, true, args.inputs.residual);
+  const out = ourMatMul(args, { bias: args.inputs.bias, residual: args.inputs.residual });
   if (!out) throw new Error(`${WG_LINEAR_RESIDUAL}: float32 a ${JSON.stringify(args.inputs.a?.shape)} · b ${JSON.stringify(args.inputs.b?.shape)} + bias + a residual of the product's size, got residual ${JSON.stringify(args.inputs.residual?.shape)}`);
+  return out;
+};
+
+// a [M, K] · b [K, N] + bias [N] → [GELU(v), v] with v the product plus bias: a linear layer followed by
+// GELU, the activation applied in the GEMM's epilogue, which also keeps v for the backward (the GELU
+// dispatch it replaces read v and wrote GELU(v))
+FUSED[WG_LINEAR_GELU] = (args) => {
+  const out = ourMatMul(args, { bias: args.inputs.bias, gelu: geluKind(args.attrs!.kind) });
+  if (!out) throw new Error(`${WG_LINEAR_GELU}: float32 a ${JSON.stringify(args.inputs.a?.shape)} · b ${JSON.stringify(args.inputs.b?.shape)} + a bias of the product's width, got bias ${JSON.stringify(args.inputs.bias?.shape)}`);
+  return out;
+};
+
+// op(a) · op(b) times GELU′(pre), pre of the product's shape: the input gradient dY·Wᵀ of a linear layer
+// that a GELU feeds, carried through that GELU in the GEMM's epilogue (the GELU-gradient dispatch it
+// replaces read the product and pre and wrote their product)
+FUSED[WG_MATMUL_GELU_GRAD] = (args) => {
+  const out = ourMatMul(args, { pre: args.inputs.pre, geluGrad: geluKind(args.attrs!.kind) });
+  if (!out) throw new Error(`${WG_MATMUL_GELU_GRAD}: float32 a ${JSON.stringify(args.inputs.a?.shape)} · b ${JSON.stringify(args.inputs.b?.shape)} and GELU's input of the product's size, got pre ${JSON.stringify(args.inputs.pre?.shape)}`);
   return out;
 };
 
@@ -603,11 +640,11 @@ FUSED[WG_WEIGHT_BIAS_GRAD] = ({ inputs, backend }) => {
     alpha: 1,
   };
   const uniforms = gemmUniforms(call);
-  const program = matMulProgram(partialShape, 1, inDim, outDim, true, false, false, plan.tile, plan.splits, true, vecLoads(call, true, false));
+  const program = matMulProgram({ outputShape: partialShape, batch: 1, m: inDim, n: outDim, transA: true, transB: false, splits: plan.splits, columnSums: true }, plan.tile, vecLoads(call, true, false));
   const partial = runF32(b, program, [x, dy], uniforms, b.makeTensorInfo(partialShape, 'float32'));
   const db = b.makeTensorInfo([outDim], 'float32');
   const size = inDim * outDim;
-  const dw = runWithOutputs(b, splitKSumProgram([inDim, outDim], size, false, outDim), [partial], [db], ints(plan.splits, outDim, partialSize, 0, size, outDim));
+  const dw = runWithOutputs(b, splitKSumProgram([inDim, outDim], size, {}, outDim), [partial], [db], ints(plan.splits, outDim, partialSize, 0, size, outDim));
   b.disposeData(partial.dataId);
   return [dw, db];
 };
@@ -820,7 +857,7 @@ export function setWebgpuKernels(on: boolean): void {
       tf.registerKernel({
         kernelName: name,
         backendName: WEBGPU,
-        kernelFunc: ((args: KernelArgs) => ourMatMul(args, withBias) ?? config.kernelFunc(args as never)) as never,
+        kernelFunc: ((args: KernelArgs) => ourMatMul(args, withBias ? { bias: args.inputs.bias } : {}) ?? config.kernelFunc(args as never)) as never,
       });
     } else {
       tf.registerKernel(config);
