@@ -10,7 +10,8 @@
  * 64×128 tile and the plan with K slices of 32 (`k32`), and with operands read four floats a load (`ld4`).
  *
  *   npm run build && node bench/gemm-gpu.mjs --small        # here, on lavapipe: proves it runs
- *   (--shapes 'fwd,dW+db' picks rows by their first word — `attn`: attention's per-head products; --rows /
+ *   (--shapes 'fwd,dW+db' picks rows by their first word — `attn`: attention's per-head products, `text`: the
+ *   text tower's 4 096-row ones; --rows /
  *   --width other sizes)
  *   bash ../shared/tools/gpu-bundle.sh bench/gemm-gpu.mjs   # then on the GPU machine:
  *   bash .gpu/enter.sh node .gpu/gemm-gpu.cjs [--variants 'auto vec4,tfjs'] --out $OUT/gemm-gpu.txt
@@ -29,6 +30,8 @@ const SMALL = flag('small');
 const R = Number(opt('rows', SMALL ? 600 : 25216));
 const D = Number(opt('width', SMALL ? 96 : 384));
 const F = 4 * D;
+// the text tower's rows: batch × 32 tokens
+const RT = Math.max(1, Math.round(R / 197)) * 32;
 // attention: batch × heads, tokens, head dim (the rows are batch × 197 tokens, heads of 64)
 const T = SMALL ? 37 : 197;
 const DH = SMALL ? 32 : 64;
@@ -49,6 +52,12 @@ const SHAPES = [
   ['dW+db fc2  Hᵀ·dY, Σ dY', [R, F], [R, D], true, false, true],
   ['dW+db qkv  Xᵀ·dY, Σ dY', [R, D], [R, 3 * D], true, false, true],
   ['square 4096', [SMALL ? 512 : 4096, SMALL ? 512 : 4096], [SMALL ? 512 : 4096, SMALL ? 512 : 4096], false, false],
+  // the text tower's products (batch 128 × 32 tokens = 4 096 rows) with a 384-wide output: too few
+  // 64×128 tiles to fill the GPU, so the plan puts them on the 64-tile (run 5: 8 ms of the step on the
+  // scalar one at 11–13 TFLOP/s)
+  ['text fc2   H·W2', [RT, F], [F, D], false, false],
+  ['text proj  X·Wo', [RT, D], [D, D], false, false],
+  ['text dX-qkv dY·Wqkvᵀ', [RT, 3 * D], [D, 3 * D], false, true],
   // attention's per-head products, batched over batch × heads (ViT-S: 128 × 6 heads of 64 over 197
   // tokens), which the GEMM attention forward and backward run on the 64-tile (OMNITOK_WEBGPU_ATTN_TILE
   // picks another one there): which tile serves them best has not been measured on a GPU
@@ -66,6 +75,8 @@ const VARIANTS = [
   ['64 vec4', { OMNITOK_WEBGPU_MATMUL_TILE: '64v', OMNITOK_WEBGPU_SPLITK: '0' }],
   ['auto scalar', { OMNITOK_WEBGPU_MATMUL_VARIANT: 'scalar' }],
   ['auto vec4', {}],
+  // the plan with the scalar 64-tile for what it leaves to that tile (run 5's choice)
+  ['auto scalar64', { OMNITOK_WEBGPU_MATMUL_VARIANT: 'scalar64' }],
   // K slices of 32 instead of 16 (OMNITOK_WEBGPU_MATMUL_TK=32: half the barriers per FMA)
   ['64x128 vec4 k32', { OMNITOK_WEBGPU_MATMUL_TILE: '64x128v', OMNITOK_WEBGPU_SPLITK: '0', OMNITOK_WEBGPU_MATMUL_TK: '32' }],
   ['auto vec4 k32', { OMNITOK_WEBGPU_MATMUL_TK: '32' }],

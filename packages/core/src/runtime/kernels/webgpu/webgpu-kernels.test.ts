@@ -209,7 +209,10 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     expect(stats.misses - misses).toBe(3);
   });
 
-  it('matMul: all transposes, batches, broadcast batches, edge tiles; gradients', async () => {
+  // the 64-tile these sizes plan: vec4 reads (default) or scalar ones (OMNITOK_WEBGPU_MATMUL_VARIANT=scalar64)
+  for (const variant of ['vec4', 'scalar64'] as const) it(`matMul on the ${variant} 64-tile: all transposes, batches, broadcast batches, edge tiles; gradients`, async () => {
+    if (variant === 'scalar64') process.env.OMNITOK_WEBGPU_MATMUL_VARIANT = 'scalar64';
+    const keys: string[] = [];
     const cases: [number[], number[], boolean, boolean][] = [
       [[5, 7], [7, 4], false, false],
       [[7, 5], [7, 4], true, false],
@@ -223,17 +226,24 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
       [[67, 33], [67, 35], true, false], // K = 67: five K slices, the last partial; M over nothing
       [[130, 40], [40, 66], false, false], // M over two 64-tiles plus 2 rows
     ];
-    for (const [sa, sb, ta, tb] of cases) {
-      const r = await onBoth(() => {
-        const a = rand(1, sa);
-        const b = rand(2, sb);
-        const y = tf.matMul(a, b, ta, tb);
-        if (sa.slice(0, -2).join() !== sb.slice(0, -2).join()) return [y]; // tfjs has no gradient for broadcast batches
-        const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q, ta, tb), y)))([a, b]);
-        return [y, ga!, gb!];
-      });
-      expectClose(r, GRAD, `matMul ${JSON.stringify([sa, sb, ta, tb])}`);
+    try {
+      for (const [sa, sb, ta, tb] of cases) {
+        const r = await onBoth(() => recordPrograms(keys, () => {
+          const a = rand(1, sa);
+          const b = rand(2, sb);
+          const y = tf.matMul(a, b, ta, tb);
+          if (sa.slice(0, -2).join() !== sb.slice(0, -2).join()) return [y]; // tfjs has no gradient for broadcast batches
+          const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q, ta, tb), y)))([a, b]);
+          return [y, ga!, gb!];
+        }));
+        expectClose(r, GRAD, `matMul ${JSON.stringify([sa, sb, ta, tb])} (${variant})`);
+      }
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_MATMUL_VARIANT;
     }
+    const gemms = keys.filter((k) => k.startsWith('omnitokMatMul_'));
+    expect(gemms.length).toBeGreaterThan(20);
+    expect(gemms.every((k) => k.startsWith(variant === 'vec4' ? 'omnitokMatMul_4x4x16v_' : 'omnitokMatMul_4x4x16_')), gemms.join()).toBe(true);
   });
 
   it('matMul of a float tensor cast from int32 (i32 storage on webgpu) and a bias cast likewise', async () => {
@@ -396,12 +406,21 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     const dW = planMatMul(384, 1536, 25216, 1);
     expect(dW.tile).toMatchObject({ rm: 8, rn: 8, vec4: true });
     expect(dW.splits).toBeGreaterThan(1);
-    expect(planMatMul(25216, 64, 384, 1).tile).toMatchObject({ rm: 4, rn: 4 }); // narrow output: no 128-wide tile
+    // narrow outputs and a text tower's 4 096 rows × 384 (too few 64×128 tiles to fill the GPU): the vec4 64-tile
+    for (const [m, n, k] of [[25216, 64, 384], [4096, 384, 1536], [4096, 384, 384]] as const) {
+      expect(planMatMul(m, n, k, 1), `${m}×${n}×${k}`).toMatchObject({ tile: { rm: 4, rn: 4, vec4: true }, splits: 1 });
+    }
     process.env.OMNITOK_WEBGPU_MATMUL_VARIANT = 'scalar';
     try {
       const tile = planMatMul(25216, 1152, 384, 1).tile;
       expect(tile).toMatchObject({ rm: 8, rn: 8 });
       expect(tile.vec4).toBeFalsy();
+      expect(planMatMul(4096, 384, 1536, 1).tile.vec4).toBeFalsy();
+      // scalar64: only the small tile scalar (run 5's plan)
+      process.env.OMNITOK_WEBGPU_MATMUL_VARIANT = 'scalar64';
+      expect(planMatMul(4096, 384, 1536, 1).tile).toMatchObject({ rm: 4, rn: 4 });
+      expect(planMatMul(4096, 384, 1536, 1).tile.vec4).toBeFalsy();
+      expect(planMatMul(25216, 1152, 384, 1).tile).toMatchObject({ rm: 4, rn: 8, vec4: true });
     } finally {
       delete process.env.OMNITOK_WEBGPU_MATMUL_VARIANT;
     }
@@ -550,10 +569,10 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ['key-padding mask, 70 tokens, head dim 12', { keyMask: true }, 70, 24, 2],
     ['causal + key-padding mask, head dim 64 (ViT-S)', { causal: true, keyMask: true }, 20, 128, 2],
   ] as const) {
-    for (const bwd of ['gemm', 'flash', 'gemm on the vec4 64-tile', 'gemm, after a GEMM forward that kept P', 'gemm, after a GEMM forward that kept P, Δ apart', 'gemm, after a GEMM forward, both on the 64×128 vec4 tile'] as const) {
+    for (const bwd of ['gemm', 'flash', 'gemm on the scalar 64-tile', 'gemm, after a GEMM forward that kept P', 'gemm, after a GEMM forward that kept P, Δ apart', 'gemm, after a GEMM forward, both on the 64×128 vec4 tile'] as const) {
       it(`fused self-attention (${title}; ${bwd} backward) equals the composite one, values and every gradient`, async () => {
         process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd === 'flash' ? 'flash' : 'gemm';
-        if (bwd === 'gemm on the vec4 64-tile') process.env.OMNITOK_WEBGPU_ATTN_TILE = '64v';
+        if (bwd === 'gemm on the scalar 64-tile') process.env.OMNITOK_WEBGPU_ATTN_TILE = '64';
         if (bwd.endsWith('64×128 vec4 tile')) process.env.OMNITOK_WEBGPU_ATTN_TILE = '64x128v';
         process.env.OMNITOK_WEBGPU_ATTN_FWD = bwd.startsWith('gemm, after') ? 'gemm' : 'fused';
         if (bwd.endsWith('Δ apart')) process.env.OMNITOK_WEBGPU_ATTN_DELTA = 'separate';
@@ -585,7 +604,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         // a GEMM forward's softmax keeps its rows in registers, ⌈N / 32⌉ a lane
         if (bwd.startsWith('gemm, after')) expect(programs).toContain(`omnitokAttentionSoftmaxRows${Math.ceil(N / 32)}_${'causal' in mask ? 'c' : 'n'}${'keyMask' in mask ? 'm' : ''}`);
         // the per-head GEMMs ran on the tile asked for (S = QKᵀ, dP = dO·Vᵀ: NT; dK = dSᵀ·Q: TN)
-        const tile = bwd === 'gemm on the vec4 64-tile' ? '4x4x16v' : bwd.endsWith('64×128 vec4 tile') ? '4x8x16v' : '4x4x16';
+        const tile = bwd === 'gemm on the scalar 64-tile' ? '4x4x16' : bwd.endsWith('64×128 vec4 tile') ? '4x8x16v' : '4x4x16v';
         if (bwd !== 'flash') expect(programs.filter((k) => k.startsWith(`omnitokMatMul_${tile}_`)).length, `GEMMs on ${tile}`).toBeGreaterThanOrEqual(bwd.startsWith('gemm, after') ? 8 : 6);
       });
     }

@@ -133,7 +133,8 @@ export interface MatMulPlan {
  * tiles alone leave the GPU mostly idle and K is long (the weight gradients XᵀdY of a linear layer:
  * M, N = the layer's widths, K = batch × tokens). OMNITOK_WEBGPU_MATMUL_TILE=64|128|128v|128x64v|64x128v|64v
  * forces the tile (the last three: vec4 tiles of other shapes, for the GPU sweep),
- * OMNITOK_WEBGPU_MATMUL_VARIANT=scalar picks the large tile the plan uses (default: 128v),
+ * OMNITOK_WEBGPU_MATMUL_VARIANT=scalar picks the scalar tiles everywhere (default: the vec4 ones),
+ * =scalar64 only for the small tile (as run 5 planned: see `smallTile`),
  * OMNITOK_WEBGPU_SPLITK=0 turns splitting off, =N forces N splits where K allows.
  * OMNITOK_WEBGPU_MATMUL_TK=32 stages K slices of 32 instead of 16 in a vec4 tile (half the barriers per
  * FMA, twice the workgroup memory: 128×128 needs 33 KiB) where the device grants the memory — a
@@ -152,7 +153,7 @@ export function planMatMul(m: number, n: number, k: number, batch: number, allow
   else if (forced) tile = forced;
   else if (n >= 128 && tiles(TILE_64X128V) >= TARGET_WORKGROUPS) tile = wide;
   else if (m >= 128 && n >= 128 && k >= 8 * MIN_K_CHUNK) tile = big;
-  else tile = TILE_64;
+  else tile = smallTile();
   if (envVar('OMNITOK_WEBGPU_MATMUL_TK') === '32' && tile.vec4 && !tile.matrix) {
     const deep = { ...tile, tk: 32 };
     if (vec4TileBytes(deep) <= workgroupStorageLimit()) tile = deep;
@@ -168,6 +169,20 @@ export function planMatMul(m: number, n: number, k: number, batch: number, allow
   const kChunk = Math.ceil(Math.ceil(k / splits) / tile.tk) * tile.tk;
   splits = Math.ceil(k / kChunk);
   return { tile, splits, kChunk };
+}
+
+/**
+ * The 64 × 64 tile for products too small for the others (attention's per-head products; a text tower's
+ * 4 096-row ones at ViT-S batch 128): 4 × 4 outputs a thread read as one vec4 of A and one of B per k
+ * (`TILE_64V`) rather than eight scalars. Measured on the big ViT-S products (bench/results): the
+ * scalar 64-tile ran 10–14 TFLOP/s on an H100 (run 2), the vec4 one 17–25 on an H200 (run 4) — where
+ * the 128-tile's figures moved 0.99–1.17× between those runs. Run 5 still planned the scalar tile for
+ * these products: 23 ms of its 116 ms step ran on it, at 7–13 TFLOP/s. OMNITOK_WEBGPU_MATMUL_VARIANT=
+ * scalar or scalar64 keeps the scalar tile (the A/B of `bench/gpu-run.sh`'s `s-scalar64`).
+ */
+function smallTile(): MatMulTile {
+  const variant = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT');
+  return variant === 'scalar' || variant === 'scalar64' ? TILE_64 : TILE_64V;
 }
 
 /** A strided view of a GEMM operand: base offset, row stride, strides of the two batch dims. */
@@ -219,14 +234,14 @@ function gemmUniforms(g: GemmCall): Uniforms {
  * offset and strides place it), no split-K. For multiplying heads of a fused buffer in place.
  */
 function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, transA: boolean, transB: boolean, g: Omit<GemmCall, 'kChunk' | 'splitStride'>): void {
-  // small products (attention's N × N per head): the 64-tile wastes less on edges. For the GPU sweep
-  // (never measured on a GPU yet): OMNITOK_WEBGPU_ATTN_TILE names another tile for them (a key of
-  // FORCED_TILES: 64v reads the operands as vec4, 64x128v / 128x64v the wider vec4 tiles) or `plan`:
-  // the layers' plan, f16 GEMMs on the matrix unit included where they are on (autocast's choice for
-  // attention's products)
+  // small products (attention's N × N per head): the 64-tile wastes less on edges (`smallTile`: vec4
+  // reads unless the scalar one is asked for). For the GPU sweep: OMNITOK_WEBGPU_ATTN_TILE names another
+  // tile for them (a key of FORCED_TILES: 64 the scalar 64-tile, 64x128v / 128x64v the wider vec4
+  // tiles) or `plan`: the layers' plan, f16 GEMMs on the matrix unit included where they are on
+  // (autocast's choice for attention's products)
   const attnTile = envVar('OMNITOK_WEBGPU_ATTN_TILE') ?? '';
   const planned = (allowMatrix = false) => planMatMul(g.m, g.n, g.k, g.batch, allowMatrix).tile;
-  const small = attnTile === 'plan' ? planned(true) : (FORCED_TILES[attnTile] ?? TILE_64);
+  const small = attnTile === 'plan' ? planned(true) : (FORCED_TILES[attnTile] ?? smallTile());
   const tile = g.m * g.n <= 256 * 256 ? small : planned();
   const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
   runF32(backend, matMulProgram({ outputShape: [...out.shape], batch: g.batch, m: g.m, n: g.n, transA, transB }, tile, vecLoads(g, transA, transB)), [a, b], gemmUniforms(call), out);
