@@ -27,7 +27,7 @@ const pick = (xs) => xs[Math.floor(random() * xs.length)];
 
 let tf; // the webgpu backend's TensorFlow.js, set by main()
 const rand = (s, shape, scale = 1) => tf.tensor(new runtime.Rng(s).normals(shape.reduce((a, b) => a * b, 1), scale), shape);
-const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_MLP'];
+const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_MLP', 'OMNITOK_WEBGPU_LN'];
 
 /** Runs `program` on cpu and on webgpu with `env` set, returns the worst max |Δ|/(1+|ref|) per output. */
 async function compare(program, env) {
@@ -152,12 +152,14 @@ async function main() {
     };
   });
 
-  await group('LayerNorm → GELU (values, dx, dγ, dβ)', cap(5), (i) => {
+  await group('LayerNorm → GELU (values, dx, dγ, dβ; rows in registers or a workgroup per row)', cap(5), (i) => {
     const rows = side(SMOKE ? 300 : 3000);
     const width = pick([64, 129, 384, 513, 768, 1536]);
     const kind = pick(['erf', 'tanh', 'quick']);
+    const env = { OMNITOK_WEBGPU_LN: pick([undefined, undefined, 'block']) };
     return {
-      what: `case ${i}: [${rows}, ${width}] gelu ${kind}`,
+      what: `case ${i}: [${rows}, ${width}] gelu ${kind} ${JSON.stringify(env)}`,
+      env,
       program: () => {
         const ln = new runtime.LayerNorm(width);
         ln.weight.assign(rand(10 * i + 7, [width]));

@@ -26,9 +26,12 @@
 #     s-norobust        Dawn's bounds clamping off in every shader (disable_robustness): what the index clamps cost
 #     s-awaited         each step read before the next is queued (--no-pipeline, how runs 1–5 were timed): how long
 #                       the GPU idled between steps (run 5: steps 14–24 ms longer than their kernels)
-#     s-scalar64        the scalar 64-tile for what the plan leaves to the 64-tile (the text tower's 4 096-row products)
-#                       and for attention's per-head GEMMs (OMNITOK_WEBGPU_MATMUL_VARIANT=scalar64 OMNITOK_WEBGPU_ATTN_TILE=64):
-#                       run 5's choice, against the vec4 64-tile now planned there (23 of run 5's 116 ms ran on the scalar one)
+#     s-prev            the defaults the sessions after run 5 changed without a GPU, switched back: the scalar 64-tile for
+#                       what the plan leaves to the 64-tile (the text tower's 4 096-row products) and for attention's
+#                       per-head GEMMs (OMNITOK_WEBGPU_MATMUL_VARIANT=scalar64 OMNITOK_WEBGPU_ATTN_TILE=64; 23 of run 5's
+#                       116 ms ran on it), LayerNorm a workgroup per row (OMNITOK_WEBGPU_LN=block), GELU apart from the
+#                       MLP's GEMMs (OMNITOK_WEBGPU_MLP=separate): against s.txt, what they gained together (s.txt's
+#                       per-program table shows each one's time against run 5's)
 #     s-clip            the same shapes through @omnitok/clip's createTrainer (--trainer clip): what `omnitok train` runs
 #   b16.txt             ViT-B/16 at the issue's batch 256 (the lean backward: 51.7 GiB allocated on an H200), else at
 #                       256 with gradient checkpointing on both sides (≈ 14 GiB); PyTorch fp32 and bf16
@@ -71,7 +74,7 @@ run s-awaited 35 -- .gpu/train-gpu.cjs --no-pipeline --only after --no-torch --n
 # on the scalar 64-tile in run 5 and on the vec4 one since: each tile on their shapes, then the step with
 # run 5's scalar tile
 run gemm-attn 40 -- .gpu/gemm-gpu.cjs --shapes attn,text --variants "64,64 vec4,64 ld4,64x128 vec4,128x64 vec4,auto vec4,auto scalar64" --out "$O/gemm-attn.txt"
-run s-scalar64 35 OMNITOK_WEBGPU_MATMUL_VARIANT=scalar64 OMNITOK_WEBGPU_ATTN_TILE=64 -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-scalar64.txt"
+run s-prev 35 OMNITOK_WEBGPU_MATMUL_VARIANT=scalar64 OMNITOK_WEBGPU_ATTN_TILE=64 OMNITOK_WEBGPU_LN=block OMNITOK_WEBGPU_MLP=separate -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-prev.txt"
 # ViT-B/16 at the issue's batch 256 (the lean backward fits: 51.7 GiB allocated on the H200); where it does
 # not fit, at 256 with every block recomputed in the backward (both sides)
 MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -1 | tr -dc 0-9)
@@ -89,7 +92,7 @@ RESERVE=0
 run check 110 -- .gpu/gpu-check.cjs --out "$O/check.txt"
 # the device tool brings back 8 files at most: the A/B runs go into one ab.txt, the attention sweep into gemm.txt
 [ -f "$O/gemm-attn.txt" ] && { cat "$O/gemm-attn.txt" >> "$O/gemm.txt"; rm -f "$O/gemm-attn.txt"; }
-for f in s-f16 s-f16-attn s-b16-f16 s-k32 s-ld4 s-norobust s-awaited s-scalar64 s-clip; do
+for f in s-f16 s-f16-attn s-b16-f16 s-k32 s-ld4 s-norobust s-awaited s-prev s-clip; do
   [ -f "$O/$f.txt" ] && { echo "=== $f.txt"; cat "$O/$f.txt"; } >> "$O/ab.txt"
 done
 cat "$O/gemm.txt" 2>/dev/null
@@ -98,7 +101,7 @@ grep -hE "Attention|MatMul" "$O/s.txt" 2>/dev/null | grep -E "^\| (Omnitok|Batch
 cat "$O/check.txt" 2>/dev/null
 grep -E "rc |skipped|^b16|rror" "$L" | head -24
 # one line per configuration: its median samples/s (the lines above carry the rest)
-for f in s s-f16 s-f16-attn s-b16-f16 s-k32 s-ld4 s-norobust s-awaited s-scalar64 s-clip b16; do
+for f in s s-f16 s-f16-attn s-b16-f16 s-k32 s-ld4 s-norobust s-awaited s-prev s-clip b16; do
   printf '%-18s %s\n' "$f" "$(grep -h '^samples/s:' "$O/$f.txt" 2>/dev/null | sed -E 's/.*median ([0-9.]+).*/\1/' | tr '\n' ' ')"
 done
 rm -f "$O"/s-?*.txt

@@ -746,6 +746,93 @@ export function layerNormGradXProgram(shape: number[], rows: number, accumulate 
         }`);
 }
 
+/** The widest row the register LayerNorm programs take (32 values a lane); wider rows take the workgroup-per-row ones. */
+export const LAYER_NORM_ROWS_MAX_DIM = 1024;
+
+/**
+ * A program over rows of `dim` values, 8 rows to a workgroup of 256 threads: each row's 32 lanes hold
+ * its values in registers (lane t: columns t, t + 32, …; ⌈dim / 32⌉ a lane, baked into the pipeline)
+ * and `laneSum` adds a value up over the row's lanes through workgroup memory (5 levels). The body sees
+ * row, valid, D (0 past the last row), base, lane and PER.
+ */
+function laneRowProgram(outputShape: number[], rows: number, dim: number, key: string, variableNames: string[], uniforms: string, body: string): Program {
+  if (dim > LAYER_NORM_ROWS_MAX_DIM) throw new Error(`rows of ${dim} exceed the register programs' ${LAYER_NORM_ROWS_MAX_DIM}`);
+  const per = Math.max(1, ceil(dim, 32));
+  const r = outputShape.length;
+  return {
+    outputShape,
+    shaderKey: `${key}_rows${per}`,
+    dispatchLayout: { x: [r - 1], y: [0] },
+    dispatch: rowDispatch(ceil(rows, 8)),
+    variableNames,
+    workgroupSize: [256, 1, 1],
+    uniforms,
+    getUserCode: () => `
+      ${treeReduce('laneReduce', 256, 32)}
+      fn laneSum(v : f32) -> f32 { return laneReduce(v, false); }
+      const PER = ${per};
+      fn main() {
+        // every thread reaches the reductions (uniform control flow); rows past the end do no work
+        let t = i32(localId.x);
+        let lane = t % 32;
+        let row = i32(workgroupId.y * numWorkgroups.x + workgroupId.x) * 8 + t / 32;
+        let valid = row < uniforms.rows;
+        let D = select(0, uniforms.dim, valid);
+        let base = select(0, row * uniforms.dim, valid);
+        ${body}
+      }`,
+  };
+}
+
+/**
+ * `layerNormProgram` with its rows in registers (`laneRowProgram`, dim ≤ LAYER_NORM_ROWS_MAX_DIM): x read
+ * once, two 32-lane reductions a row — where the workgroup-per-row program reads x three times and
+ * reduces over 128 threads twice (eight barriers each) for every row.
+ */
+export function layerNormRowsProgram(shape: number[], rows: number, dim: number): Program {
+  const stats = extraOutput('Stats');
+  return laneRowProgram(shape, rows, dim, 'omnitokLayerNorm', ['x', 'gamma', 'beta', stats], 'rows : i32, dim : i32, eps : f32,', `
+        var v : array<f32, PER>;
+        var s = 0.0;
+        for (var q = 0; q < PER; q = q + 1) { let i = lane + q * 32; if (i < D) { v[q] = x[base + i]; s = s + v[q]; } }
+        let mean = laneSum(s) / f32(max(D, 1));
+        var ss = 0.0;
+        for (var q = 0; q < PER; q = q + 1) { let i = lane + q * 32; if (i < D) { let c = v[q] - mean; ss = ss + c * c; } }
+        let rstd = inverseSqrt(laneSum(ss) / f32(max(D, 1)) + uniforms.eps);
+        for (var q = 0; q < PER; q = q + 1) {
+          let i = lane + q * 32;
+          if (i < D) { result[base + i] = (v[q] - mean) * rstd * gamma[i] + beta[i]; }
+        }
+        if (lane == 0 && valid) { ${stats}[row * 2] = mean; ${stats}[row * 2 + 1] = rstd; }`);
+}
+
+/** `layerNormGradXProgram` with its rows in registers (dy and x read once; see layerNormRowsProgram). */
+export function layerNormGradXRowsProgram(shape: number[], rows: number, dim: number, accumulate = false): Program {
+  return laneRowProgram(shape, rows, dim, `omnitokLayerNormGradX${accumulate ? '_acc' : ''}`, ['dy', 'x', 'gamma', 'stats', ...(accumulate ? ['acc'] : [])], 'rows : i32, dim : i32,', `
+        let sr = select(0, row, valid);
+        let mean = stats[sr * 2];
+        let rstd = stats[sr * 2 + 1];
+        var g : array<f32, PER>;
+        var xh : array<f32, PER>;
+        var s1 = 0.0;
+        var s2 = 0.0;
+        for (var q = 0; q < PER; q = q + 1) {
+          let i = lane + q * 32;
+          if (i < D) {
+            g[q] = dy[base + i] * gamma[i];
+            xh[q] = (x[base + i] - mean) * rstd;
+            s1 = s1 + g[q];
+            s2 = s2 + g[q] * xh[q];
+          }
+        }
+        let mg = laneSum(s1) / f32(max(D, 1));
+        let mgx = laneSum(s2) / f32(max(D, 1));
+        for (var q = 0; q < PER; q = q + 1) {
+          let i = lane + q * 32;
+          if (i < D) { result[base + i] = rstd * (g[q] - mg - xh[q] * mgx)${accumulate ? ' + acc[base + i]' : ''}; }
+        }`);
+}
+
 /** Rows summed per partial of the gamma/beta gradients. */
 export const PARAM_GRAD_ROWS = 128;
 

@@ -40,7 +40,7 @@ function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: nu
   });
 }
 
-const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_ADAMW', 'OMNITOK_WEBGPU_ADAMW_GROUP', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_MLP'];
+const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_ADAMW', 'OMNITOK_WEBGPU_ADAMW_GROUP', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_MLP', 'OMNITOK_WEBGPU_LN'];
 function setEnv(vars: Record<string, string | undefined>): void {
   for (const [k, v] of Object.entries(vars)) {
     if (v === undefined) delete process.env[k];
@@ -211,8 +211,10 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
     const g = fuzzCases(56);
     for (let i = 0; i < 10; i++) {
       const c = drawNormCase(g);
+      const env = { OMNITOK_WEBGPU_LN: g.pick([undefined, undefined, 'block']) }; // rows in registers or a workgroup per row
+      setEnv(env);
       const r = await onBoth(() => normCaseValuesAndGrads(c, 10 * i + 500));
-      expectClose(r, GRAD, `case ${i}: ${c.describe}`);
+      expectClose(r, GRAD, `case ${i}: ${c.describe} ${JSON.stringify(env)}`);
     }
   });
 });

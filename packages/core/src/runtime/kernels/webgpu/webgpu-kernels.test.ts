@@ -13,7 +13,7 @@ import { GEMM_ATTENTION_MAX_PROBS_BYTES, gemmAttentionForward } from './fused-op
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
 import { attentionValuesAndGrads, mlpValuesAndGrads, rand, recordKernels } from '../../test-utils/kernel-cases.js';
 import { probeBackend } from '../../backend.js';
-import { PARAM_GRAD_ROWS } from './programs.js';
+import { LAYER_NORM_ROWS_MAX_DIM, PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
 import { WG_LAYER_NORM, f16ExactValues, matrixSelfCheck, planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuAdamWGroupSize, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision, webgpuSumSquaresGroupSize } from './webgpu-kernels.js';
 
@@ -466,13 +466,21 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   });
 
-  for (const [shape, title] of [
-    [[3, 7, 24], 'small rows'],
-    [[PARAM_GRAD_ROWS + 3, 200], `${PARAM_GRAD_ROWS + 3} rows of 200 (> one workgroup, two gamma/beta partials)`],
+  // rows in registers (8 a workgroup; 21 and 131 rows leave part of the last one idle) or a workgroup
+  // per row (OMNITOK_WEBGPU_LN=block, and rows wider than LAYER_NORM_ROWS_MAX_DIM)
+  for (const [shape, title, layout] of [
+    [[3, 7, 24], 'small rows', 'rows'],
+    [[3, 7, 24], 'small rows', 'block'],
+    [[PARAM_GRAD_ROWS + 3, 200], `${PARAM_GRAD_ROWS + 3} rows of 200 (> one workgroup, two gamma/beta partials)`, 'rows'],
+    [[PARAM_GRAD_ROWS + 3, 200], `${PARAM_GRAD_ROWS + 3} rows of 200 (> one workgroup, two gamma/beta partials)`, 'block'],
+    [[5, LAYER_NORM_ROWS_MAX_DIM], `rows of ${LAYER_NORM_ROWS_MAX_DIM}, 32 a lane`, 'rows'],
+    [[5, LAYER_NORM_ROWS_MAX_DIM + 30], `rows of ${LAYER_NORM_ROWS_MAX_DIM + 30}, past the register programs`, 'block'],
   ] as const) {
-    it(`fused LayerNorm (${title}) equals the composite one, values and gradients`, async () => {
+    it(`fused LayerNorm (${title}; ${layout === 'rows' ? 'rows in registers' : 'a workgroup per row'}) equals the composite one, values and gradients`, async () => {
       const D = shape[shape.length - 1]!;
-      const r = await onBoth(() => {
+      if (layout === 'block' && D <= LAYER_NORM_ROWS_MAX_DIM) process.env.OMNITOK_WEBGPU_LN = 'block';
+      const keys: string[] = [];
+      const r = await onBoth(() => recordPrograms(keys, () => {
         const ln = new LayerNorm(D, 1e-5);
         ln.weight.assign(rand(12, [D], 0.5).add(1));
         ln.bias.assign(rand(13, [D], 0.1));
@@ -484,8 +492,12 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         const out = [y, dx!, grads[ln.weight.name]!, grads[ln.bias.name]!];
         ln.dispose();
         return out;
-      });
+      })).finally(() => delete process.env.OMNITOK_WEBGPU_LN);
       expectClose(r, GRAD, `LayerNorm ${title}`);
+      const ran = keys.filter((k) => k.startsWith('omnitokLayerNorm') && !k.startsWith('omnitokLayerNormGradParams'));
+      expect(ran.length).toBeGreaterThan(0);
+      const suffix = layout === 'rows' ? `_rows${Math.ceil(D / 32)}` : '';
+      expect(ran.every((k) => (suffix ? k.endsWith(suffix) : !k.includes('_rows'))), ran.join()).toBe(true);
     });
   }
 
@@ -497,7 +509,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     const beta = rand(82, [D]);
     const keys: string[] = [];
     const [y, stats] = recordPrograms(keys, () => tf.engine().runKernel(WG_LAYER_NORM, { x, gamma, beta } as never, { eps: 1e-5 } as never) as unknown as tf.Tensor[]);
-    expect(keys).toEqual(['omnitokLayerNorm']);
+    expect(keys).toEqual(['omnitokLayerNorm_rows5']);
     expect(stats!.shape).toEqual([rows, 2]);
     const [got, want] = await Promise.all([stats!.data(), tf.tidy(() => {
       const { mean, variance } = tf.moments(x, -1);
@@ -514,8 +526,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     const backward: string[] = [];
     const grads = recordPrograms(backward, () => tf.variableGrads(() => tf.sum(tf.mul(ln.forward(x), gamma)) as tf.Scalar, [ln.weight, ln.bias]));
     expect(backward.filter((k) => k.startsWith('omnitokLayerNorm') || k.startsWith('omnitokPartials'))).toEqual([
-      'omnitokLayerNorm',
-      'omnitokLayerNormGradX',
+      'omnitokLayerNorm_rows5',
+      'omnitokLayerNormGradX_rows5',
       'omnitokLayerNormGradParams_128',
       'omnitokPartialsSum_both',
     ]);
@@ -543,8 +555,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
       return out;
     });
     expectClose(r, GRAD, 'pre-LN residual');
-    expect(keys).toContain('omnitokLayerNormGradX_acc');
-    expect(keys).not.toContain('omnitokLayerNormGradX');
+    expect(keys).toContain('omnitokLayerNormGradX_acc_rows2');
+    expect(keys.filter((k) => k.startsWith('omnitokLayerNormGradX') && !k.includes('_acc')), keys.join()).toEqual([]);
     expect(kernels.filter((k) => k === 'Add'), 'Adds (the residual\'s gradient is accumulated in the LayerNorm dispatch)').toEqual([]);
   });
 

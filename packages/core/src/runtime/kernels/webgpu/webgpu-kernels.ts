@@ -28,7 +28,10 @@ import {
   geluProgram,
   layerNormGradParamsProgram,
   layerNormGradXProgram,
+  layerNormGradXRowsProgram,
   layerNormProgram,
+  layerNormRowsProgram,
+  LAYER_NORM_ROWS_MAX_DIM,
   MATRIX_GEMM_WORKGROUP_BYTES,
   EXTRA_OUTPUT,
   matMulProgram,
@@ -178,7 +181,7 @@ export function planMatMul(m: number, n: number, k: number, batch: number, allow
  * scalar 64-tile ran 10–14 TFLOP/s on an H100 (run 2), the vec4 one 17–25 on an H200 (run 4) — where
  * the 128-tile's figures moved 0.99–1.17× between those runs. Run 5 still planned the scalar tile for
  * these products: 23 ms of its 116 ms step ran on it, at 7–13 TFLOP/s. OMNITOK_WEBGPU_MATMUL_VARIANT=
- * scalar or scalar64 keeps the scalar tile (the A/B of `bench/gpu-run.sh`'s `s-scalar64`).
+ * scalar or scalar64 keeps the scalar tile (the A/B of `bench/gpu-run.sh`'s `s-prev`).
  */
 function smallTile(): MatMulTile {
   const variant = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT');
@@ -373,6 +376,15 @@ const adamWCorrections = (h: AdamWShared): Uniforms => floats(h.lr / h.bc1, 1 / 
 const adamWUniforms = (h: AdamWShared, decay: number): Uniforms => [...floats(h.beta1, h.beta2, h.eps, decay), ...adamWCorrections(h)];
 
 const rowsOf = (x: tf.TensorInfo) => prod(x.shape.slice(0, -1));
+
+/**
+ * Whether LayerNorm's forward and dx run with their rows in registers (8 rows a workgroup: rows up to
+ * LAYER_NORM_ROWS_MAX_DIM wide) rather than a workgroup per row (OMNITOK_WEBGPU_LN=block, and wider
+ * rows: as run 5 measured them, 1.2 + 1.1 ms of its ViT-S step for 26 LayerNorms).
+ */
+function layerNormRows(dim: number): boolean {
+  return dim <= LAYER_NORM_ROWS_MAX_DIM && envVar('OMNITOK_WEBGPU_LN') !== 'block';
+}
 const dimOf = (x: tf.TensorInfo) => x.shape[x.shape.length - 1]!;
 
 const FUSED: Record<string, KernelFunc> = {
@@ -383,14 +395,16 @@ const FUSED: Record<string, KernelFunc> = {
     const rows = rowsOf(x);
     const u: Uniforms = [...ints(rows, dimOf(x)), ...floats(attrs!.eps as number)];
     const stats = b.makeTensorInfo([rows, 2], 'float32');
-    return [runWithOutputs(b, layerNormProgram([...x.shape], rows), [x, inputs.gamma!, inputs.beta!], [stats], u), stats] as never;
+    const program = layerNormRows(dimOf(x)) ? layerNormRowsProgram([...x.shape], rows, dimOf(x)) : layerNormProgram([...x.shape], rows);
+    return [runWithOutputs(b, program, [x, inputs.gamma!, inputs.beta!], [stats], u), stats] as never;
   },
   [WG_LAYER_NORM_GRAD_X]: ({ inputs, backend }) => {
     const x = inputs.x!;
     const rows = rowsOf(x);
     const u: Uniforms = ints(rows, dimOf(x));
     const acc = inputs.acc;
-    return runF32(backend as WebGPUBackendLike, layerNormGradXProgram([...x.shape], rows, Boolean(acc)), [inputs.dy!, x, inputs.gamma!, inputs.stats!, ...(acc ? [acc] : [])], u);
+    const program = layerNormRows(dimOf(x)) ? layerNormGradXRowsProgram([...x.shape], rows, dimOf(x), Boolean(acc)) : layerNormGradXProgram([...x.shape], rows, Boolean(acc));
+    return runF32(backend as WebGPUBackendLike, program, [inputs.dy!, x, inputs.gamma!, inputs.stats!, ...(acc ? [acc] : [])], u);
   },
   [WG_LAYER_NORM_GRAD_PARAMS]: ({ inputs, backend }) => {
     const x = inputs.x!;
