@@ -258,6 +258,7 @@ async function timeAdamW(tf, trainer) {
   const guard = tf.tensor1d([1, 1]); // norm 1, scale 1: every update is applied
   try {
     await guard.data();
+    const cache0 = { ...(runtime.webgpuBindGroupCacheStats?.() ?? {}) };
     let hostMs = 0;
     const t0 = performance.now();
     for (let i = 0; i < 20; i++) {
@@ -267,7 +268,12 @@ async function timeAdamW(tf, trainer) {
     }
     await guard.data(); // after every queued update
     const wallMs = (performance.now() - t0) / 20;
-    log(`AdamW update: ${wallMs.toFixed(2)} ms wall per update (20 back to back; the host queues one in ${(hostMs / 20).toFixed(2)} ms; ${runtime.webgpuAdamWGroupSize?.() ?? 1} parameter(s) a dispatch, ${trainer.params.size} parameters)`);
+    // bind groups the cache had to create meanwhile: in a training step the AdamW dispatches hit it (0 misses
+    // a step on lavapipe), back to back here they mostly miss (their uniforms land elsewhere in the arena),
+    // so the host time below includes Dawn's createBindGroup, which a step does not pay
+    const cache1 = runtime.webgpuBindGroupCacheStats?.();
+    const misses = cache1 && cache0.misses !== undefined ? `; ${cache1.misses - cache0.misses} bind groups created, ${cache1.hits - cache0.hits} reused` : '';
+    log(`AdamW update: ${wallMs.toFixed(2)} ms wall per update (20 back to back; the host queues one in ${(hostMs / 20).toFixed(2)} ms; ${runtime.webgpuAdamWGroupSize?.() ?? 1} parameter(s) a dispatch, ${trainer.params.size} parameters${misses})`);
   } catch (error) {
     log(`AdamW update: not timed (${error.message})`);
   } finally {
