@@ -474,6 +474,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     [[PARAM_GRAD_ROWS + 3, 200], `${PARAM_GRAD_ROWS + 3} rows of 200 (> one workgroup, two gamma/beta partials)`, 'rows'],
     [[PARAM_GRAD_ROWS + 3, 200], `${PARAM_GRAD_ROWS + 3} rows of 200 (> one workgroup, two gamma/beta partials)`, 'block'],
     [[5, LAYER_NORM_ROWS_MAX_DIM], `rows of ${LAYER_NORM_ROWS_MAX_DIM}, 32 a lane`, 'rows'],
+    // six γ/β partials: the partial sums' four-at-a-time loop and its tail
+    [[5 * PARAM_GRAD_ROWS + 7, 40], `${5 * PARAM_GRAD_ROWS + 7} rows of 40 (six γ/β partials)`, 'rows'],
     [[5, LAYER_NORM_ROWS_MAX_DIM + 30], `rows of ${LAYER_NORM_ROWS_MAX_DIM + 30}, past the register programs`, 'block'],
   ] as const) {
     it(`fused LayerNorm (${title}; ${layout === 'rows' ? 'rows in registers' : 'a workgroup per row'}) equals the composite one, values and gradients`, async () => {
@@ -528,7 +530,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     expect(backward.filter((k) => k.startsWith('omnitokLayerNorm') || k.startsWith('omnitokPartials'))).toEqual([
       'omnitokLayerNorm_rows5',
       'omnitokLayerNormGradX_rows5',
-      'omnitokLayerNormGradParams_128',
+      'omnitokLayerNormGradParams_128x4',
       'omnitokPartialsSum_both',
     ]);
     tf.dispose([x, gamma, beta, y!, stats!, composite, grads.value, ...Object.values(grads.grads)]);
