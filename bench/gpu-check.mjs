@@ -5,9 +5,10 @@
  * barrier or a bad vec4 read can pass on lavapipe and fail on NVIDIA). Random cases from a fixed seed,
  * sized for a GPU (GEMMs to 640, attention over 197 tokens): every GEMM tile and split-K, every attention
  * program (fused, tiled, GEMM forward; gemm, flash, tiled backward; rows with only masked keys),
- * LayerNorm → GELU, linear() through the column-sums GEMM, the MLP with GELU in its GEMMs' epilogues, AdamW behind the device step guard, and the
- * Trainer with one step in flight (queued steps equal awaited ones; a step behind a NaN one skipped). Values
- * and gradients as max |Δ|/(1+|ref|); one line per group, PASS or FAIL with the first failing case.
+ * LayerNorm → GELU, linear() through the column-sums GEMM, the MLP with GELU in its GEMMs' epilogues,
+ * the contrastive loss, AdamW behind the device step guard, and the Trainer with one step in flight
+ * (queued steps equal awaited ones; a step behind a NaN one skipped). Values and gradients as
+ * max |Δ|/(1+|ref|); one line per group, PASS or FAIL with the first failing case.
  * Exits 1 on a failure, 2 when WebGPU did not start.
  *
  *   npm run build && node bench/gpu-check.mjs --smoke          # here, on lavapipe (smaller cases)
@@ -218,6 +219,20 @@ async function main() {
         const out = [mlp.forward(x, res), ...tf.grads(f)([x, res]), ...params.map((p) => grads[p.name])];
         mlp.dispose();
         return out;
+      },
+    };
+  });
+
+  await group('contrastive loss (l2Normalize, pairedCrossEntropy: values and gradients)', cap(3), (i) => {
+    const n = pick([SMOKE ? 37 : 128, SMOKE ? 64 : 256, int(1, SMOKE ? 100 : 1000)]);
+    const d = pick([64, 384, 768, int(1, 1024)]);
+    return {
+      what: `case ${i}: [${n}, ${d}] pairs`,
+      program: () => {
+        const a = rand(10 * i + 22, [n, d]);
+        const b = rand(10 * i + 23, [n, d]);
+        const loss = (p, q) => tf.mul(runtime.pairedCrossEntropy(tf.mul(tf.matMul(runtime.l2Normalize(p), runtime.l2Normalize(q), false, true), 100)), 1.3);
+        return [loss(a, b), ...tf.grads(loss)([a, b])];
       },
     };
   });

@@ -8,7 +8,7 @@
  *
  * Model: width 128, depth 4, heads 4, mlp 4x, vision 64 continuous tokens of 48 features + CLS,
  * text 16 ids (vocab 1000, causal, EOT pooling), projection 128 (≈1.76M parameters); AdamW; the
- * softmax CLIP loss is written inline (the loss library lives in another package).
+ * softmax CLIP loss from the runtime's l2Normalize and pairedCrossEntropy (the loss library lives in another package).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { pairedCrossEntropy, webgpuKernelsActive } from '@omnitok/core/runtime';
 import { asScalar, checkChunk, checkPair, diagonalBlock, l2Normalize, type ScalarLike } from './scalar.js';
 
 export interface ContrastiveLossOptions {
@@ -35,6 +36,8 @@ export function clipLoss(a: tf.Tensor, b: tf.Tensor, logitScale: ScalarLike, opt
     if (options.chunkSize !== undefined && options.chunkSize < n) return chunkedClip(options.chunkSize)(A as tf.Tensor2D, B as tf.Tensor2D, t);
     const s = tf.exp(t);
     const logits = tf.mul(s, tf.matMul(A, B, false, true)); // [n, n]
+    // `webgpu`: the row and column cross-entropies as fused dispatches (the diagonal read from the logits)
+    if (webgpuKernelsActive()) return pairedCrossEntropy(logits);
     const positive = tf.mul(s, tf.sum(tf.mul(A, B), 1)); // [n] = diag(logits)
     const rowCe = tf.mean(tf.sub(tf.logSumExp(logits, 1), positive));
     const colCe = tf.mean(tf.sub(tf.logSumExp(logits, 0), positive));

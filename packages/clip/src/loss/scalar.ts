@@ -29,11 +29,9 @@ export function checkChunk(chunkSize: number): void {
 
 /**
  * x / ‖x‖ along the last axis, like torch's F.normalize (‖x‖ floored at 1e-12): differentiable,
- * and finite (zero) for an all-zero row.
+ * and finite (zero) for an all-zero row. The runtime's (one dispatch each way on `webgpu`).
  */
-export function l2Normalize(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24))));
-}
+export { l2Normalize } from '@omnitok/core/runtime';
 
 /** [rows, n] float32: 1 at (k, start + k), the positive pairs of a row chunk starting at `start`. */
 export function diagonalBlock(start: number, rows: number, n: number): tf.Tensor2D {

@@ -14,6 +14,7 @@ export { Module, check } from './module.js';
 export { Linear, linear, type LinearOptions } from './layers/linear.js';
 export { LayerNorm } from './layers/layer-norm.js';
 export { gelu, logSigmoid, GELU_KINDS, type GeluKind } from './layers/activations.js';
+export { l2Normalize, pairedCrossEntropy } from './layers/contrastive.js';
 export { Dropout } from './layers/dropout.js';
 export { MultiHeadAttention, type AttentionMask } from './layers/attention.js';
 export { Mlp } from './layers/mlp.js';

@@ -16,6 +16,10 @@ import {
   WG_ATTENTION_GEMM,
   WG_LINEAR_RESIDUAL,
   WG_LINEAR_GELU,
+  WG_L2_NORMALIZE,
+  WG_L2_NORMALIZE_GRAD,
+  WG_PAIRED_CE,
+  WG_PAIRED_CE_GRAD,
   WG_MATMUL_GELU_GRAD,
   WG_GELU,
   WG_GELU_GRAD,
@@ -33,7 +37,7 @@ import {
  */
 
 export { webgpuKernelsActive };
-export { MAX_ATTN_HEAD_DIM } from './programs.js';
+export { MAX_ATTN_HEAD_DIM, LAYER_NORM_ROWS_MAX_DIM } from './programs.js';
 
 const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number | boolean> = {}) =>
   tf.engine().runKernel(name, inputs as never, attrs as never) as unknown as tf.Tensor;
@@ -220,6 +224,35 @@ export function webgpuLinearGelu(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D,
  */
 export function webgpuMatMulGeluGrad(dy: tf.Tensor2D, w: tf.Tensor2D, pre: tf.Tensor2D, kind: keyof typeof GELU_CODES): tf.Tensor2D {
   return tf.engine().runKernel(WG_MATMUL_GELU_GRAD, { a: dy, b: w, pre } as never, { transposeB: true, kind: GELU_CODES[kind] } as never) as unknown as tf.Tensor2D;
+}
+
+/** x / max(‖x‖, 1e-12) along the last axis (float32, rows up to LAYER_NORM_ROWS_MAX_DIM wide): one dispatch each way. */
+export function webgpuL2Normalize(x: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad(((xs: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, sumSq] = tf.engine().runKernel(WG_L2_NORMALIZE, { x: xs } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
+    save([y, sumSq]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [run(WG_L2_NORMALIZE_GRAD, { dy, y: saved[0]!, sumSq: saved[1]! })],
+    };
+  }) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
+  return op(x);
+}
+
+/**
+ * ½·(mean over rows + mean over columns) of the cross-entropy of logits [n, n] (float32) against its
+ * diagonal: 2 dispatches forward, 1 backward (the lines' log-sum-exps kept).
+ */
+export function webgpuPairedCrossEntropy(logits: tf.Tensor2D): tf.Scalar {
+  const op = tf.customGrad(((l: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const [loss, lse] = tf.engine().runKernel(WG_PAIRED_CE, { logits: l } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
+    save([l, lse]);
+    return {
+      value: loss.reshape([]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [run(WG_PAIRED_CE_GRAD, { logits: saved[0]!, lse: saved[1]!, dy: dy.reshape([1]) })],
+    };
+  }) as never) as unknown as (l: tf.Tensor2D) => tf.Scalar;
+  return op(logits);
 }
 
 /** Σ over every axis but the last: x [..., C] → [C] (a bias gradient), two dispatches, no transpose. */

@@ -897,6 +897,126 @@ export function geluGradProgram(shape: number[], size: number, kind: GeluKind): 
   return flat(shape, size, `omnitokGeluGrad_${kind}`, ['x', 'dy'], '', 'result[index] = dy[index] * geluD_(x[index]);', geluFns(kind));
 }
 
+// ------------------------------------------------------------------------------ contrastive losses
+
+/** Below this sum of squares a row is scaled by 1/√L2_EPS instead of 1/‖x‖ (torch's F.normalize floors ‖x‖ at 1e-12). */
+const L2_EPS = '1e-24';
+
+/**
+ * y = x / max(‖x‖, 1e-12) per row of `dim` (rows in registers, `laneRowProgram`), and each row's Σx²
+ * into the extra output `SumSq` [rows] for the backward.
+ */
+export function l2NormalizeProgram(shape: number[], rows: number, dim: number): Program {
+  const sumSq = extraOutput('SumSq');
+  return laneRowProgram(shape, rows, dim, 'omnitokL2Normalize', ['x', sumSq], 'rows : i32, dim : i32,', `
+        var v : array<f32, PER>;
+        var s = 0.0;
+        for (var q = 0; q < PER; q = q + 1) { let i = lane + q * 32; if (i < D) { v[q] = x[base + i]; s = s + v[q] * v[q]; } }
+        let ss = laneSum(s);
+        let r = inverseSqrt(max(ss, ${L2_EPS}));
+        for (var q = 0; q < PER; q = q + 1) { let i = lane + q * 32; if (i < D) { result[base + i] = v[q] * r; } }
+        if (lane == 0 && valid) { ${sumSq}[row] = ss; }`);
+}
+
+/** dx = r·(dy − y·(y·dy)) with r = 1/‖x‖ (r·dy where the norm was floored), per row, from y and Σx². */
+export function l2NormalizeGradProgram(shape: number[], rows: number, dim: number): Program {
+  return laneRowProgram(shape, rows, dim, 'omnitokL2NormalizeGrad', ['dy', 'y', 'sumSq'], 'rows : i32, dim : i32,', `
+        let ss = sumSq[select(0, row, valid)];
+        let r = inverseSqrt(max(ss, ${L2_EPS}));
+        let floored = ss < ${L2_EPS};
+        var g : array<f32, PER>;
+        var yv : array<f32, PER>;
+        var s = 0.0;
+        for (var q = 0; q < PER; q = q + 1) {
+          let i = lane + q * 32;
+          if (i < D) { g[q] = dy[base + i]; yv[q] = y[base + i]; s = s + g[q] * yv[q]; }
+        }
+        let dot = select(laneSum(s), 0.0, floored);
+        for (var q = 0; q < PER; q = q + 1) { let i = lane + q * 32; if (i < D) { result[base + i] = r * (g[q] - yv[q] * dot); } }`);
+}
+
+/**
+ * The first step of `pairedCrossEntropy` on logits L [n, n]: for each of the 2n lines — rows i < n, then
+ * columns j — its log-sum-exp (online: a running max and sum per lane over elements lane, lane + 32, …,
+ * then combined over the 32 lanes; 8 lines a 256-thread workgroup) into the output [2n], and lse − L_kk
+ * (its cross-entropy against the diagonal) into the extra output `Terms` [2n].
+ */
+export function pairedCeLinesProgram(n: number): Program {
+  const terms = extraOutput('Terms');
+  return {
+    outputShape: [2 * n],
+    shaderKey: 'omnitokPairedCeLines',
+    dispatchLayout: { x: [0] },
+    dispatch: rowDispatch(ceil(2 * n, 8)),
+    variableNames: ['logits', terms],
+    workgroupSize: [256, 1, 1],
+    uniforms: 'n : i32,',
+    getUserCode: () => `
+      ${treeReduce('laneReduce', 256, 32)}
+      // (a flat dispatch layout: tfjs hands main the global index, workgroup · 256 + local index)
+      fn main(index : i32) {
+        let t = i32(localId.x);
+        let lane = t % 32;
+        let N = uniforms.n;
+        let line = index / 32;
+        let valid = line < 2 * N;
+        let isRow = line < N;
+        let k = select(line - N, line, isRow); // the row or column index
+        var m = -3.0e38;
+        var s = 0.0;
+        if (valid) {
+          for (var j = lane; j < N; j = j + 32) {
+            let v = logits[select(j * N + k, k * N + j, isRow)];
+            if (v > m) { s = s * exp(m - v) + 1.0; m = v; } else { s = s + exp(v - m); }
+          }
+        }
+        let mx = laneReduce(m, true);
+        let total = laneReduce(s * exp(m - mx), false);
+        let lse = mx + log(total);
+        if (lane == 0 && valid) {
+          result[line] = lse;
+          ${terms}[line] = lse - logits[k * N + k];
+        }
+      }`,
+  };
+}
+
+/** Σ of `count` values / `divisor` into [1]: one workgroup (the loss from pairedCeLinesProgram's terms). */
+export function meanProgram(count: number): Program {
+  return {
+    outputShape: [1],
+    shaderKey: 'omnitokMean',
+    dispatchLayout: { x: [0] },
+    dispatch: [1, 1, 1],
+    variableNames: ['x'],
+    workgroupSize: [ROW_WG, 1, 1],
+    uniforms: 'count : i32, divisor : f32,',
+    getUserCode: () => `
+      ${REDUCE}
+      fn main(index : i32) {
+        let t = i32(localId.x);
+        var s = 0.0;
+        for (var i = t; i < uniforms.count; i = i + ${ROW_WG}) { s = s + x[i]; }
+        let total = blockSum(s);
+        if (t == 0) { result[0] = total / uniforms.divisor; }
+      }`,
+  };
+}
+
+/**
+ * dL = g/(2n)·(softmax_row(L) + softmax_col(L) − 2I) for `pairedCrossEntropy`'s loss g·loss: from L,
+ * the lines' log-sum-exps [2n] and g [1]; one thread an element.
+ */
+export function pairedCeGradProgram(n: number): Program {
+  return flat([n, n], n * n, 'omnitokPairedCeGrad', ['logits', 'lse', 'dy'], 'n : i32,', `
+        let N = uniforms.n;
+        let i = index / N;
+        let j = index - i * N;
+        let v = logits[index];
+        let p = exp(v - lse[i]) + exp(v - lse[N + j]) - select(0.0, 2.0, i == j);
+        result[index] = dy[0] * p / f32(2 * N);`);
+}
+
 // --------------------------------------------------------------------------------------------- AdamW
 
 /** Which of the updated tensors an AdamW program writes. */

@@ -4,6 +4,7 @@ import { initBackend } from '../../backend.js';
 import { gelu, type GeluKind } from '../../layers/activations.js';
 import { MultiHeadAttention } from '../../layers/attention.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
+import { l2Normalize, pairedCrossEntropy } from '../../layers/contrastive.js';
 import { linear } from '../../layers/linear.js';
 import { Mlp } from '../../layers/mlp.js';
 import { AdamW, Trainer, clipByGlobalNorm, globalNorm } from '../../optim.js';
@@ -889,6 +890,23 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     const mlp = new Mlp(3, 8, 'erf', new Rng(1));
     expect(() => mlp.forward(tf.zeros([4, 3]), tf.zeros([4, 4]))).toThrow(/residual shape.*\[4,4\].*\[4,3\]/);
     mlp.dispose();
+  });
+
+  it('the contrastive loss on webgpu: l2Normalize one dispatch each way (the tensor ops past 1 024 wide), pairedCrossEntropy two forward and one backward', async () => {
+    await initBackend('webgpu');
+    const keys: string[] = [];
+    const out = recordPrograms(keys, () =>
+      tf.tidy(() => {
+        const loss = (a: tf.Tensor, b: tf.Tensor) => pairedCrossEntropy(tf.mul(tf.matMul(l2Normalize(a), l2Normalize(b), false, true), 20));
+        return tf.grads(loss)([rand(50, [40, 24]), rand(51, [40, 24])]);
+      }),
+    );
+    const ours = keys.filter((k) => /^omnitok(L2Normalize|PairedCe|Mean)/.test(k));
+    expect(ours.sort()).toEqual(['omnitokL2NormalizeGrad_rows1', 'omnitokL2NormalizeGrad_rows1', 'omnitokL2Normalize_rows1', 'omnitokL2Normalize_rows1', 'omnitokMean', 'omnitokPairedCeGrad', 'omnitokPairedCeLines'].sort());
+    tf.dispose(out);
+    const wide: string[] = [];
+    tf.dispose(recordPrograms(wide, () => tf.tidy(() => l2Normalize(rand(52, [2, 1100])))));
+    expect(wide.some((k) => k.startsWith('omnitokL2Normalize')), wide.join()).toBe(false);
   });
 
   it('linear() refuses a residual of another shape, naming both', () => {

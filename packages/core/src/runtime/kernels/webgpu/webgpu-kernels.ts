@@ -31,6 +31,11 @@ import {
   layerNormGradXRowsProgram,
   layerNormProgram,
   layerNormRowsProgram,
+  l2NormalizeProgram,
+  l2NormalizeGradProgram,
+  pairedCeLinesProgram,
+  pairedCeGradProgram,
+  meanProgram,
   LAYER_NORM_ROWS_MAX_DIM,
   MATRIX_GEMM_WORKGROUP_BYTES,
   EXTRA_OUTPUT,
@@ -87,6 +92,10 @@ export const WG_ATTENTION_GEMM = 'OmnitokWgAttentionGemm';
 export const WG_LINEAR_RESIDUAL = 'OmnitokWgLinearResidual';
 export const WG_LINEAR_GELU = 'OmnitokWgLinearGelu';
 export const WG_MATMUL_GELU_GRAD = 'OmnitokWgMatMulGeluGrad';
+export const WG_L2_NORMALIZE = 'OmnitokWgL2Normalize';
+export const WG_L2_NORMALIZE_GRAD = 'OmnitokWgL2NormalizeGrad';
+export const WG_PAIRED_CE = 'OmnitokWgPairedCe';
+export const WG_PAIRED_CE_GRAD = 'OmnitokWgPairedCeGrad';
 
 /** What runWebGPUProgram needs of tfjs-backend-webgpu's WebGPUBackend (not imported: optional peer). */
 interface WebGPUBackendLike {
@@ -595,6 +604,42 @@ FUSED[WG_MATMUL_GELU_GRAD] = (args) => {
   const out = ourMatMul(args, { pre: args.inputs.pre, geluGrad: geluKind(args.attrs!.kind) });
   if (!out) throw new Error(`${WG_MATMUL_GELU_GRAD}: float32 a ${JSON.stringify(args.inputs.a?.shape)} · b ${JSON.stringify(args.inputs.b?.shape)} and GELU's input of the product's size, got pre ${JSON.stringify(args.inputs.pre?.shape)}`);
   return out;
+};
+
+// x [..., D] → [x / max(‖x‖, 1e-12) per row, Σx² [rows]]: one dispatch (rows up to LAYER_NORM_ROWS_MAX_DIM wide)
+FUSED[WG_L2_NORMALIZE] = ({ inputs, backend }) => {
+  const b = backend as WebGPUBackendLike;
+  const x = inputs.x!;
+  const rows = rowsOf(x);
+  const sumSq = b.makeTensorInfo([rows], 'float32');
+  return [runWithOutputs(b, l2NormalizeProgram([...x.shape], rows, dimOf(x)), [x], [sumSq], ints(rows, dimOf(x))), sumSq] as never;
+};
+
+// dy, y, Σx² → dx of the row normalization above: one dispatch
+FUSED[WG_L2_NORMALIZE_GRAD] = ({ inputs, backend }) => {
+  const y = inputs.y!;
+  const rows = rowsOf(y);
+  return runF32(backend as WebGPUBackendLike, l2NormalizeGradProgram([...y.shape], rows, dimOf(y)), [inputs.dy!, y, inputs.sumSq!], ints(rows, dimOf(y)));
+};
+
+// logits [n, n] → [the mean cross-entropy of its rows and its columns against the diagonal [1], the
+// 2n lines' log-sum-exps [2n]]: 2 dispatches (each line's lse and term, then their mean)
+FUSED[WG_PAIRED_CE] = ({ inputs, backend }) => {
+  const b = backend as WebGPUBackendLike;
+  const logits = inputs.logits!;
+  const n = logits.shape[0]!;
+  const terms = b.makeTensorInfo([2 * n], 'float32');
+  const lse = runWithOutputs(b, pairedCeLinesProgram(n), [logits], [terms], ints(n));
+  const loss = runF32(b, meanProgram(2 * n), [terms], [...ints(2 * n), ...floats(2 * n)]);
+  b.disposeData(terms.dataId);
+  return [loss, lse];
+};
+
+// logits [n, n], lse [2n], dy [1] → d logits: one dispatch
+FUSED[WG_PAIRED_CE_GRAD] = ({ inputs, backend }) => {
+  const logits = inputs.logits!;
+  const n = logits.shape[0]!;
+  return runF32(backend as WebGPUBackendLike, pairedCeGradProgram(n), [logits, inputs.lse!, inputs.dy!], ints(n));
 };
 
 // inputs g0, g1, … → [P] partial sums of squares (each gradient its own range); the caller sums them
