@@ -167,6 +167,7 @@ const epilogueKey = (e: GemmEpilogue): string =>
   `${e.bias ? '_bias' : ''}${e.residual ? '_res' : ''}${e.gelu ? `_gelu_${e.gelu}` : ''}${e.geluGrad ? `_geluGrad_${e.geluGrad}` : ''}`;
 /** The WGSL functions an epilogue calls (module scope). */
 const epilogueFns = (e: GemmEpilogue): string => (e.gelu ? geluFns(e.gelu) : e.geluGrad ? geluFns(e.geluGrad) : '');
+const hasEpilogue = (e: GemmEpilogue = {}): boolean => Object.values(e).some(Boolean);
 function checkEpilogue(e: GemmEpilogue): void {
   if (e.gelu && e.geluGrad) throw new Error('a GEMM epilogue applies GELU or its gradient, not both');
 }
@@ -209,7 +210,7 @@ function epilogueStore(e: GemmEpilogue, v: string, idx: string, gn: string, wrap
 export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads = SCALAR_LOADS): Program {
   const { outputShape, batch, m, n, transA, transB, splits = 1, columnSums = false } = spec;
   checkEpilogue(spec.epilogue ?? {});
-  if (columnSums && (transB || Object.values(spec.epilogue ?? {}).some(Boolean))) throw new Error('column sums of op(B) need B untransposed and no epilogue');
+  if (columnSums && (transB || hasEpilogue(spec.epilogue))) throw new Error('column sums of op(B) need B untransposed and no epilogue');
   if (tile.matrix) return matrixMatMulProgram(spec, tile.matrix);
   const { rm, rn, tk } = tile;
   const vec4 = Boolean(tile.vec4);
@@ -620,7 +621,7 @@ export function splitKSumProgram(outputShape: number[], size: number, epilogue: 
       epilogueFns(epilogue),
     );
   }
-  if (Object.values(epilogue).some(Boolean)) throw new Error('splitKSumProgram: a tail with an epilogue is not supported');
+  if (hasEpilogue(epilogue)) throw new Error('splitKSumProgram: a tail with an epilogue is not supported');
   const tailOut = extraOutput('Tail');
   return {
     outputShape,

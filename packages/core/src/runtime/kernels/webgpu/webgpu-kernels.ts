@@ -385,6 +385,7 @@ const adamWCorrections = (h: AdamWShared): Uniforms => floats(h.lr / h.bc1, 1 / 
 const adamWUniforms = (h: AdamWShared, decay: number): Uniforms => [...floats(h.beta1, h.beta2, h.eps, decay), ...adamWCorrections(h)];
 
 const rowsOf = (x: tf.TensorInfo) => prod(x.shape.slice(0, -1));
+const dimOf = (x: tf.TensorInfo) => x.shape[x.shape.length - 1]!;
 
 /**
  * Whether LayerNorm's forward and dx run with their rows in registers (8 rows a workgroup: rows up to
@@ -394,7 +395,6 @@ const rowsOf = (x: tf.TensorInfo) => prod(x.shape.slice(0, -1));
 function layerNormRows(dim: number): boolean {
   return dim <= LAYER_NORM_ROWS_MAX_DIM && envVar('OMNITOK_WEBGPU_LN') !== 'block';
 }
-const dimOf = (x: tf.TensorInfo) => x.shape[x.shape.length - 1]!;
 
 const FUSED: Record<string, KernelFunc> = {
   // x [..., D] → [y, stats [rows, 2] (mean, rstd)]: one dispatch; the backward reads the stats
