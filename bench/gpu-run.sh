@@ -53,27 +53,11 @@ run() { # run NAME SECONDS ENV... -- ARGS...: one bundled script under the budge
   env ${envs[@]+"${envs[@]}"} timeout "$want" $G "$@" >> "$L" 2>&1; local rc=$?
   echo "$name rc $rc (${want}s allowed, ${SECONDS}s into the run)" >> "$L"; return $rc
 }
-# the GEMM sweep first (f16 requested: the "f16 matrix" column says why not where it is unavailable); the
-# weight-and-bias rows first (run 5's sweep was cut by its timeout after 8 rows)
-run gemm 80 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/gemm-gpu.cjs --shapes "dW+db,fwd,dX" --variants "64x128 vec4,auto vec4,auto vec4 k32,auto vec4 ld4,f16 matrix" --out "$O/gemm.txt"
+# The order follows what decides issue 12 first: the ViT-S ratio against PyTorch (s), then the same step
+# with the defaults changed since run 5 switched back (s-prev: did the changes made without a GPU pay?),
+# then ViT-B/16 at the issue's batch 256 (b16), then the GEMM sweep and the f16 runs, then the rest as
+# the budget allows (run 5's order put the sweep first; with f16 on offer the f16 runs would leave b16 no time).
 run s 90 -- .gpu/train-gpu.cjs --only after --out "$O/s.txt"
-# f16 GEMMs on the tensor cores, where Dawn now offers shader-f16 (vulkan_enable_f16_on_nvidia, added by
-# OMNITOK_WEBGPU_MATMUL=f16) and the self-check passed: against PyTorch fp16 autocast + GradScaler
-if [ -s "$O/gemm.txt" ] && ! grep -q 'f16 GEMMs unavailable' "$O/gemm.txt"; then
-  run s-f16 60 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/train-gpu.cjs --only after --no-profile --torch-fp16 --torch-steps 20 --out "$O/s-f16.txt"
-  # attention's per-head GEMMs on the matrix unit too (as autocast runs them), profiled: what is left
-  run s-f16-attn 50 OMNITOK_WEBGPU_MATMUL=f16 OMNITOK_WEBGPU_ATTN_TILE=plan -- .gpu/train-gpu.cjs --only after --no-torch --out "$O/s-f16-attn.txt"
-  # ViT-B/16 at batch 256 with f16 GEMMs against PyTorch bf16 autocast (the issue's second target)
-  run b16-f16 100 OMNITOK_WEBGPU_MATMUL=f16 OMNITOK_WEBGPU_ATTN_TILE=plan -- .gpu/train-gpu.cjs --shape b16 --batch 256 --only after --no-profile --steps 3 --repeats 2 --torch-bf16 --torch-steps 20 --out "$O/s-b16-f16.txt"
-fi
-run s-k32 35 OMNITOK_WEBGPU_MATMUL_TK=32 -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-k32.txt"
-run s-ld4 35 OMNITOK_WEBGPU_MATMUL_LOADS=vec4 -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-ld4.txt"
-run s-norobust 35 OMNITOK_DAWN_FLAGS="enable-dawn-features=disable_robustness" -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-norobust.txt"
-run s-awaited 35 -- .gpu/train-gpu.cjs --no-pipeline --only after --no-torch --no-profile --out "$O/s-awaited.txt"
-# attention's per-head GEMMs (15 ms of run 5's 116 ms step) and the text tower's 4 096-row products (8 ms), both
-# on the scalar 64-tile in run 5 and on the vec4 one since: each tile on their shapes, then the step with
-# run 5's scalar tile
-run gemm-attn 40 -- .gpu/gemm-gpu.cjs --shapes attn,text --variants "64,64 vec4,64 ld4,64x128 vec4,128x64 vec4,auto vec4,auto scalar64" --out "$O/gemm-attn.txt"
 run s-prev 35 OMNITOK_WEBGPU_MATMUL_VARIANT=scalar64 OMNITOK_WEBGPU_ATTN_TILE=64 OMNITOK_WEBGPU_LN=block OMNITOK_WEBGPU_MLP=separate -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-prev.txt"
 # ViT-B/16 at the issue's batch 256 (the lean backward fits: 51.7 GiB allocated on the H200); where it does
 # not fit, at 256 with every block recomputed in the backward (both sides)
@@ -85,6 +69,25 @@ if ! grep -q '^samples/s:' "$O/b16.txt" 2>/dev/null; then
   echo "b16 batch 256 failed; batch 256 with --grad-checkpointing" >> "$L"
   run b16-ckpt 70 -- .gpu/train-gpu.cjs --shape b16 --batch 256 --grad-checkpointing --only after --no-profile --steps 2 --repeats 2 --torch-bf16 --torch-steps 10 --out "$O/b16.txt"
 fi
+# the GEMM sweep (f16 requested: the "f16 matrix" column says why not where it is unavailable); the
+# weight-and-bias rows first (run 5's sweep was cut by its timeout after 8 rows)
+run gemm 80 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/gemm-gpu.cjs --shapes "dW+db,fwd,dX" --variants "64x128 vec4,auto vec4,auto vec4 k32,auto vec4 ld4,f16 matrix" --out "$O/gemm.txt"
+# f16 GEMMs on the tensor cores, where Dawn now offers shader-f16 (vulkan_enable_f16_on_nvidia, added by
+# OMNITOK_WEBGPU_MATMUL=f16) and the self-check passed: against PyTorch fp16 autocast + GradScaler
+if [ -s "$O/gemm.txt" ] && ! grep -q 'f16 GEMMs unavailable' "$O/gemm.txt"; then
+  run s-f16 60 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/train-gpu.cjs --only after --no-profile --torch-fp16 --torch-steps 20 --out "$O/s-f16.txt"
+  # attention's per-head GEMMs on the matrix unit too (as autocast runs them), profiled: what is left
+  run s-f16-attn 50 OMNITOK_WEBGPU_MATMUL=f16 OMNITOK_WEBGPU_ATTN_TILE=plan -- .gpu/train-gpu.cjs --only after --no-torch --out "$O/s-f16-attn.txt"
+  # ViT-B/16 at batch 256 with f16 GEMMs against PyTorch bf16 autocast (the issue's second target)
+  run b16-f16 100 OMNITOK_WEBGPU_MATMUL=f16 OMNITOK_WEBGPU_ATTN_TILE=plan -- .gpu/train-gpu.cjs --shape b16 --batch 256 --only after --no-profile --steps 3 --repeats 2 --torch-bf16 --torch-steps 20 --out "$O/s-b16-f16.txt"
+fi
+# attention's per-head GEMMs (15 ms of run 5's 116 ms step) and the text tower's 4 096-row products (8 ms), both
+# on the scalar 64-tile in run 5 and on the vec4 one since: each tile on their shapes
+run gemm-attn 40 -- .gpu/gemm-gpu.cjs --shapes attn,text --variants "64,64 vec4,64 ld4,64x128 vec4,128x64 vec4,auto vec4,auto scalar64" --out "$O/gemm-attn.txt"
+run s-k32 35 OMNITOK_WEBGPU_MATMUL_TK=32 -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-k32.txt"
+run s-ld4 35 OMNITOK_WEBGPU_MATMUL_LOADS=vec4 -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-ld4.txt"
+run s-norobust 35 OMNITOK_DAWN_FLAGS="enable-dawn-features=disable_robustness" -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-norobust.txt"
+run s-awaited 35 -- .gpu/train-gpu.cjs --no-pipeline --only after --no-torch --no-profile --out "$O/s-awaited.txt"
 run s-clip 45 -- .gpu/train-gpu.cjs --trainer clip --only after --no-torch --no-profile --out "$O/s-clip.txt"
 # correctness of every kernel on this GPU against the cpu backend, last: NVIDIA's compiler takes ~20 s a
 # group (run 4 stopped at 45 s after the GEMM group)
