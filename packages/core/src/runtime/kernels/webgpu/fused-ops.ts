@@ -41,6 +41,9 @@ export { MAX_ATTN_HEAD_DIM, LAYER_NORM_ROWS_MAX_DIM } from './programs.js';
 
 const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number | boolean> = {}) =>
   tf.engine().runKernel(name, inputs as never, attrs as never) as unknown as tf.Tensor;
+/** `run` for a kernel with two outputs (an output and what its backward keeps, or two results). */
+const run2 = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number | boolean> = {}) =>
+  tf.engine().runKernel(name, inputs as never, attrs as never) as unknown as [tf.Tensor, tf.Tensor];
 
 /**
  * LayerNorm over the last axis (biased variance, like torch). Forward: one dispatch, which also writes
@@ -50,7 +53,7 @@ const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<stri
  */
 export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
   const op = tf.customGrad(((xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [y, stats] = tf.engine().runKernel(WG_LAYER_NORM, { x: xs, gamma: ws, beta: bs } as never, { eps } as never) as unknown as [tf.Tensor, tf.Tensor];
+    const [y, stats] = run2(WG_LAYER_NORM, { x: xs, gamma: ws, beta: bs }, { eps });
     save([xs, ws, stats]);
     return {
       value: y,
@@ -61,7 +64,7 @@ export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: n
           const acc = claimGradientSum(sx);
           const dx = run(WG_LAYER_NORM_GRAD_X, { dy, x: sx, gamma: sw, stats, ...(acc ? { acc } : {}) });
           const partial = run(WG_LAYER_NORM_GRAD_PARAMS, { dy, x: sx, stats }); // [2, P, D]
-          const [dGamma, dBeta] = tf.engine().runKernel(WG_PARTIALS_SUM, { partial } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
+          const [dGamma, dBeta] = run2(WG_PARTIALS_SUM, { partial });
           return [dx, dGamma, dBeta];
         });
       },
@@ -154,7 +157,7 @@ export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.T
     const inputs: Record<string, tf.Tensor> = ms ? { qkv: qs, mask: ms } : { qkv: qs };
     if (gemmAttentionForward(qs.shape[0]!, heads, qs.shape[1]!)) {
       // S, P and O by GEMMs; P kept, so the backward skips S = QKᵀ and the probabilities
-      const [out, probs] = tf.engine().runKernel(WG_ATTENTION_GEMM, inputs as never, { heads, causal } as never) as unknown as [tf.Tensor, tf.Tensor];
+      const [out, probs] = run2(WG_ATTENTION_GEMM, inputs, { heads, causal });
       save([qs, out, probs]);
       return {
         value: out,
@@ -165,7 +168,7 @@ export function webgpuSelfAttention(qkv: tf.Tensor, heads: number, keyMask: tf.T
       };
     }
     // one program writes the output and the rows' softmax statistics; the backward keeps both (no second pass over the keys)
-    const [out, lse] = tf.engine().runKernel(WG_ATTENTION, inputs as never, { heads, causal } as never) as unknown as [tf.Tensor, tf.Tensor]; // [B, N, D], [B·H·N, 2]
+    const [out, lse] = run2(WG_ATTENTION, inputs, { heads, causal }); // [B, N, D], [B·H·N, 2]
     save([qs, out, lse]);
     return {
       value: out,
@@ -202,12 +205,12 @@ function sumSquaresPartials(tensors: readonly tf.Tensor[]): tf.Tensor {
  */
 export function webgpuWeightBiasGrad(x: tf.Tensor2D, dy: tf.Tensor2D): [tf.Tensor, tf.Tensor] | undefined {
   if (envVar('OMNITOK_WEBGPU_BIAS_GRAD') === 'separate') return undefined;
-  return tf.engine().runKernel(WG_WEIGHT_BIAS_GRAD, { x, dy } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
+  return run2(WG_WEIGHT_BIAS_GRAD, { x, dy });
 }
 
 /** x [M, K] · w [K, N] + b [N] + r [M, N] as one GEMM, r added in its epilogue (WG_LINEAR_RESIDUAL; float32 tensors). */
 export function webgpuLinearResidual(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, r: tf.Tensor2D): tf.Tensor2D {
-  return tf.engine().runKernel(WG_LINEAR_RESIDUAL, { a: x, b: w, bias: b, residual: r } as never, {} as never) as unknown as tf.Tensor2D;
+  return run(WG_LINEAR_RESIDUAL, { a: x, b: w, bias: b, residual: r }) as tf.Tensor2D;
 }
 
 /**
@@ -215,7 +218,7 @@ export function webgpuLinearResidual(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tenso
  * (WG_LINEAR_GELU; float32 tensors): a linear layer followed by GELU, v kept for the backward.
  */
 export function webgpuLinearGelu(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, kind: keyof typeof GELU_CODES): [tf.Tensor2D, tf.Tensor2D] {
-  return tf.engine().runKernel(WG_LINEAR_GELU, { a: x, b: w, bias: b } as never, { kind: GELU_CODES[kind] } as never) as unknown as [tf.Tensor2D, tf.Tensor2D];
+  return run2(WG_LINEAR_GELU, { a: x, b: w, bias: b }, { kind: GELU_CODES[kind] }) as [tf.Tensor2D, tf.Tensor2D];
 }
 
 /**
@@ -223,13 +226,13 @@ export function webgpuLinearGelu(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D,
  * the input gradient of a linear layer that a GELU feeds, carried back through that GELU.
  */
 export function webgpuMatMulGeluGrad(dy: tf.Tensor2D, w: tf.Tensor2D, pre: tf.Tensor2D, kind: keyof typeof GELU_CODES): tf.Tensor2D {
-  return tf.engine().runKernel(WG_MATMUL_GELU_GRAD, { a: dy, b: w, pre } as never, { transposeB: true, kind: GELU_CODES[kind] } as never) as unknown as tf.Tensor2D;
+  return run(WG_MATMUL_GELU_GRAD, { a: dy, b: w, pre }, { transposeB: true, kind: GELU_CODES[kind] }) as tf.Tensor2D;
 }
 
 /** x / max(‖x‖, 1e-12) along the last axis (float32, rows up to LAYER_NORM_ROWS_MAX_DIM wide): one dispatch each way. */
 export function webgpuL2Normalize(x: tf.Tensor): tf.Tensor {
   const op = tf.customGrad(((xs: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [y, sumSq] = tf.engine().runKernel(WG_L2_NORMALIZE, { x: xs } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
+    const [y, sumSq] = run2(WG_L2_NORMALIZE, { x: xs });
     save([y, sumSq]);
     return {
       value: y,
@@ -245,7 +248,7 @@ export function webgpuL2Normalize(x: tf.Tensor): tf.Tensor {
  */
 export function webgpuPairedCrossEntropy(logits: tf.Tensor2D): tf.Scalar {
   const op = tf.customGrad(((l: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    const [loss, lse] = tf.engine().runKernel(WG_PAIRED_CE, { logits: l } as never, {} as never) as unknown as [tf.Tensor, tf.Tensor];
+    const [loss, lse] = run2(WG_PAIRED_CE, { logits: l });
     save([l, lse]);
     return {
       value: loss.reshape([]),
