@@ -38,17 +38,14 @@ export class Mlp extends Module {
    * (`fusedMlp`), the same value.
    */
   forward(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
-    const fuseResidual = residual !== undefined && !this.drop.active();
-    if (fusedMlpApplies(x, this.fc1, this.fc2)) {
-      const y = fusedMlp(x, this.fc1, this.fc2, this.geluKind, fuseResidual ? residual : undefined);
-      if (fuseResidual) return y;
-      const yd = this.drop.forward(y);
-      return residual ? tf.add(residual, yd) : yd;
-    }
-    const h = gelu(this.fc1.forward(x), this.geluKind);
-    if (fuseResidual) return this.fc2.forward(h, residual);
-    const y = this.drop.forward(this.fc2.forward(h));
-    return residual ? tf.add(residual, y) : y;
+    // the residual goes into fc2's epilogue unless dropout comes between them
+    const inner = this.drop.active() ? undefined : residual;
+    const y = fusedMlpApplies(x, this.fc1, this.fc2)
+      ? fusedMlp(x, this.fc1, this.fc2, this.geluKind, inner)
+      : this.fc2.forward(gelu(this.fc1.forward(x), this.geluKind), inner);
+    if (inner) return y;
+    const yd = this.drop.forward(y);
+    return residual ? tf.add(residual, yd) : yd;
   }
 }
 
