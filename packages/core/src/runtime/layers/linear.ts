@@ -12,7 +12,7 @@ import type { Rng } from '../rng.js';
  * rank-3 matMul produces exactly those.
  */
 /** dx = dy·Wᵀ; the `native` and omnitok `webgpu` GEMMs take the transpose as a flag (no transposed copy). */
-function inputGrad(dy: tf.Tensor2D, ws: tf.Tensor2D): tf.Tensor {
+export function inputGrad(dy: tf.Tensor2D, ws: tf.Tensor2D): tf.Tensor {
   return fusedAvailable() || webgpuKernelsActive() ? tf.matMul(dy, ws, false, true) : tf.matMul(dy, tf.transpose(ws));
 }
 
@@ -64,6 +64,11 @@ const linearNoBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.Gr
   };
 }) as never) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
 
+/** A residual added to a layer's output must have that output's shape `want`; `argument` names it. */
+export function checkResidualShape(argument: string, residual: tf.Tensor, want: number[]): void {
+  check(tf.util.arraysEqual(residual.shape, want), argument, JSON.stringify(residual.shape), `the output's shape ${JSON.stringify(want)}`);
+}
+
 /**
  * x [..., in] · w [in, out] (+ b [out]) (+ residual [..., out]) → [..., out]. `residual`: the stream a
  * residual branch ending in this layer adds back (x + f(x)); on `webgpu` with a bias it is added in the
@@ -74,8 +79,7 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor, residual?: tf.
   const outDim = w.shape[1]!;
   const lead = x.shape.slice(0, -1);
   if (residual) {
-    const want = [...lead, outDim];
-    check(tf.util.arraysEqual(residual.shape, want), 'linear residual shape', JSON.stringify(residual.shape), `the output's shape ${JSON.stringify(want)}`);
+    checkResidualShape('linear residual shape', residual, [...lead, outDim]);
     if (!b || !webgpuKernelsActive() || [x, w, b, residual].some((t) => t.dtype !== 'float32')) return tf.add(linear(x, w, b), residual);
   }
   const x2 = x.reshape([-1, inDim]) as tf.Tensor2D; // [M, in], M = prod(lead)

@@ -5,7 +5,7 @@ import { check, Module } from '../module.js';
 import type { Rng } from '../rng.js';
 import { gelu, type GeluKind } from './activations.js';
 import { Dropout } from './dropout.js';
-import { Linear, linear, weightBiasGrads } from './linear.js';
+import { checkResidualShape, inputGrad, Linear, linear, weightBiasGrads } from './linear.js';
 
 /** fc1 (D → hidden) → GELU → fc2 (hidden → D) → dropout. */
 export class Mlp extends Module {
@@ -71,10 +71,7 @@ const fusedMlpOps = new Map<string, (...inputs: tf.Tensor[]) => tf.Tensor>();
  */
 function fusedMlp(x: tf.Tensor, fc1: Linear, fc2: Linear, kind: GeluKind, residual?: tf.Tensor): tf.Tensor {
   const lead = x.shape.slice(0, -1);
-  if (residual) {
-    const want = [...lead, fc2.outDim];
-    check(tf.util.arraysEqual(residual.shape, want), 'mlp residual shape', JSON.stringify(residual.shape), `the output's shape ${JSON.stringify(want)}`);
-  }
+  if (residual) checkResidualShape('mlp residual shape', residual, [...lead, fc2.outDim]);
   check(x.shape[x.shape.length - 1] === fc1.inDim, 'mlp input width', x.shape[x.shape.length - 1], `fc1's input width ${fc1.inDim}`);
   const key = `${kind}${residual ? '_res' : ''}`;
   let op = fusedMlpOps.get(key);
@@ -100,7 +97,7 @@ function makeFusedMlp(kind: GeluKind, withResidual: boolean): (...inputs: tf.Ten
         const [xs, w1s, w2s, hs, pres] = saved as tf.Tensor2D[];
         const dPre = webgpuMatMulGeluGrad(dy, w2s!, pres!, kind); // (dY·W2ᵀ) ∘ GELU′(pre): [T, hidden]
         const [dW2, db2] = weightBiasGrads(dy, hs!);
-        const dx = tf.matMul(dPre, w1s!, false, true);
+        const dx = inputGrad(dPre, w1s!);
         const [dW1, db1] = weightBiasGrads(dPre, xs!);
         return [dx, dW1!, db1!, dW2!, db2!, ...(withResidual ? [tf.clone(dy)] : [])];
       },
