@@ -156,7 +156,8 @@ export interface MatMulPlan {
  */
 export function planMatMul(m: number, n: number, k: number, batch: number, allowMatrix = false): MatMulPlan {
   const tiles = (t: MatMulTile) => Math.ceil(m / (16 * t.rm)) * Math.ceil(n / (16 * t.rn)) * batch;
-  const scalar = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT') === 'scalar';
+  const variant = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT');
+  const scalar = variant === 'scalar';
   const big = scalar ? TILE_128 : TILE_128V;
   const wide = scalar ? TILE_128 : TILE_64X128V;
   const forced = FORCED_TILES[envVar('OMNITOK_WEBGPU_MATMUL_TILE') ?? ''];
@@ -165,7 +166,7 @@ export function planMatMul(m: number, n: number, k: number, batch: number, allow
   else if (forced) tile = forced;
   else if (n >= 128 && tiles(TILE_64X128V) >= TARGET_WORKGROUPS) tile = wide;
   else if (m >= 128 && n >= 128 && k >= 8 * MIN_K_CHUNK) tile = big;
-  else tile = smallTile();
+  else tile = smallTile(variant);
   if (envVar('OMNITOK_WEBGPU_MATMUL_TK') === '32' && tile.vec4 && !tile.matrix) {
     const deep = { ...tile, tk: 32 };
     if (vec4TileBytes(deep) <= workgroupStorageLimit()) tile = deep;
@@ -192,8 +193,7 @@ export function planMatMul(m: number, n: number, k: number, batch: number, allow
  * these products: 23 ms of its 116 ms step ran on it, at 7–13 TFLOP/s. OMNITOK_WEBGPU_MATMUL_VARIANT=
  * scalar or scalar64 keeps the scalar tile (the A/B of `bench/gpu-run.sh`'s `s-prev`).
  */
-function smallTile(): MatMulTile {
-  const variant = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT');
+function smallTile(variant = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT')): MatMulTile {
   return variant === 'scalar' || variant === 'scalar64' ? TILE_64 : TILE_64V;
 }
 
