@@ -7,7 +7,8 @@
  * the 64×64 tile, the 128×128 tile with scalar or vec4 operand reads, the vec4 reads on 128×64, 64×128
  * and 64×64 tiles (for short-K forward products, where the 128×128 tile reached only 15–17 TFLOP/s),
  * each without split-K, the automatic plan (tile choice + split-K) with either 128 variant, and the
- * 64×128 tile and the plan with K slices of 32 (`k32`), and with operands read four floats a load (`ld4`).
+ * 64×128 tile and the plan with K slices of 32 (`k32`), with operands read four floats a load (`ld4`),
+ * with the K slice's multiply-adds written out per k (`unroll`) and with two staged slices (`2stage`).
  *
  *   npm run build && node bench/gemm-gpu.mjs --small        # here, on lavapipe: proves it runs
  *   (--shapes 'fwd,dW+db' picks rows by their first word — `attn`: attention's per-head products, `text`: the
@@ -80,13 +81,18 @@ const VARIANTS = [
   // K slices of 32 instead of 16 (OMNITOK_WEBGPU_MATMUL_TK=32: half the barriers per FMA)
   ['64x128 vec4 k32', { OMNITOK_WEBGPU_MATMUL_TILE: '64x128v', OMNITOK_WEBGPU_SPLITK: '0', OMNITOK_WEBGPU_MATMUL_TK: '32' }],
   ['auto vec4 k32', { OMNITOK_WEBGPU_MATMUL_TK: '32' }],
+  // the K slice's multiply-adds written out per k (does the driver unroll the loop itself?), two staged
+  // slices with one barrier each, and both
+  ['auto vec4 unroll', { OMNITOK_WEBGPU_MATMUL_UNROLL: '1' }],
+  ['auto vec4 2stage', { OMNITOK_WEBGPU_MATMUL_STAGES: '2' }],
+  ['auto vec4 unroll 2stage', { OMNITOK_WEBGPU_MATMUL_UNROLL: '1', OMNITOK_WEBGPU_MATMUL_STAGES: '2' }],
   // operands read four floats a load where aligned (OMNITOK_WEBGPU_MATMUL_LOADS=vec4)
   ['64 ld4', { OMNITOK_WEBGPU_MATMUL_TILE: '64', OMNITOK_WEBGPU_SPLITK: '0', OMNITOK_WEBGPU_MATMUL_LOADS: 'vec4' }],
   ['64x128 vec4 ld4', { OMNITOK_WEBGPU_MATMUL_TILE: '64x128v', OMNITOK_WEBGPU_SPLITK: '0', OMNITOK_WEBGPU_MATMUL_LOADS: 'vec4' }],
   ['auto vec4 ld4', { OMNITOK_WEBGPU_MATMUL_LOADS: 'vec4' }],
   ['f16 matrix', { precision: 'f16' }],
 ];
-const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_MATMUL_VARIANT', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS'];
+const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_MATMUL_VARIANT', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_MATMUL_UNROLL', 'OMNITOK_WEBGPU_MATMUL_STAGES'];
 // --variants 'auto vec4,128 vec4': a subset (comma-separated names of the table's columns)
 const ONLY = opt('variants', '');
 const CHOSEN = ONLY ? VARIANTS.filter(([name]) => ONLY.split(',').includes(name)) : VARIANTS;

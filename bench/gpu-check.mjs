@@ -28,7 +28,7 @@ const pick = (xs) => xs[Math.floor(random() * xs.length)];
 
 let tf; // the webgpu backend's TensorFlow.js, set by main()
 const rand = (s, shape, scale = 1) => tf.tensor(new runtime.Rng(s).normals(shape.reduce((a, b) => a * b, 1), scale), shape);
-const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_MLP', 'OMNITOK_WEBGPU_LN'];
+const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_UNROLL', 'OMNITOK_WEBGPU_MATMUL_STAGES', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_MLP', 'OMNITOK_WEBGPU_LN'];
 
 /** Runs `program` on cpu and on webgpu with `env` set, returns the worst max |Δ|/(1+|ref|) per output. */
 async function compare(program, env) {
@@ -96,6 +96,9 @@ async function main() {
       OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0', '4']),
       OMNITOK_WEBGPU_MATMUL_TK: pick([undefined, '32']),
       OMNITOK_WEBGPU_MATMUL_LOADS: pick([undefined, 'vec4']),
+      // not measured yet (bench/gemm-gpu.mjs sweeps them): a quarter of the cases each, for the compile time
+      OMNITOK_WEBGPU_MATMUL_UNROLL: pick([undefined, undefined, undefined, '1']),
+      OMNITOK_WEBGPU_MATMUL_STAGES: pick([undefined, undefined, undefined, '2']),
     };
     // vec4 loads: sides that allow them (multiples of 4) on most draws, an unaligned one now and then
     if (env.OMNITOK_WEBGPU_MATMUL_LOADS && random() < 0.8) [m, n, k] = [m, n, k].map((x) => Math.ceil(x / 4) * 4);
@@ -179,7 +182,7 @@ async function main() {
   await group('linear() (dW and db from the column-sums GEMM or apart, split-K; a residual in the epilogue)', cap(6), (i) => {
     const rows = pick([int(1, 300), SMOKE ? 394 : 25216 / 8]);
     const [inDim, outDim] = [pick([64, 384, 768, int(1, 300)]), pick([64, 384, 1536, int(1, 300)])];
-    const env = { OMNITOK_WEBGPU_BIAS_GRAD: pick([undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0']), OMNITOK_WEBGPU_MATMUL_TK: pick([undefined, '32']), OMNITOK_WEBGPU_MATMUL_LOADS: pick([undefined, 'vec4']) };
+    const env = { OMNITOK_WEBGPU_BIAS_GRAD: pick([undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: pick([undefined, undefined, '0']), OMNITOK_WEBGPU_MATMUL_TK: pick([undefined, '32']), OMNITOK_WEBGPU_MATMUL_LOADS: pick([undefined, 'vec4']), OMNITOK_WEBGPU_MATMUL_UNROLL: pick([undefined, undefined, undefined, '1']), OMNITOK_WEBGPU_MATMUL_STAGES: pick([undefined, undefined, undefined, '2']) };
     return {
       what: `case ${i}: [${rows}, ${inDim}] · [${inDim}, ${outDim}] ${JSON.stringify(env)}`,
       env,

@@ -104,6 +104,18 @@ export interface MatMulTile {
   /** Depth of a shared-memory K slice. */
   readonly tk: number;
   readonly vec4?: boolean;
+  /**
+   * The K slice's multiply-adds written out per k (constant offsets into the staged tiles) instead of
+   * a WGSL loop: whether the driver's compiler unrolls the loop itself is what the GPU sweep measures
+   * (`OMNITOK_WEBGPU_MATMUL_UNROLL=1`).
+   */
+  readonly unroll?: boolean;
+  /**
+   * 2: two staged K slices in workgroup memory, the next one stored while the current one is
+   * multiplied — one barrier per slice instead of two, twice the workgroup memory
+   * (`OMNITOK_WEBGPU_MATMUL_STAGES=2`). Default 1.
+   */
+  readonly stages?: 1 | 2;
   /** The f16 matrix-unit GEMM (`matrixMatMulProgram`) instead: see `MatrixUnit`. */
   readonly matrix?: MatrixUnit;
 }
@@ -224,36 +236,90 @@ export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads 
   const strideA = vec4 ? TM / 4 + 1 : TM;
   const strideB = vec4 ? TN / 4 + 1 : TN;
   const r = outputShape.length;
-  const lines: string[] = [];
-  if (vec4) {
-    for (let g = 0; g < ga; g++) lines.push(`let a${g} = As[kk * ${strideA} + ${16 * g} + ty];`);
-    for (let h = 0; h < gb; h++) lines.push(`let b${h} = Bs[kk * ${strideB} + ${16 * h} + tx];`);
-    for (let i = 0; i < rm; i++) {
-      const a = `a${i >> 2}[${i & 3}]`;
-      for (let h = 0; h < gb; h++) lines.push(`acc[${i * gb + h}] = fma(vec4<f32>(${a}), b${h}, acc[${i * gb + h}]);`);
+  const stages = tile.stages ?? 1;
+  if (stages !== 1 && stages !== 2) throw new Error(`a GEMM tile stages 1 or 2 K slices; got ${String(stages)}`);
+  // elements of one staged slice; with two stages slice s starts at s · size (`aS`/`bS`: the slice
+  // multiplied, `aN`/`bN`: the slice stored)
+  const sizeA = vec4 ? tk * strideA : TM * tk;
+  const sizeB = vec4 ? tk * strideB : TN * tk;
+  const base = (v: string) => (stages > 1 ? `${v} + ` : '');
+  // offset of staged row kk (a loop variable, or a constant when unrolled) plus `plus`
+  const at = (kk: number | 'kk', stride: number, plus: number) => (typeof kk === 'number' ? String(kk * stride + plus) : `kk * ${stride} + ${plus}`);
+  const mac = (kk: number | 'kk'): string[] => {
+    const lines: string[] = [];
+    if (vec4) {
+      for (let g = 0; g < ga; g++) lines.push(`let a${g} = As[${base('aS')}${at(kk, strideA, 16 * g)} + ty];`);
+      for (let h = 0; h < gb; h++) lines.push(`let b${h} = Bs[${base('bS')}${at(kk, strideB, 16 * h)} + tx];`);
+      for (let i = 0; i < rm; i++) {
+        const a = `a${i >> 2}[${i & 3}]`;
+        for (let h = 0; h < gb; h++) lines.push(`acc[${i * gb + h}] = fma(vec4<f32>(${a}), b${h}, acc[${i * gb + h}]);`);
+      }
+    } else {
+      for (let i = 0; i < rm; i++) lines.push(`let a${i} = As[${base('aS')}${at(kk, TM, 16 * i)} + ty];`);
+      for (let j = 0; j < rn; j++) {
+        lines.push(`{ let bv = Bs[${base('bS')}${at(kk, TN, 16 * j)} + tx];`);
+        for (let i = 0; i < rm; i++) lines.push(`acc[${i * rn + j}] = fma(a${i}, bv, acc[${i * rn + j}]);`);
+        lines.push('}');
+      }
     }
-  } else {
-    for (let i = 0; i < rm; i++) lines.push(`let a${i} = As[kk * ${TM} + ty + ${16 * i}];`);
-    for (let j = 0; j < rn; j++) {
-      lines.push(`{ let bv = Bs[kk * ${TN} + tx + ${16 * j}];`);
-      for (let i = 0; i < rm; i++) lines.push(`acc[${i * rn + j}] = fma(a${i}, bv, acc[${i * rn + j}]);`);
-      lines.push('}');
-    }
-  }
-  const staged = (tile: string, stride: number, T: number) => ({
+    return lines;
+  };
+  const multiply = tile.unroll
+    ? Array.from({ length: tk }, (_, kk) => `{\n            ${mac(kk).join('\n            ')}\n          }`).join('\n          ')
+    : `for (var kk = 0; kk < ${tk}; kk = kk + 1) {
+            ${mac('kk').join('\n            ')}
+          }`;
+  const staged = (tile: string, stride: number, T: number, next: string) => ({
     // one value at (k, row): [k][row] as vec4 groups of rows (vec4 tiles) or scalars
-    one: (k: string, row: string, v: string) => (vec4 ? `${tile}[(${k}) * ${stride} + (${row}) / 4][(${row}) % 4] = ${v};` : `${tile}[(${k}) * ${T} + ${row}] = ${v};`),
+    one: (k: string, row: string, v: string) =>
+      vec4 ? `${tile}[${next}(${k}) * ${stride} + (${row}) / 4][(${row}) % 4] = ${v};` : `${tile}[${next}(${k}) * ${T} + ${row}] = ${v};`,
     // four rows row4·4 + [0, 4) at k (a vec4 load along the rows)
     four: (k: string, row4: string, v: string) =>
-      vec4 ? `${tile}[(${k}) * ${stride} + ${row4}] = ${v};` : `for (var j = 0; j < 4; j = j + 1) { ${tile}[(${k}) * ${T} + (${row4}) * 4 + j] = ${v}[j]; }`,
+      vec4 ? `${tile}[${next}(${k}) * ${stride} + ${row4}] = ${v};` : `for (var j = 0; j < 4; j = j + 1) { ${tile}[${next}(${k}) * ${T} + (${row4}) * 4 + j] = ${v}[j]; }`,
   });
-  const sa = staged('As', strideA, TM);
-  const sb = staged('Bs', strideB, TN);
+  const sa = staged('As', strideA, TM, base('aN'));
+  const sb = staged('Bs', strideB, TN, base('bN'));
   const opA = operandLoads('A', TM, tk, transA, loads.a, 'ra', 'gm', 'M', 'aOff', 'uniforms.lda', 'm0', sa);
   const opB = operandLoads('B', TN, tk, !transB, loads.b, 'rb', 'gn', 'N', 'bOff', 'uniforms.ldb', 'n0', sb);
   const fetch = `
           ${opA.fetch}
           ${opB.fetch}`;
+  const store = `${opA.store('')}
+          ${opB.store(columnSums ? ' csum = csum + rb[q];' : '')}`;
+  // a trip count from uniforms alone (the barriers need uniform control flow, and tfjs hands
+  // workgroupId over through a private variable): the last split masks what it lacks
+  const kLoop =
+    stages === 1
+      ? `for (var kt = 0; kt < uniforms.kChunk; kt = kt + ${tk}) {
+          ${store}
+          workgroupBarrier();
+          if (kt + ${tk} < uniforms.kChunk) {
+            let k0 = kBegin + kt + ${tk};${fetch}
+          }
+          ${multiply}
+          workgroupBarrier();
+        }`
+      : `{
+          let aN = 0; let bN = 0;
+          ${store}
+        }
+        workgroupBarrier();
+        var stage = 0;
+        for (var kt = 0; kt < uniforms.kChunk; kt = kt + ${tk}) {
+          let more = kt + ${tk} < uniforms.kChunk;
+          if (more) {
+            let k0 = kBegin + kt + ${tk};${fetch}
+          }
+          let aS = stage * ${sizeA}; let bS = stage * ${sizeB};
+          ${multiply}
+          if (more) {
+            let aN = (1 - stage) * ${sizeA}; let bN = (1 - stage) * ${sizeB};
+            ${store}
+          }
+          // the slice just stored is complete, and the one multiplied is free for the next store
+          workgroupBarrier();
+          stage = 1 - stage;
+        }`;
   const colsumVec = columnSums && loads.b;
   const e = splits === 1 ? (spec.epilogue ?? {}) : {};
   const out = (v: string) => epilogueStore(e, `${v} * uniforms.alpha`, 'cOff + gm * uniforms.ldc + gn', 'gn');
@@ -279,7 +345,7 @@ export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads 
         }`;
   return {
     outputShape,
-    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${epilogueKey(e)}${columnSums ? '_colsum' : ''}${loads.a || loads.b ? `_ld${loads.a ? 'a' : ''}${loads.b ? 'b' : ''}` : ''}`,
+    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}${tile.unroll ? 'u' : ''}${stages > 1 ? `s${stages}` : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${epilogueKey(e)}${columnSums ? '_colsum' : ''}${loads.a || loads.b ? `_ld${loads.a ? 'a' : ''}${loads.b ? 'b' : ''}` : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
     variableNames: ['A', 'B', ...epilogueInputs(e)],
@@ -287,8 +353,8 @@ export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads 
     workgroupSize: [16, 16, 1],
     uniforms: GEMM_UNIFORMS,
     getUserCode: () => `${epilogueFns(e)}
-      var<workgroup> As : array<${vec4 ? 'vec4<f32>' : 'f32'}, ${vec4 ? tk * strideA : TM * tk}>;
-      var<workgroup> Bs : array<${vec4 ? 'vec4<f32>' : 'f32'}, ${vec4 ? tk * strideB : TN * tk}>;
+      var<workgroup> As : array<${vec4 ? 'vec4<f32>' : 'f32'}, ${stages * sizeA}>;
+      var<workgroup> Bs : array<${vec4 ? 'vec4<f32>' : 'f32'}, ${stages * sizeB}>;
       fn main() {
         let tx = i32(localId.x);
         let ty = i32(localId.y);
@@ -301,20 +367,7 @@ export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads 
         {
           let k0 = kBegin;${fetch}
         }
-        // a trip count from uniforms alone (the barriers need uniform control flow, and tfjs hands
-        // workgroupId over through a private variable): the last split masks what it lacks
-        for (var kt = 0; kt < uniforms.kChunk; kt = kt + ${tk}) {
-          ${opA.store('')}
-          ${opB.store(columnSums ? ' csum = csum + rb[q];' : '')}
-          workgroupBarrier();
-          if (kt + ${tk} < uniforms.kChunk) {
-            let k0 = kBegin + kt + ${tk};${fetch}
-          }
-          for (var kk = 0; kk < ${tk}; kk = kk + 1) {
-            ${lines.join('\n            ')}
-          }
-          workgroupBarrier();
-        }
+        ${kLoop}
         let cOff = uniforms.offC + split * uniforms.splitStride + b0 * uniforms.strideC0 + b1 * uniforms.strideC1;
         ${columnSums ? matMulColumnSums(TN, vec4, colsumVec) : ''}
         ${write}

@@ -40,7 +40,7 @@ function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: nu
   });
 }
 
-const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_ADAMW', 'OMNITOK_WEBGPU_ADAMW_GROUP', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_MLP', 'OMNITOK_WEBGPU_LN'];
+const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_UNROLL', 'OMNITOK_WEBGPU_MATMUL_STAGES', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_ADAMW', 'OMNITOK_WEBGPU_ADAMW_GROUP', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_MLP', 'OMNITOK_WEBGPU_LN'];
 function setEnv(vars: Record<string, string | undefined>): void {
   for (const [k, v] of Object.entries(vars)) {
     if (v === undefined) delete process.env[k];
@@ -64,6 +64,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
         OMNITOK_WEBGPU_MATMUL_TILE: g.pick([undefined, undefined, '64', '128', '128v', '128x64v', '64x128v', '64v']),
         OMNITOK_WEBGPU_SPLITK: g.pick([undefined, undefined, undefined, '0', '3']),
         OMNITOK_WEBGPU_MATMUL_TK: g.pick([undefined, undefined, '32']),
+        OMNITOK_WEBGPU_MATMUL_STAGES: g.pick([undefined, undefined, '2']),
       };
       const what = `case ${i}: ${c.describe} ${JSON.stringify(env)}`;
       setEnv(env);

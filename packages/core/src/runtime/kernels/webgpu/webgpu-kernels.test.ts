@@ -400,6 +400,68 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
   });
 
+  // the generated K loop written out per k (UNROLL=1: shader keys `…u_`) and two staged slices with one
+  // barrier each (STAGES=2: `…s2_`), apart and together, on scalar and vec4 tiles: every transpose,
+  // edges in M, N and K (K = 77: four slices and a partial one), batches with a bias, split-K; the
+  // column-sums GEMM of linear()'s weight gradient; attention's per-head GEMMs (the small tile). Fewer
+  // unrolled tiles: lavapipe's LLVM takes minutes over a cold cache for the unrolled 128-tiles.
+  const ALL_TRANSPOSES = [[false, false], [true, false], [false, true], [true, true]] as const;
+  for (const [title, env, tiles, transposes] of [
+    // unrolling changes the multiply-adds alone, which read staged tiles laid out alike for every transpose
+    ['UNROLL=1', { OMNITOK_WEBGPU_MATMUL_UNROLL: '1' }, [['64', '4x4x16'], ['64v', '4x4x16v']], [[false, false], [true, true]]],
+    // the stores into the second stage take each transpose's path (k or the rows contiguous)
+    ['STAGES=2', { OMNITOK_WEBGPU_MATMUL_STAGES: '2' }, [['64', '4x4x16'], ['64x128v', '4x8x16v']], ALL_TRANSPOSES],
+    ['UNROLL=1 STAGES=2', { OMNITOK_WEBGPU_MATMUL_UNROLL: '1', OMNITOK_WEBGPU_MATMUL_STAGES: '2' }, [['64v', '4x4x16v']], [[false, true]]],
+  ] as const) {
+    it(`OMNITOK_WEBGPU_MATMUL_${title}: GEMMs (${transposes.length} transpose(s), a bias, split-K${'OMNITOK_WEBGPU_MATMUL_STAGES' in env ? ", linear()'s column sums" : ''}${title.includes(' ') ? ', attention' : ''}) give the cpu's results`, async () => {
+      const suffix = `${'OMNITOK_WEBGPU_MATMUL_UNROLL' in env ? 'u' : ''}${'OMNITOK_WEBGPU_MATMUL_STAGES' in env ? 's2' : ''}`;
+      Object.assign(process.env, env);
+      try {
+        await initBackend('webgpu');
+        // two stages of 128×128 vec4 slices need 33 792 bytes: more than lavapipe's 32 KiB, so one stage there
+        const limit = (tf.backend() as unknown as { device: { limits: { maxComputeWorkgroupStorageSize: number } } }).device.limits.maxComputeWorkgroupStorageSize;
+        process.env.OMNITOK_WEBGPU_MATMUL_TILE = '128v';
+        expect(planMatMul(131, 197, 77, 1).tile.stages ?? 1).toBe('OMNITOK_WEBGPU_MATMUL_STAGES' in env && limit >= 33792 ? 2 : 1);
+        for (const [tile, key] of tiles) {
+          process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
+          const keys: string[] = [];
+          for (const [ta, tb] of transposes) {
+            const r = await onBoth(() => recordPrograms(keys, () => [tf.matMul(rand(3, ta ? [77, 131] : [131, 77]), rand(4, tb ? [197, 77] : [77, 197]), ta, tb)]));
+            expectClose(r, FWD, `${title} tile ${tile} ${ta}${tb}`);
+          }
+          const r = await onBoth(() => recordPrograms(keys, () => [tf.fused.matMul({ a: rand(5, [2, 140, 50]), b: rand(6, [2, 50, 129]), bias: rand(7, [129]) })]));
+          expectClose(r, FWD, `${title} tile ${tile} batched with bias`);
+          const split = await onBoth(() => recordPrograms(keys, () => [tf.matMul(rand(8, [2100, 130], 0.1), rand(9, [2100, 131], 0.1), true, false)]));
+          expectClose(split, FWD, `${title} tile ${tile} split-K`);
+          const gemms = keys.filter((k) => k.startsWith('omnitokMatMul_'));
+          expect(gemms.length, keys.join()).toBe(transposes.length + 2);
+          expect(gemms.every((k) => k.startsWith(`omnitokMatMul_${key}${suffix}_`)), gemms.join()).toBe(true);
+        }
+        // linear()'s weight gradient (column sums parked in the staged A after the K loop) and attention's
+        // per-head GEMMs (the small tile takes the switches too) where two stages are asked for
+        if (!('OMNITOK_WEBGPU_MATMUL_STAGES' in env)) return;
+        const [tile, key] = tiles[tiles.length - 1]!;
+        process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
+        const keys: string[] = [];
+        const lin = await onBoth(() => recordPrograms(keys, () => {
+          const target = rand(64, [3000, 132]);
+          return tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(linear(a, ww, bb), target)))([rand(65, [3000, 40]), rand(66, [40, 132], 0.2), rand(67, [132])]);
+        }));
+        expectClose(lin, GRAD, `${title} linear grads`);
+        expect(keys, keys.join()).toContain(`omnitokMatMul_${key}${suffix}_TN_colsum`);
+        if (!('OMNITOK_WEBGPU_MATMUL_UNROLL' in env)) return;
+        delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
+        process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
+        const heads: string[] = [];
+        const att = await onBoth(() => recordPrograms(heads, () => attentionValuesAndGrads(24, 2, rand(18, [3, 70, 24]), rand(19, [3, 70, 24]), { causal: true })));
+        expectClose(att, GRAD, `${title} attention`);
+        expect(heads.filter((k) => k.startsWith(`omnitokMatMul_4x4x16v${suffix}_`)).length, heads.join()).toBeGreaterThanOrEqual(8);
+      } finally {
+        for (const k of [...Object.keys(env), 'OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_ATTN_FWD']) delete process.env[k];
+      }
+    });
+  }
+
   it('plans ViT-S products as measured on an H200: 64×128 tiles for the forward and input gradients, split 128×128 for weight gradients', () => {
     for (const [m, n, k] of [[25216, 1152, 384], [25216, 1536, 384], [25216, 384, 1536], [4096, 1152, 384]] as const) {
       expect(planMatMul(m, n, k, 1), `${m}×${n}×${k}`).toMatchObject({ tile: { rm: 4, rn: 8, vec4: true }, splits: 1 });

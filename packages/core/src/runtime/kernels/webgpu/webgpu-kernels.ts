@@ -121,8 +121,8 @@ const MIN_K_CHUNK = 256;
 /** OMNITOK_WEBGPU_MATMUL_TILE values. */
 const FORCED_TILES: Readonly<Record<string, MatMulTile>> = { '64': TILE_64, '128': TILE_128, '128v': TILE_128V, '128x64v': TILE_128X64V, '64x128v': TILE_64X128V, '64v': TILE_64V };
 
-/** Workgroup memory of a vec4 tile's two staged K slices (rows padded by one vec4; see matMulProgram). */
-const vec4TileBytes = (t: MatMulTile) => t.tk * (4 * t.rm + 1 + 4 * t.rn + 1) * 16;
+/** Workgroup memory of an f32 tile's staged A and B slices (vec4 rows padded by one vec4; see matMulProgram), per stage. */
+const tileBytes = (t: MatMulTile) => (t.stages ?? 1) * (t.vec4 ? t.tk * (4 * t.rm + 1 + 4 * t.rn + 1) * 16 : t.tk * 16 * (t.rm + t.rn) * 4);
 
 /** What a webgpu backend's device (the active one by default) grants a workgroup (WebGPU's default where it says nothing). */
 function workgroupStorageLimit(backend: unknown = tf.backend()): number {
@@ -148,9 +148,8 @@ export interface MatMulPlan {
  * OMNITOK_WEBGPU_MATMUL_VARIANT=scalar picks the scalar tiles everywhere (default: the vec4 ones),
  * =scalar64 only for the small tile (as run 5 planned: see `smallTile`),
  * OMNITOK_WEBGPU_SPLITK=0 turns splitting off, =N forces N splits where K allows.
- * OMNITOK_WEBGPU_MATMUL_TK=32 stages K slices of 32 instead of 16 in a vec4 tile (half the barriers per
- * FMA, twice the workgroup memory: 128×128 needs 33 KiB) where the device grants the memory — a
- * variant for the GPU sweep (bench/gemm-gpu.mjs), not measured there yet. `allowMatrix` (the
+ * OMNITOK_WEBGPU_MATMUL_TK, _UNROLL and _STAGES change how the tile's code is written
+ * (`codegenOptions`). `allowMatrix` (the
  * layers' GEMMs: matMul and a linear layer's weight gradient): the f16 matrix GEMM when
  * `setWebgpuMatmulPrecision` turned it on, with the same split-K rule.
  */
@@ -167,10 +166,7 @@ export function planMatMul(m: number, n: number, k: number, batch: number, allow
   else if (n >= 128 && tiles(TILE_64X128V) >= TARGET_WORKGROUPS) tile = wide;
   else if (m >= 128 && n >= 128 && k >= 8 * MIN_K_CHUNK) tile = big;
   else tile = smallTile(variant);
-  if (envVar('OMNITOK_WEBGPU_MATMUL_TK') === '32' && tile.vec4 && !tile.matrix) {
-    const deep = { ...tile, tk: 32 };
-    if (vec4TileBytes(deep) <= workgroupStorageLimit()) tile = deep;
-  }
+  tile = codegenOptions(tile);
   const count = tiles(tile);
   let splits = 1;
   const splitEnv = envVar('OMNITOK_WEBGPU_SPLITK');
@@ -195,6 +191,24 @@ export function planMatMul(m: number, n: number, k: number, batch: number, allow
  */
 function smallTile(variant = envVar('OMNITOK_WEBGPU_MATMUL_VARIANT')): MatMulTile {
   return variant === 'scalar' || variant === 'scalar64' ? TILE_64 : TILE_64V;
+}
+
+/**
+ * The f32 tiles' code-generation switches, for the GPU sweep (bench/gemm-gpu.mjs) and the A/B runs of
+ * `bench/gpu-run.sh` — none measured on a GPU yet, so each is off unless asked for; one whose workgroup
+ * memory the device does not grant is left off. OMNITOK_WEBGPU_MATMUL_TK=32: K slices of 32 instead of
+ * 16 in a vec4 tile (half the barriers per FMA, twice the workgroup memory: 128×128 needs 33 KiB).
+ * OMNITOK_WEBGPU_MATMUL_UNROLL=1: the slice's multiply-adds written out per k (`MatMulTile.unroll`).
+ * OMNITOK_WEBGPU_MATMUL_STAGES=2: two staged slices, one barrier per slice (`MatMulTile.stages`).
+ */
+function codegenOptions(tile: MatMulTile): MatMulTile {
+  if (tile.matrix) return tile;
+  const fits = (t: MatMulTile) => tileBytes(t) <= workgroupStorageLimit();
+  let t = tile;
+  if (envVar('OMNITOK_WEBGPU_MATMUL_TK') === '32' && t.vec4 && fits({ ...t, tk: 32 })) t = { ...t, tk: 32 };
+  if (envVar('OMNITOK_WEBGPU_MATMUL_UNROLL') === '1') t = { ...t, unroll: true };
+  if (envVar('OMNITOK_WEBGPU_MATMUL_STAGES') === '2' && fits({ ...t, stages: 2 })) t = { ...t, stages: 2 };
+  return t;
 }
 
 /** A strided view of a GEMM operand: base offset, row stride, strides of the two batch dims. */
@@ -253,7 +267,7 @@ function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorI
   // (autocast's choice for attention's products)
   const attnTile = envVar('OMNITOK_WEBGPU_ATTN_TILE') ?? '';
   const planned = (allowMatrix = false) => planMatMul(g.m, g.n, g.k, g.batch, allowMatrix).tile;
-  const small = attnTile === 'plan' ? planned(true) : (FORCED_TILES[attnTile] ?? smallTile());
+  const small = attnTile === 'plan' ? planned(true) : codegenOptions(FORCED_TILES[attnTile] ?? smallTile());
   const tile = g.m * g.n <= 256 * 256 ? small : planned();
   const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
   runF32(backend, matMulProgram({ outputShape: [...out.shape], batch: g.batch, m: g.m, n: g.n, transA, transB }, tile, vecLoads(g, transA, transB)), [a, b], gemmUniforms(call), out);
