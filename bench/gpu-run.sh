@@ -31,7 +31,8 @@
 #                       what the plan leaves to the 64-tile (the text tower's 4 096-row products) and for attention's
 #                       per-head GEMMs (OMNITOK_WEBGPU_MATMUL_VARIANT=scalar64 OMNITOK_WEBGPU_ATTN_TILE=64; 23 of run 5's
 #                       116 ms ran on it), LayerNorm a workgroup per row (OMNITOK_WEBGPU_LN=block), GELU apart from the
-#                       MLP's GEMMs (OMNITOK_WEBGPU_MLP=separate): against s.txt, what they gained together (s.txt's
+#                       MLP's GEMMs (OMNITOK_WEBGPU_MLP=separate), C written four scalars a thread 16 bytes apart
+#                       (OMNITOK_WEBGPU_MATMUL_STORES=scalar): against s.txt, what they gained together (s.txt's
 #                       per-program table shows each one's time against run 5's)
 #     s-clip            the same shapes through @omnitok/clip's createTrainer (--trainer clip): what `omnitok train` runs
 #   b16.txt             ViT-B/16 at the issue's batch 256 (the lean backward: 51.7 GiB allocated on an H200), else at
@@ -59,7 +60,7 @@ run() { # run NAME SECONDS ENV... -- ARGS...: one bundled script under the budge
 # then ViT-B/16 at the issue's batch 256 (b16), then the GEMM sweep and the f16 runs, then the rest as
 # the budget allows (run 5's order put the sweep first; with f16 on offer the f16 runs would leave b16 no time).
 run s 90 -- .gpu/train-gpu.cjs --only after --out "$O/s.txt"
-run s-prev 35 OMNITOK_WEBGPU_MATMUL_VARIANT=scalar64 OMNITOK_WEBGPU_ATTN_TILE=64 OMNITOK_WEBGPU_LN=block OMNITOK_WEBGPU_MLP=separate -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-prev.txt"
+run s-prev 35 OMNITOK_WEBGPU_MATMUL_VARIANT=scalar64 OMNITOK_WEBGPU_ATTN_TILE=64 OMNITOK_WEBGPU_LN=block OMNITOK_WEBGPU_MLP=separate OMNITOK_WEBGPU_MATMUL_STORES=scalar -- .gpu/train-gpu.cjs --only after --no-torch --no-profile --out "$O/s-prev.txt"
 # ViT-B/16 at the issue's batch 256 (the lean backward fits: 51.7 GiB allocated on the H200); where it does
 # not fit, at 256 with every block recomputed in the backward (both sides)
 MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -1 | tr -dc 0-9)

@@ -26,6 +26,8 @@ export interface Program {
   variableNames: string[];
   /** Lanes per element of each input's storage array (tfjs declares array<vec4<f32>> for 4); 1 if absent. */
   variableComponents?: number[];
+  /** Lanes per element of the output's storage array (`result`); 1 if absent. */
+  outputComponent?: number;
   workgroupSize: [number, number, number];
   uniforms?: string;
   size?: boolean;
@@ -185,12 +187,14 @@ function checkEpilogue(e: GemmEpilogue): void {
 }
 /**
  * WGSL that stores `v` with epilogue `e` at C's index `idx` (column `gn`); `wrap` applies to the value
- * before the activation (the matrix GEMM's overflow poisoning).
+ * before the activation (the matrix GEMM's overflow poisoning). `lanes` 4: v is a vec4 of four
+ * neighbouring columns, and idx and gn index C, bias, residual and pre as vec4 arrays.
  */
-function epilogueStore(e: GemmEpilogue, v: string, idx: string, gn: string, wrap = (c: string) => c): string {
+function epilogueStore(e: GemmEpilogue, v: string, idx: string, gn: string, wrap = (c: string) => c, lanes: 1 | 4 = 1): string {
+  const each = (f: string, x: string) => (lanes === 1 ? `${f}(${x})` : `vec4<f32>(${f}(${x}.x), ${f}(${x}.y), ${f}(${x}.z), ${f}(${x}.w))`);
   const c = wrap(`${v}${e.bias ? ` + bias[${gn}]` : ''}${e.residual ? ` + residual[${idx}]` : ''}`);
-  if (e.gelu) return `{ let c = ${c}; ${GELU_PRE_OUT}[${idx}] = c; result[${idx}] = gelu_(c); }`;
-  if (e.geluGrad) return `result[${idx}] = (${c}) * geluD_(pre[${idx}]);`;
+  if (e.gelu) return `{ let c = ${c}; ${GELU_PRE_OUT}[${idx}] = c; result[${idx}] = ${each('gelu_', 'c')}; }`;
+  if (e.geluGrad) return `{ let p = pre[${idx}]; result[${idx}] = (${c}) * ${each('geluD_', 'p')}; }`;
   return `result[${idx}] = ${c};`;
 }
 
@@ -220,9 +224,10 @@ function epilogueStore(e: GemmEpilogue, v: string, idx: string, gn: string, wrap
  * rows, so a fourth 128-row tile for the 384-row weight gradients of ViT-S — a third more work there.)
  */
 export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads = SCALAR_LOADS): Program {
-  const { outputShape, batch, m, n, transA, transB, splits = 1, columnSums = false } = spec;
+  const { outputShape, batch, m, n, transA, transB, splits = 1, columnSums = false, vecStores = false } = spec;
   checkEpilogue(spec.epilogue ?? {});
   if (columnSums && (transB || hasEpilogue(spec.epilogue))) throw new Error('column sums of op(B) need B untransposed and no epilogue');
+  if (vecStores && (!tile.vec4 || tile.matrix || columnSums)) throw new Error('vec4 stores are for the vec4 f32 tiles without column sums');
   if (tile.matrix) return matrixMatMulProgram(spec, tile.matrix);
   const { rm, rn, tk } = tile;
   const vec4 = Boolean(tile.vec4);
@@ -323,7 +328,16 @@ export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads 
   const colsumVec = columnSums && loads.b;
   const e = splits === 1 ? (spec.epilogue ?? {}) : {};
   const out = (v: string) => epilogueStore(e, `${v} * uniforms.alpha`, 'cOff + gm * uniforms.ldc + gn', 'gn');
-  const write = vec4
+  const write = vecStores
+    ? `for (var i = 0; i < ${rm}; i = i + 1) {
+          let gm = m0 + (i / 4) * 64 + ty * 4 + i % 4;
+          if (gm >= M) { continue; }
+          for (var h = 0; h < ${gb}; h = h + 1) {
+            let gn = n0 + h * 64 + tx * 4;
+            if (gn < N) { ${epilogueStore(e, `acc[${gb} * i + h] * uniforms.alpha`, '(cOff + gm * uniforms.ldc + gn) / 4', 'gn / 4', undefined, 4)} }
+          }
+        }`
+    : vec4
     ? `for (var i = 0; i < ${rm}; i = i + 1) {
           let gm = m0 + (i / 4) * 64 + ty * 4 + i % 4;
           if (gm >= M) { continue; }
@@ -345,11 +359,12 @@ export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads 
         }`;
   return {
     outputShape,
-    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}${tile.unroll ? 'u' : ''}${stages > 1 ? `s${stages}` : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${epilogueKey(e)}${columnSums ? '_colsum' : ''}${loads.a || loads.b ? `_ld${loads.a ? 'a' : ''}${loads.b ? 'b' : ''}` : ''}`,
+    shaderKey: `omnitokMatMul_${rm}x${rn}x${tk}${vec4 ? 'v' : ''}${tile.unroll ? 'u' : ''}${stages > 1 ? `s${stages}` : ''}_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${epilogueKey(e)}${columnSums ? '_colsum' : ''}${vecStores ? '_st4' : ''}${loads.a || loads.b ? `_ld${loads.a ? 'a' : ''}${loads.b ? 'b' : ''}` : ''}`,
     dispatchLayout: { x: [r - 1], y: [r - 2] },
     dispatch: [ceil(n, TN), ceil(m, TM), batch * splits],
     variableNames: ['A', 'B', ...epilogueInputs(e)],
-    variableComponents: [loads.a ? 4 : 1, loads.b ? 4 : 1, ...epilogueInputs(e).map(() => 1)],
+    variableComponents: [loads.a ? 4 : 1, loads.b ? 4 : 1, ...epilogueInputs(e).map(() => (vecStores ? 4 : 1))],
+    ...(vecStores ? { outputComponent: 4 } : {}),
     workgroupSize: [16, 16, 1],
     uniforms: GEMM_UNIFORMS,
     getUserCode: () => `${epilogueFns(e)}
@@ -445,6 +460,14 @@ export interface GemmSpec {
   readonly splits?: number;
   /** The column sums of op(B) as an extra row M of C (see matMulProgram). */
   readonly columnSums?: boolean;
+  /**
+   * A vec4 tile writes each thread's four neighbouring columns as one 16-byte store (C, the epilogue's
+   * inputs and its extra output bound as vec4 arrays) instead of four 4-byte ones 16 bytes apart: a
+   * warp's store then covers 256 contiguous bytes of a row rather than touching the same 32-byte
+   * sectors four times. The caller guarantees N, C's offset, row, batch and split strides multiples
+   * of 4 (`vecStores` in webgpu-kernels.ts); not with column sums.
+   */
+  readonly vecStores?: boolean;
   readonly epilogue?: GemmEpilogue;
 }
 

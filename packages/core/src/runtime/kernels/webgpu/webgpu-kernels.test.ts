@@ -316,7 +316,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         // batch broadcasting (B shared by the batch: stride 0) and a bias
         const keys: string[] = [];
         const r = await onBoth(() => recordPrograms(keys, () => [tf.fused.matMul({ a: rand(5, [3, 140, 20]), b: rand(6, [20, 132]), bias: rand(7, [132]) })]));
-        expect(keys.some((k) => k.endsWith('_bias_ldab')), keys.join()).toBe(true);
+        expect(keys.some((k) => k.includes('_bias_') && k.endsWith('_ldab')), keys.join()).toBe(true);
         expectClose(r, FWD, `tile ${tile} batched, broadcast B, bias, vec4 loads`);
         // split-K (K ranges of whole slices), weight-gradient-like: Aᵀ·B over 2 100 rows
         const split = await onBoth(() => [tf.matMul(rand(8, [2100, 132], 0.1), rand(9, [2100, 128], 0.1), true, false)]);
@@ -397,6 +397,55 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     } finally {
       delete process.env.OMNITOK_WEBGPU_MATMUL_TK;
       delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
+    }
+  });
+
+  // vec4 stores (the default where N and C's view are multiples of 4): N = 132 ends mid-tile on every
+  // tile, at a vec4 boundary; a bias; batches; split-K partials; linear()'s residual; the MLP's GELU
+  // (and its second output) and GELU′ epilogues; attention's per-head outputs written into the heads of
+  // a wider buffer. OMNITOK_WEBGPU_MATMUL_STORES=scalar gives the same values with no `_st4` program.
+  for (const tile of ['64v', '64x128v', '128v', '128x64v']) {
+    it(`vec4 stores on the ${tile} tile: a bias, batches, split-K, a residual, the MLP's GELU and GELU′ epilogues; scalar stores alike`, async () => {
+      process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
+      const runAll = () => [
+        tf.fused.matMul({ a: rand(3, [70, 50]), b: rand(4, [50, 132]), bias: rand(5, [132]) }),
+        tf.matMul(rand(6, [2, 3, 40, 36]), rand(7, [2, 3, 36, 20])),
+        tf.matMul(rand(8, [2100, 36], 0.1), rand(9, [2100, 68], 0.1), true, false),
+        ...tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor, rr: tf.Tensor) => tf.sum(tf.mul(linear(a, ww, bb, rr), rand(10, [70, 132]))))([rand(11, [70, 44]), rand(12, [44, 132], 0.2), rand(13, [132]), rand(14, [70, 132])]),
+        ...mlpValuesAndGrads(24, 68, 'erf', rand(15, [70, 24]), rand(16, [70, 24]), rand(17, [70, 24])),
+      ];
+      try {
+        const st4: string[] = [];
+        const vec = await onBoth(() => recordPrograms(st4, runAll));
+        expectClose(vec, GRAD, `${tile} vec4 stores`);
+        // the plain, batched and split-K products, linear's forward and dx, fc1 (GELU), fc2 (residual), dX through fc2 (GELU′) at least
+        expect(st4.filter((k) => k.includes('_st4')).length, st4.join()).toBeGreaterThanOrEqual(8);
+        // mlpValuesAndGrads runs the MLP forward three times and its backward twice
+        expect(st4.filter((k) => k.includes('_bias_gelu_erf_st4')).length, st4.join()).toBe(3);
+        expect(st4.filter((k) => k.includes('_geluGrad_erf_st4')).length, st4.join()).toBe(2);
+        expect(st4.some((k) => k.includes('_colsum_st4'))).toBe(false);
+        process.env.OMNITOK_WEBGPU_MATMUL_STORES = 'scalar';
+        const scalar: string[] = [];
+        const plain = await onBoth(() => recordPrograms(scalar, runAll));
+        expect(scalar.some((k) => k.includes('_st4')), scalar.join()).toBe(false);
+        plain.webgpu.forEach((x, i) => expect(maxAbsDiff(x, vec.webgpu[i]!), `output ${i}: scalar vs vec4 stores`).toBe(0));
+      } finally {
+        delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
+        delete process.env.OMNITOK_WEBGPU_MATMUL_STORES;
+      }
+    });
+  }
+  it('vec4 stores in attention\'s per-head GEMMs: O and dQ/dK/dV into the heads of [B, N, D] (head offsets of 12), the scores [N, N] of 70 tokens scalar', async () => {
+    process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
+    try {
+      const keys: string[] = [];
+      const r = await onBoth(() => recordPrograms(keys, () => attentionValuesAndGrads(24, 2, rand(18, [3, 70, 24]), rand(19, [3, 70, 24]), { causal: false })));
+      expectClose(r, GRAD, 'attention with vec4 stores');
+      const gemms = keys.filter((k) => k.startsWith('omnitokMatMul_4x4x16v_'));
+      expect(gemms.some((k) => k.includes('_st4')), gemms.join()).toBe(true);
+      expect(gemms.some((k) => !k.includes('_st4')), gemms.join()).toBe(true);
+    } finally {
+      delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
     }
   });
 

@@ -247,6 +247,17 @@ function vecLoads(g: Pick<GemmCall, 'm' | 'n' | 'k' | 'a' | 'b'>, transA: boolea
   return { a: aligned(g.a, transA ? g.m : g.k), b: aligned(g.b, transB ? g.k : g.n) };
 }
 
+/**
+ * Whether a GEMM on `tile` writes C as vec4s (`GemmSpec.vecStores`): on the vec4 f32 tiles where N and
+ * C's view (offset, row, batch and split strides) are multiples of 4 — every ViT-S/B layer's output,
+ * attention's per-head outputs of O and dQ/dK/dV (not its N × N scores: rows of 197). Default on;
+ * OMNITOK_WEBGPU_MATMUL_STORES=scalar keeps four scalar stores a thread (how runs 1–5 wrote C).
+ */
+function vecStores(tile: MatMulTile, g: Pick<GemmCall, 'n' | 'c' | 'splitStride'>): boolean {
+  if (!tile.vec4 || tile.matrix || envVar('OMNITOK_WEBGPU_MATMUL_STORES') === 'scalar') return false;
+  return [g.n, g.c.off, g.c.ld, g.c.s0, g.c.s1, g.splitStride].every((x) => x % 4 === 0);
+}
+
 function gemmUniforms(g: GemmCall): Uniforms {
   return [
     ...ints(g.m, g.n, g.k, g.batch1, g.a.s0, g.a.s1, g.b.s0, g.b.s1, g.batch, g.kChunk),
@@ -270,7 +281,7 @@ function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorI
   const small = attnTile === 'plan' ? planned(true) : codegenOptions(FORCED_TILES[attnTile] ?? smallTile());
   const tile = g.m * g.n <= 256 * 256 ? small : planned();
   const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
-  runF32(backend, matMulProgram({ outputShape: [...out.shape], batch: g.batch, m: g.m, n: g.n, transA, transB }, tile, vecLoads(g, transA, transB)), [a, b], gemmUniforms(call), out);
+  runF32(backend, matMulProgram({ outputShape: [...out.shape], batch: g.batch, m: g.m, n: g.n, transA, transB, vecStores: vecStores(tile, call) }, tile, vecLoads(g, transA, transB)), [a, b], gemmUniforms(call), out);
 }
 
 /**
@@ -338,7 +349,7 @@ function ourMatMul(args: KernelArgs, ep: EpilogueArgs = {}): tf.TensorInfo | tf.
   const epInputs = [bias, residual, pre].filter((t): t is tf.TensorInfo => t !== undefined);
   // a `gelu` epilogue's second output: GELU's input, the output's shape
   const extras = ep.gelu ? [backend.makeTensorInfo(outShape, 'float32')] : [];
-  const spec = { outputShape: outShape, batch, m, n, transA, transB };
+  const spec = { outputShape: outShape, batch, m, n, transA, transB, vecStores: vecStores(plan.tile, call) };
   let out: tf.TensorInfo;
   if (plan.splits === 1) {
     out = runWithOutputs(backend, matMulProgram({ ...spec, epilogue }, plan.tile, loads), [a, b, ...epInputs], extras, uniforms, backend.makeTensorInfo(outShape, 'float32'));
