@@ -227,7 +227,7 @@ export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads 
   const { outputShape, batch, m, n, transA, transB, splits = 1, columnSums = false, vecStores = false } = spec;
   checkEpilogue(spec.epilogue ?? {});
   if (columnSums && (transB || hasEpilogue(spec.epilogue))) throw new Error('column sums of op(B) need B untransposed and no epilogue');
-  if (vecStores && (!tile.vec4 || tile.matrix || columnSums)) throw new Error('vec4 stores are for the vec4 f32 tiles without column sums');
+  if (vecStores && (!tile.vec4 || tile.matrix)) throw new Error('vec4 stores are for the vec4 f32 tiles');
   if (tile.matrix) return matrixMatMulProgram(spec, tile.matrix);
   const { rm, rn, tk } = tile;
   const vec4 = Boolean(tile.vec4);
@@ -384,7 +384,7 @@ export function matMulProgram(spec: GemmSpec, tile: MatMulTile, loads: VecLoads 
         }
         ${kLoop}
         let cOff = uniforms.offC + split * uniforms.splitStride + b0 * uniforms.strideC0 + b1 * uniforms.strideC1;
-        ${columnSums ? matMulColumnSums(TN, vec4, colsumVec) : ''}
+        ${columnSums ? matMulColumnSums(TN, vec4, colsumVec, vecStores) : ''}
         ${write}
       }`,
   };
@@ -441,12 +441,16 @@ function operandLoads(
   };
 }
 
-/** `columnSumsEpilogue` in matMulProgram: the sums parked in As (vec4 elements on vec4 tiles), a vec4 per thread with vec4 loads of B. */
-function matMulColumnSums(TN: number, vec4Tile: boolean, vecB: boolean): string {
+/**
+ * `columnSumsEpilogue` in matMulProgram: the sums parked in As (vec4 elements on vec4 tiles), a vec4 per
+ * thread with vec4 loads of B; with vec4 stores the totals gather in Bs for one vec4 store per four columns.
+ */
+function matMulColumnSums(TN: number, vec4Tile: boolean, vecB: boolean, vecStores: boolean): string {
   // element e of As as f32s
   const f = (e: string) => (vec4Tile ? `As[(${e}) / 4][(${e}) % 4]` : `As[${e}]`);
-  if (!vecB) return columnSumsEpilogue(TN, 1, `${f('li')} = csum;`, (t) => f(t));
-  return columnSumsEpilogue(TN, 4, vec4Tile ? 'As[li] = csum;' : 'for (var j = 0; j < 4; j = j + 1) { As[li * 4 + j] = csum[j]; }', (t) => f(`${t} * 4 + li % 4`));
+  const vecOut = vecStores ? { park: (v: string) => `Bs[li / 4][li % 4] = ${v};`, read: 'Bs[li]' } : undefined;
+  if (!vecB) return columnSumsEpilogue(TN, 1, `${f('li')} = csum;`, (t) => f(t), vecOut);
+  return columnSumsEpilogue(TN, 4, vec4Tile ? 'As[li] = csum;' : 'for (var j = 0; j < 4; j = j + 1) { As[li * 4 + j] = csum[j]; }', (t) => f(`${t} * 4 + li % 4`), vecOut);
 }
 
 /** What `matMulProgram` multiplies (`splits` defaults to 1, `columnSums` to false, the epilogue to none). */
@@ -465,7 +469,7 @@ export interface GemmSpec {
    * inputs and its extra output bound as vec4 arrays) instead of four 4-byte ones 16 bytes apart: a
    * warp's store then covers 256 contiguous bytes of a row rather than touching the same 32-byte
    * sectors four times. The caller guarantees N, C's offset, row, batch and split strides multiples
-   * of 4 (`vecStores` in webgpu-kernels.ts); not with column sums.
+   * of 4 (`vecStores` in webgpu-kernels.ts). With column sums their row goes out as vec4s too.
    */
   readonly vecStores?: boolean;
   readonly epilogue?: GemmEpilogue;
@@ -478,17 +482,29 @@ export interface GemmSpec {
  * (`store`), and the first row tile's workgroups add up each column's 256·lanes / TN threads (`at(t)`:
  * thread t's sum for column li) and write the totals as row M.
  */
-function columnSumsEpilogue(TN: number, lanes: 1 | 4, store: string, at: (t: string) => string): string {
+function columnSumsEpilogue(TN: number, lanes: 1 | 4, store: string, at: (t: string) => string, vecOut?: { park: (v: string) => string; read: string }): string {
   const groups = TN / lanes;
+  // with vec4 stores (`vecOut`): each total parked in workgroup memory, then one vec4 store per four columns
+  const write = vecOut
+    ? vecOut.park('total * uniforms.alpha')
+    : `let gn = n0 + li;
+          if (gn < N) { result[cOff + M * uniforms.ldc + gn] = total * uniforms.alpha; }`;
   return `${store}
         workgroupBarrier();
         if (m0 == 0 && li < ${TN}) {
           var total = 0.0;
           for (var g = 0; g < ${256 / groups}; g = g + 1) { let t = li / ${lanes} + g * ${groups}; total = total + ${at('t')}; }
-          let gn = n0 + li;
-          if (gn < N) { result[cOff + M * uniforms.ldc + gn] = total * uniforms.alpha; }
+          ${write}
         }
-        workgroupBarrier();`;
+        workgroupBarrier();${
+          vecOut
+            ? `
+        if (m0 == 0 && li < ${TN / 4}) {
+          let gn = n0 + li * 4;
+          if (gn < N) { result[(cOff + M * uniforms.ldc + gn) / 4] = ${vecOut.read}; }
+        }`
+            : ''
+        }`;
 }
 
 /**

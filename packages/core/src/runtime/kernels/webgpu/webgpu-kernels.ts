@@ -739,7 +739,7 @@ FUSED[WG_WEIGHT_BIAS_GRAD] = ({ inputs, backend }) => {
     alpha: 1,
   };
   const uniforms = gemmUniforms(call);
-  const program = matMulProgram({ outputShape: partialShape, batch: 1, m: inDim, n: outDim, transA: true, transB: false, splits: plan.splits, columnSums: true }, plan.tile, vecLoads(call, true, false));
+  const program = matMulProgram({ outputShape: partialShape, batch: 1, m: inDim, n: outDim, transA: true, transB: false, splits: plan.splits, columnSums: true, vecStores: vecStores(plan.tile, call) }, plan.tile, vecLoads(call, true, false));
   const partial = runF32(b, program, [x, dy], uniforms, b.makeTensorInfo(partialShape, 'float32'));
   const db = b.makeTensorInfo([outDim], 'float32');
   const size = inDim * outDim;
