@@ -8,7 +8,8 @@
  * and 64×64 tiles (for short-K forward products, where the 128×128 tile reached only 15–17 TFLOP/s),
  * each without split-K, the automatic plan (tile choice + split-K) with either 128 variant, and the
  * 64×128 tile and the plan with K slices of 32 (`k32`), with operands read four floats a load (`ld4`),
- * with the K slice's multiply-adds written out per k (`unroll`) and with two staged slices (`2stage`).
+ * with the K slice's multiply-adds written out per k (`unroll`), with two staged slices (`2stage`), and
+ * with C written as runs 1–5 wrote it, four scalar stores a thread (`st1`; vec4 stores are the default).
  *
  *   npm run build && node bench/gemm-gpu.mjs --small        # here, on lavapipe: proves it runs
  *   (--shapes 'fwd,dW+db' picks rows by their first word — `attn`: attention's per-head products, `text`: the
@@ -84,6 +85,8 @@ const VARIANTS = [
   // the K slice's multiply-adds written out per k (does the driver unroll the loop itself?), two staged
   // slices with one barrier each, and both
   ['auto vec4 unroll', { OMNITOK_WEBGPU_MATMUL_UNROLL: '1' }],
+  // C written four scalar stores a thread, 16 bytes apart, as runs 1–5 wrote it (vec4 stores are the default since)
+  ['auto vec4 st1', { OMNITOK_WEBGPU_MATMUL_STORES: 'scalar' }],
   ['auto vec4 2stage', { OMNITOK_WEBGPU_MATMUL_STAGES: '2' }],
   ['auto vec4 unroll 2stage', { OMNITOK_WEBGPU_MATMUL_UNROLL: '1', OMNITOK_WEBGPU_MATMUL_STAGES: '2' }],
   // operands read four floats a load where aligned (OMNITOK_WEBGPU_MATMUL_LOADS=vec4)
@@ -92,7 +95,7 @@ const VARIANTS = [
   ['auto vec4 ld4', { OMNITOK_WEBGPU_MATMUL_LOADS: 'vec4' }],
   ['f16 matrix', { precision: 'f16' }],
 ];
-const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_MATMUL_VARIANT', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_MATMUL_UNROLL', 'OMNITOK_WEBGPU_MATMUL_STAGES'];
+const ENV_KEYS = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_MATMUL_VARIANT', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_MATMUL_UNROLL', 'OMNITOK_WEBGPU_MATMUL_STAGES', 'OMNITOK_WEBGPU_MATMUL_STORES'];
 // --variants 'auto vec4,128 vec4': a subset (comma-separated names of the table's columns)
 const ONLY = opt('variants', '');
 const CHOSEN = ONLY ? VARIANTS.filter(([name]) => ONLY.split(',').includes(name)) : VARIANTS;

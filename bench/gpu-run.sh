@@ -12,7 +12,8 @@
 #   gemm.txt            TFLOP/s of the GEMMs of a step (forward, input gradients, weight+bias gradients as a linear layer
 #                       runs them) on the 64×128 tile and the plan, with K slices of 32 (OMNITOK_WEBGPU_MATMUL_TK), with vec4
 #                       operand loads (OMNITOK_WEBGPU_MATMUL_LOADS), with the K loop written out (OMNITOK_WEBGPU_MATMUL_UNROLL=1),
-#                       with two staged K slices (OMNITOK_WEBGPU_MATMUL_STAGES=2), both, and f16 on the matrix unit; then
+#                       with two staged K slices (OMNITOK_WEBGPU_MATMUL_STAGES=2), both, with C written four scalars a thread as
+#                       runs 1–5 did (`st1`, OMNITOK_WEBGPU_MATMUL_STORES=scalar), and f16 on the matrix unit; then
 #                       attention's per-head products on each tile
 #   s.txt               ViT-S at batch 128: PyTorch fp32, omnitok's defaults, per-kernel and per-program GPU tables
 #                       (timed steps pipelined since this session: step n + 1 queued before step n is read, as
@@ -73,7 +74,7 @@ if ! grep -q '^samples/s:' "$O/b16.txt" 2>/dev/null; then
 fi
 # the GEMM sweep (f16 requested: the "f16 matrix" column says why not where it is unavailable); the
 # weight-and-bias rows first (run 5's sweep was cut by its timeout after 8 rows)
-run gemm 100 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/gemm-gpu.cjs --shapes "dW+db,fwd,dX" --variants "64x128 vec4,auto vec4,auto vec4 k32,auto vec4 ld4,auto vec4 unroll,auto vec4 2stage,auto vec4 unroll 2stage,f16 matrix" --out "$O/gemm.txt"
+run gemm 100 OMNITOK_WEBGPU_MATMUL=f16 -- .gpu/gemm-gpu.cjs --shapes "dW+db,fwd,dX" --variants "64x128 vec4,auto vec4,auto vec4 st1,auto vec4 k32,auto vec4 ld4,auto vec4 unroll,auto vec4 2stage,auto vec4 unroll 2stage,f16 matrix" --out "$O/gemm.txt"
 # f16 GEMMs on the tensor cores, where Dawn now offers shader-f16 (vulkan_enable_f16_on_nvidia, added by
 # OMNITOK_WEBGPU_MATMUL=f16) and the self-check passed: against PyTorch fp16 autocast + GradScaler
 if [ -s "$O/gemm.txt" ] && ! grep -q 'f16 GEMMs unavailable' "$O/gemm.txt"; then
