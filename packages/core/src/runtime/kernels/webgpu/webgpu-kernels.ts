@@ -605,31 +605,33 @@ function attentionGradWithProbs(b: WebGPUBackendLike, s: AttentionShape, qkv: tf
   return dqkv;
 }
 
+/**
+ * `ourMatMul` for the kernels that only our GEMM runs (no stock kernel behind them): where it does not
+ * apply, an error naming the kernel, the operands' shapes, what it `wants` besides them and the shape of
+ * the input `got` (the epilogue's tensor).
+ */
+function epilogueMatMul(name: string, args: KernelArgs, ep: EpilogueArgs, wants: string, got: string): tf.TensorInfo | tf.TensorInfo[] {
+  const out = ourMatMul(args, ep);
+  if (!out) throw new Error(`${name}: float32 a ${JSON.stringify(args.inputs.a?.shape)} · b ${JSON.stringify(args.inputs.b?.shape)}${wants}, got ${got} ${JSON.stringify(args.inputs[got]?.shape)}`);
+  return out;
+}
+
 // a [M, K] · b [K, N] + bias [N] + residual [M, N]: a linear layer that ends a residual branch, the
 // residual added in the GEMM's epilogue (the Add it replaces read two [M, N] tensors and wrote one)
-FUSED[WG_LINEAR_RESIDUAL] = (args) => {
-  const out = ourMatMul(args, { bias: args.inputs.bias, residual: args.inputs.residual });
-  if (!out) throw new Error(`${WG_LINEAR_RESIDUAL}: float32 a ${JSON.stringify(args.inputs.a?.shape)} · b ${JSON.stringify(args.inputs.b?.shape)} + bias + a residual of the product's size, got residual ${JSON.stringify(args.inputs.residual?.shape)}`);
-  return out;
-};
+FUSED[WG_LINEAR_RESIDUAL] = (args) =>
+  epilogueMatMul(WG_LINEAR_RESIDUAL, args, { bias: args.inputs.bias, residual: args.inputs.residual }, " + bias + a residual of the product's size", 'residual');
 
 // a [M, K] · b [K, N] + bias [N] → [GELU(v), v] with v the product plus bias: a linear layer followed by
 // GELU, the activation applied in the GEMM's epilogue, which also keeps v for the backward (the GELU
 // dispatch it replaces read v and wrote GELU(v))
-FUSED[WG_LINEAR_GELU] = (args) => {
-  const out = ourMatMul(args, { bias: args.inputs.bias, gelu: geluKind(args.attrs!.kind) });
-  if (!out) throw new Error(`${WG_LINEAR_GELU}: float32 a ${JSON.stringify(args.inputs.a?.shape)} · b ${JSON.stringify(args.inputs.b?.shape)} + a bias of the product's width, got bias ${JSON.stringify(args.inputs.bias?.shape)}`);
-  return out;
-};
+FUSED[WG_LINEAR_GELU] = (args) =>
+  epilogueMatMul(WG_LINEAR_GELU, args, { bias: args.inputs.bias, gelu: geluKind(args.attrs!.kind) }, " + a bias of the product's width", 'bias');
 
 // op(a) · op(b) times GELU′(pre), pre of the product's shape: the input gradient dY·Wᵀ of a linear layer
 // that a GELU feeds, carried through that GELU in the GEMM's epilogue (the GELU-gradient dispatch it
 // replaces read the product and pre and wrote their product)
-FUSED[WG_MATMUL_GELU_GRAD] = (args) => {
-  const out = ourMatMul(args, { pre: args.inputs.pre, geluGrad: geluKind(args.attrs!.kind) });
-  if (!out) throw new Error(`${WG_MATMUL_GELU_GRAD}: float32 a ${JSON.stringify(args.inputs.a?.shape)} · b ${JSON.stringify(args.inputs.b?.shape)} and GELU's input of the product's size, got pre ${JSON.stringify(args.inputs.pre?.shape)}`);
-  return out;
-};
+FUSED[WG_MATMUL_GELU_GRAD] = (args) =>
+  epilogueMatMul(WG_MATMUL_GELU_GRAD, args, { pre: args.inputs.pre, geluGrad: geluKind(args.attrs!.kind) }, " and GELU's input of the product's size", 'pre');
 
 // x [..., D] → [x / max(‖x‖, 1e-12) per row, Σx² [rows]]: one dispatch (rows up to LAYER_NORM_ROWS_MAX_DIM wide)
 FUSED[WG_L2_NORMALIZE] = ({ inputs, backend }) => {
