@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { spawnTool, toolSpawner, type ToolProcess } from './spawn-tool.js';
+import { withEnv } from '../runtime/test-utils/with-env.js';
 
 /**
  * One suite over both ways `spawnTool` starts a program: child_process (fork, everywhere) and the
@@ -13,17 +14,7 @@ if (process.env.OMNITOK_REQUIRE_NATIVE === '1' && process.platform === 'linux' &
 }
 const spawners = nativeHere ? (['posix_spawn', 'fork'] as const) : (['fork'] as const);
 
-async function withSpawner<T>(spawner: 'posix_spawn' | 'fork', run: () => Promise<T>): Promise<T> {
-  const before = process.env.OMNITOK_SPAWN;
-  if (spawner === 'fork') process.env.OMNITOK_SPAWN = 'node';
-  else delete process.env.OMNITOK_SPAWN;
-  try {
-    return await run();
-  } finally {
-    if (before === undefined) delete process.env.OMNITOK_SPAWN;
-    else process.env.OMNITOK_SPAWN = before;
-  }
-}
+const withSpawner = <T,>(spawner: 'posix_spawn' | 'fork', run: () => Promise<T>): Promise<T> => withEnv({ OMNITOK_SPAWN: spawner === 'fork' ? 'node' : undefined }, run);
 
 const text = async (s: Readable): Promise<string> => {
   let out = '';
@@ -62,13 +53,10 @@ describe.each(spawners)('spawnTool (%s)', (spawner) => {
   });
 
   it('passes arguments verbatim and the environment (as changed at run time)', async () => {
-    process.env.OMNITOK_SPAWN_TEST = 'a b "c"';
-    try {
+    await withEnv({ OMNITOK_SPAWN_TEST: 'a b "c"' }, async () => {
       const child = await start('sh', ['-c', 'printf "%s|%s|%s" "$1" "$2" "$OMNITOK_SPAWN_TEST"', 'sh', 'x y', "'z'"]);
       expect(await text(child.stdout)).toBe('x y|\'z\'|a b "c"');
-    } finally {
-      delete process.env.OMNITOK_SPAWN_TEST;
-    }
+    });
   });
 
   it('starts the child with no standard signal ignored or blocked (Node ignores SIGPIPE itself)', async () => {

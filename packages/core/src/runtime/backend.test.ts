@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors/index.js';
 import { dawnFlags, initBackend, withOptionalFeatures } from './backend.js';
 import { BackendUnavailableError } from './errors.js';
+import { withEnv } from './test-utils/with-env.js';
 
 const notFound = async (spec: string): Promise<never> => {
   const e = new Error(`Cannot find package '${spec}' imported from /x.js`) as Error & { code: string };
@@ -59,34 +60,16 @@ describe('initBackend', () => {
 
 describe('dawnFlags', () => {
   it('splits OMNITOK_DAWN_FLAGS on semicolons into the options of the webgpu package\'s create()', () => {
-    const before = process.env.OMNITOK_DAWN_FLAGS;
-    try {
-      delete process.env.OMNITOK_DAWN_FLAGS;
-      expect(dawnFlags()).toEqual([]);
-      process.env.OMNITOK_DAWN_FLAGS = ' enable-dawn-features=disable_robustness,skip_validation ; adapter=NVIDIA H100 ;';
-      expect(dawnFlags()).toEqual(['enable-dawn-features=disable_robustness,skip_validation', 'adapter=NVIDIA H100']);
-    } finally {
-      if (before === undefined) delete process.env.OMNITOK_DAWN_FLAGS;
-      else process.env.OMNITOK_DAWN_FLAGS = before;
-    }
+    expect(withEnv({ OMNITOK_DAWN_FLAGS: undefined }, dawnFlags)).toEqual([]);
+    const flags = withEnv({ OMNITOK_DAWN_FLAGS: ' enable-dawn-features=disable_robustness,skip_validation ; adapter=NVIDIA H100 ;' }, dawnFlags);
+    expect(flags).toEqual(['enable-dawn-features=disable_robustness,skip_validation', 'adapter=NVIDIA H100']);
   });
 
   it('adds the toggles subgroup matrices need with OMNITOK_WEBGPU_MATMUL=f16, merged into a given enable-dawn-features', () => {
-    const before = [process.env.OMNITOK_DAWN_FLAGS, process.env.OMNITOK_WEBGPU_MATMUL] as const;
-    try {
-      delete process.env.OMNITOK_DAWN_FLAGS;
-      process.env.OMNITOK_WEBGPU_MATMUL = 'f16-emulated';
-      expect(dawnFlags()).toEqual([]);
-      process.env.OMNITOK_WEBGPU_MATMUL = 'f16';
-      expect(dawnFlags()).toEqual(['enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia']);
-      process.env.OMNITOK_DAWN_FLAGS = 'adapter=NVIDIA;enable-dawn-features=skip_validation,allow_unsafe_apis';
-      expect(dawnFlags()).toEqual(['adapter=NVIDIA', 'enable-dawn-features=skip_validation,allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia']);
-    } finally {
-      for (const [name, value] of [['OMNITOK_DAWN_FLAGS', before[0]], ['OMNITOK_WEBGPU_MATMUL', before[1]]] as const) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-    }
+    expect(withEnv({ OMNITOK_DAWN_FLAGS: undefined, OMNITOK_WEBGPU_MATMUL: 'f16-emulated' }, dawnFlags)).toEqual([]);
+    expect(withEnv({ OMNITOK_DAWN_FLAGS: undefined, OMNITOK_WEBGPU_MATMUL: 'f16' }, dawnFlags)).toEqual(['enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia']);
+    const merged = withEnv({ OMNITOK_DAWN_FLAGS: 'adapter=NVIDIA;enable-dawn-features=skip_validation,allow_unsafe_apis', OMNITOK_WEBGPU_MATMUL: 'f16' }, dawnFlags);
+    expect(merged).toEqual(['adapter=NVIDIA', 'enable-dawn-features=skip_validation,allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia']);
   });
 });
 

@@ -6,6 +6,7 @@ import { DeviceError, OutOfMemoryError } from './errors.js';
 import { AdamW, Trainer } from './optim.js';
 import { Rng } from './rng.js';
 import { describeBackends } from './test-utils/backends.js';
+import { withEnv } from './test-utils/with-env.js';
 
 /*
  * Errors the GPU reports as events (WebGPU's uncaptured errors) fail the training step that follows
@@ -68,16 +69,16 @@ describeBackends(
       takeDeviceErrors();
       const s = setup();
       const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-      process.env.OMNITOK_DEVICE_ERRORS = 'warn';
       try {
-        device().createBuffer({ size: 4, usage: 0 });
-        expect(Number.isFinite((await s.trainer.trainStep(s.loss)).loss)).toBe(true);
-        expect(warn).toHaveBeenCalledTimes(1);
-        expect(String(warn.mock.calls[0]![0])).toMatch(/OMNITOK_DEVICE_ERRORS=warn.*validation errors.*usages must not be 0/);
-        device().dispatchEvent(new g.GPUUncapturedErrorEvent('uncapturederror', { error: new g.GPUOutOfMemoryError('Out of memory') }));
-        await expect(s.trainer.trainStep(s.loss)).rejects.toBeInstanceOf(OutOfMemoryError);
+        await withEnv({ OMNITOK_DEVICE_ERRORS: 'warn' }, async () => {
+          device().createBuffer({ size: 4, usage: 0 });
+          expect(Number.isFinite((await s.trainer.trainStep(s.loss)).loss)).toBe(true);
+          expect(warn).toHaveBeenCalledTimes(1);
+          expect(String(warn.mock.calls[0]![0])).toMatch(/OMNITOK_DEVICE_ERRORS=warn.*validation errors.*usages must not be 0/);
+          device().dispatchEvent(new g.GPUUncapturedErrorEvent('uncapturederror', { error: new g.GPUOutOfMemoryError('Out of memory') }));
+          await expect(s.trainer.trainStep(s.loss)).rejects.toBeInstanceOf(OutOfMemoryError);
+        });
       } finally {
-        delete process.env.OMNITOK_DEVICE_ERRORS;
         warn.mockRestore();
         s.dispose();
       }

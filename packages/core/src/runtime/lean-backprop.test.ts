@@ -8,6 +8,7 @@ import { claimGradientSum, installLeanBackprop, uninstallLeanBackprop } from './
 import { Rng } from './rng.js';
 import { describeBackends } from './test-utils/backends.js';
 import { rand, recordKernels } from './test-utils/kernel-cases.js';
+import { withEnv } from './test-utils/with-env.js';
 
 /*
  * The lean backward (installed by initBackend) against TensorFlow.js' own engine.gradients: the same
@@ -181,13 +182,8 @@ it('OMNITOK_LEAN_BACKPROP=0 keeps TensorFlow.js’ own backward', () => {
   const engine = tf.engine() as unknown as { gradients: unknown };
   uninstallLeanBackprop();
   const tfjs = engine.gradients;
-  process.env.OMNITOK_LEAN_BACKPROP = '0';
-  try {
-    expect(installLeanBackprop()).toBe(false);
-    expect(engine.gradients).toBe(tfjs);
-  } finally {
-    delete process.env.OMNITOK_LEAN_BACKPROP;
-  }
+  expect(withEnv({ OMNITOK_LEAN_BACKPROP: '0' }, installLeanBackprop)).toBe(false);
+  expect(engine.gradients).toBe(tfjs);
   expect(installLeanBackprop()).toBe(true);
   expect(engine.gradients).not.toBe(tfjs);
 });

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { initBackend, probeBackend } from '../../backend.js';
 import { linear } from '../../layers/linear.js';
 import { AdamW, clipByGlobalNorm, globalNorm } from '../../optim.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
+import { withEnv } from '../../test-utils/with-env.js';
 import { attentionCaseValuesAndGrads, drawAttentionCase, drawMatMulCase, drawNormCase, fuzzCases, matMulCaseValuesAndGrads, mlpValuesAndGrads, normCaseValuesAndGrads, rand } from '../../test-utils/kernel-cases.js';
 import { webgpuStepGuard } from './fused-ops.js';
 import { f16ExactValues, setWebgpuMatmulPrecision } from './webgpu-kernels.js';
@@ -40,22 +41,10 @@ function expectClose(r: { cpu: Float32Array[]; webgpu: Float32Array[] }, tol: nu
   });
 }
 
-const ENV = ['OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_MATMUL_TK', 'OMNITOK_WEBGPU_MATMUL_UNROLL', 'OMNITOK_WEBGPU_MATMUL_STAGES', 'OMNITOK_WEBGPU_MATMUL_LOADS', 'OMNITOK_WEBGPU_SPLITK', 'OMNITOK_WEBGPU_BIAS_GRAD', 'OMNITOK_WEBGPU_ADAMW', 'OMNITOK_WEBGPU_ADAMW_GROUP', 'OMNITOK_WEBGPU_ATTN_FWD', 'OMNITOK_WEBGPU_ATTN_BWD', 'OMNITOK_WEBGPU_ATTN_TILE', 'OMNITOK_WEBGPU_MLP', 'OMNITOK_WEBGPU_LN'];
-function setEnv(vars: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(vars)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
-
 // lavapipe compiles each new pipeline with LLVM (0.2–6 s): on a cold Mesa shader cache (a fresh CI
 // machine) this suite's compiles take ~6× the warm time, so its tests get 3 minutes, not vitest's 30 s
 const COLD_COMPILES = { timeout: 180_000 };
 describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random cases (seeded) vs the cpu backend', COLD_COMPILES, () => {
-  afterEach(() => {
-    for (const k of ENV) delete process.env[k];
-  });
-
   it('matMul: random sides, transposes, batches (broadcast too), biases, tiles and split-K; gradients where tfjs has them', async () => {
     const g = fuzzCases(12);
     for (let i = 0; i < 40; i++) {
@@ -67,8 +56,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
         OMNITOK_WEBGPU_MATMUL_STAGES: g.pick([undefined, undefined, '2']),
       };
       const what = `case ${i}: ${c.describe} ${JSON.stringify(env)}`;
-      setEnv(env);
-      const r = await onBoth((backend) => matMulCaseValuesAndGrads(c, 10 * i + 1, backend === 'cpu'));
+      const r = await withEnv(env, () => onBoth((backend) => matMulCaseValuesAndGrads(c, 10 * i + 1, backend === 'cpu')));
       expect(r.cpu[0]!.length, what).toBe(c.m * c.n * c.full.reduce((x, y) => x * y, 1));
       expectClose(r, GRAD, what);
     }
@@ -90,9 +78,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
       };
       const residual = g.next() < 0.4; // in the GEMM's epilogue (with a bias) or added after it
       const what = `case ${i}: x ${JSON.stringify([...lead, inDim])} · W [${inDim}, ${outDim}]${bias ? ' + b' : ''}${residual ? ' + residual' : ''} (${rows} rows) ${JSON.stringify(env)}`;
-      setEnv(env);
       const scale = 1 / Math.sqrt(Math.sqrt(Math.max(inDim, rows)));
-      const r = await onBoth(() => {
+      const r = await withEnv(env, () => onBoth(() => {
         const x = rand(2 * i + 1, [...lead, inDim], scale);
         const w = rand(2 * i + 2, [inDim, outDim], scale);
         const b = bias ? rand(100 + i, [outDim]) : undefined;
@@ -101,7 +88,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
         const args = [x, w, ...(b ? [b] : []), ...(res ? [res] : [])];
         const f = (...t: tf.Tensor[]) => tf.sum(tf.mul(linear(t[0]!, t[1]!, b ? t[2] : undefined, res ? t[b ? 3 : 2] : undefined), dy));
         return [linear(x, w, b, res), ...tf.grads(f)(args)];
-      });
+      }));
       expectClose(r, GRAD, what);
     }
   });
@@ -115,8 +102,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
       const residual = g.next() < 0.5;
       const env = { OMNITOK_WEBGPU_MLP: g.pick([undefined, undefined, 'separate']), OMNITOK_WEBGPU_SPLITK: g.pick([undefined, '0', '3']), OMNITOK_WEBGPU_MATMUL_TILE: g.pick([undefined, '64', '64x128v']) };
       const what = `case ${i}: x ${JSON.stringify([...lead, width])} → ${hidden} gelu ${kind}${residual ? ' + residual' : ''} ${JSON.stringify(env)}`;
-      setEnv(env);
-      const r = await onBoth(() => mlpValuesAndGrads(width, hidden, kind, rand(400 + i, [...lead, width]), rand(500 + i, [...lead, width]), residual ? rand(600 + i, [...lead, width]) : undefined));
+      const r = await withEnv(env, () => onBoth(() => mlpValuesAndGrads(width, hidden, kind, rand(400 + i, [...lead, width]), rand(500 + i, [...lead, width]), residual ? rand(600 + i, [...lead, width]) : undefined)));
       expectClose(r, GRAD, what);
     }
   });
@@ -128,8 +114,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
       const clip = g.pick([0.1, 1, 1e6]); // clipping hard, mildly or not at all
       const env = { OMNITOK_WEBGPU_ADAMW: g.pick([undefined, undefined, 'programs']), OMNITOK_WEBGPU_ADAMW_GROUP: g.pick([undefined, '1', '2']) };
       const what = `case ${i}: ${shapes.length} parameters ${JSON.stringify(shapes)}, clip ${clip} ${JSON.stringify(env)}`;
-      setEnv(env);
-      const r = await onBoth((backend) => {
+      const r = await withEnv(env, () => onBoth((backend) => {
         const params = new Map(shapes.map((shape, j) => [`p${j}`, tf.variable(rand(10 * i + j, shape))] as const));
         const opt = new AdamW(params, { lr: 0.01, weightDecay: 0.1 });
         const norms: tf.Tensor[] = [];
@@ -149,7 +134,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
         opt.dispose();
         for (const p of params.values()) p.dispose();
         return out;
-      });
+      }));
       expectClose(r, FWD, what);
     }
   });
@@ -170,13 +155,12 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
         const sa = [...batch, ...(ta ? [k, m] : [m, k])];
         const sb = [...batch, ...(tb ? [n, k] : [k, n])];
         const what = `case ${i}: a ${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} b ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''} ${JSON.stringify(env)}`;
-        setEnv(env);
-        const r = await onBoth(() => {
+        const r = await withEnv(env, () => onBoth(() => {
           const [a, b] = [eighths(2 * i + 1, sa), eighths(2 * i + 2, sb)];
           const dy = eighths(3000 + i, [...batch, m, n]);
           const grads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q, ta, tb), dy)))([a, b]);
           return [tf.matMul(a, b, ta, tb), ...grads];
-        });
+        }));
         r.cpu.forEach((c, j) => expect(maxAbsDiff(r.webgpu[j]!, c), `${what}, output ${j}`).toBe(0));
       }
     } finally {
@@ -197,8 +181,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
         OMNITOK_WEBGPU_ATTN_TILE: g.pick([undefined, undefined, '64v', '64x128v', '128x64v', 'plan']),
       };
       const what = `case ${i}: ${c.describe}, ${JSON.stringify(env)}`;
-      setEnv(env);
-      const r = await onBoth(() => attentionCaseValuesAndGrads(c, 2 * i + 40));
+      const r = await withEnv(env, () => onBoth(() => attentionCaseValuesAndGrads(c, 2 * i + 40)));
       expectClose(r, GRAD, what);
       for (const [k, v] of Object.entries(env)) if (v) covered.add(`${k}=${v}`);
       covered.add(`mask ${c.maskKind}`);
@@ -213,8 +196,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('WebGPU kernels on random c
     for (let i = 0; i < 10; i++) {
       const c = drawNormCase(g);
       const env = { OMNITOK_WEBGPU_LN: g.pick([undefined, undefined, 'block']) }; // rows in registers or a workgroup per row
-      setEnv(env);
-      const r = await onBoth(() => normCaseValuesAndGrads(c, 10 * i + 500));
+      const r = await withEnv(env, () => onBoth(() => normCaseValuesAndGrads(c, 10 * i + 500)));
       expectClose(r, GRAD, `case ${i}: ${c.describe} ${JSON.stringify(env)}`);
     }
   });

@@ -13,6 +13,7 @@ import { Rng } from '../../rng.js';
 import { GEMM_ATTENTION_MAX_PROBS_BYTES, gemmAttentionForward } from './fused-ops.js';
 import { maxAbsDiff, requireWebgpu } from '../../test-utils/backends.js';
 import { attentionValuesAndGrads, mlpValuesAndGrads, rand, recordKernels } from '../../test-utils/kernel-cases.js';
+import { withEnv } from '../../test-utils/with-env.js';
 import { probeBackend } from '../../backend.js';
 import { LAYER_NORM_ROWS_MAX_DIM, PARAM_GRAD_ROWS } from './programs.js';
 import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
@@ -212,7 +213,6 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
 
   // the 64-tile these sizes plan: vec4 reads (default) or scalar ones (OMNITOK_WEBGPU_MATMUL_VARIANT=scalar64)
   for (const variant of ['vec4', 'scalar64'] as const) it(`matMul on the ${variant} 64-tile: all transposes, batches, broadcast batches, edge tiles; gradients`, async () => {
-    if (variant === 'scalar64') process.env.OMNITOK_WEBGPU_MATMUL_VARIANT = 'scalar64';
     const keys: string[] = [];
     const cases: [number[], number[], boolean, boolean][] = [
       [[5, 7], [7, 4], false, false],
@@ -227,7 +227,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
       [[67, 33], [67, 35], true, false], // K = 67: five K slices, the last partial; M over nothing
       [[130, 40], [40, 66], false, false], // M over two 64-tiles plus 2 rows
     ];
-    try {
+    await withEnv({ OMNITOK_WEBGPU_MATMUL_VARIANT: variant === 'scalar64' ? 'scalar64' : undefined }, async () => {
       for (const [sa, sb, ta, tb] of cases) {
         const r = await onBoth(() => recordPrograms(keys, () => {
           const a = rand(1, sa);
@@ -239,9 +239,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         }));
         expectClose(r, GRAD, `matMul ${JSON.stringify([sa, sb, ta, tb])} (${variant})`);
       }
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_MATMUL_VARIANT;
-    }
+    });
     const gemms = keys.filter((k) => k.startsWith('omnitokMatMul_'));
     expect(gemms.length).toBeGreaterThan(20);
     expect(gemms.every((k) => k.startsWith(variant === 'vec4' ? 'omnitokMatMul_4x4x16v_' : 'omnitokMatMul_4x4x16_')), gemms.join()).toBe(true);
@@ -274,29 +272,23 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
   });
 
   it('matMul with the 128×128 tile (8×8 per thread) on odd shapes, both operands transposed', async () => {
-    process.env.OMNITOK_WEBGPU_MATMUL_TILE = '128';
-    try {
+    await withEnv({ OMNITOK_WEBGPU_MATMUL_TILE: '128' }, async () => {
       for (const [ta, tb] of [[true, true]] as const) {
         const r = await onBoth(() => [tf.matMul(rand(3, ta ? [37, 131] : [131, 37]), rand(4, tb ? [129, 37] : [37, 129]), ta, tb)]);
         expectClose(r, FWD, `tile 128 ${ta}${tb}`);
       }
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
-    }
+    });
   });
 
   it('matMul with the vec4 128×128 tile (contiguous 4-wide groups) on odd shapes, every transpose', async () => {
-    process.env.OMNITOK_WEBGPU_MATMUL_TILE = '128v';
-    try {
+    await withEnv({ OMNITOK_WEBGPU_MATMUL_TILE: '128v' }, async () => {
       for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
         const r = await onBoth(() => [tf.matMul(rand(3, ta ? [37, 131] : [131, 37]), rand(4, tb ? [197, 37] : [37, 197]), ta, tb)]);
         expectClose(r, FWD, `tile 128v ${ta}${tb}`);
       }
       const r = await onBoth(() => [tf.fused.matMul({ a: rand(5, [2, 140, 20]), b: rand(6, [2, 20, 129]), bias: rand(7, [129]) })]);
       expectClose(r, FWD, 'tile 128v batched with bias');
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
-    }
+    });
   });
 
   // OMNITOK_WEBGPU_MATMUL_LOADS=vec4: aligned operands read four floats a load, on every tile kind (the
@@ -304,9 +296,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
   // the tiles), split-K ranges, batches with broadcasting, a bias; an unaligned operand keeps scalar loads
   for (const tile of ['64', '64x128v', '128v', '128']) {
     it(`vec4 operand loads on the ${tile} tile: every transpose, edges, split-K, batches, a bias; unaligned operands stay scalar`, async () => {
-      process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
-      process.env.OMNITOK_WEBGPU_MATMUL_LOADS = 'vec4';
-      try {
+      await withEnv({ OMNITOK_WEBGPU_MATMUL_TILE: tile, OMNITOK_WEBGPU_MATMUL_LOADS: 'vec4' }, async () => {
         for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
           const keys: string[] = [];
           const r = await onBoth(() => recordPrograms(keys, () => [tf.matMul(rand(3, ta ? [36, 132] : [132, 36]), rand(4, tb ? [196, 36] : [36, 196]), ta, tb)]));
@@ -326,16 +316,12 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         const r2 = await onBoth(() => recordPrograms(odd, () => [tf.matMul(rand(10, [132, 37]), rand(11, [37, 196])), tf.matMul(rand(12, [132, 36]), rand(13, [36, 197]))]));
         expect(odd.filter((k) => k.startsWith('omnitokMatMul_')).map((k) => k.match(/_ld(a?b?)$/)?.[1] ?? '')).toEqual(['b', 'a']);
         expectClose(r2, FWD, `tile ${tile} unaligned operands`);
-      } finally {
-        delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
-        delete process.env.OMNITOK_WEBGPU_MATMUL_LOADS;
-      }
+      });
     });
   }
 
   it('vec4 operand loads in linear()\'s weight-and-bias GEMM (the column sums from vec4 rows of dy), with and without split-K', async () => {
-    process.env.OMNITOK_WEBGPU_MATMUL_LOADS = 'vec4';
-    try {
+    await withEnv({ OMNITOK_WEBGPU_MATMUL_LOADS: 'vec4' }, async () => {
       for (const [t, inDim, outDim] of [[200, 36, 68], [3000, 40, 132], [2100, 128, 256]] as const) {
         const keys: string[] = [];
         const r = await onBoth(() => recordPrograms(keys, () => {
@@ -345,15 +331,12 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         expect(keys.some((k) => k.includes('_TN_colsum_') && k.endsWith('_ldab')), keys.join()).toBe(true);
         expectClose(r, GRAD, `linear grads ${t}×${inDim}×${outDim}, vec4 loads`);
       }
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_MATMUL_LOADS;
-    }
+    });
   });
 
   for (const tile of ['128x64v', '64x128v', '64v']) {
     it(`matMul with the vec4 ${tile} tile on odd shapes, every transpose, batched with a bias, split-K`, async () => {
-      process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
-      try {
+      await withEnv({ OMNITOK_WEBGPU_MATMUL_TILE: tile }, async () => {
         const [rm, rn] = tile === '128x64v' ? [8, 4] : tile === '64x128v' ? [4, 8] : [4, 4];
         expect(planMatMul(131, 197, 37, 1).tile).toMatchObject({ rm, rn, vec4: true });
         for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
@@ -365,21 +348,17 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         expect(planMatMul(130, 131, 2100, 1).splits).toBeGreaterThan(1);
         const split = await onBoth(() => [tf.matMul(rand(8, [2100, 130], 0.1), rand(9, [2100, 131], 0.1), true, false)]);
         expectClose(split, FWD, `tile ${tile} split-K`);
-      } finally {
-        delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
-      }
+      });
     });
   }
 
   it('OMNITOK_WEBGPU_MATMUL_TK=32: K slices of 32 on vec4 tiles where the device grants the memory; every transpose, a bias, split-K', async () => {
     await initBackend('webgpu');
     const limit = (tf.backend() as unknown as { device: { limits: { maxComputeWorkgroupStorageSize: number } } }).device.limits.maxComputeWorkgroupStorageSize;
-    process.env.OMNITOK_WEBGPU_MATMUL_TK = '32';
-    try {
-      expect(planMatMul(25216, 1152, 384, 1).tile).toMatchObject({ rm: 4, rn: 8, tk: 32 }); // 25 KiB: fits WebGPU's 32 KiB tier
-      // staged slices: 64×128 needs 25 600 bytes, 128×128 33 792 (more than lavapipe's 32 KiB: stays at 16 there)
-      for (const [tile, bytes] of [['64x128v', 25600], ['128v', 33792]] as const) {
-        process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
+    await withEnv({ OMNITOK_WEBGPU_MATMUL_TK: '32' }, () => expect(planMatMul(25216, 1152, 384, 1).tile).toMatchObject({ rm: 4, rn: 8, tk: 32 })); // 25 KiB: fits WebGPU's 32 KiB tier
+    // staged slices: 64×128 needs 25 600 bytes, 128×128 33 792 (more than lavapipe's 32 KiB: stays at 16 there)
+    for (const [tile, bytes] of [['64x128v', 25600], ['128v', 33792]] as const) {
+      await withEnv({ OMNITOK_WEBGPU_MATMUL_TK: '32', OMNITOK_WEBGPU_MATMUL_TILE: tile }, async () => {
         const tk = limit >= bytes ? 32 : 16;
         expect(planMatMul(131, 197, 77, 1).tile.tk, tile).toBe(tk);
         const keys: string[] = [];
@@ -393,10 +372,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         const split = await onBoth(() => recordPrograms(keys, () => [tf.matMul(rand(8, [2100, 130], 0.1), rand(9, [2100, 131], 0.1), true, false)]));
         expectClose(split, FWD, `tile ${tile} k${tk} split-K`);
         expect(keys.filter((k) => k.startsWith('omnitokMatMul_')).every((k) => k.includes(`x${tk}v_`)), keys.join()).toBe(true);
-      }
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_MATMUL_TK;
-      delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
+      });
     }
   });
 
@@ -406,7 +382,6 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
   // output) and GELU′ epilogues; attention's per-head outputs written into the heads of a wider buffer. OMNITOK_WEBGPU_MATMUL_STORES=scalar gives the same values with no `_st4` program.
   for (const tile of ['64v', '64x128v', '128v', '128x64v']) {
     it(`vec4 stores on the ${tile} tile: a bias, batches, split-K, a residual, the MLP's GELU and GELU′ epilogues, linear()'s column sums; scalar stores alike`, async () => {
-      process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
       const runAll = () => [
         tf.fused.matMul({ a: rand(3, [70, 50]), b: rand(4, [50, 132]), bias: rand(5, [132]) }),
         tf.matMul(rand(6, [2, 3, 40, 36]), rand(7, [2, 3, 36, 20])),
@@ -416,7 +391,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         // the weight-and-bias GEMM split over K (its partials' column-sums row in vec4 stores too)
         ...tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(linear(a, ww, bb), rand(20, [2100, 68]))))([rand(21, [2100, 36], 0.1), rand(22, [36, 68], 0.2), rand(23, [68])]),
       ];
-      try {
+      await withEnv({ OMNITOK_WEBGPU_MATMUL_TILE: tile }, async () => {
         const st4: string[] = [];
         const vec = await onBoth(() => recordPrograms(st4, runAll));
         expectClose(vec, GRAD, `${tile} vec4 stores`);
@@ -426,29 +401,22 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         expect(st4.filter((k) => k.includes('_bias_gelu_erf_st4')).length, st4.join()).toBe(3);
         expect(st4.filter((k) => k.includes('_geluGrad_erf_st4')).length, st4.join()).toBe(2);
         expect(st4.filter((k) => k.includes('_colsum_st4')).length, st4.join()).toBeGreaterThanOrEqual(3);
-        process.env.OMNITOK_WEBGPU_MATMUL_STORES = 'scalar';
         const scalar: string[] = [];
-        const plain = await onBoth(() => recordPrograms(scalar, runAll));
+        const plain = await withEnv({ OMNITOK_WEBGPU_MATMUL_STORES: 'scalar' }, () => onBoth(() => recordPrograms(scalar, runAll)));
         expect(scalar.some((k) => k.includes('_st4')), scalar.join()).toBe(false);
         plain.webgpu.forEach((x, i) => expect(maxAbsDiff(x, vec.webgpu[i]!), `output ${i}: scalar vs vec4 stores`).toBe(0));
-      } finally {
-        delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
-        delete process.env.OMNITOK_WEBGPU_MATMUL_STORES;
-      }
+      });
     });
   }
   it('vec4 stores in attention\'s per-head GEMMs: O and dQ/dK/dV into the heads of [B, N, D] (head offsets of 12), the scores [N, N] of 70 tokens scalar', async () => {
-    process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
-    try {
+    await withEnv({ OMNITOK_WEBGPU_ATTN_FWD: 'gemm' }, async () => {
       const keys: string[] = [];
       const r = await onBoth(() => recordPrograms(keys, () => attentionValuesAndGrads(24, 2, rand(18, [3, 70, 24]), rand(19, [3, 70, 24]), { causal: false })));
       expectClose(r, GRAD, 'attention with vec4 stores');
       const gemms = keys.filter((k) => k.startsWith('omnitokMatMul_4x4x16v_'));
       expect(gemms.some((k) => k.includes('_st4')), gemms.join()).toBe(true);
       expect(gemms.some((k) => !k.includes('_st4')), gemms.join()).toBe(true);
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
-    }
+    });
   });
 
   // the generated K loop written out per k (UNROLL=1: shader keys `…u_`) and two staged slices with one
@@ -466,50 +434,44 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
   ] as const) {
     it(`OMNITOK_WEBGPU_MATMUL_${title}: GEMMs (${transposes.length} transpose(s), a bias, split-K${'OMNITOK_WEBGPU_MATMUL_STAGES' in env ? ", linear()'s column sums" : ''}${title.includes(' ') ? ', attention' : ''}) give the cpu's results`, async () => {
       const suffix = `${'OMNITOK_WEBGPU_MATMUL_UNROLL' in env ? 'u' : ''}${'OMNITOK_WEBGPU_MATMUL_STAGES' in env ? 's2' : ''}`;
-      Object.assign(process.env, env);
-      try {
+      await withEnv(env, async () => {
         await initBackend('webgpu');
         // two stages of 128×128 vec4 slices need 33 792 bytes: more than lavapipe's 32 KiB, so one stage there
         const limit = (tf.backend() as unknown as { device: { limits: { maxComputeWorkgroupStorageSize: number } } }).device.limits.maxComputeWorkgroupStorageSize;
-        process.env.OMNITOK_WEBGPU_MATMUL_TILE = '128v';
-        expect(planMatMul(131, 197, 77, 1).tile.stages ?? 1).toBe('OMNITOK_WEBGPU_MATMUL_STAGES' in env && limit >= 33792 ? 2 : 1);
+        await withEnv({ OMNITOK_WEBGPU_MATMUL_TILE: '128v' }, () => expect(planMatMul(131, 197, 77, 1).tile.stages ?? 1).toBe('OMNITOK_WEBGPU_MATMUL_STAGES' in env && limit >= 33792 ? 2 : 1));
         for (const [tile, key] of tiles) {
-          process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
-          const keys: string[] = [];
-          for (const [ta, tb] of transposes) {
-            const r = await onBoth(() => recordPrograms(keys, () => [tf.matMul(rand(3, ta ? [77, 131] : [131, 77]), rand(4, tb ? [197, 77] : [77, 197]), ta, tb)]));
-            expectClose(r, FWD, `${title} tile ${tile} ${ta}${tb}`);
-          }
-          const r = await onBoth(() => recordPrograms(keys, () => [tf.fused.matMul({ a: rand(5, [2, 140, 50]), b: rand(6, [2, 50, 129]), bias: rand(7, [129]) })]));
-          expectClose(r, FWD, `${title} tile ${tile} batched with bias`);
-          const split = await onBoth(() => recordPrograms(keys, () => [tf.matMul(rand(8, [2100, 130], 0.1), rand(9, [2100, 131], 0.1), true, false)]));
-          expectClose(split, FWD, `${title} tile ${tile} split-K`);
-          const gemms = keys.filter((k) => k.startsWith('omnitokMatMul_'));
-          expect(gemms.length, keys.join()).toBe(transposes.length + 2);
-          expect(gemms.every((k) => k.startsWith(`omnitokMatMul_${key}${suffix}_`)), gemms.join()).toBe(true);
+          await withEnv({ OMNITOK_WEBGPU_MATMUL_TILE: tile }, async () => {
+            const keys: string[] = [];
+            for (const [ta, tb] of transposes) {
+              const r = await onBoth(() => recordPrograms(keys, () => [tf.matMul(rand(3, ta ? [77, 131] : [131, 77]), rand(4, tb ? [197, 77] : [77, 197]), ta, tb)]));
+              expectClose(r, FWD, `${title} tile ${tile} ${ta}${tb}`);
+            }
+            const r = await onBoth(() => recordPrograms(keys, () => [tf.fused.matMul({ a: rand(5, [2, 140, 50]), b: rand(6, [2, 50, 129]), bias: rand(7, [129]) })]));
+            expectClose(r, FWD, `${title} tile ${tile} batched with bias`);
+            const split = await onBoth(() => recordPrograms(keys, () => [tf.matMul(rand(8, [2100, 130], 0.1), rand(9, [2100, 131], 0.1), true, false)]));
+            expectClose(split, FWD, `${title} tile ${tile} split-K`);
+            const gemms = keys.filter((k) => k.startsWith('omnitokMatMul_'));
+            expect(gemms.length, keys.join()).toBe(transposes.length + 2);
+            expect(gemms.every((k) => k.startsWith(`omnitokMatMul_${key}${suffix}_`)), gemms.join()).toBe(true);
+          });
         }
         // linear()'s weight gradient (column sums parked in the staged A after the K loop) and attention's
         // per-head GEMMs (the small tile takes the switches too) where two stages are asked for
         if (!('OMNITOK_WEBGPU_MATMUL_STAGES' in env)) return;
         const [tile, key] = tiles[tiles.length - 1]!;
-        process.env.OMNITOK_WEBGPU_MATMUL_TILE = tile;
         const keys: string[] = [];
-        const lin = await onBoth(() => recordPrograms(keys, () => {
+        const lin = await withEnv({ OMNITOK_WEBGPU_MATMUL_TILE: tile }, () => onBoth(() => recordPrograms(keys, () => {
           const target = rand(64, [3000, 132]);
           return tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(linear(a, ww, bb), target)))([rand(65, [3000, 40]), rand(66, [40, 132], 0.2), rand(67, [132])]);
-        }));
+        })));
         expectClose(lin, GRAD, `${title} linear grads`);
         expect(keys.some((k) => k.startsWith(`omnitokMatMul_${key}${suffix}_TN_colsum`)), keys.join()).toBe(true);
         if (!('OMNITOK_WEBGPU_MATMUL_UNROLL' in env)) return;
-        delete process.env.OMNITOK_WEBGPU_MATMUL_TILE;
-        process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
         const heads: string[] = [];
-        const att = await onBoth(() => recordPrograms(heads, () => attentionValuesAndGrads(24, 2, rand(18, [3, 70, 24]), rand(19, [3, 70, 24]), { causal: true })));
+        const att = await withEnv({ OMNITOK_WEBGPU_ATTN_FWD: 'gemm' }, () => onBoth(() => recordPrograms(heads, () => attentionValuesAndGrads(24, 2, rand(18, [3, 70, 24]), rand(19, [3, 70, 24]), { causal: true }))));
         expectClose(att, GRAD, `${title} attention`);
         expect(heads.filter((k) => k.startsWith(`omnitokMatMul_4x4x16v${suffix}_`)).length, heads.join()).toBeGreaterThanOrEqual(8);
-      } finally {
-        for (const k of [...Object.keys(env), 'OMNITOK_WEBGPU_MATMUL_TILE', 'OMNITOK_WEBGPU_ATTN_FWD']) delete process.env[k];
-      }
+      });
     });
   }
 
@@ -524,20 +486,18 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     for (const [m, n, k] of [[25216, 64, 384], [4096, 384, 1536], [4096, 384, 384]] as const) {
       expect(planMatMul(m, n, k, 1), `${m}×${n}×${k}`).toMatchObject({ tile: { rm: 4, rn: 4, vec4: true }, splits: 1 });
     }
-    process.env.OMNITOK_WEBGPU_MATMUL_VARIANT = 'scalar';
-    try {
+    withEnv({ OMNITOK_WEBGPU_MATMUL_VARIANT: 'scalar' }, () => {
       const tile = planMatMul(25216, 1152, 384, 1).tile;
       expect(tile).toMatchObject({ rm: 8, rn: 8 });
       expect(tile.vec4).toBeFalsy();
       expect(planMatMul(4096, 384, 1536, 1).tile.vec4).toBeFalsy();
-      // scalar64: only the small tile scalar (run 5's plan)
-      process.env.OMNITOK_WEBGPU_MATMUL_VARIANT = 'scalar64';
+    });
+    // scalar64: only the small tile scalar (run 5's plan)
+    withEnv({ OMNITOK_WEBGPU_MATMUL_VARIANT: 'scalar64' }, () => {
       expect(planMatMul(4096, 384, 1536, 1).tile).toMatchObject({ rm: 4, rn: 4 });
       expect(planMatMul(4096, 384, 1536, 1).tile.vec4).toBeFalsy();
       expect(planMatMul(25216, 1152, 384, 1).tile).toMatchObject({ rm: 4, rn: 8, vec4: true });
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_MATMUL_VARIANT;
-    }
+    });
   });
 
   it('split-K: weight-gradient shapes (few output tiles, long K) split K and sum the partials; bias and batches too', async () => {
@@ -554,14 +514,12 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     }
     const fused = await onBoth(() => [tf.fused.matMul({ a: rand(10, [3000, 40], 0.1), b: rand(11, [3000, 37], 0.1), transposeA: true, bias: rand(12, [37]) })]);
     expectClose(fused, FWD, 'split-K with a bias');
-    process.env.OMNITOK_WEBGPU_SPLITK = '5'; // forced, on a case that would not split
-    try {
+    // forced, on a case that would not split
+    await withEnv({ OMNITOK_WEBGPU_SPLITK: '5' }, async () => {
       expect(planMatMul(70, 33, 300, 1).splits).toBe(5);
       const forced = await onBoth(() => [tf.matMul(rand(13, [70, 300]), rand(14, [300, 33]))]);
       expectClose(forced, FWD, 'forced split-K');
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_SPLITK;
-    }
+    });
   });
 
   it('fused matMul with a bias (tf.fused.matMul), and the stock path when kernels are off', async () => {
@@ -594,9 +552,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
   ] as const) {
     it(`fused LayerNorm (${title}; ${layout === 'rows' ? 'rows in registers' : 'a workgroup per row'}) equals the composite one, values and gradients`, async () => {
       const D = shape[shape.length - 1]!;
-      if (layout === 'block' && D <= LAYER_NORM_ROWS_MAX_DIM) process.env.OMNITOK_WEBGPU_LN = 'block';
       const keys: string[] = [];
-      const r = await onBoth(() => recordPrograms(keys, () => {
+      const r = await withEnv({ OMNITOK_WEBGPU_LN: layout === 'block' && D <= LAYER_NORM_ROWS_MAX_DIM ? 'block' : undefined }, () => onBoth(() => recordPrograms(keys, () => {
         const ln = new LayerNorm(D, 1e-5);
         ln.weight.assign(rand(12, [D], 0.5).add(1));
         ln.bias.assign(rand(13, [D], 0.1));
@@ -608,7 +565,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         const out = [y, dx!, grads[ln.weight.name]!, grads[ln.bias.name]!];
         ln.dispose();
         return out;
-      })).finally(() => delete process.env.OMNITOK_WEBGPU_LN);
+      })));
       expectClose(r, GRAD, `LayerNorm ${title}`);
       const ran = keys.filter((k) => k.startsWith('omnitokLayerNorm') && !k.startsWith('omnitokLayerNormGradParams'));
       expect(ran.length).toBeGreaterThan(0);
@@ -699,24 +656,20 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
   ] as const) {
     for (const bwd of ['gemm', 'flash', 'gemm on the scalar 64-tile', 'gemm, after a GEMM forward that kept P', 'gemm, after a GEMM forward that kept P, Δ apart', 'gemm, after a GEMM forward, both on the 64×128 vec4 tile'] as const) {
       it(`fused self-attention (${title}; ${bwd} backward) equals the composite one, values and every gradient`, async () => {
-        process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd === 'flash' ? 'flash' : 'gemm';
-        if (bwd === 'gemm on the scalar 64-tile') process.env.OMNITOK_WEBGPU_ATTN_TILE = '64';
-        if (bwd.endsWith('64×128 vec4 tile')) process.env.OMNITOK_WEBGPU_ATTN_TILE = '64x128v';
-        process.env.OMNITOK_WEBGPU_ATTN_FWD = bwd.startsWith('gemm, after') ? 'gemm' : 'fused';
-        if (bwd.endsWith('Δ apart')) process.env.OMNITOK_WEBGPU_ATTN_DELTA = 'separate';
+        const env = {
+          OMNITOK_WEBGPU_ATTN_BWD: bwd === 'flash' ? 'flash' : 'gemm',
+          OMNITOK_WEBGPU_ATTN_TILE: bwd === 'gemm on the scalar 64-tile' ? '64' : bwd.endsWith('64×128 vec4 tile') ? '64x128v' : undefined,
+          OMNITOK_WEBGPU_ATTN_FWD: bwd.startsWith('gemm, after') ? 'gemm' : 'fused',
+          OMNITOK_WEBGPU_ATTN_DELTA: bwd.endsWith('Δ apart') ? 'separate' : undefined,
+        };
         const programs: string[] = [];
-        const r = await onBoth(() => {
+        const r = await withEnv(env, () => onBoth(() => {
           // row 0 keeps everything, row 1 the first third, row 2 only the first token
           const keep = [N, Math.ceil(N / 3), 1].flatMap((n) => Array.from({ length: N }, (_, j) => (j < n ? 1 : 0)));
           // int32 for the short cases (its float cast keeps i32 storage on webgpu), float32 for the long ones
           const keyMask = 'keyMask' in mask ? tf.tensor2d(keep, [3, N], N < 64 ? 'int32' : 'float32') : undefined;
           return recordPrograms(programs, () => attentionValuesAndGrads(width, heads, rand(18, [3, N, width]), rand(19, [3, N, width]), { keyMask, causal: 'causal' in mask }));
-        }).finally(() => {
-          delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
-          delete process.env.OMNITOK_WEBGPU_ATTN_TILE;
-          delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
-          delete process.env.OMNITOK_WEBGPU_ATTN_DELTA;
-        });
+        }));
         expectClose(r, GRAD, `attention ${title} (${bwd})`);
         // the flash-style forward writes O and the rows' statistics as two outputs of one dispatch: no slices
         if (!bwd.startsWith('gemm, after')) {
@@ -752,17 +705,13 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
   ] as const) {
     for (const bwd of ['gemm', 'tiled'] as const) {
       it(`tiled self-attention forward, ${bwd} backward (${title}, ${N} tokens, head dim 64) equals the composite one, values and every gradient`, async () => {
-        process.env.OMNITOK_WEBGPU_ATTN_FWD = 'tiled';
-        process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd;
+        const env = { OMNITOK_WEBGPU_ATTN_FWD: 'tiled', OMNITOK_WEBGPU_ATTN_BWD: bwd };
         const programs: string[] = [];
-        const r = await onBoth(() => {
+        const r = await withEnv(env, () => onBoth(() => {
           const keep = [N, Math.ceil(N / 3), 1].flatMap((n) => Array.from({ length: N }, (_, j) => (j < n ? 1 : 0)));
           const keyMask = 'keyMask' in mask ? tf.tensor2d(keep, [3, N], 'float32') : undefined;
           return recordPrograms(programs, () => attentionValuesAndGrads(128, 2, rand(18, [3, N, 128]), rand(19, [3, N, 128]), { keyMask, causal: 'causal' in mask }));
-        }).finally(() => {
-          delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
-          delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
-        });
+        }));
         // three forwards (two under gradients, one plain), two backwards
         const count = (prefix: string) => programs.filter((k) => k.startsWith(prefix)).length;
         expect(count('omnitokAttentionTiled_'), 'tiled forwards').toBe(3);
@@ -778,18 +727,14 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     for (const N of [32, 33, 64, 97]) {
       const results: { cpu: Float32Array[]; webgpu: Float32Array[] }[] = [];
       for (const softmax of ['rows', 'block']) {
-        process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
-        if (softmax === 'block') process.env.OMNITOK_WEBGPU_ATTN_SOFTMAX = 'block';
+        const env = { OMNITOK_WEBGPU_ATTN_FWD: 'gemm', OMNITOK_WEBGPU_ATTN_SOFTMAX: softmax === 'block' ? 'block' : undefined };
         const programs: string[] = [];
-        const r = await onBoth(() => {
+        const r = await withEnv(env, () => onBoth(() => {
           // rows of sample 1 keep only the last third; causal: its early rows keep no key at all
           const keep = [N, Math.ceil(N / 3)].flatMap((n) => Array.from({ length: N }, (_, j) => (j >= N - n ? 1 : 0)));
           const keyMask = tf.tensor2d(keep, [2, N], 'float32');
           return recordPrograms(programs, () => attentionValuesAndGrads(32, 2, rand(30 + N, [2, N, 32]), rand(31 + N, [2, N, 32]), { keyMask, causal: true }));
-        }).finally(() => {
-          delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
-          delete process.env.OMNITOK_WEBGPU_ATTN_SOFTMAX;
-        });
+        }));
         expect(programs).toContain(softmax === 'rows' ? `omnitokAttentionSoftmaxRows${Math.ceil(N / 32)}_cm` : 'omnitokAttentionSoftmax_cm');
         expectClose(r, GRAD, `attention softmax ${softmax}, N ${N}`);
         results.push(r);
@@ -804,12 +749,9 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     expect(gemmAttentionForward(32, 8, 1500)).toBe(false); // Whisper-length audio: 2.3 GB
     expect(GEMM_ATTENTION_MAX_PROBS_BYTES).toBe(512 * 2 ** 20);
     for (const [mode, small, large] of [['fused', false, false], ['tiled', false, false], ['gemm', true, true]] as const) {
-      process.env.OMNITOK_WEBGPU_ATTN_FWD = mode;
-      try {
+      await withEnv({ OMNITOK_WEBGPU_ATTN_FWD: mode }, async () => {
         expect([gemmAttentionForward(2, 2, 9), gemmAttentionForward(32, 8, 1500)], mode).toEqual([small, large]);
-      } finally {
-        delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
-      }
+      });
     }
     const programs: string[] = [];
     const r = await onBoth(() => recordPrograms(programs, () => attentionValuesAndGrads(32, 4, rand(18, [3, 9, 32]), rand(19, [3, 9, 32]), { causal: false })));
@@ -828,16 +770,12 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
   ] as const) {
     for (const [fwd, bwd] of [['fused', 'gemm'], ['fused', 'flash'], ['tiled', 'tiled'], ['gemm', 'gemm']] as const) {
       it(`self-attention rows with only masked keys (${title}; ${fwd} forward, ${bwd} backward) equal the composite one`, async () => {
-        process.env.OMNITOK_WEBGPU_ATTN_FWD = fwd;
-        process.env.OMNITOK_WEBGPU_ATTN_BWD = bwd;
+        const env = { OMNITOK_WEBGPU_ATTN_FWD: fwd, OMNITOK_WEBGPU_ATTN_BWD: bwd };
         const programs: string[] = [];
-        const r = await onBoth(() => {
+        const r = await withEnv(env, () => onBoth(() => {
           const keyMask = tf.tensor2d(Array.from({ length: 2 * 40 }, (_, e) => keep(Math.floor(e / 40), e % 40)), [2, 40]);
           return recordPrograms(programs, () => attentionValuesAndGrads(128, 2, rand(24, [2, 40, 128]), rand(25, [2, 40, 128]), { keyMask, causal }));
-        }).finally(() => {
-          delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
-          delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
-        });
+        }));
         if (bwd === 'tiled') expect(programs.some((k) => k.startsWith('omnitokAttentionTiledGradKV_'))).toBe(true);
         expectClose(r, GRAD, `fully masked rows, ${title} (${fwd} ${bwd})`);
       });
@@ -846,8 +784,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
 
   it('fused self-attention forward with unrolled loops (the default on hardware adapters) gives the same values', async () => {
     // lavapipe needs seconds per unrolled pipeline (uncached): the forward only, one small causal case
-    process.env.OMNITOK_WEBGPU_UNROLL = '1';
-    try {
+    await withEnv({ OMNITOK_WEBGPU_UNROLL: '1' }, async () => {
       const r = await onBoth(() => {
         const attn = new MultiHeadAttention(16, 2, new Rng(4));
         const out = [attn.forward(rand(22, [2, 5, 16]), undefined, { causal: true })];
@@ -855,9 +792,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         return out;
       });
       expectClose(r, FWD, 'unrolled attention');
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_UNROLL;
-    }
+    });
   });
 
   it('global norm: gradients grouped per dispatch as the device\'s storage buffers allow into shared partial sums, across chunk boundaries', async () => {
@@ -966,9 +901,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     await initBackend('webgpu');
     const [t, d, hidden] = [24, 20, 40];
     const run = (separate: boolean) => {
-      if (separate) process.env.OMNITOK_WEBGPU_MLP = 'separate';
       const keys: string[] = [];
-      try {
+      return withEnv({ OMNITOK_WEBGPU_MLP: separate ? 'separate' : undefined }, () => {
         const out = recordPrograms(keys, () => tf.tidy(() => {
           const x = rand(98, [t, d]);
           const res = rand(99, [t, d]);
@@ -983,9 +917,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
           return list;
         }));
         return { keys, out };
-      } finally {
-        delete process.env.OMNITOK_WEBGPU_MLP;
-      }
+      });
     };
     const fused = run(false);
     const separate = run(true);
@@ -1035,13 +967,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     const ranFused: string[] = [];
     const ran: string[] = [];
     const fused = recordKernels(ranFused, grads);
-    let separate: tf.Tensor[];
-    process.env.OMNITOK_WEBGPU_BIAS_GRAD = 'separate';
-    try {
-      separate = recordKernels(ran, grads);
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_BIAS_GRAD;
-    }
+    const separate = await withEnv({ OMNITOK_WEBGPU_BIAS_GRAD: 'separate' }, () => recordKernels(ran, grads));
     expect(ranFused).toContain('OmnitokWgWeightBiasGrad');
     expect(ranFused).not.toContain('OmnitokWgColumnSum');
     expect(ran).toContain('OmnitokWgColumnSum');
@@ -1058,9 +984,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     // 2k + 1 parameters: full groups and a partial one; sizes off the 256 grid; the largest spans two grid rows
     const sizes = Array.from({ length: 2 * k + 1 }, (_, i) => (i === 1 ? 65535 * 256 + 700 : 37 + 301 * i));
     const run = async (programs: boolean) => {
-      if (programs) process.env.OMNITOK_WEBGPU_ADAMW = 'programs';
       const keys: string[] = [];
-      try {
+      return withEnv({ OMNITOK_WEBGPU_ADAMW: programs ? 'programs' : undefined }, async () => {
         const params = new Map(sizes.map((n, i) => [`p${i}`, tf.variable(tf.sin(tf.range(i, n + i, 1, 'float32')))] as const));
         // rank-1 parameters get no weight decay: alternate ranks to mix decay and none within a group
         const shaped = new Map([...params].map(([name, p], i) => [name, i % 2 ? p : tf.variable(p.reshape([1, p.size]))] as const));
@@ -1074,9 +999,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         opt.dispose();
         tf.dispose([...params.values(), ...shaped.values(), ...grads.values()]);
         return { state, keys, dispatches };
-      } finally {
-        delete process.env.OMNITOK_WEBGPU_ADAMW;
-      }
+      });
     };
     const grouped = await run(false);
     const three = await run(true);
@@ -1094,9 +1017,8 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     await initBackend('webgpu');
     const n = 65535 * 256 + 1000; // the grid's second row: the last 1 000 elements
     const run = async (programs: boolean) => {
-      if (programs) process.env.OMNITOK_WEBGPU_ADAMW = 'programs';
       const keys: string[] = [];
-      try {
+      return withEnv({ OMNITOK_WEBGPU_ADAMW: programs ? 'programs' : undefined }, async () => {
         const p = tf.variable(tf.sin(tf.range(0, n, 1, 'float32')));
         const opt = new AdamW(new Map([['p', p]]), { lr: 0.1, weightDecay: 0.1 });
         const g = tf.cos(tf.range(0, n, 1, 'float32'));
@@ -1105,9 +1027,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         opt.dispose();
         tf.dispose([p, g]);
         return { state, keys };
-      } finally {
-        delete process.env.OMNITOK_WEBGPU_ADAMW;
-      }
+      });
     };
     const one = await run(false);
     const three = await run(true);
@@ -1123,14 +1043,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
   // AdamW runs as one dispatch binding p, m and v read-write, or (OMNITOK_WEBGPU_ADAMW=programs, or
   // where tfjs' internals differ) as three one-output programs: every AdamW test runs both ways
   for (const path of ['one dispatch', 'three programs'] as const) {
-    const useAdamWPath = <T,>(f: () => T): T => {
-      if (path === 'three programs') process.env.OMNITOK_WEBGPU_ADAMW = 'programs';
-      try {
-        return f();
-      } finally {
-        delete process.env.OMNITOK_WEBGPU_ADAMW;
-      }
-    };
+    const useAdamWPath = <T,>(f: () => T): T => withEnv({ OMNITOK_WEBGPU_ADAMW: path === 'three programs' ? 'programs' : undefined }, f);
     /** AdamW programs a webgpu update ran: none for one dispatch, three per parameter otherwise. */
     const adamWPrograms = (keys: string[]) => keys.filter((k) => k.startsWith('omnitokAdamWInPlace')).length;
 
@@ -1209,8 +1122,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
 
     it(`step guard: a NaN or ±Inf loss or gradient gives scale 0, and guarded AdamW (${path}) then leaves p, m and v as they were`, async () => {
       await initBackend('webgpu');
-      if (path === 'three programs') process.env.OMNITOK_WEBGPU_ADAMW = 'programs';
-      try {
+      await useAdamWPath(async () => {
         const p = tf.variable(rand(42, [33, 17]));
         const opt = new AdamW(new Map([['p', p]]), { lr: 0.1, weightDecay: 0.1 });
         const g = rand(43, [33, 17]);
@@ -1237,9 +1149,7 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
         expect(opt.step).toBe(1);
         opt.dispose();
         tf.dispose([p, g, ...cases.map((c) => c[1])]);
-      } finally {
-        delete process.env.OMNITOK_WEBGPU_ADAMW;
-      }
+      });
     });
   }
 
@@ -1333,15 +1243,11 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
     expect(webgpuMatmulPrecision().precision).toBe('f16-emulated');
     expect((await initBackend('webgpu', { matmulPrecision: 'f32' })).description).not.toMatch(/GEMMs/);
     expect(webgpuMatmulPrecision()).toEqual({ precision: 'f32' });
-    process.env.OMNITOK_WEBGPU_MATMUL = 'f16-emulated';
-    try {
+    await withEnv({ OMNITOK_WEBGPU_MATMUL: 'f16-emulated' }, async () => {
       await initBackend('webgpu');
       expect(webgpuMatmulPrecision().precision).toBe('f16-emulated');
-      process.env.OMNITOK_WEBGPU_MATMUL = 'f8';
-      await expect(initBackend('webgpu')).rejects.toThrow(/OMNITOK_WEBGPU_MATMUL.*f8/);
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_MATMUL;
-    }
+      await withEnv({ OMNITOK_WEBGPU_MATMUL: 'f8' }, () => expect(initBackend('webgpu')).rejects.toThrow(/OMNITOK_WEBGPU_MATMUL.*f8/));
+    });
     expect(webgpuMatmulPrecision().precision).toBe('f16-emulated');
   });
 
@@ -1411,18 +1317,12 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
 
   it('attention with OMNITOK_WEBGPU_ATTN_TILE=plan runs its per-head GEMMs on the matrix program as well: forward and backward within f16 rounding of f32', async () => {
     const keys: string[] = [];
-    process.env.OMNITOK_WEBGPU_ATTN_TILE = 'plan';
-    process.env.OMNITOK_WEBGPU_ATTN_FWD = 'gemm';
-    process.env.OMNITOK_WEBGPU_ATTN_BWD = 'gemm';
-    const r = await onBoth(() => {
+    const env = { OMNITOK_WEBGPU_ATTN_TILE: 'plan', OMNITOK_WEBGPU_ATTN_FWD: 'gemm', OMNITOK_WEBGPU_ATTN_BWD: 'gemm' };
+    const r = await withEnv(env, () => onBoth(() => {
       const keep = [20, 7].flatMap((n) => Array.from({ length: 20 }, (_, j) => (j < n ? 1 : 0)));
       const keyMask = tf.tensor2d(keep, [2, 20], 'float32');
       return recordPrograms(keys, () => attentionValuesAndGrads(32, 2, rand(18, [2, 20, 32]), rand(19, [2, 20, 32]), { keyMask, causal: true }));
-    }).finally(() => {
-      delete process.env.OMNITOK_WEBGPU_ATTN_TILE;
-      delete process.env.OMNITOK_WEBGPU_ATTN_FWD;
-      delete process.env.OMNITOK_WEBGPU_ATTN_BWD;
-    });
+    }));
     // S = QKᵀ and dP = dO·Vᵀ (NT), P·V and dQ = dS·K (NN), dK = dSᵀ·Q and dV = Pᵀ·dO (TN): none on an f32 tile
     for (const t of ['NT', 'NN', 'TN']) expect(keys, `per-head ${t} GEMMs`).toContain(`omnitokMatMulF16_emulated_${t}`);
     expect(keys.filter((k) => k.startsWith('omnitokMatMul_'))).toEqual([]);
@@ -1468,15 +1368,12 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('f16 GEMMs: the matrix prog
     // the weight gradients sum 150 such products — near the cpu's values, not equal
     r.cpu.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `output ${i} vs cpu`).toBeLessThan(3e-2));
     // the same GEMMs round the same operands when GELU runs apart: equal up to f32 rounding
-    process.env.OMNITOK_WEBGPU_MLP = 'separate';
-    let separate: Float32Array[];
-    try {
+    const separate = await withEnv({ OMNITOK_WEBGPU_MLP: 'separate' }, async () => {
       const list = tf.tidy(mlp);
-      separate = await values(list);
+      const out = await values(list);
       tf.dispose(list);
-    } finally {
-      delete process.env.OMNITOK_WEBGPU_MLP;
-    }
+      return out;
+    });
     separate.forEach((c, i) => expect(maxAbsDiff(r.webgpu[i]!, c), `output ${i} vs separate`).toBeLessThan(1e-6));
   }, 120_000);
 
