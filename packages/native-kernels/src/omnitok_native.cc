@@ -1050,7 +1050,7 @@ void attn_scores(const float* Q, int ldq, const float* Kt, int Np, int m, int N,
         const v16 k0 = *(const v16*)(Kt + (size_t)d * Np + j0);
         const v16 k1 = *(const v16*)(Kt + (size_t)d * Np + j0 + 16);
         for (int r = 0; r < 4; r++) {
-          const v16 qd = (v16){} + q[r][d];
+          const v16 qd = q[r][d] - (v16){};  // a broadcast load (see micro_rows)
           acc[r][0] += qd * k0;
           acc[r][1] += qd * k1;
         }
@@ -1080,7 +1080,7 @@ void attn_pv(const float* P, int N, const float* V, int ldv, int m, int Dh, floa
         const v16 v0 = *(const v16u*)(V + (size_t)j * ldv + c0);
         const v16 v1 = *(const v16u*)(V + (size_t)j * ldv + c0 + 16);
         for (int r = 0; r < 4; r++) {
-          const v16 pj = (v16){} + p[r][j];
+          const v16 pj = p[r][j] - (v16){};
           acc[r][0] += pj * v0;
           acc[r][1] += pj * v1;
         }
