@@ -56,8 +56,11 @@ export interface NativeKernels {
   adamw(p: F, g: F, m: F, v: F, lr: number, beta1: number, beta2: number, eps: number, decay: number, bc1: number, bc2: number, gradScale: number): void;
   /** Σ x² accumulated in double. */
   sumSquares(x: F): number;
-  /** What the addon runs on: GEMM provider, thread count, widest ISA detected. */
-  info(): { blas: string; threads: number; isa: string };
+  /**
+   * What the addon runs on: GEMM provider, thread count, widest ISA detected, and whether its arithmetic
+   * kernels flush denormals to zero (x86's FTZ/DAZ, on unless OMNITOK_NATIVE_DENORMALS=keep).
+   */
+  info(): { blas: string; threads: number; isa: string; flushDenormals: boolean };
   /** threads ≤ 0 keeps the current count; useBlas false forces the built-in GEMM. */
   configure(threads: number, useBlas: boolean): void;
   /**

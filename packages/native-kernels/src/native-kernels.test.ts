@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadNativeKernels, type NativeKernels } from './index.js';
 
@@ -94,6 +95,46 @@ describe.skipIf(!loaded.ok && !required)('@omnitok/native-kernels', () => {
       k().configure(0, true);
     });
   }
+
+  // FTZ/DAZ: Intel cores take ~100× longer on an FMA that reads or makes a denormal (a text tower's
+  // backward makes them); the kernels flush them, V8's own arithmetic must keep them
+  const x86 = process.arch === 'x64' || process.arch === 'ia32';
+  it.runIf(x86)('flushes denormals to zero in the kernels (workers included) and leaves JS arithmetic IEEE after a call', () => {
+    expect(k().info().flushDenormals).toBe(true);
+    const tiny = 1e-20; // tiny · tiny = 1e-40: a denormal float32, 0 when flushed
+    const c = new Float32Array(1);
+    k().matmul(Float32Array.of(tiny), Float32Array.of(tiny), c, 1, 1, 1, 1, false, false, 0, 0, 1, 0);
+    expect(c[0]).toBe(0);
+    // a denormal input reads as 0 (DAZ)
+    k().matmul(Float32Array.of(1e-40), Float32Array.of(1), c, 1, 1, 1, 1, false, false, 0, 0, 1, 0);
+    expect(c[0]).toBe(0);
+    // a tall product: row blocks on the pool's workers too
+    const M = 4096;
+    const tall = new Float32Array(M).fill(7);
+    k().matmul(new Float32Array(M).fill(tiny), Float32Array.of(tiny), tall, 1, M, 1, 1, false, false, 0, 0, 1, 0);
+    expect(tall.every((v) => v === 0)).toBe(true);
+    const big = new Float32Array(M);
+    k().matmul(new Float32Array(M).fill(1e-10), Float32Array.of(1e-10), big, 1, M, 1, 1, false, false, 0, 0, 1, 0);
+    expect(big.every((v) => Math.abs(v - 1e-20) < 1e-26)).toBe(true); // normal values untouched
+    // the caller's MXCSR is put back: V8's double → float conversion and double arithmetic keep denormals
+    const f = new Float32Array(1);
+    f[0] = Number(process.env.OMNITOK_TEST_DENORMAL ?? '1e-40');
+    expect(f[0]).toBeGreaterThan(0);
+    expect(Number(process.env.OMNITOK_TEST_DOUBLE ?? '2.2250738585072014e-308') / 1024).toBeGreaterThan(0);
+  });
+
+  it.runIf(x86)('OMNITOK_NATIVE_DENORMALS=keep keeps IEEE denormals (a fresh process: read when the addon loads)', () => {
+    const code = `import { loadNativeKernels } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      const k = loadNativeKernels().kernels; const c = new Float32Array(1);
+      k.matmul(Float32Array.of(1e-20), Float32Array.of(1e-20), c, 1, 1, 1, 1, false, false, 0, 0, 1, 0);
+      console.log(JSON.stringify({ c: c[0], flush: k.info().flushDenormals }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, OMNITOK_NATIVE_DENORMALS: 'keep' }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const { c, flush } = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(flush).toBe(false);
+    expect(c).toBeGreaterThan(0);
+    expect(c).toBeCloseTo(Math.fround(1e-40), 45);
+  });
 
   it('matmul over the pool (tall products: shared packed B, row blocks split by thread count), matmulBias: every transpose, edges, alpha/beta; the same bits for any thread count', () => {
     const original = k().info().threads;

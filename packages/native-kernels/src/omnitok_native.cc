@@ -18,6 +18,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 #include <cstring>
 #include <string>
 #include <vector>
@@ -153,6 +156,40 @@ inline void sgemm1(bool ta, bool tb, int M, int N, int K, float alpha, const flo
 
 int max_threads = 1;
 
+// ------------------------------------------------------------------------------ denormal numbers
+// The kernels run with denormals flushed to zero (MXCSR's FTZ and DAZ), as TensorFlow's CPU kernels
+// do: on Intel cores an FMA that reads or makes a denormal takes a microcode assist (~100× slower:
+// a 512 × 128 × 3 072 GEMM with denormal-range inputs ran at 0.5 GFLOP/s instead of 44–66 on a Cascade
+// Lake VM), and a text tower's backward makes them — attention probabilities near exp(−88) times small
+// gradients; 14 % of one dY of the demo's text tower were denormal, and its backward GEMMs ran 15×
+// slower than the forward ones (AMD cores take no such penalty: the demo trained at 355 samples/s on
+// an EPYC VM, 23 on this Intel one). A value below 2^−126 ≈ 1.2e−38 reads and writes as 0.
+// OMNITOK_NATIVE_DENORMALS=keep keeps IEEE denormals. MXCSR is per thread: the pool's workers set it
+// once; a call from JS sets it for the call and puts the caller's back (V8's own float arithmetic
+// must keep denormals).
+bool flush_denormals = true;
+#if defined(__x86_64__) || defined(__i386__)
+struct DenormalsOff {
+  unsigned saved;
+  bool on;
+  DenormalsOff() : saved(_mm_getcsr()), on(flush_denormals) {
+    if (on) _mm_setcsr(saved | 0x8040u);  // FTZ (bit 15) | DAZ (bit 6)
+  }
+  ~DenormalsOff() {
+    if (on) _mm_setcsr(saved);
+  }
+};
+#else
+struct DenormalsOff {};  // elsewhere denormals stay IEEE
+#endif
+
+// A kernel as called from JS: runs with denormals flushed (see DenormalsOff)
+template <napi_callback F>
+napi_value flushed(napi_env env, napi_callback_info info) {
+  DenormalsOff off;
+  return F(env, info);
+}
+
 // ----------------------------------------------------------------------------------- thread pool
 // Work is split into chunks claimed from one atomic counter, by the calling (JS) thread too. The caller
 // waits only for chunks a worker actually claimed: a worker that is asleep or descheduled (cores shared
@@ -208,6 +245,7 @@ class Pool {
   }
 
   void loop() {
+    DenormalsOff off;  // for the worker's life: it only runs kernels
     uint64_t seen = next_.load(std::memory_order_acquire) >> 32;
     for (;;) {
       uint64_t gen = seen;
@@ -1252,6 +1290,13 @@ napi_value Info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "blas", s);
   napi_set_named_property(env, o, "threads", t);
   napi_set_named_property(env, o, "isa", isa);
+  napi_value fd;
+#if defined(__x86_64__) || defined(__i386__)
+  napi_get_boolean(env, flush_denormals, &fd);
+#else
+  napi_get_boolean(env, false, &fd);
+#endif
+  napi_set_named_property(env, o, "flushDenormals", fd);
   return o;
 }
 
@@ -1284,6 +1329,7 @@ napi_value Init(napi_env env, napi_value exports) {
         int t = atoi(e);
         if (t > 0) max_threads = t;
       }
+      if (const char* d = getenv("OMNITOK_NATIVE_DENORMALS")) flush_denormals = std::string(d) != "keep";
       pool.resize(max_threads - 1);  // the calling thread is the other one
     }
   }
@@ -1292,10 +1338,12 @@ napi_value Init(napi_env env, napi_value exports) {
     if (--envs == 0) pool.resize(0);
   }, nullptr);
   std::vector<std::pair<const char*, napi_callback>> fns = {
-      {"matmul", Matmul},       {"matmulBias", MatmulBias},   {"packWeights", PackWeights}, {"matmulPacked", MatmulPacked}, {"packedRowsMax", PackedRowsMax},   {"addBias", AddBias},         {"binary", Binary},         {"reduceSum", ReduceSum},
-      {"transpose", Transpose}, {"slice", Slice}, {"layerNorm", LayerNormFwd},  {"layerNormBwd", LayerNormBwd}, {"gelu", GeluFwd},
-      {"geluBwd", GeluBwd},     {"flashAttention", FlashAttention},  {"flashAttentionBwd", FlashAttentionBwd}, {"adamw", AdamW},
-      {"sumSquares", SumSquares}, {"info", Info},           {"configure", Configure},
+      // the arithmetic kernels run with denormals flushed (DenormalsOff); copies, image decoding and
+      // resizing (bit-exact with PIL) as they are
+      {"matmul", flushed<Matmul>},       {"matmulBias", flushed<MatmulBias>},   {"packWeights", PackWeights}, {"matmulPacked", flushed<MatmulPacked>}, {"packedRowsMax", PackedRowsMax},   {"addBias", flushed<AddBias>},         {"binary", flushed<Binary>},         {"reduceSum", flushed<ReduceSum>},
+      {"transpose", Transpose}, {"slice", Slice}, {"layerNorm", flushed<LayerNormFwd>},  {"layerNormBwd", flushed<LayerNormBwd>}, {"gelu", flushed<GeluFwd>},
+      {"geluBwd", flushed<GeluBwd>},     {"flashAttention", flushed<FlashAttention>},  {"flashAttentionBwd", flushed<FlashAttentionBwd>}, {"adamw", flushed<AdamW>},
+      {"sumSquares", flushed<SumSquares>}, {"info", Info},           {"configure", Configure},
       {"resizeNormalize", ResizeNormalize},
 #ifdef OMNITOK_JPEG
       {"decodeJpeg", DecodeJpeg}, {"jpegDecoder", JpegDecoder},
