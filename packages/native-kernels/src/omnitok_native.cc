@@ -163,7 +163,7 @@ int max_threads = 1;
 // Lake VM), and a text tower's backward makes them — attention probabilities near exp(−88) times small
 // gradients; 14 % of one dY of the demo's text tower were denormal, and its backward GEMMs ran 15×
 // slower than the forward ones (AMD cores take no such penalty: the demo trained at 355 samples/s on
-// an EPYC VM, 23 on this Intel one). A value below 2^−126 ≈ 1.2e−38 reads and writes as 0.
+// an EPYC VM, 23 on the Cascade Lake one). A value below 2^−126 ≈ 1.2e−38 reads and writes as 0.
 // OMNITOK_NATIVE_DENORMALS=keep keeps IEEE denormals. MXCSR is per thread: the pool's workers set it
 // once; a call from JS sets it for the call and puts the caller's back (V8's own float arithmetic
 // must keep denormals).
