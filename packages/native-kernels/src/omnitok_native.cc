@@ -167,8 +167,8 @@ int max_threads = 1;
 // OMNITOK_NATIVE_DENORMALS=keep keeps IEEE denormals. MXCSR is per thread: the pool's workers set it
 // once; a call from JS sets it for the call and puts the caller's back (V8's own float arithmetic
 // must keep denormals).
-bool flush_denormals = true;
 #if defined(__x86_64__) || defined(__i386__)
+bool flush_denormals = true;
 struct DenormalsOff {
   unsigned saved;
   bool on;
@@ -180,7 +180,8 @@ struct DenormalsOff {
   }
 };
 #else
-struct DenormalsOff {};  // elsewhere denormals stay IEEE
+bool flush_denormals = false;  // elsewhere denormals stay IEEE
+struct DenormalsOff {};
 #endif
 
 // A kernel as called from JS: runs with denormals flushed (see DenormalsOff)
@@ -1291,11 +1292,7 @@ napi_value Info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, o, "threads", t);
   napi_set_named_property(env, o, "isa", isa);
   napi_value fd;
-#if defined(__x86_64__) || defined(__i386__)
   napi_get_boolean(env, flush_denormals, &fd);
-#else
-  napi_get_boolean(env, false, &fd);
-#endif
   napi_set_named_property(env, o, "flushDenormals", fd);
   return o;
 }
@@ -1329,7 +1326,7 @@ napi_value Init(napi_env env, napi_value exports) {
         int t = atoi(e);
         if (t > 0) max_threads = t;
       }
-      if (const char* d = getenv("OMNITOK_NATIVE_DENORMALS")) flush_denormals = std::string(d) != "keep";
+      if (const char* d = getenv("OMNITOK_NATIVE_DENORMALS"); d && std::string(d) == "keep") flush_denormals = false;
       pool.resize(max_threads - 1);  // the calling thread is the other one
     }
   }
