@@ -82,11 +82,11 @@ const VARIANTS = [
   // K slices of 32 instead of 16 (OMNITOK_WEBGPU_MATMUL_TK=32: half the barriers per FMA)
   ['64x128 vec4 k32', { OMNITOK_WEBGPU_MATMUL_TILE: '64x128v', OMNITOK_WEBGPU_SPLITK: '0', OMNITOK_WEBGPU_MATMUL_TK: '32' }],
   ['auto vec4 k32', { OMNITOK_WEBGPU_MATMUL_TK: '32' }],
+  // C written four scalar stores a thread, 16 bytes apart, as runs 1–5 wrote it (vec4 stores are the default since)
+  ['auto vec4 st1', { OMNITOK_WEBGPU_MATMUL_STORES: 'scalar' }],
   // the K slice's multiply-adds written out per k (does the driver unroll the loop itself?), two staged
   // slices with one barrier each, and both
   ['auto vec4 unroll', { OMNITOK_WEBGPU_MATMUL_UNROLL: '1' }],
-  // C written four scalar stores a thread, 16 bytes apart, as runs 1–5 wrote it (vec4 stores are the default since)
-  ['auto vec4 st1', { OMNITOK_WEBGPU_MATMUL_STORES: 'scalar' }],
   ['auto vec4 2stage', { OMNITOK_WEBGPU_MATMUL_STAGES: '2' }],
   ['auto vec4 unroll 2stage', { OMNITOK_WEBGPU_MATMUL_UNROLL: '1', OMNITOK_WEBGPU_MATMUL_STAGES: '2' }],
   // operands read four floats a load where aligned (OMNITOK_WEBGPU_MATMUL_LOADS=vec4)

@@ -29,7 +29,7 @@ export function withEnv<T>(vars: EnvVars, f: () => T): T {
 }
 
 /** Sets (a string) or unsets (`undefined`) each of `vars` in process.env. */
-export function setEnv(vars: EnvVars): void {
+function setEnv(vars: EnvVars): void {
   for (const [k, v] of Object.entries(vars)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;

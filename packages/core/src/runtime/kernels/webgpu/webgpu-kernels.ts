@@ -278,8 +278,8 @@ function stridedGemm(backend: WebGPUBackendLike, a: tf.TensorInfo, b: tf.TensorI
   // (autocast's choice for attention's products)
   const attnTile = envVar('OMNITOK_WEBGPU_ATTN_TILE') ?? '';
   const planned = (allowMatrix = false) => planMatMul(g.m, g.n, g.k, g.batch, allowMatrix).tile;
-  const small = attnTile === 'plan' ? planned(true) : codegenOptions(FORCED_TILES[attnTile] ?? smallTile());
-  const tile = g.m * g.n <= 256 * 256 ? small : planned();
+  const small = () => (attnTile === 'plan' ? planned(true) : codegenOptions(FORCED_TILES[attnTile] ?? smallTile()));
+  const tile = g.m * g.n <= 256 * 256 ? small() : planned();
   const call: GemmCall = { ...g, kChunk: Math.ceil(g.k / tile.tk) * tile.tk, splitStride: 0 };
   runF32(backend, matMulProgram({ outputShape: [...out.shape], batch: g.batch, m: g.m, n: g.n, transA, transB, vecStores: vecStores(tile, call) }, tile, vecLoads(g, transA, transB)), [a, b], gemmUniforms(call), out);
 }
