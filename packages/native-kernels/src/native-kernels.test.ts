@@ -178,6 +178,35 @@ describe.skipIf(!loaded.ok && !required)('@omnitok/native-kernels', () => {
     }
   });
 
+  it('matmul with beta = 0 overwrites whatever C held (NaN included), over K blocks, edge tiles and wide products; the same bits for any thread count', () => {
+    const original = k().info().threads;
+    try {
+      // [M, N, K]: K past one 256-deep block; 37 rows (a 9-row edge tile on AVX-512); a wide product
+      // (M < N: column blocks on the pool, one call on one thread) with a transposed A (a weight gradient)
+      for (const [M, N, K, ta, tb] of [[37, 53, 300, false, false], [37, 53, 29, false, true], [100, 611, 300, true, false], [128, 512, 600, true, false]] as const) {
+        const a = randn(M * K, 61);
+        const b = randn(K * N, 62);
+        const ref = new Float64Array(M * N);
+        for (let i = 0; i < M; i++)
+          for (let j = 0; j < N; j++) {
+            let s = 0;
+            for (let q = 0; q < K; q++) s += (ta ? a[q * M + i]! : a[i * K + q]!) * (tb ? b[j * K + q]! : b[q * N + j]!);
+            ref[i * N + j] = s;
+          }
+        const runs = [1, 2, 3].map((threads) => {
+          k().configure(threads, false);
+          const c = new Float32Array(M * N).fill(NaN);
+          k().matmul(a, b, c, 1, M, N, K, ta, tb, 0, 0, 1, 0);
+          return c;
+        });
+        expect(worst(runs[0]!, ref), `${M}x${N}x${K} ${ta}${tb}`).toBeLessThan(1e-4);
+        for (const c of runs.slice(1)) expect(Array.from(c), `threads, ${M}x${N}x${K}`).toEqual(Array.from(runs[0]!));
+      }
+    } finally {
+      k().configure(original, true);
+    }
+  });
+
   it('packWeights + matmulPacked (few-row inference): equal to the reference for both weight layouts and edges, the same bits for any thread count, shapes checked', () => {
     const original = k().info().threads;
     k().configure(0, false);

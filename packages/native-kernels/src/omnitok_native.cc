@@ -347,6 +347,10 @@ void sgemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float
         long i0 = ch.lo(t), m = ch.lo(t + 1) - i0;
         sgemm1(ta, tb, m, N, K, alpha, ta ? Ab + i0 : Ab + (size_t)i0 * lda, lda, Bb, ldb, beta, Cb + (size_t)i0 * N, N);
       });
+    } else if (max_threads <= 1) {
+      // one thread: one call, the same sums as the column blocks' without packing A once per block
+      // (128 × 512 × 4 160, a weight gradient: 59–66 → 72–73 GFLOP/s on one Cascade Lake core)
+      sgemm1(ta, tb, M, N, K, alpha, Ab, lda, Bb, ldb, beta, Cb, N);
     } else {
       Chunks ch((N + 15) / 16, std::max(8, N / 256));  // in units of 16 columns
       parallel_for(ch.count, true, [&](long t) {
@@ -943,13 +947,14 @@ napi_value GeluBwd(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// Rows i0 … i0 + m − 1 of the attention probabilities, in place over S (m × N, the scores QKᵀ):
-// softmax of scale·S + masks in the reference's order — scale, + (1 − keep)·(−1e9), + (−1e9) above the
-// diagonal when causal, then exp(s − max) / Σ. With `save`, each row's max and 1/Σ go to stats[2r],
-// stats[2r + 1]; without, they are read from there (the backward recomputes the forward's
-// probabilities bit for bit). Written on 16-wide vectors, the row's tail padded lane by lane:
-// plain loops left a scalar remainder (13 of CLIP's 77 text tokens) that cost more than the rest of
-// the row and made this 44% of the attention's time. Cloned per ISA.
+// Rows i0 … i0 + m − 1 of the attention probabilities, in place over S (m rows of N scores QKᵀ, the
+// rows Np = keys_padded(N) floats apart, 64-byte aligned): softmax of scale·S + masks in the
+// reference's order — scale, + (1 − keep)·(−1e9), + (−1e9) above the diagonal when causal, then
+// exp(s − max) / Σ; the padding columns come out 0. With `save`, each row's max and 1/Σ go to
+// stats[2r], stats[2r + 1]; without, they are read from there (the backward recomputes the forward's
+// probabilities bit for bit). Whole aligned vectors: rows of exactly N floats left a ragged tail per
+// row (65 keys: 4 vectors and 1 float), copied lane by lane through the stack in each of the three
+// passes — 47 % of the attention forward's time at 65 tokens. Cloned per ISA.
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));
 typedef int32_t v16i __attribute__((vector_size(64)));
@@ -969,87 +974,89 @@ inline v16 fast_exp_v(v16 x) {
   return y * p;
 }
 
+// The largest lane and the sum of the lanes, by halves (a lane-by-lane scalar loop was a chain of 16
+// dependent operations per row).
+inline float hmax(v16 x) {
+  v16 y = __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+  x = x > y ? x : y;
+  y = __builtin_shufflevector(x, x, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+  x = x > y ? x : y;
+  y = __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+  x = x > y ? x : y;
+  return std::max(x[0], x[1]);
+}
+inline float hsum(v16 x) {
+  x += __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+  x += __builtin_shufflevector(x, x, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+  x += __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+  return x[0] + x[1];
+}
+
 #ifndef OMNITOK_NO_CLONES
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #endif
-void softmax_rows(float* S, int m, int N, int i0, float scale, const float* keep, bool causal, float* stats, bool save) {
+void softmax_rows(float* S, int m, int N, int Np, int i0, float scale, const float* keep, bool causal, float* stats, bool save) {
   const float MASKED = -1e9f;
-  const int chunks = (N + 15) / 16;
   v16i lane;
   for (int l = 0; l < 16; l++) lane[l] = l;
-  // 16 values from p[j0], `fill` past the row's end: a whole vector at once, the tail element by
-  // element (a short copy then a vector load would stall store forwarding); and back
-  auto load = [&](const float* p, int j0, float fill) {
-    if (N - j0 >= 16) return (v16) * (const v16u*)(p + j0);
-    v16 v = (v16){} + fill;
-    for (int l = 0; l < N - j0; l++) v[l] = p[j0 + l];
-    return v;
-  };
-  auto store = [&](float* p, int j0, v16 v) {
-    if (N - j0 >= 16) *(v16u*)(p + j0) = v;
-    else
-      for (int l = 0; l < N - j0; l++) p[j0 + l] = v[l];
-  };
   for (int r = 0; r < m; r++) {
-    float* s = S + (size_t)r * N;
+    float* s = S + (size_t)r * Np;
     const int limit = causal ? i0 + r : INT_MAX;  // keys past the query are masked
-    float mx = save ? -INFINITY : stats[2 * r];
-    v16 mxv = (v16){} - INFINITY;
     // pass 1: scale and masks, in place, and the row max
-    for (int c = 0; c < chunks; c++) {
-      const int j0 = c * 16;
-      v16 v = load(s, j0, 0.f) * scale;
-      if (keep) v = v + ((v16){} + 1.f - load(keep, j0, 1.f)) * MASKED;
+    v16 mxv = (v16){} - INFINITY;
+    for (int j0 = 0; j0 < Np; j0 += 16) {
       const v16i idx = lane + j0;
+      v16 v = *(v16*)(s + j0) * scale;
+      if (keep) {
+        v16 k = (v16){} + 1.f;
+        if (N - j0 >= 16) k = *(const v16u*)(keep + j0);
+        else
+          for (int l = 0; l < N - j0; l++) k[l] = keep[j0 + l];
+        v = v + ((v16){} + 1.f - k) * MASKED;
+      }
       if (causal) v = idx > limit ? v + MASKED : v;
       v = idx < N ? v : (v16){} - INFINITY;
       mxv = v > mxv ? v : mxv;
-      store(s, j0, v);
+      *(v16*)(s + j0) = v;
     }
-    if (save)
-      for (int l = 0; l < 16; l++) mx = std::max(mx, mxv[l]);
+    const float mx = save ? hmax(mxv) : stats[2 * r];
     // pass 2: exponentials and their sum (padding lanes are −inf: exp gives 0 after the select)
     v16 sumv = {};
-    for (int c = 0; c < chunks; c++) {
-      const int j0 = c * 16;
-      v16 e = fast_exp_v(load(s, j0, -INFINITY) - mx);
+    for (int j0 = 0; j0 < Np; j0 += 16) {
+      v16 e = fast_exp_v(*(v16*)(s + j0) - mx);
       e = (lane + j0) < N ? e : (v16){};
       sumv += e;
-      store(s, j0, e);
+      *(v16*)(s + j0) = e;
     }
-    float sum = 0;
-    for (int l = 0; l < 16; l++) sum += sumv[l];
     float inv;
     if (save) {
-      inv = 1.f / sum;
+      inv = 1.f / hsum(sumv);
       stats[2 * r] = mx;
       stats[2 * r + 1] = inv;
     } else {
       inv = stats[2 * r + 1];
     }
     // pass 3: normalized
-    for (int c = 0; c < chunks; c++) store(s, c * 16, load(s, c * 16, 0.f) * inv);
+    for (int j0 = 0; j0 < Np; j0 += 16) *(v16*)(s + j0) *= inv;
   }
 }
 
-// dS = P∘(dP − rowsum(P∘dP)) in place over dP, m rows of N. The row sums stay sequential sums of
-// plain products (a baseline function: no fused multiply-adds, no reordering — the same numbers as
-// before the blocks); the update is cloned per ISA.
-__attribute__((noinline)) float row_dot(const float* a, const float* b, int n) {
-  float dot = 0;
-  for (int j = 0; j < n; j++) dot += a[j] * b[j];
-  return dot;
-}
+// dS = scale·P∘(dP − rowsum(P∘dP)) in place over dP, m rows Np floats apart (the padding columns
+// of P and dP are 0, so they add nothing and stay 0): the softmax's gradient with the scores' scale
+// folded in, so the products dQ = dS·K and dK = dSᵀ·Q read dS where it lies (a GEMM with alpha ≠ 1
+// packs A to scale it). The row sums run on 16 lanes (a sequential scalar sum was a chain of N
+// dependent adds: 10 % of the backward).
 #ifndef OMNITOK_NO_CLONES
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #endif
-void softmax_grad_rows(float* dS, const float* P, int m, int N) {
+void softmax_grad_rows(float* dS, const float* P, int m, int Np, float scale) {
   for (int r = 0; r < m; r++) {
-    float* d = dS + (size_t)r * N;
-    const float* p = P + (size_t)r * N;
-    const float dot = row_dot(d, p, N);
-#pragma omp simd
-    for (int j = 0; j < N; j++) d[j] = p[j] * (d[j] - dot);
+    float* d = dS + (size_t)r * Np;
+    const float* p = P + (size_t)r * Np;
+    v16 acc = {};
+    for (int j = 0; j < Np; j += 16) acc += *(const v16*)(d + j) * *(const v16*)(p + j);
+    const float dot = hsum(acc);
+    for (int j = 0; j < Np; j += 16) *(v16*)(d + j) = scale * (*(const v16*)(p + j) * (*(const v16*)(d + j) - dot));
   }
 }
 
@@ -1058,7 +1065,7 @@ void softmax_grad_rows(float* dS, const float* P, int m, int N) {
 // in edge tiles (29 GFLOP/s for CLIP's text tower). The scores use one fixed order (d ascending, one
 // fused multiply-add each), and the backward recomputes them with the same function, so its
 // probabilities stay the forward's bit for bit.
-// Kt [Dh][Np] = the head's keys transposed, zero past N (Np = N rounded up to 32): K rows at stride ldk.
+// Kt [Dh][Np] = the head's keys transposed, zero past N (Np = keys_padded(N)): K rows at stride ldk.
 void pack_keys_t(const float* K, int ldk, int N, int Dh, int Np, float* Kt) {
   for (int d = 0; d < Dh; d++) {
     float* row = Kt + (size_t)d * Np;
@@ -1067,52 +1074,66 @@ void pack_keys_t(const float* K, int ldk, int N, int Dh, int Np, float* Kt) {
   }
 }
 
-// The calling thread's buffer for a head's transposed keys: Dh rows of Np floats, 64-byte aligned
-// (attn_scores reads whole vectors of them).
-float* keys_t_buffer(int Dh, int Np) {
-  thread_local std::vector<float> kt;
-  if (kt.size() < (size_t)Dh * Np + 16) kt.resize((size_t)Dh * Np + 16);
-  return (float*)(((uintptr_t)kt.data() + 63) & ~(uintptr_t)63);
+// The first 64-byte aligned float at or after p (buffers get 16 floats to spare).
+inline float* aligned64(float* p) { return (float*)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+// The calling thread's buffers for a head's transposed keys (slot 0) and values (slot 1, the
+// backward's dP = dO·Vᵀ): Dh rows of Np floats, 64-byte aligned (attn_scores reads whole vectors).
+float* keys_t_buffer(int Dh, int Np, int slot = 0) {
+  thread_local std::vector<float> kt[2];
+  std::vector<float>& b = kt[slot];
+  if (b.size() < (size_t)Dh * Np + 16) b.resize((size_t)Dh * Np + 16);
+  return aligned64(b.data());
 }
 
-// S [m][N] = Q [m rows at stride ldq] · Kt (the unscaled scores QKᵀ).
+// Np: the keys rounded up to 16 (attn_scores' last column block may be one vector wide: 65 keys
+// computed 96 columns when blocks were two vectors each).
+inline int keys_padded(int N) { return (N + 15) / 16 * 16; }
+
+// S [m][Np] (rows Np floats apart, 64-byte aligned) = Q [m rows at stride ldq] · Kt: the unscaled
+// scores QKᵀ, 0 in the padding columns (Kt's are 0).
 #ifndef OMNITOK_NO_CLONES
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #endif
-void attn_scores(const float* Q, int ldq, const float* Kt, int Np, int m, int N, int Dh, float* S) {
+void attn_scores(const float* Q, int ldq, const float* Kt, int Np, int m, int Dh, float* S) {
   for (int r0 = 0; r0 < m; r0 += 4) {
     const float* q[4];
     for (int r = 0; r < 4; r++) q[r] = Q + (size_t)std::min(r0 + r, m - 1) * ldq;  // past m: row m − 1 again, not stored
     for (int j0 = 0; j0 < Np; j0 += 32) {
       v16 acc[4][2] = {};
-      for (int d = 0; d < Dh; d++) {
-        const v16 k0 = *(const v16*)(Kt + (size_t)d * Np + j0);
-        const v16 k1 = *(const v16*)(Kt + (size_t)d * Np + j0 + 16);
-        for (int r = 0; r < 4; r++) {
-          const v16 qd = q[r][d] - (v16){};  // a broadcast load (see micro_rows)
-          acc[r][0] += qd * k0;
-          acc[r][1] += qd * k1;
+      const bool two = Np - j0 >= 32;
+      if (two) {
+        for (int d = 0; d < Dh; d++) {
+          const v16 k0 = *(const v16*)(Kt + (size_t)d * Np + j0);
+          const v16 k1 = *(const v16*)(Kt + (size_t)d * Np + j0 + 16);
+          for (int r = 0; r < 4; r++) {
+            const v16 qd = q[r][d] - (v16){};  // a broadcast load (see micro_rows)
+            acc[r][0] += qd * k0;
+            acc[r][1] += qd * k1;
+          }
+        }
+      } else {  // the last 16 columns: the same sums, one vector
+        for (int d = 0; d < Dh; d++) {
+          const v16 k0 = *(const v16*)(Kt + (size_t)d * Np + j0);
+          for (int r = 0; r < 4; r++) acc[r][0] += (q[r][d] - (v16){}) * k0;
         }
       }
-      const int cols = std::min(32, N - j0);
       for (int r = 0; r < 4 && r0 + r < m; r++) {
-        alignas(64) float tmp[32];
-        *(v16*)tmp = acc[r][0];
-        *(v16*)(tmp + 16) = acc[r][1];
-        std::memcpy(S + (size_t)(r0 + r) * N + j0, tmp, (size_t)cols * 4);
+        *(v16*)(S + (size_t)(r0 + r) * Np + j0) = acc[r][0];
+        if (two) *(v16*)(S + (size_t)(r0 + r) * Np + j0 + 16) = acc[r][1];
       }
     }
   }
 }
 
-// O [m rows at stride ldo] = P [m][N] · V [N rows at stride ldv], Dh a multiple of 32.
+// O [m rows at stride ldo] = P [m rows at stride ldp] · V [N rows at stride ldv], Dh a multiple of 32.
 #ifndef OMNITOK_NO_CLONES
 __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #endif
-void attn_pv(const float* P, int N, const float* V, int ldv, int m, int Dh, float* O, int ldo) {
+void attn_pv(const float* P, int ldp, int N, const float* V, int ldv, int m, int Dh, float* O, int ldo) {
   for (int r0 = 0; r0 < m; r0 += 4) {
     const float* p[4];
-    for (int r = 0; r < 4; r++) p[r] = P + (size_t)std::min(r0 + r, m - 1) * N;
+    for (int r = 0; r < 4; r++) p[r] = P + (size_t)std::min(r0 + r, m - 1) * ldp;
     for (int c0 = 0; c0 < Dh; c0 += 32) {
       v16 acc[4][2] = {};
       for (int j = 0; j < N; j++) {
@@ -1133,10 +1154,17 @@ void attn_pv(const float* P, int N, const float* V, int ldv, int m, int Dh, floa
 }
 
 // Attention runs a block of query rows at a time (flash-attention's memory plan on the CPU): the
-// scores and probabilities of ATT_QB rows (ATT_QB × N floats) stay in cache and nothing of size N × N
-// is kept — the forward saves each row's max and 1/Σ, and the backward recomputes its block of P from
-// them. (Keeping P cost B·H·N² floats a layer: 630 MB for a 16-clip batch of 1,568 video tokens.)
+// scores and probabilities of a block (QB × N floats) stay in cache and nothing of size N × N is kept —
+// the forward saves each row's max and 1/Σ, and the backward recomputes its block of P from them.
+// (Keeping P cost B·H·N² floats a layer: 630 MB for a 16-clip batch of 1,568 video tokens.) Up to
+// 2·ATT_QB keys the block is every query; past that, blocks of at most ATT_QB rows, all about equal
+// (197 tokens: 4 × 50) — fixed blocks of 64 left 65 tokens a block of 1 that cost nearly as much.
 constexpr int ATT_QB = 64;
+inline int query_block(int N) {
+  if (N <= 2 * ATT_QB) return N;
+  const int blocks = (N + ATT_QB - 1) / ATT_QB;
+  return (N + blocks - 1) / blocks;
+}
 
 // flashAttention(qkv [B,N,3D], keyMask [B,N] or empty, out [B,N,D], stats [B,H,N,2], B, N, H, Dh, causal)
 napi_value FlashAttention(napi_env env, napi_callback_info info) {
@@ -1152,10 +1180,10 @@ napi_value FlashAttention(napi_env env, napi_callback_info info) {
   Chunks ch(B * H, std::max(1, 16384 / (N * N + 1)));
   parallel_for(ch.count, true, [&](long t) {
     thread_local std::vector<float> buf;
-    const int QB = std::min(ATT_QB, N);
-    const int Np = (N + 31) / 32 * 32;
-    if (buf.size() < (size_t)QB * N) buf.resize((size_t)QB * N);
-    float* S = buf.data();
+    const int QB = query_block(N);
+    const int Np = keys_padded(N);
+    if (buf.size() < (size_t)QB * Np + 16) buf.resize((size_t)QB * Np + 16);
+    float* S = aligned64(buf.data());
     float* Kt = keys_t_buffer(Dh, Np);
     for (int bh = ch.lo(t); bh < ch.lo(t + 1); bh++) {
       int b = bh / H, h = bh % H;
@@ -1166,11 +1194,11 @@ napi_value FlashAttention(napi_env env, napi_callback_info info) {
       pack_keys_t(K, 3 * D, N, Dh, Np, Kt);
       for (int i0 = 0; i0 < N; i0 += QB) {
         int m = std::min(QB, N - i0);
-        attn_scores(Q + (size_t)i0 * 3 * D, 3 * D, Kt, Np, m, N, Dh, S);  // S = Q·Kᵀ
-        softmax_rows(S, m, N, i0, scale, keep, causal, stats.p + ((size_t)bh * N + i0) * 2, true);
+        attn_scores(Q + (size_t)i0 * 3 * D, 3 * D, Kt, Np, m, Dh, S);  // S = Q·Kᵀ
+        softmax_rows(S, m, N, Np, i0, scale, keep, causal, stats.p + ((size_t)bh * N + i0) * 2, true);
         float* O = out.p + ((size_t)b * N + i0) * D + h * Dh;
-        if (Dh % 32 == 0) attn_pv(S, N, V, 3 * D, m, Dh, O, D);  // O = P·V
-        else sgemm1(false, false, m, Dh, N, 1.f, S, N, V, 3 * D, 0.f, O, D);
+        if (Dh % 32 == 0) attn_pv(S, Np, N, V, 3 * D, m, Dh, O, D);  // O = P·V
+        else sgemm1(false, false, m, Dh, N, 1.f, S, Np, V, 3 * D, 0.f, O, D);
       }
     }
   });
@@ -1192,12 +1220,13 @@ napi_value FlashAttentionBwd(napi_env env, napi_callback_info info) {
   Chunks ch(B * H, std::max(1, 16384 / (N * N + 1)));
   parallel_for(ch.count, true, [&](long t) {
     thread_local std::vector<float> buf;
-    const int QB = std::min(ATT_QB, N);
-    const int Np = (N + 31) / 32 * 32;
-    if (buf.size() < (size_t)2 * QB * N) buf.resize((size_t)2 * QB * N);
-    float* P = buf.data();
-    float* dS = P + (size_t)QB * N;
+    const int QB = query_block(N);
+    const int Np = keys_padded(N);
+    if (buf.size() < (size_t)2 * QB * Np + 16) buf.resize((size_t)2 * QB * Np + 16);
+    float* P = aligned64(buf.data());
+    float* dS = P + (size_t)QB * Np;
     float* Kt = keys_t_buffer(Dh, Np);
+    float* Vt = keys_t_buffer(Dh, Np, 1);
     for (int bh = ch.lo(t); bh < ch.lo(t + 1); bh++) {
       int b = bh / H, h = bh % H;
       size_t base = (size_t)b * N * 3 * D + h * Dh;
@@ -1210,18 +1239,19 @@ napi_value FlashAttentionBwd(napi_env env, napi_callback_info info) {
       const float* dO = dout.p + (size_t)b * N * D + h * Dh;
       const float* keep = mask.n ? mask.p + (size_t)b * N : nullptr;
       pack_keys_t(K, 3 * D, N, Dh, Np, Kt);
+      pack_keys_t(V, 3 * D, N, Dh, Np, Vt);
       for (int i0 = 0; i0 < N; i0 += QB) {
         int m = std::min(QB, N - i0);
         const float* Qb = Q + (size_t)i0 * 3 * D;
         const float* dOb = dO + (size_t)i0 * D;
-        attn_scores(Qb, 3 * D, Kt, Np, m, N, Dh, P);  // the forward's S (the same function: bit for bit), then P
-        softmax_rows(P, m, N, i0, scale, keep, causal, stats.p + ((size_t)bh * N + i0) * 2, false);
-        sgemm1(false, true, m, N, Dh, 1.f, dOb, D, V, 3 * D, 0.f, dS, N);  // dP = dO·Vᵀ
-        softmax_grad_rows(dS, P, m, N);
+        attn_scores(Qb, 3 * D, Kt, Np, m, Dh, P);  // the forward's S (the same function: bit for bit), then P
+        softmax_rows(P, m, N, Np, i0, scale, keep, causal, stats.p + ((size_t)bh * N + i0) * 2, false);
+        attn_scores(dOb, D, Vt, Np, m, Dh, dS);  // dP = dO·Vᵀ
+        softmax_grad_rows(dS, P, m, Np, scale);    // dS, times the scale
         const float acc = i0 == 0 ? 0.f : 1.f;  // dK, dV sum over the query blocks
-        sgemm1(false, false, m, Dh, N, scale, dS, N, K, 3 * D, 0.f, dQ + (size_t)i0 * 3 * D, 3 * D);  // dQ = s·dS·K
-        sgemm1(true, false, N, Dh, m, scale, dS, N, Qb, 3 * D, acc, dK, 3 * D);  // dK += s·dSᵀ·Q
-        sgemm1(true, false, N, Dh, m, 1.f, P, N, dOb, D, acc, dV, 3 * D);  // dV += Pᵀ·dO
+        sgemm1(false, false, m, Dh, N, 1.f, dS, Np, K, 3 * D, 0.f, dQ + (size_t)i0 * 3 * D, 3 * D);  // dQ = s·dS·K
+        sgemm1(true, false, N, Dh, m, 1.f, dS, Np, Qb, 3 * D, acc, dK, 3 * D);  // dK += s·dSᵀ·Q
+        sgemm1(true, false, N, Dh, m, 1.f, P, Np, dOb, D, acc, dV, 3 * D);  // dV += Pᵀ·dO
       }
     }
   });
