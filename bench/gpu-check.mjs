@@ -6,7 +6,7 @@
  * sized for a GPU (GEMMs to 640, attention over 197 tokens): every GEMM tile and split-K, every attention
  * program (fused, tiled, GEMM forward; gemm, flash, tiled backward; rows with only masked keys),
  * LayerNorm → GELU, linear() through the column-sums GEMM, the MLP with GELU in its GEMMs' epilogues,
- * the contrastive loss, AdamW behind the device step guard, and the Trainer with one step in flight
+ * the contrastive loss, the embedding gradient, AdamW behind the device step guard, and the Trainer with one step in flight
  * (queued steps equal awaited ones; a step behind a NaN one skipped). Values and gradients as
  * max |Δ|/(1+|ref|); one line per group, PASS or FAIL with the first failing case.
  * Exits 1 on a failure, 2 when WebGPU did not start.
@@ -236,6 +236,24 @@ async function main() {
         const b = rand(10 * i + 23, [n, d]);
         const loss = (p, q) => tf.mul(runtime.pairedCrossEntropy(tf.mul(tf.matMul(runtime.l2Normalize(p), runtime.l2Normalize(q), false, true), 100)), 1.3);
         return [loss(a, b), ...tf.grads(loss)([a, b])];
+      },
+    };
+  });
+
+  await group('embedding gradient (fixed-point sums, exactly rounded: repeated ids, a padding id on most positions)', cap(3), (i) => {
+    const vocab = pick([SMOKE ? 300 : 49408, int(2, 5000)]);
+    const d = pick([64, 512, int(1, 768)]);
+    const n = SMOKE ? int(10, 400) : int(1000, 20000);
+    const ids = Array.from({ length: n }, () => (random() < 0.6 ? 0 : int(0, vocab - 1)));
+    return {
+      what: `case ${i}: ${n} ids into [${vocab}, ${d}]`,
+      tol: { value: TOL.grad },
+      program: () => {
+        const table = rand(10 * i + 41, [vocab, d]);
+        const w = rand(10 * i + 42, [d]);
+        const idsT = tf.tensor1d(ids, 'int32');
+        const [g] = tf.grads((t) => tf.sum(tf.mul(tf.sin(runtime.embeddingLookup(t, idsT)), w)))([table]);
+        return [g];
       },
     };
   });

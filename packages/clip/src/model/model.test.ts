@@ -444,20 +444,24 @@ describe('trainer on webgpu: the update queued behind the device step guard', ()
 
     it('a non-finite step updates nothing: a dynamic scale skips it (no step counted) and halves; without one, NonFiniteError', () => onWebgpu(nonFiniteStepsUpdateNothing), 60_000);
 
-    it('steps called before the previous one resolved (in flight on webgpu, in turn on cpu) equal steps awaited one by one', async () => {
+    // bit for bit on both backends: every kernel on the way is deterministic, the text tower's embedding
+    // gradient included (on webgpu tf.scatterND's float atomics made runs differ by ~1e-6 within three
+    // steps, and this test compared within 5e-7: it failed now and then)
+    it('steps called before the previous one resolved (in flight on webgpu, in turn on cpu) equal steps awaited one by one, bit for bit', async () => {
       const config = { objective: 'clip', gradCache: false, clipNorm: 0.05 } as const;
       try {
         for (const backend of ['cpu', 'webgpu'] as const) {
           const awaited = await train(backend, config);
           const queued = await train(backend, config, true);
-          queued.stats.forEach((s, i) => {
-            const a = awaited.stats[i]!;
-            expect(s.step).toBe(i);
-            expect(s.loss / a.loss, `${backend} step ${i}`).toBeCloseTo(1, 6);
-            expect(s.gradNorm / a.gradNorm).toBeCloseTo(1, 5);
-            expect(s.logitScales.image__text! / a.logitScales.image__text!).toBeCloseTo(1, 6);
-          });
-          for (const k of Object.keys(awaited.state)) expect(queued.state[k]!.data.every((v, j) => Math.abs(v - awaited.state[k]!.data[j]!) < 1e-6), `${backend} ${k}`).toBe(true);
+          const again = await train(backend, config);
+          for (const run of [queued, again]) {
+            run.stats.forEach((s, i) => {
+              const a = awaited.stats[i]!;
+              expect(s.step).toBe(i);
+              expect([s.loss, s.gradNorm, s.logitScales.image__text], `${backend} step ${i}`).toEqual([a.loss, a.gradNorm, a.logitScales.image__text]);
+            });
+            for (const k of Object.keys(awaited.state)) expect(run.state[k]!.data, `${backend} ${k}`).toEqual(awaited.state[k]!.data);
+          }
         }
       } finally {
         await tf.setBackend('cpu');

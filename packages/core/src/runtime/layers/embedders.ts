@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { envVar } from '../env.js';
+import { EMBED_MAX_TERMS, webgpuEmbeddingGrad, webgpuKernelsActive } from '../kernels/webgpu/fused-ops.js';
 import { Module } from '../module.js';
 import type { Rng } from '../rng.js';
 import { Linear } from './linear.js';
@@ -21,7 +23,9 @@ export class PatchEmbed extends Module {
  * Discrete ids [B, L] (int32) → [B, L, D] from a table `weight` [V, D].
  *
  * The gradient is written by hand as a scatter-add (`scatterND` sums duplicate ids): tf.gather's own
- * gradient needs UnsortedSegmentSum, which the wasm backend lacks.
+ * gradient needs UnsortedSegmentSum, which the wasm backend lacks. On webgpu it is
+ * `webgpuEmbeddingGrad`: the same bits on every run (scatterND's float atomics are not;
+ * OMNITOK_WEBGPU_EMBED_GRAD=scatter keeps scatterND there, for measuring one against the other).
  */
 export class TokenEmbed extends Module {
   readonly weight: tf.Variable;
@@ -49,7 +53,13 @@ export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
     save([flat]);
     return {
       value: tf.gather(t, flat),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.scatterND(saved[0]!.reshape([-1, 1]), dy, [V, D])], // [V, D]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const positions = saved[0]!;
+        if (webgpuKernelsActive() && positions.size <= EMBED_MAX_TERMS && envVar('OMNITOK_WEBGPU_EMBED_GRAD') !== 'scatter') {
+          return [webgpuEmbeddingGrad(positions, dy.reshape([-1, D]), V)]; // [V, D]
+        }
+        return [tf.scatterND(positions.reshape([-1, 1]), dy, [V, D])]; // [V, D]
+      },
     };
   }) as never) as unknown as (t: tf.Tensor) => tf.Tensor;
   return lookup(table).reshape([...ids.shape, D]); // [..., D]

@@ -20,6 +20,7 @@ import {
   WG_L2_NORMALIZE_GRAD,
   WG_PAIRED_CE,
   WG_PAIRED_CE_GRAD,
+  WG_EMBEDDING_GRAD,
   WG_MATMUL_GELU_GRAD,
   WG_GELU,
   WG_GELU_GRAD,
@@ -37,7 +38,7 @@ import {
  */
 
 export { webgpuKernelsActive };
-export { MAX_ATTN_HEAD_DIM, LAYER_NORM_ROWS_MAX_DIM } from './programs.js';
+export { MAX_ATTN_HEAD_DIM, LAYER_NORM_ROWS_MAX_DIM, EMBED_MAX_TERMS } from './programs.js';
 
 const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number | boolean> = {}) =>
   tf.engine().runKernel(name, inputs as never, attrs as never) as unknown as tf.Tensor;
@@ -71,6 +72,15 @@ export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: n
     };
   }) as never) as unknown as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
   return op(x, w, b);
+}
+
+/**
+ * An embedding table's gradient: dy [P, D] summed into the rows ids [P] (int32) of a [vocab, D]
+ * table, the same bits on every run and each sum correctly rounded (tf.scatterND's float atomics add
+ * in a different order each run). Three dispatches; see embeddingGradAccumulateProgram for its limits.
+ */
+export function webgpuEmbeddingGrad(ids: tf.Tensor, dy: tf.Tensor, vocab: number): tf.Tensor {
+  return run(WG_EMBEDDING_GRAD, { ids, dy }, { vocab });
 }
 
 /** GELU (`erf` exact, `tanh` approximation, `quick` x·σ(1.702x)), one dispatch each way. */

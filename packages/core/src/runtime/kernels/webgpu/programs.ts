@@ -31,6 +31,8 @@ export interface Program {
   workgroupSize: [number, number, number];
   uniforms?: string;
   size?: boolean;
+  /** `result` is array<atomic<i32>> (tfjs then writes no setOutput helpers); its tensor is passed in, filled. */
+  atomic?: boolean;
   getUserCode: () => string;
 }
 
@@ -1108,6 +1110,123 @@ export function pairedCeGradProgram(n: number): Program {
         let v = logits[index];
         let p = exp(v - lse[i]) + exp(v - lse[N + j]) - select(0.0, 2.0, i == j);
         result[index] = dy[0] * p / f32(2 * N);`);
+}
+
+// ------------------------------------------------------------------------------ embedding gradient
+
+/**
+ * The embedding table's gradient dE[v] = Σ_{p : ids[p] = v} dY[p], the same on every run.
+ *
+ * TensorFlow.js' ScatterNd on webgpu adds floats with compare-exchange loops, so the order of the adds
+ * into a repeated id's row — and the row's last bits — changed from run to run: two identical training
+ * runs of a text tower drifted apart by ~1e-6 within three steps. Here each dY value is added to its
+ * element's accumulator as a 128-bit fixed-point integer (EMBED_WORDS little-endian u32 words, two's
+ * complement, units of 2^−64) by 32-bit atomic adds whose carries are counted exactly: integer addition
+ * is associative, so the words end as the exact sum whatever order the adds ran in, and
+ * `embeddingGradRoundProgram` rounds it to the nearest f32 (ties to even) — the correctly rounded sum,
+ * where a float loop's error grows with the number of repeats (a padding id: thousands).
+ * Limits: a value below 2^−40 in magnitude keeps only its multiples of 2^−64 (truncated toward 0;
+ * below 2^−64 it adds nothing); a non-finite value, or one of magnitude ≥ 2^40, sets the flag word
+ * (the last one), and then every element of the result is NaN (a step guard then skips the step);
+ * ≤ EMBED_MAX_TERMS positions, so that no sum can leave the 128-bit range.
+ */
+export const EMBED_WORDS = 4;
+export const EMBED_MAX_TERMS = 2 ** 22;
+
+/** Zeros [size] into an int32 tensor (the accumulator before `embeddingGradAccumulateProgram`). */
+export function zeroI32Program(size: number): Program {
+  return flat([size], size, 'omnitokZeroI32', [], '', 'result[index] = 0;');
+}
+
+/** Adds dy [P, D] (f32) into the accumulator rows ids [P] (i32) pick: one thread a dy element. */
+export function embeddingGradAccumulateProgram(size: number, accWords: number): Program {
+  return {
+    outputShape: [accWords],
+    shaderKey: 'omnitokEmbedGradAcc',
+    dispatchLayout: { x: [0] },
+    dispatch: [ceil(size, FLAT_WG), 1, 1],
+    variableNames: ['dy', 'ids'],
+    workgroupSize: [FLAT_WG, 1, 1],
+    uniforms: 'count : i32, dim : i32, vocab : i32, flag : i32,',
+    atomic: true,
+    getUserCode: () => `
+      // adds a to word i; 1 when the word wrapped past 2^32 (the carry into the next word)
+      fn addWord(i : i32, a : u32) -> u32 {
+        if (a == 0u) { return 0u; }
+        let old = bitcast<u32>(atomicAdd(&result[i], bitcast<i32>(a)));
+        return select(0u, 1u, old + a < old);
+      }
+      fn main(index : i32) {
+        if (index >= uniforms.count) { return; }
+        let p = index / uniforms.dim;
+        let id = ids[p];
+        if (id < 0 || id >= uniforms.vocab) { return; }
+        let bits = bitcast<u32>(dy[index]);
+        let e = i32((bits >> 23u) & 0xffu);
+        if (e >= 167) { atomicOr(&result[uniforms.flag], 1); return; } // Inf, NaN or |x| >= 2^40
+        if (e == 0) { return; } // ±0 (and denormals, below the grid)
+        let mant = (bits & 0x7fffffu) | 0x800000u;
+        // x = mant · 2^(e − 150) = mant · 2^s units of 2^−64, s ≤ 80: the words q and q + 1 ≤ 3
+        let s = e - 86;
+        var w = array<u32, ${EMBED_WORDS}>(0u, 0u, 0u, 0u);
+        if (s < 0) {
+          if (s > -24) { w[0] = mant >> u32(-s); }
+        } else {
+          let q = s / 32;
+          let r = u32(s - q * 32);
+          w[q] = mant << r;
+          if (r != 0u) { w[q + 1] = mant >> (32u - r); }
+        }
+        if ((bits >> 31u) == 1u) { // −x: the two's complement of all 128 bits
+          var c = 1u;
+          for (var i = 0; i < ${EMBED_WORDS}; i++) {
+            let n = ~w[i] + c;
+            c = select(0u, 1u, c == 1u && n == 0u);
+            w[i] = n;
+          }
+        }
+        let base = (id * uniforms.dim + (index - p * uniforms.dim)) * ${EMBED_WORDS};
+        var carry = 0u;
+        for (var i = 0; i < ${EMBED_WORDS}; i++) {
+          let a = w[i] + carry;
+          carry = select(0u, 1u, a < w[i]) + addWord(base + i, a); // at most one of the two wraps
+        }
+      }`,
+  };
+}
+
+/** The accumulator [V·D·EMBED_WORDS + 1] (i32) → dE [V, D]: each sum rounded to the nearest f32. */
+export function embeddingGradRoundProgram(shape: number[], size: number): Program {
+  return flat(shape, size, 'omnitokEmbedGradRound', ['acc'], 'flag : i32,', `
+        if (acc[uniforms.flag] != 0) { result[index] = uniforms.NAN; return; }
+        var w = array<u32, ${EMBED_WORDS}>();
+        for (var i = 0; i < ${EMBED_WORDS}; i++) { w[i] = bitcast<u32>(acc[index * ${EMBED_WORDS} + i]); }
+        let neg = (w[${EMBED_WORDS - 1}] >> 31u) == 1u;
+        if (neg) {
+          var c = 1u;
+          for (var i = 0; i < ${EMBED_WORDS}; i++) {
+            let n = ~w[i] + c;
+            c = select(0u, 1u, c == 1u && n == 0u);
+            w[i] = n;
+          }
+        }
+        var t = ${EMBED_WORDS - 1};
+        while (t >= 0 && w[max(t, 0)] == 0u) { t = t - 1; }
+        if (t < 0) { result[index] = 0.0; return; }
+        // the 32 bits from the highest set one (bit b of the magnitude) down, then what lies below them
+        let lz = countLeadingZeros(w[t]);
+        let b = 32 * t + 31 - i32(lz);
+        let low = select(0u, w[max(t - 1, 0)], t > 0);
+        let top = select((w[t] << lz) | (low >> (32u - lz)), w[t], lz == 0u);
+        let rest = select(low << lz, low, lz == 0u);
+        var below = 0u;
+        for (var i = 0; i < t - 1; i++) { below = below | w[i]; }
+        let mant = top >> 8u; // 24 bits, the leading one included
+        let half = ((top >> 7u) & 1u) == 1u;
+        let sticky = (top & 0x7fu) != 0u || rest != 0u || below != 0u;
+        let m = mant + select(0u, 1u, half && (sticky || (mant & 1u) == 1u)); // 2^24 when it carries: still exact
+        let v = ldexp(f32(m), b - 87); // mant's lowest bit is 2^(b − 23) units of 2^−64
+        result[index] = select(v, -v, neg);`);
 }
 
 // --------------------------------------------------------------------------------------------- AdamW

@@ -16,7 +16,8 @@ import { attentionValuesAndGrads, mlpValuesAndGrads, rand, recordKernels } from 
 import { withEnv } from '../../test-utils/with-env.js';
 import { probeBackend } from '../../backend.js';
 import { LAYER_NORM_ROWS_MAX_DIM, PARAM_GRAD_ROWS } from './programs.js';
-import { webgpuColumnSum, webgpuStepGuard } from './fused-ops.js';
+import { webgpuColumnSum, webgpuEmbeddingGrad, webgpuStepGuard } from './fused-ops.js';
+import { embeddingLookup } from '../../layers/embedders.js';
 import { WG_LAYER_NORM, f16ExactValues, matrixSelfCheck, planMatMul, setWebgpuKernels, setWebgpuMatmulPrecision, webgpuAdamWGroupSize, webgpuBindGroupCacheStats, webgpuDirectDispatches, webgpuKernelsActive, webgpuMatmulPrecision, webgpuSumSquaresGroupSize } from './webgpu-kernels.js';
 
 /*
@@ -808,6 +809,107 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     ]));
     expectClose(r, FWD, 'global norm');
     expect(keys.filter((key) => key.startsWith('omnitokSumSquares'))).toEqual(['omnitokSumSquares_4', `omnitokSumSquares_${k}`, `omnitokSumSquares_${k}`, 'omnitokSumSquares_3']);
+  });
+
+  /** Σ of float32 values rounded once to the nearest float32 (ties to even), exactly: a BigInt sum in units of 2^−149. */
+  function roundedSum(xs: number[]): number {
+    const f = new Float32Array(1);
+    const u = new Uint32Array(f.buffer);
+    let sum = 0n;
+    for (const x of xs) {
+      f[0] = x;
+      const e = (u[0]! >>> 23) & 0xff;
+      const m = BigInt(e === 0 ? u[0]! & 0x7fffff : (u[0]! & 0x7fffff) | 0x800000) << BigInt(Math.max(e - 1, 0));
+      sum += u[0]! >>> 31 ? -m : m;
+    }
+    const neg = sum < 0n;
+    let mag = neg ? -sum : sum;
+    if (mag === 0n) return 0;
+    const bits = mag.toString(2).length;
+    let shift = bits - 24;
+    if (shift > 0) {
+      const rest = mag & ((1n << BigInt(shift)) - 1n);
+      const half = 1n << BigInt(shift - 1);
+      mag >>= BigInt(shift);
+      if (rest > half || (rest === half && (mag & 1n) === 1n)) mag += 1n;
+    } else shift = 0;
+    const v = Number(mag) * 2 ** (shift - 149);
+    return neg ? -v : v;
+  }
+
+  it('embedding gradient: each element the correctly rounded sum of its positions (ties to even, cancellation, thousands of repeats), the same bits every run, NaN everywhere past the limits', async () => {
+    await initBackend('webgpu');
+    const rng = new Rng(91);
+    // 3 000 positions into 6 ids (id 0 on 2 000 of them, like padding; positions 2k and 2k + 1 share an
+    // id), 5 columns: 0, magnitudes 2^−38 … 2^10; 1, integers (exact sums); 2, x at 2k and −x at 2k + 1
+    // (each row cancels to exactly 0); 3, 2^24 at position 0 (id 1) and ones elsewhere (a sum past
+    // 2^24, where floats are 2 apart); 4, normals
+    const [P, V, D] = [3000, 6, 5];
+    const ids = Array.from({ length: P }, (_, p) => (Math.floor(p / 2) % 3 === 0 ? 1 + (Math.floor(p / 2) % 5) : 0));
+    const dy = new Float32Array(P * D);
+    for (let p = 0; p < P; p++) {
+      dy[p * D] = (rng.uniform() < 0.5 ? -1 : 1) * (1 + rng.uniform()) * 2 ** (Math.round(rng.uniform() * 48) - 38);
+      dy[p * D + 1] = Math.round(rng.normal() * 1000);
+      dy[p * D + 2] = p % 2 === 0 ? rng.normal() : -dy[(p - 1) * D + 2]!;
+      dy[p * D + 3] = p === 0 ? 2 ** 24 : 1;
+      dy[p * D + 4] = rng.normal();
+    }
+    const expected = new Float32Array(V * D);
+    for (let v = 0; v < V; v++)
+      for (let d = 0; d < D; d++) expected[v * D + d] = roundedSum(ids.flatMap((id, p) => (id === v ? [dy[p * D + d]!] : [])));
+    expect(ids.filter((id) => id === 0).length).toBe(2000);
+    for (let v = 0; v < V; v++) expect(expected[v * D + 2]).toBe(0);
+    const runs: Float32Array[] = [];
+    for (let r = 0; r < 3; r++) {
+      const [idsT, dyT] = [tf.tensor1d(ids, 'int32'), tf.tensor2d(dy, [P, D])];
+      const keys: string[] = [];
+      const g = recordPrograms(keys, () => webgpuEmbeddingGrad(idsT, dyT, V));
+      expect(keys).toEqual(['omnitokZeroI32', 'omnitokEmbedGradAcc', 'omnitokEmbedGradRound']);
+      runs.push(Float32Array.from(await g.data()));
+      tf.dispose([idsT, dyT, g]);
+    }
+    expect(Array.from(runs[0]!)).toEqual(Array.from(expected));
+    for (const r of runs.slice(1)) expect(Array.from(r)).toEqual(Array.from(runs[0]!));
+    // ties to even: 2^24 + 5 and 2^24 + 3 lie halfway between floats and round to 2^24 + 4 (not away
+    // from 0: + 6); with 2^−30 more, 2^24 + 5 rounds up
+    const ties = webgpuEmbeddingGrad(tf.tensor1d([0, 0, 0, 1, 1, 1, 2, 2, 2, 2], 'int32'), tf.tensor2d([2 ** 24, 1, 4, 2 ** 24, 1, 2, 2 ** 24, 1, 4, 2 ** -30], [10, 1]), 3);
+    expect(Array.from(await ties.data())).toEqual([2 ** 24 + 4, 2 ** 24 + 4, 2 ** 24 + 6]);
+    expect(roundedSum([2 ** 24, 1, 4])).toBe(2 ** 24 + 4);
+    ties.dispose();
+    // a non-finite value or one of magnitude ≥ 2^40 anywhere: every element NaN
+    for (const bad of [NaN, Infinity, -(2 ** 40)]) {
+      const g = webgpuEmbeddingGrad(tf.tensor1d([0, 1], 'int32'), tf.tensor2d([1, 2, bad, 4], [2, 2]), 3);
+      expect(Array.from(await g.data()).every(Number.isNaN), String(bad)).toBe(true);
+      g.dispose();
+    }
+    // 2^40 − 2^16 (the largest float below 2^40) still adds exactly
+    const big = webgpuEmbeddingGrad(tf.tensor1d([0, 0], 'int32'), tf.tensor2d([2 ** 40 - 2 ** 16, 2 ** 40 - 2 ** 16], [2, 1]), 1);
+    expect(Array.from(await big.data())).toEqual([2 ** 41 - 2 ** 17]);
+    big.dispose();
+  });
+
+  it('embeddingLookup trains on webgpu through the deterministic gradient: the cpu backend\'s table gradient, one zeroing, accumulating and rounding dispatch each', async () => {
+    const keys: string[] = [];
+    const r = await onBoth(() => recordPrograms(keys, () => {
+      const table = rand(60, [40, 24]);
+      const ids = tf.tensor2d(Array.from({ length: 7 * 9 }, (_, i) => (i * 7) % 13 === 0 ? 0 : (i * i) % 40), [7, 9], 'int32');
+      const w = rand(61, [24]);
+      const [dTable] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.sin(embeddingLookup(t, ids)), w)))([table]);
+      return [dTable!];
+    }));
+    expectClose(r, GRAD, 'embedding');
+    expect(keys.filter((k) => k.startsWith('omnitokEmbedGrad') || k.startsWith('scatter'))).toEqual(['omnitokEmbedGradAcc', 'omnitokEmbedGradRound']);
+    // OMNITOK_WEBGPU_EMBED_GRAD=scatter: TensorFlow.js' scatterND instead (for measuring one against the other)
+    const scatterKeys: string[] = [];
+    const viaScatter = await withEnv({ OMNITOK_WEBGPU_EMBED_GRAD: 'scatter' }, () => onBoth(() => recordPrograms(scatterKeys, () => {
+      const table = rand(60, [40, 24]);
+      const ids = tf.tensor1d([3, 3, 0, 39, 3], 'int32');
+      const [dTable] = tf.grads((t: tf.Tensor) => tf.sum(tf.sin(embeddingLookup(t, ids))))([table]);
+      return [dTable!];
+    })));
+    expectClose(viaScatter, GRAD, 'embedding via scatterND');
+    expect(scatterKeys.some((k) => k.startsWith('scatter'))).toBe(true);
+    expect(scatterKeys.some((k) => k.startsWith('omnitokEmbedGrad'))).toBe(false);
   });
 
   it('column sums (bias gradients) over 390 rows × 70 columns equal tf.sum; the bias gradient of linear() too', async () => {

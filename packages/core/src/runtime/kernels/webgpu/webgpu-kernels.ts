@@ -47,6 +47,10 @@ import {
   type GemmEpilogue,
   type GeluKind,
   toF32Program,
+  zeroI32Program,
+  embeddingGradAccumulateProgram,
+  embeddingGradRoundProgram,
+  EMBED_WORDS,
   columnPartialsProgram,
   partialsSumProgram,
   PARAM_GRAD_ROWS,
@@ -96,6 +100,7 @@ export const WG_L2_NORMALIZE = 'OmnitokWgL2Normalize';
 export const WG_L2_NORMALIZE_GRAD = 'OmnitokWgL2NormalizeGrad';
 export const WG_PAIRED_CE = 'OmnitokWgPairedCe';
 export const WG_PAIRED_CE_GRAD = 'OmnitokWgPairedCeGrad';
+export const WG_EMBEDDING_GRAD = 'OmnitokWgEmbeddingGrad';
 
 /** What runWebGPUProgram needs of tfjs-backend-webgpu's WebGPUBackend (not imported: optional peer). */
 interface WebGPUBackendLike {
@@ -453,6 +458,23 @@ const FUSED: Record<string, KernelFunc> = {
   [WG_GELU_GRAD]: ({ inputs, backend, attrs }) => {
     const x = inputs.x!;
     return runF32(backend as WebGPUBackendLike, geluGradProgram([...x.shape], prod(x.shape), geluKind(attrs!.kind)), [x, inputs.dy!]);
+  },
+  // ids [P] (int32), dy [P, D], attrs.vocab → dE [vocab, D]: the same bits on every run (see
+  // embeddingGradAccumulateProgram); zeroing, accumulating and rounding are three dispatches
+  [WG_EMBEDDING_GRAD]: ({ inputs, backend, attrs }) => {
+    const b = backend as WebGPUBackendLike;
+    const ids = inputs.ids!;
+    const vocab = attrs!.vocab as number;
+    const dim = dimOf(inputs.dy!);
+    const count = prod(ids.shape) * dim;
+    const words = vocab * dim * EMBED_WORDS + 1; // the last: the flag
+    const acc = b.runWebGPUProgram(zeroI32Program(words), [], 'int32');
+    const dy = storedDtype(b, inputs.dy!) === 'float32' ? inputs.dy! : b.runWebGPUProgram(toF32Program([...inputs.dy!.shape], prod(inputs.dy!.shape)), [inputs.dy!], 'float32');
+    b.runWebGPUProgram(embeddingGradAccumulateProgram(count, words), [dy, ids], 'int32', ints(count, dim, vocab, words - 1), acc);
+    const out = b.runWebGPUProgram(embeddingGradRoundProgram([vocab, dim], vocab * dim), [acc], 'float32', ints(words - 1));
+    if (dy !== inputs.dy) b.disposeData(dy.dataId);
+    b.disposeData(acc.dataId);
+    return out;
   },
   // partials (a WG_SUM_SQUARES output), loss [1] and the guard of a step still in flight (optional)
   // → [norm, scale, finite]: the device-side step guard
