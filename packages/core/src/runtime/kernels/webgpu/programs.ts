@@ -1128,17 +1128,20 @@ export function pairedCeGradProgram(n: number): Program {
  * Limits: a value below 2^−40 in magnitude keeps only its multiples of 2^−64 (truncated toward 0;
  * below 2^−64 it adds nothing); a non-finite value, or one of magnitude ≥ 2^40, sets the flag word
  * (the last one), and then every element of the result is NaN (a step guard then skips the step);
- * ≤ EMBED_MAX_TERMS positions, so that no sum can leave the 128-bit range.
+ * ≤ EMBED_MAX_TERMS positions, so that no sum can leave the 128-bit range. The accumulator takes 16
+ * bytes a table element, so a large table is done in passes of at most EMBED_ACC_BYTES of it (rows
+ * v0 … v0 + n − 1 each; every pass reads all of dy and checks every value for the flag).
  */
 export const EMBED_WORDS = 4;
 export const EMBED_MAX_TERMS = 2 ** 22;
+export const EMBED_ACC_BYTES = 512 * 2 ** 20;
 
 /** Zeros [size] into an int32 tensor (the accumulator before `embeddingGradAccumulateProgram`). */
 export function zeroI32Program(size: number): Program {
   return flat([size], size, 'omnitokZeroI32', [], '', 'result[index] = 0;');
 }
 
-/** Adds dy [P, D] (f32) into the accumulator rows ids [P] (i32) pick: one thread a dy element. */
+/** Adds dy [P, D] (f32) into the accumulator rows ids [P] (i32) pick, those in v0 … v0 + n − 1: one thread a dy element. */
 export function embeddingGradAccumulateProgram(size: number, accWords: number): Program {
   return {
     outputShape: [accWords],
@@ -1147,7 +1150,7 @@ export function embeddingGradAccumulateProgram(size: number, accWords: number): 
     dispatch: [ceil(size, FLAT_WG), 1, 1],
     variableNames: ['dy', 'ids'],
     workgroupSize: [FLAT_WG, 1, 1],
-    uniforms: 'count : i32, dim : i32, vocab : i32, flag : i32,',
+    uniforms: 'count : i32, dim : i32, v0 : i32, n : i32, flag : i32,',
     atomic: true,
     getUserCode: () => `
       // adds a to word i; 1 when the word wrapped past 2^32 (the carry into the next word)
@@ -1159,11 +1162,11 @@ export function embeddingGradAccumulateProgram(size: number, accWords: number): 
       fn main(index : i32) {
         if (index >= uniforms.count) { return; }
         let p = index / uniforms.dim;
-        let id = ids[p];
-        if (id < 0 || id >= uniforms.vocab) { return; }
         let bits = bitcast<u32>(dy[index]);
         let e = i32((bits >> 23u) & 0xffu);
-        if (e >= 167) { atomicOr(&result[uniforms.flag], 1); return; } // Inf, NaN or |x| >= 2^40
+        if (e >= 167) { atomicOr(&result[uniforms.flag], 1); return; } // Inf, NaN or |x| >= 2^40, whatever its id
+        let id = ids[p] - uniforms.v0; // the row in this pass's accumulator
+        if (id < 0 || id >= uniforms.n) { return; }
         if (e == 0) { return; } // ±0 (and denormals, below the grid)
         let mant = (bits & 0x7fffffu) | 0x800000u;
         // x = mant · 2^(e − 150) = mant · 2^s units of 2^−64, s ≤ 80: the words q and q + 1 ≤ 3
@@ -1195,10 +1198,24 @@ export function embeddingGradAccumulateProgram(size: number, accWords: number): 
   };
 }
 
-/** The accumulator [V·D·EMBED_WORDS + 1] (i32) → dE [V, D]: each sum rounded to the nearest f32. */
+/**
+ * The accumulator [n·D·EMBED_WORDS + 1] (i32) → rows v0 … v0 + n − 1 of dE [V, D] (`result`, the whole
+ * table's tensor, passed in): each sum rounded to the nearest f32.
+ */
 export function embeddingGradRoundProgram(shape: number[], size: number): Program {
-  return flat(shape, size, 'omnitokEmbedGradRound', ['acc'], 'flag : i32,', `
-        if (acc[uniforms.flag] != 0) { result[index] = uniforms.NAN; return; }
+  return {
+    outputShape: shape,
+    shaderKey: 'omnitokEmbedGradRound',
+    dispatchLayout: { x: shape.map((_, i) => i) },
+    dispatch: [ceil(size, FLAT_WG), 1, 1],
+    variableNames: ['acc'],
+    workgroupSize: [FLAT_WG, 1, 1],
+    uniforms: 'count : i32, offset : i32, flag : i32,',
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index >= uniforms.count) { return; }
+        let at = uniforms.offset + index;
+        if (acc[uniforms.flag] != 0) { result[at] = uniforms.NAN; return; }
         var w = array<u32, ${EMBED_WORDS}>();
         for (var i = 0; i < ${EMBED_WORDS}; i++) { w[i] = bitcast<u32>(acc[index * ${EMBED_WORDS} + i]); }
         let neg = (w[${EMBED_WORDS - 1}] >> 31u) == 1u;
@@ -1212,7 +1229,7 @@ export function embeddingGradRoundProgram(shape: number[], size: number): Progra
         }
         var t = ${EMBED_WORDS - 1};
         while (t >= 0 && w[max(t, 0)] == 0u) { t = t - 1; }
-        if (t < 0) { result[index] = 0.0; return; }
+        if (t < 0) { result[at] = 0.0; return; }
         // the 32 bits from the highest set one (bit b of the magnitude) down, then what lies below them
         let lz = countLeadingZeros(w[t]);
         let b = 32 * t + 31 - i32(lz);
@@ -1226,7 +1243,9 @@ export function embeddingGradRoundProgram(shape: number[], size: number): Progra
         let sticky = (top & 0x7fu) != 0u || rest != 0u || below != 0u;
         let m = mant + select(0u, 1u, half && (sticky || (mant & 1u) == 1u)); // 2^24 when it carries: still exact
         let v = ldexp(f32(m), b - 87); // mant's lowest bit is 2^(b − 23) units of 2^−64
-        result[index] = select(v, -v, neg);`);
+        result[at] = select(v, -v, neg);
+      }`,
+  };
 }
 
 // --------------------------------------------------------------------------------------------- AdamW

@@ -860,11 +860,13 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     expect(ids.filter((id) => id === 0).length).toBe(2000);
     for (let v = 0; v < V; v++) expect(expected[v * D + 2]).toBe(0);
     const runs: Float32Array[] = [];
-    for (let r = 0; r < 3; r++) {
+    // one pass over the table, twice; then passes of 2 rows and of 4 (4 + 2), as a table past
+    // EMBED_ACC_BYTES of accumulator takes
+    for (const [rows, passes] of [[undefined, 1], [undefined, 1], ['2', 3], ['4', 2]] as const) {
       const [idsT, dyT] = [tf.tensor1d(ids, 'int32'), tf.tensor2d(dy, [P, D])];
       const keys: string[] = [];
-      const g = recordPrograms(keys, () => webgpuEmbeddingGrad(idsT, dyT, V));
-      expect(keys).toEqual(['omnitokZeroI32', 'omnitokEmbedGradAcc', 'omnitokEmbedGradRound']);
+      const g = withEnv({ OMNITOK_WEBGPU_EMBED_GRAD_ROWS: rows }, () => recordPrograms(keys, () => webgpuEmbeddingGrad(idsT, dyT, V)));
+      expect(keys).toEqual(Array.from({ length: passes }, () => ['omnitokZeroI32', 'omnitokEmbedGradAcc', 'omnitokEmbedGradRound']).flat());
       runs.push(Float32Array.from(await g.data()));
       tf.dispose([idsT, dyT, g]);
     }
@@ -872,18 +874,20 @@ describe.skipIf(!webgpu.available && !requireWebgpu)('omnitok WebGPU kernels vs 
     for (const r of runs.slice(1)) expect(Array.from(r)).toEqual(Array.from(runs[0]!));
     // ties to even: 2^24 + 5 and 2^24 + 3 lie halfway between floats and round to 2^24 + 4 (not away
     // from 0: + 6); with 2^−30 more, 2^24 + 5 rounds up
-    const ties = webgpuEmbeddingGrad(tf.tensor1d([0, 0, 0, 1, 1, 1, 2, 2, 2, 2], 'int32'), tf.tensor2d([2 ** 24, 1, 4, 2 ** 24, 1, 2, 2 ** 24, 1, 4, 2 ** -30], [10, 1]), 3);
+    const ties = tf.tidy(() => webgpuEmbeddingGrad(tf.tensor1d([0, 0, 0, 1, 1, 1, 2, 2, 2, 2], 'int32'), tf.tensor2d([2 ** 24, 1, 4, 2 ** 24, 1, 2, 2 ** 24, 1, 4, 2 ** -30], [10, 1]), 3));
     expect(Array.from(await ties.data())).toEqual([2 ** 24 + 4, 2 ** 24 + 4, 2 ** 24 + 6]);
     expect(roundedSum([2 ** 24, 1, 4])).toBe(2 ** 24 + 4);
     ties.dispose();
     // a non-finite value or one of magnitude ≥ 2^40 anywhere: every element NaN
     for (const bad of [NaN, Infinity, -(2 ** 40)]) {
-      const g = webgpuEmbeddingGrad(tf.tensor1d([0, 1], 'int32'), tf.tensor2d([1, 2, bad, 4], [2, 2]), 3);
-      expect(Array.from(await g.data()).every(Number.isNaN), String(bad)).toBe(true);
-      g.dispose();
+      for (const rows of [undefined, '1']) {
+        const g = withEnv({ OMNITOK_WEBGPU_EMBED_GRAD_ROWS: rows }, () => tf.tidy(() => webgpuEmbeddingGrad(tf.tensor1d([0, 1], 'int32'), tf.tensor2d([1, 2, bad, 4], [2, 2]), 3)));
+        expect(Array.from(await g.data()).every(Number.isNaN), `${bad}, rows a pass ${rows}`).toBe(true);
+        g.dispose();
+      }
     }
     // 2^40 − 2^16 (the largest float below 2^40) still adds exactly
-    const big = webgpuEmbeddingGrad(tf.tensor1d([0, 0], 'int32'), tf.tensor2d([2 ** 40 - 2 ** 16, 2 ** 40 - 2 ** 16], [2, 1]), 1);
+    const big = tf.tidy(() => webgpuEmbeddingGrad(tf.tensor1d([0, 0], 'int32'), tf.tensor2d([2 ** 40 - 2 ** 16, 2 ** 40 - 2 ** 16], [2, 1]), 1));
     expect(Array.from(await big.data())).toEqual([2 ** 41 - 2 ** 17]);
     big.dispose();
   });

@@ -51,6 +51,7 @@ import {
   embeddingGradAccumulateProgram,
   embeddingGradRoundProgram,
   EMBED_WORDS,
+  EMBED_ACC_BYTES,
   columnPartialsProgram,
   partialsSumProgram,
   PARAM_GRAD_ROWS,
@@ -460,20 +461,26 @@ const FUSED: Record<string, KernelFunc> = {
     return runF32(backend as WebGPUBackendLike, geluGradProgram([...x.shape], prod(x.shape), geluKind(attrs!.kind)), [x, inputs.dy!]);
   },
   // ids [P] (int32), dy [P, D], attrs.vocab → dE [vocab, D]: the same bits on every run (see
-  // embeddingGradAccumulateProgram); zeroing, accumulating and rounding are three dispatches
+  // embeddingGradAccumulateProgram); zeroing, accumulating and rounding are three dispatches a pass, a
+  // pass per EMBED_ACC_BYTES of accumulator (OMNITOK_WEBGPU_EMBED_GRAD_ROWS: table rows a pass)
   [WG_EMBEDDING_GRAD]: ({ inputs, backend, attrs }) => {
     const b = backend as WebGPUBackendLike;
     const ids = inputs.ids!;
     const vocab = attrs!.vocab as number;
     const dim = dimOf(inputs.dy!);
     const count = prod(ids.shape) * dim;
-    const words = vocab * dim * EMBED_WORDS + 1; // the last: the flag
-    const acc = b.runWebGPUProgram(zeroI32Program(words), [], 'int32');
+    const perPass = Math.max(1, Math.min(vocab, Number(envVar('OMNITOK_WEBGPU_EMBED_GRAD_ROWS')) || Math.floor(EMBED_ACC_BYTES / (dim * EMBED_WORDS * 4))));
+    const words = perPass * dim * EMBED_WORDS + 1; // the last: the flag
     const dy = storedDtype(b, inputs.dy!) === 'float32' ? inputs.dy! : b.runWebGPUProgram(toF32Program([...inputs.dy!.shape], prod(inputs.dy!.shape)), [inputs.dy!], 'float32');
-    b.runWebGPUProgram(embeddingGradAccumulateProgram(count, words), [dy, ids], 'int32', ints(count, dim, vocab, words - 1), acc);
-    const out = b.runWebGPUProgram(embeddingGradRoundProgram([vocab, dim], vocab * dim), [acc], 'float32', ints(words - 1));
+    const out = b.makeTensorInfo([vocab, dim], 'float32');
+    for (let v0 = 0; v0 < vocab; v0 += perPass) {
+      const n = Math.min(perPass, vocab - v0);
+      const acc = b.runWebGPUProgram(zeroI32Program(words), [], 'int32');
+      b.runWebGPUProgram(embeddingGradAccumulateProgram(count, words), [dy, ids], 'int32', ints(count, dim, v0, n, words - 1), acc);
+      b.runWebGPUProgram(embeddingGradRoundProgram([vocab, dim], n * dim), [acc], 'float32', ints(n * dim, v0 * dim, words - 1), out);
+      b.disposeData(acc.dataId);
+    }
     if (dy !== inputs.dy) b.disposeData(dy.dataId);
-    b.disposeData(acc.dataId);
     return out;
   },
   // partials (a WG_SUM_SQUARES output), loss [1] and the guard of a step still in flight (optional)
