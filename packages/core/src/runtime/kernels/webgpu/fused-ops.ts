@@ -77,7 +77,8 @@ export function webgpuLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: n
 /**
  * An embedding table's gradient: dy [P, D] summed into the rows ids [P] (int32) of a [vocab, D]
  * table, the same bits on every run and each sum correctly rounded (tf.scatterND's float atomics add
- * in a different order each run). Three dispatches; see embeddingGradAccumulateProgram for its limits.
+ * in a different order each run). Three dispatches a pass (one pass up to EMBED_ACC_BYTES of accumulator);
+ * see embeddingGradAccumulateProgram for its limits.
  */
 export function webgpuEmbeddingGrad(ids: tf.Tensor, dy: tf.Tensor, vocab: number): tf.Tensor {
   return run(WG_EMBEDDING_GRAD, { ids, dy }, { vocab });
