@@ -322,6 +322,7 @@ describe('loss scaling (for f16 GEMMs)', () => {
 
 const webgpu = await probeBackend('webgpu');
 const needWebgpu = Boolean(process.env.CI) || process.env.OMNITOK_REQUIRE_WEBGPU === '1';
+const withNative = (await probeBackend('native')).available || process.env.OMNITOK_REQUIRE_NATIVE === '1';
 
 describe('GPU errors', () => {
   it.skipIf(!webgpu.available && !needWebgpu)('an out-of-memory error the GPU reported fails trainer.step with OutOfMemoryError, not a non-finite loss', async () => {
@@ -379,7 +380,7 @@ function recordDeviceOrder<T>(events: string[], f: () => Promise<T>): Promise<T>
 describe('trainer on webgpu: the update queued behind the device step guard', () => {
   const run = webgpu.available || needWebgpu ? describe : describe.skip;
   run('', () => {
-    async function train(backend: 'cpu' | 'webgpu', config: { objective: 'clip' | 'siglip'; gradCache: false | { chunkSize: number }; clipNorm?: number }, queued = false) {
+    async function train(backend: 'cpu' | 'webgpu' | 'native', config: { objective: 'clip' | 'siglip'; gradCache: false | { chunkSize: number }; clipNorm?: number }, queued = false) {
       await initBackend(backend);
       const model = createClipModel({ towers: { image, text }, embedDim: 8, seed: 9, objective: config.objective, logitScaleInit: 4.7 });
       // eps 1e-3: the attention's key biases get a zero gradient (softmax ignores a shift per query), and
@@ -444,13 +445,13 @@ describe('trainer on webgpu: the update queued behind the device step guard', ()
 
     it('a non-finite step updates nothing: a dynamic scale skips it (no step counted) and halves; without one, NonFiniteError', () => onWebgpu(nonFiniteStepsUpdateNothing), 60_000);
 
-    // bit for bit on both backends: every kernel on the way is deterministic, the text tower's embedding
+    // bit for bit on every backend: every kernel on the way is deterministic, the text tower's embedding
     // gradient included (on webgpu tf.scatterND's float atomics made runs differ by ~1e-6 within three
-    // steps, and this test compared within 5e-7: it failed now and then)
-    it('steps called before the previous one resolved (in flight on webgpu, in turn on cpu) equal steps awaited one by one, bit for bit', async () => {
+    // steps, and this test compared within 5e-7: it failed now and then); native where it is built
+    it('steps called before the previous one resolved (in flight on webgpu, in turn on cpu and native) equal steps awaited one by one, bit for bit; a run repeats bit for bit', async () => {
       const config = { objective: 'clip', gradCache: false, clipNorm: 0.05 } as const;
       try {
-        for (const backend of ['cpu', 'webgpu'] as const) {
+        for (const backend of ['cpu', 'webgpu', ...(withNative ? (['native'] as const) : [])] as const) {
           const awaited = await train(backend, config);
           const queued = await train(backend, config, true);
           const again = await train(backend, config);
