@@ -1136,6 +1136,18 @@ export const EMBED_WORDS = 4;
 export const EMBED_MAX_TERMS = 2 ** 22;
 export const EMBED_ACC_BYTES = 512 * 2 ** 20;
 
+/** WGSL: the two's complement of a 128-bit integer (EMBED_WORDS little-endian words): −w. */
+const NEGATED_WORDS = `
+      fn negated(w : array<u32, ${EMBED_WORDS}>) -> array<u32, ${EMBED_WORDS}> {
+        var r = w;
+        var c = 1u;
+        for (var i = 0; i < ${EMBED_WORDS}; i++) {
+          r[i] = ~w[i] + c;
+          c = select(0u, 1u, c == 1u && r[i] == 0u);
+        }
+        return r;
+      }`;
+
 /** Zeros [size] into an int32 tensor (the accumulator before `embeddingGradAccumulateProgram`). */
 export function zeroI32Program(size: number): Program {
   return flat([size], size, 'omnitokZeroI32', [], '', 'result[index] = 0;');
@@ -1153,6 +1165,7 @@ export function embeddingGradAccumulateProgram(size: number, accWords: number): 
     uniforms: 'count : i32, dim : i32, v0 : i32, n : i32, flag : i32,',
     atomic: true,
     getUserCode: () => `
+      ${NEGATED_WORDS}
       // adds a to word i; 1 when the word wrapped past 2^32 (the carry into the next word)
       fn addWord(i : i32, a : u32) -> u32 {
         if (a == 0u) { return 0u; }
@@ -1180,14 +1193,7 @@ export function embeddingGradAccumulateProgram(size: number, accWords: number): 
           w[q] = mant << r;
           if (r != 0u) { w[q + 1] = mant >> (32u - r); }
         }
-        if ((bits >> 31u) == 1u) { // −x: the two's complement of all 128 bits
-          var c = 1u;
-          for (var i = 0; i < ${EMBED_WORDS}; i++) {
-            let n = ~w[i] + c;
-            c = select(0u, 1u, c == 1u && n == 0u);
-            w[i] = n;
-          }
-        }
+        if ((bits >> 31u) == 1u) { w = negated(w); } // −x
         let base = (id * uniforms.dim + (index - p * uniforms.dim)) * ${EMBED_WORDS};
         var carry = 0u;
         for (var i = 0; i < ${EMBED_WORDS}; i++) {
@@ -1212,6 +1218,7 @@ export function embeddingGradRoundProgram(shape: number[], size: number): Progra
     workgroupSize: [FLAT_WG, 1, 1],
     uniforms: 'count : i32, offset : i32, flag : i32,',
     getUserCode: () => `
+      ${NEGATED_WORDS}
       fn main(index : i32) {
         if (index >= uniforms.count) { return; }
         let at = uniforms.offset + index;
@@ -1219,14 +1226,7 @@ export function embeddingGradRoundProgram(shape: number[], size: number): Progra
         var w = array<u32, ${EMBED_WORDS}>();
         for (var i = 0; i < ${EMBED_WORDS}; i++) { w[i] = bitcast<u32>(acc[index * ${EMBED_WORDS} + i]); }
         let neg = (w[${EMBED_WORDS - 1}] >> 31u) == 1u;
-        if (neg) {
-          var c = 1u;
-          for (var i = 0; i < ${EMBED_WORDS}; i++) {
-            let n = ~w[i] + c;
-            c = select(0u, 1u, c == 1u && n == 0u);
-            w[i] = n;
-          }
-        }
+        if (neg) { w = negated(w); }
         var t = ${EMBED_WORDS - 1};
         while (t >= 0 && w[max(t, 0)] == 0u) { t = t - 1; }
         if (t < 0) { result[at] = 0.0; return; }
